@@ -1,0 +1,68 @@
+# Railguard. `make dev` serves the API locally; `make test` runs every check CI runs.
+# Both create .venv with Python 3.13 on first use (pyenv's shim needs PYENV_VERSION to find it).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON313 ?= $(shell for candidate in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	  PYENV_VERSION=3.13.0 $$candidate -c 'import sys; assert sys.version_info[:2] == (3, 13)' \
+	    >/dev/null 2>&1 && { echo $$candidate; break; }; done)
+
+HOST ?= 127.0.0.1
+PORT ?= 3000
+AWS_PORT ?= 4566
+export HOST PORT AWS_PORT
+
+.PHONY: help dev test lint typecheck cfn-lint unit integration e2e openapi lock clean format
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv install 3.13.0, or PYTHON313=/path/to/python3.13)"; exit 1; }
+	@test -x $(PY) || PYENV_VERSION=3.13.0 $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	@touch $@
+
+dev: $(VENV)/.installed ## Serve the API at http://$HOST:$PORT with the embedded AWS emulator
+	$(PY) -m infra.local
+
+test: lint typecheck cfn-lint ## ruff, mypy, cfn-lint, then every test tier
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed ## ruff format --check and ruff check
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(VENV)/.installed ## mypy --strict on the layer
+	$(VENV)/bin/mypy
+
+cfn-lint: $(VENV)/.installed ## Lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit: $(VENV)/.installed ## Unit tests only (no network)
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed ## Handler tests over moto
+	$(PY) -m pytest tests/integration
+
+e2e: $(VENV)/.installed ## HTTP tests against a local stack the tests start
+	$(PY) -m pytest tests/e2e
+
+openapi: $(VENV)/.installed ## Regenerate functions/docs/openapi.json from the functions
+	PYTHONPATH=layers/security $(PY) -m infra.openapi --write
+
+lock: $(VENV)/.installed ## Re-resolve and hash-lock the dependencies in pyproject.toml
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) \
+	  --generate-hashes --quiet -o layers/security/requirements.txt
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) \
+	  --generate-hashes --quiet -o requirements-dev.txt
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
