@@ -1,0 +1,97 @@
+"""Typed errors. Each names its HTTP status and contract code; `railguard.http` is the one place
+that turns them into responses. Messages are written for API clients and never hold a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class RailguardError(Exception):
+    """Base of every error a client may see. Subclasses fix the status and the code."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, details: Mapping[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(self.message)
+
+
+class MalformedBody(RailguardError):
+    status = 400
+    code = "malformed_body"
+    default_message = "The request body is not valid UTF-8 JSON."
+
+
+class ValidationFailed(RailguardError):
+    status = 400
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+
+class MissingWorkspace(RailguardError):
+    status = 400
+    code = "workspace_required"
+    default_message = "This route needs the X-Workspace-ID header."
+
+
+class Unauthenticated(RailguardError):
+    status = 401
+    code = "unauthenticated"
+    default_message = "A valid credential is required."
+
+
+class Forbidden(RailguardError):
+    status = 403
+    code = "forbidden"
+    default_message = "The credential is not allowed to do this."
+
+
+class NotFound(RailguardError):
+    status = 404
+    code = "not_found"
+    default_message = "No such resource."
+
+
+class Conflict(RailguardError):
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLarge(RailguardError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request body is larger than 64 KiB."
+
+
+class UnsupportedMediaType(RailguardError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "Request bodies must be application/json."
+
+
+class RateLimited(RailguardError):
+    status = 429
+    code = "rate_limited"
+    default_message = "Too many requests."
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None):
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class ServiceUnavailable(RailguardError):
+    """A dependency (DynamoDB, KMS) failed or throttled; the client may retry."""
+
+    status = 503
+    code = "service_unavailable"
+    default_message = "The service is briefly unavailable; retry shortly."
+    retry_after_seconds = 1
+
+
+class ConfigurationError(Exception):
+    """The function's environment does not satisfy its settings model: a deployment bug."""

@@ -1,0 +1,43 @@
+"""The contract's envelopes (section 1), as generic pydantic models for routes and OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Data[T](BaseModel):
+    """`{"data": ...}`: every successful response with a body."""
+
+    data: T
+
+
+class ListMeta(BaseModel):
+    next_cursor: str | None
+
+
+class DataList[T](BaseModel):
+    """`{"data": [...], "meta": {"next_cursor": ...}}`: every list."""
+
+    data: list[T]
+    meta: ListMeta
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="snake_case error code")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    """`{"error": {...}}`: every error a function returns."""
+
+    error: ErrorDetail
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown fields are refused, so a client cannot smuggle
+    `workspace_id`, `role` or `created_by` into a write (mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)

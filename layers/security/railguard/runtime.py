@@ -1,0 +1,41 @@
+"""What a function builds once, at its first invocation (the cold start): validated settings,
+its logger, and the AWS clients it needs, created only when first used."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from railguard.logs import build_logger
+from railguard.settings import FunctionSettings, TableSettings
+from railguard.store import Table
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+# Fail fast and let the client retry: a Lambda waiting on a slow dependency burns its timeout.
+AWS_CLIENT_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "max_attempts": 3},
+    tcp_keepalive=True,
+)
+
+
+class Runtime[S: FunctionSettings]:
+    def __init__(self, settings: S):
+        self.settings = settings
+
+    @cached_property
+    def logger(self) -> Logger:
+        return build_logger(self.settings.service_name, self.settings.log_level)
+
+    @cached_property
+    def table(self) -> Table:
+        if not isinstance(self.settings, TableSettings):
+            raise TypeError(f"{type(self.settings).__name__} declares no table")
+        client = boto3.client("dynamodb", config=AWS_CLIENT_CONFIG)
+        return Table(client, self.settings.table_name)

@@ -1,0 +1,21 @@
+"""Data access: the only package that talks to DynamoDB. See docs/data-model.md."""
+
+from railguard.store.table import (
+    ConditionFailed,
+    Item,
+    ItemKey,
+    Page,
+    Table,
+    TransactionConflict,
+    TransactItem,
+)
+
+__all__ = [
+    "ConditionFailed",
+    "Item",
+    "ItemKey",
+    "Page",
+    "Table",
+    "TransactItem",
+    "TransactionConflict",
+]

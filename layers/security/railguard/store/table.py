@@ -1,0 +1,296 @@
+"""One table, one door: typed reads and writes over the low-level DynamoDB client.
+
+The low-level client (not the boto3 resource) keeps import and call overhead small on the
+authorizer's hot path. Every DynamoDB failure leaves this module as one of three things: a
+`ConditionFailed` or `TransactionConflict` the domain decides about, or `ServiceUnavailable` (503,
+retryable) for throttling, timeouts and AWS-side errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from railguard.errors import ServiceUnavailable
+from railguard.store.cursor import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+Item = dict[str, Any]
+ItemKey = tuple[str, str]  # (pk, sk)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Errors that say "not now" rather than "never": the caller gets a 503 and may retry.
+_RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+    }
+)
+
+
+# The same "not now", as transactions spell it per cancelled item.
+_RETRYABLE_CANCELLATION_REASONS = frozenset(
+    {"ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded"}
+)
+
+
+class ConditionFailed(Exception):
+    """A conditional write's condition did not hold (the item exists, changed, or is missing)."""
+
+
+class TransactionConflict(Exception):
+    """A transaction was cancelled; `reasons` has one code per item (`None` where it was fine)."""
+
+    def __init__(self, reasons: Sequence[str | None]):
+        super().__init__("transaction cancelled")
+        self.reasons = list(reasons)
+
+    @property
+    def condition_failed(self) -> bool:
+        return "ConditionalCheckFailed" in self.reasons
+
+    @property
+    def concurrent(self) -> bool:
+        """Another transaction was changing the same items at the same moment."""
+        return "TransactionConflict" in self.reasons
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Item]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TransactItem:
+    """One action of a transaction: a put, a delete, a condition check or an update."""
+
+    action: str  # "Put" | "Delete" | "ConditionCheck" | "Update"
+    key: ItemKey | None = None
+    item: Item | None = None
+    condition: str | None = None
+    update: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def put(cls, item: Item, condition: str | None = None, **kwargs: Any) -> TransactItem:
+        return cls("Put", item=item, condition=condition, **kwargs)
+
+    @classmethod
+    def delete(cls, key: ItemKey, condition: str | None = None, **kwargs: Any) -> TransactItem:
+        return cls("Delete", key=key, condition=condition, **kwargs)
+
+    @classmethod
+    def check(cls, key: ItemKey, condition: str, **kwargs: Any) -> TransactItem:
+        return cls("ConditionCheck", key=key, condition=condition, **kwargs)
+
+    @classmethod
+    def update_item(
+        cls, key: ItemKey, update: str, condition: str | None = None, **kwargs: Any
+    ) -> TransactItem:
+        return cls("Update", key=key, update=update, condition=condition, **kwargs)
+
+
+def _to_python(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _to_python(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_python(item) for item in value]
+    if isinstance(value, set):
+        return {_to_python(item) for item in value}
+    return value
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> Item:
+    return {name: _to_python(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def _key(key: ItemKey) -> dict[str, AttributeValueTypeDef]:
+    return serialize({"pk": key[0], "sk": key[1]})
+
+
+def _expression_arguments(
+    condition: str | None,
+    names: Mapping[str, str],
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    arguments: dict[str, Any] = {}
+    if condition:
+        arguments["ConditionExpression"] = condition
+    if names:
+        arguments["ExpressionAttributeNames"] = dict(names)
+    if values:
+        arguments["ExpressionAttributeValues"] = serialize(values)
+    return arguments
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ConditionalCheckFailedException":
+            raise ConditionFailed from None
+        if code == "TransactionCanceledException":
+            reasons = [
+                reason.get("Code") if reason.get("Code") not in (None, "None") else None
+                for reason in error.response.get("CancellationReasons", [])
+            ]
+            if any(reason in _RETRYABLE_CANCELLATION_REASONS for reason in reasons):
+                raise ServiceUnavailable from error
+            raise TransactionConflict(reasons) from None
+        if code in _RETRYABLE_CODES:
+            raise ServiceUnavailable from error
+        raise
+    except BotoCoreError as error:
+        # Connection failures and timeouts: the request may or may not have applied.
+        raise ServiceUnavailable from error
+
+
+class Table:
+    """The Railguard table. Items are plain dicts; keys are `(pk, sk)` pairs."""
+
+    def __init__(self, client: DynamoDBClient, name: str):
+        self._client = client
+        self.name = name
+
+    def get(self, key: ItemKey, *, consistent: bool = True) -> Item | None:
+        with _translated_errors():
+            response = self._client.get_item(
+                TableName=self.name, Key=_key(key), ConsistentRead=consistent
+            )
+        raw = response.get("Item")
+        return deserialize(raw) if raw is not None else None
+
+    def put(
+        self,
+        item: Item,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        with _translated_errors():
+            self._client.put_item(
+                TableName=self.name,
+                Item=serialize(item),
+                **_expression_arguments(condition, names or {}, values or {}),
+            )
+
+    def update(
+        self,
+        key: ItemKey,
+        update: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Item:
+        """Apply an update expression; returns the item as it is after the update."""
+        with _translated_errors():
+            response = self._client.update_item(
+                TableName=self.name,
+                Key=_key(key),
+                UpdateExpression=update,
+                ReturnValues="ALL_NEW",
+                **_expression_arguments(condition, names or {}, values or {}),
+            )
+        return deserialize(response.get("Attributes", {}))
+
+    def delete(self, key: ItemKey, *, condition: str | None = None) -> None:
+        with _translated_errors():
+            self._client.delete_item(
+                TableName=self.name, Key=_key(key), **_expression_arguments(condition, {}, {})
+            )
+
+    def query(
+        self,
+        partition: str,
+        *,
+        sk_prefix: str | None = None,
+        index: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        newest_first: bool = False,
+        keep: Callable[[Item], bool] | None = None,
+    ) -> Page:
+        """One page of a partition, optionally narrowed to a sort-key prefix.
+
+        The cursor carries only the sort key(s) of the last item; the partition always comes
+        from the caller, so a forged cursor cannot reach another partition. `keep` filters items
+        in code (e.g. soft-deleted ones) while still filling the page.
+        """
+        pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
+        condition = f"{pk_name} = :pk"
+        values: dict[str, Any] = {":pk": partition}
+        if sk_prefix:
+            condition += f" AND begins_with({sk_name}, :prefix)"
+            values[":prefix"] = sk_prefix
+        arguments: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": serialize(values),
+            "ScanIndexForward": not newest_first,
+        }
+        if index:
+            arguments["IndexName"] = index
+        start_key = decode_cursor(cursor, partition=partition, index=index) if cursor else None
+        items: list[Item] = []
+        while True:
+            if start_key:
+                arguments["ExclusiveStartKey"] = serialize(start_key)
+            arguments["Limit"] = limit - len(items)
+            with _translated_errors():
+                response = self._client.query(**arguments)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                if keep is None or keep(item):
+                    items.append(item)
+            last = response.get("LastEvaluatedKey")
+            if last is None:
+                return Page(items, None)
+            start_key = deserialize(last)
+            if len(items) >= limit:
+                return Page(items, encode_cursor(start_key, index=index))
+
+    def transact(self, actions: Sequence[TransactItem], *, token: str | None = None) -> None:
+        """All or nothing. `token` makes a retried call idempotent for ten minutes."""
+        request: list[TransactWriteItemTypeDef] = []
+        for action in actions:
+            body: dict[str, Any] = {"TableName": self.name}
+            if action.item is not None:
+                body["Item"] = serialize(action.item)
+            if action.key is not None:
+                body["Key"] = _key(action.key)
+            if action.update is not None:
+                body["UpdateExpression"] = action.update
+            body.update(_expression_arguments(action.condition, action.names, action.values))
+            request.append({action.action: body})  # type: ignore[misc]
+        arguments: dict[str, Any] = {"TransactItems": request}
+        if token:
+            arguments["ClientRequestToken"] = token
+        with _translated_errors():
+            self._client.transact_write_items(**arguments)
