@@ -1,0 +1,24 @@
+"""GET /api/v1/health: the API is up (contract section 3). Public, no dependencies."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from railguard.http import ApiFunction, Data
+from railguard.settings import FunctionSettings
+
+api = ApiFunction(FunctionSettings)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+@api.app.get("/api/v1/health", summary="Liveness of the API", tags=["meta"])
+def get_health() -> Data[Health]:
+    return Data(data=Health(status="ok"))
+
+
+lambda_handler = api.handler
