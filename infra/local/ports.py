@@ -1,0 +1,29 @@
+"""Checking that a listening port is free before anything starts on it."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from infra.local.errors import StartupError
+
+
+def ensure_port_free(host: str, port: int, setting: str) -> None:
+    """Raise `StartupError` naming `setting` (the variable that changes it) if the port is taken."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # The option the servers set too, so a port merely in TIME_WAIT counts as free.
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise port_error(host, port, setting, exc) from exc
+    finally:
+        probe.close()
+
+
+def port_error(host: str, port: int, setting: str, error: OSError) -> StartupError:
+    if error.errno == errno.EADDRINUSE:
+        return StartupError(
+            f"port {port} on {host} is in use; choose another with {setting}=<port>"
+        )
+    return StartupError(f"cannot listen on {host}:{port} ({setting}): {error.strerror}")
