@@ -1,0 +1,107 @@
+"""`make dev` as a client sees it: real HTTP against `python -m infra.local`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.local_stack import StackProcess, launch
+
+pytestmark = pytest.mark.e2e
+
+
+def _children(pid: int) -> set[int]:
+    """The processes `pid` started (Linux /proc): the function workers."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.update(int(child) for child in (task / "children").read_text().split())
+    return children
+
+
+def _alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def test_health_answers_ok(stack: StackProcess) -> None:
+    # Given the running local stack
+    # When the public health route is requested
+    response = requests.get(f"{stack.url}/api/v1/health", timeout=10)
+    # Then it answers as the contract says, with API Gateway's request id header
+    assert response.status_code == 200
+    assert response.json() == {"data": {"status": "ok"}}
+    assert response.headers["apigw-requestid"]
+
+
+def test_unknown_path_is_api_gateways_404(stack: StackProcess) -> None:
+    # Given the running local stack
+    # When a path no route has is requested
+    response = requests.get(f"{stack.url}/api/v1/nothing-here", timeout=10)
+    # Then API Gateway's own 404 comes back
+    assert response.status_code == 404
+    assert response.content == b'{"message":"Not Found"}'
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_protected_route_without_credential_is_401(stack: StackProcess) -> None:
+    # Given the running local stack
+    # When the protected route is requested with no credential but a spoofed client address
+    response = requests.get(
+        f"{stack.url}/api/v1/me", headers={"X-Forwarded-For": "203.0.113.1"}, timeout=10
+    )
+    # Then the authorizer's refusal is API Gateway's 401, exactly
+    assert response.status_code == 401
+    assert response.content == b'{"message":"Unauthorized"}'
+
+
+def test_taken_port_exits_2_naming_the_port(stack: StackProcess, tmp_path: Path) -> None:
+    # Given a port the running stack already listens on
+    # When a second stack is started on it
+    second = launch(tmp_path, port=stack.port)
+    # Then it exits 2 with a message naming the port and how to change it, without a traceback
+    assert second.wait() == 2
+    assert f"port {stack.port}" in second.stderr
+    assert "PORT=" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_taken_aws_port_exits_2_naming_the_setting(stack: StackProcess, tmp_path: Path) -> None:
+    # Given the port the running stack's emulator listens on
+    # When a second stack is started with that AWS_PORT
+    second = launch(tmp_path, aws_port=stack.aws_port)
+    # Then it exits 2 naming the port and AWS_PORT
+    assert second.wait() == 2
+    assert f"port {stack.aws_port}" in second.stderr
+    assert "AWS_PORT=" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_missing_template_exits_2(tmp_path: Path) -> None:
+    # Given a template path where there is no file
+    missing = tmp_path / "absent.yaml"
+    # When the stack is started with it
+    stack = launch(tmp_path, TEMPLATE=str(missing))
+    # Then it exits 2 naming the file
+    assert stack.wait() == 2
+    assert f"{missing}: template not found" in stack.stderr
+    assert "Traceback" not in stack.stderr
+
+
+def test_ctrl_c_stops_everything_and_exits_0(stack: StackProcess, tmp_path: Path) -> None:
+    # Given a second local stack on the first one's emulator (no emulator of its own), whose
+    # health check has started a function worker
+    second = launch(tmp_path, AWS_ENDPOINT_URL=stack.aws_endpoint_url)
+    second.wait_until_healthy()
+    workers = _children(second.process.pid)
+    assert workers
+    # When it gets Ctrl-C
+    status = second.interrupt()
+    # Then it exits 0 after saying what it did, and no worker outlives it
+    assert status == 0, second.stderr
+    assert f"AWS endpoint {stack.aws_endpoint_url}" in second.stdout
+    assert "reused AWS::DynamoDB::Table Table: railguard-local-Table" in second.stdout
+    assert second.stdout.rstrip().endswith("Railguard local stack stopped")
+    assert "Traceback" not in second.stderr
+    assert not any(_alive(pid) for pid in workers)

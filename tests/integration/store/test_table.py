@@ -1,0 +1,188 @@
+"""The store over the template's table in moto: conditional writes, transactions, pagination,
+and the translation of DynamoDB failures."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from botocore.stub import Stubber
+
+from railguard.errors import ServiceUnavailable, ValidationFailed
+from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
+
+
+def _partition() -> str:
+    return f"TEST#{uuid.uuid4()}"
+
+
+def test_an_item_reads_back_with_python_types(table: Table) -> None:
+    # Given an item with a string, a number, a map, a list and bytes
+    pk = _partition()
+    table.put({"pk": pk, "sk": "A", "n": 42, "m": {"x": [1, "y"]}, "b": b"\x00\x01"})
+    # When read back
+    item = table.get((pk, "A"))
+    # Then the numbers are ints again and the rest is as written
+    assert item == {"pk": pk, "sk": "A", "n": 42, "m": {"x": [1, "y"]}, "b": b"\x00\x01"}
+    assert table.get((pk, "missing")) is None
+
+
+def test_a_conditional_put_refuses_a_second_writer(table: Table) -> None:
+    # Given an item created with "must not exist"
+    pk = _partition()
+    table.put({"pk": pk, "sk": "A"}, condition="attribute_not_exists(pk)")
+    # When a second create of the same key runs / Then its condition fails
+    with pytest.raises(ConditionFailed):
+        table.put({"pk": pk, "sk": "A", "other": 1}, condition="attribute_not_exists(pk)")
+    assert table.get((pk, "A")) == {"pk": pk, "sk": "A"}
+
+
+def test_a_conditional_update_returns_the_new_item(table: Table) -> None:
+    pk = _partition()
+    table.put({"pk": pk, "sk": "C", "count": 1})
+    updated = table.update(
+        (pk, "C"),
+        "ADD #c :one",
+        condition="#c < :max",
+        names={"#c": "count"},
+        values={":one": 1, ":max": 2},
+    )
+    assert updated["count"] == 2
+    with pytest.raises(ConditionFailed):
+        table.update(
+            (pk, "C"),
+            "ADD #c :one",
+            condition="#c < :max",
+            names={"#c": "count"},
+            values={":one": 1, ":max": 2},
+        )
+
+
+def test_a_transaction_is_all_or_nothing_and_says_which_item_failed(table: Table) -> None:
+    # Given an existing lookup item
+    pk = _partition()
+    table.put({"pk": pk, "sk": "LOOKUP"})
+    # When a transaction writes a new item and (again) the lookup, which must not exist
+    with pytest.raises(TransactionConflict) as raised:
+        table.transact(
+            [
+                TransactItem.put({"pk": pk, "sk": "ITEM"}, condition="attribute_not_exists(pk)"),
+                TransactItem.put({"pk": pk, "sk": "LOOKUP"}, condition="attribute_not_exists(pk)"),
+            ]
+        )
+    # Then nothing was written, and the failing position is reported
+    assert raised.value.condition_failed
+    assert raised.value.reasons == [None, "ConditionalCheckFailed"]
+    assert table.get((pk, "ITEM")) is None
+
+
+def test_a_transaction_applies_every_action(table: Table) -> None:
+    pk = _partition()
+    table.put({"pk": pk, "sk": "OLD", "state": "active"})
+    table.put({"pk": pk, "sk": "PARENT"})
+    table.transact(
+        [
+            TransactItem.update_item(
+                (pk, "OLD"),
+                "SET #s = :spent",
+                condition="#s = :active",
+                names={"#s": "state"},
+                values={":spent": "spent", ":active": "active"},
+            ),
+            TransactItem.put({"pk": pk, "sk": "NEW"}),
+            TransactItem.check((pk, "PARENT"), "attribute_exists(pk)"),
+        ]
+    )
+    assert table.get((pk, "OLD"))["state"] == "spent"  # type: ignore[index]
+    assert table.get((pk, "NEW")) is not None
+
+
+def test_pages_follow_each_other_without_gaps_or_repeats(table: Table) -> None:
+    # Given 7 items in a partition, 2 of them filtered out by the caller
+    pk = _partition()
+    for number in range(7):
+        table.put({"pk": pk, "sk": f"ITEM#{number}", "hidden": number in (1, 4)})
+    seen: list[str] = []
+    cursor = None
+    # When read 2 at a time, newest first
+    for _ in range(10):
+        page = table.query(
+            pk,
+            sk_prefix="ITEM#",
+            limit=2,
+            cursor=cursor,
+            newest_first=True,
+            keep=lambda item: not item["hidden"],
+        )
+        seen.extend(item["sk"] for item in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    # Then every visible item came exactly once, in order
+    assert seen == ["ITEM#6", "ITEM#5", "ITEM#3", "ITEM#2", "ITEM#0"]
+
+
+def test_a_cursor_from_one_partition_reads_nothing_of_another(table: Table) -> None:
+    # Given a cursor obtained in partition A
+    partition_a, partition_b = _partition(), _partition()
+    for number in range(3):
+        table.put({"pk": partition_a, "sk": f"ITEM#{number}"})
+        table.put({"pk": partition_b, "sk": f"ITEM#{number}", "secret": True})
+    cursor = table.query(partition_a, limit=1).next_cursor
+    assert cursor is not None
+    # When it is used for partition A again / Then it continues A, and items of B never appear
+    page = table.query(partition_a, limit=10, cursor=cursor)
+    assert [item["sk"] for item in page.items] == ["ITEM#1", "ITEM#2"]
+    assert all("secret" not in item for item in page.items)
+
+
+def test_a_garbage_cursor_is_a_validation_error(table: Table) -> None:
+    with pytest.raises(ValidationFailed):
+        table.query(_partition(), cursor="not-a-cursor!")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "InternalServerError",
+        "RequestLimitExceeded",
+    ],
+)
+def test_throttling_and_aws_errors_become_503(table: Table, code: str) -> None:
+    # Given DynamoDB answering with a retryable error
+    stubbed = Table(table._client, table.name)
+    with Stubber(table._client) as stubber:
+        stubber.add_client_error("get_item", service_error_code=code, http_status_code=400)
+        # When the store reads / Then the caller sees ServiceUnavailable (503)
+        with pytest.raises(ServiceUnavailable):
+            stubbed.get(("pk", "sk"))
+
+
+@pytest.mark.parametrize(
+    ("reasons", "expected"),
+    [
+        (["None", "ThrottlingError"], ServiceUnavailable),
+        (["ProvisionedThroughputExceeded", "None"], ServiceUnavailable),
+        (["None", "TransactionConflict"], TransactionConflict),
+        (["ConditionalCheckFailed", "None"], TransactionConflict),
+    ],
+)
+def test_a_cancelled_transaction_is_503_when_throttled_and_a_conflict_otherwise(
+    table: Table, reasons: list[str], expected: type[Exception]
+) -> None:
+    # Given DynamoDB cancelling a transaction for the given per-item reasons
+    with Stubber(table._client) as stubber:
+        stubber.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            http_status_code=400,
+            modeled_fields={"CancellationReasons": [{"Code": code} for code in reasons]},
+        )
+        # When the store runs it / Then throttling is retryable and the rest is the domain's
+        with pytest.raises(expected) as raised:
+            table.transact([TransactItem.put({"pk": "a", "sk": "b"})] * len(reasons))
+    if isinstance(raised.value, TransactionConflict):
+        assert raised.value.concurrent == ("TransactionConflict" in reasons)
+        assert raised.value.condition_failed == ("ConditionalCheckFailed" in reasons)

@@ -1,0 +1,58 @@
+"""Loading function modules the way Lambda does (each `functions/<name>/app.py` is a top-level
+`app` module of its own), under distinct names so several can live in one test process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from infra.local.events import HttpRequest, MatchedRoute, http_api_event
+from tests.support.lambda_context import FakeLambdaContext
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "functions"
+
+
+def load_function(name: str) -> ModuleType:
+    module_name = f"railguard_function_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS_DIR / name / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call_route(
+    handler: Any,
+    request: HttpRequest,
+    route_key: str,
+    *,
+    path_parameters: dict[str, str] | None = None,
+    authorizer_context: dict[str, str] | None = None,
+) -> HttpResult:
+    """Invoke a function's handler with the gateway's event for `request` on `route_key`."""
+    event = http_api_event(
+        request, MatchedRoute(route_key, path_parameters or {}), authorizer_context
+    )
+    result = handler(event, FakeLambdaContext())
+    headers = {name.lower(): value for name, value in (result.get("headers") or {}).items()}
+    return HttpResult(result["statusCode"], headers, result.get("body") or "")

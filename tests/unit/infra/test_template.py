@@ -1,0 +1,321 @@
+"""The SAM template loader: short tags, the real template's model, intrinsics, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.template import (
+    IntrinsicError,
+    Intrinsics,
+    PhysicalResource,
+    PseudoParameters,
+    Template,
+    TemplateError,
+    load_template,
+    parse_yaml,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+PSEUDO = PseudoParameters(region="us-east-1", account_id="123456789012", stack_name="stack")
+TABLE = PhysicalResource("railguard-local-Table", {"Arn": "arn:aws:dynamodb:::table/t"})
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(text)
+    return path
+
+
+def _intrinsics(template: Template, **physical: PhysicalResource) -> Intrinsics:
+    return Intrinsics(template, PSEUDO, physical)
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return load_template(TEMPLATE)
+
+
+# ---------------------------------------------------------------- YAML short tags
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("!Ref Table", {"Ref": "Table"}),
+        ("!GetAtt Table.Arn", {"Fn::GetAtt": ["Table", "Arn"]}),
+        ("!GetAtt [Table, Arn]", {"Fn::GetAtt": ["Table", "Arn"]}),
+        ("!Sub 'a-${Stage}'", {"Fn::Sub": "a-${Stage}"}),
+        ("!Sub ['a-${X}', {X: !Ref Stage}]", {"Fn::Sub": ["a-${X}", {"X": {"Ref": "Stage"}}]}),
+        ("!If [IsProd, 1, 2]", {"Fn::If": ["IsProd", 1, 2]}),
+        ("!Equals [!Ref Stage, prod]", {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}),
+        ("!Join [',', [a, b]]", {"Fn::Join": [",", ["a", "b"]]}),
+        ("!Select [0, !GetAZs '']", {"Fn::Select": [0, {"Fn::GetAZs": ""}]}),
+        ("!Split [',', 'a,b']", {"Fn::Split": [",", "a,b"]}),
+        ("!ImportValue Shared", {"Fn::ImportValue": "Shared"}),
+        ("!FindInMap [M, K, V]", {"Fn::FindInMap": ["M", "K", "V"]}),
+        ("!Not [!Condition C]", {"Fn::Not": [{"Condition": "C"}]}),
+        (
+            "!And [!Condition A, !Condition B]",
+            {"Fn::And": [{"Condition": "A"}, {"Condition": "B"}]},
+        ),
+        ("!Or [!Condition A, !Condition B]", {"Fn::Or": [{"Condition": "A"}, {"Condition": "B"}]}),
+        ("!Base64 hello", {"Fn::Base64": "hello"}),
+        ("!Cidr [10.0.0.0/16, 2, 8]", {"Fn::Cidr": ["10.0.0.0/16", 2, 8]}),
+    ],
+)
+def test_short_tags_become_their_long_forms(yaml_text: str, expected: dict[str, Any]) -> None:
+    # Given a value written with a CloudFormation short tag
+    # When it is parsed
+    value = parse_yaml(f"value: {yaml_text}")["value"]
+    # Then it is the long-form dict CloudFormation documents
+    assert value == expected
+
+
+def test_plain_yaml_loader_is_not_changed_by_the_cloudformation_tags() -> None:
+    # Given PyYAML's own SafeLoader, used elsewhere in the same process
+    # When a short tag is parsed with it
+    # Then it still refuses the tag (the CloudFormation constructors live on a subclass only)
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.safe_load("value: !Ref Table")
+
+
+# ---------------------------------------------------------------- the real template
+
+
+def test_routes_come_from_the_function_events(template: Template) -> None:
+    # Given the repository's template
+    # When its routes are read
+    routes = {route.key: route for route in template.routes}
+    # Then each HttpApi event is a route owned by its function, public only with Authorizer: NONE
+    assert routes["GET /api/v1/health"].function_id == "HealthFunction"
+    assert routes["GET /api/v1/health"].authorizer is None
+    assert routes["GET /api/v1/docs"].function_id == "DocsFunction"
+    assert routes["GET /api/v1/openapi.json"].authorizer is None
+    assert routes["GET /api/v1/me"].function_id == "MeFunction"
+    assert routes["GET /api/v1/me"].authorizer == "RailguardAuthorizer"
+
+
+def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None:
+    # Given the repository's template
+    # When its authorizers are read
+    authorizer = template.authorizers["RailguardAuthorizer"]
+    # Then it names its function and the payload settings the gateway emulates
+    assert authorizer.function_id == "AuthorizerFunction"
+    assert authorizer.payload_format_version == "2.0"
+    assert authorizer.simple_responses is True
+
+
+def test_functions_have_globals_applied_and_environment_resolved(template: Template) -> None:
+    # Given the template and the physical id of its table
+    intrinsics = _intrinsics(template, Table=TABLE)
+    # When its functions are resolved
+    functions = {f.logical_id: f for f in template.functions(intrinsics)}
+    # Then Globals fill what a function does not say, and the function's own values win
+    health, authorizer, me = (
+        functions["HealthFunction"],
+        functions["AuthorizerFunction"],
+        functions["MeFunction"],
+    )
+    assert (health.timeout_seconds, health.memory_mb) == (10, 256)
+    assert (authorizer.timeout_seconds, authorizer.memory_mb) == (5, 1024)
+    assert (me.timeout_seconds, me.memory_mb) == (10, 512)
+    # And the environment is the Globals' variables with every intrinsic resolved
+    assert me.environment == {
+        "POWERTOOLS_SERVICE_NAME": "railguard",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "STAGE": "dev",
+        "TABLE_NAME": "railguard-local-Table",
+    }
+    # And code and layer directories are the CodeUri and the layer's ContentUri
+    assert me.code_dir == ROOT / "functions" / "me"
+    assert me.layer_dirs == (ROOT / "layers" / "security",)
+    assert me.handler == "app.lambda_handler"
+    assert me.name == "stack-MeFunction"
+    assert me.arn == "arn:aws:lambda:us-east-1:123456789012:function:stack-MeFunction"
+
+
+def test_parameter_overrides_reach_the_environment() -> None:
+    # Given the template loaded with Stage and LogLevel overridden
+    template = load_template(TEMPLATE, {"Stage": "prod", "LogLevel": "DEBUG"})
+    # When the functions are resolved
+    function = template.functions(_intrinsics(template, Table=TABLE))[0]
+    # Then the overrides, not the defaults, are in the environment
+    assert function.environment["STAGE"] == "prod"
+    assert function.environment["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [({"Stage": "qa"}, "not one of"), ({"Nope": "x"}, "no such parameter")],
+)
+def test_bad_parameter_overrides_are_refused(overrides: dict[str, str], reason: str) -> None:
+    # Given an override outside AllowedValues, or of a parameter that does not exist
+    # When the template is loaded
+    with pytest.raises(TemplateError) as raised:
+        load_template(TEMPLATE, overrides)
+    # Then the error says why
+    assert reason in raised.value.reason
+
+
+def test_unprovisioned_reference_names_the_resource_and_property(template: Template) -> None:
+    # Given no physical id for the table
+    intrinsics = _intrinsics(template)
+    # When the functions' environment is resolved
+    with pytest.raises(IntrinsicError) as raised:
+        template.functions(intrinsics)
+    # Then the error names the function, the property and what is missing
+    assert raised.value.resource == "AuthorizerFunction"
+    assert raised.value.property_path == "Environment.Variables.TABLE_NAME"
+    assert "Table (AWS::DynamoDB::Table)" in str(raised.value)
+
+
+def test_provisionable_resources_are_found_by_type(template: Template) -> None:
+    # Given the template
+    # When resources are listed by type
+    # Then the table, the key, its alias and the event bus are there
+    assert [r.logical_id for r in template.resources_of_type("AWS::DynamoDB::Table")] == ["Table"]
+    assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Key")] == ["DataKey"]
+    assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Alias")] == ["DataKeyAlias"]
+    assert [r.logical_id for r in template.resources_of_type("AWS::Events::EventBus")] == [
+        "EventBus"
+    ]
+
+
+# ---------------------------------------------------------------- intrinsic functions
+
+_INTRINSICS_TEMPLATE = """
+Parameters:
+  Stage: {Type: String, Default: dev}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsNotProd: !Not [!Condition IsProd]
+  Both: !And [!Condition IsNotProd, !Equals [a, a]]
+  Either: !Or [!Condition IsProd, !Condition IsNotProd]
+Mappings:
+  Sizes: {dev: {Memory: 256}}
+Resources:
+  Table: {Type: AWS::DynamoDB::Table}
+  Imported: {Type: AWS::SQS::Queue}
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"Fn::Sub": "t-${Stage}-${AWS::Region}"}, "t-dev-us-east-1"),
+        ({"Fn::Sub": ["${A}/${Table}", {"A": {"Ref": "AWS::AccountId"}}]}, "123456789012/tbl"),
+        ({"Fn::Sub": "${Table.Arn}|${!Literal}"}, "arn:tbl|${Literal}"),
+        ({"Fn::GetAtt": ["Table", "Arn"]}, "arn:tbl"),
+        ({"Fn::Join": ["-", [{"Ref": "AWS::StackName"}, "x"]]}, "stack-x"),
+        ({"Fn::Select": [1, {"Fn::Split": [",", "a,b,c"]}]}, "b"),
+        ({"Fn::Select": [0, {"Fn::GetAZs": ""}]}, "us-east-1a"),
+        ({"Fn::If": ["IsProd", "big", "small"]}, "small"),
+        ({"Fn::If": ["Both", "yes", "no"]}, "yes"),
+        ({"Fn::If": ["Either", "yes", "no"]}, "yes"),
+        ({"Fn::FindInMap": ["Sizes", {"Ref": "Stage"}, "Memory"]}, 256),
+        ({"Fn::Base64": "hi"}, "aGk="),
+        ({"Fn::Cidr": ["10.0.0.0/16", 2, 8]}, ["10.0.0.0/24", "10.0.1.0/24"]),
+        ({"Ref": "AWS::Partition"}, "aws"),
+        ({"Ref": "AWS::URLSuffix"}, "amazonaws.com"),
+        ({"A": 1, "B": {"Fn::If": ["IsProd", 2, {"Ref": "AWS::NoValue"}]}}, {"A": 1}),
+    ],
+)
+def test_intrinsics_resolve(tmp_path: Path, value: Any, expected: Any) -> None:
+    # Given a template with parameters, conditions and mappings, and a provisioned table
+    template = load_template(_write(tmp_path, _INTRINSICS_TEMPLATE))
+    intrinsics = _intrinsics(template, Table=PhysicalResource("tbl", {"Arn": "arn:tbl"}))
+    # When the value is resolved
+    # Then it is what CloudFormation would make of it
+    assert intrinsics.resolve(value, "Fn", "Prop") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"Fn::ImportValue": "Shared"}, "no other stacks"),
+        ({"Ref": "Missing"}, "does not define"),
+        ({"Ref": "Imported"}, "not provisioned locally"),
+        ({"Fn::GetAtt": ["Table", "StreamArn"]}, "not known locally"),
+        ({"Fn::If": ["NoSuchCondition", 1, 2]}, "no condition"),
+    ],
+)
+def test_unresolvable_intrinsics_are_errors(tmp_path: Path, value: Any, reason: str) -> None:
+    # Given a value that cannot be resolved locally
+    template = load_template(_write(tmp_path, _INTRINSICS_TEMPLATE))
+    intrinsics = _intrinsics(template, Table=PhysicalResource("tbl", {"Arn": "arn:tbl"}))
+    # When it is resolved
+    with pytest.raises(IntrinsicError) as raised:
+        intrinsics.resolve({"Nested": value}, "SomeFunction", "Environment")
+    # Then the error names the resource, the property path and the reason
+    assert raised.value.resource == "SomeFunction"
+    assert raised.value.property_path == "Environment.Nested"
+    assert reason in str(raised.value)
+
+
+# ---------------------------------------------------------------- templates that cannot be served
+
+
+def test_missing_template_is_a_clear_error(tmp_path: Path) -> None:
+    # Given a path with no template
+    path = tmp_path / "nope.yaml"
+    # When it is loaded
+    with pytest.raises(TemplateError) as raised:
+        load_template(path)
+    # Then the error names the path and says it is missing
+    assert raised.value.path == path
+    assert "not found" in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Resources: [unclosed", "not valid YAML"),
+        ("Resources: !NoSuchTag x", "not valid YAML"),
+        ("Description: nothing else", "no Resources"),
+        ("Resources: {Thing: {Properties: {}}}", "has no Type"),
+    ],
+)
+def test_unparsable_template_is_a_clear_error(tmp_path: Path, text: str, reason: str) -> None:
+    # Given a file that is not a usable template
+    path = _write(tmp_path, text)
+    # When it is loaded
+    with pytest.raises(TemplateError) as raised:
+        load_template(path)
+    # Then the error names the file and the reason
+    assert raised.value.path == path
+    assert reason in raised.value.reason
+
+
+def test_authorizer_the_gateway_cannot_emulate_is_refused(tmp_path: Path) -> None:
+    # Given an HTTP API whose Lambda authorizer returns IAM policies (no simple responses)
+    text = TEMPLATE.read_text().replace(
+        "EnableSimpleResponses: true", "EnableSimpleResponses: false"
+    )
+    path = tmp_path / "template.yaml"
+    path.write_text(text)
+    # When it is loaded
+    with pytest.raises(TemplateError) as raised:
+        load_template(path)
+    # Then the error says what the local stack emulates
+    assert "EnableSimpleResponses" in raised.value.reason
+
+
+def test_function_whose_code_directory_is_missing_is_refused(tmp_path: Path) -> None:
+    # Given a function whose CodeUri does not exist next to the template
+    path = _write(
+        tmp_path,
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: missing/, Handler: app.handler, Runtime: python3.13}\n",
+    )
+    template = load_template(path)
+    # When the functions are resolved
+    with pytest.raises(TemplateError) as raised:
+        template.functions(_intrinsics(template))
+    # Then the error names the function's CodeUri
+    assert "Fn.CodeUri" in raised.value.reason

@@ -1,0 +1,40 @@
+"""The principal survives the trip through the authorizer context, and nothing else passes."""
+
+from __future__ import annotations
+
+import pytest
+
+from railguard.errors import Unauthenticated
+from railguard.principal import Principal
+
+
+def test_a_principal_round_trips_through_the_context() -> None:
+    # Given a principal with every field set
+    principal = Principal(
+        kind="api_key",
+        id="key_1",
+        workspace_id="ws_1",
+        role=None,
+        scopes=frozenset({"agents:read", "credentials:write"}),
+    )
+    # When it is written to and read from the authorizer context
+    context = principal.to_context()
+    # Then the context is flat strings and reads back to the same principal
+    assert all(isinstance(value, str) for value in context.values())
+    assert Principal.from_context(context) == principal
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        None,
+        {},
+        {"principal_type": "admin", "principal_id": "x"},
+        {"principal_type": "user"},
+        {"principal_type": "user", "principal_id": ""},
+        {"principal_type": "user", "principal_id": "u", "role": "superuser"},
+    ],
+)
+def test_an_incomplete_or_odd_context_is_no_principal(context: dict[str, str] | None) -> None:
+    with pytest.raises(Unauthenticated):
+        Principal.from_context(context)

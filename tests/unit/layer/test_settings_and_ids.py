@@ -1,0 +1,47 @@
+"""Settings are validated, and errors name variables without their values; ids sort by time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from railguard.errors import ConfigurationError
+from railguard.ids import is_id, new_id
+from railguard.settings import TableSettings
+
+VALID = {
+    "POWERTOOLS_SERVICE_NAME": "railguard",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "STAGE": "dev",
+    "TABLE_NAME": "railguard-table",
+}
+
+
+def test_a_valid_environment_gives_settings() -> None:
+    settings = TableSettings.from_environ(VALID)
+    assert (settings.stage, settings.table_name) == ("dev", "railguard-table")
+
+
+def test_an_invalid_environment_names_the_variables_not_the_values() -> None:
+    # Given a bad stage and a missing table name, with a secret-looking value
+    environ = {**VALID, "STAGE": "pr_live_SECRETVALUE"}
+    del environ["TABLE_NAME"]
+    # When validated
+    with pytest.raises(ConfigurationError) as raised:
+        TableSettings.from_environ(environ)
+    # Then the message names both variables and leaks no value
+    message = str(raised.value)
+    assert "STAGE" in message
+    assert "TABLE_NAME" in message
+    assert "SECRETVALUE" not in message
+
+
+def test_ids_are_typed_unique_and_time_sortable() -> None:
+    first = new_id("ws")
+    time.sleep(0.002)
+    second = new_id("ws")
+    assert is_id(first, "ws")
+    assert not is_id(first, "usr")
+    assert first != second
+    assert first < second
