@@ -32,22 +32,35 @@ class ValidationFailed(RailguardError):
     default_message = "The request is not valid."
 
 
-class MissingWorkspace(RailguardError):
-    status = 400
-    code = "workspace_required"
-    default_message = "This route needs the X-Workspace-ID header."
-
-
 class Unauthenticated(RailguardError):
     status = 401
     code = "unauthenticated"
     default_message = "A valid credential is required."
 
 
+class InvalidCredentials(Unauthenticated):
+    """Login failed. One body for an unknown email and a wrong password (no enumeration)."""
+
+    code = "invalid_credentials"
+    default_message = "The email or password is not correct."
+
+
+class InvalidRefreshToken(Unauthenticated):
+    code = "invalid_refresh_token"
+    default_message = "The refresh token is not valid; log in again."
+
+
 class Forbidden(RailguardError):
     status = 403
     code = "forbidden"
     default_message = "The credential is not allowed to do this."
+
+
+class WrongPassword(Forbidden):
+    """A signed-in user confirmed an action with the wrong password (not a session problem)."""
+
+    code = "invalid_current_password"
+    default_message = "The current password is not correct."
 
 
 class NotFound(RailguardError):

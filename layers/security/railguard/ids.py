@@ -8,7 +8,7 @@ from typing import Literal
 
 from ulid import ULID
 
-IdKind = Literal["usr", "ws", "ses", "key", "cred", "wht", "aui", "evt", "req"]
+IdKind = Literal["usr", "ws", "ses", "key", "cred", "wht", "aui", "evt", "sig"]
 
 _ID_PATTERN = re.compile(r"^(?P<kind>[a-z]{2,4})_[0-9A-HJKMNP-TV-Z]{26}$")
 

@@ -8,6 +8,7 @@ code; this is the guard for the day someone tries.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -110,6 +111,13 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
         return super().serialize(cleaned)
 
 
+# Libraries whose DEBUG output carries request parameters and bodies (DynamoDB items, route
+# arguments). Their level is pinned, so turning up the root logger cannot turn them on.
+_QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "aws_lambda_powertools.event_handler")
+
+
 def build_logger(service: str, level: str) -> Logger:
     """The one way a function gets its logger (called at cold start, from validated settings)."""
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return Logger(service=service, level=level, logger_formatter=RedactingFormatter())

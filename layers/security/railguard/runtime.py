@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from railguard.clock import Clock, SystemClock
+from railguard.envelope import Envelope
 from railguard.logs import build_logger
-from railguard.settings import FunctionSettings, TableSettings
+from railguard.settings import EnvelopeSettings, FunctionSettings, TableSettings
 from railguard.store import Table
 
 if TYPE_CHECKING:
@@ -26,8 +28,9 @@ AWS_CLIENT_CONFIG = Config(
 
 
 class Runtime[S: FunctionSettings]:
-    def __init__(self, settings: S):
+    def __init__(self, settings: S, clock: Clock | None = None):
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
 
     @cached_property
     def logger(self) -> Logger:
@@ -39,3 +42,10 @@ class Runtime[S: FunctionSettings]:
             raise TypeError(f"{type(self.settings).__name__} declares no table")
         client = boto3.client("dynamodb", config=AWS_CLIENT_CONFIG)
         return Table(client, self.settings.table_name)
+
+    @cached_property
+    def envelope(self) -> Envelope:
+        if not isinstance(self.settings, EnvelopeSettings):
+            raise TypeError(f"{type(self.settings).__name__} declares no KMS key")
+        client = boto3.client("kms", config=AWS_CLIENT_CONFIG)
+        return Envelope(client, self.settings.kms_key_id)

@@ -37,3 +37,16 @@ class TableSettings(FunctionSettings):
     """A function that reads or writes the Railguard table."""
 
     table_name: str = Field(alias="TABLE_NAME", min_length=3, max_length=255)
+
+
+class TokenSettings(TableSettings):
+    """A function that issues or verifies access tokens."""
+
+    token_issuer: str = Field(alias="TOKEN_ISSUER", min_length=1)
+    token_audience: str = Field(alias="TOKEN_AUDIENCE", min_length=1)
+
+
+class EnvelopeSettings(TableSettings):
+    """A function that encrypts or decrypts secrets with the stack's KMS key."""
+
+    kms_key_id: str = Field(alias="KMS_KEY_ID", min_length=1)

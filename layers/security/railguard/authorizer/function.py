@@ -12,15 +12,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from railguard.authorizer.credentials import extract_credential
+from railguard.authorizer.decision import Authorizer
 from railguard.errors import Forbidden, Unauthenticated
 from railguard.principal import Principal
 from railguard.runtime import Runtime
-from railguard.settings import TableSettings
+from railguard.settings import TokenSettings
+from railguard.tokens import TokenAudience
 
 
-class AuthorizerSettings(TableSettings):
-    """The authorizer reads keys and sessions from the table."""
+class AuthorizerSettings(TokenSettings):
+    """The authorizer verifies tokens and reads sessions, keys and memberships."""
 
 
 class Unauthorized(Exception):
@@ -38,38 +39,35 @@ DENY: dict[str, Any] = {"isAuthorized": False}
 
 
 class AuthorizerFunction:
-    def __init__(self, settings_model: type[AuthorizerSettings] = AuthorizerSettings):
-        self._settings_model = settings_model
+    def __init__(self) -> None:
         self._runtime: Runtime[AuthorizerSettings] | None = None
+        self._authorizer: Authorizer | None = None
 
     def reset(self) -> None:
         self._runtime = None
+        self._authorizer = None
 
-    def decide(self, event: dict[str, Any]) -> Principal:
-        """The principal this request acts as, or `Unauthenticated` / `Forbidden`.
-
-        No credential kind is verifiable yet: keys and sessions arrive with their issues, so a
-        well-formed credential is still refused, after the shape checks that cost no reads.
-        """
-        credential = extract_credential(event.get("headers") or {})
-        raise Unauthenticated(f"{credential.kind} credentials are not accepted yet")
+    def _cold_start(self) -> tuple[Runtime[AuthorizerSettings], Authorizer]:
+        if self._runtime is None or self._authorizer is None:
+            runtime = Runtime(AuthorizerSettings.from_environ(os.environ))
+            audience = TokenAudience(runtime.settings.token_issuer, runtime.settings.token_audience)
+            self._runtime = runtime
+            self._authorizer = Authorizer(runtime.table, runtime.clock, audience)
+        return self._runtime, self._authorizer
 
     def handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if self._runtime is None:
-            self._runtime = Runtime(self._settings_model.from_environ(os.environ))
-        logger = self._runtime.logger
+        runtime, authorizer = self._cold_start()
+        logger = runtime.logger
         request_id = (event.get("requestContext") or {}).get("requestId")
         try:
-            principal = self.decide(event)
-        except Unauthenticated:
-            logger.info("refused: no valid credential", extra={"request_id": request_id})
+            principal = authorizer.decide(event)
+        except Unauthenticated as refusal:
+            logger.info("refused: 401", extra={"request_id": request_id, "reason": refusal.message})
             raise Unauthorized from None
         except Forbidden as refusal:
-            logger.info(
-                "refused: forbidden", extra={"request_id": request_id, "reason": refusal.message}
-            )
+            logger.info("refused: 403", extra={"request_id": request_id, "reason": refusal.message})
             return DENY
-        except Exception as error:
+        except Exception as error:  # fail closed on anything unforeseen
             # Denied, and logged with its traceback so the bug is seen, never hidden.
             logger.exception(
                 "authorizer error: denied",

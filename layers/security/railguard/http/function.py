@@ -9,6 +9,7 @@ one error envelope, `Cache-Control: no-store` and `X-Request-ID` on every respon
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -42,10 +43,14 @@ def _validation_details(error: RequestValidationError) -> dict[str, Any]:
     return {"fields": fields}
 
 
-class ApiFunction[S: FunctionSettings]:
-    def __init__(self, settings_model: type[S]):
+class ApiFunction[S: FunctionSettings, D = None]:
+    """`services` builds, from the cold-start runtime, what the routes call (once per instance)."""
+
+    def __init__(self, settings_model: type[S], services: Callable[[Runtime[S]], D] | None = None):
         self._settings_model = settings_model
+        self._build_services = services
         self._runtime: Runtime[S] | None = None
+        self._services: D | None = None
         self.app = APIGatewayHttpResolver(enable_validation=True, debug=False)
         self.app.exception_handler(RailguardError)(self._typed_error)
         self.app.exception_handler(RequestValidationError)(self._validation_error)
@@ -59,9 +64,18 @@ class ApiFunction[S: FunctionSettings]:
             raise RuntimeError("the function has not been invoked yet")
         return self._runtime
 
+    @property
+    def services(self) -> D:
+        if self._services is None:
+            if self._build_services is None:
+                raise RuntimeError("this function declares no services")
+            self._services = self._build_services(self.runtime)
+        return self._services
+
     def reset(self) -> None:
         """Forget the cold-start state, as a new Lambda instance would (tests use this)."""
         self._runtime = None
+        self._services = None
 
     @property
     def principal(self) -> Principal:

@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 ItemKey = tuple[str, str]  # (pk, sk)
 
+
+class _Deserializer(TypeDeserializer):
+    def _deserialize_b(self, value: bytes) -> bytes:  # plain bytes, not boto3's Binary wrapper
+        return value
+
+
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = _Deserializer()
 
 # Errors that say "not now" rather than "never": the caller gets a 503 and may retry.
 _RETRYABLE_CODES = frozenset(
@@ -184,6 +190,23 @@ class Table:
             )
         raw = response.get("Item")
         return deserialize(raw) if raw is not None else None
+
+    def get_many(self, keys: Sequence[ItemKey]) -> dict[ItemKey, Item]:
+        """Up to 100 items in one strongly consistent BatchGetItem; missing keys are absent."""
+        request_keys = [_key(key) for key in dict.fromkeys(keys)]
+        found: dict[ItemKey, Item] = {}
+        while request_keys:
+            with _translated_errors():
+                response = self._client.batch_get_item(
+                    RequestItems={self.name: {"Keys": request_keys, "ConsistentRead": True}}
+                )
+            for raw in response.get("Responses", {}).get(self.name, []):
+                item = deserialize(raw)
+                found[(item["pk"], item["sk"])] = item
+            # DynamoDB may return part of a batch under load; ask again for the rest.
+            unprocessed = response.get("UnprocessedKeys") or {}
+            request_keys = list(unprocessed[self.name]["Keys"]) if self.name in unprocessed else []
+        return found
 
     def put(
         self,

@@ -1,0 +1,135 @@
+"""User accounts: signup, profile and password change.
+
+Composes the password policy and hashing, the failure throttle and sessions; each dependency is
+passed in. Logging in and tokens are `railguard.logins`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from railguard import passwords
+from railguard.clock import Clock
+from railguard.errors import Conflict, NotFound, WrongPassword
+from railguard.ids import new_id
+from railguard.sessions import Sessions
+from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
+from railguard.store import keys as item_keys
+from railguard.throttle import (
+    LOGIN_FAILURES_PER_ACCOUNT,
+    FailureThrottle,
+    Subject,
+)
+from railguard.workspaces import WorkspaceMembership, new_workspace
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    id: str
+    email: str
+    name: str
+    mfa_enabled: bool
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per mailbox for lookups: case-folded (pydantic has already normalized it)."""
+    return email.strip().lower()
+
+
+class Accounts:
+    def __init__(self, table: Table, clock: Clock):
+        self._table = table
+        self._clock = clock
+        self._sessions = Sessions(table, clock)
+        self._throttle = FailureThrottle(table, clock)
+
+    # -- signup ------------------------------------------------------------------------
+    def sign_up(
+        self, email: str, password: str, name: str
+    ) -> tuple[UserProfile, WorkspaceMembership]:
+        """A new user and their first workspace, owned by them, in one transaction."""
+        email = normalize_email(email)
+        passwords.check_policy(password, context=[email, name])
+        now = int(self._clock.now())
+        user_id, workspace_id = new_id("usr"), new_id("ws")
+        workspace_name = f"{name}'s workspace"
+        login_pk, login_sk = item_keys.login(email)
+        profile_pk, profile_sk = item_keys.user_profile(user_id)
+        try:
+            self._table.transact(
+                [
+                    TransactItem.put(
+                        {
+                            "pk": login_pk,
+                            "sk": login_sk,
+                            "user_id": user_id,
+                            "password_hash": passwords.hash_secret(password),
+                        },
+                        condition="attribute_not_exists(pk)",
+                    ),
+                    TransactItem.put(
+                        {
+                            "pk": profile_pk,
+                            "sk": profile_sk,
+                            "email": email,
+                            "name": name,
+                            "mfa_enabled": False,
+                            "created_at": now,
+                        },
+                        condition="attribute_not_exists(pk)",
+                    ),
+                    *new_workspace(workspace_id, workspace_name, user_id, now),
+                ]
+            )
+        except TransactionConflict as conflict:
+            if conflict.reasons[0] == "ConditionalCheckFailed":
+                raise Conflict(
+                    "An account with this email exists.", details={"field": "email"}
+                ) from None
+            raise
+        profile = UserProfile(user_id, email, name, mfa_enabled=False)
+        return profile, WorkspaceMembership(workspace_id, workspace_name, "owner")
+
+    # -- the signed-in user ------------------------------------------------------------
+    def profile(self, user_id: str) -> UserProfile:
+        item = self._table.get(item_keys.user_profile(user_id))
+        if item is None:
+            raise NotFound("No such user.")
+        return UserProfile(user_id, item["email"], item["name"], bool(item["mfa_enabled"]))
+
+    def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
+        """Replace the password and end every session of the user, this one included."""
+        passwords.check_length(current_password, field="current_password")
+        profile = self.profile(user_id)
+        # A stolen access token must not become a password oracle: same budget as logins.
+        subjects: list[Subject] = [
+            (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(profile.email))
+        ]
+        self._throttle.check(subjects)
+        login = self._table.get(item_keys.login(profile.email))
+        if login is None or not passwords.verify_secret(login["password_hash"], current_password):
+            self._throttle.record_failure(subjects)
+            raise WrongPassword
+        passwords.check_policy(
+            new_password, context=[profile.email, profile.name], field="new_password"
+        )
+        if not store_password_hash(
+            self._table, profile.email, login["password_hash"], new_password
+        ):
+            raise Conflict("The password was changed at the same time; retry.")
+        self._sessions.end_all(user_id)
+
+
+def store_password_hash(table: Table, email: str, previous_hash: str, password: str) -> bool:
+    """Replace a password hash, on condition that it is still the one just verified, so a
+    concurrent change is never overwritten. False when it was not."""
+    try:
+        table.update(
+            item_keys.login(email),
+            "SET password_hash = :new",
+            condition="password_hash = :previous",
+            values={":new": passwords.hash_secret(password), ":previous": previous_hash},
+        )
+    except ConditionFailed:
+        return False
+    return True

@@ -1,0 +1,30 @@
+"""A small bounded cache whose entries expire: what the authorizer remembers between requests
+on a warm instance. The age bound is what makes revocations apply within seconds."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from railguard.clock import Clock
+
+
+class TtlCache[K: Hashable, V]:
+    def __init__(self, clock: Clock, *, max_age_seconds: float, max_entries: int):
+        self._clock = clock
+        self._max_age = max_age_seconds
+        self._max_entries = max_entries
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        now = self._clock.now()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self._max_age:
+            self._entries.move_to_end(key)
+            return entry[1]
+        value = load()
+        self._entries[key] = (now, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+        return value

@@ -1,0 +1,185 @@
+"""Sessions and their rotating refresh tokens.
+
+A login starts a session (the token family); the session id is the `sid` claim of every access
+token issued under it, and the authorizer refuses tokens whose session is no longer active. A
+refresh token is opaque (256 random bits), stored only as its SHA-256 digest, and single use: a
+refresh spends it in a transaction whose condition is that it is still active, so of concurrent
+refreshes exactly one wins. Presenting a spent token again is taken as theft (RFC 9700 §4.14):
+the whole session is revoked. Sessions live at most 30 days from login, whatever the refreshes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from contextlib import suppress
+from dataclasses import dataclass
+
+from railguard.clock import Clock
+from railguard.errors import InvalidRefreshToken
+from railguard.ids import new_id
+from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
+from railguard.store import keys as item_keys
+
+REFRESH_TOKEN_PREFIX = "rgr_"  # noqa: S105 - a prefix, not a secret
+SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
+# Items outlive their session a little so a late reuse is still recognised as reuse.
+_TTL_SLACK_SECONDS = 7 * 24 * 3600
+_REFRESH_TOKEN_SHAPE = re.compile(r"^rgr_[A-Za-z0-9_-]{43}$")
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    user_id: str
+    session_id: str
+    refresh_token: str
+    expires_at: int
+
+    def __repr__(self) -> str:
+        return f"SessionGrant(user_id={self.user_id!r}, session_id={self.session_id!r})"
+
+
+def _digest(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def _new_refresh_token() -> str:
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _refresh_item(token: str, user_id: str, session_id: str, expires_at: int) -> Item:
+    pk, sk = item_keys.refresh_token(_digest(token))
+    return {
+        "pk": pk,
+        "sk": sk,
+        "user_id": user_id,
+        "session_id": session_id,
+        "status": "active",
+        "expires_at": expires_at,
+        "ttl": expires_at + _TTL_SLACK_SECONDS,
+    }
+
+
+def is_active(session: Item | None, now: float) -> bool:
+    return session is not None and session["status"] == "active" and session["expires_at"] > now
+
+
+class Sessions:
+    def __init__(self, table: Table, clock: Clock):
+        self._table = table
+        self._clock = clock
+
+    def start(self, user_id: str, *, source_ip: str, user_agent: str) -> SessionGrant:
+        now = int(self._clock.now())
+        session_id = new_id("ses")
+        expires_at = now + SESSION_LIFETIME_SECONDS
+        token = _new_refresh_token()
+        pk, sk = item_keys.session(user_id, session_id)
+        self._table.transact(
+            [
+                TransactItem.put(
+                    {
+                        "pk": pk,
+                        "sk": sk,
+                        "status": "active",
+                        "created_at": now,
+                        "expires_at": expires_at,
+                        "ttl": expires_at + _TTL_SLACK_SECONDS,
+                        "source_ip": source_ip,
+                        "user_agent": user_agent[:256],
+                    },
+                    condition="attribute_not_exists(pk)",
+                ),
+                TransactItem.put(
+                    _refresh_item(token, user_id, session_id, expires_at),
+                    condition="attribute_not_exists(pk)",
+                ),
+            ]
+        )
+        return SessionGrant(user_id, session_id, token, expires_at)
+
+    def _find(self, refresh_token: str) -> Item | None:
+        if not _REFRESH_TOKEN_SHAPE.match(refresh_token):
+            return None
+        return self._table.get(item_keys.refresh_token(_digest(refresh_token)))
+
+    def rotate(self, refresh_token: str) -> SessionGrant:
+        """Spend `refresh_token` for a new one in the same session, or `InvalidRefreshToken`."""
+        now = int(self._clock.now())
+        current = self._find(refresh_token)
+        if current is None or current["expires_at"] <= now:
+            raise InvalidRefreshToken
+        if current["status"] != "active":
+            self._revoke_family(current)
+            raise InvalidRefreshToken
+        user_id, session_id = current["user_id"], current["session_id"]
+        replacement = _new_refresh_token()
+        try:
+            self._table.transact(
+                [
+                    TransactItem.update_item(
+                        (current["pk"], current["sk"]),
+                        "SET #status = :spent, spent_at = :now",
+                        condition="#status = :active",
+                        names={"#status": "status"},
+                        values={":spent": "spent", ":active": "active", ":now": now},
+                    ),
+                    TransactItem.check(
+                        item_keys.session(user_id, session_id),
+                        "#status = :active AND expires_at > :now",
+                        names={"#status": "status"},
+                        values={":active": "active", ":now": now},
+                    ),
+                    TransactItem.put(
+                        _refresh_item(replacement, user_id, session_id, current["expires_at"]),
+                        condition="attribute_not_exists(pk)",
+                    ),
+                ]
+            )
+        except TransactionConflict as conflict:
+            # Lost a race for this token (or the session ended): if the token is spent now,
+            # someone else presented it too, which is reuse.
+            latest = self._find(refresh_token)
+            if latest is not None and latest["status"] != "active":
+                self._revoke_family(latest)
+            raise InvalidRefreshToken from conflict
+        return SessionGrant(user_id, session_id, replacement, current["expires_at"])
+
+    def end(self, refresh_token: str) -> None:
+        """Log out: the token's session stops, whatever state the token is in."""
+        current = self._find(refresh_token)
+        if current is not None:
+            self._revoke(current["user_id"], current["session_id"])
+
+    def end_all(self, user_id: str) -> int:
+        """Revoke every active session of the user; returns how many were active."""
+        now = self._clock.now()
+        revoked, cursor = 0, None
+        while True:
+            page = self._table.query(
+                item_keys.user_partition(user_id),
+                sk_prefix=item_keys.SESSION_PREFIX,
+                limit=100,
+                cursor=cursor,
+            )
+            for session in page.items:
+                if is_active(session, now):
+                    self._revoke(user_id, session["sk"].removeprefix(item_keys.SESSION_PREFIX))
+                    revoked += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                return revoked
+
+    def _revoke_family(self, token_item: Item) -> None:
+        self._revoke(token_item["user_id"], token_item["session_id"])
+
+    def _revoke(self, user_id: str, session_id: str) -> None:
+        with suppress(ConditionFailed):  # no such session: nothing left to revoke
+            self._table.update(
+                item_keys.session(user_id, session_id),
+                "SET #status = :revoked, revoked_at = :now",
+                condition="attribute_exists(pk)",
+                names={"#status": "status"},
+                values={":revoked": "revoked", ":now": int(self._clock.now())},
+            )

@@ -1,0 +1,58 @@
+"""Item keys of the single-table design (docs/data-model.md), in one place.
+
+Every key the domain reads or writes is built here, so the map in the docs and the code cannot
+drift apart, and a workspace-scoped key cannot be built without its workspace id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from railguard.store.table import ItemKey
+
+
+def email_digest(email: str) -> str:
+    """Throttle keys hold a digest, not the address someone typed."""
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+def user_profile(user_id: str) -> ItemKey:
+    return (f"USER#{user_id}", "PROFILE")
+
+
+def login(email: str) -> ItemKey:
+    return (f"EMAIL#{email}", "LOGIN")
+
+
+def session(user_id: str, session_id: str) -> ItemKey:
+    return (f"USER#{user_id}", f"SESSION#{session_id}")
+
+
+SESSION_PREFIX = "SESSION#"
+
+
+def user_partition(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def refresh_token(token_digest: str) -> ItemKey:
+    return (f"REFRESH#{token_digest}", "TOKEN")
+
+
+def throttle_window(subject: str, window_start: int) -> ItemKey:
+    return (f"THROTTLE#{subject}", f"WINDOW#{window_start}")
+
+
+SIGNING_KEY_PARTITION = "SIGNING_KEY"
+
+
+def signing_key(kid: str) -> ItemKey:
+    return (SIGNING_KEY_PARTITION, kid)
+
+
+def workspace(workspace_id: str) -> ItemKey:
+    return (f"WS#{workspace_id}", "META")
+
+
+def member(workspace_id: str, user_id: str) -> ItemKey:
+    return (f"WS#{workspace_id}", f"MEMBER#{user_id}")
