@@ -1,0 +1,162 @@
+"""Authentication routes (contract sections 3 and 4): signup, login, refresh, logout, and the
+public keys that verify access tokens. All public: the credential is in the body."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel, EmailStr, Field, SecretStr
+
+from railguard.accounts import Accounts
+from railguard.http import ApiFunction, Data
+from railguard.http.models import RequestModel
+from railguard.logins import ClientInfo, Logins, TokenPair
+from railguard.runtime import Runtime
+from railguard.settings import EnvelopeSettings, TokenSettings
+from railguard.signing_keys import PublicKeys, SigningKeyRing
+from railguard.tokens import TokenAudience
+
+
+class AuthSettings(TokenSettings, EnvelopeSettings):
+    """Issues tokens (signing key under KMS) and keeps accounts and sessions in the table."""
+
+
+class AuthServices:
+    """What the routes call; each part is built on first use."""
+
+    def __init__(self, runtime: Runtime[AuthSettings]):
+        self._runtime = runtime
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self._runtime.table, self._runtime.clock)
+
+    @cached_property
+    def logins(self) -> Logins:
+        runtime = self._runtime
+        settings = runtime.settings
+        return Logins(
+            runtime.table,
+            runtime.clock,
+            signing_keys=SigningKeyRing(runtime.table, runtime.envelope, runtime.clock),
+            audience=TokenAudience(settings.token_issuer, settings.token_audience),
+        )
+
+    @cached_property
+    def public_keys(self) -> PublicKeys:
+        return PublicKeys(self._runtime.table, self._runtime.clock)
+
+
+api = ApiFunction(AuthSettings, AuthServices)
+
+
+# -- models -----------------------------------------------------------------------------
+class SignupRequest(RequestModel):
+    email: EmailStr = Field(max_length=254)
+    password: SecretStr = Field(description="12 to 256 characters; common passwords are refused")
+    name: str = Field(min_length=1, max_length=100)
+
+
+class LoginRequest(RequestModel):
+    email: EmailStr = Field(max_length=254)
+    password: SecretStr
+
+
+class RefreshTokenRequest(RequestModel):
+    refresh_token: SecretStr = Field(max_length=512)
+
+
+class User(BaseModel):
+    id: str
+    email: str
+    name: str
+    mfa_enabled: bool
+
+
+class Workspace(BaseModel):
+    id: str
+    name: str
+    role: Literal["owner", "admin", "user"]
+
+
+class SignupResult(BaseModel):
+    user: User
+    workspace: Workspace
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
+    expires_in: int
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> Tokens:
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+        )
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, str]]
+
+
+def _client() -> ClientInfo:
+    event = api.app.current_event
+    return ClientInfo(
+        source_ip=event.request_context.http.source_ip,
+        user_agent=event.headers.get("user-agent", ""),
+    )
+
+
+# -- routes -----------------------------------------------------------------------------
+@api.app.post(
+    "/api/v1/auth/signup", summary="Create an account and its first workspace", tags=["auth"]
+)
+def sign_up(body: SignupRequest) -> tuple[Data[SignupResult], int]:
+    profile, membership = api.services.accounts.sign_up(
+        body.email, body.password.get_secret_value(), body.name
+    )
+    result = SignupResult(
+        user=User(
+            id=profile.id, email=profile.email, name=profile.name, mfa_enabled=profile.mfa_enabled
+        ),
+        workspace=Workspace(id=membership.workspace_id, name=membership.name, role=membership.role),
+    )
+    return Data(data=result), 201
+
+
+@api.app.post(
+    "/api/v1/auth/login", summary="Log in for an access and a refresh token", tags=["auth"]
+)
+def log_in(body: LoginRequest) -> Data[Tokens]:
+    return Data(
+        data=Tokens.of(
+            api.services.logins.log_in(body.email, body.password.get_secret_value(), _client())
+        )
+    )
+
+
+@api.app.post("/api/v1/auth/refresh", summary="Spend a refresh token for a new pair", tags=["auth"])
+def refresh(body: RefreshTokenRequest) -> Data[Tokens]:
+    return Data(data=Tokens.of(api.services.logins.refresh(body.refresh_token.get_secret_value())))
+
+
+@api.app.post("/api/v1/auth/logout", summary="End the session of a refresh token", tags=["auth"])
+def log_out(body: RefreshTokenRequest) -> Response[None]:
+    api.services.logins.log_out(body.refresh_token.get_secret_value())
+    return Response(204)
+
+
+@api.app.get(
+    "/.well-known/jwks.json", summary="Public keys that verify access tokens", tags=["auth"]
+)
+def jwks() -> Jwks:
+    return Jwks(keys=api.services.public_keys.jwks())
+
+
+lambda_handler = api.handler
