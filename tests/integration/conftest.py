@@ -14,6 +14,7 @@ from infra.local.emulator import MotoEmulator
 from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
 from railguard.store import Table
+from tests.support.accounts import reset_instances
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -61,3 +62,11 @@ def function_env(
 @pytest.fixture
 def table(aws: AwsEndpoint, provisioned: Provisioning) -> Table:
     return Table(aws.client("dynamodb"), provisioned.intrinsics.physical["Table"].ref)
+
+
+@pytest.fixture
+def identity_env(function_env: FunctionEnv) -> None:
+    """The auth, me and authorizer functions, each with its template environment, all fresh."""
+    for logical_id in ("MeFunction", "AuthorizerFunction", "AuthFunction"):
+        function_env(logical_id)
+    reset_instances()

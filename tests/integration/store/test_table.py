@@ -24,6 +24,8 @@ def test_an_item_reads_back_with_python_types(table: Table) -> None:
     item = table.get((pk, "A"))
     # Then the numbers are ints again and the rest is as written
     assert item == {"pk": pk, "sk": "A", "n": 42, "m": {"x": [1, "y"]}, "b": b"\x00\x01"}
+    assert item is not None
+    assert type(item["b"]) is bytes
     assert table.get((pk, "missing")) is None
 
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 PSEUDO = PseudoParameters(region="us-east-1", account_id="123456789012", stack_name="stack")
 TABLE = PhysicalResource("railguard-local-Table", {"Arn": "arn:aws:dynamodb:::table/t"})
+DATA_KEY = PhysicalResource("key-1", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-1"})
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -112,7 +113,7 @@ def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None
 
 def test_functions_have_globals_applied_and_environment_resolved(template: Template) -> None:
     # Given the template and the physical id of its table
-    intrinsics = _intrinsics(template, Table=TABLE)
+    intrinsics = _intrinsics(template, Table=TABLE, DataKey=DATA_KEY)
     # When its functions are resolved
     functions = {f.logical_id: f for f in template.functions(intrinsics)}
     # Then Globals fill what a function does not say, and the function's own values win
@@ -123,14 +124,18 @@ def test_functions_have_globals_applied_and_environment_resolved(template: Templ
     )
     assert (health.timeout_seconds, health.memory_mb) == (10, 256)
     assert (authorizer.timeout_seconds, authorizer.memory_mb) == (5, 1024)
-    assert (me.timeout_seconds, me.memory_mb) == (10, 512)
+    assert (me.timeout_seconds, me.memory_mb) == (10, 1024)
     # And the environment is the Globals' variables with every intrinsic resolved
     assert me.environment == {
         "POWERTOOLS_SERVICE_NAME": "railguard",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "STAGE": "dev",
         "TABLE_NAME": "railguard-local-Table",
+        "TOKEN_ISSUER": "urn:railguard:dev",
+        "TOKEN_AUDIENCE": "urn:railguard:dev:api",
     }
+    # And a function's own variables are added to the Globals'
+    assert functions["AuthFunction"].environment["KMS_KEY_ID"] == DATA_KEY.attributes["Arn"]
     # And code and layer directories are the CodeUri and the layer's ContentUri
     assert me.code_dir == ROOT / "functions" / "me"
     assert me.layer_dirs == (ROOT / "layers" / "security",)
@@ -143,7 +148,7 @@ def test_parameter_overrides_reach_the_environment() -> None:
     # Given the template loaded with Stage and LogLevel overridden
     template = load_template(TEMPLATE, {"Stage": "prod", "LogLevel": "DEBUG"})
     # When the functions are resolved
-    function = template.functions(_intrinsics(template, Table=TABLE))[0]
+    function = template.functions(_intrinsics(template, Table=TABLE, DataKey=DATA_KEY))[0]
     # Then the overrides, not the defaults, are in the environment
     assert function.environment["STAGE"] == "prod"
     assert function.environment["POWERTOOLS_LOG_LEVEL"] == "DEBUG"

@@ -1,0 +1,340 @@
+"""Contract section 4 through the real functions: signup, login, refresh, logout, /me,
+password change, and the authorizer's JWT path."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt
+import pytest
+
+from railguard import passwords
+from railguard.store import Table
+from railguard.store import keys as item_keys
+from tests.support import accounts as a
+from tests.support.functions import HttpResult
+
+pytestmark = pytest.mark.usefixtures("identity_env")
+
+
+# -- signup -----------------------------------------------------------------------------
+def test_signup_creates_the_user_and_an_owned_workspace(table: Table) -> None:
+    # When a new user signs up
+    email = a.new_email()
+    data = a.sign_up(email)
+    # Then the contract's body comes back, with nothing secret in it
+    assert data["user"] == {
+        "id": data["user"]["id"],
+        "email": email,
+        "name": "Test User",
+        "mfa_enabled": False,
+    }
+    assert data["workspace"]["role"] == "owner"
+    assert data["user"]["id"].startswith("usr_")
+    assert data["workspace"]["id"].startswith("ws_")
+    # And the store holds the owner membership and only a hash of the password
+    member = table.get(item_keys.member(data["workspace"]["id"], data["user"]["id"]))
+    assert member is not None
+    assert member["role"] == "owner"
+    login = table.get(item_keys.login(email))
+    assert login is not None
+    assert login["password_hash"].startswith("$argon2id$")
+    assert a.STRONG_PASSWORD not in json.dumps(login)
+
+
+def test_an_email_is_taken_whatever_its_case() -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    result = a.post(
+        "/api/v1/auth/signup",
+        {"email": email.upper(), "password": a.STRONG_PASSWORD, "name": "Other"},
+    )
+    assert result.status == 409
+    assert result.json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["short-pw-11", "x" * 257, "password1234", "qwertyuiop123"],
+    ids=["11-chars", "257-chars", "common", "keyboard-walk"],
+)
+def test_weak_passwords_are_400(password: str) -> None:
+    result = a.post(
+        "/api/v1/auth/signup", {"email": a.new_email(), "password": password, "name": "Weak"}
+    )
+    assert result.status == 400
+    assert result.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "not-an-email", "password": a.STRONG_PASSWORD, "name": "N"},
+        {"email": "a@example.com", "password": a.STRONG_PASSWORD},
+        {"email": "a@example.com", "password": a.STRONG_PASSWORD, "name": ""},
+        {"email": "a@example.com", "password": a.STRONG_PASSWORD, "name": "N", "role": "owner"},
+    ],
+    ids=["bad-email", "no-name", "empty-name", "mass-assignment"],
+)
+def test_invalid_signups_are_validation_errors(body: dict[str, str]) -> None:
+    result = a.post("/api/v1/auth/signup", body)
+    assert result.status == 400
+    assert result.json()["error"]["code"] == "validation_error"
+
+
+# -- login ------------------------------------------------------------------------------
+def test_login_returns_a_token_pair() -> None:
+    email = a.new_email()
+    user_id = a.sign_up(email)["user"]["id"]
+    data = a.tokens_for(email)
+    assert data["token_type"] == "Bearer"
+    assert data["expires_in"] == 900
+    assert data["refresh_token"].startswith("rgr_")
+    claims = jwt.decode(data["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == user_id
+    assert claims["exp"] - claims["iat"] == 900
+    assert jwt.get_unverified_header(data["access_token"])["typ"] == "at+jwt"
+
+
+def test_unknown_email_and_wrong_password_are_indistinguishable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a real account, and a count of argon2 verifications
+    email = a.new_email()
+    a.sign_up(email)
+    verifications: list[str] = []
+    real_hasher = passwords._hasher
+
+    class CountingHasher:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real_hasher, name)
+
+        def verify(self, stored: str, candidate: str) -> bool:
+            verifications.append(stored)
+            return real_hasher.verify(stored, candidate)
+
+    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
+    # When logging in with a wrong password, and with an email nobody has
+    wrong = a.log_in(email, "wrong-password-123", source_ip="10.9.0.1")
+    after_wrong = len(verifications)
+    unknown = a.log_in(a.new_email(), "wrong-password-123", source_ip="10.9.0.2")
+    # Then status and body are identical, and each did exactly one argon2 verification
+    assert wrong.status == unknown.status == 401
+    assert wrong.body == unknown.body
+    assert wrong.json()["error"]["code"] == "invalid_credentials"
+    assert after_wrong == 1
+    assert len(verifications) == 2
+
+
+def test_the_account_is_throttled_after_five_failures_and_a_success_resets_it() -> None:
+    # Given an account with four failures
+    email = a.new_email()
+    a.sign_up(email)
+    for _ in range(4):
+        assert a.log_in(email, "wrong-password-123").status == 401
+    # When a correct login comes before the fifth failure, the count starts over
+    assert a.log_in(email).status == 200
+    for _ in range(5):
+        assert a.log_in(email, "wrong-password-123").status == 401
+    # Then after five failures even the right password is refused with 429 and Retry-After
+    blocked = a.log_in(email)
+    assert blocked.status == 429
+    assert blocked.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(blocked.headers["retry-after"]) <= 900
+
+
+def test_a_source_address_is_throttled_across_accounts() -> None:
+    # Given 20 failures from one address, each against a different unknown account
+    for _ in range(20):
+        assert a.log_in(a.new_email(), "wrong-password-123", source_ip="10.20.0.1").status == 401
+    # When that address tries again, even for a real account / Then it is refused
+    email = a.new_email()
+    a.sign_up(email)
+    assert a.log_in(email, source_ip="10.20.0.1").status == 429
+    # And another address is not affected
+    assert a.log_in(email, source_ip="10.20.0.2").status == 200
+
+
+# -- tokens at the authorizer -----------------------------------------------------------
+def test_the_authorizer_passes_user_and_session_to_the_function() -> None:
+    email = a.new_email()
+    signup = a.sign_up(email)
+    access_token = a.tokens_for(email)["access_token"]
+    context = a.authorize(a.bearer(access_token))
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    assert context == {
+        "principal_type": "user",
+        "principal_id": signup["user"]["id"],
+        "session_id": claims["sid"],
+    }
+    result = a.call_me(access_token)
+    assert not isinstance(result, int)
+    assert result.json()["data"] == {"type": "user", **signup["user"]}
+
+
+def test_the_workspace_header_passes_the_members_role_and_refuses_others() -> None:
+    # Given two users, each with their own workspace
+    alice, bob = a.new_email(), a.new_email()
+    alice_ws = a.sign_up(alice)["workspace"]["id"]
+    bob_ws = a.sign_up(bob)["workspace"]["id"]
+    token = a.tokens_for(alice)["access_token"]
+    # When Alice names her workspace / Then her role travels in the context
+    own = a.authorize([*a.bearer(token), ("X-Workspace-ID", alice_ws)])
+    assert isinstance(own, dict)
+    assert (own["workspace_id"], own["role"]) == (alice_ws, "owner")
+    # When she names Bob's, a non-existent or a malformed one / Then 403
+    assert a.authorize([*a.bearer(token), ("X-Workspace-ID", bob_ws)]) == 403
+    assert (
+        a.authorize([*a.bearer(token), ("X-Workspace-ID", "ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ")]) == 403
+    )
+    assert a.authorize([*a.bearer(token), ("X-Workspace-ID", "../../etc")]) == 403
+
+
+def _forged(access_token: str, **changes: object) -> str:
+    header_b64, payload_b64, signature = access_token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(payload_b64 + "=="))
+    payload.update(changes)
+    encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    return f"{header_b64}.{encoded}.{signature}"
+
+
+def test_tampered_and_foreign_tokens_are_401() -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    token = a.tokens_for(email)["access_token"]
+    refresh_token = a.tokens_for(email)["refresh_token"]
+    none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"at+jwt"}').rstrip(b"=")
+    candidates = {
+        "tampered-sub": _forged(token, sub="usr_01ZZZZZZZZZZZZZZZZZZZZZZZZ"),
+        "tampered-exp": _forged(token, exp=4102444800),
+        "alg-none": f"{none_header.decode()}.{token.split('.')[1]}.",
+        "refresh-token-as-access-token": refresh_token,
+        "truncated-signature": token[:-4],
+    }
+    for name, candidate in candidates.items():
+        assert a.authorize(a.bearer(candidate)) == 401, name
+
+
+# -- refresh and logout ----------------------------------------------------------------
+def test_a_refresh_spends_the_old_token_and_reuse_revokes_the_family() -> None:
+    # Given a session and one refresh
+    email = a.new_email()
+    a.sign_up(email)
+    first = a.tokens_for(email)
+    second = a.post("/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert second.status == 200
+    rotated = second.json()["data"]
+    assert rotated["refresh_token"] != first["refresh_token"]
+    # When the spent token is presented again
+    reuse = a.post("/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
+    # Then it is refused, and so is everything of that login: the newest refresh token...
+    assert reuse.status == 401
+    assert reuse.json()["error"]["code"] == "invalid_refresh_token"
+    assert a.post("/api/v1/auth/refresh", {"refresh_token": rotated["refresh_token"]}).status == 401
+    # ...and its access tokens, at the authorizer (a fresh instance: no cached state)
+    a.reset_instances()
+    assert a.authorize(a.bearer(rotated["access_token"])) == 401
+    # While another login of the same user is untouched
+    assert a.authorize(a.bearer(a.tokens_for(email)["access_token"])) != 401
+
+
+@pytest.mark.parametrize("token", ["", "rgr_short", "rgr_" + "A" * 43, "x" * 300])
+def test_unknown_or_malformed_refresh_tokens_are_401(token: str) -> None:
+    result = a.post("/api/v1/auth/refresh", {"refresh_token": token})
+    assert result.status == 401
+
+
+def test_logout_ends_the_refresh_and_access_tokens_of_that_login() -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    session = a.tokens_for(email)
+    other = a.tokens_for(email)
+    result = a.post("/api/v1/auth/logout", {"refresh_token": session["refresh_token"]})
+    assert (result.status, result.body) == (204, "")
+    assert a.post("/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]}).status == 401
+    a.reset_instances()
+    assert a.authorize(a.bearer(session["access_token"])) == 401
+    assert isinstance(a.authorize(a.bearer(other["access_token"])), dict)
+
+
+def test_logout_with_an_unknown_token_is_still_204() -> None:
+    result = a.post("/api/v1/auth/logout", {"refresh_token": "rgr_" + "B" * 43})
+    assert result.status == 204
+
+
+# -- password change --------------------------------------------------------------------
+def test_a_password_change_revokes_every_session_and_swaps_the_password() -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    first, second = a.tokens_for(email), a.tokens_for(email)
+    new_password = "green-lamp-harbor-77"
+    result = a.call_me(
+        first["access_token"],
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
+    )
+    assert not isinstance(result, int)
+    assert result.status == 204
+    a.reset_instances()
+    for session in (first, second):
+        assert a.authorize(a.bearer(session["access_token"])) == 401
+        assert (
+            a.post("/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]}).status
+            == 401
+        )
+    assert a.log_in(email).status == 401
+    assert a.log_in(email, new_password).status == 200
+
+
+def _change_password(current: str, new: str) -> tuple[str, HttpResult]:
+    """Sign up, log in, and ask to change the password; the email and the answer."""
+    email = a.new_email()
+    a.sign_up(email)
+    session = a.tokens_for(email)
+    result = a.call_me(
+        session["access_token"],
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": current, "new_password": new},
+    )
+    assert not isinstance(result, int)
+    return email, result
+
+
+def test_a_wrong_current_password_is_403_and_changes_nothing() -> None:
+    email, result = _change_password("not-my-password-1", "green-lamp-harbor-77")
+    assert result.status == 403
+    assert result.json()["error"]["code"] == "invalid_current_password"
+    assert a.log_in(email).status == 200
+
+
+def test_a_weak_new_password_is_400_and_changes_nothing() -> None:
+    email, result = _change_password(a.STRONG_PASSWORD, "password1234")
+    assert result.status == 400
+    assert result.json()["error"]["details"]["field"] == "new_password"
+    assert a.log_in(email).status == 200
+
+
+# -- JWKS ---------------------------------------------------------------------------------
+def test_tokens_verify_against_the_published_jwks_with_an_independent_verifier() -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    token = a.tokens_for(email)["access_token"]
+    request = a.HttpRequest("GET", "/.well-known/jwks.json")
+    result = a.call_route(a.auth.lambda_handler, request, "GET /.well-known/jwks.json")
+    keys = result.json()["keys"]
+    assert "data" not in result.json()
+    kid = jwt.get_unverified_header(token)["kid"]
+    jwk = next(key for key in keys if key["kid"] == kid)
+    assert set(jwk) == {"kty", "crv", "x", "y", "kid", "use", "alg"}  # no private "d"
+    public_key = jwt.PyJWK(jwk).key
+    claims = jwt.decode(
+        token,
+        public_key,
+        algorithms=["ES256"],
+        audience="urn:railguard:dev:api",
+        issuer="urn:railguard:dev",
+    )
+    assert claims["sid"].startswith("ses_")

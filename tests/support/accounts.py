@@ -1,0 +1,98 @@
+"""Driving the auth, me and authorizer functions in-process, as the gateway would."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
+from railguard.authorizer.function import Unauthorized
+from tests.support.functions import HttpResult, call_route, load_function
+
+__all__ = ["HttpRequest", "call_route"]
+from tests.support.lambda_context import FakeLambdaContext
+
+auth = load_function("auth")
+me = load_function("me")
+authorizer = load_function("authorizer")
+
+STRONG_PASSWORD = "blue-table-river-42"
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def post(path: str, body: dict[str, Any], *, source_ip: str = "127.0.0.1") -> HttpResult:
+    request = HttpRequest(
+        "POST",
+        path,
+        headers=[("Content-Type", "application/json")],
+        body=json.dumps(body).encode(),
+        source_ip=source_ip,
+    )
+    return call_route(auth.lambda_handler, request, f"POST {path}")
+
+
+def sign_up(email: str | None = None, password: str = STRONG_PASSWORD) -> dict[str, Any]:
+    result = post(
+        "/api/v1/auth/signup",
+        {"email": email or new_email(), "password": password, "name": "Test User"},
+    )
+    assert result.status == 201, result.body
+    return result.json()["data"]
+
+
+def log_in(email: str, password: str = STRONG_PASSWORD, source_ip: str = "127.0.0.1") -> HttpResult:
+    return post("/api/v1/auth/login", {"email": email, "password": password}, source_ip=source_ip)
+
+
+def tokens_for(email: str) -> dict[str, Any]:
+    result = log_in(email)
+    assert result.status == 200, result.body
+    return result.json()["data"]
+
+
+def authorize(
+    headers: list[tuple[str, str]], route_key: str = "GET /api/v1/me"
+) -> dict[str, str] | int:
+    """The authorizer's answer: its context when allowed, else the status API Gateway gives."""
+    method, _, path = route_key.partition(" ")
+    event = authorizer_event(HttpRequest(method, path, headers=headers), MatchedRoute(route_key))
+    try:
+        response = authorizer.lambda_handler(event, FakeLambdaContext())
+    except Unauthorized:
+        return 401
+    return response["context"] if response["isAuthorized"] else 403
+
+
+def bearer(access_token: str) -> list[tuple[str, str]]:
+    return [("Authorization", f"Bearer {access_token}")]
+
+
+def call_me(
+    access_token: str,
+    method: str = "GET",
+    path: str = "/api/v1/me",
+    body: dict[str, Any] | None = None,
+) -> HttpResult | int:
+    """A protected call through the authorizer, then the me function."""
+    route_key = f"{method} {path}"
+    context = authorize(bearer(access_token), route_key)
+    if isinstance(context, int):
+        return context
+    request = HttpRequest(
+        method,
+        path,
+        headers=[("Content-Type", "application/json")],
+        body=json.dumps(body).encode() if body is not None else b"",
+    )
+    return call_route(me.lambda_handler, request, route_key, authorizer_context=context)
+
+
+def reset_instances() -> None:
+    """Cold-start every function again (empty caches), as fresh Lambda instances."""
+    for module in (auth, me):
+        module.api.reset()
+    authorizer.authorizer.reset()
