@@ -20,7 +20,7 @@ from railguard.throttle import (
     FailureThrottle,
     Subject,
 )
-from railguard.workspaces import WorkspaceMembership, new_workspace
+from railguard.workspaces import WorkspaceView, new_workspace
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,6 @@ class UserProfile:
     mfa_enabled: bool
 
 
-def normalize_email(email: str) -> str:
-    """One spelling per mailbox for lookups: case-folded (pydantic has already normalized it)."""
-    return email.strip().lower()
-
-
 class Accounts:
     def __init__(self, table: Table, clock: Clock):
         self._table = table
@@ -44,11 +39,9 @@ class Accounts:
         self._throttle = FailureThrottle(table, clock)
 
     # -- signup ------------------------------------------------------------------------
-    def sign_up(
-        self, email: str, password: str, name: str
-    ) -> tuple[UserProfile, WorkspaceMembership]:
+    def sign_up(self, email: str, password: str, name: str) -> tuple[UserProfile, WorkspaceView]:
         """A new user and their first workspace, owned by them, in one transaction."""
-        email = normalize_email(email)
+        email = item_keys.normalize_email(email)
         passwords.check_policy(password, context=[email, name])
         now = int(self._clock.now())
         user_id, workspace_id = new_id("usr"), new_id("ws")
@@ -88,7 +81,8 @@ class Accounts:
                 ) from None
             raise
         profile = UserProfile(user_id, email, name, mfa_enabled=False)
-        return profile, WorkspaceMembership(workspace_id, workspace_name, "owner")
+        workspace = WorkspaceView(workspace_id, workspace_name, "owner", False, "free", now)
+        return profile, workspace
 
     # -- the signed-in user ------------------------------------------------------------
     def profile(self, user_id: str) -> UserProfile:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from railguard import passwords, tokens
-from railguard.accounts import normalize_email, store_password_hash
+from railguard.accounts import store_password_hash
 from railguard.clock import Clock
 from railguard.errors import InvalidCredentials
 from railguard.sessions import SessionGrant, Sessions
@@ -58,7 +58,7 @@ class Logins:
 
     def log_in(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Tokens for a new session, given a correct email and password."""
-        email = normalize_email(email)
+        email = item_keys.normalize_email(email)
         passwords.check_length(password)
         subjects: list[Subject] = [
             (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email)),

@@ -1,26 +1,78 @@
-"""Workspaces and memberships. Every workspace-scoped item lives in the workspace's partition;
-a member item is also indexed under its user (gsi1) so a user's workspaces are one query."""
+"""Workspaces and their members (contract section 5).
+
+Isolation is a property of the keys: every operation on a workspace takes a `WorkspaceScope`,
+which only exists for a principal the authorizer established in that workspace, and every key
+is built from the scope's workspace id. A user id from the request is only ever looked up inside
+that workspace's partition, so another workspace's member is simply not found.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from railguard.principal import Role
-from railguard.store import Item, TransactItem
+from railguard.clock import Clock
+from railguard.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from railguard.ids import new_id
+from railguard.policy import outranks
+from railguard.principal import Principal, Role
+from railguard.store import (
+    ConditionFailed,
+    Item,
+    Page,
+    Table,
+    TransactionConflict,
+    TransactItem,
+)
 from railguard.store import keys as item_keys
+
+MEMBER_PREFIX = "MEMBER#"
+WORKSPACE_PREFIX = "WS#"
 
 
 @dataclass(frozen=True)
-class WorkspaceMembership:
+class WorkspaceScope:
+    """A principal established in one workspace, with its role there."""
+
     workspace_id: str
+    user_id: str
+    role: Role
+
+    @classmethod
+    def of(cls, principal: Principal) -> WorkspaceScope:
+        if principal.kind != "user" or principal.workspace_id is None or principal.role is None:
+            raise NotFound("No such workspace.")
+        return cls(principal.workspace_id, principal.id, principal.role)
+
+
+@dataclass(frozen=True)
+class WorkspaceView:
+    id: str
     name: str
     role: Role
+    require_mfa: bool
+    plan: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class MemberView:
+    user_id: str
+    email: str
+    name: str
+    role: Role
+    mfa_enabled: bool
+
+
+@dataclass(frozen=True)
+class Listing[T]:
+    items: list[T]
+    next_cursor: str | None
 
 
 def new_workspace(workspace_id: str, name: str, owner_id: str, now: int) -> list[TransactItem]:
     """The writes that create a workspace owned by `owner_id`, for the caller's transaction."""
     ws_pk, ws_sk = item_keys.workspace(workspace_id)
-    member_pk, member_sk = item_keys.member(workspace_id, owner_id)
     return [
         TransactItem.put(
             {
@@ -36,18 +88,249 @@ def new_workspace(workspace_id: str, name: str, owner_id: str, now: int) -> list
             condition="attribute_not_exists(pk)",
         ),
         TransactItem.put(
-            {
-                "pk": member_pk,
-                "sk": member_sk,
-                "role": "owner",
-                "joined_at": now,
-                "gsi1pk": item_keys.user_partition(owner_id),
-                "gsi1sk": f"WS#{workspace_id}",
-            },
-            condition="attribute_not_exists(pk)",
+            _member_item(workspace_id, owner_id, "owner", now), condition="attribute_not_exists(pk)"
         ),
     ]
 
 
+def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
+    pk, sk = item_keys.member(workspace_id, user_id)
+    return {
+        "pk": pk,
+        "sk": sk,
+        "role": role,
+        "joined_at": now,
+        "gsi1pk": item_keys.user_partition(user_id),
+        "gsi1sk": f"{WORKSPACE_PREFIX}{workspace_id}",
+    }
+
+
 def is_live(workspace: Item | None) -> bool:
     return workspace is not None and workspace.get("status") == "active"
+
+
+def _view(workspace_id: str, workspace: Item, role: Role) -> WorkspaceView:
+    return WorkspaceView(
+        workspace_id,
+        workspace["name"],
+        role,
+        bool(workspace["require_mfa"]),
+        workspace["plan"],
+        workspace["created_at"],
+    )
+
+
+class Workspaces:
+    def __init__(self, table: Table, clock: Clock):
+        self._table = table
+        self._clock = clock
+
+    # -- the caller's workspaces ----------------------------------------------------------
+    def list_for(self, user_id: str, *, limit: int, cursor: str | None) -> Listing[WorkspaceView]:
+        page = self._table.query(
+            item_keys.user_partition(user_id),
+            index="gsi1",
+            sk_prefix=WORKSPACE_PREFIX,
+            limit=limit,
+            cursor=cursor,
+        )
+        ids = [item["gsi1sk"].removeprefix(WORKSPACE_PREFIX) for item in page.items]
+        found = self._table.get_many([item_keys.workspace(ws) for ws in ids])
+        views = [
+            _view(ws, found[item_keys.workspace(ws)], member["role"])
+            for ws, member in zip(ids, page.items, strict=True)
+            if is_live(found.get(item_keys.workspace(ws)))
+        ]
+        return Listing(views, page.next_cursor)
+
+    def create(self, user_id: str, name: str) -> WorkspaceView:
+        now = int(self._clock.now())
+        workspace_id = new_id("ws")
+        self._table.transact(new_workspace(workspace_id, name, user_id, now))
+        return WorkspaceView(workspace_id, name, "owner", False, "free", now)
+
+    # -- one workspace -------------------------------------------------------------------
+    def _live(self, scope: WorkspaceScope) -> Item:
+        workspace = self._table.get(item_keys.workspace(scope.workspace_id))
+        if not is_live(workspace):
+            raise NotFound("No such workspace.")
+        assert workspace is not None  # noqa: S101 - narrowed by is_live, for the type checker
+        return workspace
+
+    def get(self, scope: WorkspaceScope) -> WorkspaceView:
+        return _view(scope.workspace_id, self._live(scope), scope.role)
+
+    def update(
+        self, scope: WorkspaceScope, *, name: str | None, require_mfa: bool | None
+    ) -> WorkspaceView:
+        if require_mfa:
+            # Refused rather than stored: a security setting must never look on and not be.
+            raise ValidationFailed(
+                "Requiring MFA is not available yet.", details={"field": "require_mfa"}
+            )
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if require_mfa is not None:
+            changes["require_mfa"] = require_mfa
+        if not changes:
+            return self.get(scope)
+        assignments = ", ".join(f"#{field} = :{field}" for field in changes)
+        try:
+            updated = self._table.update(
+                item_keys.workspace(scope.workspace_id),
+                f"SET {assignments}",
+                condition="#status = :active",
+                names={"#status": "status", **{f"#{field}": field for field in changes}},
+                values={
+                    ":active": "active",
+                    **{f":{field}": value for field, value in changes.items()},
+                },
+            )
+        except ConditionFailed:
+            raise NotFound("No such workspace.") from None
+        return _view(scope.workspace_id, updated, scope.role)
+
+    def delete(self, scope: WorkspaceScope) -> None:
+        """Soft delete: the workspace stops for every key and session at once, and is kept."""
+        try:
+            self._table.update(
+                item_keys.workspace(scope.workspace_id),
+                "SET #status = :deleted, deleted_at = :now, deleted_by = :by",
+                condition="#status = :active",
+                names={"#status": "status"},
+                values={
+                    ":deleted": "deleted",
+                    ":active": "active",
+                    ":now": int(self._clock.now()),
+                    ":by": scope.user_id,
+                },
+            )
+        except ConditionFailed:
+            raise NotFound("No such workspace.") from None
+
+    # -- members ------------------------------------------------------------------------
+    def members(
+        self, scope: WorkspaceScope, *, limit: int, cursor: str | None
+    ) -> Listing[MemberView]:
+        self._live(scope)
+        page: Page = self._table.query(
+            item_keys.workspace(scope.workspace_id)[0],
+            sk_prefix=MEMBER_PREFIX,
+            limit=limit,
+            cursor=cursor,
+        )
+        user_ids = [item["sk"].removeprefix(MEMBER_PREFIX) for item in page.items]
+        profiles = self._table.get_many([item_keys.user_profile(uid) for uid in user_ids])
+        views = [
+            self._member_view(uid, item["role"], profiles.get(item_keys.user_profile(uid)))
+            for uid, item in zip(user_ids, page.items, strict=True)
+        ]
+        return Listing(views, page.next_cursor)
+
+    @staticmethod
+    def _member_view(user_id: str, role: Role, profile: Item | None) -> MemberView:
+        if profile is None:
+            return MemberView(user_id, "", "", role, mfa_enabled=False)
+        return MemberView(
+            user_id, profile["email"], profile["name"], role, bool(profile["mfa_enabled"])
+        )
+
+    def _member(self, scope: WorkspaceScope, user_id: str) -> Item:
+        member = self._table.get(item_keys.member(scope.workspace_id, user_id))
+        if member is None:
+            raise NotFound("No such member.")
+        return member
+
+    def add_member(self, scope: WorkspaceScope, email: str, role: Role) -> MemberView:
+        """Only roles below the caller's own: an admin adds users, the owner admins or users."""
+        if role == "owner" or not outranks(scope.role, role):
+            raise Forbidden("You can only add members with a role below your own.")
+        self._live(scope)
+        login = self._table.get(item_keys.login(email))
+        if login is None:
+            raise NotFound("No user has this email.")
+        user_id = login["user_id"]
+        try:
+            self._table.put(
+                _member_item(scope.workspace_id, user_id, role, int(self._clock.now())),
+                condition="attribute_not_exists(pk)",
+            )
+        except ConditionFailed:
+            raise Conflict("This user is already a member.") from None
+        profile = self._table.get(item_keys.user_profile(user_id))
+        return self._member_view(user_id, role, profile)
+
+    def change_role(self, scope: WorkspaceScope, user_id: str, role: Role) -> MemberView:
+        """Only a member below the caller, and only to a role below the caller."""
+        member = self._member(scope, user_id)
+        if not (outranks(scope.role, member["role"]) and outranks(scope.role, role)):
+            raise Forbidden("You can only change roles below your own.")
+        if role == "owner":
+            raise Forbidden("Ownership changes hands only by transfer.")
+        try:
+            self._table.update(
+                item_keys.member(scope.workspace_id, user_id),
+                "SET #role = :role",
+                condition="#role = :previous",
+                names={"#role": "role"},
+                values={":role": role, ":previous": member["role"]},
+            )
+        except ConditionFailed:
+            raise Conflict("The member changed at the same time; retry.") from None
+        profile = self._table.get(item_keys.user_profile(user_id))
+        return self._member_view(user_id, role, profile)
+
+    def remove_member(self, scope: WorkspaceScope, user_id: str) -> None:
+        """A member may leave; managers remove members below them; the owner stays."""
+        member = self._member(scope, user_id)
+        if member["role"] == "owner":
+            raise Forbidden("The owner cannot be removed; transfer ownership first.")
+        if user_id != scope.user_id and not outranks(scope.role, member["role"]):
+            raise Forbidden("You can only remove members below your own role.")
+        try:
+            self._table.delete(
+                item_keys.member(scope.workspace_id, user_id),
+                condition="#role <> :owner",
+                names={"#role": "role"},
+                values={":owner": "owner"},
+            )
+        except ConditionFailed:
+            raise Conflict("The member changed at the same time; retry.") from None
+
+    def transfer_ownership(self, scope: WorkspaceScope, user_id: str) -> None:
+        """One transaction: the new owner, the old owner made admin, the workspace's owner_id.
+        Each write is conditioned on the state it replaces, so concurrent transfers cannot leave
+        two owners or none."""
+        if user_id == scope.user_id:
+            raise ValidationFailed("You already own this workspace.", details={"field": "user_id"})
+        self._member(scope, user_id)
+        role = {"#role": "role"}
+        try:
+            self._table.transact(
+                [
+                    TransactItem.update_item(
+                        item_keys.member(scope.workspace_id, user_id),
+                        "SET #role = :owner",
+                        condition="attribute_exists(pk) AND #role <> :owner",
+                        names=role,
+                        values={":owner": "owner"},
+                    ),
+                    TransactItem.update_item(
+                        item_keys.member(scope.workspace_id, scope.user_id),
+                        "SET #role = :admin",
+                        condition="#role = :owner",
+                        names=role,
+                        values={":admin": "admin", ":owner": "owner"},
+                    ),
+                    TransactItem.update_item(
+                        item_keys.workspace(scope.workspace_id),
+                        "SET owner_id = :new",
+                        condition="owner_id = :old AND #status = :active",
+                        names={"#status": "status"},
+                        values={":new": user_id, ":old": scope.user_id, ":active": "active"},
+                    ),
+                ]
+            )
+        except TransactionConflict:
+            raise Conflict("Ownership changed at the same time; nothing was transferred.") from None

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from railguard import policy
 from railguard.errors import NotFound, RailguardError, ValidationFailed
 from railguard.http.guards import settled_event
 from railguard.http.responses import (
@@ -79,9 +80,12 @@ class ApiFunction[S: FunctionSettings, D = None]:
 
     @property
     def principal(self) -> Principal:
-        """The caller the authorizer established for the current request."""
-        context = self.app.current_event.request_context.authorizer.get_lambda
-        return Principal.from_context(context)
+        """The caller the authorizer established, admitted to this route by the permission
+        table (again: defence in depth), with a `{workspace_id}` it is not in as 404."""
+        event = self.app.current_event
+        principal = Principal.from_context(event.request_context.authorizer.get_lambda)
+        path_workspace_id = (event.path_parameters or {}).get("workspace_id")
+        return policy.admit(principal, event.request_context.route_key, path_workspace_id)
 
     # -- the Lambda entry point ---------------------------------------------------------
     def handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

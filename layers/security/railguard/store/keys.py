@@ -16,12 +16,17 @@ def email_digest(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()
 
 
+def normalize_email(email: str) -> str:
+    """One spelling per mailbox for lookups: case-folded (pydantic has already normalized it)."""
+    return email.strip().lower()
+
+
 def user_profile(user_id: str) -> ItemKey:
     return (f"USER#{user_id}", "PROFILE")
 
 
 def login(email: str) -> ItemKey:
-    return (f"EMAIL#{email}", "LOGIN")
+    return (f"EMAIL#{normalize_email(email)}", "LOGIN")
 
 
 def session(user_id: str, session_id: str) -> ItemKey:

@@ -243,10 +243,19 @@ class Table:
             )
         return deserialize(response.get("Attributes", {}))
 
-    def delete(self, key: ItemKey, *, condition: str | None = None) -> None:
+    def delete(
+        self,
+        key: ItemKey,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         with _translated_errors():
             self._client.delete_item(
-                TableName=self.name, Key=_key(key), **_expression_arguments(condition, {}, {})
+                TableName=self.name,
+                Key=_key(key),
+                **_expression_arguments(condition, names or {}, values or {}),
             )
 
     def query(

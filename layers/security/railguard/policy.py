@@ -1,0 +1,124 @@
+"""The permission table: for every protected route, the action it performs; for every action,
+the workspace roles and API key scope that may perform it, and where its workspace comes from.
+
+The authorizer enforces it before a function runs, and every API function enforces it again on
+the principal it is handed (defence in depth). No handler checks a role by hand. A protected
+route missing from the table is refused: a new route cannot skip authorization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from railguard.errors import Forbidden, NotFound, ValidationFailed
+from railguard.principal import Principal, Role
+
+ROLE_RANK: Mapping[Role, int] = {"user": 1, "admin": 2, "owner": 3}
+ANY_ROLE: frozenset[Role] = frozenset(ROLE_RANK)
+MANAGERS: frozenset[Role] = frozenset({"owner", "admin"})
+OWNER: frozenset[Role] = frozenset({"owner"})
+
+# Where an action's workspace comes from: none (the caller's own things), the route's
+# `{workspace_id}` (a non-member gets 404: another workspace's id does not exist for them),
+# or the `X-Workspace-ID` header (missing: 400; not a member: 403).
+WorkspaceSource = Literal["none", "path", "header"]
+
+
+class Action(StrEnum):
+    ME_READ = "me:read"
+    ME_PASSWORD = "me:password"  # noqa: S105 - an action name
+    WORKSPACES_LIST = "workspaces:list"
+    WORKSPACES_CREATE = "workspaces:create"
+    WORKSPACE_READ = "workspace:read"
+    WORKSPACE_UPDATE = "workspace:update"
+    WORKSPACE_DELETE = "workspace:delete"
+    MEMBERS_READ = "members:read"
+    MEMBERS_ADD = "members:add"
+    MEMBERS_UPDATE = "members:update"
+    MEMBERS_REMOVE = "members:remove"
+    OWNERSHIP_TRANSFER = "ownership:transfer"
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    workspace: WorkspaceSource
+    scope: str | None = None  # the API key scope that allows it; None: never an API key
+    any_api_key: bool = False  # allowed to every API key of the workspace, whatever its scopes
+
+
+RULES: Mapping[Action, Rule] = {
+    Action.ME_READ: Rule(ANY_ROLE, "none", any_api_key=True),
+    Action.ME_PASSWORD: Rule(ANY_ROLE, "none"),
+    Action.WORKSPACES_LIST: Rule(ANY_ROLE, "none"),
+    Action.WORKSPACES_CREATE: Rule(ANY_ROLE, "none"),
+    Action.WORKSPACE_READ: Rule(ANY_ROLE, "path"),
+    Action.WORKSPACE_UPDATE: Rule(MANAGERS, "path"),
+    Action.WORKSPACE_DELETE: Rule(OWNER, "path"),
+    Action.MEMBERS_READ: Rule(ANY_ROLE, "path"),
+    Action.MEMBERS_ADD: Rule(MANAGERS, "path"),
+    Action.MEMBERS_UPDATE: Rule(MANAGERS, "path"),
+    # Any member may leave; removing someone else is checked against role order by the domain.
+    Action.MEMBERS_REMOVE: Rule(ANY_ROLE, "path"),
+    Action.OWNERSHIP_TRANSFER: Rule(OWNER, "path"),
+}
+
+# Every protected route of template.yaml, and its action (a test keeps the two in step).
+ROUTE_ACTIONS: Mapping[str, Action] = {
+    "GET /api/v1/me": Action.ME_READ,
+    "POST /api/v1/me/password": Action.ME_PASSWORD,
+    "GET /api/v1/workspaces": Action.WORKSPACES_LIST,
+    "POST /api/v1/workspaces": Action.WORKSPACES_CREATE,
+    "GET /api/v1/workspaces/{workspace_id}": Action.WORKSPACE_READ,
+    "PATCH /api/v1/workspaces/{workspace_id}": Action.WORKSPACE_UPDATE,
+    "DELETE /api/v1/workspaces/{workspace_id}": Action.WORKSPACE_DELETE,
+    "GET /api/v1/workspaces/{workspace_id}/members": Action.MEMBERS_READ,
+    "POST /api/v1/workspaces/{workspace_id}/members": Action.MEMBERS_ADD,
+    "PATCH /api/v1/workspaces/{workspace_id}/members/{user_id}": Action.MEMBERS_UPDATE,
+    "DELETE /api/v1/workspaces/{workspace_id}/members/{user_id}": Action.MEMBERS_REMOVE,
+    "POST /api/v1/workspaces/{workspace_id}/transfer-ownership": Action.OWNERSHIP_TRANSFER,
+}
+
+
+def rule_for(route_key: str) -> Rule:
+    """The rule of a protected route; a route missing from the table is refused."""
+    action = ROUTE_ACTIONS.get(route_key)
+    if action is None:
+        raise Forbidden("This route has no permission rule.")
+    return RULES[action]
+
+
+def check(principal: Principal, rule: Rule) -> None:
+    """`Forbidden` unless the principal's kind, role or scopes satisfy `rule`."""
+    if principal.kind == "api_key":
+        if not (rule.any_api_key or (rule.scope is not None and rule.scope in principal.scopes)):
+            raise Forbidden("The API key's scopes do not allow this.")
+        return
+    if rule.workspace != "none" and principal.role not in rule.roles:
+        raise Forbidden("Your role in this workspace does not allow this.")
+
+
+def admit(principal: Principal, route_key: str, path_workspace_id: str | None) -> Principal:
+    """The function-side gate: the principal may run this route on this workspace.
+
+    A `{workspace_id}` the principal is not established in is 404 (it does not exist for them);
+    a header-scoped route without a workspace is 400; then the role and scope rule.
+    """
+    rule = rule_for(route_key)
+    if rule.workspace == "path" and (
+        principal.workspace_id is None or principal.workspace_id != path_workspace_id
+    ):
+        raise NotFound("No such workspace.")
+    if rule.workspace == "header" and principal.workspace_id is None:
+        raise ValidationFailed(
+            "This route needs the X-Workspace-ID header.", details={"field": "X-Workspace-ID"}
+        )
+    check(principal, rule)
+    return principal
+
+
+def outranks(actor: Role, other: Role) -> bool:
+    return ROLE_RANK[actor] > ROLE_RANK[other]
