@@ -118,14 +118,14 @@ def _client() -> ClientInfo:
     "/api/v1/auth/signup", summary="Create an account and its first workspace", tags=["auth"]
 )
 def sign_up(body: SignupRequest) -> tuple[Data[SignupResult], int]:
-    profile, membership = api.services.accounts.sign_up(
+    profile, workspace = api.services.accounts.sign_up(
         body.email, body.password.get_secret_value(), body.name
     )
     result = SignupResult(
         user=User(
             id=profile.id, email=profile.email, name=profile.name, mfa_enabled=profile.mfa_enabled
         ),
-        workspace=Workspace(id=membership.workspace_id, name=membership.name, role=membership.role),
+        workspace=Workspace(id=workspace.id, name=workspace.name, role=workspace.role),
     )
     return Data(data=result), 201
 

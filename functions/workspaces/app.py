@@ -1,0 +1,173 @@
+"""Workspaces and members (contract section 5). Who may do what is the permission table's
+business (railguard.policy), enforced before any route here runs; routes only shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
+
+from railguard.clock import rfc3339
+from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http.models import RequestModel
+from railguard.runtime import Runtime
+from railguard.settings import TableSettings
+from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
+
+
+def _workspaces(runtime: Runtime[TableSettings]) -> Workspaces:
+    return Workspaces(runtime.table, runtime.clock)
+
+
+api = ApiFunction(TableSettings, _workspaces)
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
+AssignableRole = Literal["admin", "user"]
+
+
+class Workspace(BaseModel):
+    id: str
+    name: str
+    role: Literal["owner", "admin", "user"]
+    require_mfa: bool
+    plan: str
+    created_at: str
+
+    @classmethod
+    def of(cls, view: WorkspaceView) -> Workspace:
+        return cls(
+            id=view.id,
+            name=view.name,
+            role=view.role,
+            require_mfa=view.require_mfa,
+            plan=view.plan,
+            created_at=rfc3339(view.created_at),
+        )
+
+
+class Member(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    role: Literal["owner", "admin", "user"]
+    mfa_enabled: bool
+
+    @classmethod
+    def of(cls, view: MemberView) -> Member:
+        return cls(
+            user_id=view.user_id,
+            email=view.email,
+            name=view.name,
+            role=view.role,
+            mfa_enabled=view.mfa_enabled,
+        )
+
+
+class NewWorkspace(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class WorkspaceChanges(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    require_mfa: bool | None = None
+
+
+class NewMember(RequestModel):
+    email: str = Field(min_length=3, max_length=254)
+    role: AssignableRole
+
+
+class RoleChange(RequestModel):
+    role: AssignableRole
+
+
+class OwnershipTransfer(RequestModel):
+    user_id: str = Field(min_length=1, max_length=64)
+
+
+def _scope() -> WorkspaceScope:
+    return WorkspaceScope.of(api.principal)
+
+
+@api.app.get("/api/v1/workspaces", summary="The caller's workspaces", tags=["workspaces"])
+def list_workspaces(limit: Limit = 20, cursor: Cursor = None) -> DataList[Workspace]:
+    listing = api.services.list_for(api.principal.id, limit=limit, cursor=cursor)
+    return DataList(
+        data=[Workspace.of(view) for view in listing.items],
+        meta=ListMeta(next_cursor=listing.next_cursor),
+    )
+
+
+@api.app.post("/api/v1/workspaces", summary="Create a workspace you own", tags=["workspaces"])
+def create_workspace(body: NewWorkspace) -> tuple[Data[Workspace], int]:
+    return Data(data=Workspace.of(api.services.create(api.principal.id, body.name))), 201
+
+
+@api.app.get("/api/v1/workspaces/<workspace_id>", summary="One workspace", tags=["workspaces"])
+def get_workspace(workspace_id: str) -> Data[Workspace]:
+    return Data(data=Workspace.of(api.services.get(_scope())))
+
+
+@api.app.patch(
+    "/api/v1/workspaces/<workspace_id>", summary="Rename; MFA policy", tags=["workspaces"]
+)
+def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspace]:
+    view = api.services.update(_scope(), name=body.name, require_mfa=body.require_mfa)
+    return Data(data=Workspace.of(view))
+
+
+@api.app.delete(
+    "/api/v1/workspaces/<workspace_id>", summary="Delete (kept for recovery)", tags=["workspaces"]
+)
+def delete_workspace(workspace_id: str) -> Response[None]:
+    api.services.delete(_scope())
+    return Response(204)
+
+
+@api.app.get("/api/v1/workspaces/<workspace_id>/members", summary="Members", tags=["members"])
+def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) -> DataList[Member]:
+    listing = api.services.members(_scope(), limit=limit, cursor=cursor)
+    return DataList(
+        data=[Member.of(view) for view in listing.items],
+        meta=ListMeta(next_cursor=listing.next_cursor),
+    )
+
+
+@api.app.post(
+    "/api/v1/workspaces/<workspace_id>/members", summary="Add a member by email", tags=["members"]
+)
+def add_member(workspace_id: str, body: NewMember) -> tuple[Data[Member], int]:
+    return Data(data=Member.of(api.services.add_member(_scope(), body.email, body.role))), 201
+
+
+@api.app.patch(
+    "/api/v1/workspaces/<workspace_id>/members/<user_id>", summary="Change a role", tags=["members"]
+)
+def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Member]:
+    return Data(data=Member.of(api.services.change_role(_scope(), user_id, body.role)))
+
+
+@api.app.delete(
+    "/api/v1/workspaces/<workspace_id>/members/<user_id>",
+    summary="Remove a member, or leave",
+    tags=["members"],
+)
+def remove_member(workspace_id: str, user_id: str) -> Response[None]:
+    api.services.remove_member(_scope(), user_id)
+    return Response(204)
+
+
+@api.app.post(
+    "/api/v1/workspaces/<workspace_id>/transfer-ownership",
+    summary="Make a member the owner; you become admin",
+    tags=["members"],
+)
+def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> Response[None]:
+    api.services.transfer_ownership(_scope(), body.user_id)
+    return Response(204)
+
+
+lambda_handler = api.handler
