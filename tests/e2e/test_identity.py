@@ -124,3 +124,34 @@ def test_login_throttling_counts_the_tcp_peer_not_x_forwarded_for(stack: StackPr
     email, _ = _sign_up_and_log_in(stack)
     assert _login_from(stack, "127.0.0.3", email, PASSWORD) == 429
     assert _login_from(stack, "127.0.0.4", email, PASSWORD) == 200
+
+
+def test_a_removed_member_loses_the_workspace_within_five_seconds(stack: StackProcess) -> None:
+    # Given an owner and a member who can read the workspace
+    _, owner = _sign_up_and_log_in(stack)
+    member_email, member = _sign_up_and_log_in(stack)
+    owner_auth = {"Authorization": f"Bearer {owner['access_token']}"}
+    workspace = requests.get(
+        f"{stack.url}/api/v1/workspaces", headers=owner_auth, timeout=10
+    ).json()["data"][0]["id"]
+    added = requests.post(
+        f"{stack.url}/api/v1/workspaces/{workspace}/members",
+        headers=owner_auth,
+        json={"email": member_email, "role": "admin"},
+        timeout=10,
+    )
+    assert added.status_code == 201
+    member_id = added.json()["data"]["user_id"]
+    member_auth = {"Authorization": f"Bearer {member['access_token']}"}
+    url = f"{stack.url}/api/v1/workspaces/{workspace}"
+    assert requests.get(url, headers=member_auth, timeout=10).status_code == 200
+    # When the owner removes them
+    removed = requests.delete(f"{url}/members/{member_id}", headers=owner_auth, timeout=10)
+    assert removed.status_code == 204
+    # Then within five seconds the workspace does not exist for them
+    deadline = time.monotonic() + REVOCATION_BOUND_SECONDS
+    status = 200
+    while time.monotonic() < deadline and status != 404:
+        status = requests.get(url, headers=member_auth, timeout=10).status_code
+        time.sleep(0.25)
+    assert status == 404

@@ -16,7 +16,10 @@ def _children(pid: int) -> set[int]:
     """The processes `pid` started (Linux /proc): the function workers."""
     children: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        children.update(int(child) for child in (task / "children").read_text().split())
+        try:
+            children.update(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue  # a thread that ended between the listing and the read
     return children
 
 

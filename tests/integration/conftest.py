@@ -4,8 +4,10 @@ environment for it."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
 from railguard.store import Table
 from tests.support.accounts import reset_instances
+from tests.support.inprocess import InProcessClient
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -34,10 +37,41 @@ def aws() -> Iterator[AwsEndpoint]:
     emulator.stop()
 
 
+@pytest.fixture(scope="session")
+def _provisionings() -> dict[str, Provisioning]:
+    return {}
+
+
+@pytest.fixture(scope="session")
+def _dynamodb(aws: AwsEndpoint) -> Any:
+    return aws.client("dynamodb")
+
+
 @pytest.fixture
-def provisioned(template: Template, aws: AwsEndpoint) -> Provisioning:
-    # Idempotent, and cheap when everything exists; re-creates what a moto reset removed.
-    return provision(template, aws)
+def stack_name(request: pytest.FixtureRequest) -> str:
+    """One stack, hence one table, per test module. moto copies a whole table for every
+    transaction (its rollback), so a table shared by the whole session slows every write."""
+    digest = hashlib.sha256(request.module.__name__.encode()).hexdigest()[:10]
+    return f"it-{digest}"
+
+
+@pytest.fixture
+def provisioned(
+    template: Template,
+    aws: AwsEndpoint,
+    stack_name: str,
+    _provisionings: dict[str, Provisioning],
+    _dynamodb: Any,
+) -> Provisioning:
+    """The template's resources in the emulator, for this stack. Some tests reset moto: one
+    cheap look per test, and provisioning again (idempotent) when the table is gone."""
+    known = _provisionings.get(stack_name)
+    if known is not None:
+        table_name = known.intrinsics.physical["Table"].ref
+        if table_name in _dynamodb.list_tables()["TableNames"]:
+            return known
+    _provisionings[stack_name] = provision(template, aws, stack_name=stack_name)
+    return _provisionings[stack_name]
 
 
 @pytest.fixture
@@ -60,13 +94,37 @@ def function_env(
 
 
 @pytest.fixture
-def table(aws: AwsEndpoint, provisioned: Provisioning) -> Table:
-    return Table(aws.client("dynamodb"), provisioned.intrinsics.physical["Table"].ref)
+def table(_dynamodb: Any, provisioned: Provisioning) -> Table:
+    return Table(_dynamodb, provisioned.intrinsics.physical["Table"].ref)
+
+
+@pytest.fixture(scope="session")
+def _applied_env() -> dict[str, str]:
+    return {}
 
 
 @pytest.fixture
-def identity_env(function_env: FunctionEnv) -> None:
-    """The auth, me and authorizer functions, each with its template environment, all fresh."""
-    for logical_id in ("MeFunction", "AuthorizerFunction", "AuthFunction"):
-        function_env(logical_id)
+def api_env(template: Template, function_env: FunctionEnv, _applied_env: dict[str, str]) -> None:
+    """Every function's template environment (their union: each reads only its own settings).
+    Warm instances are kept, unless the environment changed (another stack): then they start
+    cold, as Lambda would after a deployment."""
+    environment: dict[str, str] = {}
+    for resource in template.resources_of_type("AWS::Serverless::Function"):
+        environment.update(function_env(resource.logical_id))
+    if environment != _applied_env:
+        reset_instances()
+        _applied_env.clear()
+        _applied_env.update(environment)
+
+
+@pytest.fixture
+def identity_env(api_env: None) -> None:
+    """`api_env`, with every function instance fresh (empty caches), as after a cold start."""
     reset_instances()
+
+
+@pytest.fixture
+def client(template: Template, api_env: None) -> InProcessClient:
+    """HTTP-shaped calls through the gateway logic, every function in this process (warm:
+    instances are not reset between tests; ask for `identity_env` too for fresh ones)."""
+    return InProcessClient(template)

@@ -8,7 +8,7 @@ from typing import Any
 
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.function import Unauthorized
-from tests.support.functions import HttpResult, call_route, load_function
+from tests.support.functions import HttpResult, call_route, load_function, loaded_functions
 
 __all__ = ["HttpRequest", "call_route"]
 from tests.support.lambda_context import FakeLambdaContext
@@ -92,7 +92,8 @@ def call_me(
 
 
 def reset_instances() -> None:
-    """Cold-start every function again (empty caches), as fresh Lambda instances."""
-    for module in (auth, me):
-        module.api.reset()
-    authorizer.authorizer.reset()
+    """Cold-start every loaded function again (empty caches), as fresh Lambda instances."""
+    for module in loaded_functions():
+        instance = getattr(module, "api", None) or getattr(module, "authorizer", None)
+        if instance is not None:
+            instance.reset()

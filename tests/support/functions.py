@@ -16,10 +16,11 @@ from tests.support.lambda_context import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
+_PREFIX = "railguard_function_"
 
 
 def load_function(name: str) -> ModuleType:
-    module_name = f"railguard_function_{name}"
+    module_name = f"{_PREFIX}{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS_DIR / name / "app.py")
@@ -29,6 +30,10 @@ def load_function(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def loaded_functions() -> list[ModuleType]:
+    return [module for name, module in sys.modules.items() if name.startswith(_PREFIX)]
 
 
 @dataclass(frozen=True)

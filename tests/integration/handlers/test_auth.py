@@ -9,7 +9,7 @@ import json
 import jwt
 import pytest
 
-from railguard import passwords
+from railguard import passwords, policy
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
@@ -173,8 +173,15 @@ def test_the_authorizer_passes_user_and_session_to_the_function() -> None:
     assert result.json()["data"] == {"type": "user", **signup["user"]}
 
 
-def test_the_workspace_header_passes_the_members_role_and_refuses_others() -> None:
-    # Given two users, each with their own workspace
+def test_a_header_scoped_route_passes_the_members_role_and_refuses_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a route whose workspace comes from X-Workspace-ID (as sections 6-9 will be)
+    monkeypatch.setitem(
+        policy.RULES,
+        policy.Action.ME_READ,
+        policy.Rule(policy.ANY_ROLE, "header", any_api_key=True),
+    )
     alice, bob = a.new_email(), a.new_email()
     alice_ws = a.sign_up(alice)["workspace"]["id"]
     bob_ws = a.sign_up(bob)["workspace"]["id"]
@@ -185,10 +192,23 @@ def test_the_workspace_header_passes_the_members_role_and_refuses_others() -> No
     assert (own["workspace_id"], own["role"]) == (alice_ws, "owner")
     # When she names Bob's, a non-existent or a malformed one / Then 403
     assert a.authorize([*a.bearer(token), ("X-Workspace-ID", bob_ws)]) == 403
-    assert (
-        a.authorize([*a.bearer(token), ("X-Workspace-ID", "ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ")]) == 403
-    )
+    missing = "ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+    assert a.authorize([*a.bearer(token), ("X-Workspace-ID", missing)]) == 403
     assert a.authorize([*a.bearer(token), ("X-Workspace-ID", "../../etc")]) == 403
+    # When she names none / Then she passes without a workspace, and the function says 400
+    assert "workspace_id" not in a.authorize(a.bearer(token))  # type: ignore[operator]
+    result = a.call_me(token)
+    assert not isinstance(result, int)
+    assert result.status == 400
+
+
+def test_a_route_without_a_workspace_ignores_the_header() -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    token = a.tokens_for(email)["access_token"]
+    context = a.authorize([*a.bearer(token), ("X-Workspace-ID", "ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ")])
+    assert isinstance(context, dict)
+    assert "workspace_id" not in context
 
 
 def _forged(access_token: str, **changes: object) -> str:

@@ -1,0 +1,315 @@
+"""Contract section 5's rules beyond the matrix: what each role may do to whom, ownership
+transfer, soft delete, lists, and mass assignment."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+from argon2 import PasswordHasher
+
+from railguard import passwords
+from railguard.clock import SystemClock
+from railguard.errors import Conflict
+from railguard.store import Table
+from railguard.store import keys as item_keys
+from railguard.workspaces import Workspaces, WorkspaceScope
+from tests.support import accounts as a
+from tests.support.inprocess import InProcessClient, Reply
+
+
+@dataclass
+class Team:
+    workspace: str
+    ids: dict[str, str]
+    emails: dict[str, str]
+    tokens: dict[str, str]
+
+
+@pytest.fixture
+def stack_name(request: pytest.FixtureRequest) -> str:
+    """A table per test: moto's transactions slow down with the size of the table."""
+    return f"ws-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
+
+
+@pytest.fixture
+def team(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Team:
+    """A workspace with an owner, two admins and two users; and a stranger with no workspace
+    in common. (Cheap password hashing: roles are what is tested here.)"""
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    names = ("owner", "admin", "admin2", "user", "user2", "stranger")
+    emails = {name: a.new_email() for name in names}
+    ids = {name: a.sign_up(emails[name])["user"]["id"] for name in names}
+    tokens = {name: a.tokens_for(emails[name])["access_token"] for name in names}
+    workspace = client.request("GET", "/api/v1/workspaces", token=tokens["owner"]).json()["data"][
+        0
+    ]["id"]
+    for name, role in (
+        ("admin", "admin"),
+        ("admin2", "admin"),
+        ("user", "user"),
+        ("user2", "user"),
+    ):
+        reply = client.request(
+            "POST",
+            f"/api/v1/workspaces/{workspace}/members",
+            token=tokens["owner"],
+            body={"email": emails[name], "role": role},
+        )
+        assert reply.status == 201, reply.body
+    return Team(workspace, ids, emails, tokens)
+
+
+def _call(
+    client: InProcessClient,
+    team: Team,
+    caller: str,
+    method: str,
+    suffix: str = "",
+    *,
+    body: object = None,
+) -> Reply:
+    return client.request(
+        method, f"/api/v1/workspaces/{team.workspace}{suffix}", token=team.tokens[caller], body=body
+    )
+
+
+def _roles(client: InProcessClient, team: Team) -> dict[str, str]:
+    members = _call(client, team, "owner", "GET", "/members").json()["data"]
+    return {member["user_id"]: member["role"] for member in members}
+
+
+# -- what an admin may not do -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "suffix_of", "body"),
+    [
+        ("POST", lambda t: "/members", lambda t: {"email": t.emails["stranger"], "role": "admin"}),
+        ("PATCH", lambda t: f"/members/{t.ids['user']}", lambda t: {"role": "admin"}),
+        ("PATCH", lambda t: f"/members/{t.ids['admin2']}", lambda t: {"role": "user"}),
+        ("PATCH", lambda t: f"/members/{t.ids['owner']}", lambda t: {"role": "user"}),
+        ("DELETE", lambda t: f"/members/{t.ids['owner']}", lambda t: None),
+        ("DELETE", lambda t: f"/members/{t.ids['admin2']}", lambda t: None),
+        ("DELETE", lambda t: "", lambda t: None),
+        ("POST", lambda t: "/transfer-ownership", lambda t: {"user_id": t.ids["admin"]}),
+    ],
+    ids=[
+        "add-admin",
+        "promote-to-admin",
+        "demote-admin",
+        "demote-owner",
+        "remove-owner",
+        "remove-admin",
+        "delete-workspace",
+        "transfer",
+    ],
+)
+def test_an_admin_cannot(
+    client: InProcessClient, team: Team, method: str, suffix_of: object, body: object
+) -> None:
+    reply = _call(client, team, "admin", method, suffix_of(team), body=body(team))  # type: ignore[operator]
+    assert reply.status == 403, reply.body
+    assert _roles(client, team)[team.ids["owner"]] == "owner"
+
+
+def test_an_admin_can_add_promote_nothing_but_users(client: InProcessClient, team: Team) -> None:
+    added = _call(
+        client,
+        team,
+        "admin",
+        "POST",
+        "/members",
+        body={"email": team.emails["stranger"], "role": "user"},
+    )
+    assert added.status == 201
+    assert added.json()["data"]["role"] == "user"
+    removed = _call(client, team, "admin", "DELETE", f"/members/{team.ids['user']}")
+    assert removed.status == 204
+    assert team.ids["user"] not in _roles(client, team)
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix_of", "body"),
+    [
+        ("POST", lambda t: "/members", lambda t: {"email": t.emails["stranger"], "role": "user"}),
+        ("PATCH", lambda t: f"/members/{t.ids['user2']}", lambda t: {"role": "user"}),
+        ("DELETE", lambda t: f"/members/{t.ids['user2']}", lambda t: None),
+        ("PATCH", lambda t: "", lambda t: {"name": "Mine now"}),
+        ("DELETE", lambda t: "", lambda t: None),
+        ("POST", lambda t: "/transfer-ownership", lambda t: {"user_id": t.ids["user"]}),
+    ],
+    ids=["add", "change-role", "remove-other", "rename", "delete", "transfer"],
+)
+def test_a_user_manages_nothing(
+    client: InProcessClient, team: Team, method: str, suffix_of: object, body: object
+) -> None:
+    reply = _call(client, team, "user", method, suffix_of(team), body=body(team))  # type: ignore[operator]
+    assert reply.status == 403, reply.body
+
+
+def test_a_user_can_read_and_leave(client: InProcessClient, team: Team) -> None:
+    assert _call(client, team, "user", "GET").status == 200
+    assert _call(client, team, "user", "GET", "/members").status == 200
+    assert _call(client, team, "user", "DELETE", f"/members/{team.ids['user']}").status == 204
+    a.reset_instances()  # a fresh authorizer: no cached membership
+    assert _call(client, team, "user", "GET").status == 404
+
+
+def test_the_owner_cannot_leave_or_be_removed(client: InProcessClient, team: Team) -> None:
+    reply = _call(client, team, "owner", "DELETE", f"/members/{team.ids['owner']}")
+    assert reply.status == 403
+    assert _roles(client, team)[team.ids["owner"]] == "owner"
+
+
+def test_the_owner_promotes_and_demotes_below_itself_only(
+    client: InProcessClient, team: Team
+) -> None:
+    promoted = _call(
+        client, team, "owner", "PATCH", f"/members/{team.ids['user']}", body={"role": "admin"}
+    )
+    assert (promoted.status, promoted.json()["data"]["role"]) == (200, "admin")
+    to_owner = _call(
+        client, team, "owner", "PATCH", f"/members/{team.ids['user']}", body={"role": "owner"}
+    )
+    assert to_owner.status == 400  # not an assignable role: ownership moves only by transfer
+
+
+def test_adding_an_unknown_email_is_404_and_a_member_twice_is_409(
+    client: InProcessClient, team: Team
+) -> None:
+    unknown = _call(
+        client,
+        team,
+        "owner",
+        "POST",
+        "/members",
+        body={"email": "nobody-here@example.com", "role": "user"},
+    )
+    assert unknown.status == 404
+    again = _call(
+        client,
+        team,
+        "owner",
+        "POST",
+        "/members",
+        body={"email": team.emails["user"], "role": "user"},
+    )
+    assert again.status == 409
+
+
+def test_a_member_of_another_workspace_is_not_found_by_user_id(
+    client: InProcessClient, team: Team
+) -> None:
+    # The stranger exists, but not in this workspace: as good as no such id
+    reply = _call(
+        client, team, "owner", "PATCH", f"/members/{team.ids['stranger']}", body={"role": "user"}
+    )
+    assert reply.status == 404
+
+
+# -- transfer --------------------------------------------------------------------------------
+def test_transfer_makes_the_member_owner_and_the_old_owner_admin(
+    client: InProcessClient, team: Team
+) -> None:
+    reply = _call(
+        client, team, "owner", "POST", "/transfer-ownership", body={"user_id": team.ids["user"]}
+    )
+    assert reply.status == 204
+    roles = _roles(client, team)
+    assert roles[team.ids["user"]] == "owner"
+    assert roles[team.ids["owner"]] == "admin"
+    assert list(roles.values()).count("owner") == 1
+
+
+def test_transfer_to_a_non_member_is_404(client: InProcessClient, team: Team) -> None:
+    reply = _call(
+        client, team, "owner", "POST", "/transfer-ownership", body={"user_id": team.ids["stranger"]}
+    )
+    assert reply.status == 404
+    assert _roles(client, team)[team.ids["owner"]] == "owner"
+
+
+def test_concurrent_transfers_leave_exactly_one_owner(team: Team, table: Table) -> None:
+    # Given the owner sending ownership to four members at the same moment
+    workspaces = Workspaces(table, SystemClock())
+    scope = WorkspaceScope(team.workspace, team.ids["owner"], "owner")
+    targets = [team.ids[name] for name in ("admin", "admin2", "user", "user2")]
+
+    def transfer(user_id: str) -> str:
+        try:
+            workspaces.transfer_ownership(scope, user_id)
+        except Conflict:
+            return "conflict"
+        return "done"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(transfer, targets))
+    # Then exactly one happened, and the workspace has exactly one owner: that one
+    assert outcomes.count("done") == 1
+    winner = targets[outcomes.index("done")]
+    members = table.query(item_keys.workspace(team.workspace)[0], sk_prefix="MEMBER#").items
+    owners = [item["sk"].removeprefix("MEMBER#") for item in members if item["role"] == "owner"]
+    assert owners == [winner]
+    workspace = table.get(item_keys.workspace(team.workspace))
+    assert workspace is not None
+    assert workspace["owner_id"] == winner
+
+
+# -- workspaces ------------------------------------------------------------------------------
+def test_a_deleted_workspace_stops_at_once_and_is_kept(
+    client: InProcessClient, team: Team, table: Table
+) -> None:
+    assert _call(client, team, "owner", "DELETE").status == 204
+    a.reset_instances()
+    for name in ("owner", "admin", "user"):
+        assert _call(client, team, name, "GET").status == 404
+    listed = client.request("GET", "/api/v1/workspaces", token=team.tokens["owner"])
+    assert team.workspace not in {item["id"] for item in listed.json()["data"]}
+    kept = table.get(item_keys.workspace(team.workspace))
+    assert kept is not None
+    assert kept["status"] == "deleted"
+
+
+def test_requiring_mfa_is_refused_until_it_can_be_enforced(
+    client: InProcessClient, team: Team
+) -> None:
+    reply = _call(client, team, "owner", "PATCH", "", body={"require_mfa": True})
+    assert reply.status == 400
+    assert _call(client, team, "owner", "GET").json()["data"]["require_mfa"] is False
+
+
+@pytest.mark.parametrize("field", ["workspace_id", "owner_id", "role", "created_by", "plan"])
+def test_mass_assignment_is_refused(client: InProcessClient, team: Team, field: str) -> None:
+    created = client.request(
+        "POST", "/api/v1/workspaces", token=team.tokens["user"], body={"name": "Mine", field: "x"}
+    )
+    renamed = _call(client, team, "owner", "PATCH", "", body={"name": "New", field: "x"})
+    assert (created.status, renamed.status) == (400, 400)
+
+
+def test_the_workspace_list_pages_with_a_cursor(client: InProcessClient, team: Team) -> None:
+    for number in range(3):
+        client.request(
+            "POST", "/api/v1/workspaces", token=team.tokens["stranger"], body={"name": f"W{number}"}
+        )
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        reply = client.request(
+            "GET", f"/api/v1/workspaces?limit=2{cursor}", token=team.tokens["stranger"]
+        )
+        page = reply.json()
+        seen += [item["name"] for item in page["data"]]
+        if page["meta"]["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['meta']['next_cursor']}"
+    assert sorted(seen) == ["Test User's workspace", "W0", "W1", "W2"]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "cursor=%21%21"])
+def test_bad_list_parameters_are_400(client: InProcessClient, team: Team, query: str) -> None:
+    reply = client.request("GET", f"/api/v1/workspaces?{query}", token=team.tokens["owner"])
+    assert reply.status == 400

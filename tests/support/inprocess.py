@@ -1,0 +1,72 @@
+"""The local stack's gateway (route selection, authorizer protocol, response mapping) with the
+functions invoked in this process instead of worker processes: fast enough for test matrices,
+and the same routing and refusal bodies as `make dev`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.local.events import HttpRequest
+from infra.local.gateway import Gateway
+from infra.local.invocation import FunctionError, InvokeResult
+from infra.template import Template
+from tests.support.functions import load_function
+from tests.support.lambda_context import FakeLambdaContext
+
+
+class InProcessInvoker:
+    def __init__(self, template: Template):
+        self._code_dirs = {
+            resource.logical_id: Path(str(resource.properties["CodeUri"])).name
+            for resource in template.resources_of_type("AWS::Serverless::Function")
+        }
+
+    def invoke(self, function_id: str, event: Mapping[str, Any]) -> InvokeResult:
+        module = load_function(self._code_dirs[function_id])
+        try:
+            payload = module.lambda_handler(dict(event), FakeLambdaContext())
+        except Exception as error:  # noqa: BLE001 - what Lambda's runtime does with any error
+            return InvokeResult(error=FunctionError(type(error).__name__, str(error)))
+        return InvokeResult(payload=payload)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class InProcessClient:
+    def __init__(self, template: Template):
+        self._gateway = Gateway(template.routes, template.authorizers, InProcessInvoker(template))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        source_ip: str = "127.0.0.1",
+    ) -> Reply:
+        pairs = list((headers or {}).items())
+        if token is not None:
+            pairs.append(("Authorization", f"Bearer {token}"))
+        raw = b""
+        if body is not None:
+            raw = json.dumps(body).encode()
+            pairs.append(("Content-Type", "application/json"))
+        path, _, query = path.partition("?")
+        response = self._gateway.handle(
+            HttpRequest(method, path, query=query, headers=pairs, body=raw, source_ip=source_ip)
+        )
+        return Reply(response.status, {k.lower(): v for k, v in response.headers}, response.body)
