@@ -82,7 +82,9 @@ class PayloadTooLarge(RailguardError):
 
 
 class UnsupportedMediaType(RailguardError):
-    status = 415
+    """400, not 415: the contract answers every body that is not JSON with 400."""
+
+    status = 400
     code = "unsupported_media_type"
     default_message = "Request bodies must be application/json."
 

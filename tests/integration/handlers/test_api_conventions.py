@@ -136,9 +136,9 @@ def test_a_body_over_64_kib_is_413() -> None:
     _assert_error(_post(big), 413, "payload_too_large")
 
 
-def test_a_form_body_is_415() -> None:
+def test_a_form_body_is_400_as_the_contract_says() -> None:
     _assert_error(
-        _post(b"name=a", "application/x-www-form-urlencoded"), 415, "unsupported_media_type"
+        _post(b"name=a", "application/x-www-form-urlencoded"), 400, "unsupported_media_type"
     )
 
 

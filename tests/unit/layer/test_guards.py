@@ -98,12 +98,12 @@ def test_invalid_base64_is_400() -> None:
         settled_event(_event("***", b64=True))
 
 
-def test_a_body_of_another_media_type_is_415() -> None:
+def test_a_body_of_another_media_type_is_refused() -> None:
     with pytest.raises(UnsupportedMediaType):
         settled_event(_event("a=b", content_type="application/x-www-form-urlencoded"))
 
 
-def test_json_with_a_charset_is_accepted_and_other_json_flavours_are_415() -> None:
+def test_json_with_a_charset_is_accepted_and_other_json_flavours_are_refused() -> None:
     settled_event(_event("{}", content_type="application/json; charset=utf-8"))
     settled_event(_event("{}", content_type="Application/JSON"))
     with pytest.raises(UnsupportedMediaType):
