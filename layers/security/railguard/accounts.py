@@ -15,11 +15,7 @@ from railguard.ids import new_id
 from railguard.sessions import Sessions
 from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import (
-    LOGIN_FAILURES_PER_ACCOUNT,
-    FailureThrottle,
-    Subject,
-)
+from railguard.throttle import LOGIN_FAILURES_PER_ACCOUNT, FailureThrottle
 from railguard.workspaces import WorkspaceView, new_workspace
 
 
@@ -96,14 +92,12 @@ class Accounts:
         passwords.check_length(current_password, field="current_password")
         profile = self.profile(user_id)
         # A stolen access token must not become a password oracle: same budget as logins.
-        subjects: list[Subject] = [
-            (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(profile.email))
-        ]
-        self._throttle.check(subjects)
+        account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(profile.email))
+        self._throttle.reserve([account])
         login = self._table.get(item_keys.login(profile.email))
         if login is None or not passwords.verify_secret(login["password_hash"], current_password):
-            self._throttle.record_failure(subjects)
-            raise WrongPassword
+            raise WrongPassword  # the reserved attempt stays counted as a failure
+        self._throttle.release(*account)
         passwords.check_policy(
             new_password, context=[profile.email, profile.name], field="new_password"
         )

@@ -16,12 +16,7 @@ from railguard.sessions import SessionGrant, Sessions
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Table
 from railguard.store import keys as item_keys
-from railguard.throttle import (
-    LOGIN_FAILURES_PER_ACCOUNT,
-    LOGIN_FAILURES_PER_IP,
-    FailureThrottle,
-    Subject,
-)
+from railguard.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP, FailureThrottle
 
 
 @dataclass(frozen=True)
@@ -59,23 +54,28 @@ class Logins:
     def log_in(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Tokens for a new session, given a correct email and password."""
         email = item_keys.normalize_email(email)
-        passwords.check_length(password)
-        subjects: list[Subject] = [
-            (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email)),
-            (LOGIN_FAILURES_PER_IP, client.source_ip),
-        ]
-        self._throttle.check(subjects)
+        account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
+        address = (LOGIN_FAILURES_PER_IP, client.source_ip)
+        self._throttle.reserve([account, address])
+        if not passwords.within_length(password):
+            raise InvalidCredentials  # cannot be right; never hashed (and counted as a failure)
         login = self._table.get(item_keys.login(email))
         # Verify first, whatever the lookup found: the unknown-account path must do the same work.
         verified = passwords.verify_secret(login["password_hash"] if login else None, password)
         if login is None or not verified:
-            self._throttle.record_failure(subjects)
-            raise InvalidCredentials
-        self._throttle.reset(*subjects[0])
+            raise InvalidCredentials  # the reserved attempts stay counted as failures
+        self._throttle.reset(*account)
+        self._throttle.release(*address)
         if passwords.needs_rehash(login["password_hash"]):
             store_password_hash(self._table, email, login["password_hash"], password)  # best effort
         grant = self._sessions.start(
-            login["user_id"], source_ip=client.source_ip, user_agent=client.user_agent
+            login["user_id"],
+            source_ip=client.source_ip,
+            user_agent=client.user_agent,
+            # The session exists only if the password it was granted for is still the current
+            # one: a login racing a password change cannot outlive it.
+            password_hash=login["password_hash"],
+            email=email,
         )
         return self._tokens(grant)
 

@@ -59,9 +59,13 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+def within_length(password: str) -> bool:
+    return MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
+
+
 def check_length(password: str, field: str = "password") -> None:
     """Before any hashing: a password over the limit never reaches argon2."""
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+    if not within_length(password):
         raise ValidationFailed(
             f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
             details={"field": field, "reason": "length"},

@@ -17,7 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from railguard.clock import Clock
-from railguard.errors import InvalidRefreshToken
+from railguard.errors import InvalidCredentials, InvalidRefreshToken
 from railguard.ids import new_id
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
@@ -70,33 +70,43 @@ class Sessions:
         self._table = table
         self._clock = clock
 
-    def start(self, user_id: str, *, source_ip: str, user_agent: str) -> SessionGrant:
+    def start(
+        self, user_id: str, *, source_ip: str, user_agent: str, email: str, password_hash: str
+    ) -> SessionGrant:
+        """A new session, on condition that `password_hash` is still the user's password, so a
+        login racing a password change cannot outlive it."""
         now = int(self._clock.now())
         session_id = new_id("ses")
         expires_at = now + SESSION_LIFETIME_SECONDS
         token = _new_refresh_token()
         pk, sk = item_keys.session(user_id, session_id)
-        self._table.transact(
-            [
-                TransactItem.put(
-                    {
-                        "pk": pk,
-                        "sk": sk,
-                        "status": "active",
-                        "created_at": now,
-                        "expires_at": expires_at,
-                        "ttl": expires_at + _TTL_SLACK_SECONDS,
-                        "source_ip": source_ip,
-                        "user_agent": user_agent[:256],
-                    },
-                    condition="attribute_not_exists(pk)",
-                ),
-                TransactItem.put(
-                    _refresh_item(token, user_id, session_id, expires_at),
-                    condition="attribute_not_exists(pk)",
-                ),
-            ]
-        )
+        session = {
+            "pk": pk,
+            "sk": sk,
+            "status": "active",
+            "created_at": now,
+            "expires_at": expires_at,
+            "ttl": expires_at + _TTL_SLACK_SECONDS,
+            "source_ip": source_ip,
+            "user_agent": user_agent[:256],
+        }
+        try:
+            self._table.transact(
+                [
+                    TransactItem.check(
+                        item_keys.login(email),
+                        "password_hash = :verified",
+                        values={":verified": password_hash},
+                    ),
+                    TransactItem.put(session, condition="attribute_not_exists(pk)"),
+                    TransactItem.put(
+                        _refresh_item(token, user_id, session_id, expires_at),
+                        condition="attribute_not_exists(pk)",
+                    ),
+                ]
+            )
+        except TransactionConflict:
+            raise InvalidCredentials from None
         return SessionGrant(user_id, session_id, token, expires_at)
 
     def _find(self, refresh_token: str) -> Item | None:

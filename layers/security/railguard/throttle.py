@@ -1,8 +1,9 @@
 """Throttling of failures (logins now; MFA codes and PIN unlocks later) with fixed windows.
 
-Each (rule, subject, window) is one counter item, incremented with an atomic ADD and removed by
-TTL after its window. A subject at its limit is refused (429, `Retry-After` = the rest of the
-window) before any secret is checked, so a blocked attacker learns nothing more.
+Each (rule, subject, window) is one counter item, incremented with an atomic conditional ADD
+before the secret is checked and given back when the secret was right; removed by TTL after its
+window. A subject at its limit is refused (429, `Retry-After` = the rest of the window) without
+the secret being checked, so a blocked attacker learns nothing more.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from railguard.clock import Clock
 from railguard.errors import RateLimited
-from railguard.store import Table
+from railguard.store import ConditionFailed, Table
 from railguard.store import keys as item_keys
 
 
@@ -42,26 +43,39 @@ class FailureThrottle:
     def _key(self, rule: ThrottleRule, subject: str) -> tuple[str, str]:
         return item_keys.throttle_window(f"{rule.name}#{subject}", self._window(rule)[0])
 
-    def check(self, subjects: Sequence[Subject]) -> None:
-        """`RateLimited` if any subject has used up its failures in this window (one read)."""
-        found = self._table.get_many([self._key(rule, subject) for rule, subject in subjects])
-        waits = [
-            self._window(rule)[1]
-            for rule, subject in subjects
-            if found.get(self._key(rule, subject), {}).get("failures", 0) >= rule.limit
-        ]
-        if waits:
-            raise RateLimited(max(waits), "Too many failed attempts; retry later.")
+    def reserve(self, subjects: Sequence[Subject]) -> None:
+        """Count one attempt against every subject before the secret is checked, or refuse it.
 
-    def record_failure(self, subjects: Sequence[Subject]) -> None:
+        Each count is an atomic `ADD` conditioned on the budget, so of concurrent attempts no
+        more than the budget pass: a check-then-count would let a burst through. A refused
+        subject undoes the reservations already made for the others.
+        """
+        reserved: list[Subject] = []
         for rule, subject in subjects:
-            start, _ = self._window(rule)
-            self._table.update(
-                self._key(rule, subject),
-                "ADD failures :one SET #ttl = :ttl",
-                names={"#ttl": "ttl"},
-                values={":one": 1, ":ttl": start + rule.window_seconds + 60},
-            )
+            start, wait = self._window(rule)
+            try:
+                self._table.update(
+                    self._key(rule, subject),
+                    "ADD failures :one SET #ttl = :ttl",
+                    condition="attribute_not_exists(failures) OR failures < :limit",
+                    names={"#ttl": "ttl"},
+                    values={
+                        ":one": 1,
+                        ":limit": rule.limit,
+                        ":ttl": start + rule.window_seconds + 60,
+                    },
+                )
+            except ConditionFailed:
+                for done in reserved:
+                    self.release(*done)
+                raise RateLimited(wait, "Too many failed attempts; retry later.") from None
+            reserved.append((rule, subject))
+
+    def release(self, rule: ThrottleRule, subject: str) -> None:
+        """Give back a reserved attempt that turned out not to be a failure."""
+        self._table.update(
+            self._key(rule, subject), "ADD failures :minus_one", values={":minus_one": -1}
+        )
 
     def reset(self, rule: ThrottleRule, subject: str) -> None:
         self._table.delete(self._key(rule, subject))

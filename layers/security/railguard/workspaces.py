@@ -197,7 +197,8 @@ class Workspaces:
             self._table.update(
                 item_keys.workspace(scope.workspace_id),
                 "SET #status = :deleted, deleted_at = :now, deleted_by = :by",
-                condition="#status = :active",
+                # The owner now, not as the (up to 2 s old) authorizer context remembers.
+                condition="#status = :active AND owner_id = :by",
                 names={"#status": "status"},
                 values={
                     ":deleted": "deleted",
@@ -291,9 +292,10 @@ class Workspaces:
         try:
             self._table.delete(
                 item_keys.member(scope.workspace_id, user_id),
-                condition="#role <> :owner",
+                # The role the decision was made on: a promotion in between voids the removal.
+                condition="#role = :seen",
                 names={"#role": "role"},
-                values={":owner": "owner"},
+                values={":seen": member["role"]},
             )
         except ConditionFailed:
             raise Conflict("The member changed at the same time; retry.") from None

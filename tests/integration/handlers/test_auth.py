@@ -127,6 +127,17 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(
     assert len(verifications) == 2
 
 
+@pytest.mark.parametrize("password", ["too-short", "x" * 300, "y" * 65_000])
+def test_a_login_password_of_impossible_length_is_401_like_any_wrong_password(
+    password: str,
+) -> None:
+    email = a.new_email()
+    a.sign_up(email)
+    result = a.log_in(email, password, source_ip="10.30.0.1")
+    assert result.status == 401
+    assert result.json()["error"]["code"] == "invalid_credentials"
+
+
 def test_the_account_is_throttled_after_five_failures_and_a_success_resets_it() -> None:
     # Given an account with four failures
     email = a.new_email()

@@ -289,6 +289,8 @@ class Table:
         }
         if index:
             arguments["IndexName"] = index
+        else:
+            arguments["ConsistentRead"] = True  # (a global index cannot be read consistently)
         start_key = decode_cursor(cursor, partition=partition, index=index) if cursor else None
         items: list[Item] = []
         while True:
