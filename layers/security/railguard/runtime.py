@@ -3,6 +3,7 @@ its logger, and the AWS clients it needs, created only when first used."""
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,11 @@ class Runtime[S: FunctionSettings]:
     def __init__(self, settings: S, clock: Clock | None = None):
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+
+    @staticmethod
+    def cold_start[T: FunctionSettings](settings_model: type[T]) -> Runtime[T]:
+        """The one place configuration is read: once, when a function instance first runs."""
+        return Runtime(settings_model.from_environ(os.environ))
 
     @cached_property
     def logger(self) -> Logger:

@@ -7,7 +7,6 @@ an error whose message is exactly `Unauthorized` is a 401. Every other failure d
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -49,7 +48,7 @@ class AuthorizerFunction:
 
     def _cold_start(self) -> tuple[Runtime[AuthorizerSettings], Authorizer]:
         if self._runtime is None or self._authorizer is None:
-            runtime = Runtime(AuthorizerSettings.from_environ(os.environ))
+            runtime = Runtime.cold_start(AuthorizerSettings)
             audience = TokenAudience(runtime.settings.token_issuer, runtime.settings.token_audience)
             self._runtime = runtime
             self._authorizer = Authorizer(runtime.table, runtime.clock, audience)

@@ -8,7 +8,6 @@ one error envelope, `Cache-Control: no-store` and `X-Request-ID` on every respon
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -90,8 +89,7 @@ class ApiFunction[S: FunctionSettings, D = None]:
     # -- the Lambda entry point ---------------------------------------------------------
     def handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if self._runtime is None:
-            # The only place configuration is read: once, when the instance first runs.
-            self._runtime = Runtime(self._settings_model.from_environ(os.environ))
+            self._runtime = Runtime.cold_start(self._settings_model)
         request_context = event.get("requestContext") or {}
         request_id = str(request_context.get("requestId") or context.aws_request_id)
         logger = self._runtime.logger
