@@ -40,8 +40,8 @@ class Accounts:
         email = item_keys.normalize_email(email)
         passwords.check_policy(password, context=[email, name])
         now = int(self._clock.now())
-        user_id, workspace_id = new_id("usr"), new_id("ws")
-        workspace_name = f"{name}'s workspace"
+        user_id = new_id("usr")
+        workspace, workspace_writes = new_workspace(f"{name}'s workspace", user_id, now)
         login_pk, login_sk = item_keys.login(email)
         profile_pk, profile_sk = item_keys.user_profile(user_id)
         try:
@@ -67,7 +67,7 @@ class Accounts:
                         },
                         condition="attribute_not_exists(pk)",
                     ),
-                    *new_workspace(workspace_id, workspace_name, user_id, now),
+                    *workspace_writes,
                 ]
             )
         except TransactionConflict as conflict:
@@ -76,9 +76,7 @@ class Accounts:
                     "An account with this email exists.", details={"field": "email"}
                 ) from None
             raise
-        profile = UserProfile(user_id, email, name, mfa_enabled=False)
-        workspace = WorkspaceView(workspace_id, workspace_name, "owner", False, "free", now)
-        return profile, workspace
+        return UserProfile(user_id, email, name, mfa_enabled=False), workspace
 
     # -- the signed-in user ------------------------------------------------------------
     def profile(self, user_id: str) -> UserProfile:

@@ -70,27 +70,28 @@ class Listing[T]:
     next_cursor: str | None
 
 
-def new_workspace(workspace_id: str, name: str, owner_id: str, now: int) -> list[TransactItem]:
-    """The writes that create a workspace owned by `owner_id`, for the caller's transaction."""
+def new_workspace(name: str, owner_id: str, now: int) -> tuple[WorkspaceView, list[TransactItem]]:
+    """A new workspace owned by `owner_id`: its view, and the writes that create it, for the
+    caller's transaction."""
+    workspace_id = new_id("ws")
     ws_pk, ws_sk = item_keys.workspace(workspace_id)
-    return [
-        TransactItem.put(
-            {
-                "pk": ws_pk,
-                "sk": ws_sk,
-                "name": name,
-                "owner_id": owner_id,
-                "plan": "free",
-                "require_mfa": False,
-                "status": "active",
-                "created_at": now,
-            },
-            condition="attribute_not_exists(pk)",
-        ),
+    workspace: Item = {
+        "pk": ws_pk,
+        "sk": ws_sk,
+        "name": name,
+        "owner_id": owner_id,
+        "plan": "free",
+        "require_mfa": False,
+        "status": "active",
+        "created_at": now,
+    }
+    writes = [
+        TransactItem.put(workspace, condition="attribute_not_exists(pk)"),
         TransactItem.put(
             _member_item(workspace_id, owner_id, "owner", now), condition="attribute_not_exists(pk)"
         ),
     ]
+    return _view(workspace_id, workspace, "owner"), writes
 
 
 def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
@@ -144,10 +145,9 @@ class Workspaces:
         return Listing(views, page.next_cursor)
 
     def create(self, user_id: str, name: str) -> WorkspaceView:
-        now = int(self._clock.now())
-        workspace_id = new_id("ws")
-        self._table.transact(new_workspace(workspace_id, name, user_id, now))
-        return WorkspaceView(workspace_id, name, "owner", False, "free", now)
+        view, writes = new_workspace(name, user_id, int(self._clock.now()))
+        self._table.transact(writes)
+        return view
 
     # -- one workspace -------------------------------------------------------------------
     def _live(self, scope: WorkspaceScope) -> Item:
