@@ -3,6 +3,7 @@ public keys that verify access tokens. All public: the credential is in the body
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
@@ -13,12 +14,14 @@ from railguard.accounts import Accounts
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
 from railguard.logins import ClientInfo, Logins, TokenPair
+from railguard.public_keys import PublicKeys
 from railguard.runtime import Runtime
 from railguard.settings import EnvelopeSettings, TokenSettings
-from railguard.signing_keys import PublicKeys, SigningKeyRing
+from railguard.signing_keys import SigningKeyRing
 from railguard.tokens import TokenAudience
 
 
+@dataclass(frozen=True, kw_only=True)
 class AuthSettings(TokenSettings, EnvelopeSettings):
     """Issues tokens (signing key under KMS) and keeps accounts and sessions in the table."""
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from railguard.clock import Clock, SystemClock
-from railguard.envelope import Envelope
 from railguard.logs import build_logger
 from railguard.settings import EnvelopeSettings, FunctionSettings, TableSettings
 from railguard.store import Table
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_kms.client import KMSClient
+
+    from railguard.envelope import Envelope
 
 # Fail fast and let the client retry: a Lambda waiting on a slow dependency burns its timeout.
 AWS_CLIENT_CONFIG = Config(
@@ -39,6 +42,11 @@ class Runtime[S: FunctionSettings]:
         return Runtime(settings_model.from_environ(os.environ))
 
     @cached_property
+    def _aws(self) -> botocore.session.Session:
+        # botocore alone: boto3 adds only its resource layer, and its import, which we do not use.
+        return botocore.session.get_session()
+
+    @cached_property
     def logger(self) -> Logger:
         return build_logger(self.settings.service_name, self.settings.log_level)
 
@@ -46,12 +54,17 @@ class Runtime[S: FunctionSettings]:
     def table(self) -> Table:
         if not isinstance(self.settings, TableSettings):
             raise TypeError(f"{type(self.settings).__name__} declares no table")
-        client = boto3.client("dynamodb", config=AWS_CLIENT_CONFIG)
+        client = cast(
+            "DynamoDBClient", self._aws.create_client("dynamodb", config=AWS_CLIENT_CONFIG)
+        )
         return Table(client, self.settings.table_name)
 
     @cached_property
     def envelope(self) -> Envelope:
         if not isinstance(self.settings, EnvelopeSettings):
             raise TypeError(f"{type(self.settings).__name__} declares no KMS key")
-        client = boto3.client("kms", config=AWS_CLIENT_CONFIG)
+        # Imported here: most functions (the authorizer first) never encrypt, so never load it.
+        from railguard.envelope import Envelope  # noqa: PLC0415
+
+        client = cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
         return Envelope(client, self.settings.kms_key_id)

@@ -7,9 +7,7 @@ an error whose message is exactly `Unauthorized` is a 401. Every other failure d
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from railguard.authorizer.decision import Authorizer
 from railguard.errors import Forbidden, Unauthenticated
@@ -17,6 +15,9 @@ from railguard.principal import Principal
 from railguard.runtime import Runtime
 from railguard.settings import TokenSettings
 from railguard.tokens import TokenAudience
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 class AuthorizerSettings(TokenSettings):

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from railguard.errors import ServiceUnavailable
+from railguard.store.codec import from_attribute, to_attribute
 from railguard.store.cursor import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -27,14 +26,6 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 ItemKey = tuple[str, str]  # (pk, sk)
 
-
-class _Deserializer(TypeDeserializer):
-    def _deserialize_b(self, value: bytes) -> bytes:  # plain bytes, not boto3's Binary wrapper
-        return value
-
-
-_serializer = TypeSerializer()
-_deserializer = _Deserializer()
 
 # Errors that say "not now" rather than "never": the caller gets a 503 and may retry.
 _RETRYABLE_CODES = frozenset(
@@ -113,24 +104,12 @@ class TransactItem:
         return cls("Update", key=key, update=update, condition=condition, **kwargs)
 
 
-def _to_python(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _to_python(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_to_python(item) for item in value]
-    if isinstance(value, set):
-        return {_to_python(item) for item in value}
-    return value
-
-
 def serialize(item: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {name: _serializer.serialize(value) for name, value in item.items()}
+    return {name: to_attribute(value) for name, value in item.items()}  # type: ignore[misc]
 
 
 def deserialize(item: Mapping[str, Any]) -> Item:
-    return {name: _to_python(_deserializer.deserialize(value)) for name, value in item.items()}
+    return {name: from_attribute(value) for name, value in item.items()}
 
 
 def _key(key: ItemKey) -> dict[str, AttributeValueTypeDef]:
