@@ -40,6 +40,37 @@ class Action(StrEnum):
     MEMBERS_UPDATE = "members:update"
     MEMBERS_REMOVE = "members:remove"
     OWNERSHIP_TRANSFER = "ownership:transfer"
+    API_KEYS_LIST = "api_keys:list"
+    API_KEYS_CREATE = "api_keys:create"
+    API_KEY_READ = "api_key:read"
+    API_KEY_UPDATE = "api_key:update"
+    API_KEY_ROTATE = "api_key:rotate"
+    API_KEY_REVOKE = "api_key:revoke"
+
+
+# The API key scopes of the contract (section 6), and nothing else: an unknown scope is a 400.
+SCOPES: tuple[str, ...] = (
+    "agents:read",
+    "agents:write",
+    "agents:execute",
+    "prompts:read",
+    "prompts:write",
+    "prompts:execute",
+    "data_sources:read",
+    "data_sources:write",
+    "data_sources:execute",
+    "executions:read",
+    "traces:read",
+    "traces:write",
+    "credentials:read",
+    "credentials:write",
+    "sessions:read",
+    "chat:write",
+    "webhook_triggers:read",
+    "webhook_triggers:write",
+    "agent_uis:read",
+    "agent_uis:write",
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +95,13 @@ RULES: Mapping[Action, Rule] = {
     # Any member may leave; removing someone else is checked against role order by the domain.
     Action.MEMBERS_REMOVE: Rule(ANY_ROLE, "path"),
     Action.OWNERSHIP_TRANSFER: Rule(OWNER, "path"),
+    # Keys are managed by people: no scope lets an API key manage keys (scope None).
+    Action.API_KEYS_LIST: Rule(MANAGERS, "header"),
+    Action.API_KEYS_CREATE: Rule(MANAGERS, "header"),
+    Action.API_KEY_READ: Rule(MANAGERS, "header"),
+    Action.API_KEY_UPDATE: Rule(MANAGERS, "header"),
+    Action.API_KEY_ROTATE: Rule(MANAGERS, "header"),
+    Action.API_KEY_REVOKE: Rule(MANAGERS, "header"),
 }
 
 # Every protected route of template.yaml, and its action (a test keeps the two in step).
@@ -80,6 +118,12 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "PATCH /api/v1/workspaces/{workspace_id}/members/{user_id}": Action.MEMBERS_UPDATE,
     "DELETE /api/v1/workspaces/{workspace_id}/members/{user_id}": Action.MEMBERS_REMOVE,
     "POST /api/v1/workspaces/{workspace_id}/transfer-ownership": Action.OWNERSHIP_TRANSFER,
+    "GET /api/v1/api-keys": Action.API_KEYS_LIST,
+    "POST /api/v1/api-keys": Action.API_KEYS_CREATE,
+    "GET /api/v1/api-keys/{key_id}": Action.API_KEY_READ,
+    "PATCH /api/v1/api-keys/{key_id}": Action.API_KEY_UPDATE,
+    "POST /api/v1/api-keys/{key_id}/rotate": Action.API_KEY_ROTATE,
+    "DELETE /api/v1/api-keys/{key_id}": Action.API_KEY_REVOKE,
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from railguard.errors import Unauthenticated
+from railguard.plans import RateLimit
 
 PrincipalKind = Literal["user", "api_key"]
 Role = Literal["owner", "admin", "user"]
@@ -24,6 +25,15 @@ class Principal:
     role: Role | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     session_id: str | None = None
+    # What the function enforces for the authorizer: the principal's request budget, and the
+    # browser Origin its key allows, to echo in CORS headers.
+    rate_limit: RateLimit | None = None
+    origin: str | None = None
+
+    @property
+    def rate_subject(self) -> str:
+        """Whose counter a request counts against: one per API key, one per user."""
+        return f"{self.kind}:{self.id}"
 
     def to_context(self) -> dict[str, str]:
         context = {"principal_type": self.kind, "principal_id": self.id}
@@ -35,6 +45,10 @@ class Principal:
             context["scopes"] = " ".join(sorted(self.scopes))
         if self.session_id:
             context["session_id"] = self.session_id
+        if self.rate_limit:
+            context["rate_limit"] = self.rate_limit.to_text()
+        if self.origin:
+            context["origin"] = self.origin
         return context
 
     @classmethod
@@ -49,6 +63,12 @@ class Principal:
         if role is not None and role not in _ROLES:
             raise Unauthenticated
         scopes = context.get("scopes") or ""
+        try:
+            rate_limit = (
+                RateLimit.from_text(context["rate_limit"]) if "rate_limit" in context else None
+            )
+        except (TypeError, ValueError):
+            raise Unauthenticated from None
         return cls(
             kind=kind,
             id=principal_id,
@@ -56,4 +76,6 @@ class Principal:
             role=role,
             scopes=frozenset(str(scopes).split()),
             session_id=context.get("session_id") or None,
+            rate_limit=rate_limit,
+            origin=context.get("origin") or None,
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from railguard.clock import Clock
 from railguard.errors import RateLimited
+from railguard.ratelimit import count_one, window
 from railguard.store import ConditionFailed, Table
 from railguard.store import keys as item_keys
 
@@ -36,9 +37,7 @@ class FailureThrottle:
         self._clock = clock
 
     def _window(self, rule: ThrottleRule) -> tuple[int, int]:
-        now = int(self._clock.now())
-        start = now - now % rule.window_seconds
-        return start, start + rule.window_seconds - now
+        return window(self._clock.now(), rule.window_seconds)
 
     def _key(self, rule: ThrottleRule, subject: str) -> tuple[str, str]:
         return item_keys.throttle_window(f"{rule.name}#{subject}", self._window(rule)[0])
@@ -54,16 +53,12 @@ class FailureThrottle:
         for rule, subject in subjects:
             start, wait = self._window(rule)
             try:
-                self._table.update(
+                count_one(
+                    self._table,
                     self._key(rule, subject),
-                    "ADD failures :one SET #ttl = :ttl",
-                    condition="attribute_not_exists(failures) OR failures < :limit",
-                    names={"#ttl": "ttl"},
-                    values={
-                        ":one": 1,
-                        ":limit": rule.limit,
-                        ":ttl": start + rule.window_seconds + 60,
-                    },
+                    attribute="failures",
+                    limit=rule.limit,
+                    expires_at=start + rule.window_seconds + 60,
                 )
             except ConditionFailed:
                 for done in reserved:

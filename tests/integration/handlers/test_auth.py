@@ -178,6 +178,7 @@ def test_the_authorizer_passes_user_and_session_to_the_function() -> None:
         "principal_type": "user",
         "principal_id": signup["user"]["id"],
         "session_id": claims["sid"],
+        "rate_limit": "120/60",  # the free plan's: no workspace is named
     }
     result = a.call_me(access_token)
     assert not isinstance(result, int)

@@ -16,15 +16,25 @@ class TtlCache[K: Hashable, V]:
         self._max_entries = max_entries
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
-    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
-        now = self._clock.now()
+    def get(self, key: K) -> V | None:
+        """The value while it is fresh, else None."""
         entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self._max_age:
-            self._entries.move_to_end(key)
-            return entry[1]
-        value = load()
-        self._entries[key] = (now, value)
+        if entry is None or self._clock.now() - entry[0] >= self._max_age:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = (self._clock.now(), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        entry = self._entries.get(key)
+        if entry is not None and self._clock.now() - entry[0] < self._max_age:
+            self._entries.move_to_end(key)
+            return entry[1]
+        value = load()
+        self.put(key, value)
         return value

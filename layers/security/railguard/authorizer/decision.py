@@ -1,31 +1,42 @@
 """The authorizer's decision: from a payload 2.0 REQUEST event to a principal, or a refusal.
 
-Order: the credential's shape and the route's rule (no I/O), the token's signature (local, cached
-public keys), then one strongly consistent BatchGetItem for the session and, when the route acts
-in a workspace, the workspace and the caller's membership (cached for at most
-`STATE_MAX_AGE_SECONDS`), and last the permission table's rule for the route.
+Users (access tokens): the credential's shape and the route's rule (no I/O), the token's
+signature (local, cached public keys), then one strongly consistent BatchGetItem for the session
+and, when the route acts in a workspace, the workspace and the caller's membership, and last the
+permission table's rule for the route.
+
+API keys: shape and checksum (no I/O: a malformed key costs nothing), the key record by its
+digest, status and expiry against the clock now, the workspace alive, the source IP, the Origin,
+the `X-Workspace-ID` header, and last the route's scope.
+
+Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
+changes and revocations apply within 5 seconds. The decision also names the principal's rate
+limit, which the function enforces (an authorizer cannot answer 429; see `railguard.ratelimit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
-from railguard import policy, tokens
+from railguard import opaque_tokens, policy, tokens
+from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
 from railguard.authorizer.cache import TtlCache
 from railguard.authorizer.credentials import extract_credential
 from railguard.clock import Clock
-from railguard.errors import Forbidden, Unauthenticated
+from railguard.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from railguard.ids import is_id
+from railguard.plans import plan_limit
 from railguard.principal import Principal
+from railguard.public_keys import PublicKeys
 from railguard.sessions import is_active
-from railguard.signing_keys import PublicKeys
-from railguard.store import Item, Table
+from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import is_live
 
-# Logout, password change and role changes must apply within 5 seconds.
+# Logout, password change, role changes and key changes must apply within 5 seconds.
 STATE_MAX_AGE_SECONDS = 2.0
 STATE_CACHE_ENTRIES = 4096
 
@@ -37,14 +48,24 @@ class _State:
     member: Item | None
 
 
+def _state_cache[K: Hashable, V](clock: Clock) -> TtlCache[K, V]:
+    return TtlCache(clock, max_age_seconds=STATE_MAX_AGE_SECONDS, max_entries=STATE_CACHE_ENTRIES)
+
+
 class Authorizer:
     def __init__(self, table: Table, clock: Clock, audience: tokens.TokenAudience):
         self._table = table
         self._clock = clock
         self._audience = audience
         self._public_keys = PublicKeys(table, clock)
-        self._state: TtlCache[tuple[str, str, str | None], _State] = TtlCache(
-            clock, max_age_seconds=STATE_MAX_AGE_SECONDS, max_entries=STATE_CACHE_ENTRIES
+        self._key_lookup = KeyLookup(table)
+        self._state: TtlCache[tuple[str, str, str | None], _State] = _state_cache(clock)
+        self._keys: TtlCache[str, KeyRecord | None] = _state_cache(clock)
+        self._workspaces: TtlCache[str, Item | None] = _state_cache(clock)
+        self._last_used_noted: TtlCache[str, float] = TtlCache(
+            clock,
+            max_age_seconds=KeyLookup.LAST_USED_RESOLUTION_SECONDS,
+            max_entries=STATE_CACHE_ENTRIES,
         )
 
     def decide(self, event: Mapping[str, Any]) -> Principal:
@@ -52,7 +73,7 @@ class Authorizer:
         credential = extract_credential(headers)
         rule = policy.rule_for(str(event.get("routeKey", "")))
         if credential.kind == "api_key":
-            raise Unauthenticated("API keys are not accepted yet")
+            return self._decide_for_key(event, headers, rule, credential.value)
         claims = tokens.verify_access_token(
             credential.value, self._public_keys.lookup, self._audience, now=self._clock.now()
         )
@@ -63,9 +84,17 @@ class Authorizer:
         )
         if not is_active(state.session, self._clock.now()):
             raise Unauthenticated("The session has ended.")
-        principal = Principal("user", claims.user_id, session_id=claims.session_id)
+        principal = Principal(
+            "user", claims.user_id, session_id=claims.session_id, rate_limit=plan_limit(None)
+        )
         if workspace_id is not None and is_live(state.workspace) and state.member is not None:
-            principal = replace(principal, workspace_id=workspace_id, role=state.member["role"])
+            assert state.workspace is not None  # noqa: S101 - narrowed by is_live
+            principal = replace(
+                principal,
+                workspace_id=workspace_id,
+                role=state.member["role"],
+                rate_limit=plan_limit(state.workspace.get("plan")),
+            )
         elif workspace_id is not None and rule.workspace == "header":
             raise Forbidden("Not a member of that workspace.")
         # A path workspace the user is not in passes without a workspace: the function answers
@@ -73,6 +102,57 @@ class Authorizer:
         if principal.workspace_id is not None or rule.workspace == "none":
             policy.check(principal, rule)
         return principal
+
+    def _decide_for_key(
+        self, event: Mapping[str, Any], headers: Mapping[str, str], rule: policy.Rule, key: str
+    ) -> Principal:
+        if not opaque_tokens.is_well_formed(key, API_KEY_PREFIX):
+            raise Unauthenticated("The API key is malformed.")
+        digest = opaque_tokens.digest(key)
+        record = self._keys.get_or_load(digest, lambda: self._key_lookup.find(digest))
+        now = self._clock.now()
+        if record is None or not record.usable_at(now):
+            raise Unauthenticated("The API key is unknown, revoked or expired.")
+        workspace = self._workspaces.get_or_load(
+            record.workspace_id, lambda: self._table.get(item_keys.workspace(record.workspace_id))
+        )
+        if not is_live(workspace):
+            raise Unauthenticated("The API key's workspace is deleted.")
+        assert workspace is not None  # noqa: S101 - narrowed by is_live
+        # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
+        source_ip = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", "")
+        if not record.allowed_ips.allows(str(source_ip)):
+            raise Forbidden("The API key may not be used from this address.")
+        origin = headers.get("origin")
+        if record.allowed_origins and origin not in record.allowed_origins:
+            raise Forbidden("The API key may not be used from this origin.")
+        named_workspace = headers.get("x-workspace-id")
+        if named_workspace is not None and named_workspace != record.workspace_id:
+            raise Forbidden("An API key acts in its own workspace only.")
+        principal = Principal(
+            "api_key",
+            record.id,
+            workspace_id=record.workspace_id,
+            scopes=record.scopes,
+            rate_limit=record.rate_limit or plan_limit(workspace.get("plan")),
+            # Echoed in CORS headers only for keys that list their origins (browser keys).
+            origin=origin if record.allowed_origins else None,
+        )
+        policy.check(principal, rule)
+        self._note_use(record, digest, now)
+        return principal
+
+    def _note_use(self, record: KeyRecord, digest: str, now: float) -> None:
+        """`last_used_at`, at most once a minute per key: bookkeeping after the decision, not part
+        of it, so its failure (another instance won the write, or a throttle) never refuses a
+        request the checks allowed."""
+        if record.last_used_at is not None and now - record.last_used_at < 60:
+            return
+        if self._last_used_noted.get(record.id) is not None:
+            return  # this instance wrote it a moment ago; the cached record is older
+        self._last_used_noted.put(record.id, now)
+        with suppress(ConditionFailed, ServiceUnavailable):
+            self._key_lookup.note_use(digest, int(now))
 
     @staticmethod
     def _named_workspace(

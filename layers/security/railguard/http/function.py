@@ -17,7 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from railguard import policy
-from railguard.errors import NotFound, RailguardError, ValidationFailed
+from railguard.errors import NotFound, RailguardError, RateLimited, ValidationFailed
+from railguard.http import cors
 from railguard.http.guards import settled_event
 from railguard.http.responses import (
     JSON_CONTENT_TYPE,
@@ -26,6 +27,7 @@ from railguard.http.responses import (
     with_standard_headers,
 )
 from railguard.principal import Principal
+from railguard.ratelimit import RateLimiter
 from railguard.runtime import Runtime
 from railguard.settings import FunctionSettings
 
@@ -43,6 +45,12 @@ def _validation_details(error: RequestValidationError) -> dict[str, Any]:
     return {"fields": fields}
 
 
+def _caller(event: dict[str, Any]) -> Principal | None:
+    """The principal the authorizer established, or None on a public route (no authorizer)."""
+    context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
+    return Principal.from_context(context) if context is not None else None
+
+
 class ApiFunction[S: FunctionSettings, D = None]:
     """`services` builds, from the cold-start runtime, what the routes call (once per instance)."""
 
@@ -51,6 +59,7 @@ class ApiFunction[S: FunctionSettings, D = None]:
         self._build_services = services
         self._runtime: Runtime[S] | None = None
         self._services: D | None = None
+        self._rate_limiter: RateLimiter | None = None
         self.app = APIGatewayHttpResolver(enable_validation=True, debug=False)
         self.app.exception_handler(RailguardError)(self._typed_error)
         self.app.exception_handler(RequestValidationError)(self._validation_error)
@@ -76,6 +85,7 @@ class ApiFunction[S: FunctionSettings, D = None]:
         """Forget the cold-start state, as a new Lambda instance would (tests use this)."""
         self._runtime = None
         self._services = None
+        self._rate_limiter = None
 
     @property
     def principal(self) -> Principal:
@@ -94,16 +104,33 @@ class ApiFunction[S: FunctionSettings, D = None]:
         request_id = str(request_context.get("requestId") or context.aws_request_id)
         logger = self._runtime.logger
         logger.append_keys(request_id=request_id, route=event.get("routeKey"))
+        extra_headers: dict[str, str] = {}
         try:
             try:
+                caller = _caller(event)
+                if caller is not None:
+                    extra_headers |= cors.response_headers(caller.origin)
+                    self._count_request(caller, extra_headers)
                 result = self.app.resolve(settled_event(event), context)
             except RailguardError as error:
                 logger.info("request refused before routing", extra={"error_code": error.code})
                 result = error_result(error)
             logger.info("request handled", extra={"status": result.get("statusCode")})
-            return with_standard_headers(result, request_id)
+            return with_standard_headers(result, request_id, extra_headers)
         finally:
             logger.remove_keys(["request_id", "route"])
+
+    def _count_request(self, caller: Principal, headers: dict[str, str]) -> None:
+        """Count the request against the caller's rate limit before any route runs; over the
+        limit, `RateLimited` (429). The limit's headers go on every response."""
+        if caller.rate_limit is None:
+            return
+        if self._rate_limiter is None:
+            self._rate_limiter = RateLimiter(self.runtime.table, self.runtime.clock)
+        quota = self._rate_limiter.take(caller.rate_subject, caller.rate_limit)
+        headers |= quota.headers()
+        if not quota.allowed:
+            raise RateLimited(quota.reset_seconds, "Rate limit exceeded; see Retry-After.")
 
     # -- the one mapping of errors to responses ------------------------------------------
     @staticmethod

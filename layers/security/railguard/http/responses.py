@@ -30,9 +30,12 @@ def error_result(error: RailguardError) -> dict[str, Any]:
     }
 
 
-def with_standard_headers(result: dict[str, Any], request_id: str) -> dict[str, Any]:
-    """Headers every response carries, whoever built it (contract section 1)."""
-    headers = dict(result.get("headers") or {})
+def with_standard_headers(
+    result: dict[str, Any], request_id: str, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Headers every response carries, whoever built it (contract section 1), and `extra`
+    (rate-limit and CORS headers)."""
+    headers = {**(result.get("headers") or {}), **(extra or {})}
     headers["Cache-Control"] = "no-store"
     headers["X-Request-ID"] = request_id
     headers["X-Content-Type-Options"] = "nosniff"

@@ -1,0 +1,200 @@
+"""API keys (contract section 6), managed by a workspace's owners and admins with a user session
+and `X-Workspace-ID`. The raw key appears once, in the answer to a create or a rotate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from railguard.api_keys import (
+    DEFAULT_GRACE_SECONDS,
+    MAX_GRACE_SECONDS,
+    ApiKeys,
+    IssuedKey,
+    KeySettings,
+    KeyView,
+)
+from railguard.clock import rfc3339
+from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http.models import RequestModel
+from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
+from railguard.plans import RateLimit
+from railguard.policy import SCOPES
+from railguard.runtime import Runtime
+from railguard.settings import TableSettings
+from railguard.workspaces import WorkspaceScope
+
+
+def _api_keys(runtime: Runtime[TableSettings]) -> ApiKeys:
+    return ApiKeys(runtime.table, runtime.clock)
+
+
+api = ApiFunction(TableSettings, _api_keys)
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
+Scope = Literal[SCOPES]  # type: ignore[valid-type]  # the contract's list, one place
+IpEntry = Annotated[str, Field(max_length=64)]
+OriginEntry = Annotated[str, Field(max_length=255)]
+
+
+class RateLimitModel(BaseModel):
+    requests: int = Field(ge=1, le=1_000_000)
+    window_seconds: int = Field(ge=1, le=86_400)
+
+    def to_limit(self) -> RateLimit:
+        return RateLimit(self.requests, self.window_seconds)
+
+
+class NewApiKey(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
+    allowed_ips: list[IpEntry] | None = Field(default=None, max_length=MAX_ALLOWED_IPS)
+    allowed_origins: list[OriginEntry] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)
+    expires_at: AwareDatetime | None = None
+    rate_limit: RateLimitModel | None = None
+
+
+class ApiKeyChanges(RequestModel):
+    """A PATCH: fields left out stay as they are; the nullable ones may be null to clear."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    scopes: list[Scope] | None = Field(default=None, min_length=1, max_length=len(SCOPES))
+    allowed_ips: list[IpEntry] | None = Field(default=None, max_length=MAX_ALLOWED_IPS)
+    allowed_origins: list[OriginEntry] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)
+    expires_at: AwareDatetime | None = None
+    rate_limit: RateLimitModel | None = None
+
+    @model_validator(mode="after")
+    def _name_and_scopes_are_not_cleared(self) -> ApiKeyChanges:
+        for required in ("name", "scopes"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        present = {name: getattr(self, name) for name in self.model_fields_set}
+        if "expires_at" in present:
+            present["expires_at"] = _epoch(present["expires_at"])
+        if "rate_limit" in present and present["rate_limit"] is not None:
+            present["rate_limit"] = present["rate_limit"].to_limit()
+        for listed in ("allowed_ips", "allowed_origins", "scopes"):
+            if listed in present:
+                present[listed] = tuple(present[listed] or ())
+        return present
+
+
+class Rotation(RequestModel):
+    grace_period_seconds: int = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS)
+
+
+class ApiKey(BaseModel):
+    id: str
+    name: str
+    key_prefix: str
+    masked_key: str
+    scopes: list[str]
+    allowed_ips: list[str]
+    allowed_origins: list[str]
+    expires_at: str | None
+    rate_limit: RateLimitModel | None
+    status: Literal["active", "expired", "revoked"]
+    created_at: str
+    last_used_at: str | None
+
+    @classmethod
+    def of(cls, view: KeyView) -> ApiKey:
+        return cls(
+            id=view.id,
+            name=view.name,
+            key_prefix=view.key_prefix,
+            masked_key=view.masked_key,
+            scopes=view.scopes,
+            allowed_ips=view.allowed_ips,
+            allowed_origins=view.allowed_origins,
+            expires_at=rfc3339(view.expires_at) if view.expires_at is not None else None,
+            rate_limit=(
+                RateLimitModel(
+                    requests=view.rate_limit.requests,
+                    window_seconds=view.rate_limit.window_seconds,
+                )
+                if view.rate_limit
+                else None
+            ),
+            status=view.status,
+            created_at=rfc3339(view.created_at),
+            last_used_at=rfc3339(view.last_used_at) if view.last_used_at is not None else None,
+        )
+
+
+class NewKey(ApiKey):
+    key: str = Field(description="The key itself. Shown this once: store it now.")
+
+    @classmethod
+    def issued(cls, issued: IssuedKey) -> NewKey:
+        return cls(**ApiKey.of(issued.view).model_dump(), key=issued.key)
+
+
+def _epoch(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def _scope() -> WorkspaceScope:
+    return WorkspaceScope.of(api.principal)
+
+
+@api.app.get("/api/v1/api-keys", summary="The workspace's API keys", tags=["api keys"])
+def list_keys(limit: Limit = 20, cursor: Cursor = None) -> DataList[ApiKey]:
+    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
+    return DataList(
+        data=[ApiKey.of(view) for view in listing.items],
+        meta=ListMeta(next_cursor=listing.next_cursor),
+    )
+
+
+@api.app.post("/api/v1/api-keys", summary="Create a key (shown once)", tags=["api keys"])
+def create_key(body: NewApiKey) -> tuple[Data[NewKey], int]:
+    settings = KeySettings(
+        name=body.name,
+        scopes=tuple(body.scopes),
+        allowed_ips=tuple(body.allowed_ips or ()),
+        allowed_origins=tuple(body.allowed_origins or ()),
+        expires_at=_epoch(body.expires_at),
+        rate_limit=body.rate_limit.to_limit() if body.rate_limit else None,
+    )
+    return Data(data=NewKey.issued(api.services.create(_scope(), settings))), 201
+
+
+@api.app.get("/api/v1/api-keys/<key_id>", summary="One API key", tags=["api keys"])
+def get_key(key_id: str) -> Data[ApiKey]:
+    return Data(data=ApiKey.of(api.services.get(_scope(), key_id)))
+
+
+@api.app.patch("/api/v1/api-keys/<key_id>", summary="Change a key's settings", tags=["api keys"])
+def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
+    return Data(data=ApiKey.of(api.services.update(_scope(), key_id, body.changes())))
+
+
+@api.app.post(
+    "/api/v1/api-keys/<key_id>/rotate",
+    summary="A new key with the same settings; the old one ends after the grace period",
+    tags=["api keys"],
+)
+def rotate_key(
+    key_id: str, body: Annotated[Rotation | None, Body()] = None
+) -> tuple[Data[NewKey], int]:
+    grace = (body or Rotation()).grace_period_seconds
+    return Data(data=NewKey.issued(api.services.rotate(_scope(), key_id, grace))), 201
+
+
+@api.app.delete("/api/v1/api-keys/<key_id>", summary="Revoke a key (kept)", tags=["api keys"])
+def revoke_key(key_id: str) -> Response[None]:
+    api.services.revoke(_scope(), key_id)
+    return Response(204)
+
+
+lambda_handler = api.handler
