@@ -23,7 +23,8 @@ from tests.support.inprocess import InProcessClient
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 PROTECTED = [route for route in TEMPLATE.routes if route.authorizer]
-CALLERS = ["owner", "admin", "user", "outsider", "api_key", "anonymous"]
+CALLERS = ["owner", "admin", "user", "outsider", "api_key", "narrow_api_key", "anonymous"]
+API_KEY_CALLERS = ("api_key", "narrow_api_key")
 TARGETS = ["own", "foreign"]
 SUCCESS = {200, 201, 204}
 NEW_PASSWORD = "green-lamp-harbor-77"
@@ -44,6 +45,7 @@ class World:
     emails: dict[str, str]
     tokens: dict[str, str]
     roles: dict[tuple[str, str], Role]  # (caller, workspace key) -> role
+    api_keys: dict[str, str]  # caller -> raw key, both of workspace W
 
 
 @pytest.fixture
@@ -93,15 +95,40 @@ def build_world(client: InProcessClient) -> World:
         ("user", "own"): "user",
         ("outsider", "foreign"): "owner",
     }
-    return World(ids, emails, tokens, roles)
+    api_keys: dict[str, str] = {}
+    for caller, inviter, workspace, scopes in (
+        ("api_key", "owner", "ws_owner", list(policy.SCOPES)),
+        ("narrow_api_key", "owner", "ws_owner", ["traces:read"]),
+        ("key_outsider", "outsider", "ws_outsider", ["traces:read"]),
+    ):
+        reply = client.request(
+            "POST",
+            "/api/v1/api-keys",
+            token=tokens[inviter],
+            headers={"X-Workspace-ID": ids[workspace]},
+            body={"name": caller, "scopes": scopes},
+        )
+        assert reply.status == 201, reply.body
+        api_keys[caller] = reply.json()["data"]["key"]
+        ids[f"key_{workspace}"] = reply.json()["data"]["id"]
+    return World(ids, emails, tokens, roles, api_keys)
 
 
-def _request(route: Route, target: str, world: World) -> tuple[str, dict[str, Any] | None]:
-    """A path and a body that are valid for the route, on workspace W ("own") or X ("foreign")."""
-    workspace = world.ids["ws_owner" if target == "own" else "ws_outsider"]
+def _request(
+    route: Route, target: str, world: World
+) -> tuple[str, dict[str, Any] | None, dict[str, str]]:
+    """A path, a body and headers valid for the route, on workspace W ("own") or X ("foreign")."""
+    workspace_key = "ws_owner" if target == "own" else "ws_outsider"
+    workspace = world.ids[workspace_key]
     member = world.ids["user" if target == "own" else "y"]
     successor = world.ids["admin" if target == "own" else "y"]
-    path = route.path.replace("{workspace_id}", workspace).replace("{user_id}", member)
+    path = (
+        route.path.replace("{workspace_id}", workspace)
+        .replace("{user_id}", member)
+        .replace(
+            "{key_id}", world.ids.get(f"key_{workspace_key}", "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ")
+        )
+    )
     bodies: dict[policy.Action, dict[str, Any]] = {
         policy.Action.ME_PASSWORD: {
             "current_password": a.STRONG_PASSWORD,
@@ -112,21 +139,30 @@ def _request(route: Route, target: str, world: World) -> tuple[str, dict[str, An
         policy.Action.MEMBERS_ADD: {"email": world.emails["z"], "role": "user"},
         policy.Action.MEMBERS_UPDATE: {"role": "user"},
         policy.Action.OWNERSHIP_TRANSFER: {"user_id": successor},
+        policy.Action.API_KEYS_CREATE: {"name": "Another", "scopes": ["agents:read"]},
+        policy.Action.API_KEY_UPDATE: {"name": "Renamed"},
     }
-    return path, bodies.get(policy.ROUTE_ACTIONS[route.key])
+    action = policy.ROUTE_ACTIONS[route.key]
+    headers = {"X-Workspace-ID": workspace} if policy.RULES[action].workspace == "header" else {}
+    return path, bodies.get(action), headers
 
 
 def _expected(route: Route, caller: str, target: str, world: World) -> str:
     if caller == "anonymous":
         return "401"
-    if caller == "api_key":
-        return "401"  # no API key verifies until keys land (issue 5); then: the key's scopes
     rule = policy.RULES[policy.ROUTE_ACTIONS[route.key]]
+    if caller in API_KEY_CALLERS:
+        scopes = set(policy.SCOPES) if caller == "api_key" else {"traces:read"}
+        allowed = rule.any_api_key or (rule.scope is not None and rule.scope in scopes)
+        # A key acts in its own workspace (W) only: naming X is refused, whatever the scopes.
+        return "success" if allowed and (target == "own" or rule.workspace == "none") else "403"
     if rule.workspace == "none":
         return "success"
     role = world.roles.get((caller, target))
     if role is None:
-        return "404"  # another workspace's id does not exist for this caller
+        # Another workspace's id in the path does not exist for this caller; a workspace named
+        # in X-Workspace-ID that the caller is not in is refused (contract section 2).
+        return "404" if rule.workspace == "path" else "403"
     return "success" if role in rule.roles else "403"
 
 
@@ -155,6 +191,7 @@ NO_WORLD = World(
     emails={"z": "z@example.com"},
     tokens={},
     roles={},
+    api_keys={},
 )
 
 
@@ -167,11 +204,10 @@ def test_route_outcome_matches_the_permission_table(
     target: str,
 ) -> None:
     # Given a caller and a valid request on ids of their workspace or of another
-    world = NO_WORLD if caller in ("anonymous", "api_key") else request.getfixturevalue("world")
-    path, body = _request(route, target, world)
-    headers = {}
-    if caller == "api_key":
-        headers["X-API-Key"] = "pr_live_" + "K" * 40
+    world = NO_WORLD if caller == "anonymous" else request.getfixturevalue("world")
+    path, body, headers = _request(route, target, world)
+    if caller in API_KEY_CALLERS:
+        headers["X-API-Key"] = world.api_keys[caller]
     # When it goes through the gateway, the authorizer and the function
     reply = client.request(
         route.method, path, token=world.tokens.get(caller), body=body, headers=headers

@@ -277,8 +277,10 @@ class ApiKeys:
         issued, writes = self._new_key_writes(scope, settings, now)
         try:
             self._table.transact(writes)
-        except TransactionConflict:
-            raise NotFound("No such workspace.") from None
+        except TransactionConflict as conflict:
+            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:  # the workspace check
+                raise NotFound("No such workspace.") from None
+            raise Conflict("The workspace changed at the same time; retry.") from None
         return issued
 
     def update(self, scope: WorkspaceScope, key_id: str, changes: Mapping[str, Any]) -> KeyView:
