@@ -15,7 +15,7 @@ PORT ?= 3000
 AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
-.PHONY: help dev test lint typecheck cfn-lint unit integration e2e openapi lock clean format
+.PHONY: help dev test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ integration: $(VENV)/.installed ## Handler tests over moto
 
 e2e: $(VENV)/.installed ## HTTP tests against a local stack the tests start
 	$(PY) -m pytest tests/e2e
+
+bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json
+	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run
 
 openapi: $(VENV)/.installed ## Regenerate functions/docs/openapi.json from the functions
 	PYTHONPATH=layers/security $(PY) -m infra.openapi --write

@@ -1,0 +1,1 @@
+"""`make bench`: the authorizer's speed and AWS cost, measured on this machine."""

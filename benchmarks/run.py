@@ -1,0 +1,302 @@
+"""`make bench`: measure the authorizer and the rate limiter, write benchmarks/results.json.
+
+Everything is measured side by side in one run on this machine (see the README for the figures):
+- authorizer_warm_us: median CPU time (thread time) of one allowed API-key decision through the
+  authorizer's handler, with the key record cached; no AWS call is made in the timed loop.
+- aws_calls_key_cold / _warm / _malformed: AWS API calls per request, authorizer plus function
+  (GET /api/v1/me), counted with botocore's `before-call` event on every client the two use.
+- authorizer_import_ms / boto3_import_ms: fresh processes importing the authorizer's handler
+  module, and boto3 alone, alternated; medians. Bytecode is compiled first for both.
+- rate_limit_exact: 100 concurrent requests with a key limited to 50, against `make dev`'s
+  local stack (gateway, worker processes, the moto emulator); how many passed.
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from infra.local.emulator import MotoEmulator
+from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
+from infra.local.provisioning import provision
+from infra.template import load_template
+from railguard.authorizer.function import Unauthorized
+from tests.e2e.local_stack import free_port
+from tests.support.functions import load_function
+from tests.support.inprocess import InProcessClient
+from tests.support.lambda_context import FakeLambdaContext
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.json"
+PASSWORD = "blue-table-river-42"  # noqa: S105 - a throwaway account in the emulator
+GOALS = {
+    "authorizer_warm_us": "< 50",
+    "aws_calls_key_cold": "<= 2",
+    "aws_calls_key_warm": "<= 1",
+    "aws_calls_malformed": "0",
+    "authorizer_import_ratio": "< 1.3",
+    "rate_limit_exact": "== 50",
+}
+
+
+class CallCounter:
+    """Counts AWS API calls made through the clients it is attached to."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        seen: list[str] = []
+        start = len(self.calls)
+        yield seen
+        seen.extend(self.calls[start:])
+
+
+def _environment(template: Any, endpoint: Any) -> dict[str, str]:
+    provisioning = provision(template, endpoint, stack_name="bench")
+    environment: dict[str, str] = {}
+    for function in template.functions(provisioning.intrinsics):
+        environment.update(function.environment)
+    return {**environment, **endpoint.environment()}
+
+
+def _key_for_new_workspace(client: InProcessClient) -> str:
+    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+    signup = client.request(
+        "POST",
+        "/api/v1/auth/signup",
+        body={"email": email, "password": PASSWORD, "name": "Bench"},
+    )
+    workspace = signup.json()["data"]["workspace"]["id"]
+    login = client.request(
+        "POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD}
+    )
+    token = login.json()["data"]["access_token"]
+    created = client.request(
+        "POST",
+        "/api/v1/api-keys",
+        token=token,
+        headers={"X-Workspace-ID": workspace},
+        body={"name": "bench", "scopes": ["agents:read"], "allowed_ips": ["127.0.0.0/8"]},
+    )
+    key: str = created.json()["data"]["key"]
+    return key
+
+
+def measure_in_process() -> dict[str, Any]:
+    template = load_template(ROOT / "template.yaml")
+    emulator = MotoEmulator("127.0.0.1", 0)
+    endpoint = emulator.start()
+    try:
+        os.environ.update(_environment(template, endpoint))
+        client = InProcessClient(template)
+        key = _key_for_new_workspace(client)
+        authorizer = load_function("authorizer").authorizer
+        me = load_function("me").api
+        # Fresh instances of both, as after a deployment; their runtimes exist (no AWS call
+        # yet) so the counter can be attached to the clients they will use.
+        authorizer.reset()
+        me.reset()
+        counter = CallCounter()
+        runtime, _ = authorizer._cold_start()
+        counter.attach(runtime.table._client)
+        unauthenticated = http_api_event(
+            HttpRequest("GET", "/api/v1/me"), MatchedRoute("GET /api/v1/me")
+        )
+        me.handler(unauthenticated, FakeLambdaContext())  # a 401 before any AWS call
+        counter.attach(me.runtime.table._client)
+
+        def request(api_key: str) -> int:
+            event = authorizer_event(
+                HttpRequest("GET", "/api/v1/me", headers=[("X-API-Key", api_key)]),
+                MatchedRoute("GET /api/v1/me"),
+            )
+            decision = authorizer.handler(event, FakeLambdaContext())
+            if not decision["isAuthorized"]:
+                return 403
+            function_event = {
+                **event,
+                "requestContext": {
+                    **event["requestContext"],
+                    "authorizer": {"lambda": decision["context"]},
+                },
+            }
+            result: dict[str, Any] = me.handler(function_event, FakeLambdaContext())
+            return int(result["statusCode"])
+
+        with counter.counting() as cold:
+            assert request(key) == 200
+        with counter.counting() as warm:
+            assert request(key) == 200
+        malformed_key = key[:-1] + ("A" if key[-1] != "A" else "B")
+        with counter.counting() as malformed, suppress(Unauthorized):  # the 401, by protocol
+            request(malformed_key)
+        event = authorizer_event(
+            HttpRequest("GET", "/api/v1/me", headers=[("X-API-Key", key)]),
+            MatchedRoute("GET /api/v1/me"),
+        )
+        context = FakeLambdaContext()
+        samples = []
+        with counter.counting() as timed_calls:
+            for _ in range(5000):
+                started = time.thread_time_ns()
+                authorizer.handler(event, context)
+                samples.append(time.thread_time_ns() - started)
+        return {
+            "authorizer_warm_us": round(statistics.median(samples) / 1000, 1),
+            "authorizer_warm_aws_calls_in_loop": len(timed_calls),
+            "aws_calls_key_cold": len(cold),
+            "aws_calls_key_cold_detail": cold,
+            "aws_calls_key_warm": len(warm),
+            "aws_calls_key_warm_detail": warm,
+            "aws_calls_malformed": len(malformed),
+        }
+    finally:
+        emulator.stop()
+
+
+def _import_ms(code: str, cwd: Path) -> float:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "security")}
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    program = (
+        f"import time\nstarted = time.perf_counter()\n{code}\nprint(time.perf_counter() - started)"
+    )
+    output = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", program], cwd=cwd, env=environment, capture_output=True, check=True
+    )
+    return float(output.stdout.decode().split()[-1]) * 1000
+
+
+def measure_imports(runs: int = 11) -> dict[str, Any]:
+    compileall.compile_dir(ROOT / "layers" / "security" / "railguard", quiet=1)
+    compileall.compile_dir(ROOT / "functions" / "authorizer", quiet=1)
+    authorizer_dir = ROOT / "functions" / "authorizer"
+    authorizer_ms, boto3_ms = [], []
+    for _ in range(runs):  # alternated, so drift in the machine's load hits both alike
+        authorizer_ms.append(_import_ms("import app", authorizer_dir))
+        boto3_ms.append(_import_ms("import boto3", ROOT))
+    authorizer_median, boto3_median = statistics.median(authorizer_ms), statistics.median(boto3_ms)
+    return {
+        "authorizer_import_ms": round(authorizer_median, 1),
+        "boto3_import_ms": round(boto3_median, 1),
+        "authorizer_import_ratio": round(authorizer_median / boto3_median, 2),
+    }
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local stack exited {process.returncode}")
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("the local stack did not become healthy")
+
+
+def measure_rate_limit(limit: int = 50, burst: int = 100) -> dict[str, Any]:
+    port, aws_port = free_port(), free_port()
+    environment = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port)}
+    for name in ("AWS_ENDPOINT_URL", "TABLE_NAME"):
+        environment.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+        signup = requests.post(
+            f"{url}/api/v1/auth/signup",
+            json={"email": email, "password": PASSWORD, "name": "Bench"},
+            timeout=10,
+        ).json()["data"]
+        token = requests.post(
+            f"{url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
+        ).json()["data"]["access_token"]
+        key = requests.post(
+            f"{url}/api/v1/api-keys",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Workspace-ID": signup["workspace"]["id"],
+            },
+            json={
+                "name": "bench",
+                "scopes": ["agents:read"],
+                "rate_limit": {"requests": limit, "window_seconds": 3600},
+            },
+            timeout=10,
+        ).json()["data"]["key"]
+        seconds_left = 3600 - time.time() % 3600
+        if seconds_left < 30:  # keep the burst inside one window
+            time.sleep(seconds_left + 0.5)
+
+        def call(_: int) -> int:
+            return requests.get(
+                f"{url}/api/v1/me", headers={"X-API-Key": key}, timeout=60
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=burst) as pool:
+            statuses = list(pool.map(call, range(burst)))
+        return {
+            "rate_limit_exact": statuses.count(200),
+            "rate_limit_refused": statuses.count(429),
+            "rate_limit_burst": burst,
+        }
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+
+
+def main() -> None:
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    results |= measure_in_process()
+    results |= measure_imports()
+    results |= measure_rate_limit()
+    results["machine"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    results["goals"] = GOALS
+    results["seconds"] = round(time.monotonic() - started, 1)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    width = max(len(name) for name in results)
+    for name, value in results.items():
+        if name not in ("machine", "goals"):
+            goal = GOALS.get(name, "")
+            print(f"{name:<{width}}  {value!s:<40} {('goal ' + goal) if goal else ''}")
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
