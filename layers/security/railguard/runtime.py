@@ -11,7 +11,6 @@ import botocore.session
 from botocore.config import Config
 
 from railguard.clock import Clock, SystemClock
-from railguard.logs import build_logger
 from railguard.settings import EnvelopeSettings, FunctionSettings, TableSettings
 from railguard.store import Table
 
@@ -48,6 +47,10 @@ class Runtime[S: FunctionSettings]:
 
     @cached_property
     def logger(self) -> Logger:
+        # Imported on first use: the authorizer logs only refusals, so an allowing cold start
+        # never loads Powertools' logger (about 20 ms, `make bench`).
+        from railguard.logs import build_logger  # noqa: PLC0415
+
         return build_logger(self.settings.service_name, self.settings.log_level)
 
     @cached_property

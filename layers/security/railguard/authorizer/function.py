@@ -57,21 +57,24 @@ class AuthorizerFunction:
 
     def handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         runtime, authorizer = self._cold_start()
-        logger = runtime.logger
         request_id = (event.get("requestContext") or {}).get("requestId")
         try:
             principal = authorizer.decide(event)
         except Unauthenticated as refusal:
-            logger.info("refused: 401", extra={"request_id": request_id, "reason": refusal.message})
+            runtime.logger.info(
+                "refused: 401", extra={"request_id": request_id, "reason": refusal.message}
+            )
             raise Unauthorized from None
         except Forbidden as refusal:
-            logger.info("refused: 403", extra={"request_id": request_id, "reason": refusal.message})
+            runtime.logger.info(
+                "refused: 403", extra={"request_id": request_id, "reason": refusal.message}
+            )
             return DENY
         except Exception as error:  # fail closed on anything unforeseen
             # Denied, and logged with its traceback so the bug is seen, never hidden.
-            logger.exception(
+            runtime.logger.exception(
                 "authorizer error: denied",
                 extra={"request_id": request_id, "error_type": type(error).__name__},
             )
             return DENY
-        return allow(principal)
+        return allow(principal)  # not logged: the gateway's access log records every request
