@@ -11,6 +11,10 @@ Format, version 1 (all integers big-endian):
          | ciphertext+tag
 
 Every decryption failure is the same `DecryptionFailed`, with no partial plaintext.
+
+Unwrapped data keys are cached (`DataKeyCache`) by wrapped key, KMS key and owner, for a bounded
+time and number of uses, so reading the same secret again does not call KMS; an evicted key's
+bytes are overwritten. Encryption never reuses a data key: each secret gets its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import struct
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from railguard.clock import Clock
 from railguard.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
+DATA_KEY_BYTES = 32  # AES-256
 _U16 = struct.Struct(">H")
 # KMS's own bounds on a key id and on a ciphertext blob.
 _MAX_KEY_ID_BYTES = 2048
@@ -68,9 +75,84 @@ class SecretOwner:
         return {"purpose": self.purpose, "workspace_id": self.workspace_id, "item_id": self.item_id}
 
 
+def _canonical_context(owner: SecretOwner) -> bytes:
+    return json.dumps(owner.context(), sort_keys=True, separators=(",", ":")).encode()
+
+
 def _associated_data(header: bytes, owner: SecretOwner) -> bytes:
-    canonical = json.dumps(owner.context(), sort_keys=True, separators=(",", ":"))
-    return header + canonical.encode()
+    return header + _canonical_context(owner)
+
+
+def open_sealed(data_key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM decryption as this format allows it (a 256-bit key, a 96-bit nonce, a 128-bit
+    tag); anything else, or any tampered byte, is `DecryptionFailed` with no plaintext."""
+    if len(data_key) != DATA_KEY_BYTES or len(nonce) != NONCE_BYTES or len(sealed) < 16:
+        raise DecryptionFailed
+    try:
+        return AESGCM(bytes(data_key)).decrypt(nonce, sealed, aad)
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed from None
+
+
+_CacheKey = tuple[str, bytes, bytes]  # (KMS key id, wrapped data key, canonical owner)
+
+
+@dataclass
+class _CachedKey:
+    material: bytearray
+    loaded_at: float
+    uses: int = 0
+
+
+class DataKeyCache:
+    """Unwrapped data keys, for at most `max_age_seconds` and `max_uses` decryptions each, the
+    least recently used evicted first. The owner is part of the cache key, so a cached key is
+    only ever used for the owner KMS unwrapped it for. Evicted keys are overwritten in memory
+    (best effort: Python may hold other copies; the bound on age and uses is the real limit)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_age_seconds: float = 300,
+        max_uses: int = 10_000,
+        max_entries: int = 1_000,
+    ):
+        self._clock = clock
+        self._max_age = max_age_seconds
+        self._max_uses = max_uses
+        self._max_entries = max_entries
+        self._entries: OrderedDict[_CacheKey, _CachedKey] = OrderedDict()
+
+    def take(self, key: _CacheKey) -> bytearray | None:
+        """The data key, counting one use; None when absent, too old or used up."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock.now() - entry.loaded_at >= self._max_age or entry.uses >= self._max_uses:
+            self._evict(key)
+            return None
+        entry.uses += 1
+        self._entries.move_to_end(key)
+        return entry.material
+
+    def put(self, key: _CacheKey, material: bytes) -> None:
+        if key in self._entries:
+            self._evict(key)
+        self._entries[key] = _CachedKey(bytearray(material), self._clock.now(), uses=1)
+        while len(self._entries) > self._max_entries:
+            self._evict(next(iter(self._entries)))
+
+    def clear(self) -> None:
+        for key in list(self._entries):
+            self._evict(key)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _evict(self, key: _CacheKey) -> None:
+        entry = self._entries.pop(key)
+        entry.material[:] = bytes(len(entry.material))
 
 
 def _header(key_id: str, wrapped_key: bytes) -> bytes:
@@ -153,9 +235,10 @@ def _kms_errors(*, decrypting: bool) -> Iterator[None]:
 
 
 class Envelope:
-    def __init__(self, kms: KMSClient, key_id: str):
+    def __init__(self, kms: KMSClient, key_id: str, cache: DataKeyCache | None = None):
         self._kms = kms
         self._key_id = key_id
+        self._cache = cache
 
     def encrypt(self, plaintext: bytes, owner: SecretOwner) -> bytes:
         with _kms_errors(decrypting=False):
@@ -172,15 +255,21 @@ class Envelope:
 
     def decrypt(self, blob: bytes, owner: SecretOwner) -> bytes:
         envelope = parse_envelope(blob)
+        cache_key = (envelope.key_id, envelope.wrapped_key, _canonical_context(owner))
+        data_key = self._cache.take(cache_key) if self._cache is not None else None
+        if data_key is None:
+            data_key = bytearray(self._unwrap(envelope, owner))
+            if self._cache is not None:
+                self._cache.put(cache_key, bytes(data_key))
+        return open_sealed(
+            data_key, envelope.nonce, envelope.sealed, _associated_data(envelope.header, owner)
+        )
+
+    def _unwrap(self, envelope: ParsedEnvelope, owner: SecretOwner) -> bytes:
         with _kms_errors(decrypting=True):
             unwrapped = self._kms.decrypt(
                 CiphertextBlob=envelope.wrapped_key,
                 KeyId=envelope.key_id,
                 EncryptionContext=owner.context(),
             )
-        try:
-            return AESGCM(unwrapped["Plaintext"]).decrypt(
-                envelope.nonce, envelope.sealed, _associated_data(envelope.header, owner)
-            )
-        except (InvalidTag, ValueError):
-            raise DecryptionFailed from None
+        return unwrapped["Plaintext"]

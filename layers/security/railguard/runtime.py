@@ -67,7 +67,7 @@ class Runtime[S: FunctionSettings]:
         if not isinstance(self.settings, EnvelopeSettings):
             raise TypeError(f"{type(self.settings).__name__} declares no KMS key")
         # Imported here: most functions (the authorizer first) never encrypt, so never load it.
-        from railguard.envelope import Envelope  # noqa: PLC0415
+        from railguard.envelope import DataKeyCache, Envelope  # noqa: PLC0415
 
         client = cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
-        return Envelope(client, self.settings.kms_key_id)
+        return Envelope(client, self.settings.kms_key_id, DataKeyCache(self.clock))

@@ -1,0 +1,136 @@
+"""The envelope's data-key cache, and nonce uniqueness, with a stand-in for KMS (no network):
+repeated reads stay off KMS within the cache's bounds of age, uses and size, a cached key serves
+only the owner it was unwrapped for, and evicted keys are overwritten."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from railguard.envelope import (
+    DataKeyCache,
+    DecryptionFailed,
+    Envelope,
+    SecretOwner,
+    parse_envelope,
+)
+
+OWNER = SecretOwner("credential", "ws_A", "cred_1")
+OTHER_ITEM = SecretOwner("credential", "ws_A", "cred_2")
+OTHER_WORKSPACE = SecretOwner("credential", "ws_B", "cred_1")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.seconds = 1_000_000.0
+
+    def now(self) -> float:
+        return self.seconds
+
+
+class FakeKms:
+    """Wraps a data key as (context, key) and refuses to unwrap it for another context, as KMS
+    does with an encryption context."""
+
+    def __init__(self) -> None:
+        self.decrypts = 0
+
+    def generate_data_key(self, **request: Any) -> dict[str, Any]:
+        plaintext = secrets.token_bytes(32)
+        wrapped = repr(sorted(request["EncryptionContext"].items())).encode() + b"|" + plaintext
+        return {
+            "KeyId": "arn:aws:kms:test:key/1",
+            "Plaintext": plaintext,
+            "CiphertextBlob": wrapped,
+        }
+
+    def decrypt(self, **request: Any) -> dict[str, Any]:
+        self.decrypts += 1
+        context, _, plaintext = request["CiphertextBlob"].rpartition(b"|")
+        if context != repr(sorted(request["EncryptionContext"].items())).encode():
+            raise DecryptionFailed
+        return {"Plaintext": plaintext}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def kms() -> FakeKms:
+    return FakeKms()
+
+
+def _envelope(kms: FakeKms, clock: FakeClock, **bounds: Any) -> Envelope:
+    return Envelope(kms, "alias/test", DataKeyCache(clock, **bounds))  # type: ignore[arg-type]
+
+
+def test_repeated_reads_unwrap_once(kms: FakeKms, clock: FakeClock) -> None:
+    envelope = _envelope(kms, clock)
+    blob = envelope.encrypt(b"value", OWNER)
+    assert {envelope.decrypt(blob, OWNER) for _ in range(100)} == {b"value"}
+    assert kms.decrypts == 1
+
+
+def test_a_cached_key_serves_only_its_owner(kms: FakeKms, clock: FakeClock) -> None:
+    # Given an envelope whose key is cached for its owner
+    envelope = _envelope(kms, clock)
+    blob = envelope.encrypt(b"value", OWNER)
+    envelope.decrypt(blob, OWNER)
+    # When it is opened as another item's or another workspace's / Then it is refused
+    for stranger in (OTHER_ITEM, OTHER_WORKSPACE):
+        with pytest.raises(DecryptionFailed):
+            envelope.decrypt(blob, stranger)
+
+
+def test_keys_expire_by_age_and_by_uses(kms: FakeKms, clock: FakeClock) -> None:
+    envelope = _envelope(kms, clock, max_age_seconds=60, max_uses=3)
+    blob = envelope.encrypt(b"value", OWNER)
+    for _ in range(3):
+        envelope.decrypt(blob, OWNER)
+    assert kms.decrypts == 1
+    envelope.decrypt(blob, OWNER)  # the fourth use unwraps again
+    assert kms.decrypts == 2
+    clock.seconds += 61
+    envelope.decrypt(blob, OWNER)
+    assert kms.decrypts == 3
+
+
+def test_the_least_recently_used_key_is_evicted_and_wiped(clock: FakeClock) -> None:
+    # Given a cache of two keys
+    cache = DataKeyCache(clock, max_entries=2)
+    cache.put(("k", b"a", b"{}"), b"\x01" * 32)
+    first = cache.take(("k", b"a", b"{}"))
+    assert first is not None
+    cache.put(("k", b"b", b"{}"), b"\x02" * 32)
+    # When a third arrives
+    cache.put(("k", b"c", b"{}"), b"\x03" * 32)
+    # Then the oldest is gone and its bytes were overwritten
+    assert cache.take(("k", b"a", b"{}")) is None
+    assert first == bytearray(32)
+    assert len(cache) == 2
+
+
+def test_100000_encryptions_never_repeat_a_nonce(kms: FakeKms, clock: FakeClock) -> None:
+    envelope = _envelope(kms, clock)
+    nonces = {parse_envelope(envelope.encrypt(b"x", OWNER)).nonce for _ in range(100_000)}
+    assert len(nonces) == 100_000
+
+
+class CarelessKms(FakeKms):
+    """A KMS that unwraps for any context: the GCM associated data must refuse on its own."""
+
+    def decrypt(self, **request: Any) -> dict[str, Any]:
+        self.decrypts += 1
+        return {"Plaintext": request["CiphertextBlob"].rpartition(b"|")[2]}
+
+
+@pytest.mark.parametrize("stranger", [OTHER_ITEM, OTHER_WORKSPACE], ids=["item", "workspace"])
+def test_the_gcm_binding_alone_refuses_a_swapped_owner(stranger: SecretOwner) -> None:
+    envelope = Envelope(CarelessKms(), "alias/test")  # type: ignore[arg-type]
+    blob = envelope.encrypt(b"value", OWNER)
+    with pytest.raises(DecryptionFailed):
+        envelope.decrypt(blob, stranger)
