@@ -46,6 +46,13 @@ class Action(StrEnum):
     API_KEY_UPDATE = "api_key:update"
     API_KEY_ROTATE = "api_key:rotate"
     API_KEY_REVOKE = "api_key:revoke"
+    CREDENTIALS_LIST = "credentials:list"
+    CREDENTIAL_CREATE = "credential:create"
+    CREDENTIAL_READ = "credential:read"
+    CREDENTIAL_UPDATE = "credential:update"
+    CREDENTIAL_SET_DEFAULT = "credential:set_default"
+    CREDENTIAL_DELETE = "credential:delete"
+    CREDENTIAL_RESTORE = "credential:restore"
 
 
 # The API key scopes of the contract (section 6), and nothing else: an unknown scope is a 400.
@@ -102,6 +109,14 @@ RULES: Mapping[Action, Rule] = {
     Action.API_KEY_UPDATE: Rule(MANAGERS, "header"),
     Action.API_KEY_ROTATE: Rule(MANAGERS, "header"),
     Action.API_KEY_REVOKE: Rule(MANAGERS, "header"),
+    Action.CREDENTIALS_LIST: Rule(ANY_ROLE, "header", scope="credentials:read"),
+    Action.CREDENTIAL_READ: Rule(ANY_ROLE, "header", scope="credentials:read"),
+    Action.CREDENTIAL_CREATE: Rule(MANAGERS, "header", scope="credentials:write"),
+    Action.CREDENTIAL_UPDATE: Rule(MANAGERS, "header", scope="credentials:write"),
+    Action.CREDENTIAL_SET_DEFAULT: Rule(MANAGERS, "header", scope="credentials:write"),
+    Action.CREDENTIAL_DELETE: Rule(MANAGERS, "header", scope="credentials:write"),
+    # Restoring is for people (the contract gives keys no part in it).
+    Action.CREDENTIAL_RESTORE: Rule(MANAGERS, "header"),
 }
 
 # Every protected route of template.yaml, and its action (a test keeps the two in step).
@@ -124,6 +139,13 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "PATCH /api/v1/api-keys/{key_id}": Action.API_KEY_UPDATE,
     "POST /api/v1/api-keys/{key_id}/rotate": Action.API_KEY_ROTATE,
     "DELETE /api/v1/api-keys/{key_id}": Action.API_KEY_REVOKE,
+    "GET /api/v1/credentials": Action.CREDENTIALS_LIST,
+    "POST /api/v1/credentials": Action.CREDENTIAL_CREATE,
+    "GET /api/v1/credentials/{credential_id}": Action.CREDENTIAL_READ,
+    "PATCH /api/v1/credentials/{credential_id}": Action.CREDENTIAL_UPDATE,
+    "POST /api/v1/credentials/{credential_id}/set-default": Action.CREDENTIAL_SET_DEFAULT,
+    "DELETE /api/v1/credentials/{credential_id}": Action.CREDENTIAL_DELETE,
+    "POST /api/v1/credentials/{credential_id}/restore": Action.CREDENTIAL_RESTORE,
 }
 
 

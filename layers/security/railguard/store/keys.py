@@ -75,3 +75,12 @@ def api_key_pointer(workspace_id: str, key_id: str) -> ItemKey:
 
 def rate_window(subject: str, window_seconds: int, window_start: int) -> ItemKey:
     return (f"RATE#{subject}", f"WINDOW#{window_seconds}#{window_start}")
+
+
+def credential(workspace_id: str, credential_id: str) -> ItemKey:
+    return (f"WS#{workspace_id}", f"CREDENTIAL#{credential_id}")
+
+
+def credential_default(workspace_id: str, credential_type: str) -> ItemKey:
+    """Names the default credential of one type in a workspace (at most one, by construction)."""
+    return (f"WS#{workspace_id}", f"CREDDEFAULT#{credential_type}")

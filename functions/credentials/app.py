@@ -1,0 +1,152 @@
+"""The credential vault (contract section 7). Values go in, masks come out: no route decrypts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field, SecretStr
+
+from railguard.clock import rfc3339
+from railguard.credentials import Credentials, CredentialScope, CredentialView, NewCredential
+from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http.models import RequestModel
+from railguard.runtime import Runtime
+from railguard.settings import EnvelopeSettings
+
+
+def _credentials(runtime: Runtime[EnvelopeSettings]) -> Credentials:
+    return Credentials(runtime.table, runtime.envelope, runtime.clock)
+
+
+api = ApiFunction(EnvelopeSettings, _credentials)
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
+TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
+
+
+class NewCredentialBody(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    type: str = Field(pattern=TYPE_PATTERN, description="e.g. openai, anthropic, postgres")
+    category: str | None = Field(default=None, min_length=1, max_length=50)
+    value: SecretStr = Field(min_length=1, max_length=10_000)
+    description: str | None = Field(default=None, max_length=500)
+    is_default: bool = False
+
+
+class CredentialChanges(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    value: SecretStr | None = Field(default=None, min_length=1, max_length=10_000)
+    is_default: bool | None = None
+
+
+class Credential(BaseModel):
+    id: str
+    name: str
+    type: str
+    category: str | None
+    description: str | None
+    masked_content: str
+    is_default: bool
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+
+    @classmethod
+    def of(cls, view: CredentialView) -> Credential:
+        return cls(
+            id=view.id,
+            name=view.name,
+            type=view.type,
+            category=view.category,
+            description=view.description,
+            masked_content=view.masked_content,
+            is_default=view.is_default,
+            created_at=rfc3339(view.created_at),
+            updated_at=rfc3339(view.updated_at),
+            deleted_at=rfc3339(view.deleted_at) if view.deleted_at is not None else None,
+        )
+
+
+def _scope() -> CredentialScope:
+    return CredentialScope.of(api.principal)
+
+
+@api.app.get("/api/v1/credentials", summary="The workspace's credentials, masked", tags=["vault"])
+def list_credentials(
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    include_deleted: Annotated[bool, Query(description="Owners and admins")] = False,
+) -> DataList[Credential]:
+    listing = api.services.list_for(
+        _scope(), include_deleted=include_deleted, limit=limit, cursor=cursor
+    )
+    return DataList(
+        data=[Credential.of(view) for view in listing.items],
+        meta=ListMeta(next_cursor=listing.next_cursor),
+    )
+
+
+@api.app.post("/api/v1/credentials", summary="Store a credential (encrypted)", tags=["vault"])
+def create_credential(body: NewCredentialBody) -> tuple[Data[Credential], int]:
+    new = NewCredential(
+        name=body.name,
+        type=body.type,
+        value=body.value.get_secret_value(),
+        category=body.category,
+        description=body.description,
+        is_default=body.is_default,
+    )
+    return Data(data=Credential.of(api.services.create(_scope(), new))), 201
+
+
+@api.app.get("/api/v1/credentials/<credential_id>", summary="One credential", tags=["vault"])
+def get_credential(credential_id: str) -> Data[Credential]:
+    return Data(data=Credential.of(api.services.get(_scope(), credential_id)))
+
+
+@api.app.patch(
+    "/api/v1/credentials/<credential_id>", summary="Rename, describe, replace", tags=["vault"]
+)
+def update_credential(credential_id: str, body: CredentialChanges) -> Data[Credential]:
+    view = api.services.update(
+        _scope(),
+        credential_id,
+        name=body.name,
+        description=body.description,
+        value=body.value.get_secret_value() if body.value is not None else None,
+        is_default=body.is_default,
+    )
+    return Data(data=Credential.of(view))
+
+
+@api.app.post(
+    "/api/v1/credentials/<credential_id>/set-default",
+    summary="Make it its type's default",
+    tags=["vault"],
+)
+def set_default(credential_id: str) -> Data[Credential]:
+    return Data(data=Credential.of(api.services.set_default(_scope(), credential_id)))
+
+
+@api.app.delete(
+    "/api/v1/credentials/<credential_id>", summary="Delete (restorable 30 days)", tags=["vault"]
+)
+def delete_credential(credential_id: str) -> Response[None]:
+    api.services.delete(_scope(), credential_id)
+    return Response(204)
+
+
+@api.app.post(
+    "/api/v1/credentials/<credential_id>/restore",
+    summary="Restore a deleted credential within retention",
+    tags=["vault"],
+)
+def restore_credential(credential_id: str) -> Data[Credential]:
+    return Data(data=Credential.of(api.services.restore(_scope(), credential_id)))
+
+
+lambda_handler = api.handler

@@ -1,0 +1,403 @@
+"""The credential vault (contract section 7): provider credentials that agents use.
+
+A value is envelope-encrypted (`railguard.envelope`, owner: purpose `credential`, the workspace,
+the credential id) before it is stored, with a data key of its own; a new value gets a new data
+key. Its mask is computed at write time and stored, so no read route ever decrypts: plaintext
+leaves the vault only through `Vault.reveal`, for the platform's own use, never on a route.
+
+One default per type: a pointer item per (workspace, type) names the default, and every change of
+default moves the pointer and both credentials' flags in one transaction conditioned on the
+pointer's previous value, so concurrent changes cannot leave two defaults.
+
+Deletion is soft: a deleted credential is gone from reads, restorable for `RETENTION_SECONDS`,
+then purged by the retention job (which erases the ciphertext and keeps a tombstone).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from railguard.clock import Clock
+from railguard.envelope import Envelope, SecretOwner
+from railguard.errors import Conflict, Forbidden, NotFound
+from railguard.ids import new_id
+from railguard.policy import MANAGERS
+from railguard.principal import Principal
+from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
+from railguard.store import keys as item_keys
+from railguard.workspaces import Listing, is_live
+
+RETENTION_SECONDS = 30 * 24 * 3600
+CREDENTIAL_PREFIX = "CREDENTIAL#"
+ENVELOPE_PURPOSE = "credential"
+_MASK_VISIBLE = 4
+_MASK_MIN_LENGTH = 16
+
+
+def mask(value: str) -> str:
+    """`sk-p...ZqsA` for values of 16 characters or more, `****` for shorter ones."""
+    if len(value) < _MASK_MIN_LENGTH:
+        return "****"
+    return f"{value[:_MASK_VISIBLE]}...{value[-_MASK_VISIBLE:]}"
+
+
+def owner_of(workspace_id: str, credential_id: str) -> SecretOwner:
+    return SecretOwner(ENVELOPE_PURPOSE, workspace_id, credential_id)
+
+
+@dataclass(frozen=True)
+class CredentialScope:
+    """Who acts on a workspace's credentials: its id, the actor, and whether they manage."""
+
+    workspace_id: str
+    actor: str  # "user:<id>" or "api_key:<id>"
+    manager: bool  # owner or admin (an API key never is)
+
+    @classmethod
+    def of(cls, principal: Principal) -> CredentialScope:
+        if principal.workspace_id is None:
+            raise NotFound("No such workspace.")
+        return cls(
+            principal.workspace_id,
+            principal.rate_subject,
+            principal.kind == "user" and principal.role in MANAGERS,
+        )
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    id: str
+    name: str
+    type: str
+    category: str | None
+    description: str | None
+    masked_content: str
+    is_default: bool
+    created_at: int
+    updated_at: int
+    deleted_at: int | None
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    name: str
+    type: str
+    value: str
+    category: str | None
+    description: str | None
+    is_default: bool
+
+    def __repr__(self) -> str:  # the value never reaches a log through repr()
+        return f"NewCredential(name={self.name!r}, type={self.type!r}, value=<redacted>)"
+
+
+class RevealAudit(Protocol):
+    """Where reveals are recorded. The hash-chained audit trail (issue 9) will implement it."""
+
+    def revealed(
+        self, workspace_id: str, credential_id: str, *, actor: str, reason: str
+    ) -> None: ...
+
+
+class LogRevealAudit:
+    """Records each reveal as a structured log event (ids and reason, never the value)."""
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger("railguard.audit")
+
+    def revealed(self, workspace_id: str, credential_id: str, *, actor: str, reason: str) -> None:
+        self._logger.info(
+            "credential.revealed",
+            extra={
+                "workspace_id": workspace_id,
+                "credential_id": credential_id,
+                "actor": actor,
+                "reason": reason,
+            },
+        )
+
+
+def _view(item: Item) -> CredentialView:
+    return CredentialView(
+        id=item["id"],
+        name=item["name"],
+        type=item["type"],
+        category=item.get("category"),
+        description=item.get("description"),
+        masked_content=item["masked_content"],
+        is_default=bool(item.get("is_default")),
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        deleted_at=item.get("deleted_at"),
+    )
+
+
+def _purge_day(deleted_at: int) -> str:
+    purge_at = datetime.fromtimestamp(deleted_at + RETENTION_SECONDS, tz=UTC)
+    return purge_at.strftime("%Y-%m-%d")
+
+
+class Credentials:
+    def __init__(self, table: Table, envelope: Envelope, clock: Clock):
+        self._table = table
+        self._envelope = envelope
+        self._clock = clock
+
+    # -- reads (never decrypt) ---------------------------------------------------------------
+    def _item(self, scope: CredentialScope, credential_id: str, *, deleted: bool = False) -> Item:
+        item = self._table.get(item_keys.credential(scope.workspace_id, credential_id))
+        if item is None or (item["status"] == "deleted") != deleted:
+            raise NotFound("No such credential.")
+        return item
+
+    def list_for(
+        self, scope: CredentialScope, *, include_deleted: bool, limit: int, cursor: str | None
+    ) -> Listing[CredentialView]:
+        if include_deleted and not scope.manager:
+            raise Forbidden("Only owners and admins can list deleted credentials.")
+        page = self._table.query(
+            item_keys.workspace(scope.workspace_id)[0],
+            sk_prefix=CREDENTIAL_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+            keep=lambda item: include_deleted or item["status"] == "active",
+        )
+        return Listing([_view(item) for item in page.items], page.next_cursor)
+
+    def get(self, scope: CredentialScope, credential_id: str) -> CredentialView:
+        return _view(self._item(scope, credential_id))
+
+    # -- writes ------------------------------------------------------------------------------
+    def create(self, scope: CredentialScope, new: NewCredential) -> CredentialView:
+        now = int(self._clock.now())
+        credential_id = new_id("cred")
+        pk, sk = item_keys.credential(scope.workspace_id, credential_id)
+        item: Item = {
+            "pk": pk,
+            "sk": sk,
+            "id": credential_id,
+            "name": new.name,
+            "type": new.type,
+            "category": new.category,
+            "description": new.description,
+            "masked_content": mask(new.value),
+            "ciphertext": self._envelope.encrypt(
+                new.value.encode(), owner_of(scope.workspace_id, credential_id)
+            ),
+            "is_default": False,
+            "status": "active",
+            "created_at": now,
+            "created_by": scope.actor,
+            "updated_at": now,
+        }
+        writes = [
+            TransactItem.check(
+                item_keys.workspace(scope.workspace_id),
+                "#status = :active",
+                names={"#status": "status"},
+                values={":active": "active"},
+            ),
+            TransactItem.put(item, condition="attribute_not_exists(pk)"),
+        ]
+        if new.is_default:
+            item["is_default"] = True
+            writes.extend(self._default_moves(scope, new.type, credential_id, now))
+        try:
+            self._table.transact(writes)
+        except TransactionConflict as conflict:
+            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound("No such workspace.") from None
+            raise Conflict("The default changed at the same time; retry.") from None
+        return _view(item)
+
+    def update(
+        self,
+        scope: CredentialScope,
+        credential_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        value: str | None = None,
+        is_default: bool | None = None,
+    ) -> CredentialView:
+        item = self._item(scope, credential_id)
+        now = int(self._clock.now())
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if description is not None:
+            changes["description"] = description
+        if value is not None:
+            # A new value gets a new data key: encrypt() asks KMS for one per secret.
+            changes["ciphertext"] = self._envelope.encrypt(
+                value.encode(), owner_of(scope.workspace_id, credential_id)
+            )
+            changes["masked_content"] = mask(value)
+        if changes:
+            changes["updated_at"] = now
+            item = self._table.update(
+                (item["pk"], item["sk"]),
+                "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+                condition="#status = :active",
+                names={"#status": "status", **{f"#{field}": field for field in changes}},
+                values={":active": "active", **{f":{field}": v for field, v in changes.items()}},
+            )
+        if is_default is True and not item.get("is_default"):
+            return self.set_default(scope, credential_id)
+        if is_default is False and item.get("is_default"):
+            self._clear_default(scope, item, now)
+            item = {**item, "is_default": False}
+        return _view(item)
+
+    def set_default(self, scope: CredentialScope, credential_id: str) -> CredentialView:
+        item = self._item(scope, credential_id)
+        if item.get("is_default"):
+            return _view(item)
+        now = int(self._clock.now())
+        writes = [
+            TransactItem.update_item(
+                (item["pk"], item["sk"]),
+                "SET is_default = :true, updated_at = :now",
+                condition="#status = :active",
+                names={"#status": "status"},
+                values={":true": True, ":now": now, ":active": "active"},
+            ),
+            *self._default_moves(scope, item["type"], credential_id, now),
+        ]
+        try:
+            self._table.transact(writes)
+        except TransactionConflict:
+            raise Conflict("The default changed at the same time; retry.") from None
+        return _view({**item, "is_default": True, "updated_at": now})
+
+    def _default_moves(
+        self, scope: CredentialScope, credential_type: str, credential_id: str, now: int
+    ) -> list[TransactItem]:
+        """The writes that make `credential_id` its type's default: the pointer, conditioned on
+        what it named when read, and the previous default's flag cleared."""
+        pointer_key = item_keys.credential_default(scope.workspace_id, credential_type)
+        pointer = self._table.get(pointer_key)
+        previous = pointer["credential_id"] if pointer else None
+        writes = [
+            TransactItem.put(
+                {"pk": pointer_key[0], "sk": pointer_key[1], "credential_id": credential_id},
+                condition=("credential_id = :previous" if previous else "attribute_not_exists(pk)"),
+                values={":previous": previous} if previous else {},
+            )
+        ]
+        if previous and previous != credential_id:
+            writes.append(
+                TransactItem.update_item(
+                    item_keys.credential(scope.workspace_id, previous),
+                    "SET is_default = :false, updated_at = :now",
+                    condition="attribute_exists(pk)",
+                    values={":false": False, ":now": now},
+                )
+            )
+        return writes
+
+    def _clear_default(self, scope: CredentialScope, item: Item, now: int) -> None:
+        pointer_key = item_keys.credential_default(scope.workspace_id, item["type"])
+        try:
+            self._table.transact(
+                [
+                    TransactItem.update_item(
+                        (item["pk"], item["sk"]),
+                        "SET is_default = :false, updated_at = :now",
+                        values={":false": False, ":now": now},
+                    ),
+                    TransactItem.delete(
+                        pointer_key,
+                        condition="credential_id = :id",
+                        values={":id": item["id"]},
+                    ),
+                ]
+            )
+        except TransactionConflict:
+            raise Conflict("The default changed at the same time; retry.") from None
+
+    def delete(self, scope: CredentialScope, credential_id: str) -> None:
+        """Soft delete: gone from reads, kept (ciphertext included) for restore and audit."""
+        item = self._item(scope, credential_id)
+        now = int(self._clock.now())
+        writes = [
+            TransactItem.update_item(
+                (item["pk"], item["sk"]),
+                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, is_default = :false,"
+                " gsi1pk = :purge_day, gsi1sk = :purge_order",
+                condition="#status = :active",
+                names={"#status": "status"},
+                values={
+                    ":deleted": "deleted",
+                    ":active": "active",
+                    ":now": now,
+                    ":by": scope.actor,
+                    ":false": False,
+                    ":purge_day": f"PURGE#{_purge_day(now)}",
+                    ":purge_order": f"{now}#{credential_id}",
+                },
+            )
+        ]
+        if item.get("is_default"):
+            writes.append(
+                TransactItem.delete(
+                    item_keys.credential_default(scope.workspace_id, item["type"]),
+                    condition="credential_id = :id",
+                    values={":id": credential_id},
+                )
+            )
+        try:
+            self._table.transact(writes)
+        except TransactionConflict:
+            raise NotFound("No such credential.") from None
+
+    def restore(self, scope: CredentialScope, credential_id: str) -> CredentialView:
+        """Back from a soft delete within the retention period (not as the default), else 404."""
+        item = self._item(scope, credential_id, deleted=True)
+        now = int(self._clock.now())
+        if now - item["deleted_at"] >= RETENTION_SECONDS or "ciphertext" not in item:
+            raise NotFound("No such credential.")
+        try:
+            restored = self._table.update(
+                (item["pk"], item["sk"]),
+                "SET #status = :active, updated_at = :now "
+                "REMOVE deleted_at, deleted_by, gsi1pk, gsi1sk",
+                condition="#status = :deleted AND deleted_at > :oldest",
+                names={"#status": "status"},
+                values={
+                    ":active": "active",
+                    ":deleted": "deleted",
+                    ":now": now,
+                    ":oldest": now - RETENTION_SECONDS,
+                },
+            )
+        except ConditionFailed:
+            raise NotFound("No such credential.") from None
+        return _view(restored)
+
+
+class Vault:
+    """Plaintext, for the platform's own use (an agent run), by workspace and id. Never behind a
+    route; every reveal is recorded."""
+
+    def __init__(self, table: Table, envelope: Envelope, audit: RevealAudit):
+        self._table = table
+        self._envelope = envelope
+        self._audit = audit
+
+    def reveal(self, workspace_id: str, credential_id: str, *, actor: str, reason: str) -> str:
+        workspace_key = item_keys.workspace(workspace_id)
+        credential_key = item_keys.credential(workspace_id, credential_id)
+        found = self._table.get_many([workspace_key, credential_key])
+        item = found.get(credential_key)
+        if not is_live(found.get(workspace_key)) or item is None or item["status"] != "active":
+            raise NotFound("No such credential.")
+        plaintext = self._envelope.decrypt(
+            item["ciphertext"], owner_of(workspace_id, credential_id)
+        )
+        self._audit.revealed(workspace_id, credential_id, actor=actor, reason=reason)
+        return plaintext.decode()

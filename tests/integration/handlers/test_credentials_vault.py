@@ -1,0 +1,279 @@
+"""Contract section 7 beyond the matrix: values are encrypted and never come back, masks, one
+default per type, soft delete and restore, keys by scope, isolation, and the internal reveal."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+
+from infra.local.aws import AwsEndpoint
+from infra.local.provisioning import Provisioning
+from railguard import passwords
+from railguard.clock import SystemClock
+from railguard.credentials import RETENTION_SECONDS, Credentials, CredentialScope, Vault, mask
+from railguard.envelope import DataKeyCache, Envelope
+from railguard.errors import Conflict, NotFound
+from railguard.store import Table
+from railguard.store import keys as item_keys
+from tests.support import accounts as a
+from tests.support.inprocess import InProcessClient
+
+SECRET = "sk-proj-SECRETVALUE-0123456789-ZqsA"
+
+
+@dataclass
+class Vaulted:
+    workspace: str
+    owner: dict[str, str]  # headers of the owner
+    user: dict[str, str]  # headers of a plain member
+    other: dict[str, str]  # headers of an owner of another workspace
+
+
+@pytest.fixture
+def stack_name(request: pytest.FixtureRequest) -> str:
+    return f"vault-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
+
+
+@pytest.fixture
+def vaulted(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Vaulted:
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    emails = {name: a.new_email() for name in ("owner", "user", "other")}
+    signups = {name: a.sign_up(email) for name, email in emails.items()}
+    tokens = {name: a.tokens_for(email)["access_token"] for name, email in emails.items()}
+    workspace = signups["owner"]["workspace"]["id"]
+    added = client.request(
+        "POST",
+        f"/api/v1/workspaces/{workspace}/members",
+        token=tokens["owner"],
+        body={"email": emails["user"], "role": "user"},
+    )
+    assert added.status == 201
+
+    def headers(name: str, ws: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[name]}", "X-Workspace-ID": ws}
+
+    return Vaulted(
+        workspace,
+        headers("owner", workspace),
+        headers("user", workspace),
+        headers("other", signups["other"]["workspace"]["id"]),
+    )
+
+
+def _create(client: InProcessClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+    body = {"name": "OpenAI", "type": "openai", "value": SECRET, **fields}
+    reply = client.request("POST", "/api/v1/credentials", headers=headers, body=body)
+    assert reply.status == 201, reply.body
+    data: dict[str, Any] = reply.json()["data"]
+    return data
+
+
+def _key(client: InProcessClient, vaulted: Vaulted, scopes: list[str]) -> dict[str, str]:
+    reply = client.request(
+        "POST",
+        "/api/v1/api-keys",
+        headers=vaulted.owner,
+        body={"name": "vault", "scopes": scopes},
+    )
+    assert reply.status == 201, reply.body
+    return {"X-API-Key": reply.json()["data"]["key"]}
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("sk-proj-abcdefghZqsA", "sk-p...ZqsA"),
+        ("0123456789abcdef", "0123...cdef"),  # 16 characters: the shortest that shows any
+        ("0123456789abcde", "****"),
+        ("x", "****"),
+    ],
+)
+def test_masks_show_four_and_four_from_sixteen_characters(value: str, masked: str) -> None:
+    assert mask(value) == masked
+
+
+def test_a_value_is_stored_encrypted_and_never_returned(
+    client: InProcessClient, vaulted: Vaulted, table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a credential created, read, listed and updated, with every log captured
+    caplog.set_level(logging.DEBUG)
+    created = _create(client, vaulted.owner, is_default=True)
+    path = f"/api/v1/credentials/{created['id']}"
+    replies = [
+        client.request("GET", path, headers=vaulted.owner),
+        client.request("GET", "/api/v1/credentials", headers=vaulted.user),
+        client.request("PATCH", path, headers=vaulted.owner, body={"value": SECRET + "-v2"}),
+    ]
+    # Then no response, no log line and no item holds the value
+    assert created["masked_content"] == "sk-p...ZqsA"
+    assert all(reply.status == 200 for reply in replies)
+    assert all(SECRET.encode() not in reply.body for reply in replies)
+    assert "SECRETVALUE" not in caplog.text
+    items = table._client.scan(TableName=table.name)["Items"]
+    assert items
+    assert "SECRETVALUE" not in str(items)
+    assert replies[2].json()["data"]["masked_content"] == "sk-p...A-v2"
+
+
+def test_users_read_masks_and_only_managers_change(
+    client: InProcessClient, vaulted: Vaulted
+) -> None:
+    created = _create(client, vaulted.owner)
+    path = f"/api/v1/credentials/{created['id']}"
+    assert client.request("GET", path, headers=vaulted.user).status == 200
+    assert client.request("PATCH", path, headers=vaulted.user, body={"name": "x"}).status == 403
+    assert client.request("DELETE", path, headers=vaulted.user).status == 403
+    listing = client.request(
+        "GET", "/api/v1/credentials?include_deleted=true", headers=vaulted.user
+    )
+    assert listing.status == 403
+
+
+def test_another_workspace_sees_nothing(client: InProcessClient, vaulted: Vaulted) -> None:
+    created = _create(client, vaulted.owner)
+    path = f"/api/v1/credentials/{created['id']}"
+    assert client.request("GET", path, headers=vaulted.other).status == 404
+    assert client.request("DELETE", path, headers=vaulted.other).status == 404
+    listing = client.request("GET", "/api/v1/credentials", headers=vaulted.other).json()
+    assert listing["data"] == []
+
+
+def test_keys_need_the_scope_for_the_act(client: InProcessClient, vaulted: Vaulted) -> None:
+    created = _create(client, vaulted.owner)
+    path = f"/api/v1/credentials/{created['id']}"
+    reader, writer = (
+        _key(client, vaulted, ["credentials:read"]),
+        _key(client, vaulted, ["credentials:write"]),
+    )
+    assert client.request("GET", path, headers=reader).status == 200
+    assert client.request("PATCH", path, headers=reader, body={"name": "x"}).status == 403
+    assert client.request("PATCH", path, headers=writer, body={"name": "x"}).status == 200
+    assert client.request("DELETE", path, headers=writer).status == 204
+    assert client.request("POST", f"{path}/restore", headers=writer).status == 403
+    deleted = client.request("GET", "/api/v1/credentials?include_deleted=true", headers=reader)
+    assert deleted.status == 403
+
+
+def test_one_default_per_type(client: InProcessClient, vaulted: Vaulted) -> None:
+    # Given two credentials of one type, the first the default, and one of another type
+    first = _create(client, vaulted.owner, is_default=True)
+    second = _create(client, vaulted.owner, name="Second")
+    other_type = _create(client, vaulted.owner, type="anthropic", is_default=True)
+    # When the second becomes the default
+    moved = client.request(
+        "POST", f"/api/v1/credentials/{second['id']}/set-default", headers=vaulted.owner
+    )
+    # Then it is the only default of its type, and the other type's default stays
+    assert moved.status == 200
+    listing = client.request("GET", "/api/v1/credentials", headers=vaulted.owner).json()["data"]
+    defaults = {item["id"] for item in listing if item["is_default"]}
+    assert defaults == {second["id"], other_type["id"]}
+    assert first["id"] not in defaults
+
+
+def test_concurrent_default_changes_leave_one_default(
+    vaulted: Vaulted,
+    client: InProcessClient,
+    table: Table,
+    aws: AwsEndpoint,
+    provisioned: Provisioning,
+) -> None:
+    # Given five credentials of one type
+    ids = [_create(client, vaulted.owner, name=f"c{i}")["id"] for i in range(5)]
+    envelope = Envelope(aws.client("kms"), provisioned.intrinsics.physical["DataKey"].ref)
+    credentials = Credentials(table, envelope, SystemClock())
+    scope = CredentialScope(vaulted.workspace, "user:test", manager=True)
+
+    def make_default(credential_id: str) -> str:
+        try:
+            credentials.set_default(scope, credential_id)
+        except Conflict:
+            return "conflict"
+        return "moved"
+
+    # When each is made the default at once
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        outcomes = list(pool.map(make_default, ids))
+    # Then at least one won, and exactly one is the default now
+    assert "moved" in outcomes
+    listing = client.request("GET", "/api/v1/credentials", headers=vaulted.owner).json()["data"]
+    assert sum(item["is_default"] for item in listing) == 1
+
+
+def test_soft_delete_then_restore_within_retention_only(
+    client: InProcessClient, vaulted: Vaulted, table: Table
+) -> None:
+    # Given a deleted credential
+    created = _create(client, vaulted.owner)
+    path = f"/api/v1/credentials/{created['id']}"
+    assert client.request("DELETE", path, headers=vaulted.owner).status == 204
+    # Then it is gone from reads, listed only with include_deleted, and restorable
+    assert client.request("GET", path, headers=vaulted.owner).status == 404
+    plain = client.request("GET", "/api/v1/credentials", headers=vaulted.owner).json()["data"]
+    assert created["id"] not in {item["id"] for item in plain}
+    with_deleted = client.request(
+        "GET", "/api/v1/credentials?include_deleted=true", headers=vaulted.owner
+    ).json()["data"]
+    (deleted,) = [item for item in with_deleted if item["id"] == created["id"]]
+    assert deleted["deleted_at"] is not None
+    restored = client.request("POST", f"{path}/restore", headers=vaulted.owner)
+    assert restored.status == 200
+    assert restored.json()["data"]["deleted_at"] is None
+    assert client.request("GET", path, headers=vaulted.owner).status == 200
+    # And once deleted again longer ago than the retention period, it cannot come back
+    assert client.request("DELETE", path, headers=vaulted.owner).status == 204
+    long_ago = int(SystemClock().now()) - RETENTION_SECONDS - 60
+    table.update(
+        item_keys.credential(vaulted.workspace, created["id"]),
+        "SET deleted_at = :long_ago",
+        values={":long_ago": long_ago},
+    )
+    assert client.request("POST", f"{path}/restore", headers=vaulted.owner).status == 404
+
+
+def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
+    client: InProcessClient,
+    vaulted: Vaulted,
+    table: Table,
+    aws: AwsEndpoint,
+    provisioned: Provisioning,
+) -> None:
+    # Given a credential and the internal vault with a data-key cache, counting KMS calls
+    created = _create(client, vaulted.owner)
+    kms = aws.client("kms")
+    calls: list[str] = []
+    kms.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    key_id = provisioned.intrinsics.physical["DataKey"].ref
+    recorder = _Recorder()
+    vault = Vault(table, Envelope(kms, key_id, DataKeyCache(SystemClock())), recorder)
+    # When it is revealed 50 times
+    values = {
+        vault.reveal(vaulted.workspace, created["id"], actor="agent-run:1", reason="test")
+        for _ in range(50)
+    }
+    # Then the value is exact, KMS was asked once, and each reveal was recorded
+    assert values == {SECRET}
+    assert calls == ["Decrypt"]
+    assert recorder.seen == [(vaulted.workspace, created["id"])] * 50
+    # And it reveals nothing of another workspace, or a deleted credential
+    with pytest.raises(NotFound):
+        vault.reveal("ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ", created["id"], actor="a", reason="r")
+    client.request("DELETE", f"/api/v1/credentials/{created['id']}", headers=vaulted.owner)
+    with pytest.raises(NotFound):
+        vault.reveal(vaulted.workspace, created["id"], actor="a", reason="r")
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def revealed(self, workspace_id: str, credential_id: str, *, actor: str, reason: str) -> None:
+        self.seen.append((workspace_id, credential_id))
