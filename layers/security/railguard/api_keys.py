@@ -145,11 +145,9 @@ def validate(settings: KeySettings, *, now: float, plan: str | None) -> KeySetti
         )
     if settings.expires_at is not None and settings.expires_at <= now:
         raise ValidationFailed("expires_at must be in the future.", details={"field": "expires_at"})
-    # A key may narrow its workspace's plan, never widen it: its own limit is an override
-    # downwards, or any key could buy its workspace a bigger plan.
-    if settings.rate_limit is not None and (
-        settings.rate_limit.per_second() > plan_limit(plan).per_second()
-    ):
+    # A key may narrow its workspace's plan, never widen it: neither a higher average rate nor,
+    # through a longer window, a bigger burst than the plan's whole window allows.
+    if settings.rate_limit is not None and not settings.rate_limit.within(plan_limit(plan)):
         raise ValidationFailed(
             "rate_limit may not allow more than the workspace's plan.",
             details={"field": "rate_limit", "plan_limit": plan_limit(plan).to_text()},

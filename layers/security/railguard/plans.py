@@ -34,6 +34,11 @@ class RateLimit:
     def per_second(self) -> float:
         return self.requests / self.window_seconds
 
+    def within(self, other: RateLimit) -> bool:
+        """No more requests in any stretch of time than `other` allows: neither a higher rate
+        nor a bigger burst (a long window's whole budget spent at once)."""
+        return self.per_second() <= other.per_second() and self.requests <= other.requests
+
 
 PLAN_LIMITS: Mapping[str, RateLimit] = {
     "free": RateLimit(120, 60),
