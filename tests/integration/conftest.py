@@ -83,8 +83,9 @@ def function_env(
 ) -> FunctionEnv:
     """Give the process the environment the template gives function `logical_id`."""
 
+    functions = {f.logical_id: f for f in template.functions(provisioned.intrinsics)}
+
     def apply(logical_id: str) -> dict[str, str]:
-        functions = {f.logical_id: f for f in template.functions(provisioned.intrinsics)}
         environment = {**functions[logical_id].environment, **aws.environment()}
         for name, value in environment.items():
             monkeypatch.setenv(name, value)

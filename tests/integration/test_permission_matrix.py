@@ -18,6 +18,8 @@ from argon2 import PasswordHasher
 from infra.template import Route, load_template
 from railguard import passwords, policy
 from railguard.principal import Role
+from railguard.store import Table
+from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
 
@@ -27,6 +29,8 @@ CALLERS = ["owner", "admin", "user", "outsider", "api_key", "narrow_api_key", "a
 API_KEY_CALLERS = ("api_key", "narrow_api_key")
 TARGETS = ["own", "foreign"]
 SUCCESS = {200, 201, 204}
+NO_SUCH_KEY = "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+NO_SUCH_CRED = "cred_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NEW_PASSWORD = "green-lamp-harbor-77"
 
 
@@ -55,17 +59,43 @@ def stack_name(route: Route) -> str:
     return f"matrix-{PROTECTED.index(route)}"
 
 
+@pytest.fixture(autouse=True)
+def _empty_table_after(table: Table) -> Iterator[None]:
+    """Each case writes a world of its own; removing it afterwards keeps the table small, and
+    moto's transactions copy the whole table. The signing keys stay: warm instances hold them."""
+    yield
+    client = table._client
+    doomed = [
+        {"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}
+        for page in client.get_paginator("scan").paginate(TableName=table.name)
+        for item in page["Items"]
+        if item["pk"]["S"] != item_keys.SIGNING_KEY_PARTITION
+    ]
+    for start in range(0, len(doomed), 25):
+        client.batch_write_item(RequestItems={table.name: doomed[start : start + 25]})
+
+
 @pytest.fixture
-def world(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    client: InProcessClient, monkeypatch: pytest.MonkeyPatch, route: Route, caller: str
+) -> World:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
     monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
-    return build_world(client)
+    # Keys and credentials only where the case uses them: every write costs time in moto.
+    needs: set[str] = set()
+    if caller in API_KEY_CALLERS:
+        needs.add(caller)
+    if route.path.startswith("/api/v1/api-keys"):
+        needs |= {"api_key", "key_outsider"}  # a key of each workspace to act on
+    if route.path.startswith("/api/v1/credentials"):
+        needs.add("credentials")
+    return build_world(client, needs)
 
 
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
-def build_world(client: InProcessClient) -> World:
+def build_world(client: InProcessClient, needs: set[str]) -> World:
     emails = {name: a.new_email() for name in ("owner", "admin", "user", "outsider", "y", "z")}
     ids: dict[str, str] = {}
     for name in ("owner", "admin", "user", "outsider", "y", "z"):
@@ -96,21 +126,43 @@ def build_world(client: InProcessClient) -> World:
         ("outsider", "foreign"): "owner",
     }
     api_keys: dict[str, str] = {}
-    for caller, inviter, workspace, scopes in (
+    for key_name, inviter, workspace, scopes in (
         ("api_key", "owner", "ws_owner", list(policy.SCOPES)),
         ("narrow_api_key", "owner", "ws_owner", ["traces:read"]),
         ("key_outsider", "outsider", "ws_outsider", ["traces:read"]),
     ):
+        if key_name not in needs:
+            continue
         reply = client.request(
             "POST",
             "/api/v1/api-keys",
             token=tokens[inviter],
             headers={"X-Workspace-ID": ids[workspace]},
-            body={"name": caller, "scopes": scopes},
+            body={"name": key_name, "scopes": scopes},
         )
         assert reply.status == 201, reply.body
-        api_keys[caller] = reply.json()["data"]["key"]
+        api_keys[key_name] = reply.json()["data"]["key"]
         ids[f"key_{workspace}"] = reply.json()["data"]["id"]
+    for owner, workspace in (("owner", "ws_owner"), ("outsider", "ws_outsider")):
+        if "credentials" not in needs:
+            break
+        for state in ("active", "deleted"):
+            reply = client.request(
+                "POST",
+                "/api/v1/credentials",
+                token=tokens[owner],
+                headers={"X-Workspace-ID": ids[workspace]},
+                body={"name": state, "type": "openai", "value": "sk-matrix-0123456789"},
+            )
+            assert reply.status == 201, reply.body
+            ids[f"credential_{state}_{workspace}"] = reply.json()["data"]["id"]
+        deleted = client.request(
+            "DELETE",
+            f"/api/v1/credentials/{ids[f'credential_deleted_{workspace}']}",
+            token=tokens[owner],
+            headers={"X-Workspace-ID": ids[workspace]},
+        )
+        assert deleted.status == 204, deleted.body
     return World(ids, emails, tokens, roles, api_keys)
 
 
@@ -122,13 +174,18 @@ def _request(
     workspace = world.ids[workspace_key]
     member = world.ids["user" if target == "own" else "y"]
     successor = world.ids["admin" if target == "own" else "y"]
-    path = (
-        route.path.replace("{workspace_id}", workspace)
-        .replace("{user_id}", member)
-        .replace(
-            "{key_id}", world.ids.get(f"key_{workspace_key}", "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ")
-        )
-    )
+    action = policy.ROUTE_ACTIONS[route.key]
+    # Restoring needs a deleted credential; every other credential route an active one.
+    state = "deleted" if action is policy.Action.CREDENTIAL_RESTORE else "active"
+    placeholders = {
+        "{workspace_id}": workspace,
+        "{user_id}": member,
+        "{key_id}": world.ids.get(f"key_{workspace_key}", NO_SUCH_KEY),
+        "{credential_id}": world.ids.get(f"credential_{state}_{workspace_key}", NO_SUCH_CRED),
+    }
+    path = route.path
+    for placeholder, value in placeholders.items():
+        path = path.replace(placeholder, value)
     bodies: dict[policy.Action, dict[str, Any]] = {
         policy.Action.ME_PASSWORD: {
             "current_password": a.STRONG_PASSWORD,
@@ -141,8 +198,9 @@ def _request(
         policy.Action.OWNERSHIP_TRANSFER: {"user_id": successor},
         policy.Action.API_KEYS_CREATE: {"name": "Another", "scopes": ["agents:read"]},
         policy.Action.API_KEY_UPDATE: {"name": "Renamed"},
+        policy.Action.CREDENTIAL_CREATE: {"name": "New", "type": "anthropic", "value": "sk-1"},
+        policy.Action.CREDENTIAL_UPDATE: {"name": "Renamed"},
     }
-    action = policy.ROUTE_ACTIONS[route.key]
     headers = {"X-Workspace-ID": workspace} if policy.RULES[action].workspace == "header" else {}
     return path, bodies.get(action), headers
 
