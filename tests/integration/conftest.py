@@ -18,6 +18,7 @@ from infra.template import Template, load_template
 from railguard.store import Table
 from tests.support.accounts import reset_instances
 from tests.support.inprocess import InProcessClient
+from tests.support.plaintexts import plaintexts_in
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -34,7 +35,12 @@ def aws() -> Iterator[AwsEndpoint]:
     emulator = MotoEmulator("127.0.0.1", 0)
     endpoint = emulator.start()
     yield endpoint
-    emulator.stop()
+    try:
+        # Last, over every table the session wrote: no secret a test stored is in plaintext.
+        finds = plaintexts_in(endpoint.client("dynamodb"))
+        assert not finds, f"plaintext secrets stored: {finds}"
+    finally:
+        emulator.stop()
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,10 @@ from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
+from tests.support.plaintexts import remember
 
-SECRET = "sk-proj-SECRETVALUE-0123456789-ZqsA"
+SECRET = remember("sk-proj-SECRETVALUE-0123456789-ZqsA")
+remember(SECRET + "-v2")
 
 
 @dataclass
