@@ -59,7 +59,7 @@ def stack_name(route: Route) -> str:
     return f"matrix-{PROTECTED.index(route)}"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _empty_table_after(table: Table) -> Iterator[None]:
     """Each case writes a world of its own; removing it afterwards keeps the table small, and
     moto's transactions copy the whole table. The signing keys stay: warm instances hold them."""
@@ -77,7 +77,11 @@ def _empty_table_after(table: Table) -> Iterator[None]:
 
 @pytest.fixture
 def world(
-    client: InProcessClient, monkeypatch: pytest.MonkeyPatch, route: Route, caller: str
+    client: InProcessClient,
+    monkeypatch: pytest.MonkeyPatch,
+    route: Route,
+    caller: str,
+    _empty_table_after: None,
 ) -> World:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
     monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
