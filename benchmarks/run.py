@@ -69,6 +69,23 @@ from tests.support.lambda_context import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
+README = ROOT / "README.md"
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+# What each figure is, for the README's table (the order of the table).
+FIGURES = {
+    "authorizer_warm_us": "authorizer: CPU time of one allowed key decision, record cached (µs)",
+    "aws_calls_key_cold": "AWS calls, first use of a key on fresh instances",
+    "aws_calls_key_warm": "AWS calls, a key already cached",
+    "aws_calls_malformed": "AWS calls, a malformed key",
+    "authorizer_import_ms": "import of the authorizer's handler module (ms)",
+    "boto3_import_ms": "import of boto3 alone (ms)",
+    "authorizer_import_ratio": "ratio of the two",
+    "rate_limit_exact": "requests passed of 100 concurrent, limit 50",
+    "kms_calls_per_1000_reads": "KMS calls for 1,000 reads of 10 credentials",
+    "envelope_decrypt_us": "envelope: decrypt 100 bytes, data key cached (µs)",
+    "esdk_decrypt_us": "AWS Encryption SDK, caching CMM: the same (µs)",
+    "envelope_speedup_over_esdk": "speed-up of the envelope over the SDK",
+}
 PASSWORD = "blue-table-river-42"  # noqa: S105 - a throwaway account in the emulator
 GOALS = {
     "authorizer_warm_us": "< 50",
@@ -376,6 +393,24 @@ def measure_rate_limit(limit: int = 50, burst: int = 100) -> dict[str, Any]:
         process.wait(timeout=15)
 
 
+def _update_readme(results: dict[str, Any]) -> None:
+    """Put the figures in the README's table, between its markers, so the two never disagree."""
+    rows = ["| figure | this run | goal |", "|---|---|---|"]
+    rows += [
+        f"| {label} (`{name}`) | {results[name]} | {GOALS.get(name, '')} |"
+        for name, label in FIGURES.items()
+    ]
+    machine = results["machine"]
+    rows.append("")
+    rows.append(
+        f"Python {machine['python']}, {machine['cpus']} CPUs, {machine['platform']}; "
+        f"the run took {results['seconds']} s."
+    )
+    text = README.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    README.write_text(text[:start] + "\n" + "\n".join(rows) + "\n" + text[end:])
+
+
 def main() -> None:
     started = time.monotonic()
     results: dict[str, Any] = {}
@@ -392,6 +427,7 @@ def main() -> None:
     results["goals"] = GOALS
     results["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    _update_readme(results)
     width = max(len(name) for name in results)
     for name, value in results.items():
         if name not in ("machine", "goals"):
