@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from infra.template import Route, load_template
 from railguard import passwords, policy
@@ -84,7 +83,7 @@ def world(
     _empty_table_after: None,
 ) -> World:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
-    monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
+    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
     # Keys and credentials only where the case uses them: every write costs time in moto.
     needs: set[str] = set()
     if caller in API_KEY_CALLERS:
@@ -94,9 +93,6 @@ def world(
     if route.path.startswith("/api/v1/credentials"):
         needs.add("credentials")
     return build_world(client, needs)
-
-
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def build_world(client: InProcessClient, needs: set[str]) -> World:

@@ -6,6 +6,8 @@ import json
 import uuid
 from typing import Any
 
+from argon2 import PasswordHasher
+
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.function import Unauthorized
 from tests.support.functions import HttpResult, call_route, load_function, loaded_functions
@@ -18,6 +20,8 @@ me = load_function("me")
 authorizer = load_function("authorizer")
 
 STRONG_PASSWORD = "blue-table-river-42"
+# For tests about something else than passwords: fast, still argon2id.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def new_email() -> str:

@@ -23,7 +23,7 @@ from railguard.plans import RateLimit, plan_limit
 from railguard.policy import SCOPES
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
-from railguard.workspaces import Listing, WorkspaceScope, is_live
+from railguard.workspaces import Listing, WorkspaceScope, is_live, still_live
 
 API_KEY_PREFIX = "pr_live_"
 POINTER_PREFIX = "APIKEY#"
@@ -258,12 +258,7 @@ class ApiKeys:
         pointer_pk, pointer_sk = item_keys.api_key_pointer(scope.workspace_id, key_id)
         pointer: Item = {"pk": pointer_pk, "sk": pointer_sk, "key_digest": digest}
         writes = [
-            TransactItem.check(
-                item_keys.workspace(scope.workspace_id),
-                "#status = :active",
-                names={"#status": "status"},
-                values={":active": "active"},
-            ),
+            still_live(scope.workspace_id),
             TransactItem.put(record, condition="attribute_not_exists(pk)"),
             TransactItem.put(pointer, condition="attribute_not_exists(pk)"),
         ]

@@ -28,7 +28,7 @@ from railguard.policy import MANAGERS
 from railguard.principal import Principal
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
-from railguard.workspaces import Listing, is_live
+from railguard.workspaces import Listing, is_live, still_live
 
 RETENTION_SECONDS = 30 * 24 * 3600
 CREDENTIAL_PREFIX = "CREDENTIAL#"
@@ -135,6 +135,15 @@ def _view(item: Item) -> CredentialView:
     )
 
 
+def _default_removal(scope: CredentialScope, item: Item) -> TransactItem:
+    """Removes the type's default pointer, on condition that it still names this credential."""
+    return TransactItem.delete(
+        item_keys.credential_default(scope.workspace_id, item["type"]),
+        condition="credential_id = :id",
+        values={":id": item["id"]},
+    )
+
+
 def _purge_day(deleted_at: int) -> str:
     purge_at = datetime.fromtimestamp(deleted_at + RETENTION_SECONDS, tz=UTC)
     return purge_at.strftime("%Y-%m-%d")
@@ -195,12 +204,7 @@ class Credentials:
             "updated_at": now,
         }
         writes = [
-            TransactItem.check(
-                item_keys.workspace(scope.workspace_id),
-                "#status = :active",
-                names={"#status": "status"},
-                values={":active": "active"},
-            ),
+            still_live(scope.workspace_id),
             TransactItem.put(item, condition="attribute_not_exists(pk)"),
         ]
         if new.is_default:
@@ -301,7 +305,6 @@ class Credentials:
         return writes
 
     def _clear_default(self, scope: CredentialScope, item: Item, now: int) -> None:
-        pointer_key = item_keys.credential_default(scope.workspace_id, item["type"])
         try:
             self._table.transact(
                 [
@@ -310,11 +313,7 @@ class Credentials:
                         "SET is_default = :false, updated_at = :now",
                         values={":false": False, ":now": now},
                     ),
-                    TransactItem.delete(
-                        pointer_key,
-                        condition="credential_id = :id",
-                        values={":id": item["id"]},
-                    ),
+                    _default_removal(scope, item),
                 ]
             )
         except TransactionConflict:
@@ -343,13 +342,7 @@ class Credentials:
             )
         ]
         if item.get("is_default"):
-            writes.append(
-                TransactItem.delete(
-                    item_keys.credential_default(scope.workspace_id, item["type"]),
-                    condition="credential_id = :id",
-                    values={":id": credential_id},
-                )
-            )
+            writes.append(_default_removal(scope, item))
         try:
             self._table.transact(writes)
         except TransactionConflict:

@@ -110,6 +110,17 @@ def is_live(workspace: Item | None) -> bool:
     return workspace is not None and workspace.get("status") == "active"
 
 
+def still_live(workspace_id: str) -> TransactItem:
+    """For a transaction that creates something in a workspace: the workspace is not deleted,
+    checked atomically with the write (a deletion in between cancels the transaction)."""
+    return TransactItem.check(
+        item_keys.workspace(workspace_id),
+        "#status = :active",
+        names={"#status": "status"},
+        values={":active": "active"},
+    )
+
+
 def _view(workspace_id: str, workspace: Item, role: Role) -> WorkspaceView:
     return WorkspaceView(
         workspace_id,

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from railguard import opaque_tokens, passwords
 from railguard.api_keys import DEFAULT_GRACE_SECONDS
-from railguard.clock import SystemClock, rfc3339
+from railguard.clock import rfc3339
 from railguard.policy import SCOPES
 from railguard.store import Table
 from tests.support import accounts as a
+from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
@@ -42,40 +41,15 @@ CREATED_FIELDS = {
 
 
 # -- time and people ------------------------------------------------------------------------
-class FakeClock:
-    """The time every function instance sees; tests move it instead of sleeping."""
-
-    def __init__(self, start: float):
-        self.current = start
-
-    def now(self) -> float:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += seconds
-
-
-_LATEST = [0.0]  # the module's clock never runs backwards between tests (warm caches keep times)
-
-
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    # Every function builds its runtime with `Runtime(settings)`, whose clock is a `SystemClock`,
-    # and railguard reads the time nowhere else: patching `SystemClock.now` moves the time of the
-    # authorizer and of every function at once, while botocore, moto and werkzeug (which read
-    # `time.time` themselves) keep the real one. No seam is reachable from outside a handler.
-    fake = FakeClock(max(float(int(time.time())), _LATEST[0]))
-    monkeypatch.setattr(SystemClock, "now", lambda _self: fake.now())
-    yield fake
-    _LATEST[0] = fake.now()
+    yield from patched_system_clock(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Keys are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
@@ -44,9 +43,7 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def vaulted(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Vaulted:
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
     emails = {name: a.new_email() for name in ("owner", "user", "other")}
     signups = {name: a.sign_up(email) for name, email in emails.items()}
     tokens = {name: a.tokens_for(email)["access_token"] for name, email in emails.items()}

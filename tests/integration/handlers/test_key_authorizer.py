@@ -4,14 +4,12 @@ read, status and expiry against the clock, workspace, source IP, Origin, scopes,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from railguard import opaque_tokens, passwords
@@ -23,6 +21,7 @@ from railguard.ratelimit import RateLimiter
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
+from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 
 KEYS = "/api/v1/api-keys"
@@ -35,44 +34,15 @@ CACHE_AGED = STATE_MAX_AGE_SECONDS + 0.1
 
 
 # -- time and people ------------------------------------------------------------------------
-class FakeClock:
-    """The time every function instance sees; tests move it instead of sleeping."""
-
-    def __init__(self, start: float):
-        self.current = start
-
-    def now(self) -> float:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += seconds
-
-    def to_window_start(self, window_seconds: int) -> None:
-        """Half a second into the next fixed window, so a test's requests share one window."""
-        self.current = (int(self.current) // window_seconds + 1) * window_seconds + 0.5
-
-
-_LATEST = [0.0]  # the module's clock never runs backwards between tests (warm caches keep times)
-
-
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    # Every function builds its runtime with `Runtime(settings)`, whose clock is a `SystemClock`,
-    # and railguard reads the time nowhere else: patching `SystemClock.now` moves the time of the
-    # authorizer and of every function at once, while botocore, moto and werkzeug (which read
-    # `time.time` themselves) keep the real one. No seam is reachable from outside a handler.
-    fake = FakeClock(max(float(int(time.time())), _LATEST[0]))
-    monkeypatch.setattr(SystemClock, "now", lambda _self: fake.now())
-    yield fake
-    _LATEST[0] = fake.now()
+    yield from patched_system_clock(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Keys are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from argon2 import PasswordHasher
 
 from railguard import passwords
 from railguard.clock import SystemClock
@@ -38,9 +37,7 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 def team(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Team:
     """A workspace with an owner, two admins and two users; and a stranger with no workspace
     in common. (Cheap password hashing: roles are what is tested here.)"""
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
     names = ("owner", "admin", "admin2", "user", "user2", "stranger")
     emails = {name: a.new_email() for name in names}
     ids = {name: a.sign_up(emails[name])["user"]["id"] for name in names}
