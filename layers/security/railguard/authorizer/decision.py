@@ -146,7 +146,8 @@ class Authorizer:
         """`last_used_at`, at most once a minute per key: bookkeeping after the decision, not part
         of it, so its failure (another instance won the write, or a throttle) never refuses a
         request the checks allowed."""
-        if record.last_used_at is not None and now - record.last_used_at < 60:
+        resolution = KeyLookup.LAST_USED_RESOLUTION_SECONDS
+        if record.last_used_at is not None and now - record.last_used_at < resolution:
             return
         if self._last_used_noted.get(record.id) is not None:
             return  # this instance wrote it a moment ago; the cached record is older
