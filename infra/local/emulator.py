@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.local.aws import AwsEndpoint
@@ -14,6 +18,10 @@ if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+_TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
+_IDEMPOTENCY_SECONDS = 600
 
 
 class SerializedApp:
@@ -29,11 +37,84 @@ class SerializedApp:
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._transactions = IdempotentTransactions()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         with self._lock:
+            if environ.get("HTTP_X_AMZ_TARGET") == _TRANSACT_WRITE:
+                return self._transactions.apply(self._app, environ, start_response)
             # moto answers with a complete body, so the work is done inside the lock.
             return list(self._app(environ, start_response))
+
+
+@dataclass
+class _Answer:
+    request_body: bytes
+    status: str
+    headers: list[tuple[str, str]]
+    body: list[bytes]
+    at: float
+
+
+class IdempotentTransactions:
+    """DynamoDB's `ClientRequestToken`, which moto ignores: a transaction repeated with the
+    same token within ten minutes is answered as the first time, without applying it again.
+
+    botocore retries a call whose answer timed out with the same token; without this, a slow
+    emulator turns that retry of a create into a conflict with its own first attempt. A token
+    repeated with other parameters is refused as DynamoDB refuses it. Only successes are kept:
+    a cancelled transaction applied nothing, so running it again is what DynamoDB does too.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._answers: dict[str, _Answer] = {}
+        self._clock = clock
+
+    def apply(
+        self, app: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        request_body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(request_body)
+        token = json.loads(request_body or b"{}").get("ClientRequestToken")
+        now = self._clock()
+        self._answers = {
+            key: answer
+            for key, answer in self._answers.items()
+            if now - answer.at < _IDEMPOTENCY_SECONDS
+        }
+        earlier = self._answers.get(token) if token else None
+        if earlier is not None:
+            if earlier.request_body != request_body:
+                return _mismatch(start_response)
+            start_response(earlier.status, earlier.headers)
+            return earlier.body
+        answered: dict[str, Any] = {}
+
+        def remembering_start_response(status: str, headers: list[tuple[str, str]]) -> Any:
+            answered.update(status=status, headers=headers)
+            return start_response(status, headers)
+
+        body = list(app(environ, remembering_start_response))
+        if token and answered["status"].startswith("200"):
+            self._answers[token] = _Answer(
+                request_body, answered["status"], answered["headers"], body, now
+            )
+        return body
+
+
+def _mismatch(start_response: Callable[..., Any]) -> list[bytes]:
+    body = json.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "message": "The request uses the same client token as a previous, but not "
+            "identical request.",
+        }
+    ).encode()
+    start_response(
+        "400 Bad Request",
+        [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 class MotoEmulator:

@@ -99,6 +99,28 @@ def test_a_transaction_applies_every_action(table: Table) -> None:
     assert table.get((pk, "NEW")) is not None
 
 
+def test_every_transaction_carries_its_own_request_token(table: Table) -> None:
+    # Given the client stubbed to record what the store sends
+    sent: list[str] = []
+    event = "provide-client-params.dynamodb.TransactWriteItems"
+    table._client.meta.events.register(
+        event, lambda params, **_: sent.append(params["ClientRequestToken"]), "record-token"
+    )
+    try:
+        with Stubber(table._client) as stubber:
+            for _ in range(2):
+                stubber.add_response("transact_write_items", {})
+            # When two transactions run
+            for _ in range(2):
+                table.transact([TransactItem.put({"pk": _partition(), "sk": "x"})])
+    finally:
+        table._client.meta.events.unregister(event, unique_id="record-token")
+    # Then each had a token (a retry by the client repeats it, so DynamoDB applies it once)
+    assert len(sent) == 2
+    assert len(set(sent)) == 2
+    assert all(16 <= len(token) <= 36 for token in sent)
+
+
 def test_pages_follow_each_other_without_gaps_or_repeats(table: Table) -> None:
     # Given 7 items in a partition, 2 of them filtered out by the caller
     pk = _partition()

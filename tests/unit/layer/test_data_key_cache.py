@@ -48,7 +48,8 @@ class FakeKms:
 
     def decrypt(self, **request: Any) -> dict[str, Any]:
         self.decrypts += 1
-        context, _, plaintext = request["CiphertextBlob"].rpartition(b"|")
+        # The context first: a random data key may itself contain the separator.
+        context, _, plaintext = request["CiphertextBlob"].partition(b"|")
         if context != repr(sorted(request["EncryptionContext"].items())).encode():
             raise DecryptionFailed
         return {"Plaintext": plaintext}

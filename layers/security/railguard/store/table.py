@@ -8,6 +8,7 @@ retryable) for throttling, timeouts and AWS-side errors.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ _RETRYABLE_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "LimitExceededException",
+        # A retried transaction that arrives while its first attempt is still being applied.
+        "TransactionInProgressException",
     }
 )
 
@@ -289,8 +292,10 @@ class Table:
             if len(items) >= limit:
                 return Page(items, encode_cursor(start_key, index=index))
 
-    def transact(self, actions: Sequence[TransactItem], *, token: str | None = None) -> None:
-        """All or nothing. `token` makes a retried call idempotent for ten minutes."""
+    def transact(self, actions: Sequence[TransactItem]) -> None:
+        """All or nothing, and exactly once: the client retries a call whose answer timed out
+        with the same request token, and DynamoDB applies a token once in ten minutes, so a
+        retried create does not fail on its own first attempt's write."""
         request: list[TransactWriteItemTypeDef] = []
         for action in actions:
             body: dict[str, Any] = {"TableName": self.name}
@@ -302,8 +307,7 @@ class Table:
                 body["UpdateExpression"] = action.update
             body.update(_expression_arguments(action.condition, action.names, action.values))
             request.append({action.action: body})  # type: ignore[misc]
-        arguments: dict[str, Any] = {"TransactItems": request}
-        if token:
-            arguments["ClientRequestToken"] = token
         with _translated_errors():
-            self._client.transact_write_items(**arguments)
+            self._client.transact_write_items(
+                TransactItems=request, ClientRequestToken=secrets.token_urlsafe(24)
+            )
