@@ -49,12 +49,12 @@ from infra.local.emulator import MotoEmulator
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.provisioning import provision
 from infra.template import load_template
+from railguard.audit import LogAuditTrail
 from railguard.authorizer.function import Unauthorized
 from railguard.clock import SystemClock
 from railguard.credentials import (
     Credentials,
     CredentialScope,
-    LogRevealAudit,
     NewCredential,
     Vault,
     owner_of,
@@ -254,7 +254,7 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
         ).id
         for n in range(10)
     ]
-    vault = Vault(table, envelope, LogRevealAudit())
+    vault = Vault(table, envelope, LogAuditTrail())
     with counter.counting() as reads:
         for n in range(1000):
             vault.reveal(workspace.id, ids[n % 10], actor="bench", reason="bench")

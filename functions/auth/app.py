@@ -1,5 +1,6 @@
-"""Authentication routes (contract sections 3 and 4): signup, login, refresh, logout, and the
-public keys that verify access tokens. All public: the credential is in the body."""
+"""Authentication routes (contract sections 3 and 4): signup, login (and its MFA step), refresh,
+logout, and the public keys that verify access tokens. All public: the credential is in the
+body."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
 from railguard.accounts import Accounts
+from railguard.audit import LogAuditTrail
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
-from railguard.logins import ClientInfo, Logins, TokenPair
+from railguard.logins import ClientInfo, Logins, MfaChallenge, TokenPair
 from railguard.public_keys import PublicKeys
 from railguard.runtime import Runtime
 from railguard.settings import EnvelopeSettings, TokenSettings
@@ -45,6 +47,8 @@ class AuthServices:
             runtime.clock,
             signing_keys=SigningKeyRing(runtime.table, runtime.envelope, runtime.clock),
             audience=TokenAudience(settings.token_issuer, settings.token_audience),
+            envelope=runtime.envelope,
+            audit=LogAuditTrail(),
         )
 
     @cached_property
@@ -65,6 +69,15 @@ class SignupRequest(RequestModel):
 class LoginRequest(RequestModel):
     email: EmailStr = Field(max_length=254)
     password: SecretStr
+
+
+class MfaVerifyRequest(RequestModel):
+    # Long enough that any token sent by mistake (an access token) is refused as not an MFA
+    # token (401), not as malformed.
+    mfa_token: SecretStr = Field(max_length=4096)
+    code: SecretStr = Field(
+        max_length=64, description="A 6-digit TOTP code, or an unused recovery code"
+    )
 
 
 class RefreshTokenRequest(RequestModel):
@@ -104,6 +117,18 @@ class Tokens(BaseModel):
         )
 
 
+class MfaRequired(BaseModel):
+    """A login of a user with MFA on: answer at /auth/mfa/verify within `expires_in` seconds."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int
+
+    @classmethod
+    def of(cls, challenge: MfaChallenge) -> MfaRequired:
+        return cls(mfa_token=challenge.mfa_token, expires_in=challenge.expires_in)
+
+
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
 
@@ -136,12 +161,23 @@ def sign_up(body: SignupRequest) -> tuple[Data[SignupResult], int]:
 @api.app.post(
     "/api/v1/auth/login", summary="Log in for an access and a refresh token", tags=["auth"]
 )
-def log_in(body: LoginRequest) -> Data[Tokens]:
-    return Data(
-        data=Tokens.of(
-            api.services.logins.log_in(body.email, body.password.get_secret_value(), _client())
-        )
+def log_in(body: LoginRequest) -> Data[Tokens | MfaRequired]:
+    outcome = api.services.logins.log_in(body.email, body.password.get_secret_value(), _client())
+    if isinstance(outcome, MfaChallenge):
+        return Data(data=MfaRequired.of(outcome))
+    return Data(data=Tokens.of(outcome))
+
+
+@api.app.post(
+    "/api/v1/auth/mfa/verify",
+    summary="Answer a login's MFA challenge with a TOTP or recovery code",
+    tags=["auth"],
+)
+def verify_mfa(body: MfaVerifyRequest) -> Data[Tokens]:
+    pair = api.services.logins.complete_mfa(
+        body.mfa_token.get_secret_value(), body.code.get_secret_value(), _client()
     )
+    return Data(data=Tokens.of(pair))
 
 
 @api.app.post("/api/v1/auth/refresh", summary="Spend a refresh token for a new pair", tags=["auth"])

@@ -77,11 +77,12 @@ class IdempotentTransactions:
         environ["wsgi.input"] = io.BytesIO(request_body)
         token = json.loads(request_body or b"{}").get("ClientRequestToken")
         now = self._clock()
-        self._answers = {
-            key: answer
-            for key, answer in self._answers.items()
-            if now - answer.at < _IDEMPOTENCY_SECONDS
-        }
+        # Answers are kept in the order they were given: the expired ones are at the front.
+        while self._answers:
+            oldest = next(iter(self._answers))
+            if now - self._answers[oldest].at < _IDEMPOTENCY_SECONDS:
+                break
+            del self._answers[oldest]
         earlier = self._answers.get(token) if token else None
         if earlier is not None:
             if earlier.request_body != request_body:

@@ -28,6 +28,13 @@ CALLERS = ["owner", "admin", "user", "outsider", "api_key", "narrow_api_key", "a
 API_KEY_CALLERS = ("api_key", "narrow_api_key")
 TARGETS = ["own", "foreign"]
 SUCCESS = {200, 201, 204}
+# Routes whose valid request needs state the world does not have (an authenticator being set
+# up, or MFA on): being let through shows as the domain's 409, which is success here.
+MFA_STATE_BODIES: dict[str, dict[str, str]] = {
+    "POST /api/v1/me/mfa/totp/enable": {"code": "123456"},
+    "POST /api/v1/me/mfa/totp/disable": {"code": "123456", "password": a.STRONG_PASSWORD},
+    "POST /api/v1/me/mfa/recovery-codes": {"code": "123456"},
+}
 NO_SUCH_KEY = "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NO_SUCH_CRED = "cred_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NEW_PASSWORD = "green-lamp-harbor-77"
@@ -202,7 +209,7 @@ def _request(
         policy.Action.CREDENTIAL_UPDATE: {"name": "Renamed"},
     }
     headers = {"X-Workspace-ID": workspace} if policy.RULES[action].workspace == "header" else {}
-    return path, bodies.get(action), headers
+    return path, MFA_STATE_BODIES.get(route.key, bodies.get(action)), headers
 
 
 def _expected(route: Route, caller: str, target: str, world: World) -> str:
@@ -273,7 +280,8 @@ def test_route_outcome_matches_the_permission_table(
     # Then the outcome is the one the permission table gives
     expected = _expected(route, caller, target, world)
     if expected == "success":
-        assert reply.status in SUCCESS, reply.body
+        reached = SUCCESS | ({409} if route.key in MFA_STATE_BODIES else set())
+        assert reply.status in reached, reply.body
     else:
         assert str(reply.status) == expected, reply.body
     if expected == "404":

@@ -85,23 +85,29 @@ class Accounts:
             raise NotFound("No such user.")
         return UserProfile(user_id, item["email"], item["name"], bool(item["mfa_enabled"]))
 
-    def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
-        """Replace the password and end every session of the user, this one included."""
-        passwords.check_length(current_password, field="current_password")
+    def confirm_password(
+        self, user_id: str, password: str, *, field: str = "current_password"
+    ) -> tuple[UserProfile, str]:
+        """The signed-in user's profile and password hash, if `password` is their password;
+        else `WrongPassword`. For actions a stolen access token alone must not be able to do."""
+        passwords.check_length(password, field=field)
         profile = self.profile(user_id)
         # A stolen access token must not become a password oracle: same budget as logins.
         account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(profile.email))
         self._throttle.reserve([account])
         login = self._table.get(item_keys.login(profile.email))
-        if login is None or not passwords.verify_secret(login["password_hash"], current_password):
+        if login is None or not passwords.verify_secret(login["password_hash"], password):
             raise WrongPassword  # the reserved attempt stays counted as a failure
         self._throttle.release(*account)
+        return profile, login["password_hash"]
+
+    def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
+        """Replace the password and end every session of the user, this one included."""
+        profile, password_hash = self.confirm_password(user_id, current_password)
         passwords.check_policy(
             new_password, context=[profile.email, profile.name], field="new_password"
         )
-        if not store_password_hash(
-            self._table, profile.email, login["password_hash"], new_password
-        ):
+        if not store_password_hash(self._table, profile.email, password_hash, new_password):
             raise Conflict("The password was changed at the same time; retry.")
         self._sessions.end_all(user_id)
 

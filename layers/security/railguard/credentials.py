@@ -15,11 +15,11 @@ then purged by the retention job (which erases the ciphertext and keeps a tombst
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from railguard.audit import AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
@@ -92,32 +92,6 @@ class NewCredential:
 
     def __repr__(self) -> str:  # the value never reaches a log through repr()
         return f"NewCredential(name={self.name!r}, type={self.type!r}, value=<redacted>)"
-
-
-class RevealAudit(Protocol):
-    """Where reveals are recorded. The hash-chained audit trail (issue 9) will implement it."""
-
-    def revealed(
-        self, workspace_id: str, credential_id: str, *, actor: str, reason: str
-    ) -> None: ...
-
-
-class LogRevealAudit:
-    """Records each reveal as a structured log event (ids and reason, never the value)."""
-
-    def __init__(self) -> None:
-        self._logger = logging.getLogger("railguard.audit")
-
-    def revealed(self, workspace_id: str, credential_id: str, *, actor: str, reason: str) -> None:
-        self._logger.info(
-            "credential.revealed",
-            extra={
-                "workspace_id": workspace_id,
-                "credential_id": credential_id,
-                "actor": actor,
-                "reason": reason,
-            },
-        )
 
 
 def _view(item: Item) -> CredentialView:
@@ -377,7 +351,7 @@ class Vault:
     """Plaintext, for the platform's own use (an agent run), by workspace and id. Never behind a
     route; every reveal is recorded."""
 
-    def __init__(self, table: Table, envelope: Envelope, audit: RevealAudit):
+    def __init__(self, table: Table, envelope: Envelope, audit: AuditTrail):
         self._table = table
         self._envelope = envelope
         self._audit = audit
@@ -392,5 +366,13 @@ class Vault:
         plaintext = self._envelope.decrypt(
             item["ciphertext"], owner_of(workspace_id, credential_id)
         )
-        self._audit.revealed(workspace_id, credential_id, actor=actor, reason=reason)
+        self._audit.record(
+            AuditEvent(
+                "credential.revealed",
+                actor_id=actor,
+                workspace_id=workspace_id,
+                target_id=credential_id,
+                details={"reason": reason},
+            )
+        )
         return plaintext.decode()

@@ -50,6 +50,20 @@ class InvalidRefreshToken(Unauthenticated):
     default_message = "The refresh token is not valid; log in again."
 
 
+class InvalidMfaToken(Unauthenticated):
+    """The `mfa_token` of a login is unknown, expired, used, or from before a password change."""
+
+    code = "invalid_mfa_token"
+    default_message = "The MFA token is not valid; log in again."
+
+
+class InvalidMfaCode(Unauthenticated):
+    """A login's second factor was wrong or replayed; the `mfa_token` stays usable."""
+
+    code = "invalid_mfa_code"
+    default_message = "The code is not correct, or was already used."
+
+
 class Forbidden(RailguardError):
     status = 403
     code = "forbidden"
@@ -61,6 +75,21 @@ class WrongPassword(Forbidden):
 
     code = "invalid_current_password"
     default_message = "The current password is not correct."
+
+
+class WrongMfaCode(Forbidden):
+    """A signed-in user confirmed an MFA change with a wrong or replayed code."""
+
+    code = "invalid_mfa_code"
+    default_message = "The code is not correct, or was already used."
+
+
+class MfaRequired(Forbidden):
+    """The workspace requires MFA and the caller has not turned it on (the function says so: an
+    authorizer's refusal cannot carry a code)."""
+
+    code = "mfa_required"
+    default_message = "This workspace requires multi-factor authentication; turn it on first."
 
 
 class NotFound(RailguardError):

@@ -15,7 +15,7 @@ from typing import Literal
 
 IdKind = Literal["usr", "ws", "ses", "key", "cred", "wht", "aui", "evt", "sig"]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PATTERN = re.compile(r"^(?P<kind>[a-z]{2,4})_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 
 
@@ -23,7 +23,7 @@ def ulid(now_ms: int | None = None) -> str:
     """A new ULID: the time in milliseconds (`now_ms`, or the clock's) and 80 random bits."""
     milliseconds = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     value = (milliseconds << 80) | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def new_id(kind: IdKind) -> str:

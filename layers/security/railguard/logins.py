@@ -2,19 +2,31 @@
 
 An unknown email and a wrong password fail the same way, after the same work (a dummy argon2
 verification), and both count against the account's and the source address's failure budgets.
+
+A user with MFA on gets no session for the password alone but an MFA challenge: an opaque,
+single-use `mfa_token` (`rgm_...`, stored as its digest, 5 minutes) that `complete_mfa`
+exchanges, with a TOTP or recovery code, for the session. It is not a JWT, so nothing that
+accepts access or refresh tokens accepts it. The session is started in the transaction that
+spends the challenge, on condition that the password is still the one the challenge was
+issued for.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
-from railguard import passwords, tokens
+from railguard import opaque_tokens, passwords, tokens
 from railguard.accounts import store_password_hash
+from railguard.audit import AuditTrail
 from railguard.clock import Clock
-from railguard.errors import InvalidCredentials
+from railguard.envelope import Envelope
+from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
+from railguard.mfa import SecondFactors
 from railguard.sessions import SessionGrant, Sessions
 from railguard.signing_keys import SigningKeyRing
-from railguard.store import Table
+from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP, FailureThrottle
 
@@ -27,6 +39,24 @@ class TokenPair:
 
     def __repr__(self) -> str:  # never let a token reach a log through repr()
         return f"TokenPair(expires_in={self.expires_in})"
+
+
+MFA_TOKEN_PREFIX = "rgm_"  # noqa: S105 - a prefix, not a secret
+MFA_TOKEN_TTL_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class MfaChallenge:
+    mfa_token: str
+    expires_in: int
+
+    def __repr__(self) -> str:  # never let a token reach a log through repr()
+        return f"MfaChallenge(expires_in={self.expires_in})"
+
+
+def _fingerprint(password_hash: str) -> str:
+    """Names the password a challenge was issued for without keeping a copy of its hash."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -43,6 +73,8 @@ class Logins:
         *,
         signing_keys: SigningKeyRing,
         audience: tokens.TokenAudience,
+        envelope: Envelope,
+        audit: AuditTrail,
     ):
         self._table = table
         self._clock = clock
@@ -50,9 +82,11 @@ class Logins:
         self._audience = audience
         self._sessions = Sessions(table, clock)
         self._throttle = FailureThrottle(table, clock)
+        self._second_factors = SecondFactors(table, envelope, clock, audit)
 
-    def log_in(self, email: str, password: str, client: ClientInfo) -> TokenPair:
-        """Tokens for a new session, given a correct email and password."""
+    def log_in(self, email: str, password: str, client: ClientInfo) -> TokenPair | MfaChallenge:
+        """Tokens for a new session, given a correct email and password; for a user with MFA
+        on, the challenge to answer with a code instead."""
         email = item_keys.normalize_email(email)
         account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
         address = (LOGIN_FAILURES_PER_IP, client.source_ip)
@@ -68,6 +102,10 @@ class Logins:
         self._throttle.release(*address)
         if passwords.needs_rehash(login["password_hash"]):
             store_password_hash(self._table, email, login["password_hash"], password)  # best effort
+            login = self._table.get(item_keys.login(email)) or login
+        profile = self._table.get(item_keys.user_profile(login["user_id"]))
+        if profile is not None and profile.get("mfa_enabled"):
+            return self._challenge(login, email)
         grant = self._sessions.start(
             login["user_id"],
             source_ip=client.source_ip,
@@ -77,6 +115,64 @@ class Logins:
             password_hash=login["password_hash"],
             email=email,
         )
+        return self._tokens(grant)
+
+    def _challenge(self, login: Item, email: str) -> MfaChallenge:
+        token = opaque_tokens.new_token(MFA_TOKEN_PREFIX)
+        now = int(self._clock.now())
+        pk, sk = item_keys.mfa_challenge(opaque_tokens.digest(token))
+        self._table.put(
+            {
+                "pk": pk,
+                "sk": sk,
+                "user_id": login["user_id"],
+                "email": email,
+                "password_fingerprint": _fingerprint(login["password_hash"]),
+                "status": "pending",
+                "expires_at": now + MFA_TOKEN_TTL_SECONDS,
+                "ttl": now + MFA_TOKEN_TTL_SECONDS + 3600,
+            },
+            condition="attribute_not_exists(pk)",
+        )
+        return MfaChallenge(token, MFA_TOKEN_TTL_SECONDS)
+
+    def complete_mfa(self, mfa_token: str, code: str, client: ClientInfo) -> TokenPair:
+        """Tokens for the session of a login's MFA challenge, given a TOTP or recovery code.
+        A wrong code leaves the challenge usable (within the failure budget); a used, expired
+        or unknown one, or one issued before a password change, is `InvalidMfaToken`."""
+        now = int(self._clock.now())
+        if not opaque_tokens.is_well_formed(mfa_token, MFA_TOKEN_PREFIX):
+            raise InvalidMfaToken  # an access or refresh token among them: no lookup at all
+        challenge_key = item_keys.mfa_challenge(opaque_tokens.digest(mfa_token))
+        challenge = self._table.get(challenge_key)
+        if challenge is None or challenge["status"] != "pending" or challenge["expires_at"] <= now:
+            raise InvalidMfaToken
+        user_id = challenge["user_id"]
+        address = (LOGIN_FAILURES_PER_IP, client.source_ip)
+        if self._second_factors.spend(user_id, code, also_throttled=[address]) is None:
+            raise InvalidMfaCode
+        login = self._table.get(item_keys.login(challenge["email"]))
+        if login is None or not hmac.compare_digest(
+            _fingerprint(login["password_hash"]), challenge["password_fingerprint"]
+        ):
+            raise InvalidMfaToken
+        try:
+            grant = self._sessions.start(
+                user_id,
+                source_ip=client.source_ip,
+                user_agent=client.user_agent,
+                password_hash=login["password_hash"],
+                email=challenge["email"],
+                spending=TransactItem.update_item(
+                    challenge_key,
+                    "SET #status = :used, used_at = :now",
+                    condition="#status = :pending AND expires_at > :now",
+                    names={"#status": "status"},
+                    values={":used": "used", ":pending": "pending", ":now": now},
+                ),
+            )
+        except InvalidCredentials:
+            raise InvalidMfaToken from None  # spent by a concurrent answer, or expired meanwhile
         return self._tokens(grant)
 
     def refresh(self, refresh_token: str) -> TokenPair:

@@ -30,6 +30,7 @@ WorkspaceSource = Literal["none", "path", "header"]
 class Action(StrEnum):
     ME_READ = "me:read"
     ME_PASSWORD = "me:password"  # noqa: S105 - an action name
+    ME_MFA = "me:mfa"
     WORKSPACES_LIST = "workspaces:list"
     WORKSPACES_CREATE = "workspaces:create"
     WORKSPACE_READ = "workspace:read"
@@ -91,6 +92,7 @@ class Rule:
 RULES: Mapping[Action, Rule] = {
     Action.ME_READ: Rule(ANY_ROLE, "none", any_api_key=True),
     Action.ME_PASSWORD: Rule(ANY_ROLE, "none"),
+    Action.ME_MFA: Rule(ANY_ROLE, "none"),
     Action.WORKSPACES_LIST: Rule(ANY_ROLE, "none"),
     Action.WORKSPACES_CREATE: Rule(ANY_ROLE, "none"),
     Action.WORKSPACE_READ: Rule(ANY_ROLE, "path"),
@@ -123,6 +125,10 @@ RULES: Mapping[Action, Rule] = {
 ROUTE_ACTIONS: Mapping[str, Action] = {
     "GET /api/v1/me": Action.ME_READ,
     "POST /api/v1/me/password": Action.ME_PASSWORD,
+    "POST /api/v1/me/mfa/totp/setup": Action.ME_MFA,
+    "POST /api/v1/me/mfa/totp/enable": Action.ME_MFA,
+    "POST /api/v1/me/mfa/totp/disable": Action.ME_MFA,
+    "POST /api/v1/me/mfa/recovery-codes": Action.ME_MFA,
     "GET /api/v1/workspaces": Action.WORKSPACES_LIST,
     "POST /api/v1/workspaces": Action.WORKSPACES_CREATE,
     "GET /api/v1/workspaces/{workspace_id}": Action.WORKSPACE_READ,

@@ -29,6 +29,8 @@ class Principal:
     # browser Origin its key allows, to echo in CORS headers.
     rate_limit: RateLimit | None = None
     origin: str | None = None
+    # The workspace requires MFA and this user has not turned it on: the function refuses.
+    mfa_required: bool = False
 
     @property
     def rate_subject(self) -> str:
@@ -49,6 +51,8 @@ class Principal:
             context["rate_limit"] = self.rate_limit.to_text()
         if self.origin:
             context["origin"] = self.origin
+        if self.mfa_required:
+            context["mfa_required"] = "true"
         return context
 
     @classmethod
@@ -78,4 +82,5 @@ class Principal:
             session_id=context.get("session_id") or None,
             rate_limit=rate_limit,
             origin=context.get("origin") or None,
+            mfa_required=context.get("mfa_required") == "true",
         )

@@ -71,10 +71,18 @@ class Sessions:
         self._clock = clock
 
     def start(
-        self, user_id: str, *, source_ip: str, user_agent: str, email: str, password_hash: str
+        self,
+        user_id: str,
+        *,
+        source_ip: str,
+        user_agent: str,
+        email: str,
+        password_hash: str,
+        spending: TransactItem | None = None,
     ) -> SessionGrant:
         """A new session, on condition that `password_hash` is still the user's password, so a
-        login racing a password change cannot outlive it."""
+        login racing a password change cannot outlive it; and, when given, that `spending` (the
+        write that uses up what the session was granted for) applies with it."""
         now = int(self._clock.now())
         session_id = new_id("ses")
         expires_at = now + SESSION_LIFETIME_SECONDS
@@ -103,6 +111,7 @@ class Sessions:
                         _refresh_item(token, user_id, session_id, expires_at),
                         condition="attribute_not_exists(pk)",
                     ),
+                    *([spending] if spending is not None else []),
                 ]
             )
         except TransactionConflict:
@@ -162,8 +171,8 @@ class Sessions:
         if current is not None:
             self._revoke(current["user_id"], current["session_id"])
 
-    def end_all(self, user_id: str) -> int:
-        """Revoke every active session of the user; returns how many were active."""
+    def end_all(self, user_id: str, *, except_session: str | None = None) -> int:
+        """Revoke every active session of the user but `except_session`; returns how many."""
         now = self._clock.now()
         revoked, cursor = 0, None
         while True:
@@ -174,8 +183,9 @@ class Sessions:
                 cursor=cursor,
             )
             for session in page.items:
-                if is_active(session, now):
-                    self._revoke(user_id, session["sk"].removeprefix(item_keys.SESSION_PREFIX))
+                session_id = session["sk"].removeprefix(item_keys.SESSION_PREFIX)
+                if is_active(session, now) and session_id != except_session:
+                    self._revoke(user_id, session_id)
                     revoked += 1
             cursor = page.next_cursor
             if cursor is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from railguard.clock import Clock
-from railguard.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from railguard.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.ids import new_id
 from railguard.policy import outranks
 from railguard.principal import Principal, Role
@@ -174,11 +174,6 @@ class Workspaces:
     def update(
         self, scope: WorkspaceScope, *, name: str | None, require_mfa: bool | None
     ) -> WorkspaceView:
-        if require_mfa:
-            # Refused rather than stored: a security setting must never look on and not be.
-            raise ValidationFailed(
-                "Requiring MFA is not available yet.", details={"field": "require_mfa"}
-            )
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
@@ -187,20 +182,34 @@ class Workspaces:
         if not changes:
             return self.get(scope)
         assignments = ", ".join(f"#{field} = :{field}" for field in changes)
+        update = TransactItem.update_item(
+            item_keys.workspace(scope.workspace_id),
+            f"SET {assignments}",
+            condition="#status = :active",
+            names={"#status": "status", **{f"#{field}": field for field in changes}},
+            values={
+                ":active": "active",
+                **{f":{field}": value for field, value in changes.items()},
+            },
+        )
+        # Requiring MFA is allowed only to someone who has it: the setting applies to its
+        # author too, and must not lock them out. Checked in the same transaction.
+        has_mfa = TransactItem.check(
+            item_keys.user_profile(scope.user_id),
+            "mfa_enabled = :true",
+            values={":true": True},
+        )
         try:
-            updated = self._table.update(
-                item_keys.workspace(scope.workspace_id),
-                f"SET {assignments}",
-                condition="#status = :active",
-                names={"#status": "status", **{f"#{field}": field for field in changes}},
-                values={
-                    ":active": "active",
-                    **{f":{field}": value for field, value in changes.items()},
-                },
-            )
-        except ConditionFailed:
-            raise NotFound("No such workspace.") from None
-        return _view(scope.workspace_id, updated, scope.role)
+            self._table.transact([update, has_mfa] if require_mfa else [update])
+        except TransactionConflict as conflict:
+            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound("No such workspace.") from None
+            if conflict.condition_failed:
+                raise MfaRequired(
+                    "Turn on MFA for your own account before requiring it in the workspace."
+                ) from None
+            raise Conflict("The workspace changed at the same time; retry.") from None
+        return self.get(scope)
 
     def delete(self, scope: WorkspaceScope) -> None:
         """Soft delete: the workspace stops for every key and session at once, and is kept."""

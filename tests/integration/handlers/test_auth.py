@@ -8,6 +8,7 @@ import json
 
 import jwt
 import pytest
+from argon2 import PasswordHasher
 
 from railguard import passwords, policy
 from railguard.store import Table
@@ -95,6 +96,28 @@ def test_login_returns_a_token_pair() -> None:
     assert claims["sub"] == user_id
     assert claims["exp"] - claims["iat"] == 900
     assert jwt.get_unverified_header(data["access_token"])["typ"] == "at+jwt"
+
+
+def test_a_login_upgrades_a_weaker_hash_and_still_opens_the_session(table: Table) -> None:
+    # Given a user whose stored hash has weaker argon2 parameters than the current ones
+    email = a.new_email()
+    a.sign_up(email)
+    weaker = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    table.update(
+        item_keys.login(email),
+        "SET password_hash = :weak",
+        values={":weak": weaker.hash(a.STRONG_PASSWORD)},
+    )
+    # When they log in
+    reply = a.log_in(email)
+    # Then the session opens, and the hash was replaced by one with the current parameters
+    assert reply.status == 200, reply.body
+    me = a.call_me(reply.json()["data"]["access_token"])
+    assert not isinstance(me, int)
+    assert me.status == 200
+    login = table.get(item_keys.login(email))
+    assert login is not None
+    assert not passwords.needs_rehash(login["password_hash"])
 
 
 def test_unknown_email_and_wrong_password_are_indistinguishable(

@@ -14,6 +14,7 @@ import pytest
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import passwords
+from railguard.audit import AuditEvent
 from railguard.clock import SystemClock
 from railguard.credentials import RETENTION_SECONDS, Credentials, CredentialScope, Vault, mask
 from railguard.envelope import DataKeyCache, Envelope
@@ -21,6 +22,7 @@ from railguard.errors import Conflict, NotFound
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
+from tests.support.audit import RecordingAuditTrail
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
 
@@ -251,7 +253,7 @@ def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
     calls: list[str] = []
     kms.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     key_id = provisioned.intrinsics.physical["DataKey"].ref
-    recorder = _Recorder()
+    recorder = RecordingAuditTrail()
     vault = Vault(table, Envelope(kms, key_id, DataKeyCache(SystemClock())), recorder)
     # When it is revealed 50 times
     values = {
@@ -261,18 +263,22 @@ def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
     # Then the value is exact, KMS was asked once, and each reveal was recorded
     assert values == {SECRET}
     assert calls == ["Decrypt"]
-    assert recorder.seen == [(vaulted.workspace, created["id"])] * 50
+    assert (
+        recorder.events
+        == [
+            AuditEvent(
+                "credential.revealed",
+                actor_id="agent-run:1",
+                workspace_id=vaulted.workspace,
+                target_id=created["id"],
+                details={"reason": "test"},
+            )
+        ]
+        * 50
+    )
     # And it reveals nothing of another workspace, or a deleted credential
     with pytest.raises(NotFound):
         vault.reveal("ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ", created["id"], actor="a", reason="r")
     client.request("DELETE", f"/api/v1/credentials/{created['id']}", headers=vaulted.owner)
     with pytest.raises(NotFound):
         vault.reveal(vaulted.workspace, created["id"], actor="a", reason="r")
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str]] = []
-
-    def revealed(self, workspace_id: str, credential_id: str, *, actor: str, reason: str) -> None:
-        self.seen.append((workspace_id, credential_id))

@@ -270,12 +270,17 @@ def test_a_deleted_workspace_stops_at_once_and_is_kept(
     assert kept["status"] == "deleted"
 
 
-def test_requiring_mfa_is_refused_until_it_can_be_enforced(
+def test_requiring_mfa_is_refused_to_a_manager_without_mfa(
     client: InProcessClient, team: Team
 ) -> None:
-    reply = _call(client, team, "owner", "PATCH", "", body={"require_mfa": True})
-    assert reply.status == 400
-    assert _call(client, team, "owner", "GET").json()["data"]["require_mfa"] is False
+    # Given an owner who has not turned MFA on
+    # When they require it of the workspace
+    reply = _call(client, team, "owner", "PATCH", "", body={"require_mfa": True, "name": "X"})
+    # Then 403 mfa_required (it would lock them out), and nothing changed
+    assert reply.status == 403
+    assert reply.json()["error"]["code"] == "mfa_required"
+    workspace = _call(client, team, "owner", "GET").json()["data"]
+    assert (workspace["require_mfa"], workspace["name"]) == (False, "Test User's workspace")
 
 
 @pytest.mark.parametrize("field", ["workspace_id", "owner_id", "role", "created_by", "plan"])

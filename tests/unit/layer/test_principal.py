@@ -24,6 +24,18 @@ def test_a_principal_round_trips_through_the_context() -> None:
     assert Principal.from_context(context) == principal
 
 
+def test_a_user_held_back_by_mfa_round_trips_and_others_are_not() -> None:
+    # Given a member whose workspace requires MFA they lack, and one it does not hold back
+    held = Principal("user", "usr_1", workspace_id="ws_1", role="user", mfa_required=True)
+    free = Principal("user", "usr_2", workspace_id="ws_1", role="user")
+    # When both go through the context / Then only the first is marked
+    assert Principal.from_context(held.to_context()).mfa_required is True
+    assert "mfa_required" not in free.to_context()
+    assert (
+        Principal.from_context({**free.to_context(), "mfa_required": "yes"}).mfa_required is False
+    )
+
+
 @pytest.mark.parametrize(
     "context",
     [

@@ -2,8 +2,10 @@
 
 Users (access tokens): the credential's shape and the route's rule (no I/O), the token's
 signature (local, cached public keys), then one strongly consistent BatchGetItem for the session
-and, when the route acts in a workspace, the workspace and the caller's membership, and last the
-permission table's rule for the route.
+and, when the route acts in a workspace, the workspace, the caller's membership and profile, and
+last the permission table's rule for the route. A workspace that requires MFA of a member who
+has not turned it on is marked in the principal (`mfa_required`): the function answers 403
+`mfa_required`, since an authorizer's own refusal can only be API Gateway's bare 403.
 
 API keys: shape and checksum (no I/O: a malformed key costs nothing), the key record by its
 digest, status and expiry against the clock now, the workspace alive, the source IP, the Origin,
@@ -46,6 +48,7 @@ class _State:
     session: Item | None
     workspace: Item | None
     member: Item | None
+    profile: Item | None  # read with the workspace: whether the user has MFA on
 
 
 def _state_cache[K: Hashable, V](clock: Clock) -> TtlCache[K, V]:
@@ -94,6 +97,9 @@ class Authorizer:
                 workspace_id=workspace_id,
                 role=state.member["role"],
                 rate_limit=plan_limit(state.workspace.get("plan")),
+                # Allowed through, for the function to refuse with the contract's body.
+                mfa_required=bool(state.workspace.get("require_mfa"))
+                and not (state.profile or {}).get("mfa_enabled"),
             )
         elif workspace_id is not None and rule.workspace == "header":
             raise Forbidden("Not a member of that workspace.")
@@ -177,8 +183,14 @@ class Authorizer:
     def _load_state(self, user_id: str, session_id: str, workspace_id: str | None) -> _State:
         session_key = item_keys.session(user_id, session_id)
         if workspace_id is None:
-            return _State(self._table.get(session_key), None, None)
+            return _State(self._table.get(session_key), None, None, None)
         workspace_key = item_keys.workspace(workspace_id)
         member_key = item_keys.member(workspace_id, user_id)
-        found = self._table.get_many([session_key, workspace_key, member_key])
-        return _State(found.get(session_key), found.get(workspace_key), found.get(member_key))
+        profile_key = item_keys.user_profile(user_id)
+        found = self._table.get_many([session_key, workspace_key, member_key, profile_key])
+        return _State(
+            found.get(session_key),
+            found.get(workspace_key),
+            found.get(member_key),
+            found.get(profile_key),
+        )

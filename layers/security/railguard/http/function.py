@@ -17,7 +17,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from railguard import policy
-from railguard.errors import NotFound, RailguardError, RateLimited, ValidationFailed
+from railguard.errors import (
+    MfaRequired,
+    NotFound,
+    RailguardError,
+    RateLimited,
+    ValidationFailed,
+)
 from railguard.http import cors
 from railguard.http.guards import settled_event
 from railguard.http.responses import (
@@ -111,6 +117,8 @@ class ApiFunction[S: FunctionSettings, D = None]:
                 if caller is not None:
                     extra_headers |= cors.response_headers(caller.origin)
                     self._count_request(caller, extra_headers)
+                    if caller.mfa_required:
+                        raise MfaRequired
                 result = self.app.resolve(settled_event(event), context)
             except RailguardError as error:
                 logger.info("request refused before routing", extra={"error_code": error.code})

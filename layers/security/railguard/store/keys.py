@@ -84,3 +84,18 @@ def credential(workspace_id: str, credential_id: str) -> ItemKey:
 def credential_default(workspace_id: str, credential_type: str) -> ItemKey:
     """Names the default credential of one type in a workspace (at most one, by construction)."""
     return (f"WS#{workspace_id}", f"CREDDEFAULT#{credential_type}")
+
+
+def totp(user_id: str) -> ItemKey:
+    """The user's TOTP factor: its sealed secret, pending or enabled, and the last step used."""
+    return (f"USER#{user_id}", "MFA#TOTP")
+
+
+def recovery_codes(user_id: str) -> ItemKey:
+    """The digests of the user's unused recovery codes, as one set."""
+    return (f"USER#{user_id}", "MFA#RECOVERY")
+
+
+def mfa_challenge(token_digest: str) -> ItemKey:
+    """A login waiting for its second factor, found by the digest of its `mfa_token`."""
+    return (f"MFACHALLENGE#{token_digest}", "CHALLENGE")

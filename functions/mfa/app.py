@@ -1,0 +1,99 @@
+"""The signed-in user's MFA (contract section 4): TOTP setup and enabling, disabling, and new
+recovery codes. Users only: no API key scope reaches these routes."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel, Field, SecretStr
+
+from railguard.audit import LogAuditTrail
+from railguard.http import ApiFunction, Data
+from railguard.http.models import RequestModel
+from railguard.mfa import Mfa
+from railguard.runtime import Runtime
+from railguard.settings import EnvelopeSettings
+
+
+def _mfa(runtime: Runtime[EnvelopeSettings]) -> Mfa:
+    return Mfa(runtime.table, runtime.envelope, runtime.clock, LogAuditTrail())
+
+
+api = ApiFunction(EnvelopeSettings, _mfa)
+
+_CODE = Field(max_length=64, description="A 6-digit TOTP code, or an unused recovery code")
+
+
+class TotpSetup(BaseModel):
+    secret: str = Field(description="Base32, 160 bits; shown by this response only")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as an SVG QR code")
+
+
+class TotpCode(RequestModel):
+    code: SecretStr = Field(max_length=16, description="A 6-digit code of the new authenticator")
+
+
+class SecondFactorCode(RequestModel):
+    code: SecretStr = _CODE
+
+
+class DisableRequest(RequestModel):
+    code: SecretStr = _CODE
+    password: SecretStr
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(description="Ten single-use codes, shown this once")
+
+
+@api.app.post(
+    "/api/v1/me/mfa/totp/setup",
+    summary="Start setting up an authenticator app (pending until enabled)",
+    tags=["mfa"],
+)
+def set_up() -> Data[TotpSetup]:
+    enrollment = api.services.set_up(api.principal.id)
+    return Data(
+        data=TotpSetup(
+            secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri, qr_svg=enrollment.qr_svg
+        )
+    )
+
+
+@api.app.post(
+    "/api/v1/me/mfa/totp/enable",
+    summary="Turn MFA on with a code of the new authenticator",
+    tags=["mfa"],
+)
+def enable(body: TotpCode) -> Data[RecoveryCodes]:
+    codes = api.services.enable(api.principal.id, body.code.get_secret_value())
+    return Data(data=RecoveryCodes(recovery_codes=codes))
+
+
+@api.app.post(
+    "/api/v1/me/mfa/totp/disable",
+    summary="Turn MFA off; ends the user's other sessions",
+    tags=["mfa"],
+)
+def disable(body: DisableRequest) -> Response[None]:
+    principal = api.principal
+    api.services.disable(
+        principal.id,
+        principal.session_id,
+        body.code.get_secret_value(),
+        body.password.get_secret_value(),
+    )
+    return Response(204)
+
+
+@api.app.post(
+    "/api/v1/me/mfa/recovery-codes",
+    summary="Replace the recovery codes; the old set stops working",
+    tags=["mfa"],
+)
+def replace_recovery_codes(body: SecondFactorCode) -> Data[RecoveryCodes]:
+    codes = api.services.replace_recovery_codes(api.principal.id, body.code.get_secret_value())
+    return Data(data=RecoveryCodes(recovery_codes=codes))
+
+
+lambda_handler = api.handler
