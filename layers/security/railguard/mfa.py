@@ -23,7 +23,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from railguard import totp
 from railguard.accounts import Accounts
@@ -43,6 +43,13 @@ RECOVERY_CODE_CHARACTERS = 16  # Crockford base32: 80 bits
 MFA_FAILURES_PER_USER = ThrottleRule("mfa-user", limit=5, window_seconds=900)
 
 SecondFactor = Literal["totp", "recovery_code"]
+
+# The condition of a write that needs MFA to be on (still, at the moment of writing).
+_WHILE_ENABLED: dict[str, Any] = {
+    "condition": "#status = :enabled",
+    "names": {"#status": "status"},
+    "values": {":enabled": "enabled"},
+}
 
 _CROCKFORD_SET = frozenset(CROCKFORD)
 # Crockford's decoding: letters a person may read or type for digits, and separators.
@@ -258,12 +265,7 @@ class Mfa:
         try:
             self._table.transact(
                 [
-                    TransactItem.delete(
-                        item_keys.totp(user_id),
-                        condition="#status = :enabled",
-                        names={"#status": "status"},
-                        values={":enabled": "enabled"},
-                    ),
+                    TransactItem.delete(item_keys.totp(user_id), **_WHILE_ENABLED),
                     TransactItem.delete(item_keys.recovery_codes(user_id)),
                     self._mirror_on_profile(user_id, enabled=False),
                 ]
@@ -282,12 +284,7 @@ class Mfa:
         try:
             self._table.transact(
                 [
-                    TransactItem.check(
-                        item_keys.totp(user_id),
-                        "#status = :enabled",
-                        names={"#status": "status"},
-                        values={":enabled": "enabled"},
-                    ),
+                    TransactItem.check(item_keys.totp(user_id), **_WHILE_ENABLED),
                     TransactItem.put(_recovery_item(user_id, codes, int(self._clock.now()))),
                 ]
             )
