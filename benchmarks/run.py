@@ -54,14 +54,13 @@ from railguard.authorizer.function import Unauthorized
 from railguard.clock import SystemClock
 from railguard.credentials import (
     Credentials,
-    CredentialScope,
     NewCredential,
     Vault,
     owner_of,
 )
 from railguard.envelope import DataKeyCache, Envelope
 from railguard.store import Table
-from railguard.workspaces import Workspaces
+from railguard.workspaces import ResourceScope, Workspaces
 from tests.e2e.local_stack import free_port
 from tests.support.functions import load_function
 from tests.support.inprocess import InProcessClient
@@ -246,7 +245,7 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
     table = Table(endpoint.client("dynamodb"), provisioning.intrinsics.physical["Table"].ref)
     envelope = Envelope(kms, key_arn, DataKeyCache(clock))
     workspace = Workspaces(table, clock).create("usr_bench", "Bench")
-    scope = CredentialScope(workspace.id, "user:usr_bench", manager=True)
+    scope = ResourceScope(workspace.id, "user:usr_bench", manager=True)
     credentials = Credentials(table, envelope, clock)
     ids = [
         credentials.create(

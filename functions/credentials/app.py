@@ -9,11 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.clock import rfc3339
-from railguard.credentials import Credentials, CredentialScope, CredentialView, NewCredential
+from railguard.credentials import Credentials, CredentialView, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import RequestModel
 from railguard.runtime import Runtime
 from railguard.settings import EnvelopeSettings
+from railguard.workspaces import ResourceScope
 
 
 def _credentials(runtime: Runtime[EnvelopeSettings]) -> Credentials:
@@ -71,8 +72,8 @@ class Credential(BaseModel):
         )
 
 
-def _scope() -> CredentialScope:
-    return CredentialScope.of(api.principal)
+def _scope() -> ResourceScope:
+    return ResourceScope.of(api.principal)
 
 
 @api.app.get("/api/v1/credentials", summary="The workspace's credentials, masked", tags=["vault"])

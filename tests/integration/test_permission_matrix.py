@@ -21,6 +21,7 @@ from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
+from tests.support.plaintexts import remember
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 PROTECTED = [route for route in TEMPLATE.routes if route.authorizer]
@@ -37,6 +38,8 @@ MFA_STATE_BODIES: dict[str, dict[str, str]] = {
 }
 NO_SUCH_KEY = "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NO_SUCH_CRED = "cred_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+NO_SUCH_TRIGGER = "trg_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+NO_SUCH_AGENT_UI = "aui_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NEW_PASSWORD = "green-lamp-harbor-77"
 
 
@@ -65,11 +68,10 @@ def stack_name(route: Route) -> str:
     return f"matrix-{PROTECTED.index(route)}"
 
 
-@pytest.fixture
-def _empty_table_after(table: Table) -> Iterator[None]:
-    """Each case writes a world of its own; removing it afterwards keeps the table small, and
-    moto's transactions copy the whole table. The signing keys stay: warm instances hold them."""
-    yield
+def _empty(table: Table) -> None:
+    """Each mutating case writes a world of its own; removing it afterwards keeps the table
+    small, and moto's transactions copy the whole table. The signing keys stay: warm instances
+    hold them."""
     client = table._client
     doomed = [
         {"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}
@@ -81,25 +83,49 @@ def _empty_table_after(table: Table) -> Iterator[None]:
         client.batch_write_item(RequestItems={table.name: doomed[start : start + 25]})
 
 
+def _needs(route: Route, callers: tuple[str, ...]) -> set[str]:
+    """Keys and resources only where a case uses them: every write costs time in moto."""
+    needs = {caller for caller in callers if caller in API_KEY_CALLERS}
+    if route.path.startswith("/api/v1/api-keys"):
+        needs |= {"api_key", "key_outsider"}  # a key of each workspace to act on
+    if route.path.startswith("/api/v1/credentials"):
+        needs.add("credentials")
+    needs |= {
+        kind for kind, (path, _) in WORKSPACE_RESOURCES.items() if route.path.startswith(path)
+    }
+    return needs
+
+
+# Read-only routes change nothing in their world: one world (in the route's own table) serves
+# every caller and target of the route.
+_SHARED_WORLDS: dict[str, World] = {}
+
+
 @pytest.fixture
 def world(
     client: InProcessClient,
     monkeypatch: pytest.MonkeyPatch,
     route: Route,
     caller: str,
-    _empty_table_after: None,
-) -> World:
+    table: Table,
+) -> Iterator[World]:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
     monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    # Keys and credentials only where the case uses them: every write costs time in moto.
-    needs: set[str] = set()
-    if caller in API_KEY_CALLERS:
-        needs.add(caller)
-    if route.path.startswith("/api/v1/api-keys"):
-        needs |= {"api_key", "key_outsider"}  # a key of each workspace to act on
-    if route.path.startswith("/api/v1/credentials"):
-        needs.add("credentials")
-    return build_world(client, needs)
+    if route.method == "GET":
+        if route.key not in _SHARED_WORLDS:
+            _SHARED_WORLDS[route.key] = build_world(client, _needs(route, API_KEY_CALLERS))
+        yield _SHARED_WORLDS[route.key]
+        return
+    yield build_world(client, _needs(route, (caller,)))
+    _empty(table)
+
+
+# Resources of which the world holds one per workspace when a case needs them: the path that
+# creates them and a valid body (the id is kept as "<kind>_<workspace key>").
+WORKSPACE_RESOURCES: dict[str, tuple[str, dict[str, Any]]] = {
+    "trigger": ("/api/v1/webhook-triggers", {"name": "matrix", "agent_id": "agent-1"}),
+    "agent_ui": ("/api/v1/agent-uis", {"name": "matrix", "agent_id": "agent-1"}),
+}
 
 
 def build_world(client: InProcessClient, needs: set[str]) -> World:
@@ -170,6 +196,21 @@ def build_world(client: InProcessClient, needs: set[str]) -> World:
             headers={"X-Workspace-ID": ids[workspace]},
         )
         assert deleted.status == 204, deleted.body
+    for kind, (path, body) in WORKSPACE_RESOURCES.items():
+        for owner, workspace in (("owner", "ws_owner"), ("outsider", "ws_outsider")):
+            if kind not in needs:
+                break
+            reply = client.request(
+                "POST",
+                path,
+                token=tokens[owner],
+                headers={"X-Workspace-ID": ids[workspace]},
+                body=body,
+            )
+            assert reply.status == 201, reply.body
+            ids[f"{kind}_{workspace}"] = reply.json()["data"]["id"]
+            if kind == "trigger":
+                remember(reply.json()["data"]["token"])
     return World(ids, emails, tokens, roles, api_keys)
 
 
@@ -189,6 +230,8 @@ def _request(
         "{user_id}": member,
         "{key_id}": world.ids.get(f"key_{workspace_key}", NO_SUCH_KEY),
         "{credential_id}": world.ids.get(f"credential_{state}_{workspace_key}", NO_SUCH_CRED),
+        "{trigger_id}": world.ids.get(f"trigger_{workspace_key}", NO_SUCH_TRIGGER),
+        "{agent_ui_id}": world.ids.get(f"agent_ui_{workspace_key}", NO_SUCH_AGENT_UI),
     }
     path = route.path
     for placeholder, value in placeholders.items():
@@ -207,6 +250,10 @@ def _request(
         policy.Action.API_KEY_UPDATE: {"name": "Renamed"},
         policy.Action.CREDENTIAL_CREATE: {"name": "New", "type": "anthropic", "value": "sk-1"},
         policy.Action.CREDENTIAL_UPDATE: {"name": "Renamed"},
+        policy.Action.WEBHOOK_TRIGGER_CREATE: WORKSPACE_RESOURCES["trigger"][1],
+        policy.Action.WEBHOOK_TRIGGER_UPDATE: {"name": "Renamed"},
+        policy.Action.AGENT_UI_CREATE: WORKSPACE_RESOURCES["agent_ui"][1],
+        policy.Action.AGENT_UI_UPDATE: {"name": "Renamed"},
     }
     headers = {"X-Workspace-ID": workspace} if policy.RULES[action].workspace == "header" else {}
     return path, MFA_STATE_BODIES.get(route.key, bodies.get(action)), headers

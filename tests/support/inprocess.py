@@ -57,13 +57,16 @@ class InProcessClient:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         source_ip: str = "127.0.0.1",
+        raw_body: bytes | None = None,
     ) -> Reply:
+        """`body` is sent as JSON; `raw_body`, as exactly these bytes (also as JSON)."""
         pairs = list((headers or {}).items())
         if token is not None:
             pairs.append(("Authorization", f"Bearer {token}"))
-        raw = b""
+        raw = raw_body if raw_body is not None else b""
         if body is not None:
             raw = json.dumps(body).encode()
+        if raw:
             pairs.append(("Content-Type", "application/json"))
         path, _, query = path.partition("?")
         response = self._gateway.handle(

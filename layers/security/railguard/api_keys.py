@@ -23,6 +23,7 @@ from railguard.plans import RateLimit, plan_limit
 from railguard.policy import SCOPES
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
+from railguard.usage import LAST_USED_RESOLUTION_SECONDS, note_last_use
 from railguard.workspaces import Listing, WorkspaceScope, is_live, still_live
 
 API_KEY_PREFIX = "pr_live_"
@@ -371,7 +372,7 @@ class ApiKeys:
 class KeyLookup:
     """The authorizer's side: find a presented key's record, and note that it was used."""
 
-    LAST_USED_RESOLUTION_SECONDS = 60
+    LAST_USED_RESOLUTION_SECONDS = LAST_USED_RESOLUTION_SECONDS
 
     def __init__(self, table: Table):
         self._table = table
@@ -382,12 +383,4 @@ class KeyLookup:
 
     def note_use(self, digest: str, now: int) -> None:
         """Set `last_used_at`, unless it was set less than a minute ago (by any instance)."""
-        self._table.update(
-            item_keys.api_key(digest),
-            "SET last_used_at = :now",
-            condition=(
-                "attribute_exists(pk) AND "
-                "(attribute_not_exists(last_used_at) OR last_used_at < :cutoff)"
-            ),
-            values={":now": now, ":cutoff": now - self.LAST_USED_RESOLUTION_SECONDS},
-        )
+        note_last_use(self._table, item_keys.api_key(digest), now)

@@ -18,6 +18,14 @@ AuditEventType = Literal[
     "mfa.enabled",
     "mfa.disabled",
     "mfa.recovery_code_used",
+    "webhook_trigger.created",
+    "webhook_trigger.updated",
+    "webhook_trigger.deleted",
+    "webhook_trigger.token_rotated",
+    "agent_ui.created",
+    "agent_ui.updated",
+    "agent_ui.deleted",
+    "agent_ui.unlock_failed",
 ]
 
 

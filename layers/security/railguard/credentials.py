@@ -24,11 +24,9 @@ from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
 from railguard.ids import new_id
-from railguard.policy import MANAGERS
-from railguard.principal import Principal
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
-from railguard.workspaces import Listing, is_live, still_live
+from railguard.workspaces import Listing, ResourceScope, is_live, still_live
 
 RETENTION_SECONDS = 30 * 24 * 3600
 CREDENTIAL_PREFIX = "CREDENTIAL#"
@@ -46,25 +44,6 @@ def mask(value: str) -> str:
 
 def owner_of(workspace_id: str, credential_id: str) -> SecretOwner:
     return SecretOwner(ENVELOPE_PURPOSE, workspace_id, credential_id)
-
-
-@dataclass(frozen=True)
-class CredentialScope:
-    """Who acts on a workspace's credentials: its id, the actor, and whether they manage."""
-
-    workspace_id: str
-    actor: str  # "user:<id>" or "api_key:<id>"
-    manager: bool  # owner or admin (an API key never is)
-
-    @classmethod
-    def of(cls, principal: Principal) -> CredentialScope:
-        if principal.workspace_id is None:
-            raise NotFound("No such workspace.")
-        return cls(
-            principal.workspace_id,
-            principal.rate_subject,
-            principal.kind == "user" and principal.role in MANAGERS,
-        )
 
 
 @dataclass(frozen=True)
@@ -109,7 +88,7 @@ def _view(item: Item) -> CredentialView:
     )
 
 
-def _default_removal(scope: CredentialScope, item: Item) -> TransactItem:
+def _default_removal(scope: ResourceScope, item: Item) -> TransactItem:
     """Removes the type's default pointer, on condition that it still names this credential."""
     return TransactItem.delete(
         item_keys.credential_default(scope.workspace_id, item["type"]),
@@ -130,14 +109,14 @@ class Credentials:
         self._clock = clock
 
     # -- reads (never decrypt) ---------------------------------------------------------------
-    def _item(self, scope: CredentialScope, credential_id: str, *, deleted: bool = False) -> Item:
+    def _item(self, scope: ResourceScope, credential_id: str, *, deleted: bool = False) -> Item:
         item = self._table.get(item_keys.credential(scope.workspace_id, credential_id))
         if item is None or (item["status"] == "deleted") != deleted:
             raise NotFound("No such credential.")
         return item
 
     def list_for(
-        self, scope: CredentialScope, *, include_deleted: bool, limit: int, cursor: str | None
+        self, scope: ResourceScope, *, include_deleted: bool, limit: int, cursor: str | None
     ) -> Listing[CredentialView]:
         if include_deleted and not scope.manager:
             raise Forbidden("Only owners and admins can list deleted credentials.")
@@ -151,11 +130,11 @@ class Credentials:
         )
         return Listing([_view(item) for item in page.items], page.next_cursor)
 
-    def get(self, scope: CredentialScope, credential_id: str) -> CredentialView:
+    def get(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         return _view(self._item(scope, credential_id))
 
     # -- writes ------------------------------------------------------------------------------
-    def create(self, scope: CredentialScope, new: NewCredential) -> CredentialView:
+    def create(self, scope: ResourceScope, new: NewCredential) -> CredentialView:
         now = int(self._clock.now())
         credential_id = new_id("cred")
         pk, sk = item_keys.credential(scope.workspace_id, credential_id)
@@ -194,7 +173,7 @@ class Credentials:
 
     def update(
         self,
-        scope: CredentialScope,
+        scope: ResourceScope,
         credential_id: str,
         *,
         name: str | None = None,
@@ -231,7 +210,7 @@ class Credentials:
             item = {**item, "is_default": False}
         return _view(item)
 
-    def set_default(self, scope: CredentialScope, credential_id: str) -> CredentialView:
+    def set_default(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         item = self._item(scope, credential_id)
         if item.get("is_default"):
             return _view(item)
@@ -253,7 +232,7 @@ class Credentials:
         return _view({**item, "is_default": True, "updated_at": now})
 
     def _default_moves(
-        self, scope: CredentialScope, credential_type: str, credential_id: str, now: int
+        self, scope: ResourceScope, credential_type: str, credential_id: str, now: int
     ) -> list[TransactItem]:
         """The writes that make `credential_id` its type's default: the pointer, conditioned on
         what it named when read, and the previous default's flag cleared."""
@@ -278,7 +257,7 @@ class Credentials:
             )
         return writes
 
-    def _clear_default(self, scope: CredentialScope, item: Item, now: int) -> None:
+    def _clear_default(self, scope: ResourceScope, item: Item, now: int) -> None:
         try:
             self._table.transact(
                 [
@@ -293,7 +272,7 @@ class Credentials:
         except TransactionConflict:
             raise Conflict("The default changed at the same time; retry.") from None
 
-    def delete(self, scope: CredentialScope, credential_id: str) -> None:
+    def delete(self, scope: ResourceScope, credential_id: str) -> None:
         """Soft delete: gone from reads, kept (ciphertext included) for restore and audit."""
         item = self._item(scope, credential_id)
         now = int(self._clock.now())
@@ -322,7 +301,7 @@ class Credentials:
         except TransactionConflict:
             raise NotFound("No such credential.") from None
 
-    def restore(self, scope: CredentialScope, credential_id: str) -> CredentialView:
+    def restore(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         """Back from a soft delete within the retention period (not as the default), else 404."""
         item = self._item(scope, credential_id, deleted=True)
         now = int(self._clock.now())

@@ -64,6 +64,18 @@ class InvalidMfaCode(Unauthenticated):
     default_message = "The code is not correct, or was already used."
 
 
+class InvalidSignature(Unauthenticated):
+    """A signed webhook call whose signature or timestamp is wrong, or which was seen before."""
+
+    code = "invalid_signature"
+    default_message = "The webhook signature is missing, wrong, stale or replayed."
+
+
+class WrongPin(Unauthenticated):
+    code = "invalid_pin"
+    default_message = "The PIN is not correct."
+
+
 class Forbidden(RailguardError):
     status = 403
     code = "forbidden"

@@ -13,7 +13,8 @@ import secrets
 import time
 from typing import Literal
 
-IdKind = Literal["usr", "ws", "ses", "key", "cred", "wht", "aui", "evt", "sig"]
+# Never a secret's prefix (`wht_` is a trigger token): logs scrub those, and ids must stay readable.
+IdKind = Literal["usr", "ws", "ses", "key", "cred", "trg", "aui", "evt", "sig"]
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PATTERN = re.compile(r"^(?P<kind>[a-z]{2,4})_[0-7][0-9A-HJKMNP-TV-Z]{25}$")

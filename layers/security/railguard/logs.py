@@ -53,7 +53,7 @@ _SENSITIVE_NAMES = frozenset(
 _SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_hash", "_key_material", "_plaintext")
 
 _SECRET_PATTERNS = re.compile(
-    r"(?:pr_live_|wht_|whsec_|rgr_|rgm_)[A-Za-z0-9_\-]+"  # our key and token formats
+    r"(?:pr_live_|wht_|whsec_|rgr_|rgm_|rgu_)[A-Za-z0-9_\-]+"  # our key and token formats
     r"|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"  # JWTs
     r"|(?i:bearer)\s+\S+"  # bearer values of any shape
 )

@@ -54,6 +54,17 @@ class Action(StrEnum):
     CREDENTIAL_SET_DEFAULT = "credential:set_default"
     CREDENTIAL_DELETE = "credential:delete"
     CREDENTIAL_RESTORE = "credential:restore"
+    WEBHOOK_TRIGGERS_LIST = "webhook_triggers:list"
+    WEBHOOK_TRIGGER_CREATE = "webhook_trigger:create"
+    WEBHOOK_TRIGGER_READ = "webhook_trigger:read"
+    WEBHOOK_TRIGGER_UPDATE = "webhook_trigger:update"
+    WEBHOOK_TRIGGER_DELETE = "webhook_trigger:delete"
+    WEBHOOK_TRIGGER_ROTATE = "webhook_trigger:rotate_token"
+    AGENT_UIS_LIST = "agent_uis:list"
+    AGENT_UI_CREATE = "agent_ui:create"
+    AGENT_UI_READ = "agent_ui:read"
+    AGENT_UI_UPDATE = "agent_ui:update"
+    AGENT_UI_DELETE = "agent_ui:delete"
 
 
 # The API key scopes of the contract (section 6), and nothing else: an unknown scope is a 400.
@@ -119,6 +130,17 @@ RULES: Mapping[Action, Rule] = {
     Action.CREDENTIAL_DELETE: Rule(MANAGERS, "header", scope="credentials:write"),
     # Restoring is for people (the contract gives keys no part in it).
     Action.CREDENTIAL_RESTORE: Rule(MANAGERS, "header"),
+    Action.WEBHOOK_TRIGGERS_LIST: Rule(ANY_ROLE, "header", scope="webhook_triggers:read"),
+    Action.WEBHOOK_TRIGGER_READ: Rule(ANY_ROLE, "header", scope="webhook_triggers:read"),
+    Action.WEBHOOK_TRIGGER_CREATE: Rule(MANAGERS, "header", scope="webhook_triggers:write"),
+    Action.WEBHOOK_TRIGGER_UPDATE: Rule(MANAGERS, "header", scope="webhook_triggers:write"),
+    Action.WEBHOOK_TRIGGER_DELETE: Rule(MANAGERS, "header", scope="webhook_triggers:write"),
+    Action.WEBHOOK_TRIGGER_ROTATE: Rule(MANAGERS, "header", scope="webhook_triggers:write"),
+    Action.AGENT_UIS_LIST: Rule(ANY_ROLE, "header", scope="agent_uis:read"),
+    Action.AGENT_UI_READ: Rule(ANY_ROLE, "header", scope="agent_uis:read"),
+    Action.AGENT_UI_CREATE: Rule(MANAGERS, "header", scope="agent_uis:write"),
+    Action.AGENT_UI_UPDATE: Rule(MANAGERS, "header", scope="agent_uis:write"),
+    Action.AGENT_UI_DELETE: Rule(MANAGERS, "header", scope="agent_uis:write"),
 }
 
 # Every protected route of template.yaml, and its action (a test keeps the two in step).
@@ -152,6 +174,17 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "POST /api/v1/credentials/{credential_id}/set-default": Action.CREDENTIAL_SET_DEFAULT,
     "DELETE /api/v1/credentials/{credential_id}": Action.CREDENTIAL_DELETE,
     "POST /api/v1/credentials/{credential_id}/restore": Action.CREDENTIAL_RESTORE,
+    "GET /api/v1/webhook-triggers": Action.WEBHOOK_TRIGGERS_LIST,
+    "POST /api/v1/webhook-triggers": Action.WEBHOOK_TRIGGER_CREATE,
+    "GET /api/v1/webhook-triggers/{trigger_id}": Action.WEBHOOK_TRIGGER_READ,
+    "PATCH /api/v1/webhook-triggers/{trigger_id}": Action.WEBHOOK_TRIGGER_UPDATE,
+    "DELETE /api/v1/webhook-triggers/{trigger_id}": Action.WEBHOOK_TRIGGER_DELETE,
+    "POST /api/v1/webhook-triggers/{trigger_id}/rotate-token": Action.WEBHOOK_TRIGGER_ROTATE,
+    "GET /api/v1/agent-uis": Action.AGENT_UIS_LIST,
+    "POST /api/v1/agent-uis": Action.AGENT_UI_CREATE,
+    "GET /api/v1/agent-uis/{agent_ui_id}": Action.AGENT_UI_READ,
+    "PATCH /api/v1/agent-uis/{agent_ui_id}": Action.AGENT_UI_UPDATE,
+    "DELETE /api/v1/agent-uis/{agent_ui_id}": Action.AGENT_UI_DELETE,
 }
 
 

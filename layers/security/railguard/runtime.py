@@ -11,15 +11,22 @@ import botocore.session
 from botocore.config import Config
 
 from railguard.clock import Clock, SystemClock
-from railguard.settings import EnvelopeSettings, FunctionSettings, TableSettings
+from railguard.settings import (
+    EnvelopeSettings,
+    EventBusSettings,
+    FunctionSettings,
+    TableSettings,
+)
 from railguard.store import Table
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_kms.client import KMSClient
 
     from railguard.envelope import Envelope
+    from railguard.events import EventBus
 
 # Fail fast and let the client retry: a Lambda waiting on a slow dependency burns its timeout.
 AWS_CLIENT_CONFIG = Config(
@@ -71,3 +78,14 @@ class Runtime[S: FunctionSettings]:
 
         client = cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
         return Envelope(client, self.settings.kms_key_id, DataKeyCache(self.clock))
+
+    @cached_property
+    def event_bus(self) -> EventBus:
+        if not isinstance(self.settings, EventBusSettings):
+            raise TypeError(f"{type(self.settings).__name__} declares no event bus")
+        from railguard.events import EventBus  # noqa: PLC0415 - only publishers load it
+
+        client = cast(
+            "EventBridgeClient", self._aws.create_client("events", config=AWS_CLIENT_CONFIG)
+        )
+        return EventBus(client, self.settings.event_bus_name)

@@ -88,6 +88,13 @@ class TokenSettings(TableSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EventBusSettings(FunctionSettings):
+    """A function that publishes to the stack's EventBridge bus."""
+
+    event_bus_name: str = variable("EVENT_BUS_NAME", max_length=256)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvelopeSettings(TableSettings):
     """A function that encrypts or decrypts secrets with the stack's KMS key."""
 

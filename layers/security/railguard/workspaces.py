@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from railguard.audit import AuditEvent, AuditEventType
 from railguard.clock import Clock
 from railguard.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.ids import new_id
-from railguard.policy import outranks
+from railguard.policy import MANAGERS, outranks
 from railguard.principal import Principal, Role
 from railguard.store import (
     ConditionFailed,
@@ -43,6 +44,32 @@ class WorkspaceScope:
         if principal.kind != "user" or principal.workspace_id is None or principal.role is None:
             raise NotFound("No such workspace.")
         return cls(principal.workspace_id, principal.id, principal.role)
+
+
+@dataclass(frozen=True)
+class ResourceScope:
+    """A principal (a user or an API key) established in one workspace, acting on its resources
+    (credentials, webhook triggers, agent UIs): the workspace, who acts, whether they manage."""
+
+    workspace_id: str
+    actor: str  # "user:<id>" or "api_key:<id>"
+    manager: bool  # owner or admin (an API key never is)
+
+    @classmethod
+    def of(cls, principal: Principal) -> ResourceScope:
+        if principal.workspace_id is None:
+            raise NotFound("No such workspace.")
+        return cls(
+            principal.workspace_id,
+            principal.rate_subject,
+            principal.kind == "user" and principal.role in MANAGERS,
+        )
+
+    def event(self, event_type: AuditEventType, target_id: str) -> AuditEvent:
+        """An audit event of this actor in this workspace, on `target_id`."""
+        return AuditEvent(
+            event_type, actor_id=self.actor, workspace_id=self.workspace_id, target_id=target_id
+        )
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from infra.local.provisioning import Provisioning
 from railguard import passwords
 from railguard.audit import AuditEvent
 from railguard.clock import SystemClock
-from railguard.credentials import RETENTION_SECONDS, Credentials, CredentialScope, Vault, mask
+from railguard.credentials import RETENTION_SECONDS, Credentials, Vault, mask
 from railguard.envelope import DataKeyCache, Envelope
 from railguard.errors import Conflict, NotFound
 from railguard.store import Table
 from railguard.store import keys as item_keys
+from railguard.workspaces import ResourceScope
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
 from tests.support.inprocess import InProcessClient
@@ -191,7 +192,7 @@ def test_concurrent_default_changes_leave_one_default(
     ids = [_create(client, vaulted.owner, name=f"c{i}")["id"] for i in range(5)]
     envelope = Envelope(aws.client("kms"), provisioned.intrinsics.physical["DataKey"].ref)
     credentials = Credentials(table, envelope, SystemClock())
-    scope = CredentialScope(vaulted.workspace, "user:test", manager=True)
+    scope = ResourceScope(vaulted.workspace, "user:test", manager=True)
 
     def make_default(credential_id: str) -> str:
         try:

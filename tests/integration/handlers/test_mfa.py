@@ -424,7 +424,7 @@ def test_wrong_codes_are_throttled_like_passwords(enrolled: Person) -> None:
     assert statuses == [401] * 5
     assert blocked.status == 429
     assert int(blocked.headers["retry-after"]) > 0
-    # And after the window, the same right code works (it was never spent)
+    # And after the window, a right code is checked again
     enrolled.clock.advance(900)
     assert enrolled.verify(enrolled.challenge(), enrolled.code()).status == 200
 

@@ -24,6 +24,9 @@ TEMPLATE = ROOT / "template.yaml"
 PSEUDO = PseudoParameters(region="us-east-1", account_id="123456789012", stack_name="stack")
 TABLE = PhysicalResource("railguard-local-Table", {"Arn": "arn:aws:dynamodb:::table/t"})
 DATA_KEY = PhysicalResource("key-1", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-1"})
+BUS = PhysicalResource(
+    "railguard-dev", {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/b"}
+)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -113,7 +116,7 @@ def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None
 
 def test_functions_have_globals_applied_and_environment_resolved(template: Template) -> None:
     # Given the template and the physical id of its table
-    intrinsics = _intrinsics(template, Table=TABLE, DataKey=DATA_KEY)
+    intrinsics = _intrinsics(template, Table=TABLE, DataKey=DATA_KEY, EventBus=BUS)
     # When its functions are resolved
     functions = {f.logical_id: f for f in template.functions(intrinsics)}
     # Then Globals fill what a function does not say, and the function's own values win
@@ -148,7 +151,9 @@ def test_parameter_overrides_reach_the_environment() -> None:
     # Given the template loaded with Stage and LogLevel overridden
     template = load_template(TEMPLATE, {"Stage": "prod", "LogLevel": "DEBUG"})
     # When the functions are resolved
-    function = template.functions(_intrinsics(template, Table=TABLE, DataKey=DATA_KEY))[0]
+    function = template.functions(
+        _intrinsics(template, Table=TABLE, DataKey=DATA_KEY, EventBus=BUS)
+    )[0]
     # Then the overrides, not the defaults, are in the environment
     assert function.environment["STAGE"] == "prod"
     assert function.environment["POWERTOOLS_LOG_LEVEL"] == "DEBUG"

@@ -1,4 +1,5 @@
-"""Checks on the raw request body before the resolver sees it.
+"""Checks on the raw request before the resolver sees it (the body), and the one reading of a
+bearer credential for the public routes that check their own (webhook triggers, agent UIs).
 
 Powertools' validation answers 422 and can raise on bytes that are not UTF-8; the contract wants
 413 over 64 KiB and 400 for anything that is not UTF-8 JSON. So the body is settled here first:
@@ -12,7 +13,7 @@ import binascii
 import json
 from typing import Any
 
-from railguard.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from railguard.errors import MalformedBody, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -63,3 +64,14 @@ def settled_event(event: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         raise MalformedBody("The request body is not valid JSON.") from None
     return {**event, "body": text, "isBase64Encoded": False}
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The value of `Authorization: Bearer <token>`; anything else is `Unauthenticated`."""
+    if authorization is None:
+        raise Unauthenticated
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or " " in value:
+        raise Unauthenticated
+    return value

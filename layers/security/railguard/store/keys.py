@@ -99,3 +99,37 @@ def recovery_codes(user_id: str) -> ItemKey:
 def mfa_challenge(token_digest: str) -> ItemKey:
     """A login waiting for its second factor, found by the digest of its `mfa_token`."""
     return (f"MFACHALLENGE#{token_digest}", "CHALLENGE")
+
+
+def webhook_trigger(lookup_digest: str) -> ItemKey:
+    """A webhook trigger's state, found from the token a caller presents (by its keyed hash)."""
+    return (f"WEBHOOK#{lookup_digest}", "TRIGGER")
+
+
+def webhook_trigger_pointer(workspace_id: str, trigger_id: str) -> ItemKey:
+    """A workspace's entry for one of its triggers: lists them and finds them by id."""
+    return (f"WS#{workspace_id}", f"TRIGGER#{trigger_id}")
+
+
+def webhook_delivery(trigger_id: str, signature_digest: str) -> ItemKey:
+    """A signed trigger call seen within the timestamp window: a second one is a replay."""
+    return (f"WEBHOOKSEEN#{trigger_id}", signature_digest)
+
+
+def server_key(name: str) -> ItemKey:
+    """A key the service made for itself (e.g. the one that hashes trigger tokens), sealed."""
+    return ("SERVER_KEY", name)
+
+
+def agent_ui(workspace_id: str, agent_ui_id: str) -> ItemKey:
+    return (f"WS#{workspace_id}", f"AGENTUI#{agent_ui_id}")
+
+
+def agent_ui_lookup(agent_ui_id: str) -> ItemKey:
+    """Which workspace a deployment is in, for its public routes (which name no workspace)."""
+    return (f"AGENTUI#{agent_ui_id}", "LOOKUP")
+
+
+def agent_ui_session(token_digest: str) -> ItemKey:
+    """A session opened by unlocking a deployment, found by the digest of its token."""
+    return (f"AGENTUISESSION#{token_digest}", "SESSION")

@@ -1,0 +1,175 @@
+"""Agent UI deployments (contract section 9): management behind the authorizer, and the two
+public routes of a deployment's page: unlock with its PIN, and check the unlocked session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, Field, Secret, StringConstraints
+
+from railguard.agent_uis import (
+    KEEP,
+    PIN_MAX_DIGITS,
+    PIN_MIN_DIGITS,
+    AgentUis,
+    AgentUiView,
+    PinChange,
+)
+from railguard.audit import LogAuditTrail
+from railguard.clock import rfc3339
+from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http.guards import bearer_token
+from railguard.http.models import RequestModel
+from railguard.runtime import Runtime
+from railguard.settings import TableSettings
+from railguard.workspaces import ResourceScope
+
+
+def _agent_uis(runtime: Runtime[TableSettings]) -> AgentUis:
+    return AgentUis(runtime.table, runtime.clock, LogAuditTrail())
+
+
+api = ApiFunction(TableSettings, _agent_uis)
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
+# A secret (masked in repr, never echoed by validation errors) of 4 to 8 ASCII digits.
+Pin = Secret[
+    Annotated[str, StringConstraints(pattern=rf"^[0-9]{{{PIN_MIN_DIGITS},{PIN_MAX_DIGITS}}}$")]
+]
+_PIN_DESCRIPTION = f"{PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits; stored hashed, never returned"
+
+
+class NewAgentUi(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    agent_id: str = Field(min_length=1, max_length=100)
+    pin: Pin | None = Field(default=None, description=_PIN_DESCRIPTION)
+
+
+class AgentUiChanges(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    pin: Pin | None = Field(default=None, description=f"{_PIN_DESCRIPTION}; null removes it")
+
+
+class UnlockRequest(RequestModel):
+    pin: Pin | None = Field(default=None, description="The deployment's PIN, if it has one")
+
+
+class AgentUi(BaseModel):
+    id: str
+    name: str
+    agent_id: str
+    pin_protected: bool
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, view: AgentUiView) -> AgentUi:
+        return cls(
+            id=view.id,
+            name=view.name,
+            agent_id=view.agent_id,
+            pin_protected=view.pin_protected,
+            created_at=rfc3339(view.created_at),
+            updated_at=rfc3339(view.updated_at),
+        )
+
+
+class Unlocked(BaseModel):
+    access_token: str = Field(description="`rgu_...`: good for this deployment's session only")
+    expires_in: int
+
+
+class AgentUiSession(BaseModel):
+    id: str
+    name: str
+    agent_id: str
+
+
+def _scope() -> ResourceScope:
+    return ResourceScope.of(api.principal)
+
+
+# -- management (authorizer; X-Workspace-ID) ---------------------------------------------------
+@api.app.get("/api/v1/agent-uis", summary="The workspace's agent UI deployments", tags=["agent-ui"])
+def list_agent_uis(limit: Limit = 20, cursor: Cursor = None) -> DataList[AgentUi]:
+    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
+    return DataList(
+        data=[AgentUi.of(view) for view in listing.items],
+        meta=ListMeta(next_cursor=listing.next_cursor),
+    )
+
+
+@api.app.post("/api/v1/agent-uis", summary="Deploy an agent UI", tags=["agent-ui"])
+def create_agent_ui(body: NewAgentUi) -> tuple[Data[AgentUi], int]:
+    view = api.services.create(
+        _scope(),
+        name=body.name,
+        agent_id=body.agent_id,
+        pin=body.pin.get_secret_value() if body.pin is not None else None,
+    )
+    return Data(data=AgentUi.of(view)), 201
+
+
+@api.app.get("/api/v1/agent-uis/<agent_ui_id>", summary="One deployment", tags=["agent-ui"])
+def get_agent_ui(agent_ui_id: str) -> Data[AgentUi]:
+    return Data(data=AgentUi.of(api.services.get(_scope(), agent_ui_id)))
+
+
+@api.app.patch(
+    "/api/v1/agent-uis/<agent_ui_id>",
+    summary="Rename; set, change or remove the PIN (ends its sessions)",
+    tags=["agent-ui"],
+)
+def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
+    # An absent `pin` keeps it; an explicit `"pin": null` removes it.
+    pin: PinChange = KEEP
+    if "pin" in body.model_fields_set:
+        pin = body.pin.get_secret_value() if body.pin is not None else None
+    view = api.services.update(_scope(), agent_ui_id, name=body.name, pin=pin)
+    return Data(data=AgentUi.of(view))
+
+
+@api.app.delete(
+    "/api/v1/agent-uis/<agent_ui_id>",
+    summary="Delete a deployment; its sessions end",
+    tags=["agent-ui"],
+)
+def delete_agent_ui(agent_ui_id: str) -> Response[None]:
+    api.services.delete(_scope(), agent_ui_id)
+    return Response(204)
+
+
+# -- the deployment's page (public: the PIN, then the unlock token, is the credential) ---------
+@api.app.post(
+    "/api/v1/agent-uis/<agent_ui_id>/unlock",
+    summary="Unlock a deployment with its PIN, for a 15-minute token of that deployment",
+    tags=["agent-ui"],
+)
+def unlock_agent_ui(
+    agent_ui_id: str, body: Annotated[UnlockRequest | None, Body()] = None
+) -> Data[Unlocked]:
+    # No body at all is allowed: a deployment without a PIN needs nothing.
+    pin = body.pin if body is not None else None
+    grant = api.services.unlock(
+        agent_ui_id,
+        pin.get_secret_value() if pin is not None else None,
+        source_ip=api.app.current_event.request_context.http.source_ip,
+    )
+    return Data(data=Unlocked(access_token=grant.access_token, expires_in=grant.expires_in))
+
+
+@api.app.get(
+    "/api/v1/agent-uis/<agent_ui_id>/session",
+    summary="The deployment an unlock token opens (Authorization: Bearer rgu_...)",
+    tags=["agent-ui"],
+)
+def agent_ui_session(agent_ui_id: str) -> Data[AgentUiSession]:
+    token = bearer_token(api.app.current_event.headers.get("authorization"))
+    view = api.services.session(agent_ui_id, token)
+    return Data(data=AgentUiSession(id=view.id, name=view.name, agent_id=view.agent_id))
+
+
+lambda_handler = api.handler

@@ -1,0 +1,140 @@
+"""Webhook trigger management (contract section 8). Tokens and secrets come out once, at
+creation (and the token at rotation); reads show only the token's prefix."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
+
+from railguard.audit import LogAuditTrail
+from railguard.clock import rfc3339
+from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http.models import RequestModel
+from railguard.runtime import Runtime
+from railguard.server_keys import ServerKey
+from railguard.settings import EnvelopeSettings
+from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
+from railguard.workspaces import ResourceScope
+
+
+def _triggers(runtime: Runtime[EnvelopeSettings]) -> WebhookTriggers:
+    table, envelope, clock = runtime.table, runtime.envelope, runtime.clock
+    lookup = TokenLookup(ServerKey(table, envelope, clock, TOKEN_LOOKUP_KEY_NAME))
+    return WebhookTriggers(table, envelope, clock, lookup, LogAuditTrail())
+
+
+api = ApiFunction(EnvelopeSettings, _triggers)
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
+
+
+class NewTrigger(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    agent_id: str = Field(min_length=1, max_length=100)
+    generate_secret: bool = Field(
+        default=False, description="Also issue a signing secret; calls must then be signed"
+    )
+    is_active: bool = True
+
+
+class TriggerChanges(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    is_active: bool | None = None
+
+
+class Trigger(BaseModel):
+    id: str
+    name: str
+    agent_id: str
+    token_prefix: str
+    is_active: bool
+    has_secret: bool
+    created_at: str
+    last_used_at: str | None
+
+    @classmethod
+    def of(cls, view: TriggerView) -> Trigger:
+        return cls(
+            id=view.id,
+            name=view.name,
+            agent_id=view.agent_id,
+            token_prefix=view.token_prefix,
+            is_active=view.is_active,
+            has_secret=view.has_secret,
+            created_at=rfc3339(view.created_at),
+            last_used_at=rfc3339(view.last_used_at) if view.last_used_at is not None else None,
+        )
+
+
+class CreatedTrigger(Trigger):
+    token: str = Field(description="`wht_...`: shown this once")
+    secret: str | None = Field(default=None, description="`whsec_...`: shown this once")
+
+
+class RotatedToken(BaseModel):
+    token: str = Field(description="The new `wht_...`; the old token has stopped")
+
+
+def _scope() -> ResourceScope:
+    return ResourceScope.of(api.principal)
+
+
+@api.app.get("/api/v1/webhook-triggers", summary="The workspace's triggers", tags=["webhooks"])
+def list_triggers(limit: Limit = 20, cursor: Cursor = None) -> DataList[Trigger]:
+    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
+    return DataList(
+        data=[Trigger.of(view) for view in listing.items],
+        meta=ListMeta(next_cursor=listing.next_cursor),
+    )
+
+
+@api.app.post("/api/v1/webhook-triggers", summary="Create a trigger", tags=["webhooks"])
+def create_trigger(body: NewTrigger) -> tuple[Data[CreatedTrigger], int]:
+    issued = api.services.create(
+        _scope(),
+        name=body.name,
+        agent_id=body.agent_id,
+        generate_secret=body.generate_secret,
+        is_active=body.is_active,
+    )
+    created = CreatedTrigger(
+        **Trigger.of(issued.view).model_dump(), token=issued.token, secret=issued.secret
+    )
+    return Data(data=created), 201
+
+
+@api.app.get("/api/v1/webhook-triggers/<trigger_id>", summary="One trigger", tags=["webhooks"])
+def get_trigger(trigger_id: str) -> Data[Trigger]:
+    return Data(data=Trigger.of(api.services.get(_scope(), trigger_id)))
+
+
+@api.app.patch(
+    "/api/v1/webhook-triggers/<trigger_id>", summary="Rename, pause or resume", tags=["webhooks"]
+)
+def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
+    view = api.services.update(_scope(), trigger_id, name=body.name, is_active=body.is_active)
+    return Data(data=Trigger.of(view))
+
+
+@api.app.delete(
+    "/api/v1/webhook-triggers/<trigger_id>", summary="Delete; the token stops", tags=["webhooks"]
+)
+def delete_trigger(trigger_id: str) -> Response[None]:
+    api.services.delete(_scope(), trigger_id)
+    return Response(204)
+
+
+@api.app.post(
+    "/api/v1/webhook-triggers/<trigger_id>/rotate-token",
+    summary="A new token; the old one stops at once",
+    tags=["webhooks"],
+)
+def rotate_token(trigger_id: str) -> Data[RotatedToken]:
+    return Data(data=RotatedToken(token=api.services.rotate_token(_scope(), trigger_id)))
+
+
+lambda_handler = api.handler

@@ -1,0 +1,62 @@
+"""Keys the service makes for itself: 256 random bits under a name, kept in the table sealed by
+the envelope (KMS), unsealed once per function instance.
+
+The first writer creates the key with a conditional put; a writer that loses that race reads the
+winner's, so every instance agrees on one key. Such a key is never rotated: what it protects
+(e.g. the keyed hashes that find webhook triggers) would stop being found.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from railguard.clock import Clock
+from railguard.envelope import Envelope, SecretOwner
+from railguard.store import ConditionFailed, Table
+from railguard.store import keys as item_keys
+
+ENVELOPE_PURPOSE = "server-key"
+KEY_BYTES = 32
+
+
+class ServerKey:
+    def __init__(self, table: Table, envelope: Envelope, clock: Clock, name: str):
+        self._table = table
+        self._envelope = envelope
+        self._clock = clock
+        self._name = name
+        self._material: bytes | None = None
+
+    def _owner(self) -> SecretOwner:
+        return SecretOwner(ENVELOPE_PURPOSE, workspace_id="-", item_id=self._name)
+
+    def load(self) -> bytes | None:
+        """The key, or None if nobody has made it yet."""
+        if self._material is None:
+            item = self._table.get(item_keys.server_key(self._name))
+            if item is not None:
+                self._material = self._envelope.decrypt(item["sealed"], self._owner())
+        return self._material
+
+    def load_or_create(self) -> bytes:
+        material = self.load()
+        if material is not None:
+            return material
+        pk, sk = item_keys.server_key(self._name)
+        fresh = secrets.token_bytes(KEY_BYTES)
+        try:
+            self._table.put(
+                {
+                    "pk": pk,
+                    "sk": sk,
+                    "sealed": self._envelope.encrypt(fresh, self._owner()),
+                    "created_at": int(self._clock.now()),
+                },
+                condition="attribute_not_exists(pk)",
+            )
+        except ConditionFailed:
+            winner = self.load()  # another instance made it first: use theirs
+            assert winner is not None  # noqa: S101 - it exists: that is why the put failed
+            return winner
+        self._material = fresh
+        return fresh
