@@ -8,7 +8,6 @@ retryable) for throttling, timeouts and AWS-side errors.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -293,9 +292,9 @@ class Table:
                 return Page(items, encode_cursor(start_key, index=index))
 
     def transact(self, actions: Sequence[TransactItem]) -> None:
-        """All or nothing, and exactly once: the client retries a call whose answer timed out
-        with the same request token, and DynamoDB applies a token once in ten minutes, so a
-        retried create does not fail on its own first attempt's write."""
+        """All or nothing, and exactly once: botocore gives each call a `ClientRequestToken`
+        (the API marks it an idempotency token) and repeats it when it retries a call whose
+        answer timed out, and DynamoDB applies a token once in ten minutes."""
         request: list[TransactWriteItemTypeDef] = []
         for action in actions:
             body: dict[str, Any] = {"TableName": self.name}
@@ -308,6 +307,4 @@ class Table:
             body.update(_expression_arguments(action.condition, action.names, action.values))
             request.append({action.action: body})  # type: ignore[misc]
         with _translated_errors():
-            self._client.transact_write_items(
-                TransactItems=request, ClientRequestToken=secrets.token_urlsafe(24)
-            )
+            self._client.transact_write_items(TransactItems=request)
