@@ -21,8 +21,16 @@ from railguard.ids import new_id
 from railguard.network import IpAllowlist, parse_origins
 from railguard.plans import RateLimit, plan_limit
 from railguard.policy import SCOPES
-from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
+from railguard.store import (
+    ConditionFailed,
+    Item,
+    ItemKey,
+    Table,
+    TransactionConflict,
+    TransactItem,
+)
 from railguard.store import keys as item_keys
+from railguard.store.pointers import follow, follow_page
 from railguard.usage import LAST_USED_RESOLUTION_SECONDS, note_last_use
 from railguard.workspaces import Listing, WorkspaceScope, is_live, still_live
 
@@ -104,6 +112,10 @@ class KeySettings:
     allowed_origins: tuple[str, ...]
     expires_at: int | None
     rate_limit: RateLimit | None
+
+
+def _record_key(pointer: Item) -> ItemKey:
+    return item_keys.api_key(pointer["key_digest"])
 
 
 def _rate_limit(stored: Mapping[str, int] | None) -> RateLimit | None:
@@ -206,30 +218,26 @@ class ApiKeys:
         return workspace.get("plan")
 
     def _record(self, scope: WorkspaceScope, key_id: str) -> Item:
-        pointer = self._table.get(item_keys.api_key_pointer(scope.workspace_id, key_id))
-        record = (
-            self._table.get(item_keys.api_key(pointer["key_digest"]))
-            if pointer is not None
-            else None
+        found = follow(
+            self._table, item_keys.api_key_pointer(scope.workspace_id, key_id), _record_key
         )
-        if record is None or record["workspace_id"] != scope.workspace_id:
+        if found is None or found[1]["workspace_id"] != scope.workspace_id:
             raise NotFound("No such API key.")
-        return record
+        return found[1]
 
     def list_for(
         self, scope: WorkspaceScope, *, limit: int, cursor: str | None
     ) -> Listing[KeyView]:
-        page = self._table.query(
+        page = follow_page(
+            self._table,
             item_keys.workspace(scope.workspace_id)[0],
-            sk_prefix=POINTER_PREFIX,
+            POINTER_PREFIX,
+            _record_key,
             limit=limit,
             cursor=cursor,
-            newest_first=True,
         )
-        record_keys = [item_keys.api_key(pointer["key_digest"]) for pointer in page.items]
-        found = self._table.get_many(record_keys)
         now = self._clock.now()
-        views = [_view(found[key], now) for key in record_keys if key in found]
+        views = [_view(record, now) for record in page.items]
         return Listing(views, page.next_cursor)
 
     def get(self, scope: WorkspaceScope, key_id: str) -> KeyView:

@@ -43,8 +43,16 @@ from railguard.ids import new_id
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
 from railguard.server_keys import ServerKey
-from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
+from railguard.store import (
+    ConditionFailed,
+    Item,
+    ItemKey,
+    Table,
+    TransactionConflict,
+    TransactItem,
+)
 from railguard.store import keys as item_keys
+from railguard.store.pointers import follow, follow_page
 from railguard.usage import note_last_use
 from railguard.workspaces import Listing, ResourceScope, still_live
 
@@ -117,6 +125,10 @@ class IssuedTrigger:
         return f"IssuedTrigger(id={self.view.id!r}, token=<redacted>)"
 
 
+def _record_key(pointer: Item) -> ItemKey:
+    return item_keys.webhook_trigger(pointer["lookup_digest"])
+
+
 def _view(record: Item) -> TriggerView:
     return TriggerView(
         id=record["id"],
@@ -145,17 +157,17 @@ class WebhookTriggers:
 
     def _found(self, scope: ResourceScope, trigger_id: str) -> tuple[str, Item]:
         """The trigger's lookup hash and record, or 404 (deleted, or another workspace's)."""
-        pointer = self._table.get(item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id))
-        digest = pointer["lookup_digest"] if pointer is not None else None
-        record = self._table.get(item_keys.webhook_trigger(digest)) if digest else None
-        if (
-            digest is None
-            or record is None
-            or record["workspace_id"] != scope.workspace_id
-            or record["status"] != "active"
-        ):
+        found = follow(
+            self._table,
+            item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
+            _record_key,
+        )
+        if found is None:
             raise NotFound("No such webhook trigger.")
-        return digest, record
+        pointer, record = found
+        if record["workspace_id"] != scope.workspace_id or record["status"] != "active":
+            raise NotFound("No such webhook trigger.")
+        return pointer["lookup_digest"], record
 
     def _record(self, scope: ResourceScope, trigger_id: str) -> Item:
         return self._found(scope, trigger_id)[1]
@@ -164,20 +176,15 @@ class WebhookTriggers:
     def list_for(
         self, scope: ResourceScope, *, limit: int, cursor: str | None
     ) -> Listing[TriggerView]:
-        page = self._table.query(
+        page = follow_page(
+            self._table,
             item_keys.workspace(scope.workspace_id)[0],
-            sk_prefix=POINTER_PREFIX,
+            POINTER_PREFIX,
+            _record_key,
             limit=limit,
             cursor=cursor,
-            newest_first=True,
         )
-        record_keys = [item_keys.webhook_trigger(p["lookup_digest"]) for p in page.items]
-        found = self._table.get_many(record_keys)
-        views = [
-            _view(found[key])
-            for key in record_keys
-            if key in found and found[key]["status"] == "active"
-        ]
+        views = [_view(record) for record in page.items if record["status"] == "active"]
         return Listing(views, page.next_cursor)
 
     def get(self, scope: ResourceScope, trigger_id: str) -> TriggerView:
