@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field, Secret, StringConstraints
 
 from railguard.agent_uis import (
@@ -21,7 +21,7 @@ from railguard.audit import LogAuditTrail
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.guards import bearer_token
-from railguard.http.models import RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.settings import TableSettings
 from railguard.workspaces import ResourceScope
@@ -33,8 +33,6 @@ def _agent_uis(runtime: Runtime[TableSettings]) -> AgentUis:
 
 api = ApiFunction(TableSettings, _agent_uis)
 
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
 # A secret (masked in repr, never echoed by validation errors) of 4 to 8 ASCII digits.
 Pin = Secret[
     Annotated[str, StringConstraints(pattern=rf"^[0-9]{{{PIN_MIN_DIGITS},{PIN_MAX_DIGITS}}}$")]

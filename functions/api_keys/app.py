@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from railguard.api_keys import (
@@ -20,7 +20,7 @@ from railguard.api_keys import (
 )
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
 from railguard.plans import RateLimit
 from railguard.policy import SCOPES
@@ -35,8 +35,6 @@ def _api_keys(runtime: Runtime[TableSettings]) -> ApiKeys:
 
 api = ApiFunction(TableSettings, _api_keys)
 
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
 Scope = Literal[SCOPES]  # type: ignore[valid-type]  # the contract's list, one place
 IpEntry = Annotated[str, Field(max_length=64)]
 OriginEntry = Annotated[str, Field(max_length=255)]

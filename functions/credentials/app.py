@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, SecretStr
 from railguard.clock import rfc3339
 from railguard.credentials import Credentials, CredentialView, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.settings import EnvelopeSettings
 from railguard.workspaces import ResourceScope
@@ -23,8 +23,6 @@ def _credentials(runtime: Runtime[EnvelopeSettings]) -> Credentials:
 
 api = ApiFunction(EnvelopeSettings, _credentials)
 
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
 TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
 
 

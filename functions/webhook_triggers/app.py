@@ -3,16 +3,13 @@ creation (and the token at rotation); reads show only the token's prefix."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
 from railguard.audit import LogAuditTrail
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.server_keys import ServerKey
 from railguard.settings import EnvelopeSettings
@@ -27,9 +24,6 @@ def _triggers(runtime: Runtime[EnvelopeSettings]) -> WebhookTriggers:
 
 
 api = ApiFunction(EnvelopeSettings, _triggers)
-
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
 
 
 class NewTrigger(RequestModel):

@@ -3,15 +3,14 @@ business (railguard.policy), enforced before any route here runs; routes only sh
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.settings import TableSettings
 from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
@@ -23,8 +22,6 @@ def _workspaces(runtime: Runtime[TableSettings]) -> Workspaces:
 
 api = ApiFunction(TableSettings, _workspaces)
 
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
 AssignableRole = Literal["admin", "user"]
 
 
