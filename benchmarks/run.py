@@ -49,7 +49,7 @@ from infra.local.emulator import MotoEmulator
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.provisioning import provision
 from infra.template import load_template
-from railguard.audit import AuditEvent
+from railguard.audit import Actor, AuditEvent
 from railguard.authorizer.function import Unauthorized
 from railguard.clock import SystemClock
 from railguard.credentials import (
@@ -257,7 +257,9 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
     envelope = Envelope(kms, key_arn, DataKeyCache(clock))
     workspace = Workspaces(table, clock).create("usr_bench", "Bench")
     scope = ResourceScope(workspace.id, "user:usr_bench", manager=True)
-    credentials = Credentials(table, envelope, clock)
+    credentials = Credentials(
+        table, envelope, clock, _CountingAuditTrail(), retention_seconds=30 * 86_400
+    )
     ids = [
         credentials.create(
             scope, NewCredential(f"c{n}", "openai", f"sk-bench-{n:04d}" * 4, None, None, False)
@@ -268,7 +270,7 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
     vault = Vault(table, envelope, audit)
     with counter.counting() as reads:
         for n in range(1000):
-            vault.reveal(workspace.id, ids[n % 10], actor="bench", reason="bench")
+            vault.reveal(workspace.id, ids[n % 10], actor=Actor.job("bench"), reason="bench")
     assert audit.events == 1000  # every reveal audited
     # One 100-byte secret, its data key cached, decrypted by each.
     owner = owner_of(workspace.id, "cred_bench")

@@ -17,21 +17,20 @@ from railguard.agent_uis import (
     AgentUiView,
     PinChange,
 )
-from railguard.audit import LogAuditTrail
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.guards import bearer_token
 from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
-from railguard.settings import TableSettings
+from railguard.settings import AuditSettings
 from railguard.workspaces import ResourceScope
 
 
-def _agent_uis(runtime: Runtime[TableSettings]) -> AgentUis:
-    return AgentUis(runtime.table, runtime.clock, LogAuditTrail())
+def _agent_uis(runtime: Runtime[AuditSettings]) -> AgentUis:
+    return AgentUis(runtime.table, runtime.clock, runtime.audit_trail)
 
 
-api = ApiFunction(TableSettings, _agent_uis)
+api = ApiFunction(AuditSettings, _agent_uis)
 
 # A secret (masked in repr, never echoed by validation errors) of 4 to 8 ASCII digits.
 Pin = Secret[

@@ -12,19 +12,18 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
 from railguard.accounts import Accounts
-from railguard.audit import LogAuditTrail
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
 from railguard.logins import ClientInfo, Logins, MfaChallenge, TokenPair
 from railguard.public_keys import PublicKeys
 from railguard.runtime import Runtime
-from railguard.settings import EnvelopeSettings, TokenSettings
+from railguard.settings import AuditSettings, EnvelopeSettings, TokenSettings
 from railguard.signing_keys import SigningKeyRing
 from railguard.tokens import TokenAudience
 
 
 @dataclass(frozen=True, kw_only=True)
-class AuthSettings(TokenSettings, EnvelopeSettings):
+class AuthSettings(TokenSettings, EnvelopeSettings, AuditSettings):
     """Issues tokens (signing key under KMS) and keeps accounts and sessions in the table."""
 
 
@@ -48,7 +47,7 @@ class AuthServices:
             signing_keys=SigningKeyRing(runtime.table, runtime.envelope, runtime.clock),
             audience=TokenAudience(settings.token_issuer, settings.token_audience),
             envelope=runtime.envelope,
-            audit=LogAuditTrail(),
+            audit=runtime.audit_trail,
         )
 
     @cached_property

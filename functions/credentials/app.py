@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,15 +14,26 @@ from railguard.credentials import Credentials, CredentialView, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
-from railguard.settings import EnvelopeSettings
+from railguard.settings import AuditSettings, EnvelopeSettings, RetentionSettings
 from railguard.workspaces import ResourceScope
 
 
-def _credentials(runtime: Runtime[EnvelopeSettings]) -> Credentials:
-    return Credentials(runtime.table, runtime.envelope, runtime.clock)
+@dataclass(frozen=True, kw_only=True)
+class CredentialSettings(EnvelopeSettings, AuditSettings, RetentionSettings):
+    """Seals values under KMS, records every change, restores within the retention period."""
 
 
-api = ApiFunction(EnvelopeSettings, _credentials)
+def _credentials(runtime: Runtime[CredentialSettings]) -> Credentials:
+    return Credentials(
+        runtime.table,
+        runtime.envelope,
+        runtime.clock,
+        runtime.audit_trail,
+        retention_seconds=runtime.settings.retention_seconds,
+    )
+
+
+api = ApiFunction(CredentialSettings, _credentials)
 
 TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
 

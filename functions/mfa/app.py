@@ -3,22 +3,28 @@ recovery codes. Users only: no API key scope reaches these routes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
-from railguard.audit import LogAuditTrail
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
 from railguard.mfa import Mfa
 from railguard.runtime import Runtime
-from railguard.settings import EnvelopeSettings
+from railguard.settings import AuditSettings, EnvelopeSettings
 
 
-def _mfa(runtime: Runtime[EnvelopeSettings]) -> Mfa:
-    return Mfa(runtime.table, runtime.envelope, runtime.clock, LogAuditTrail())
+@dataclass(frozen=True, kw_only=True)
+class MfaSettings(EnvelopeSettings, AuditSettings):
+    """Seals TOTP secrets under KMS and records every change of a user's factors."""
 
 
-api = ApiFunction(EnvelopeSettings, _mfa)
+def _mfa(runtime: Runtime[MfaSettings]) -> Mfa:
+    return Mfa(runtime.table, runtime.envelope, runtime.clock, runtime.audit_trail)
+
+
+api = ApiFunction(MfaSettings, _mfa)
 
 _CODE = Field(max_length=64, description="A 6-digit TOTP code, or an unused recovery code")
 

@@ -3,27 +3,33 @@ creation (and the token at rotation); reads show only the token's prefix."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field
 
-from railguard.audit import LogAuditTrail
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.server_keys import ServerKey
-from railguard.settings import EnvelopeSettings
+from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
 from railguard.workspaces import ResourceScope
 
 
-def _triggers(runtime: Runtime[EnvelopeSettings]) -> WebhookTriggers:
+@dataclass(frozen=True, kw_only=True)
+class TriggerSettings(EnvelopeSettings, AuditSettings):
+    """Seals trigger tokens and secrets under KMS and records every change."""
+
+
+def _triggers(runtime: Runtime[TriggerSettings]) -> WebhookTriggers:
     table, envelope, clock = runtime.table, runtime.envelope, runtime.clock
     lookup = TokenLookup(ServerKey(table, envelope, clock, TOKEN_LOOKUP_KEY_NAME))
-    return WebhookTriggers(table, envelope, clock, lookup, LogAuditTrail())
+    return WebhookTriggers(table, envelope, clock, lookup, runtime.audit_trail)
 
 
-api = ApiFunction(EnvelopeSettings, _triggers)
+api = ApiFunction(TriggerSettings, _triggers)
 
 
 class NewTrigger(RequestModel):

@@ -13,4 +13,4 @@ class RecordingAuditTrail:
         self.events.append(event)
 
     def types(self) -> list[str]:
-        return [event.type for event in self.events]
+        return [event.action for event in self.events]

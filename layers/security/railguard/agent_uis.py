@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from railguard import opaque_tokens, passwords
-from railguard.audit import AuditEvent, AuditTrail
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import (
     Conflict,
@@ -313,9 +313,9 @@ class AgentUis:
                 self._audit.record(
                     AuditEvent(
                         "agent_ui.unlock_failed",
-                        actor_id="anonymous",
+                        Actor("anonymous", source_ip),
+                        agent_ui_id,
                         workspace_id=record["workspace_id"],
-                        target_id=agent_ui_id,
                         details={"source_ip": source_ip},
                     )
                 )

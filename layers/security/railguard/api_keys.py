@@ -41,6 +41,16 @@ MAX_GRACE_SECONDS = 604_800
 
 KeyStatus = Literal["active", "expired", "revoked"]
 
+# The expiry job's index: every active key with an end, in the order of its end (gsi1).
+EXPIRY_INDEX_PARTITION = "KEYEXPIRY"
+
+
+def expiry_index(key_id: str, expires_at: int | None) -> Item:
+    """The index attributes of an active key that ends at `expires_at` (none if it never ends)."""
+    if expires_at is None:
+        return {}
+    return {"gsi1pk": EXPIRY_INDEX_PARTITION, "gsi1sk": f"{expires_at:012d}#{key_id}"}
+
 
 @dataclass(frozen=True)
 class KeyRecord:
@@ -257,6 +267,7 @@ class ApiKeys:
             "id": key_id,
             "workspace_id": scope.workspace_id,
             **_settings_attributes(settings),
+            **expiry_index(key_id, settings.expires_at),
             "key_prefix": opaque_tokens.display_prefix(raw, API_KEY_PREFIX),
             "masked_key": opaque_tokens.masked(raw, API_KEY_PREFIX),
             "status": "active",
@@ -299,11 +310,14 @@ class ApiKeys:
             }
         )
         settings = validate(merged, now=now, plan=self._workspace_plan(scope))
-        attributes = {**_settings_attributes(settings), "updated_at": now}
+        index = expiry_index(record["id"], settings.expires_at)
+        attributes = {**_settings_attributes(settings), **index, "updated_at": now}
         try:
             updated = self._table.update(
                 (record["pk"], record["sk"]),
-                "SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
+                "SET "
+                + ", ".join(f"#{name} = :{name}" for name in attributes)
+                + ("" if index else " REMOVE gsi1pk, gsi1sk"),
                 condition=(
                     "#status = :active AND workspace_id = :ws AND attribute_not_exists(replaced_by)"
                 ),
@@ -338,13 +352,16 @@ class ApiKeys:
         writes.append(
             TransactItem.update_item(
                 (record["pk"], record["sk"]),
-                "SET expires_at = :end, replaced_by = :new, updated_at = :now",
+                "SET expires_at = :end, replaced_by = :new, updated_at = :now,"
+                " gsi1pk = :index, gsi1sk = :order",
                 condition=(
                     "#status = :active AND workspace_id = :ws AND attribute_not_exists(replaced_by)"
                 ),
                 names={"#status": "status"},
                 values={
                     ":end": end,
+                    ":index": EXPIRY_INDEX_PARTITION,
+                    ":order": expiry_index(record["id"], end)["gsi1sk"],
                     ":new": issued.view.id,
                     ":now": now,
                     ":active": "active",
@@ -365,7 +382,8 @@ class ApiKeys:
             return
         self._table.update(
             (record["pk"], record["sk"]),
-            "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now",
+            "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
+            " REMOVE gsi1pk, gsi1sk",
             condition="workspace_id = :ws",
             names={"#status": "status"},
             values={

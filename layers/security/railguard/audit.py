@@ -1,23 +1,70 @@
-"""Audit events: who did what to which security setting or secret, and when.
+"""The audit trail (contract section 10): one event for every security-relevant act.
 
-`AuditTrail` is where the domain records them; it holds ids and reasons, never a secret. The
-trail today is `LogAuditTrail`, one structured log record per event under the `railguard.audit`
-logger (kept with the function's logs); the stored, hash-chained trail of the contract's
-section 10 is a later issue and will implement the same protocol.
+An event names its actor, its target and the request it came from (source IP, user agent,
+request id), with details that are ids and reasons, never a secret. Events about a workspace's
+resources go to the workspace's trail; a user's own events (sign-up, logins, password, MFA) go to
+the user's trail, read at `/me/security-events`.
+
+Each trail is a hash chain (`railguard.audit_chain`) stored in the audit table, where items are
+only ever added: an append is one transaction that moves the trail's head (in the main table) from
+the sequence number it read to the next, conditioned on the head being unchanged, and puts the
+event under that number, conditioned on it being new. Two writers that read the same head cannot
+both succeed, so the chain cannot fork; the loser reads the head again and retries. An append may
+carry the writes of the act it records (`append(event, with_writes=...)`), so that the act and its
+event happen together or not at all; the scheduled jobs use this to stay exactly-once.
+
+Where a request came from is a property of the invocation, like the logger's request id: the
+function's entry point binds it once (`request_origin`) and every event of that invocation reads
+it, instead of every domain call carrying it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-AuditEventType = Literal[
-    "credential.revealed",
+from railguard import audit_chain
+from railguard.clock import Clock, rfc3339
+from railguard.errors import ServiceUnavailable, ValidationFailed
+from railguard.ids import new_id
+from railguard.logs import scrub_text
+from railguard.store import Item, Page, Table, TransactionConflict, TransactItem
+from railguard.store import keys as item_keys
+
+AuditAction = Literal[
+    "user.signed_up",
+    "auth.login_succeeded",
+    "auth.login_failed",
+    "auth.refresh_reused",
+    "auth.logged_out",
+    "user.password_changed",
     "mfa.enabled",
     "mfa.disabled",
     "mfa.recovery_code_used",
+    "workspace.created",
+    "workspace.updated",
+    "workspace.deleted",
+    "member.added",
+    "member.role_changed",
+    "member.removed",
+    "workspace.ownership_transferred",
+    "api_key.created",
+    "api_key.updated",
+    "api_key.rotated",
+    "api_key.revoked",
+    "api_key.expired",
+    "credential.created",
+    "credential.updated",
+    "credential.deleted",
+    "credential.restored",
+    "credential.purged",
+    "credential.revealed",  # not in the contract's list: the platform's reads of a plaintext
     "webhook_trigger.created",
     "webhook_trigger.updated",
     "webhook_trigger.deleted",
@@ -27,33 +74,270 @@ AuditEventType = Literal[
     "agent_ui.deleted",
     "agent_ui.unlock_failed",
 ]
+ACTIONS: frozenset[str] = frozenset(AuditAction.__args__)  # type: ignore[attr-defined]
+
+ActorType = Literal["user", "api_key", "system", "anonymous"]
+TargetType = Literal["user", "workspace", "api_key", "credential", "webhook_trigger", "agent_ui"]
+
+# The target's type follows from the action's subject; a member is a user.
+_TARGET_TYPES: Mapping[str, TargetType] = {
+    "user": "user",
+    "auth": "user",
+    "mfa": "user",
+    "member": "user",
+    "workspace": "workspace",
+    "api_key": "api_key",
+    "credential": "credential",
+    "webhook_trigger": "webhook_trigger",
+    "agent_ui": "agent_ui",
+}
+_MAX_DETAIL_LENGTH = 256
+_MAX_USER_AGENT_LENGTH = 512
+# Appends to one trail at once wait for each other; this many tries covers dozens of writers.
+_MAX_APPEND_ATTEMPTS = 40
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: ActorType
+    id: str
+
+    @classmethod
+    def of(cls, reference: str) -> Actor:
+        """From a principal reference, `user:<id>` or `api_key:<id>` (`Principal.rate_subject`)."""
+        kind, _, actor_id = reference.partition(":")
+        if kind not in ("user", "api_key") or not actor_id:
+            raise ValueError(f"not a principal reference: {reference!r}")
+        return cls(kind, actor_id)  # type: ignore[arg-type]  # narrowed by the check above
+
+    @classmethod
+    def user(cls, user_id: str) -> Actor:
+        return cls("user", user_id)
+
+    @classmethod
+    def job(cls, name: str) -> Actor:
+        return cls("system", name)
 
 
 @dataclass(frozen=True)
 class AuditEvent:
-    type: AuditEventType
-    actor_id: str
+    """What happened. `workspace_id` set: the workspace's trail; unset: the target user's own."""
+
+    action: AuditAction
+    actor: Actor
+    target_id: str
     workspace_id: str | None = None
-    target_id: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def target_type(self) -> TargetType:
+        return _TARGET_TYPES[self.action.partition(".")[0]]
+
+    @property
+    def trail(self) -> str:
+        if self.workspace_id is not None:
+            return item_keys.workspace_trail(self.workspace_id)
+        return item_keys.user_trail(self.target_id)
+
+
+@dataclass(frozen=True)
+class RequestOrigin:
+    source_ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
+_NO_ORIGIN = RequestOrigin()  # frozen: safe to share as the default
+_origin: ContextVar[RequestOrigin] = ContextVar("railguard_request_origin", default=_NO_ORIGIN)
+
+
+@contextmanager
+def request_origin(origin: RequestOrigin) -> Iterator[None]:
+    """Bind where this invocation's request came from, for every event it records."""
+    token = _origin.set(origin)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
 
 
 class AuditTrail(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
 
-class LogAuditTrail:
-    def __init__(self) -> None:
+class AppendRefused(Exception):
+    """One of the writes carried with the event failed its condition: neither happened."""
+
+
+def _clean_details(details: Mapping[str, str]) -> dict[str, str]:
+    # Details are ids, names and reasons by construction; scrubbing is the net for a mistake.
+    return {name: scrub_text(value)[:_MAX_DETAIL_LENGTH] for name, value in details.items()}
+
+
+class StoredAuditTrail:
+    """Appends events to their trail's chain, and logs each one (`railguard.audit`)."""
+
+    def __init__(self, events: Table, heads: Table, clock: Clock):
+        self._events = events
+        self._heads = heads
+        self._clock = clock
         self._logger = logging.getLogger("railguard.audit")
 
     def record(self, event: AuditEvent) -> None:
-        self._logger.info(
-            event.type,
+        """Append after the act: the act has happened, so a failure here is logged, loudly,
+        with the event, rather than turned into an error for a request that succeeded."""
+        try:
+            self.append(event)
+        except ServiceUnavailable:
+            self._log(event, level=logging.ERROR, message="audit event not stored")
+
+    def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
+        """Append `event` (with `with_writes`, atomically); returns the stored event."""
+        for attempt in range(_MAX_APPEND_ATTEMPTS):
+            head = self._heads.get(item_keys.audit_head(event.trail))
+            stored = self._stored(event, head)
+            try:
+                self._heads.transact(
+                    [self._head_move(event.trail, head, stored), self._put(stored), *with_writes]
+                )
+            except TransactionConflict as conflict:
+                if "ConditionalCheckFailed" in conflict.reasons[2:]:
+                    raise AppendRefused from None
+                # Another append took this sequence number: read the head again, after a pause
+                # that grows and is random, so that racing writers spread out.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - not a secret
+                continue
+            self._log(event, level=logging.INFO, message=event.action)
+            return stored
+        raise ServiceUnavailable
+
+    def _stored(self, event: AuditEvent, head: Item | None) -> Item:
+        origin = _origin.get()
+        seq = head["seq"] + 1 if head else 1
+        pk, sk = item_keys.audit_event(event.trail, seq)
+        stored: Item = {
+            "id": new_id("evt"),
+            "seq": seq,
+            "trail": event.trail,
+            "occurred_at": rfc3339(self._clock.now()),
+            "action": event.action,
+            "actor": {"type": event.actor.type, "id": event.actor.id},
+            "target": {"type": event.target_type, "id": event.target_id},
+            "source_ip": origin.source_ip,
+            "user_agent": (origin.user_agent or "")[:_MAX_USER_AGENT_LENGTH] or None,
+            "request_id": origin.request_id,
+            "details": _clean_details(event.details),
+            "prev_hash": head["hash"] if head else audit_chain.GENESIS_HASH,
+        }
+        stored["hash"] = audit_chain.event_hash(stored)
+        return {
+            "pk": pk,
+            "sk": sk,
+            "gsi1pk": f"{event.trail}#{event.action}",
+            "gsi1sk": sk,
+            **stored,
+        }
+
+    def _head_move(self, trail: str, head: Item | None, stored: Item) -> TransactItem:
+        condition = "attribute_not_exists(seq)" if head is None else "seq = :previous"
+        values: dict[str, Any] = {":seq": stored["seq"], ":hash": stored["hash"]}
+        if head is not None:
+            values[":previous"] = head["seq"]
+        return TransactItem.update_item(
+            item_keys.audit_head(trail),
+            "SET seq = :seq, #hash = :hash",
+            condition=condition,
+            names={"#hash": "hash"},
+            values=values,
+        )
+
+    def _put(self, stored: Item) -> TransactItem:
+        return TransactItem.put(
+            stored, condition="attribute_not_exists(pk)", table=self._events.name
+        )
+
+    def _log(self, event: AuditEvent, *, level: int, message: str) -> None:
+        self._logger.log(
+            level,
+            message,
             extra={
-                "audit_event": event.type,
-                "actor_id": event.actor_id,
+                "audit_event": event.action,
+                "actor_type": event.actor.type,
+                "actor_id": event.actor.id,
                 "workspace_id": event.workspace_id,
                 "target_id": event.target_id,
                 **{f"detail_{name}": value for name, value in event.details.items()},
             },
         )
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[Item]
+    next_cursor: str | None
+
+
+_VIEW_FIELDS = (
+    "id",
+    "occurred_at",
+    "action",
+    "actor",
+    "target",
+    "source_ip",
+    "user_agent",
+    "request_id",
+    "details",
+    "hash",
+    "prev_hash",
+)
+
+
+def _view(item: Item) -> Item:
+    return {name: item.get(name) for name in _VIEW_FIELDS}
+
+
+class AuditLog:
+    """The reading side: a trail's events, newest first, and the check of its chain."""
+
+    _VERIFY_PAGE = 500
+
+    def __init__(self, events: Table, heads: Table):
+        self._events = events
+        self._heads = heads
+
+    def page(self, trail: str, *, action: str | None, limit: int, cursor: str | None) -> AuditPage:
+        if action is not None and action not in ACTIONS:
+            # A filter naming no action would match nothing; say so instead of an empty page.
+            raise ValidationFailed("Unknown audit action.", details={"field": "action"})
+        if action is None:
+            page: Page = self._events.query(
+                trail,
+                sk_prefix=item_keys.AUDIT_EVENT_PREFIX,
+                limit=limit,
+                cursor=cursor,
+                newest_first=True,
+            )
+        else:
+            page = self._events.query(
+                f"{trail}#{action}", index="gsi1", limit=limit, cursor=cursor, newest_first=True
+            )
+        return AuditPage([_view(item) for item in page.items], page.next_cursor)
+
+    def verify(self, trail: str) -> audit_chain.Verification:
+        head_item = self._heads.get(item_keys.audit_head(trail))
+        head = audit_chain.Head(head_item["seq"], head_item["hash"]) if head_item else None
+        return audit_chain.verify(self._oldest_first(trail), head)
+
+    def _oldest_first(self, trail: str) -> Iterator[Item]:
+        cursor: str | None = None
+        while True:
+            page = self._events.query(
+                trail,
+                sk_prefix=item_keys.AUDIT_EVENT_PREFIX,
+                limit=self._VERIFY_PAGE,
+                cursor=cursor,
+            )
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor

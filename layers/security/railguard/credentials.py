@@ -9,17 +9,17 @@ One default per type: a pointer item per (workspace, type) names the default, an
 default moves the pointer and both credentials' flags in one transaction conditioned on the
 pointer's previous value, so concurrent changes cannot leave two defaults.
 
-Deletion is soft: a deleted credential is gone from reads, restorable for `RETENTION_SECONDS`,
-then purged by the retention job (which erases the ciphertext and keeps a tombstone).
+Deletion is soft: a deleted credential is gone from reads, restorable for the retention period
+(`RETENTION_DAYS`), then purged by the retention job (`railguard.retention`), which erases the
+ciphertext and keeps a tombstone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from railguard.audit import AuditEvent, AuditTrail
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
@@ -28,7 +28,6 @@ from railguard.store import ConditionFailed, Item, Table, TransactionConflict, T
 from railguard.store import keys as item_keys
 from railguard.workspaces import Listing, ResourceScope, is_live, still_live
 
-RETENTION_SECONDS = 30 * 24 * 3600
 CREDENTIAL_PREFIX = "CREDENTIAL#"
 ENVELOPE_PURPOSE = "credential"
 _MASK_VISIBLE = 4
@@ -97,16 +96,21 @@ def _default_removal(scope: ResourceScope, item: Item) -> TransactItem:
     )
 
 
-def _purge_day(deleted_at: int) -> str:
-    purge_at = datetime.fromtimestamp(deleted_at + RETENTION_SECONDS, tz=UTC)
-    return purge_at.strftime("%Y-%m-%d")
-
-
 class Credentials:
-    def __init__(self, table: Table, envelope: Envelope, clock: Clock):
+    def __init__(
+        self,
+        table: Table,
+        envelope: Envelope,
+        clock: Clock,
+        audit: AuditTrail,
+        *,
+        retention_seconds: int,
+    ):
         self._table = table
         self._envelope = envelope
         self._clock = clock
+        self._audit = audit
+        self._retention_seconds = retention_seconds
 
     # -- reads (never decrypt) ---------------------------------------------------------------
     def _item(self, scope: ResourceScope, credential_id: str, *, deleted: bool = False) -> Item:
@@ -276,11 +280,12 @@ class Credentials:
         """Soft delete: gone from reads, kept (ciphertext included) for restore and audit."""
         item = self._item(scope, credential_id)
         now = int(self._clock.now())
+        index = item_keys.deleted_index(now, credential_id)
         writes = [
             TransactItem.update_item(
                 (item["pk"], item["sk"]),
                 "SET #status = :deleted, deleted_at = :now, deleted_by = :by, is_default = :false,"
-                " gsi1pk = :purge_day, gsi1sk = :purge_order",
+                " gsi1pk = :index, gsi1sk = :order",
                 condition="#status = :active",
                 names={"#status": "status"},
                 values={
@@ -289,8 +294,8 @@ class Credentials:
                     ":now": now,
                     ":by": scope.actor,
                     ":false": False,
-                    ":purge_day": f"PURGE#{_purge_day(now)}",
-                    ":purge_order": f"{now}#{credential_id}",
+                    ":index": index["gsi1pk"],
+                    ":order": index["gsi1sk"],
                 },
             )
         ]
@@ -305,7 +310,7 @@ class Credentials:
         """Back from a soft delete within the retention period (not as the default), else 404."""
         item = self._item(scope, credential_id, deleted=True)
         now = int(self._clock.now())
-        if now - item["deleted_at"] >= RETENTION_SECONDS or "ciphertext" not in item:
+        if now - item["deleted_at"] >= self._retention_seconds or "ciphertext" not in item:
             raise NotFound("No such credential.")
         try:
             restored = self._table.update(
@@ -318,7 +323,7 @@ class Credentials:
                     ":active": "active",
                     ":deleted": "deleted",
                     ":now": now,
-                    ":oldest": now - RETENTION_SECONDS,
+                    ":oldest": now - self._retention_seconds,
                 },
             )
         except ConditionFailed:
@@ -335,7 +340,7 @@ class Vault:
         self._envelope = envelope
         self._audit = audit
 
-    def reveal(self, workspace_id: str, credential_id: str, *, actor: str, reason: str) -> str:
+    def reveal(self, workspace_id: str, credential_id: str, *, actor: Actor, reason: str) -> str:
         workspace_key = item_keys.workspace(workspace_id)
         credential_key = item_keys.credential(workspace_id, credential_id)
         found = self._table.get_many([workspace_key, credential_key])
@@ -347,11 +352,7 @@ class Vault:
         )
         self._audit.record(
             AuditEvent(
-                "credential.revealed",
-                actor_id=actor,
-                workspace_id=workspace_id,
-                target_id=credential_id,
-                details={"reason": reason},
+                "credential.revealed", actor, credential_id, workspace_id, {"reason": reason}
             )
         )
         return plaintext.decode()

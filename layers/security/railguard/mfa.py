@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from railguard import totp
 from railguard.accounts import Accounts
-from railguard.audit import AuditEvent, AuditTrail
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, WrongMfaCode
@@ -126,7 +126,7 @@ class SecondFactors:
         digest = recovery_code_digest(code)
         if digest is None or not self._spend_recovery_code(user_id, digest):
             return None
-        self._audit.record(AuditEvent("mfa.recovery_code_used", actor_id=user_id))
+        self._audit.record(AuditEvent("mfa.recovery_code_used", Actor.user(user_id), user_id))
         return "recovery_code"
 
     def _spend_totp(self, user_id: str, code: str) -> bool:
@@ -251,7 +251,7 @@ class Mfa:
             )
         except TransactionConflict:
             raise Conflict("The authenticator changed at the same time; retry.") from None
-        self._audit.record(AuditEvent("mfa.enabled", actor_id=user_id))
+        self._audit.record(AuditEvent("mfa.enabled", Actor.user(user_id), user_id))
         return codes
 
     def disable(self, user_id: str, session_id: str | None, code: str, password: str) -> None:
@@ -273,7 +273,7 @@ class Mfa:
         except TransactionConflict:
             raise Conflict("MFA is not on.") from None
         self._sessions.end_all(user_id, except_session=session_id)
-        self._audit.record(AuditEvent("mfa.disabled", actor_id=user_id))
+        self._audit.record(AuditEvent("mfa.disabled", Actor.user(user_id), user_id))
 
     def replace_recovery_codes(self, user_id: str, code: str) -> list[str]:
         """A new set of recovery codes, given a current code; the old set stops working."""

@@ -12,6 +12,7 @@ from botocore.config import Config
 
 from railguard.clock import Clock, SystemClock
 from railguard.settings import (
+    AuditSettings,
     EnvelopeSettings,
     EventBusSettings,
     FunctionSettings,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_kms.client import KMSClient
 
+    from railguard.audit import AuditLog, StoredAuditTrail
     from railguard.envelope import Envelope
     from railguard.events import EventBus
 
@@ -61,13 +63,32 @@ class Runtime[S: FunctionSettings]:
         return build_logger(self.settings.service_name, self.settings.log_level)
 
     @cached_property
+    def _dynamodb(self) -> DynamoDBClient:
+        return cast("DynamoDBClient", self._aws.create_client("dynamodb", config=AWS_CLIENT_CONFIG))
+
+    @cached_property
     def table(self) -> Table:
         if not isinstance(self.settings, TableSettings):
             raise TypeError(f"{type(self.settings).__name__} declares no table")
-        client = cast(
-            "DynamoDBClient", self._aws.create_client("dynamodb", config=AWS_CLIENT_CONFIG)
-        )
-        return Table(client, self.settings.table_name)
+        return Table(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def _audit_table(self) -> Table:
+        if not isinstance(self.settings, AuditSettings):
+            raise TypeError(f"{type(self.settings).__name__} declares no audit table")
+        return Table(self._dynamodb, self.settings.audit_table_name)
+
+    @cached_property
+    def audit_trail(self) -> StoredAuditTrail:
+        from railguard.audit import StoredAuditTrail  # noqa: PLC0415 - the authorizer never audits
+
+        return StoredAuditTrail(self._audit_table, self.table, self.clock)
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        from railguard.audit import AuditLog  # noqa: PLC0415 - only the trail's readers load it
+
+        return AuditLog(self._audit_table, self.table)
 
     @cached_property
     def envelope(self) -> Envelope:

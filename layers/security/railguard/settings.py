@@ -26,11 +26,18 @@ class _Variable:
     min_length: int
     max_length: int
     choices: Collection[str] | None
+    integer_range: tuple[int, int] | None
 
     def accepts(self, value: str) -> bool:
         if self.choices is not None:
             return value in self.choices
+        if self.integer_range is not None:
+            low, high = self.integer_range
+            return value.isascii() and value.isdigit() and low <= int(value) <= high
         return self.min_length <= len(value) <= self.max_length
+
+    def parse(self, value: str) -> str | int:
+        return int(value) if self.integer_range is not None else value
 
 
 def variable(
@@ -40,9 +47,12 @@ def variable(
     min_length: int = 1,
     max_length: int = 2048,
     choices: Collection[str] | None = None,
+    integer_range: tuple[int, int] | None = None,
 ) -> Any:
-    """A settings field read from the environment variable `name`."""
-    return field(metadata={"variable": _Variable(name, default, min_length, max_length, choices)})
+    """A settings field read from the environment variable `name` (a whole number within
+    `integer_range`, when one is given)."""
+    spec = _Variable(name, default, min_length, max_length, choices, integer_range)
+    return field(metadata={"variable": spec})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +67,7 @@ class FunctionSettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Self:
-        values: dict[str, str] = {}
+        values: dict[str, str | int] = {}
         invalid: list[str] = []
         for settings_field in fields(cls):
             spec = cast(_Variable, settings_field.metadata["variable"])
@@ -65,7 +75,7 @@ class FunctionSettings:
             if value is None or not spec.accepts(value):
                 invalid.append(spec.name)
             else:
-                values[settings_field.name] = value
+                values[settings_field.name] = spec.parse(value)
         if invalid:
             # Name the variables, never their values: an environment may hold secrets.
             raise ConfigurationError(f"invalid or missing settings: {', '.join(sorted(invalid))}")
@@ -99,3 +109,21 @@ class EnvelopeSettings(TableSettings):
     """A function that encrypts or decrypts secrets with the stack's KMS key."""
 
     kms_key_id: str = variable("KMS_KEY_ID")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditSettings(TableSettings):
+    """A function that writes or reads the audit trail (its own table; heads in the main one)."""
+
+    audit_table_name: str = variable("AUDIT_TABLE_NAME", min_length=3, max_length=255)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionSettings(FunctionSettings):
+    """A function that restores or purges soft-deleted resources."""
+
+    retention_days: int = variable("RETENTION_DAYS", default="30", integer_range=(1, 3650))
+
+    @property
+    def retention_seconds(self) -> int:
+        return self.retention_days * 86_400

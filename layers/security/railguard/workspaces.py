@@ -8,10 +8,11 @@ that workspace's partition, so another workspace's member is simply not found.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from railguard.audit import AuditEvent, AuditEventType
+from railguard.audit import Actor, AuditAction, AuditEvent
 from railguard.clock import Clock
 from railguard.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.ids import new_id
@@ -65,11 +66,11 @@ class ResourceScope:
             principal.kind == "user" and principal.role in MANAGERS,
         )
 
-    def event(self, event_type: AuditEventType, target_id: str) -> AuditEvent:
+    def event(
+        self, action: AuditAction, target_id: str, details: Mapping[str, str] | None = None
+    ) -> AuditEvent:
         """An audit event of this actor in this workspace, on `target_id`."""
-        return AuditEvent(
-            event_type, actor_id=self.actor, workspace_id=self.workspace_id, target_id=target_id
-        )
+        return AuditEvent(action, Actor.of(self.actor), target_id, self.workspace_id, details or {})
 
 
 @dataclass(frozen=True)

@@ -664,7 +664,7 @@ def test_management_changes_are_audited_with_ids_only(
         "agent_ui.deleted",
     ]
     for record in records:
-        assert record.actor_id == f"user:{deployer.owner_id}"
+        assert (record.actor_type, record.actor_id) == ("user", deployer.owner_id)
         assert record.workspace_id == deployer.workspace
         assert record.target_id == created["id"]
     logged = str([record.__dict__ for record in records])

@@ -14,9 +14,9 @@ import pytest
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import passwords
-from railguard.audit import AuditEvent
+from railguard.audit import Actor, AuditEvent
 from railguard.clock import SystemClock
-from railguard.credentials import RETENTION_SECONDS, Credentials, Vault, mask
+from railguard.credentials import Credentials, Vault, mask
 from railguard.envelope import DataKeyCache, Envelope
 from railguard.errors import Conflict, NotFound
 from railguard.store import Table
@@ -191,7 +191,9 @@ def test_concurrent_default_changes_leave_one_default(
     # Given five credentials of one type
     ids = [_create(client, vaulted.owner, name=f"c{i}")["id"] for i in range(5)]
     envelope = Envelope(aws.client("kms"), provisioned.intrinsics.physical["DataKey"].ref)
-    credentials = Credentials(table, envelope, SystemClock())
+    credentials = Credentials(
+        table, envelope, SystemClock(), RecordingAuditTrail(), retention_seconds=30 * 86_400
+    )
     scope = ResourceScope(vaulted.workspace, "user:test", manager=True)
 
     def make_default(credential_id: str) -> str:
@@ -232,7 +234,8 @@ def test_soft_delete_then_restore_within_retention_only(
     assert client.request("GET", path, headers=vaulted.owner).status == 200
     # And once deleted again longer ago than the retention period, it cannot come back
     assert client.request("DELETE", path, headers=vaulted.owner).status == 204
-    long_ago = int(SystemClock().now()) - RETENTION_SECONDS - 60
+    # (the template's RETENTION_DAYS, 30)
+    long_ago = int(SystemClock().now()) - 30 * 86_400 - 60
     table.update(
         item_keys.credential(vaulted.workspace, created["id"]),
         "SET deleted_at = :long_ago",
@@ -258,7 +261,9 @@ def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
     vault = Vault(table, Envelope(kms, key_id, DataKeyCache(SystemClock())), recorder)
     # When it is revealed 50 times
     values = {
-        vault.reveal(vaulted.workspace, created["id"], actor="agent-run:1", reason="test")
+        vault.reveal(
+            vaulted.workspace, created["id"], actor=Actor.job("agent-run:1"), reason="test"
+        )
         for _ in range(50)
     }
     # Then the value is exact, KMS was asked once, and each reveal was recorded
@@ -269,17 +274,19 @@ def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
         == [
             AuditEvent(
                 "credential.revealed",
-                actor_id="agent-run:1",
-                workspace_id=vaulted.workspace,
-                target_id=created["id"],
-                details={"reason": "test"},
+                Actor.job("agent-run:1"),
+                created["id"],
+                vaulted.workspace,
+                {"reason": "test"},
             )
         ]
         * 50
     )
     # And it reveals nothing of another workspace, or a deleted credential
     with pytest.raises(NotFound):
-        vault.reveal("ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ", created["id"], actor="a", reason="r")
+        vault.reveal(
+            "ws_01ZZZZZZZZZZZZZZZZZZZZZZZZ", created["id"], actor=Actor.job("a"), reason="r"
+        )
     client.request("DELETE", f"/api/v1/credentials/{created['id']}", headers=vaulted.owner)
     with pytest.raises(NotFound):
-        vault.reveal(vaulted.workspace, created["id"], actor="a", reason="r")
+        vault.reveal(vaulted.workspace, created["id"], actor=Actor.job("a"), reason="r")

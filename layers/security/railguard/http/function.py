@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from railguard import policy
+from railguard.audit import RequestOrigin, request_origin
 from railguard.errors import (
     MfaRequired,
     NotFound,
@@ -108,8 +109,17 @@ class ApiFunction[S: FunctionSettings, D = None]:
             self._runtime = Runtime.cold_start(self._settings_model)
         request_context = event.get("requestContext") or {}
         request_id = str(request_context.get("requestId") or context.aws_request_id)
+        http = request_context.get("http") or {}
+        origin = RequestOrigin(http.get("sourceIp"), http.get("userAgent"), request_id)
         logger = self._runtime.logger
         logger.append_keys(request_id=request_id, route=event.get("routeKey"))
+        with request_origin(origin):
+            return self._handle(event, context, request_id)
+
+    def _handle(
+        self, event: dict[str, Any], context: LambdaContext, request_id: str
+    ) -> dict[str, Any]:
+        logger = self.runtime.logger
         extra_headers: dict[str, str] = {}
         try:
             try:

@@ -133,3 +133,35 @@ def agent_ui_lookup(agent_ui_id: str) -> ItemKey:
 def agent_ui_session(token_digest: str) -> ItemKey:
     """A session opened by unlocking a deployment, found by the digest of its token."""
     return (f"AGENTUISESSION#{token_digest}", "SESSION")
+
+
+# The retention job's index (gsi1): soft-deleted resources in the order they were deleted.
+DELETED_INDEX_PARTITION = "DELETED"
+
+
+def deleted_index(deleted_at: int, item_id: str) -> dict[str, str]:
+    return {"gsi1pk": DELETED_INDEX_PARTITION, "gsi1sk": f"{deleted_at:012d}#{item_id}"}
+
+
+def workspace_trail(workspace_id: str) -> str:
+    """The partition of a workspace's audit events (in the audit table) and of its chain head."""
+    return f"WS#{workspace_id}"
+
+
+def user_trail(user_id: str) -> str:
+    """The partition of a user's own security events (login, password, MFA) and chain head."""
+    return f"USER#{user_id}"
+
+
+def audit_event(trail: str, seq: int) -> ItemKey:
+    """An event of a trail, in the audit table; zero-padded so the sort key orders by `seq`."""
+    return (trail, f"EVENT#{seq:012d}")
+
+
+AUDIT_EVENT_PREFIX = "EVENT#"
+
+
+def audit_head(trail: str) -> ItemKey:
+    """The trail's last sequence number and hash, in the main table (it is the one audit item
+    that changes, so it is kept out of the audit table, where nothing may change)."""
+    return (trail, "AUDITHEAD")

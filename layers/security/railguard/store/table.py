@@ -86,6 +86,8 @@ class TransactItem:
     update: str | None = None
     names: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
+    # Another table of the stack (the audit trail's); by default the one that runs the transaction.
+    table: str | None = None
 
     @classmethod
     def put(cls, item: Item, condition: str | None = None, **kwargs: Any) -> TransactItem:
@@ -297,7 +299,7 @@ class Table:
         answer timed out, and DynamoDB applies a token once in ten minutes."""
         request: list[TransactWriteItemTypeDef] = []
         for action in actions:
-            body: dict[str, Any] = {"TableName": self.name}
+            body: dict[str, Any] = {"TableName": action.table or self.name}
             if action.item is not None:
                 body["Item"] = serialize(action.item)
             if action.key is not None:
