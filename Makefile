@@ -15,7 +15,7 @@ PORT ?= 3000
 AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
-.PHONY: help dev test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format
+.PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ $(VENV)/.installed: requirements-dev.txt
 
 dev: $(VENV)/.installed ## Serve the API at http://$HOST:$PORT with the embedded AWS emulator
 	$(PY) -m infra.local
+
+job: $(VENV)/.installed ## Run one scheduled job once (NAME=expiry|rotation|retention [DETAIL=json]) against the local stack
+	@test -n "$(NAME)" || { echo "usage: make job NAME=expiry|rotation|retention [DETAIL='{...}']"; exit 2; }
+	$(PY) -m infra.local.job $(NAME) --detail '$(or $(DETAIL),{})'
 
 test: lint typecheck cfn-lint ## ruff, mypy, cfn-lint, then every test tier
 	$(PY) -m pytest

@@ -255,7 +255,7 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
     clock = SystemClock()
     table = Table(endpoint.client("dynamodb"), provisioning.intrinsics.physical["Table"].ref)
     envelope = Envelope(kms, key_arn, DataKeyCache(clock))
-    workspace = Workspaces(table, clock).create("usr_bench", "Bench")
+    workspace = Workspaces(table, clock, _CountingAuditTrail()).create("usr_bench", "Bench")
     scope = ResourceScope(workspace.id, "user:usr_bench", manager=True)
     credentials = Credentials(
         table, envelope, clock, _CountingAuditTrail(), retention_seconds=30 * 86_400

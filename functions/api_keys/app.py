@@ -3,6 +3,7 @@ and `X-Workspace-ID`. The raw key appears once, in the answer to a create or a r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,15 +26,20 @@ from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
 from railguard.plans import RateLimit
 from railguard.policy import SCOPES
 from railguard.runtime import Runtime
-from railguard.settings import TableSettings
+from railguard.settings import AuditSettings
 from railguard.workspaces import WorkspaceScope
 
 
-def _api_keys(runtime: Runtime[TableSettings]) -> ApiKeys:
-    return ApiKeys(runtime.table, runtime.clock)
+@dataclass(frozen=True, kw_only=True)
+class ApiKeySettings(AuditSettings):
+    """Keeps keys (as digests) in the table, and records every change to the trail."""
 
 
-api = ApiFunction(TableSettings, _api_keys)
+def _api_keys(runtime: Runtime[ApiKeySettings]) -> ApiKeys:
+    return ApiKeys(runtime.table, runtime.clock, runtime.audit_trail)
+
+
+api = ApiFunction(ApiKeySettings, _api_keys)
 
 Scope = Literal[SCOPES]  # type: ignore[valid-type]  # the contract's list, one place
 IpEntry = Annotated[str, Field(max_length=64)]

@@ -35,7 +35,8 @@ class AuthServices:
 
     @cached_property
     def accounts(self) -> Accounts:
-        return Accounts(self._runtime.table, self._runtime.clock)
+        runtime = self._runtime
+        return Accounts(runtime.table, runtime.clock, runtime.audit_trail)
 
     @cached_property
     def logins(self) -> Logins:
@@ -181,7 +182,8 @@ def verify_mfa(body: MfaVerifyRequest) -> Data[Tokens]:
 
 @api.app.post("/api/v1/auth/refresh", summary="Spend a refresh token for a new pair", tags=["auth"])
 def refresh(body: RefreshTokenRequest) -> Data[Tokens]:
-    return Data(data=Tokens.of(api.services.logins.refresh(body.refresh_token.get_secret_value())))
+    pair = api.services.logins.refresh(body.refresh_token.get_secret_value(), _client())
+    return Data(data=Tokens.of(pair))
 
 
 @api.app.post("/api/v1/auth/logout", summary="End the session of a refresh token", tags=["auth"])

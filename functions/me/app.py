@@ -1,27 +1,49 @@
-"""The calling principal (contract section 4): GET /me for users and API keys, and the
-signed-in user's own password."""
+"""The calling principal (contract sections 4 and 10): GET /me for users and API keys, the
+signed-in user's own password, and their own security events."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.accounts import Accounts
+from railguard.audit import AuditLog
 from railguard.errors import Forbidden
-from railguard.http import ApiFunction, Data
-from railguard.http.models import RequestModel
+from railguard.http import ApiFunction, Data, DataList
+from railguard.http.audit import ActionFilter, AuditEventOut, event_list
+from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.principal import Principal
 from railguard.runtime import Runtime
-from railguard.settings import TableSettings
+from railguard.settings import AuditSettings
+from railguard.store import keys as item_keys
 
 
-def _accounts(runtime: Runtime[TableSettings]) -> Accounts:
-    return Accounts(runtime.table, runtime.clock)
+@dataclass(frozen=True, kw_only=True)
+class MeSettings(AuditSettings):
+    """Reads profiles, changes passwords, and records it in the user's audit trail."""
 
 
-api = ApiFunction(TableSettings, _accounts)
+class MeServices:
+    """What the routes call; each part is built on first use."""
+
+    def __init__(self, runtime: Runtime[MeSettings]):
+        self._runtime = runtime
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        runtime = self._runtime
+        return Accounts(runtime.table, runtime.clock, runtime.audit_trail)
+
+    @property
+    def security_events(self) -> AuditLog:
+        return self._runtime.audit_log
+
+
+api = ApiFunction(MeSettings, MeServices)
 
 
 class UserIdentity(BaseModel):
@@ -64,7 +86,7 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
                 scopes=sorted(principal.scopes),
             )
         )
-    profile = api.services.profile(principal.id)
+    profile = api.services.accounts.profile(principal.id)
     return Data(
         data=UserIdentity(
             type="user",
@@ -80,12 +102,26 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
     "/api/v1/me/password", summary="Change the password; ends every session", tags=["identity"]
 )
 def change_password(body: PasswordChange) -> Response[None]:
-    api.services.change_password(
+    api.services.accounts.change_password(
         _user(api.principal),
         body.current_password.get_secret_value(),
         body.new_password.get_secret_value(),
     )
     return Response(204)
+
+
+@api.app.get(
+    "/api/v1/me/security-events",
+    summary="Your own security events (sign-up, logins, password, MFA), newest first",
+    tags=["identity"],
+)
+def list_security_events(
+    limit: Limit = 20, cursor: Cursor = None, action: ActionFilter = None
+) -> DataList[AuditEventOut]:
+    trail = item_keys.user_trail(_user(api.principal))
+    return event_list(
+        api.services.security_events.page(trail, action=action, limit=limit, cursor=cursor)
+    )
 
 
 lambda_handler = api.handler

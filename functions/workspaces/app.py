@@ -3,6 +3,7 @@ business (railguard.policy), enforced before any route here runs; routes only sh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -12,15 +13,20 @@ from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
-from railguard.settings import TableSettings
+from railguard.settings import AuditSettings
 from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
 
 
-def _workspaces(runtime: Runtime[TableSettings]) -> Workspaces:
-    return Workspaces(runtime.table, runtime.clock)
+@dataclass(frozen=True, kw_only=True)
+class WorkspaceSettings(AuditSettings):
+    """Keeps workspaces and members in the table, and records every change to the trail."""
 
 
-api = ApiFunction(TableSettings, _workspaces)
+def _workspaces(runtime: Runtime[WorkspaceSettings]) -> Workspaces:
+    return Workspaces(runtime.table, runtime.clock, runtime.audit_trail)
+
+
+api = ApiFunction(WorkspaceSettings, _workspaces)
 
 AssignableRole = Literal["admin", "user"]
 

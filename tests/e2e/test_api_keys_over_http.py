@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,27 +12,16 @@ import pytest
 import requests
 
 from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import new_owner
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "blue-table-river-42"
 REVOCATION_BOUND_SECONDS = 5.0
 
 
 def _owner(stack: StackProcess) -> tuple[dict[str, str], str]:
     """A new user's auth and workspace headers, and the workspace id."""
-    email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
-    signup = requests.post(
-        f"{stack.url}/api/v1/auth/signup",
-        json={"email": email, "password": PASSWORD, "name": "E2E"},
-        timeout=10,
-    )
-    assert signup.status_code == 201, signup.text
-    workspace = signup.json()["data"]["workspace"]["id"]
-    login = requests.post(
-        f"{stack.url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
-    )
-    token = login.json()["data"]["access_token"]
-    return {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}, workspace
+    owner = new_owner(stack)
+    return owner.headers, owner.workspace
 
 
 def _create_key(stack: StackProcess, headers: dict[str, str], **settings: Any) -> dict[str, Any]:

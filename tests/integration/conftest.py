@@ -105,6 +105,11 @@ def table(_dynamodb: Any, provisioned: Provisioning) -> Table:
     return Table(_dynamodb, provisioned.intrinsics.physical["Table"].ref)
 
 
+@pytest.fixture
+def audit_table(_dynamodb: Any, provisioned: Provisioning) -> Table:
+    return Table(_dynamodb, provisioned.intrinsics.physical["AuditTable"].ref)
+
+
 @pytest.fixture(scope="session")
 def _applied_env() -> dict[str, str]:
     return {}

@@ -98,6 +98,10 @@ def call_me(
 def reset_instances() -> None:
     """Cold-start every loaded function again (empty caches), as fresh Lambda instances."""
     for module in loaded_functions():
-        instance = getattr(module, "api", None) or getattr(module, "authorizer", None)
+        instance = (
+            getattr(module, "api", None)
+            or getattr(module, "authorizer", None)
+            or getattr(module, "job", None)
+        )
         if instance is not None:
             instance.reset()

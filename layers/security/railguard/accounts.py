@@ -1,7 +1,8 @@
 """User accounts: signup, profile and password change.
 
 Composes the password policy and hashing, the failure throttle and sessions; each dependency is
-passed in. Logging in and tokens are `railguard.logins`.
+passed in. Logging in and tokens are `railguard.logins`. A sign-up and a password change are
+recorded in the user's own audit trail.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from railguard import passwords
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, WrongPassword
 from railguard.ids import new_id
@@ -28,10 +30,11 @@ class UserProfile:
 
 
 class Accounts:
-    def __init__(self, table: Table, clock: Clock):
+    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
         self._table = table
         self._clock = clock
-        self._sessions = Sessions(table, clock)
+        self._audit = audit
+        self._sessions = Sessions(table, clock, audit)
         self._throttle = FailureThrottle(table, clock)
 
     # -- signup ------------------------------------------------------------------------
@@ -76,6 +79,24 @@ class Accounts:
                     "An account with this email exists.", details={"field": "email"}
                 ) from None
             raise
+        self._audit.record(
+            AuditEvent(
+                "user.signed_up",
+                Actor.user(user_id),
+                user_id,
+                details={"workspace_id": workspace.id},
+            )
+        )
+        # The first workspace's trail starts with its own creation, as any other's does.
+        self._audit.record(
+            AuditEvent(
+                "workspace.created",
+                Actor.user(user_id),
+                workspace.id,
+                workspace.id,
+                {"name": workspace.name},
+            )
+        )
         return UserProfile(user_id, email, name, mfa_enabled=False), workspace
 
     # -- the signed-in user ------------------------------------------------------------
@@ -110,6 +131,7 @@ class Accounts:
         if not store_password_hash(self._table, profile.email, password_hash, new_password):
             raise Conflict("The password was changed at the same time; retry.")
         self._sessions.end_all(user_id)
+        self._audit.record(AuditEvent("user.password_changed", Actor.user(user_id), user_id))
 
 
 def store_password_hash(table: Table, email: str, previous_hash: str, password: str) -> bool:

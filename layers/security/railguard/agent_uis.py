@@ -259,17 +259,22 @@ class AgentUis:
         """Soft delete: gone from reads, and its unlocks and sessions stop at once."""
         if not is_id(agent_ui_id, "aui"):
             raise NotFound("No such agent UI.")
+        now = self._now()
+        index = item_keys.deleted_index(now, agent_ui_id)
         try:
             self._table.update(
                 item_keys.agent_ui(scope.workspace_id, agent_ui_id),
-                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now",
+                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now,"
+                " gsi1pk = :index, gsi1sk = :order",
                 condition="#status = :active",
                 names={"#status": "status"},
                 values={
                     ":deleted": "deleted",
                     ":active": "active",
-                    ":now": self._now(),
+                    ":now": now,
                     ":by": scope.actor,
+                    ":index": index["gsi1pk"],
+                    ":order": index["gsi1sk"],
                 },
             )
         except ConditionFailed:
@@ -337,6 +342,7 @@ class AgentUis:
                 "pin_version": record["pin_version"],
                 "expires_at": expires_at,
                 "ttl": expires_at,
+                **item_keys.sweep_index(pk, expires_at),
             },
             condition="attribute_not_exists(pk)",
         )

@@ -6,6 +6,9 @@ of the key's state: the authorizer finds it with one strongly consistent GetItem
 client sent. A pointer under the workspace (`WS#<ws>` / `APIKEY#<id>`) holds the digest, so the
 workspace's keys are listed and found by id with consistent reads, and a key id from another
 workspace is simply not found there. Both are written in one transaction.
+
+Every change a request makes to a key (created, changed, rotated, revoked) is one event in the
+workspace's audit trail, naming the key by id and name, never the key.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from railguard import opaque_tokens
+from railguard.audit import AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, ValidationFailed
 from railguard.ids import new_id
@@ -215,9 +219,10 @@ def _settings_of(item: Item) -> KeySettings:
 
 
 class ApiKeys:
-    def __init__(self, table: Table, clock: Clock):
+    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
         self._table = table
         self._clock = clock
+        self._audit = audit
 
     # -- reads -----------------------------------------------------------------------------
     def _workspace_plan(self, scope: WorkspaceScope) -> str | None:
@@ -294,6 +299,13 @@ class ApiKeys:
             if conflict.reasons[:1] == ["ConditionalCheckFailed"]:  # the workspace check
                 raise NotFound("No such workspace.") from None
             raise Conflict("The workspace changed at the same time; retry.") from None
+        self._audit.record(
+            scope.event(
+                "api_key.created",
+                issued.view.id,
+                {"name": settings.name, "scopes": " ".join(settings.scopes)},
+            )
+        )
         return issued
 
     def update(self, scope: WorkspaceScope, key_id: str, changes: Mapping[str, Any]) -> KeyView:
@@ -330,6 +342,14 @@ class ApiKeys:
             )
         except ConditionFailed:
             raise Conflict("The key changed at the same time, or was revoked or rotated.") from None
+        if changes:  # an empty PATCH changes no setting: nothing to record
+            self._audit.record(
+                scope.event(
+                    "api_key.updated",
+                    record["id"],
+                    {"name": settings.name, "fields": " ".join(sorted(changes))},
+                )
+            )
         return _view(updated, now)
 
     @staticmethod
@@ -373,6 +393,13 @@ class ApiKeys:
             self._table.transact(writes)
         except TransactionConflict:
             raise Conflict("The key changed at the same time, or was revoked or rotated.") from None
+        self._audit.record(
+            scope.event(
+                "api_key.rotated",
+                record["id"],
+                {"name": settings.name, "new_key_id": issued.view.id},
+            )
+        )
         return issued
 
     def revoke(self, scope: WorkspaceScope, key_id: str) -> None:
@@ -380,19 +407,24 @@ class ApiKeys:
         record = self._record(scope, key_id)
         if record["status"] == "revoked":
             return
-        self._table.update(
-            (record["pk"], record["sk"]),
-            "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
-            " REMOVE gsi1pk, gsi1sk",
-            condition="workspace_id = :ws",
-            names={"#status": "status"},
-            values={
-                ":revoked": "revoked",
-                ":now": int(self._clock.now()),
-                ":by": scope.user_id,
-                ":ws": scope.workspace_id,
-            },
-        )
+        try:
+            self._table.update(
+                (record["pk"], record["sk"]),
+                "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
+                " REMOVE gsi1pk, gsi1sk",
+                # Not revoked meanwhile: of concurrent revocations, one changes (and records) it.
+                condition="workspace_id = :ws AND #status <> :revoked",
+                names={"#status": "status"},
+                values={
+                    ":revoked": "revoked",
+                    ":now": int(self._clock.now()),
+                    ":by": scope.user_id,
+                    ":ws": scope.workspace_id,
+                },
+            )
+        except ConditionFailed:
+            return  # revoked by a concurrent request: nothing changed here
+        self._audit.record(scope.event("api_key.revoked", record["id"], {"name": record["name"]}))
 
 
 class KeyLookup:

@@ -169,6 +169,11 @@ class AppendRefused(Exception):
     """One of the writes carried with the event failed its condition: neither happened."""
 
 
+class TrailBroken(Exception):
+    """The head names a free slot that holds an event already (put without moving the head):
+    no append can succeed until someone looks. Verification reports the same trail invalid."""
+
+
 def _clean_details(details: Mapping[str, str]) -> dict[str, str]:
     # Details are ids, names and reasons by construction; scrubbing is the net for a mistake.
     return {name: scrub_text(value)[:_MAX_DETAIL_LENGTH] for name, value in details.items()}
@@ -188,7 +193,7 @@ class StoredAuditTrail:
         with the event, rather than turned into an error for a request that succeeded."""
         try:
             self.append(event)
-        except ServiceUnavailable:
+        except (ServiceUnavailable, TrailBroken):
             self._log(event, level=logging.ERROR, message="audit event not stored")
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
@@ -203,6 +208,8 @@ class StoredAuditTrail:
             except TransactionConflict as conflict:
                 if "ConditionalCheckFailed" in conflict.reasons[2:]:
                     raise AppendRefused from None
+                if conflict.reasons[0] is None and conflict.reasons[1] == "ConditionalCheckFailed":
+                    raise TrailBroken from None
                 # Another append took this sequence number: read the head again, after a pause
                 # that grows and is random, so that racing writers spread out.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - not a secret
@@ -266,7 +273,9 @@ class StoredAuditTrail:
                 "actor_id": event.actor.id,
                 "workspace_id": event.workspace_id,
                 "target_id": event.target_id,
-                **{f"detail_{name}": value for name, value in event.details.items()},
+                **{
+                    f"detail_{name}": value for name, value in _clean_details(event.details).items()
+                },
             },
         )
 
@@ -299,8 +308,6 @@ def _view(item: Item) -> Item:
 class AuditLog:
     """The reading side: a trail's events, newest first, and the check of its chain."""
 
-    _VERIFY_PAGE = 500
-
     def __init__(self, events: Table, heads: Table):
         self._events = events
         self._heads = heads
@@ -323,21 +330,24 @@ class AuditLog:
             )
         return AuditPage([_view(item) for item in page.items], page.next_cursor)
 
-    def verify(self, trail: str) -> audit_chain.Verification:
-        head_item = self._heads.get(item_keys.audit_head(trail))
-        head = audit_chain.Head(head_item["seq"], head_item["hash"]) if head_item else None
-        return audit_chain.verify(self._oldest_first(trail), head)
+    def _head(self, trail: str) -> audit_chain.Head | None:
+        item = self._heads.get(item_keys.audit_head(trail))
+        return audit_chain.Head(item["seq"], item["hash"]) if item else None
 
-    def _oldest_first(self, trail: str) -> Iterator[Item]:
-        cursor: str | None = None
-        while True:
-            page = self._events.query(
-                trail,
-                sk_prefix=item_keys.AUDIT_EVENT_PREFIX,
-                limit=self._VERIFY_PAGE,
-                cursor=cursor,
-            )
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def verify(self, trail: str) -> audit_chain.Verification:
+        """The chain up to the head as read first; events appended while it is read are past
+        that head and not judged. Then, against the head as it is now, any event past it was
+        put without moving the head."""
+        head = self._head(trail)
+        if head is None:
+            events = self._events.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX)
+            return audit_chain.verify(events, None)
+        last = item_keys.audit_event(trail, head.seq)[1]
+        result = audit_chain.verify(self._events.iterate(trail, sk_until=last, page_size=500), head)
+        if not result.valid:
+            return result
+        latest = self._head(trail) or head
+        past = item_keys.audit_event(trail, latest.seq)[1]
+        if self._events.query(trail, sk_after=past, limit=1).items:
+            return audit_chain.unvouched(result.events_checked, latest.seq)
+        return result

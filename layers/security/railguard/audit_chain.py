@@ -91,14 +91,19 @@ def verify(events: Iterable[Mapping[str, Any]], head: Head | None) -> Verificati
     return _against_head(checked, expected_seq - 1, prev_hash, head)
 
 
+def unvouched(checked: int, head_seq: int) -> Verification:
+    """Events stored past the head: put without moving it, so not appended through the trail."""
+    reason = f"events after {head_seq} were not appended through the trail"
+    return Verification(False, checked, Break(head_seq + 1, None, reason))
+
+
 def _against_head(checked: int, last_seq: int, last_hash: str, head: Head | None) -> Verification:
     head_seq = head.seq if head is not None else 0
     if head_seq > last_seq:
         reason = f"events {last_seq + 1} to {head_seq} are missing"
         return Verification(False, checked, Break(last_seq + 1, None, reason))
     if head_seq < last_seq:
-        reason = f"events after {head_seq} were not appended through the trail"
-        return Verification(False, checked, Break(head_seq + 1, None, reason))
+        return unvouched(checked, head_seq)
     if head is not None and not hmac.compare_digest(head.hash, last_hash):
         reason = "the last event does not match the trail's head"
         return Verification(False, checked, Break(last_seq, None, reason))

@@ -12,6 +12,9 @@ pointer's previous value, so concurrent changes cannot leave two defaults.
 Deletion is soft: a deleted credential is gone from reads, restorable for the retention period
 (`RETENTION_DAYS`), then purged by the retention job (`railguard.retention`), which erases the
 ciphertext and keeps a tombstone.
+
+Every change is one event in the workspace's audit trail (created, updated, deleted, restored),
+naming the credential by id and name and the fields that changed, never a value.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
 from railguard.ids import new_id
+from railguard.sealing import sealed_attributes
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 from railguard.workspaces import Listing, ResourceScope, is_live, still_live
@@ -160,6 +164,8 @@ class Credentials:
             "created_by": scope.actor,
             "updated_at": now,
         }
+        owner = owner_of(scope.workspace_id, credential_id)
+        item |= sealed_attributes((pk, sk), {"ciphertext": (item["ciphertext"], owner)})
         writes = [
             still_live(scope.workspace_id),
             TransactItem.put(item, condition="attribute_not_exists(pk)"),
@@ -173,6 +179,9 @@ class Credentials:
             if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound("No such workspace.") from None
             raise Conflict("The default changed at the same time; retry.") from None
+        self._audit.record(
+            scope.event("credential.created", credential_id, {"name": new.name, "type": new.type})
+        )
         return _view(item)
 
     def update(
@@ -194,10 +203,17 @@ class Credentials:
             changes["description"] = description
         if value is not None:
             # A new value gets a new data key: encrypt() asks KMS for one per secret.
-            changes["ciphertext"] = self._envelope.encrypt(
-                value.encode(), owner_of(scope.workspace_id, credential_id)
-            )
+            owner = owner_of(scope.workspace_id, credential_id)
+            sealed = self._envelope.encrypt(value.encode(), owner)
+            changes["ciphertext"] = sealed
+            changes |= sealed_attributes((item["pk"], item["sk"]), {"ciphertext": (sealed, owner)})
             changes["masked_content"] = mask(value)
+        # What changed, by field name, for the audit event: never the value itself.
+        changed = [
+            field
+            for field, given in (("name", name), ("description", description), ("value", value))
+            if given is not None
+        ]
         if changes:
             changes["updated_at"] = now
             item = self._table.update(
@@ -207,17 +223,35 @@ class Credentials:
                 names={"#status": "status", **{f"#{field}": field for field in changes}},
                 values={":active": "active", **{f":{field}": v for field, v in changes.items()}},
             )
-        if is_default is True and not item.get("is_default"):
-            return self.set_default(scope, credential_id)
-        if is_default is False and item.get("is_default"):
-            self._clear_default(scope, item, now)
-            item = {**item, "is_default": False}
+        try:
+            if is_default is True and not item.get("is_default"):
+                item = self._make_default(scope, item)
+                changed.append("is_default")
+            elif is_default is False and item.get("is_default"):
+                self._clear_default(scope, item, now)
+                item = {**item, "is_default": False}
+                changed.append("is_default")
+        finally:
+            # Recorded even when the default could not move: the other changes were made.
+            self._record_update(scope, item, changed)
         return _view(item)
+
+    def _record_update(self, scope: ResourceScope, item: Item, changed: list[str]) -> None:
+        if changed:
+            details = {"name": item["name"], "fields": " ".join(changed)}
+            self._audit.record(scope.event("credential.updated", item["id"], details))
 
     def set_default(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         item = self._item(scope, credential_id)
         if item.get("is_default"):
             return _view(item)
+        item = self._make_default(scope, item)
+        self._record_update(scope, item, ["is_default"])
+        return _view(item)
+
+    def _make_default(self, scope: ResourceScope, item: Item) -> Item:
+        """Make the (active) credential `item` its type's default; the item as it is now."""
+        credential_id = item["id"]
         now = int(self._clock.now())
         writes = [
             TransactItem.update_item(
@@ -233,7 +267,7 @@ class Credentials:
             self._table.transact(writes)
         except TransactionConflict:
             raise Conflict("The default changed at the same time; retry.") from None
-        return _view({**item, "is_default": True, "updated_at": now})
+        return {**item, "is_default": True, "updated_at": now}
 
     def _default_moves(
         self, scope: ResourceScope, credential_type: str, credential_id: str, now: int
@@ -305,6 +339,7 @@ class Credentials:
             self._table.transact(writes)
         except TransactionConflict:
             raise NotFound("No such credential.") from None
+        self._audit.record(scope.event("credential.deleted", credential_id, {"name": item["name"]}))
 
     def restore(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         """Back from a soft delete within the retention period (not as the default), else 404."""
@@ -317,7 +352,9 @@ class Credentials:
                 (item["pk"], item["sk"]),
                 "SET #status = :active, updated_at = :now "
                 "REMOVE deleted_at, deleted_by, gsi1pk, gsi1sk",
-                condition="#status = :deleted AND deleted_at > :oldest",
+                # Still holding its value: a purge between the read and now leaves a tombstone.
+                condition="#status = :deleted AND deleted_at > :oldest"
+                " AND attribute_exists(ciphertext)",
                 names={"#status": "status"},
                 values={
                     ":active": "active",
@@ -328,6 +365,9 @@ class Credentials:
             )
         except ConditionFailed:
             raise NotFound("No such credential.") from None
+        self._audit.record(
+            scope.event("credential.restored", credential_id, {"name": restored["name"]})
+        )
         return _view(restored)
 
 

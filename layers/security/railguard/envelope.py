@@ -239,6 +239,15 @@ class Envelope:
         self._kms = kms
         self._key_id = key_id
         self._cache = cache
+        self._key_arn: str | None = None
+
+    def key_arn(self) -> str:
+        """The ARN of the key new secrets are sealed under: what their envelopes name."""
+        if self._key_arn is None:
+            with _kms_errors(decrypting=False):
+                metadata = self._kms.describe_key(KeyId=self._key_id)["KeyMetadata"]
+            self._key_arn = metadata["Arn"]
+        return self._key_arn
 
     def encrypt(self, plaintext: bytes, owner: SecretOwner) -> bytes:
         with _kms_errors(decrypting=False):

@@ -9,6 +9,12 @@ exchanges, with a TOTP or recovery code, for the session. It is not a JWT, so no
 accepts access or refresh tokens accepts it. The session is started in the transaction that
 spends the challenge, on condition that the password is still the one the challenge was
 issued for.
+
+Audited in the user's trail: each login that starts a session (`auth.login_succeeded`), and each
+wrong password or wrong MFA code for an existing account (`auth.login_failed`, with the reason).
+An unknown email has no trail to record to. Attempts refused by the failure budget (429) are not
+recorded: their number has no bound, so recording them would let anyone grow a user's trail
+without limit.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ from dataclasses import dataclass
 
 from railguard import opaque_tokens, passwords, tokens
 from railguard.accounts import store_password_hash
-from railguard.audit import AuditTrail
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
-from railguard.mfa import SecondFactors
+from railguard.mfa import SecondFactor, SecondFactors
 from railguard.sessions import SessionGrant, Sessions
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Item, Table, TransactItem
@@ -80,7 +86,8 @@ class Logins:
         self._clock = clock
         self._signing_keys = signing_keys
         self._audience = audience
-        self._sessions = Sessions(table, clock)
+        self._audit = audit
+        self._sessions = Sessions(table, clock, audit)
         self._throttle = FailureThrottle(table, clock)
         self._second_factors = SecondFactors(table, envelope, clock, audit)
 
@@ -91,12 +98,15 @@ class Logins:
         account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
         address = (LOGIN_FAILURES_PER_IP, client.source_ip)
         self._throttle.reserve([account, address])
-        if not passwords.within_length(password):
-            raise InvalidCredentials  # cannot be right; never hashed (and counted as a failure)
         login = self._table.get(item_keys.login(email))
+        if not passwords.within_length(password):
+            # Cannot be right; never hashed (and counted as a failure).
+            self._failed(login, "wrong_password", client)
+            raise InvalidCredentials
         # Verify first, whatever the lookup found: the unknown-account path must do the same work.
         verified = passwords.verify_secret(login["password_hash"] if login else None, password)
         if login is None or not verified:
+            self._failed(login, "wrong_password", client)
             raise InvalidCredentials  # the reserved attempts stay counted as failures
         self._throttle.reset(*account)
         self._throttle.release(*address)
@@ -115,7 +125,32 @@ class Logins:
             password_hash=login["password_hash"],
             email=email,
         )
+        self._succeeded(grant, second_factor=None)
         return self._tokens(grant)
+
+    def _failed(self, login: Item | None, reason: str, client: ClientInfo) -> None:
+        """Record a failed attempt on an existing account, by whoever sent it (they proved
+        nothing); an unknown email has no trail, and is only logged."""
+        if login is not None:
+            user_id = login["user_id"]
+            self._audit.record(
+                AuditEvent(
+                    "auth.login_failed",
+                    Actor("anonymous", client.source_ip),
+                    user_id,
+                    details={"reason": reason},
+                )
+            )
+
+    def _succeeded(self, grant: SessionGrant, *, second_factor: SecondFactor | None) -> None:
+        details = {"session_id": grant.session_id}
+        if second_factor is not None:
+            details["second_factor"] = second_factor
+        self._audit.record(
+            AuditEvent(
+                "auth.login_succeeded", Actor.user(grant.user_id), grant.user_id, details=details
+            )
+        )
 
     def _challenge(self, login: Item, email: str) -> MfaChallenge:
         token = opaque_tokens.new_token(MFA_TOKEN_PREFIX)
@@ -131,6 +166,7 @@ class Logins:
                 "status": "pending",
                 "expires_at": now + MFA_TOKEN_TTL_SECONDS,
                 "ttl": now + MFA_TOKEN_TTL_SECONDS + 3600,
+                **item_keys.sweep_index(pk, now + MFA_TOKEN_TTL_SECONDS + 3600),
             },
             condition="attribute_not_exists(pk)",
         )
@@ -149,7 +185,9 @@ class Logins:
             raise InvalidMfaToken
         user_id = challenge["user_id"]
         address = (LOGIN_FAILURES_PER_IP, client.source_ip)
-        if self._second_factors.spend(user_id, code, also_throttled=[address]) is None:
+        factor = self._second_factors.spend(user_id, code, also_throttled=[address])
+        if factor is None:
+            self._failed(challenge, "wrong_mfa_code", client)
             raise InvalidMfaCode
         login = self._table.get(item_keys.login(challenge["email"]))
         if login is None or not hmac.compare_digest(
@@ -173,10 +211,11 @@ class Logins:
             )
         except InvalidCredentials:
             raise InvalidMfaToken from None  # spent by a concurrent answer, or expired meanwhile
+        self._succeeded(grant, second_factor=factor)
         return self._tokens(grant)
 
-    def refresh(self, refresh_token: str) -> TokenPair:
-        return self._tokens(self._sessions.rotate(refresh_token))
+    def refresh(self, refresh_token: str, client: ClientInfo) -> TokenPair:
+        return self._tokens(self._sessions.rotate(refresh_token, source_ip=client.source_ip))
 
     def log_out(self, refresh_token: str) -> None:
         self._sessions.end(refresh_token)

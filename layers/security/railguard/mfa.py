@@ -32,6 +32,7 @@ from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, WrongMfaCode
 from railguard.ids import CROCKFORD
+from railguard.sealing import sealed_attributes
 from railguard.sessions import Sessions
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
@@ -172,8 +173,8 @@ class Mfa:
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
-        self._accounts = Accounts(table, clock)
-        self._sessions = Sessions(table, clock)
+        self._accounts = Accounts(table, clock, audit)
+        self._sessions = Sessions(table, clock, audit)
         self._factors = SecondFactors(table, envelope, clock, audit)
         self._throttle = FailureThrottle(table, clock)
 
@@ -195,13 +196,15 @@ class Mfa:
         profile = self._accounts.profile(user_id)
         secret = totp.new_secret()
         pk, sk = item_keys.totp(user_id)
+        sealed = self._envelope.encrypt(secret.encode(), _owner(user_id))
         try:
             self._table.put(
                 {
                     "pk": pk,
                     "sk": sk,
                     "status": "pending",
-                    "secret": self._envelope.encrypt(secret.encode(), _owner(user_id)),
+                    "secret": sealed,
+                    **sealed_attributes((pk, sk), {"secret": (sealed, _owner(user_id))}),
                     # Any enabling code's step is later, whatever the clock said at setup.
                     "last_step": -1,
                     "created_at": int(self._clock.now()),

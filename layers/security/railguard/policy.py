@@ -31,6 +31,7 @@ class Action(StrEnum):
     ME_READ = "me:read"
     ME_PASSWORD = "me:password"  # noqa: S105 - an action name
     ME_MFA = "me:mfa"
+    ME_SECURITY_EVENTS = "me:security_events"
     WORKSPACES_LIST = "workspaces:list"
     WORKSPACES_CREATE = "workspaces:create"
     WORKSPACE_READ = "workspace:read"
@@ -65,6 +66,7 @@ class Action(StrEnum):
     AGENT_UI_READ = "agent_ui:read"
     AGENT_UI_UPDATE = "agent_ui:update"
     AGENT_UI_DELETE = "agent_ui:delete"
+    AUDIT_READ = "audit:read"
 
 
 # The API key scopes of the contract (section 6), and nothing else: an unknown scope is a 400.
@@ -104,6 +106,8 @@ RULES: Mapping[Action, Rule] = {
     Action.ME_READ: Rule(ANY_ROLE, "none", any_api_key=True),
     Action.ME_PASSWORD: Rule(ANY_ROLE, "none"),
     Action.ME_MFA: Rule(ANY_ROLE, "none"),
+    # A user's own trail: API keys have none (and no scope reads one).
+    Action.ME_SECURITY_EVENTS: Rule(ANY_ROLE, "none"),
     Action.WORKSPACES_LIST: Rule(ANY_ROLE, "none"),
     Action.WORKSPACES_CREATE: Rule(ANY_ROLE, "none"),
     Action.WORKSPACE_READ: Rule(ANY_ROLE, "path"),
@@ -141,6 +145,8 @@ RULES: Mapping[Action, Rule] = {
     Action.AGENT_UI_CREATE: Rule(MANAGERS, "header", scope="agent_uis:write"),
     Action.AGENT_UI_UPDATE: Rule(MANAGERS, "header", scope="agent_uis:write"),
     Action.AGENT_UI_DELETE: Rule(MANAGERS, "header", scope="agent_uis:write"),
+    # The trail is for the people who run the workspace (section 10); no key reads it.
+    Action.AUDIT_READ: Rule(MANAGERS, "header"),
 }
 
 # Every protected route of template.yaml, and its action (a test keeps the two in step).
@@ -151,6 +157,7 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "POST /api/v1/me/mfa/totp/enable": Action.ME_MFA,
     "POST /api/v1/me/mfa/totp/disable": Action.ME_MFA,
     "POST /api/v1/me/mfa/recovery-codes": Action.ME_MFA,
+    "GET /api/v1/me/security-events": Action.ME_SECURITY_EVENTS,
     "GET /api/v1/workspaces": Action.WORKSPACES_LIST,
     "POST /api/v1/workspaces": Action.WORKSPACES_CREATE,
     "GET /api/v1/workspaces/{workspace_id}": Action.WORKSPACE_READ,
@@ -185,6 +192,8 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "GET /api/v1/agent-uis/{agent_ui_id}": Action.AGENT_UI_READ,
     "PATCH /api/v1/agent-uis/{agent_ui_id}": Action.AGENT_UI_UPDATE,
     "DELETE /api/v1/agent-uis/{agent_ui_id}": Action.AGENT_UI_DELETE,
+    "GET /api/v1/audit-events": Action.AUDIT_READ,
+    "GET /api/v1/audit-events/verify": Action.AUDIT_READ,
 }
 
 

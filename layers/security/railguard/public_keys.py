@@ -35,7 +35,13 @@ class PublicKeys:
 
     def _load(self) -> _Cached:
         page = self._table.query(item_keys.SIGNING_KEY_PARTITION, limit=100, newest_first=True)
-        jwks = [dict(item["public_jwk"]) for item in page.items]
+        now = self._clock.now()
+        # A retired key whose last token has expired verifies nothing, even before it is removed.
+        jwks = [
+            dict(item["public_jwk"])
+            for item in page.items
+            if item.get("verify_until") is None or item["verify_until"] > now
+        ]
         keys = {jwk["kid"]: tokens.public_key_from_jwk(jwk) for jwk in jwks}
         self._cached = _Cached(keys, jwks, self._clock.now())
         return self._cached

@@ -55,12 +55,19 @@ def window(now: float, window_seconds: int) -> tuple[int, int]:
 def count_one(table: Table, key: ItemKey, *, attribute: str, limit: int, expires_at: int) -> int:
     """Add one to the counter at `key` if it is under `limit`; the new count, or
     `ConditionFailed` when the limit is reached (nothing is added then)."""
+    sweep = item_keys.sweep_index(key[0], expires_at)
     item = table.update(
         key,
-        "ADD #count :one SET #ttl = :ttl",
+        "ADD #count :one SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order",
         condition="attribute_not_exists(#count) OR #count < :limit",
         names={"#count": attribute, "#ttl": "ttl"},
-        values={":one": 1, ":limit": limit, ":ttl": expires_at},
+        values={
+            ":one": 1,
+            ":limit": limit,
+            ":ttl": expires_at,
+            ":sweep": sweep["gsi2pk"],
+            ":order": sweep["gsi2sk"],
+        },
     )
     return int(item[attribute])
 

@@ -12,6 +12,7 @@ import secrets
 
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
+from railguard.sealing import sealed_attributes
 from railguard.store import ConditionFailed, Table
 from railguard.store import keys as item_keys
 
@@ -44,12 +45,14 @@ class ServerKey:
             return material
         pk, sk = item_keys.server_key(self._name)
         fresh = secrets.token_bytes(KEY_BYTES)
+        sealed = self._envelope.encrypt(fresh, self._owner())
         try:
             self._table.put(
                 {
                     "pk": pk,
                     "sk": sk,
-                    "sealed": self._envelope.encrypt(fresh, self._owner()),
+                    "sealed": sealed,
+                    **sealed_attributes((pk, sk), {"sealed": (sealed, self._owner())}),
                     "created_at": int(self._clock.now()),
                 },
                 condition="attribute_not_exists(pk)",

@@ -5,7 +5,9 @@ token issued under it, and the authorizer refuses tokens whose session is no lon
 refresh token is opaque (256 random bits), stored only as its SHA-256 digest, and single use: a
 refresh spends it in a transaction whose condition is that it is still active, so of concurrent
 refreshes exactly one wins. Presenting a spent token again is taken as theft (RFC 9700 §4.14):
-the whole session is revoked. Sessions live at most 30 days from login, whatever the refreshes.
+the whole session is revoked, and recorded (`auth.refresh_reused`, in the user's trail). Sessions
+live at most 30 days from login, whatever the refreshes. A logout that ends a session is recorded
+(`auth.logged_out`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import InvalidCredentials, InvalidRefreshToken
 from railguard.ids import new_id
@@ -58,6 +60,7 @@ def _refresh_item(token: str, user_id: str, session_id: str, expires_at: int) ->
         "status": "active",
         "expires_at": expires_at,
         "ttl": expires_at + _TTL_SLACK_SECONDS,
+        **item_keys.sweep_index(pk, expires_at + _TTL_SLACK_SECONDS),
     }
 
 
@@ -66,9 +69,10 @@ def is_active(session: Item | None, now: float) -> bool:
 
 
 class Sessions:
-    def __init__(self, table: Table, clock: Clock):
+    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
         self._table = table
         self._clock = clock
+        self._audit = audit
 
     def start(
         self,
@@ -95,6 +99,7 @@ class Sessions:
             "created_at": now,
             "expires_at": expires_at,
             "ttl": expires_at + _TTL_SLACK_SECONDS,
+            **item_keys.sweep_index(pk, expires_at + _TTL_SLACK_SECONDS),
             "source_ip": source_ip,
             "user_agent": user_agent[:256],
         }
@@ -123,14 +128,15 @@ class Sessions:
             return None
         return self._table.get(item_keys.refresh_token(_digest(refresh_token)))
 
-    def rotate(self, refresh_token: str) -> SessionGrant:
-        """Spend `refresh_token` for a new one in the same session, or `InvalidRefreshToken`."""
+    def rotate(self, refresh_token: str, *, source_ip: str) -> SessionGrant:
+        """Spend `refresh_token` for a new one in the same session, or `InvalidRefreshToken`.
+        `source_ip` names whoever presented a spent token, in the record of the reuse."""
         now = int(self._clock.now())
         current = self._find(refresh_token)
         if current is None or current["expires_at"] <= now:
             raise InvalidRefreshToken
         if current["status"] != "active":
-            self._revoke_family(current)
+            self._reused(current, source_ip)
             raise InvalidRefreshToken
         user_id, session_id = current["user_id"], current["session_id"]
         replacement = _new_refresh_token()
@@ -161,15 +167,26 @@ class Sessions:
             # someone else presented it too, which is reuse.
             latest = self._find(refresh_token)
             if latest is not None and latest["status"] != "active":
-                self._revoke_family(latest)
+                self._reused(latest, source_ip)
             raise InvalidRefreshToken from conflict
         return SessionGrant(user_id, session_id, replacement, current["expires_at"])
 
     def end(self, refresh_token: str) -> None:
-        """Log out: the token's session stops, whatever state the token is in."""
+        """Log out: the token's session stops, whatever state the token is in. Recorded when it
+        ended a session; a session already over changes nothing and records nothing."""
         current = self._find(refresh_token)
-        if current is not None:
-            self._revoke(current["user_id"], current["session_id"])
+        if current is None:
+            return
+        user_id, session_id = current["user_id"], current["session_id"]
+        if self._revoke(user_id, session_id):
+            self._audit.record(
+                AuditEvent(
+                    "auth.logged_out",
+                    Actor.user(user_id),
+                    user_id,
+                    details={"session_id": session_id},
+                )
+            )
 
     def end_all(self, user_id: str, *, except_session: str | None = None) -> int:
         """Revoke every active session of the user but `except_session`; returns how many."""
@@ -191,15 +208,37 @@ class Sessions:
             if cursor is None:
                 return revoked
 
-    def _revoke_family(self, token_item: Item) -> None:
-        self._revoke(token_item["user_id"], token_item["session_id"])
+    def _reused(self, token_item: Item, source_ip: str) -> None:
+        """A spent token presented again: taken as theft, so its whole session ends, and that is
+        recorded (by whoever it was: the presenter proved nothing). Only the presentation that
+        ends the session is: later ones change nothing, and anyone holding a spent token could
+        otherwise grow the user's trail without bound."""
+        user_id, session_id = token_item["user_id"], token_item["session_id"]
+        if not self._revoke(user_id, session_id):
+            return
+        self._audit.record(
+            AuditEvent(
+                "auth.refresh_reused",
+                Actor("anonymous", source_ip),
+                user_id,
+                details={"session_id": session_id},
+            )
+        )
 
-    def _revoke(self, user_id: str, session_id: str) -> None:
-        with suppress(ConditionFailed):  # no such session: nothing left to revoke
+    def _revoke(self, user_id: str, session_id: str) -> bool:
+        """End an active session; False when there was none (missing, or already revoked)."""
+        try:
             self._table.update(
                 item_keys.session(user_id, session_id),
                 "SET #status = :revoked, revoked_at = :now",
-                condition="attribute_exists(pk)",
+                condition="#status = :active",
                 names={"#status": "status"},
-                values={":revoked": "revoked", ":now": int(self._clock.now())},
+                values={
+                    ":revoked": "revoked",
+                    ":active": "active",
+                    ":now": int(self._clock.now()),
+                },
             )
+        except ConditionFailed:
+            return False  # no such session, or it was over already: nothing left to revoke
+        return True

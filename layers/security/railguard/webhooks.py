@@ -42,6 +42,7 @@ from railguard.events import EventBus
 from railguard.ids import new_id
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
+from railguard.sealing import sealed_attributes
 from railguard.server_keys import ServerKey
 from railguard.store import (
     ConditionFailed,
@@ -72,6 +73,15 @@ def _token_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
 
 def _secret_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
     return SecretOwner("webhook-secret", workspace_id, trigger_id)
+
+
+def _with_sealing(record: Item) -> Item:
+    """The record with what the rotation job needs to seal its token (and secret) again."""
+    workspace_id, trigger_id = record["workspace_id"], record["id"]
+    sealed = {"token": (record["token"], _token_owner(workspace_id, trigger_id))}
+    if "secret" in record:
+        sealed["secret"] = (record["secret"], _secret_owner(workspace_id, trigger_id))
+    return record | sealed_attributes((record["pk"], record["sk"]), sealed)
 
 
 def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -239,7 +249,7 @@ class WebhookTriggers:
             self._table.transact(
                 [
                     still_live(scope.workspace_id),
-                    TransactItem.put(record, condition="attribute_not_exists(pk)"),
+                    TransactItem.put(_with_sealing(record), condition="attribute_not_exists(pk)"),
                     TransactItem.put(
                         {"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": digest},
                         condition="attribute_not_exists(pk)",
@@ -282,10 +292,12 @@ class WebhookTriggers:
         """Soft: the token stops at once; the record is kept, for audit."""
         record = self._record(scope, trigger_id)
         now = int(self._clock.now())
+        index = item_keys.deleted_index(now, trigger_id)
         try:
             self._table.update(
                 (record["pk"], record["sk"]),
-                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now",
+                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now,"
+                " gsi1pk = :index, gsi1sk = :order",
                 condition="#status = :active",
                 names={"#status": "status"},
                 values={
@@ -293,6 +305,8 @@ class WebhookTriggers:
                     ":active": "active",
                     ":now": now,
                     ":by": scope.actor,
+                    ":index": index["gsi1pk"],
+                    ":order": index["gsi1sk"],
                 },
             )
         except ConditionFailed:
@@ -305,7 +319,7 @@ class WebhookTriggers:
         now = int(self._clock.now())
         token, digest, token_attributes = self._sealed_token(scope, trigger_id)
         pk, sk = item_keys.webhook_trigger(digest)
-        moved = {**record, **token_attributes, "pk": pk, "sk": sk, "updated_at": now}
+        moved = _with_sealing({**record, **token_attributes, "pk": pk, "sk": sk, "updated_at": now})
         try:
             self._table.transact(
                 [
@@ -426,6 +440,7 @@ class TriggerIngress:
                     "pk": seen_pk,
                     "sk": seen_sk,
                     "ttl": int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS,
+                    **item_keys.sweep_index(seen_pk, int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS),
                 },
                 condition="attribute_not_exists(pk)",
             )

@@ -4,6 +4,9 @@ Isolation is a property of the keys: every operation on a workspace takes a `Wor
 which only exists for a principal the authorizer established in that workspace, and every key
 is built from the scope's workspace id. A user id from the request is only ever looked up inside
 that workspace's partition, so another workspace's member is simply not found.
+
+Every change (a workspace created, changed, deleted or handed over; a member added, moved to
+another role or removed) is one event in the workspace's audit trail, recorded once it happened.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from railguard.audit import Actor, AuditAction, AuditEvent
+from railguard.audit import Actor, AuditAction, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.ids import new_id
@@ -45,6 +48,14 @@ class WorkspaceScope:
         if principal.kind != "user" or principal.workspace_id is None or principal.role is None:
             raise NotFound("No such workspace.")
         return cls(principal.workspace_id, principal.id, principal.role)
+
+    def event(
+        self, action: AuditAction, target_id: str, details: Mapping[str, str] | None = None
+    ) -> AuditEvent:
+        """An audit event of this user in this workspace, on `target_id`."""
+        return AuditEvent(
+            action, Actor.user(self.user_id), target_id, self.workspace_id, details or {}
+        )
 
 
 @dataclass(frozen=True)
@@ -161,9 +172,10 @@ def _view(workspace_id: str, workspace: Item, role: Role) -> WorkspaceView:
 
 
 class Workspaces:
-    def __init__(self, table: Table, clock: Clock):
+    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
         self._table = table
         self._clock = clock
+        self._audit = audit
 
     # -- the caller's workspaces ----------------------------------------------------------
     def list_for(self, user_id: str, *, limit: int, cursor: str | None) -> Listing[WorkspaceView]:
@@ -186,6 +198,8 @@ class Workspaces:
     def create(self, user_id: str, name: str) -> WorkspaceView:
         view, writes = new_workspace(name, user_id, int(self._clock.now()))
         self._table.transact(writes)
+        scope = WorkspaceScope(view.id, user_id, "owner")
+        self._audit.record(scope.event("workspace.created", view.id, {"name": name}))
         return view
 
     # -- one workspace -------------------------------------------------------------------
@@ -237,6 +251,11 @@ class Workspaces:
                     "Turn on MFA for your own account before requiring it in the workspace."
                 ) from None
             raise Conflict("The workspace changed at the same time; retry.") from None
+        details = {
+            field: (str(value).lower() if isinstance(value, bool) else value)
+            for field, value in changes.items()
+        }
+        self._audit.record(scope.event("workspace.updated", scope.workspace_id, details))
         return self.get(scope)
 
     def delete(self, scope: WorkspaceScope) -> None:
@@ -257,6 +276,7 @@ class Workspaces:
             )
         except ConditionFailed:
             raise NotFound("No such workspace.") from None
+        self._audit.record(scope.event("workspace.deleted", scope.workspace_id))
 
     # -- members ------------------------------------------------------------------------
     def members(
@@ -307,6 +327,7 @@ class Workspaces:
             )
         except ConditionFailed:
             raise Conflict("This user is already a member.") from None
+        self._audit.record(scope.event("member.added", user_id, {"role": role}))
         profile = self._table.get(item_keys.user_profile(user_id))
         return self._member_view(user_id, role, profile)
 
@@ -327,6 +348,12 @@ class Workspaces:
             )
         except ConditionFailed:
             raise Conflict("The member changed at the same time; retry.") from None
+        if role != member["role"]:  # the same role again changes nothing: nothing to record
+            self._audit.record(
+                scope.event(
+                    "member.role_changed", user_id, {"old_role": member["role"], "new_role": role}
+                )
+            )
         profile = self._table.get(item_keys.user_profile(user_id))
         return self._member_view(user_id, role, profile)
 
@@ -347,6 +374,10 @@ class Workspaces:
             )
         except ConditionFailed:
             raise Conflict("The member changed at the same time; retry.") from None
+        reason = "left" if user_id == scope.user_id else "removed"
+        self._audit.record(
+            scope.event("member.removed", user_id, {"role": member["role"], "reason": reason})
+        )
 
     def transfer_ownership(self, scope: WorkspaceScope, user_id: str) -> None:
         """One transaction: the new owner, the old owner made admin, the workspace's owner_id.
@@ -384,3 +415,10 @@ class Workspaces:
             )
         except TransactionConflict:
             raise Conflict("Ownership changed at the same time; nothing was transferred.") from None
+        self._audit.record(
+            scope.event(
+                "workspace.ownership_transferred",
+                scope.workspace_id,
+                {"previous_owner_id": scope.user_id, "new_owner_id": user_id},
+            )
+        )

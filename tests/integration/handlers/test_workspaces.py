@@ -16,6 +16,7 @@ from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import Workspaces, WorkspaceScope
 from tests.support import accounts as a
+from tests.support.audit import RecordingAuditTrail
 from tests.support.inprocess import InProcessClient, Reply
 
 
@@ -231,7 +232,8 @@ def test_transfer_to_a_non_member_is_404(client: InProcessClient, team: Team) ->
 
 def test_concurrent_transfers_leave_exactly_one_owner(team: Team, table: Table) -> None:
     # Given the owner sending ownership to four members at the same moment
-    workspaces = Workspaces(table, SystemClock())
+    audit = RecordingAuditTrail()
+    workspaces = Workspaces(table, SystemClock(), audit)
     scope = WorkspaceScope(team.workspace, team.ids["owner"], "owner")
     targets = [team.ids[name] for name in ("admin", "admin2", "user", "user2")]
 
@@ -253,6 +255,10 @@ def test_concurrent_transfers_leave_exactly_one_owner(team: Team, table: Table) 
     workspace = table.get(item_keys.workspace(team.workspace))
     assert workspace is not None
     assert workspace["owner_id"] == winner
+    # And only the transfer that happened was recorded
+    assert [(event.action, event.details["new_owner_id"]) for event in audit.events] == [
+        ("workspace.ownership_transferred", winner)
+    ]
 
 
 # -- workspaces ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from railguard.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.throttle import FailureThrottle, ThrottleRule
+from tests.support.audit import RecordingAuditTrail
 
 RULE = ThrottleRule("test-rule", limit=5, window_seconds=900)
 
@@ -57,7 +58,7 @@ def test_a_session_is_refused_for_a_password_hash_that_is_no_longer_current(tabl
     email = f"race-{SystemClock().now()}@example.com"
     pk, sk = item_keys.login(email)
     table.put({"pk": pk, "sk": sk, "user_id": "usr_race", "password_hash": "$new"})
-    sessions = Sessions(table, SystemClock())
+    sessions = Sessions(table, SystemClock(), RecordingAuditTrail())
     # When the racing login asks for its session / Then there is none
     with pytest.raises(InvalidCredentials):
         sessions.start(

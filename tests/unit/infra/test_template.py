@@ -24,6 +24,7 @@ TEMPLATE = ROOT / "template.yaml"
 PSEUDO = PseudoParameters(region="us-east-1", account_id="123456789012", stack_name="stack")
 TABLE = PhysicalResource("railguard-local-Table", {"Arn": "arn:aws:dynamodb:::table/t"})
 DATA_KEY = PhysicalResource("key-1", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-1"})
+AUDIT_TABLE = PhysicalResource("stack-audit", {"Arn": "arn:aws:dynamodb:::table/stack-audit"})
 BUS = PhysicalResource(
     "railguard-dev", {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/b"}
 )
@@ -116,7 +117,9 @@ def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None
 
 def test_functions_have_globals_applied_and_environment_resolved(template: Template) -> None:
     # Given the template and the physical id of its table
-    intrinsics = _intrinsics(template, Table=TABLE, DataKey=DATA_KEY, EventBus=BUS)
+    intrinsics = _intrinsics(
+        template, Table=TABLE, AuditTable=AUDIT_TABLE, DataKey=DATA_KEY, EventBus=BUS
+    )
     # When its functions are resolved
     functions = {f.logical_id: f for f in template.functions(intrinsics)}
     # Then Globals fill what a function does not say, and the function's own values win
@@ -134,6 +137,8 @@ def test_functions_have_globals_applied_and_environment_resolved(template: Templ
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "STAGE": "dev",
         "TABLE_NAME": "railguard-local-Table",
+        "AUDIT_TABLE_NAME": "stack-audit",
+        "RETENTION_DAYS": "30",
         "TOKEN_ISSUER": "urn:railguard:dev",
         "TOKEN_AUDIENCE": "urn:railguard:dev:api",
     }
@@ -152,7 +157,7 @@ def test_parameter_overrides_reach_the_environment() -> None:
     template = load_template(TEMPLATE, {"Stage": "prod", "LogLevel": "DEBUG"})
     # When the functions are resolved
     function = template.functions(
-        _intrinsics(template, Table=TABLE, DataKey=DATA_KEY, EventBus=BUS)
+        _intrinsics(template, Table=TABLE, AuditTable=AUDIT_TABLE, DataKey=DATA_KEY, EventBus=BUS)
     )[0]
     # Then the overrides, not the defaults, are in the environment
     assert function.environment["STAGE"] == "prod"
@@ -187,8 +192,11 @@ def test_unprovisioned_reference_names_the_resource_and_property(template: Templ
 def test_provisionable_resources_are_found_by_type(template: Template) -> None:
     # Given the template
     # When resources are listed by type
-    # Then the table, the key, its alias and the event bus are there
-    assert [r.logical_id for r in template.resources_of_type("AWS::DynamoDB::Table")] == ["Table"]
+    # Then the tables, the key, its alias and the event bus are there
+    assert [r.logical_id for r in template.resources_of_type("AWS::DynamoDB::Table")] == [
+        "Table",
+        "AuditTable",
+    ]
     assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Key")] == ["DataKey"]
     assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Alias")] == ["DataKeyAlias"]
     assert [r.logical_id for r in template.resources_of_type("AWS::Events::EventBus")] == [

@@ -21,7 +21,7 @@ def encode_cursor(last_key: dict[str, Any], *, index: str | None) -> str:
     fields = {"sk": last_key["sk"]}
     if index:
         fields["pk"] = last_key["pk"]  # a base-table key is part of every index position
-        fields["gsi1sk"] = last_key["gsi1sk"]
+        fields[f"{index}sk"] = last_key[f"{index}sk"]
     raw = json.dumps(fields, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -35,11 +35,11 @@ def decode_cursor(cursor: str, *, partition: str, index: str | None) -> dict[str
         fields = json.loads(raw)
     except (binascii.Error, ValueError):
         raise invalid from None
-    expected = {"sk", "pk", "gsi1sk"} if index else {"sk"}
+    expected = {"sk", "pk", f"{index}sk"} if index else {"sk"}
     if not isinstance(fields, dict) or set(fields) != expected:
         raise invalid
     if not all(isinstance(value, str) for value in fields.values()):
         raise invalid
     if index:
-        return {**fields, "gsi1pk": partition}
+        return {**fields, f"{index}pk": partition}
     return {**fields, "pk": partition}

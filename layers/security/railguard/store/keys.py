@@ -135,6 +135,24 @@ def agent_ui_session(token_digest: str) -> ItemKey:
     return (f"AGENTUISESSION#{token_digest}", "SESSION")
 
 
+# The retention job's sweep index (gsi2, keys only): items with a `ttl`, spread over a few
+# partitions so that the writes of busy counters do not all land on one.
+SWEEP_SHARDS = 16
+
+
+def shard_of(pk: str, shards: int) -> int:
+    """A stable spread of partitions over `shards` index partitions."""
+    return int(hashlib.sha256(pk.encode()).hexdigest()[:8], 16) % shards
+
+
+def sweep_index(pk: str, ttl: int) -> dict[str, str]:
+    return {"gsi2pk": sweep_partition(shard_of(pk, SWEEP_SHARDS)), "gsi2sk": f"{ttl:012d}"}
+
+
+def sweep_partition(shard: int) -> str:
+    return f"TTL#{shard:02d}"
+
+
 # The retention job's index (gsi1): soft-deleted resources in the order they were deleted.
 DELETED_INDEX_PARTITION = "DELETED"
 

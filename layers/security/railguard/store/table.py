@@ -246,24 +246,36 @@ class Table:
         partition: str,
         *,
         sk_prefix: str | None = None,
+        sk_until: str | None = None,
+        sk_after: str | None = None,
         index: str | None = None,
         limit: int = 20,
         cursor: str | None = None,
         newest_first: bool = False,
         keep: Callable[[Item], bool] | None = None,
     ) -> Page:
-        """One page of a partition, optionally narrowed to a sort-key prefix.
+        """One page of a partition, optionally narrowed to a sort-key prefix, to sort keys up to
+        `sk_until` (inclusive), or to those after `sk_after` (exclusive): one of the three.
 
         The cursor carries only the sort key(s) of the last item; the partition always comes
         from the caller, so a forged cursor cannot reach another partition. `keep` filters items
         in code (e.g. soft-deleted ones) while still filling the page.
         """
-        pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
+        # An index `x` is keyed by `xpk` and `xsk` (gsi1: gsi1pk, gsi1sk).
+        pk_name, sk_name = (f"{index}pk", f"{index}sk") if index else ("pk", "sk")
         condition = f"{pk_name} = :pk"
         values: dict[str, Any] = {":pk": partition}
+        if sum(bound is not None for bound in (sk_prefix, sk_until, sk_after)) > 1:
+            raise ValueError("a query takes one sort-key condition")
         if sk_prefix:
             condition += f" AND begins_with({sk_name}, :prefix)"
             values[":prefix"] = sk_prefix
+        if sk_until:
+            condition += f" AND {sk_name} <= :until"
+            values[":until"] = sk_until
+        if sk_after:
+            condition += f" AND {sk_name} > :after"
+            values[":after"] = sk_after
         arguments: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
@@ -292,6 +304,33 @@ class Table:
             start_key = deserialize(last)
             if len(items) >= limit:
                 return Page(items, encode_cursor(start_key, index=index))
+
+    def iterate(
+        self,
+        partition: str,
+        *,
+        index: str | None = None,
+        sk_prefix: str | None = None,
+        sk_until: str | None = None,
+        sk_after: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Item]:
+        """Every item of a partition (narrowed as `query` narrows), in order, page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.query(
+                partition,
+                index=index,
+                sk_prefix=sk_prefix,
+                sk_until=sk_until,
+                sk_after=sk_after,
+                limit=page_size,
+                cursor=cursor,
+            )
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     def transact(self, actions: Sequence[TransactItem]) -> None:
         """All or nothing, and exactly once: botocore gives each call a `ClientRequestToken`

@@ -1,0 +1,134 @@
+"""Contract sections 10 and 12 end to end: the scheduled jobs run by hand against the running
+local stack, exactly as `make job NAME=...` runs them, and their effects seen over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+from tests.e2e.local_stack import ROOT, StackProcess
+from tests.e2e.people import access_token, new_owner
+
+pytestmark = pytest.mark.e2e
+# Signers re-read the key ring, and verifiers look up an unknown key, within 10 seconds.
+KEY_RING_REFRESH_BOUND_SECONDS = 15.0
+
+
+def _make_job(stack: StackProcess, name: str, detail: dict[str, Any] | None = None) -> Any:
+    """`make job NAME=<name> [DETAIL=...]`, pointed at this stack's emulator; its report."""
+    environment = {**os.environ, "AWS_ENDPOINT_URL": stack.aws_endpoint_url}
+    completed = subprocess.run(  # noqa: S603 - our own module, no shell
+        [sys.executable, "-m", "infra.local.job", name, "--detail", json.dumps(detail or {})],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_the_expiry_job_marks_a_key_expired_with_an_audit_event(stack: StackProcess) -> None:
+    # Given a key that ends a few seconds from now (its first request may start functions)
+    headers = new_owner(stack).headers
+    ends_at = int(time.time()) + 5
+    created = requests.post(
+        f"{stack.url}/api/v1/api-keys",
+        headers=headers,
+        json={"name": "short-lived", "scopes": ["agents:read"], "expires_at": ends_at},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    key_id = created.json()["data"]["id"]
+    # When its end has passed and the expiry job runs (twice: the second changes nothing)
+    time.sleep(max(0.0, ends_at + 1 - time.time()))
+    first = _make_job(stack, "expiry")
+    second = _make_job(stack, "expiry")
+    # Then the key is `expired`, by the first run
+    assert first["complete"] is True
+    assert first["counts"].get("expired", 0) >= 1
+    assert second["counts"].get("expired") is None
+    key = requests.get(f"{stack.url}/api/v1/api-keys/{key_id}", headers=headers, timeout=10)
+    assert key.json()["data"]["status"] == "expired"
+    # And the workspace's trail has its `api_key.expired` event, and the chain verifies
+    events = requests.get(
+        f"{stack.url}/api/v1/audit-events",
+        params={"action": "api_key.expired"},
+        headers=headers,
+        timeout=10,
+    )
+    assert events.status_code == 200, events.text
+    (event,) = events.json()["data"]
+    assert event["target"] == {"type": "api_key", "id": key_id}
+    assert event["actor"] == {"type": "system", "id": "expiry"}
+    verify = requests.get(f"{stack.url}/api/v1/audit-events/verify", headers=headers, timeout=10)
+    assert verify.json()["data"]["valid"] is True
+
+
+def _poll(until: Any, bound: float) -> Any:
+    deadline = time.monotonic() + bound
+    while True:
+        result = until()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def test_a_signing_key_rotation_keeps_old_tokens_and_new_ones_verify(stack: StackProcess) -> None:
+    # Given a token signed by the current key
+    owner = new_owner(stack)
+    email, headers, old_token = owner.email, owner.headers, owner.access_token
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+    # When the rotation job is asked to rotate now, with no overlap
+    report = _make_job(stack, "rotation", {"rotate_signing_key_now": True, "overlap_seconds": 0})
+    assert report["counts"].get("signing_keys_added") == 1
+    # Then the JWKS publishes the new key beside the old one
+    jwks = requests.get(f"{stack.url}/.well-known/jwks.json", timeout=10).json()["keys"]
+    kids = {key["kid"] for key in jwks}
+    assert old_kid in kids
+    assert len(kids) >= 2
+    # And the old token still works until it expires
+    me = requests.get(f"{stack.url}/api/v1/me", headers=headers, timeout=10)
+    assert me.status_code == 200
+    # And new tokens are signed by the new key (once signers re-read the ring) and verify
+    new_token = _poll(
+        lambda: (
+            token
+            if jwt.get_unverified_header(token := access_token(stack, email))["kid"] != old_kid
+            else None
+        ),
+        KEY_RING_REFRESH_BOUND_SECONDS,
+    )
+    assert new_token is not None, "no token was signed by the new key"
+    new_kid = jwt.get_unverified_header(new_token)["kid"]
+    assert new_kid in kids
+    public = next(key for key in jwks if key["kid"] == new_kid)
+    claims = jwt.decode(
+        new_token,
+        key=jwt.PyJWK(public).key,
+        algorithms=["ES256"],
+        options={"verify_aud": False},
+    )
+    assert claims["sub"]
+    authorized = _poll(
+        lambda: (
+            requests.get(
+                f"{stack.url}/api/v1/me",
+                headers={"Authorization": f"Bearer {new_token}"},
+                timeout=10,
+            ).status_code
+            == 200
+        ),
+        KEY_RING_REFRESH_BOUND_SECONDS,
+    )
+    assert authorized

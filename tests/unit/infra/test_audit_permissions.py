@@ -1,0 +1,98 @@
+"""The audit trail is append-only in the template itself: no function's role may change or remove
+an audit item, and the table's own policy denies it to every principal (contract section 10)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.template import Template, load_template
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+# What an append-only trail needs: add an event, read events (and the chain's head elsewhere).
+ALLOWED_ON_AUDIT = {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"}
+CHANGES = {
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:UpdateTimeToLive",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return load_template(TEMPLATE)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
+    for function in template.resources_of_type("AWS::Serverless::Function"):
+        for policy in function.properties.get("Policies") or []:
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                yield function.logical_id, statement
+
+
+def _names_audit_table(resource: Any) -> bool:
+    return "AuditTable" in repr(resource)
+
+
+def test_no_function_may_change_or_remove_an_audit_item(template: Template) -> None:
+    # Given every statement of every function's role
+    statements = list(_statements(template))
+    assert statements
+    for function_id, statement in statements:
+        actions = set(_as_list(statement["Action"]))
+        resources = _as_list(statement["Resource"])
+        # Then none grants everything, or anything on every resource
+        assert not any(action.endswith(":*") for action in actions), function_id
+        assert "*" not in resources or not any(a.startswith("dynamodb:") for a in actions)
+        # And on the audit table, only appends and reads
+        if any(_names_audit_table(resource) for resource in resources):
+            assert actions <= ALLOWED_ON_AUDIT, (function_id, actions)
+
+
+def test_the_audit_tables_own_policy_denies_every_change_to_everyone(template: Template) -> None:
+    (table,) = [r for r in template.resources.values() if r.logical_id == "AuditTable"]
+    statements = table.properties["ResourcePolicy"]["PolicyDocument"]["Statement"]
+    denials = [s for s in statements if s["Effect"] == "Deny" and s["Principal"] == "*"]
+    denied = {action for statement in denials for action in _as_list(statement["Action"])}
+    assert denied >= CHANGES
+    # And nothing expires audit items behind the trail's back
+    assert "TimeToLiveSpecification" not in table.properties
+    assert table.properties["DeletionProtectionEnabled"] is True
+
+
+def test_every_function_that_records_events_can_append_and_knows_the_table(
+    template: Template,
+) -> None:
+    # Given the functions whose code records audit events
+    recorders = {
+        "AuthFunction",
+        "MeFunction",
+        "MfaFunction",
+        "WorkspacesFunction",
+        "ApiKeysFunction",
+        "CredentialsFunction",
+        "WebhookTriggersFunction",
+        "AgentUisFunction",
+        "ExpiryJobFunction",
+        "RotationJobFunction",
+        "RetentionJobFunction",
+    }
+    appenders = {
+        function_id
+        for function_id, statement in _statements(template)
+        if "dynamodb:PutItem" in _as_list(statement["Action"])
+        and any(_names_audit_table(r) for r in _as_list(statement["Resource"]))
+    }
+    # Then each may append (and the table's name reaches every function through Globals)
+    assert recorders <= appenders
+    assert "AUDIT_TABLE_NAME" in template.function_globals["Environment"]["Variables"]
