@@ -13,13 +13,22 @@ pytestmark = pytest.mark.e2e
 
 
 def _children(pid: int) -> set[int]:
-    """The processes `pid` started (Linux /proc): the function workers."""
+    """The processes `pid` started (Linux /proc): the function workers. Read from each process's
+    `PPid` (the parent's process id, whichever of its threads forked): the per-thread `children`
+    lists miss a child while the thread that started it is exiting."""
     children: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            children.update(int(child) for child in (task / "children").read_text().split())
-        except FileNotFoundError:
-            continue  # a thread that ended between the listing and the read
+            status = (entry / "status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a process that ended between the listing and the read
+        ppid = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), None
+        )
+        if ppid == str(pid):
+            children.add(int(entry.name))
     return children
 
 
