@@ -33,7 +33,7 @@ from railguard import audit_chain
 from railguard.clock import Clock, rfc3339
 from railguard.errors import ServiceUnavailable, ValidationFailed
 from railguard.ids import new_id
-from railguard.logs import scrub_text
+from railguard.redaction import scrub_text
 from railguard.store import Item, Page, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 

@@ -6,7 +6,8 @@ import io
 import json
 import logging
 
-from railguard.logs import REDACTED, build_logger, redact, scrub_text
+from railguard.logs import build_logger
+from railguard.redaction import REDACTED, redact, scrub_text
 
 KEY = "pr_live_" + "Z9" * 20
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
