@@ -18,7 +18,7 @@ from infra.template import Template, load_template
 from railguard.store import Table
 from tests.support.accounts import reset_instances
 from tests.support.inprocess import InProcessClient
-from tests.support.plaintexts import plaintexts_in
+from tests.support.plaintexts import STORED, plaintexts_in
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -35,12 +35,7 @@ def aws() -> Iterator[AwsEndpoint]:
     emulator = MotoEmulator("127.0.0.1", 0)
     endpoint = emulator.start()
     yield endpoint
-    try:
-        # Last, over every table the session wrote: no secret a test stored is in plaintext.
-        finds = plaintexts_in(endpoint.client("dynamodb"))
-        assert not finds, f"plaintext secrets stored: {finds}"
-    finally:
-        emulator.stop()
+    emulator.stop()
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +48,34 @@ def _dynamodb(aws: AwsEndpoint) -> Any:
     return aws.client("dynamodb")
 
 
+def _stack_of(module_name: str) -> str:
+    digest = hashlib.sha256(module_name.encode()).hexdigest()[:10]
+    return f"it-{digest}"
+
+
 @pytest.fixture
 def stack_name(request: pytest.FixtureRequest) -> str:
     """One stack, hence one table, per test module. moto copies a whole table for every
     transaction (its rollback), so a table shared by the whole session slows every write."""
-    digest = hashlib.sha256(request.module.__name__.encode()).hexdigest()[:10]
-    return f"it-{digest}"
+    return _stack_of(request.module.__name__)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_plaintext_secrets(
+    request: pytest.FixtureRequest, _provisionings: dict[str, Provisioning], _dynamodb: Any
+) -> Iterator[None]:
+    """After each module, over its stack's tables: no secret its tests stored is in plaintext.
+    Per module, not once per session: one scan of every table at the end outgrew a test's
+    timeout."""
+    STORED.clear()
+    yield
+    provisioning = _provisionings.get(_stack_of(request.module.__name__))
+    if provisioning is None or not STORED:
+        return
+    tables = [provisioning.intrinsics.physical[name].ref for name in ("Table", "AuditTable")]
+    existing = set(_dynamodb.list_tables()["TableNames"])
+    finds = plaintexts_in(_dynamodb, [t for t in tables if t in existing], STORED)
+    assert not finds, f"plaintext secrets stored: {finds}"
 
 
 @pytest.fixture
