@@ -48,32 +48,38 @@ def _dynamodb(aws: AwsEndpoint) -> Any:
     return aws.client("dynamodb")
 
 
-def _stack_of(module_name: str) -> str:
-    digest = hashlib.sha256(module_name.encode()).hexdigest()[:10]
-    return f"it-{digest}"
-
-
 @pytest.fixture
 def stack_name(request: pytest.FixtureRequest) -> str:
     """One stack, hence one table, per test module. moto copies a whole table for every
     transaction (its rollback), so a table shared by the whole session slows every write."""
-    return _stack_of(request.module.__name__)
+    digest = hashlib.sha256(request.module.__name__.encode()).hexdigest()[:10]
+    return f"it-{digest}"
+
+
+@pytest.fixture(scope="session")
+def _stacks_in_module() -> set[str]:
+    """The stacks the running module's tests provisioned or used (a module may use several)."""
+    return set()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _no_plaintext_secrets(
-    request: pytest.FixtureRequest, _provisionings: dict[str, Provisioning], _dynamodb: Any
+    _provisionings: dict[str, Provisioning], _stacks_in_module: set[str], _dynamodb: Any
 ) -> Iterator[None]:
-    """After each module, over its stack's tables: no secret its tests stored is in plaintext.
+    """After each module, over its stacks' tables: no secret its tests stored is in plaintext.
     Per module, not once per session: one scan of every table at the end outgrew a test's
     timeout."""
     STORED.clear()
+    _stacks_in_module.clear()
     yield
-    provisioning = _provisionings.get(_stack_of(request.module.__name__))
-    if provisioning is None or not STORED:
+    if not STORED:
         return
-    tables = [provisioning.intrinsics.physical[name].ref for name in ("Table", "AuditTable")]
     existing = set(_dynamodb.list_tables()["TableNames"])
+    tables = [
+        _provisionings[stack].intrinsics.physical[name].ref
+        for stack in sorted(_stacks_in_module & _provisionings.keys())
+        for name in ("Table", "AuditTable")
+    ]
     finds = plaintexts_in(_dynamodb, [t for t in tables if t in existing], STORED)
     assert not finds, f"plaintext secrets stored: {finds}"
 
@@ -84,10 +90,12 @@ def provisioned(
     aws: AwsEndpoint,
     stack_name: str,
     _provisionings: dict[str, Provisioning],
+    _stacks_in_module: set[str],
     _dynamodb: Any,
 ) -> Provisioning:
     """The template's resources in the emulator, for this stack. Some tests reset moto: one
     cheap look per test, and provisioning again (idempotent) when the table is gone."""
+    _stacks_in_module.add(stack_name)
     known = _provisionings.get(stack_name)
     if known is not None:
         table_name = known.intrinsics.physical["Table"].ref
