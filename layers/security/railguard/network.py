@@ -256,7 +256,7 @@ def _canonical_ipv6_host(literal: str) -> str:
     inner = literal[1:-1]
     if not inner or not _IP_CHARS.issuperset(inner):
         raise _Refused("has an invalid IPv6 host")
-    tail = inner.rsplit(":", 1)[1]
+    tail = inner.rsplit(":", 1)[-1]  # no ":" at all: an IPv4 or a name, refused below
     if "." in tail and not _is_ipv4_host(tail):
         raise _Refused("has an invalid IPv6 host")
     try:
