@@ -6,19 +6,23 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
 PYTHON313 ?= $(shell for candidate in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
 	  PYENV_VERSION=3.13.0 $$candidate -c 'import sys; assert sys.version_info[:2] == (3, 13)' \
 	    >/dev/null 2>&1 && { echo $$candidate; break; }; done)
+
+FUZZ_SECONDS ?= 30
 
 HOST ?= 127.0.0.1
 PORT ?= 3000
 AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
-.PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format
+.PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format \
+	build package-test validate sam-lock fuzz-parsers
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv install 3.13.0, or PYTHON313=/path/to/python3.13)"; exit 1; }
@@ -33,7 +37,14 @@ job: $(VENV)/.installed ## Run one scheduled job once (NAME=expiry|rotation|rete
 	@test -n "$(NAME)" || { echo "usage: make job NAME=expiry|rotation|retention [DETAIL='{...}']"; exit 2; }
 	$(PY) -m infra.local.job $(NAME) --detail '$(or $(DETAIL),{})'
 
-test: lint typecheck cfn-lint ## ruff, mypy, cfn-lint, then every test tier
+$(SAM_VENV)/.installed: infra/build/requirements-sam.txt $(VENV)/.installed
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv install 3.13.0, or PYTHON313=/path/to/python3.13)"; exit 1; }
+	@test -x $(SAM_VENV)/bin/python || PYENV_VERSION=3.13.0 $(PYTHON313) -m venv --without-pip $(SAM_VENV)
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip install --quiet --python $(SAM_VENV)/bin/python \
+	  --require-hashes --no-deps -r infra/build/requirements-sam.txt
+	@touch $@
+
+test: lint typecheck cfn-lint $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, then every test tier (packaging included: it builds when stale)
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed ## ruff format --check and ruff check
@@ -59,6 +70,19 @@ integration: $(VENV)/.installed ## Handler tests over moto
 e2e: $(VENV)/.installed ## HTTP tests against a local stack the tests start
 	$(PY) -m pytest tests/e2e
 
+build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build: arm64 (.aws-sam/build) and this machine's (.aws-sam/host/build); sizes
+	$(PY) -m infra.build
+	$(PY) -m infra.build.sizes
+
+package-test: $(VENV)/.installed $(SAM_VENV)/.installed ## Build if stale, then import every handler from the built artifacts alone
+	$(PY) -m pytest tests/packaging
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint (offline)
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint
+
+fuzz-parsers: $(VENV)/.installed ## atheris on the parsers of attacker input, FUZZ_SECONDS each (TARGET=name for one)
+	PYTHONPATH=layers/security:. $(PY) -m fuzz.parsers --seconds $(FUZZ_SECONDS) $(if $(TARGET),--target $(TARGET))
+
 bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json
 	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run
 
@@ -71,5 +95,9 @@ lock: $(VENV)/.installed ## Re-resolve and hash-lock the dependencies in pyproje
 	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) \
 	  --generate-hashes --quiet -o requirements-dev.txt
 
+sam-lock: $(VENV)/.installed ## Re-resolve and hash-lock the SAM CLI (infra/build/requirements-sam.in)
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile infra/build/requirements-sam.in --python $(PY) \
+	  --generate-hashes --quiet -o infra/build/requirements-sam.txt
+
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
