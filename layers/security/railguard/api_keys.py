@@ -14,11 +14,12 @@ workspace's audit trail, naming the key by id and name, never the key.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from railguard import opaque_tokens
-from railguard.audit import AuditTrail
+from railguard.audit import AppendRefused, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, ValidationFailed
 from railguard.ids import new_id
@@ -26,11 +27,9 @@ from railguard.network import IpAllowlist, parse_origins
 from railguard.plans import RateLimit, plan_limit
 from railguard.policy import SCOPES
 from railguard.store import (
-    ConditionFailed,
     Item,
     ItemKey,
     Table,
-    TransactionConflict,
     TransactItem,
 )
 from railguard.store import keys as item_keys
@@ -293,19 +292,17 @@ class ApiKeys:
         now = int(self._clock.now())
         settings = validate(settings, now=now, plan=self._workspace_plan(scope))
         issued, writes = self._new_key_writes(scope, settings, now)
+        event = scope.event(
+            "api_key.created",
+            issued.view.id,
+            {"name": settings.name, "scopes": " ".join(settings.scopes)},
+        )
         try:
-            self._table.transact(writes)
-        except TransactionConflict as conflict:
-            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:  # the workspace check
+            self._audit.append(event, with_writes=writes)
+        except AppendRefused as refused:
+            if refused.reasons[:1] == ["ConditionalCheckFailed"]:  # the workspace check
                 raise NotFound("No such workspace.") from None
             raise Conflict("The workspace changed at the same time; retry.") from None
-        self._audit.record(
-            scope.event(
-                "api_key.created",
-                issued.view.id,
-                {"name": settings.name, "scopes": " ".join(settings.scopes)},
-            )
-        )
         return issued
 
     def update(self, scope: WorkspaceScope, key_id: str, changes: Mapping[str, Any]) -> KeyView:
@@ -322,34 +319,38 @@ class ApiKeys:
             }
         )
         settings = validate(merged, now=now, plan=self._workspace_plan(scope))
+        if not changes:  # an empty PATCH changes nothing, and records nothing
+            return _view(record, now)
         index = expiry_index(record["id"], settings.expires_at)
         attributes = {**_settings_attributes(settings), **index, "updated_at": now}
+        change = TransactItem.update_item(
+            (record["pk"], record["sk"]),
+            "SET "
+            + ", ".join(f"#{name} = :{name}" for name in attributes)
+            + ("" if index else " REMOVE gsi1pk, gsi1sk"),
+            condition=(
+                "#status = :active AND workspace_id = :ws AND attribute_not_exists(replaced_by)"
+            ),
+            names={"#status": "status", **{f"#{name}": name for name in attributes}},
+            values={
+                ":active": "active",
+                ":ws": scope.workspace_id,
+                **{f":{name}": value for name, value in attributes.items()},
+            },
+        )
+        event = scope.event(
+            "api_key.updated",
+            record["id"],
+            {"name": settings.name, "fields": " ".join(sorted(changes))},
+        )
         try:
-            updated = self._table.update(
-                (record["pk"], record["sk"]),
-                "SET "
-                + ", ".join(f"#{name} = :{name}" for name in attributes)
-                + ("" if index else " REMOVE gsi1pk, gsi1sk"),
-                condition=(
-                    "#status = :active AND workspace_id = :ws AND attribute_not_exists(replaced_by)"
-                ),
-                names={"#status": "status", **{f"#{name}": name for name in attributes}},
-                values={
-                    ":active": "active",
-                    ":ws": scope.workspace_id,
-                    **{f":{name}": value for name, value in attributes.items()},
-                },
-            )
-        except ConditionFailed:
+            self._audit.append(event, with_writes=[change])
+        except AppendRefused:
             raise Conflict("The key changed at the same time, or was revoked or rotated.") from None
-        if changes:  # an empty PATCH changes no setting: nothing to record
-            self._audit.record(
-                scope.event(
-                    "api_key.updated",
-                    record["id"],
-                    {"name": settings.name, "fields": " ".join(sorted(changes))},
-                )
-            )
+        updated = {**record, **attributes}
+        if not index:
+            updated.pop("gsi1pk", None)
+            updated.pop("gsi1sk", None)
         return _view(updated, now)
 
     @staticmethod
@@ -389,17 +390,13 @@ class ApiKeys:
                 },
             )
         )
-        try:
-            self._table.transact(writes)
-        except TransactionConflict:
-            raise Conflict("The key changed at the same time, or was revoked or rotated.") from None
-        self._audit.record(
-            scope.event(
-                "api_key.rotated",
-                record["id"],
-                {"name": settings.name, "new_key_id": issued.view.id},
-            )
+        event = scope.event(
+            "api_key.rotated", record["id"], {"name": settings.name, "new_key_id": issued.view.id}
         )
+        try:
+            self._audit.append(event, with_writes=writes)
+        except AppendRefused:
+            raise Conflict("The key changed at the same time, or was revoked or rotated.") from None
         return issued
 
     def revoke(self, scope: WorkspaceScope, key_id: str) -> None:
@@ -407,24 +404,23 @@ class ApiKeys:
         record = self._record(scope, key_id)
         if record["status"] == "revoked":
             return
-        try:
-            self._table.update(
-                (record["pk"], record["sk"]),
-                "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
-                " REMOVE gsi1pk, gsi1sk",
-                # Not revoked meanwhile: of concurrent revocations, one changes (and records) it.
-                condition="workspace_id = :ws AND #status <> :revoked",
-                names={"#status": "status"},
-                values={
-                    ":revoked": "revoked",
-                    ":now": int(self._clock.now()),
-                    ":by": scope.user_id,
-                    ":ws": scope.workspace_id,
-                },
-            )
-        except ConditionFailed:
-            return  # revoked by a concurrent request: nothing changed here
-        self._audit.record(scope.event("api_key.revoked", record["id"], {"name": record["name"]}))
+        revocation = TransactItem.update_item(
+            (record["pk"], record["sk"]),
+            "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
+            " REMOVE gsi1pk, gsi1sk",
+            # Not revoked meanwhile: of concurrent revocations, one changes (and records) it.
+            condition="workspace_id = :ws AND #status <> :revoked",
+            names={"#status": "status"},
+            values={
+                ":revoked": "revoked",
+                ":now": int(self._clock.now()),
+                ":by": scope.user_id,
+                ":ws": scope.workspace_id,
+            },
+        )
+        event = scope.event("api_key.revoked", record["id"], {"name": record["name"]})
+        with suppress(AppendRefused):  # revoked by a concurrent request: nothing to do here
+            self._audit.append(event, with_writes=[revocation])
 
 
 class KeyLookup:

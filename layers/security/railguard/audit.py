@@ -164,14 +164,22 @@ def request_origin(origin: RequestOrigin) -> Iterator[None]:
 class AuditTrail(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
+    def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item: ...
+
 
 class AppendRefused(Exception):
-    """One of the writes carried with the event failed its condition: neither happened."""
+    """One of the writes carried with the event failed its condition: neither happened.
+    `reasons` has one code per carried write (`None` where it was fine), in their order."""
+
+    def __init__(self, reasons: Sequence[str | None]):
+        super().__init__("a write carried with the event failed its condition")
+        self.reasons = list(reasons)
 
 
-class TrailBroken(Exception):
+class TrailBroken(ServiceUnavailable):
     """The head names a free slot that holds an event already (put without moving the head):
-    no append can succeed until someone looks. Verification reports the same trail invalid."""
+    no append can succeed until someone looks. Verification reports the same trail invalid.
+    An act that must be recorded cannot happen meanwhile: clients see a 503, operators the log."""
 
 
 def _clean_details(details: Mapping[str, str]) -> dict[str, str]:
@@ -193,7 +201,7 @@ class StoredAuditTrail:
         with the event, rather than turned into an error for a request that succeeded."""
         try:
             self.append(event)
-        except (ServiceUnavailable, TrailBroken):
+        except ServiceUnavailable:  # TrailBroken among them
             self._log(event, level=logging.ERROR, message="audit event not stored")
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
@@ -207,7 +215,7 @@ class StoredAuditTrail:
                 )
             except TransactionConflict as conflict:
                 if "ConditionalCheckFailed" in conflict.reasons[2:]:
-                    raise AppendRefused from None
+                    raise AppendRefused(conflict.reasons[2:]) from None
                 if conflict.reasons[0] is None and conflict.reasons[1] == "ConditionalCheckFailed":
                     raise TrailBroken from None
                 # Another append took this sequence number: read the head again, after a pause

@@ -22,13 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
 from railguard.ids import new_id
 from railguard.sealing import sealed_attributes
-from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
+from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.workspaces import Listing, ResourceScope, is_live, still_live
 
@@ -173,15 +173,15 @@ class Credentials:
         if new.is_default:
             item["is_default"] = True
             writes.extend(self._default_moves(scope, new.type, credential_id, now))
+        event = scope.event(
+            "credential.created", credential_id, {"name": new.name, "type": new.type}
+        )
         try:
-            self._table.transact(writes)
-        except TransactionConflict as conflict:
-            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
+            self._audit.append(event, with_writes=writes)
+        except AppendRefused as refused:
+            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound("No such workspace.") from None
             raise Conflict("The default changed at the same time; retry.") from None
-        self._audit.record(
-            scope.event("credential.created", credential_id, {"name": new.name, "type": new.type})
-        )
         return _view(item)
 
     def update(
@@ -214,60 +214,41 @@ class Credentials:
             for field, given in (("name", name), ("description", description), ("value", value))
             if given is not None
         ]
-        if changes:
-            changes["updated_at"] = now
-            item = self._table.update(
-                (item["pk"], item["sk"]),
-                "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
-                condition="#status = :active",
-                names={"#status": "status", **{f"#{field}": field for field in changes}},
-                values={":active": "active", **{f":{field}": v for field, v in changes.items()}},
-            )
+        default_writes: list[TransactItem] = []
+        if is_default is True and not item.get("is_default"):
+            changes["is_default"] = True
+            default_writes = self._default_moves(scope, item["type"], credential_id, now)
+            changed.append("is_default")
+        elif is_default is False and item.get("is_default"):
+            changes["is_default"] = False
+            default_writes = [_default_removal(scope, item)]
+            changed.append("is_default")
+        if not changes:
+            return _view(item)
+        changes["updated_at"] = now
+        # The fields, the default's move and the event: one transaction, so all or none.
+        change = TransactItem.update_item(
+            (item["pk"], item["sk"]),
+            "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+            condition="#status = :active",
+            names={"#status": "status", **{f"#{field}": field for field in changes}},
+            values={":active": "active", **{f":{field}": v for field, v in changes.items()}},
+        )
+        event = scope.event(
+            "credential.updated",
+            item["id"],
+            {"name": str(changes.get("name", item["name"])), "fields": " ".join(changed)},
+        )
         try:
-            if is_default is True and not item.get("is_default"):
-                item = self._make_default(scope, item)
-                changed.append("is_default")
-            elif is_default is False and item.get("is_default"):
-                self._clear_default(scope, item, now)
-                item = {**item, "is_default": False}
-                changed.append("is_default")
-        finally:
-            # Recorded even when the default could not move: the other changes were made.
-            self._record_update(scope, item, changed)
-        return _view(item)
-
-    def _record_update(self, scope: ResourceScope, item: Item, changed: list[str]) -> None:
-        if changed:
-            details = {"name": item["name"], "fields": " ".join(changed)}
-            self._audit.record(scope.event("credential.updated", item["id"], details))
+            self._audit.append(event, with_writes=[change, *default_writes])
+        except AppendRefused as refused:
+            if refused.reasons[:1] == ["ConditionalCheckFailed"]:  # deleted meanwhile
+                raise NotFound("No such credential.") from None
+            raise Conflict("The default changed at the same time; retry.") from None
+        return _view({**item, **changes})
 
     def set_default(self, scope: ResourceScope, credential_id: str) -> CredentialView:
-        item = self._item(scope, credential_id)
-        if item.get("is_default"):
-            return _view(item)
-        item = self._make_default(scope, item)
-        self._record_update(scope, item, ["is_default"])
-        return _view(item)
-
-    def _make_default(self, scope: ResourceScope, item: Item) -> Item:
-        """Make the (active) credential `item` its type's default; the item as it is now."""
-        credential_id = item["id"]
-        now = int(self._clock.now())
-        writes = [
-            TransactItem.update_item(
-                (item["pk"], item["sk"]),
-                "SET is_default = :true, updated_at = :now",
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={":true": True, ":now": now, ":active": "active"},
-            ),
-            *self._default_moves(scope, item["type"], credential_id, now),
-        ]
-        try:
-            self._table.transact(writes)
-        except TransactionConflict:
-            raise Conflict("The default changed at the same time; retry.") from None
-        return {**item, "is_default": True, "updated_at": now}
+        return self.update(scope, credential_id, is_default=True)
 
     def _default_moves(
         self, scope: ResourceScope, credential_type: str, credential_id: str, now: int
@@ -295,21 +276,6 @@ class Credentials:
             )
         return writes
 
-    def _clear_default(self, scope: ResourceScope, item: Item, now: int) -> None:
-        try:
-            self._table.transact(
-                [
-                    TransactItem.update_item(
-                        (item["pk"], item["sk"]),
-                        "SET is_default = :false, updated_at = :now",
-                        values={":false": False, ":now": now},
-                    ),
-                    _default_removal(scope, item),
-                ]
-            )
-        except TransactionConflict:
-            raise Conflict("The default changed at the same time; retry.") from None
-
     def delete(self, scope: ResourceScope, credential_id: str) -> None:
         """Soft delete: gone from reads, kept (ciphertext included) for restore and audit."""
         item = self._item(scope, credential_id)
@@ -335,11 +301,11 @@ class Credentials:
         ]
         if item.get("is_default"):
             writes.append(_default_removal(scope, item))
+        event = scope.event("credential.deleted", credential_id, {"name": item["name"]})
         try:
-            self._table.transact(writes)
-        except TransactionConflict:
+            self._audit.append(event, with_writes=writes)
+        except AppendRefused:
             raise NotFound("No such credential.") from None
-        self._audit.record(scope.event("credential.deleted", credential_id, {"name": item["name"]}))
 
     def restore(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         """Back from a soft delete within the retention period (not as the default), else 404."""
@@ -347,27 +313,29 @@ class Credentials:
         now = int(self._clock.now())
         if now - item["deleted_at"] >= self._retention_seconds or "ciphertext" not in item:
             raise NotFound("No such credential.")
-        try:
-            restored = self._table.update(
-                (item["pk"], item["sk"]),
-                "SET #status = :active, updated_at = :now "
-                "REMOVE deleted_at, deleted_by, gsi1pk, gsi1sk",
-                # Still holding its value: a purge between the read and now leaves a tombstone.
-                condition="#status = :deleted AND deleted_at > :oldest"
-                " AND attribute_exists(ciphertext)",
-                names={"#status": "status"},
-                values={
-                    ":active": "active",
-                    ":deleted": "deleted",
-                    ":now": now,
-                    ":oldest": now - self._retention_seconds,
-                },
-            )
-        except ConditionFailed:
-            raise NotFound("No such credential.") from None
-        self._audit.record(
-            scope.event("credential.restored", credential_id, {"name": restored["name"]})
+        restoration = TransactItem.update_item(
+            (item["pk"], item["sk"]),
+            "SET #status = :active, updated_at = :now"
+            " REMOVE deleted_at, deleted_by, gsi1pk, gsi1sk",
+            # Still holding its value: a purge between the read and now leaves a tombstone.
+            condition="#status = :deleted AND deleted_at > :oldest"
+            " AND attribute_exists(ciphertext)",
+            names={"#status": "status"},
+            values={
+                ":active": "active",
+                ":deleted": "deleted",
+                ":now": now,
+                ":oldest": now - self._retention_seconds,
+            },
         )
+        event = scope.event("credential.restored", credential_id, {"name": item["name"]})
+        try:
+            self._audit.append(event, with_writes=[restoration])
+        except AppendRefused:
+            raise NotFound("No such credential.") from None
+        restored = {**item, "status": "active", "updated_at": now}
+        for removed in ("deleted_at", "deleted_by", "gsi1pk", "gsi1sk"):
+            restored.pop(removed, None)
         return _view(restored)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 
 from railguard.api_keys import EXPIRY_INDEX_PARTITION
-from railguard.audit import Actor, AppendRefused, AuditEvent, StoredAuditTrail, TrailBroken
+from railguard.audit import Actor, AppendRefused, AuditEvent, StoredAuditTrail
 from railguard.clock import Clock, rfc3339
 from railguard.errors import ServiceUnavailable
 from railguard.events import EventBus
@@ -113,7 +113,7 @@ class KeyExpiry:
         except AppendRefused:
             report.count("already_changed")  # revoked, changed or expired since the index said
             return
-        except (ServiceUnavailable, TrailBroken):
+        except ServiceUnavailable:  # TrailBroken among them
             # Neither happened; this key waits for the next run, the others need not.
             report.count("failed")
             return

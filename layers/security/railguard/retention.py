@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from railguard.audit import Actor, AppendRefused, AuditEvent, StoredAuditTrail, TrailBroken
+from railguard.audit import Actor, AppendRefused, AuditEvent, StoredAuditTrail
 from railguard.clock import Clock
 from railguard.errors import ServiceUnavailable
 from railguard.jobs import JobReport, KeepGoing, while_time_remains
@@ -99,7 +99,7 @@ class Retention:
             self._audit.append(event, with_writes=[transition])
         except AppendRefused:
             return "already_changed"
-        except (ServiceUnavailable, TrailBroken):
+        except ServiceUnavailable:  # TrailBroken among them
             return "failed"  # neither happened: it waits for the next run, the others need not
         return "purged"
 

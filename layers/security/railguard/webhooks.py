@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from railguard import opaque_tokens
-from railguard.audit import AuditTrail
+from railguard.audit import AppendRefused, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import (
@@ -49,7 +49,6 @@ from railguard.store import (
     Item,
     ItemKey,
     Table,
-    TransactionConflict,
     TransactItem,
 )
 from railguard.store import keys as item_keys
@@ -245,22 +244,20 @@ class WebhookTriggers:
                 secret.encode(), _secret_owner(scope.workspace_id, trigger_id)
             )
         pointer_pk, pointer_sk = item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id)
+        writes = [
+            still_live(scope.workspace_id),
+            TransactItem.put(_with_sealing(record), condition="attribute_not_exists(pk)"),
+            TransactItem.put(
+                {"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": digest},
+                condition="attribute_not_exists(pk)",
+            ),
+        ]
         try:
-            self._table.transact(
-                [
-                    still_live(scope.workspace_id),
-                    TransactItem.put(_with_sealing(record), condition="attribute_not_exists(pk)"),
-                    TransactItem.put(
-                        {"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": digest},
-                        condition="attribute_not_exists(pk)",
-                    ),
-                ]
-            )
-        except TransactionConflict as conflict:
-            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
+            self._audit.append(scope.event("webhook_trigger.created", trigger_id), writes)
+        except AppendRefused as refused:
+            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound("No such workspace.") from None
             raise Conflict("The workspace changed at the same time; retry.") from None
-        self._audit.record(scope.event("webhook_trigger.created", trigger_id))
         return IssuedTrigger(_view(record), token, secret)
 
     def update(
@@ -275,43 +272,43 @@ class WebhookTriggers:
         if not changes:
             return _view(record)
         changes["updated_at"] = int(self._clock.now())
+        change = TransactItem.update_item(
+            (record["pk"], record["sk"]),
+            "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+            condition="#status = :active",
+            names={"#status": "status", **{f"#{field}": field for field in changes}},
+            values={":active": "active", **{f":{k}": v for k, v in changes.items()}},
+        )
         try:
-            updated = self._table.update(
-                (record["pk"], record["sk"]),
-                "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
-                condition="#status = :active",
-                names={"#status": "status", **{f"#{field}": field for field in changes}},
-                values={":active": "active", **{f":{k}": v for k, v in changes.items()}},
-            )
-        except ConditionFailed:
+            self._audit.append(scope.event("webhook_trigger.updated", trigger_id), [change])
+        except AppendRefused:
             raise NotFound("No such webhook trigger.") from None
-        self._audit.record(scope.event("webhook_trigger.updated", trigger_id))
-        return _view(updated)
+        return _view({**record, **changes})
 
     def delete(self, scope: ResourceScope, trigger_id: str) -> None:
         """Soft: the token stops at once; the record is kept, for audit."""
         record = self._record(scope, trigger_id)
         now = int(self._clock.now())
         index = item_keys.deleted_index(now, trigger_id)
+        deletion = TransactItem.update_item(
+            (record["pk"], record["sk"]),
+            "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now,"
+            " gsi1pk = :index, gsi1sk = :order",
+            condition="#status = :active",
+            names={"#status": "status"},
+            values={
+                ":deleted": "deleted",
+                ":active": "active",
+                ":now": now,
+                ":by": scope.actor,
+                ":index": index["gsi1pk"],
+                ":order": index["gsi1sk"],
+            },
+        )
         try:
-            self._table.update(
-                (record["pk"], record["sk"]),
-                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now,"
-                " gsi1pk = :index, gsi1sk = :order",
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={
-                    ":deleted": "deleted",
-                    ":active": "active",
-                    ":now": now,
-                    ":by": scope.actor,
-                    ":index": index["gsi1pk"],
-                    ":order": index["gsi1sk"],
-                },
-            )
-        except ConditionFailed:
+            self._audit.append(scope.event("webhook_trigger.deleted", trigger_id), [deletion])
+        except AppendRefused:
             raise NotFound("No such webhook trigger.") from None
-        self._audit.record(scope.event("webhook_trigger.deleted", trigger_id))
 
     def rotate_token(self, scope: ResourceScope, trigger_id: str) -> str:
         """A new token; the old one stops at once (its record moves to the new token's hash)."""
@@ -320,27 +317,25 @@ class WebhookTriggers:
         token, digest, token_attributes = self._sealed_token(scope, trigger_id)
         pk, sk = item_keys.webhook_trigger(digest)
         moved = _with_sealing({**record, **token_attributes, "pk": pk, "sk": sk, "updated_at": now})
+        writes = [
+            TransactItem.put(moved, condition="attribute_not_exists(pk)"),
+            TransactItem.delete(
+                (record["pk"], record["sk"]),
+                condition="#status = :active",
+                names={"#status": "status"},
+                values={":active": "active"},
+            ),
+            TransactItem.update_item(
+                item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
+                "SET lookup_digest = :new",
+                condition="lookup_digest = :old",
+                values={":new": digest, ":old": old_digest},
+            ),
+        ]
         try:
-            self._table.transact(
-                [
-                    TransactItem.put(moved, condition="attribute_not_exists(pk)"),
-                    TransactItem.delete(
-                        (record["pk"], record["sk"]),
-                        condition="#status = :active",
-                        names={"#status": "status"},
-                        values={":active": "active"},
-                    ),
-                    TransactItem.update_item(
-                        item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
-                        "SET lookup_digest = :new",
-                        condition="lookup_digest = :old",
-                        values={":new": digest, ":old": old_digest},
-                    ),
-                ]
-            )
-        except TransactionConflict:
+            self._audit.append(scope.event("webhook_trigger.token_rotated", trigger_id), writes)
+        except AppendRefused:
             raise Conflict("The trigger changed at the same time; retry.") from None
-        self._audit.record(scope.event("webhook_trigger.token_rotated", trigger_id))
         return token
 
 

@@ -192,7 +192,7 @@ def test_concurrent_default_changes_leave_one_default(
     ids = [_create(client, vaulted.owner, name=f"c{i}")["id"] for i in range(5)]
     envelope = Envelope(aws.client("kms"), provisioned.intrinsics.physical["DataKey"].ref)
     credentials = Credentials(
-        table, envelope, SystemClock(), RecordingAuditTrail(), retention_seconds=30 * 86_400
+        table, envelope, SystemClock(), RecordingAuditTrail(table), retention_seconds=30 * 86_400
     )
     scope = ResourceScope(vaulted.workspace, "user:test", manager=True)
 
