@@ -12,7 +12,7 @@ from typing import Any
 
 from infra.local.events import HttpRequest
 from infra.local.gateway import Gateway
-from infra.local.invocation import FunctionError, InvokeResult
+from infra.local.invocation import FunctionError, Invoker, InvokeResult
 from infra.template import Template
 from tests.support.functions import load_function
 from tests.support.lambda_context import FakeLambdaContext
@@ -45,8 +45,10 @@ class Reply:
 
 
 class InProcessClient:
-    def __init__(self, template: Template):
-        self._gateway = Gateway(template.routes, template.authorizers, InProcessInvoker(template))
+    def __init__(self, template: Template, invoker: Invoker | None = None):
+        self._gateway = Gateway(
+            template.routes, template.authorizers, invoker or InProcessInvoker(template)
+        )
 
     def request(
         self,

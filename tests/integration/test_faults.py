@@ -1,0 +1,393 @@
+"""Issue 10: the system under failing dependencies. DynamoDB and KMS calls fail (throttling,
+throughput, a condition or a transaction at the worst moment, KMS's internal error, timeouts, a
+write that applied but whose reply was lost), at every call a request makes, one at a time, and at
+random with fixed seeds.
+
+What must hold: the authorizer denies whenever a read it decides on failed; a function answers
+503 (or the domain's 409/404 when a condition failed) with the error envelope, never a 500 or its
+internals; stored state has no orphans and an unbroken audit trail; and a retry of the same
+request settles where a clean call would have.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.invocation import Invoker
+from infra.template import Template
+from railguard import passwords
+from railguard.store import Table
+from tests.support import accounts as a
+from tests.support.consistency import problems
+from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.faults import (
+    Fault,
+    FaultInjector,
+    SelectiveInvoker,
+    at_call,
+    at_random,
+    ways_to_fail,
+)
+from tests.support.functions import load_function
+from tests.support.inprocess import InProcessClient, InProcessInvoker, Reply
+from tests.support.plaintexts import remember
+
+AUTHORIZER = "AuthorizerFunction"
+SECRET = "sk-proj-fault-injection-0123456789"
+# What an error body may never show of the code behind it.
+INTERNALS = ("Traceback", "botocore", "ClientError", "injected fault", "Exception", ".py")
+# Past every per-minute window: each attempt starts with fresh rate-limit counters.
+NEXT_WINDOW = 61.0
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    yield from patched_system_clock(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Faults are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
+    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> FaultInjector:
+    return FaultInjector.installed(monkeypatch)
+
+
+@pytest.fixture
+def invoker(template: Template, faults: FaultInjector) -> SelectiveInvoker:
+    return SelectiveInvoker(InProcessInvoker(template), faults)
+
+
+@pytest.fixture
+def client(template: Template, api_env: None, invoker: Invoker) -> InProcessClient:
+    return InProcessClient(template, invoker)
+
+
+@dataclass(frozen=True)
+class Owner:
+    email: str
+    workspace: str
+    headers: dict[str, str]  # updated in place when the access token is renewed
+
+
+@dataclass(frozen=True)
+class Rig:
+    """The client, the owner calling, the invoker that arms faults, and the stored state."""
+
+    client: InProcessClient
+    owner: Owner
+    invoker: SelectiveInvoker
+    faults: FaultInjector
+    table: Table
+    audit_table: Table
+    clock: FakeClock
+    windows: list[float] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return problems(self.table, self.audit_table, self.owner.workspace)
+
+    def next_window(self) -> None:
+        """Past every per-minute rate-limit window, with an access token that is still fresh."""
+        self.clock.advance(NEXT_WINDOW)
+        self.windows.append(NEXT_WINDOW)
+        if len(self.windows) % 10 == 0:  # well within the access token's 15 minutes
+            token = a.tokens_for(self.owner.email)["access_token"]
+            self.owner.headers["Authorization"] = f"Bearer {token}"
+
+
+@pytest.fixture
+def rig(  # noqa: PLR0917 - the fixtures it bundles
+    client: InProcessClient,
+    owner: Owner,
+    invoker: SelectiveInvoker,
+    faults: FaultInjector,
+    table: Table,
+    audit_table: Table,
+    clock: FakeClock,
+) -> Rig:
+    return Rig(client, owner, invoker, faults, table, audit_table, clock)
+
+
+@pytest.fixture
+def owner(client: InProcessClient) -> Owner:
+    remember(SECRET)
+    remember(SECRET + "-v2")
+    email = a.new_email()
+    workspace = a.sign_up(email)["workspace"]["id"]
+    token = a.tokens_for(email)["access_token"]
+    return Owner(
+        email, workspace, {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
+    )
+
+
+# -- the acts ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Act:
+    """One request of a route, on targets made fresh for each attempt, and its clean status."""
+
+    route: str  # "METHOD /path" with {key}, {credential} or {trigger} for a target
+    function: str
+    status: int
+    body: dict[str, Any] | None = None
+    # Whether doing it twice is the same as once (else a retry may meet its own first try).
+    repeatable: bool = True
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+    def __str__(self) -> str:
+        return self.route
+
+
+KEY_ACTS = [
+    Act("POST /api/v1/api-keys", "ApiKeysFunction", 201, {"name": "f", "scopes": ["agents:read"]}),
+    Act("GET /api/v1/api-keys", "ApiKeysFunction", 200),
+    Act("GET /api/v1/api-keys/{key}", "ApiKeysFunction", 200),
+    Act("PATCH /api/v1/api-keys/{key}", "ApiKeysFunction", 200, {"name": "renamed"}),
+    Act("POST /api/v1/api-keys/{key}/rotate", "ApiKeysFunction", 201, {}, repeatable=False),
+    Act("DELETE /api/v1/api-keys/{key}", "ApiKeysFunction", 204),
+]
+CREDENTIAL_ACTS = [
+    Act(
+        "POST /api/v1/credentials",
+        "CredentialsFunction",
+        201,
+        {"name": "OpenAI", "type": "openai", "value": SECRET, "is_default": True},
+    ),
+    Act("GET /api/v1/credentials", "CredentialsFunction", 200),
+    Act("GET /api/v1/credentials/{credential}", "CredentialsFunction", 200),
+    Act(
+        "PATCH /api/v1/credentials/{credential}",
+        "CredentialsFunction",
+        200,
+        {"value": SECRET + "-v2", "name": "renamed"},
+    ),
+    Act("POST /api/v1/credentials/{credential}/set-default", "CredentialsFunction", 200),
+    Act("DELETE /api/v1/credentials/{credential}", "CredentialsFunction", 204, repeatable=False),
+    Act(
+        "POST /api/v1/credentials/{credential}/restore",
+        "CredentialsFunction",
+        200,
+        repeatable=False,
+    ),
+]
+TRIGGER_ACTS = [
+    Act(
+        "POST /api/v1/webhook-triggers",
+        "WebhookTriggersFunction",
+        201,
+        {"name": "f", "agent_id": "agent-1", "generate_secret": True},
+    ),
+    Act(
+        "POST /api/v1/webhook-triggers/{trigger}/rotate-token",
+        "WebhookTriggersFunction",
+        200,
+        repeatable=False,
+    ),
+    Act(
+        "DELETE /api/v1/webhook-triggers/{trigger}",
+        "WebhookTriggersFunction",
+        204,
+        repeatable=False,
+    ),
+]
+ACTS = KEY_ACTS + CREDENTIAL_ACTS + TRIGGER_ACTS
+
+
+def _send(client: InProcessClient, owner: Owner, act: Act, targets: dict[str, str]) -> Reply:
+    method, path = act.route.split(" ", 1)
+    return client.request(method, path.format(**targets), headers=owner.headers, body=act.body)
+
+
+def _targets(client: InProcessClient, owner: Owner, act: Act) -> dict[str, str]:
+    """What the act needs, made without faults: a key, a credential (deleted, to be restored)
+    or a trigger of the owner's workspace."""
+    targets: dict[str, str] = {}
+    if "{key}" in act.route:
+        reply = client.request(
+            "POST",
+            "/api/v1/api-keys",
+            headers=owner.headers,
+            body={"name": "target", "scopes": ["agents:read"]},
+        )
+        assert reply.status == 201, reply.body
+        targets["key"] = reply.json()["data"]["id"]
+    if "{credential}" in act.route:
+        body = {"name": "target", "type": "anthropic", "value": remember(SECRET + "-target")}
+        reply = client.request("POST", "/api/v1/credentials", headers=owner.headers, body=body)
+        assert reply.status == 201, reply.body
+        targets["credential"] = reply.json()["data"]["id"]
+        if act.route.endswith("/restore"):
+            path = f"/api/v1/credentials/{targets['credential']}"
+            assert client.request("DELETE", path, headers=owner.headers).status == 204
+    if "{trigger}" in act.route:
+        body = {"name": "target", "agent_id": "agent-1"}
+        reply = client.request("POST", "/api/v1/webhook-triggers", headers=owner.headers, body=body)
+        assert reply.status == 201, reply.body
+        targets["trigger"] = reply.json()["data"]["id"]
+    return targets
+
+
+def _assert_answer_is_sound(reply: Reply, act: Act, fault: Fault) -> None:
+    """The clean status, or a refusal the contract knows, in the error envelope and nothing
+    more: never a 500, never the code behind it."""
+    allowed = {act.status, 503}
+    if fault in (Fault.CONDITION, Fault.CANCELLED):
+        # What the domain makes of a condition that did not hold: gone (404), changed at the
+        # same time (409), or, for the rate limiter's counter, over the limit (429).
+        allowed |= {404, 409, 429}
+    assert reply.status in allowed, (act, fault, reply.status, reply.body)
+    if reply.status < 400:
+        return
+    text = reply.body.decode()
+    assert not any(marker in text for marker in INTERNALS), text
+    error = reply.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    if reply.status == 503:
+        assert error["code"] == "service_unavailable"
+        assert int(reply.headers["retry-after"]) >= 1
+
+
+def _cold(function_id: str, template: Template) -> None:
+    """A new instance of one function (its start-up reads and KMS calls happen again); the
+    others stay warm, as they would in Lambda."""
+    code_dir = Path(str(template.resources[function_id].properties["CodeUri"])).name
+    load_function(code_dir).api.reset()
+
+
+@pytest.fixture
+def stack_name(request: pytest.FixtureRequest) -> str:
+    """A table per act: each leaves many resources behind, and the checks scan the table."""
+    act = request.node.callspec.params.get("act") if hasattr(request.node, "callspec") else None
+    return f"faults-{ACTS.index(act)}" if act else "faults-authorizer"
+
+
+@pytest.mark.parametrize("act", ACTS, ids=str)
+def test_a_fault_at_any_call_leaves_a_sound_answer_and_consistent_state(
+    act: Act, rig: Rig, template: Template
+) -> None:
+    client, owner = rig.client, rig.owner
+    # Given the calls the act makes when nothing fails (cold: start-up reads included), the
+    # second time: the first makes what the service makes once ever (the server key)
+    for _ in range(2):
+        rig.next_window()
+        targets = _targets(client, owner, act)
+        _cold(act.function, template)
+        with rig.invoker.targeting(frozenset({act.function}), lambda _index, _call: None):
+            assert _send(client, owner, act, targets).status == act.status
+    clean_calls = list(rig.faults.calls)
+    assert clean_calls, f"{act} makes no DynamoDB or KMS call"
+    # The rate limiter's counter is the same code before every route: tried on one per function.
+    first_of_function = next(other for other in ACTS if other.function == act.function) is act
+    tried = 0
+    for position, call in enumerate(clean_calls):
+        if call.partition == "RATE" and not first_of_function:
+            continue
+        for fault in ways_to_fail(call, position):
+            # Given fresh targets and a cold function
+            rig.next_window()
+            targets = _targets(client, owner, act)
+            _cold(act.function, template)
+            # When that call fails that way
+            with rig.invoker.targeting(frozenset({act.function}), at_call(position, fault)):
+                reply = _send(client, owner, act, targets)
+            assert rig.faults.injected, (act, position, call.operation, fault)
+            tried += 1
+            # Then the answer is sound and nothing is half-written
+            _assert_answer_is_sound(reply, act, fault)
+            assert rig.problems() == [], (act, call.operation, fault)
+            # And a retry settles: the clean outcome, or (if the first applied) the domain's word
+            retry = _send(client, owner, act, targets)
+            settled = {act.status} if act.repeatable else {act.status, 404, 409}
+            assert retry.status in settled, (act, call.operation, fault, reply.status, retry.body)
+    assert tried >= len(clean_calls) - 1
+
+
+# -- the authorizer -----------------------------------------------------------------------------
+def _api_key(client: InProcessClient, owner: Owner) -> str:
+    body = {"name": "k", "scopes": ["agents:read", "credentials:read"]}
+    reply = client.request("POST", "/api/v1/api-keys", headers=owner.headers, body=body)
+    assert reply.status == 201, reply.body
+    return str(reply.json()["data"]["key"])
+
+
+@pytest.mark.parametrize("caller", ["session", "api_key"])
+def test_the_authorizer_never_allows_when_a_read_it_decides_on_fails(caller: str, rig: Rig) -> None:
+    client, owner = rig.client, rig.owner
+    # Given a caller the authorizer lets in when nothing fails, and the calls a cold
+    # authorizer makes to decide (signing keys, session or key, membership, workspace)
+    headers = (  # the owner's are renewed in place by next_window
+        {"X-API-Key": _api_key(client, owner), "X-Workspace-ID": owner.workspace}
+        if caller == "api_key"
+        else owner.headers
+    )
+    route = "/api/v1/credentials"
+    rig.next_window()  # and a minute since the key's last use was noted: it is noted again
+    a.reset_instances()
+    with rig.invoker.targeting(frozenset({AUTHORIZER}), lambda _index, _call: None):
+        assert client.request("GET", route, headers=headers).status == 200
+    clean_calls = list(rig.faults.calls)
+    assert len(clean_calls) >= 2
+    for position, call in enumerate(clean_calls):
+        for fault in ways_to_fail(call, position):
+            # When that call of a cold authorizer fails that way
+            rig.next_window()
+            a.reset_instances()
+            with rig.invoker.targeting(frozenset({AUTHORIZER}), at_call(position, fault)):
+                reply = client.request("GET", route, headers=headers)
+            assert rig.faults.injected, (position, call.operation, fault)
+            # Then it denies, unless the call was the bookkeeping after the decision
+            if call.is_write:
+                assert reply.status in {200, 403}, reply.body
+            else:
+                assert (reply.status, json.loads(reply.body)) == (
+                    403,
+                    {"message": "Forbidden"},
+                ), (call.operation, fault, reply.body)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_faults_on_both_sides_never_let_a_request_through_wrongly(
+    seed: int, rig: Rig
+) -> None:
+    client, owner = rig.client, rig.owner
+    # Given a key that may read credentials but not write them
+    reader = {"X-API-Key": _api_key(client, owner), "X-Workspace-ID": owner.workspace}
+    functions = frozenset({AUTHORIZER, "ApiKeysFunction", "CredentialsFunction"})
+    outcomes = []
+    for round_number in range(12):
+        rig.next_window()
+        if round_number % 3 == 0:
+            a.reset_instances()
+        # When a mix of allowed and refused requests meets faults at random (fixed seed)
+        with rig.invoker.targeting(functions, at_random(seed * 100 + round_number, rate=0.2)):
+            allowed = client.request("GET", "/api/v1/credentials", headers=reader)
+            refused = client.request(
+                "POST",
+                "/api/v1/credentials",
+                headers=reader,
+                body={"name": "x", "type": "openai", "value": remember(SECRET + "-refused")},
+            )
+            created = client.request(
+                "POST",
+                "/api/v1/credentials",
+                headers=owner.headers,
+                body={"name": "y", "type": "openai", "value": remember(SECRET + "-y")},
+            )
+        outcomes.append((allowed.status, refused.status, created.status))
+        # Then a refused act stays refused, the others succeed or answer 403 (denied) or 503
+        assert allowed.status in {200, 403, 503}
+        assert refused.status == 403
+        assert created.status in {201, 403, 409, 429, 503}
+        assert rig.problems() == []
+    assert {200, 201} & {status for outcome in outcomes for status in outcome}

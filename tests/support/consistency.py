@@ -1,0 +1,126 @@
+"""What must hold of a workspace's stored state whatever failed half-way: no orphan items and an
+unbroken audit trail. A write that is all-or-nothing leaves no problem here; one that applied a
+part before a fault leaves at least one."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from railguard.audit import AuditLog
+from railguard.store import Item, Table
+from railguard.store import keys as item_keys
+from railguard.store.table import deserialize
+
+# Each resource is created in the transaction that records its creation.
+_CREATED = {
+    "APIKEY#": "api_key.created",
+    "CREDENTIAL#": "credential.created",
+    "TRIGGER#": "webhook_trigger.created",
+}
+
+
+def _pointed(table: Table, workspace_id: str, prefix: str, digest_field: str) -> list[str]:
+    """Each pointer of the workspace (`<prefix><id>` naming a record by digest) whose record is
+    missing or names another id or workspace."""
+    record_key = item_keys.api_key if prefix == "APIKEY#" else item_keys.webhook_trigger
+    pointers = {
+        pointer["sk"].removeprefix(prefix): record_key(pointer[digest_field])
+        for pointer in table.iterate(f"WS#{workspace_id}", sk_prefix=prefix)
+    }
+    keys = list(pointers.values())
+    records = {}
+    for start in range(0, len(keys), 100):  # BatchGetItem's bound
+        records |= table.get_many(keys[start : start + 100])
+    problems = []
+    for resource_id, key in pointers.items():
+        record = records.get(key)
+        if record is None:
+            problems.append(f"{prefix}{resource_id}: pointer without its record")
+        elif (record["id"], record["workspace_id"]) != (resource_id, workspace_id):
+            problems.append(f"{prefix}{resource_id}: pointer names another record")
+    return problems
+
+
+def _unpointed_records(table: Table, workspace_id: str) -> list[str]:
+    """Key and trigger records of the workspace that no pointer names (a scan: tests only)."""
+    pointers = {item["sk"] for item in table.iterate(f"WS#{workspace_id}")}
+    problems = []
+    for record_prefix, pointer_prefix in (("APIKEY#", "APIKEY#"), ("WEBHOOK#", "TRIGGER#")):
+        for record in _scan(table, record_prefix):
+            if record.get("workspace_id") != workspace_id:
+                continue
+            if f"{pointer_prefix}{record['id']}" not in pointers:
+                problems.append(f"{record_prefix}{record['id']}: record without its pointer")
+    return problems
+
+
+def _scan(table: Table, partition_prefix: str) -> list[Item]:
+    client = table._client  # a scan is no access pattern of the service's: tests only
+    pages = client.get_paginator("scan").paginate(
+        TableName=table.name,
+        FilterExpression="begins_with(pk, :prefix)",
+        ExpressionAttributeValues={":prefix": {"S": partition_prefix}},
+    )
+    return [deserialize(item) for page in pages for item in page["Items"]]
+
+
+def _defaults(table: Table, workspace_id: str) -> list[str]:
+    """Each type's default item names an active credential flagged default, and no other
+    credential of the type is flagged."""
+    partition = f"WS#{workspace_id}"
+    credentials = {
+        item["sk"].removeprefix("CREDENTIAL#"): item
+        for item in table.iterate(partition, sk_prefix="CREDENTIAL#")
+    }
+    named = {
+        item["sk"].removeprefix("CREDDEFAULT#"): item["credential_id"]
+        for item in table.iterate(partition, sk_prefix="CREDDEFAULT#")
+    }
+    problems = []
+    flagged = Counter(c["type"] for c in credentials.values() if c.get("is_default"))
+    for credential_type, count in flagged.items():
+        if count > 1:
+            problems.append(f"{count} default credentials of type {credential_type}")
+    for credential_id, item in credentials.items():
+        if item.get("is_default") and named.get(item["type"]) != credential_id:
+            problems.append(f"credential {credential_id} flagged default, not named")
+    for credential_type, credential_id in named.items():
+        item = credentials.get(credential_id)
+        if item is None or not item.get("is_default") or item["type"] != credential_type:
+            problems.append(f"default of {credential_type} names {credential_id}, not flagged")
+    return problems
+
+
+def _audited(table: Table, audit_table: Table, workspace_id: str) -> list[str]:
+    trail = item_keys.workspace_trail(workspace_id)
+    verification = AuditLog(audit_table, table).verify(trail)
+    problems = [] if verification.valid else [f"audit trail broken: {verification.broken_at}"]
+    created: Counter[tuple[str, str]] = Counter()
+    for event in audit_table.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX):
+        created[(event["action"], event["target"]["id"])] += 1
+        if event["action"] == "api_key.rotated":  # the new key's creation is the rotation's
+            created[("api_key.created", event["details"]["new_key_id"])] += 1
+    partition = f"WS#{workspace_id}"
+    for prefix, action in _CREATED.items():
+        for item in table.iterate(partition, sk_prefix=prefix):
+            resource_id = item["sk"].removeprefix(prefix)
+            if created[(action, resource_id)] != 1:
+                problems.append(f"{prefix}{resource_id}: {created[(action, resource_id)]} events")
+            created.pop((action, resource_id), None)
+    problems.extend(
+        f"{action} of {target} without the resource"
+        for (action, target), _count in created.items()
+        if action in _CREATED.values()
+    )
+    return problems
+
+
+def problems(table: Table, audit_table: Table, workspace_id: str) -> list[str]:
+    """Everything inconsistent about the workspace's keys, triggers, credentials and trail."""
+    return [
+        *_pointed(table, workspace_id, "APIKEY#", "key_digest"),
+        *_pointed(table, workspace_id, "TRIGGER#", "lookup_digest"),
+        *_unpointed_records(table, workspace_id),
+        *_defaults(table, workspace_id),
+        *_audited(table, audit_table, workspace_id),
+    ]
