@@ -12,6 +12,7 @@ PYTHON313 ?= $(shell for candidate in python3.13 $$HOME/.pyenv/versions/3.13*/bi
 	    >/dev/null 2>&1 && { echo $$candidate; break; }; done)
 
 FUZZ_SECONDS ?= 30
+FUZZ_EXAMPLES ?= 100
 
 HOST ?= 127.0.0.1
 PORT ?= 3000
@@ -19,7 +20,7 @@ AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
 .PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format \
-	build package-test validate sam-lock fuzz-parsers
+	build package-test validate sam-lock fuzz fuzz-parsers fuzz-api
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -80,8 +81,13 @@ package-test: $(VENV)/.installed $(SAM_VENV)/.installed ## Build if stale, then 
 validate: $(SAM_VENV)/.installed ## sam validate --lint (offline)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint
 
+fuzz: fuzz-parsers fuzz-api ## Both fuzzers, longer than make test runs them (FUZZ_SECONDS, FUZZ_EXAMPLES)
+
 fuzz-parsers: $(VENV)/.installed ## atheris on the parsers of attacker input, FUZZ_SECONDS each (TARGET=name for one)
 	PYTHONPATH=layers/security:. $(PY) -m fuzz.parsers --seconds $(FUZZ_SECONDS) $(if $(TARGET),--target $(TARGET))
+
+fuzz-api: $(VENV)/.installed ## schemathesis on every operation against a local stack of its own (FUZZ_EXAMPLES each)
+	$(PY) -m fuzz.api --examples $(FUZZ_EXAMPLES)
 
 bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json
 	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run

@@ -54,13 +54,76 @@ _GATEWAY_REFUSAL = {
     "properties": {"message": {"type": "string", "enum": ["Unauthorized", "Forbidden"]}},
     "required": ["message"],
 }
-
-
-def _json_response(description: str, ref: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
     }
+}
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid request (validation_error, malformed_body, unsupported_media_type, ...)",
+    401: "No valid credential",
+    403: "Credential not allowed here",
+    404: "No such resource in the caller's workspace (not_found)",
+    409: "Conflict: a duplicate, a concurrent change (conflict), or a creation its "
+    "Idempotency-Key already applied (already_applied)",
+    413: "Request body over 64 KiB (payload_too_large)",
+    429: "Rate limited (rate_limited); see Retry-After",
+    500: "Unexpected error (internal_error)",
+    503: "A dependency failed or throttled (service_unavailable); see Retry-After",
+}
+# Every function answers these, whatever the route: the body guards (400, 413), the one mapping
+# of unexpected errors (500) and of AWS-side failures (503).
+_EVERY_ROUTE_ERRORS = frozenset({400, 413, 500, 503})
+# Behind the authorizer: its refusals (401, 403; the function's own 403 `mfa_required`, role or
+# scope checks) and the per-principal rate limit every such route counts (429).
+_PROTECTED_ROUTE_ERRORS = frozenset({401, 403, 429})
+_WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+# The public routes that answer more than the common errors (contract sections 4, 8 and 9).
+_PUBLIC_ROUTE_ERRORS: dict[str, frozenset[int]] = {
+    "POST /api/v1/auth/signup": frozenset({409}),
+    "POST /api/v1/auth/login": frozenset({401, 429}),
+    "POST /api/v1/auth/mfa/verify": frozenset({401, 429}),
+    "POST /api/v1/auth/refresh": frozenset({401}),
+    "POST /api/v1/auth/logout": frozenset({401}),
+    "POST /api/v1/webhook/trigger": frozenset({401, 403, 429}),
+    "POST /api/v1/agent-uis/{agent_ui_id}/unlock": frozenset({401, 404, 429}),
+    "GET /api/v1/agent-uis/{agent_ui_id}/session": frozenset({401, 404}),
+}
+
+
+def _schema_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error_response(status: int, *, protected: bool) -> dict[str, Any]:
+    # A protected route's 401 and 403 come from the gateway ({"message"}) or from the function
+    # (the envelope: `mfa_required`, a role or scope the route refuses, a wrong password).
+    schema = (
+        {"anyOf": [_schema_ref("GatewayRefusal"), _schema_ref("ErrorBody")]}
+        if protected and status in (401, 403)
+        else _schema_ref("ErrorBody")
+    )
+    response: dict[str, Any] = {
+        "description": _ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": schema}},
+    }
+    if status in (429, 503):
+        response["headers"] = dict(_RETRY_AFTER)
+    return response
+
+
+def _error_statuses(key: str, method: str, operation: dict[str, Any], protected: bool) -> set[int]:
+    statuses = set(_EVERY_ROUTE_ERRORS)
+    if protected:
+        statuses |= _PROTECTED_ROUTE_ERRORS
+        if any(parameter["in"] == "path" for parameter in operation.get("parameters", [])):
+            statuses.add(404)  # an id (or a named member) not in the caller's workspace
+        if method in _WRITE_METHODS:
+            statuses.add(409)  # a duplicate, or a concurrent change
+    statuses |= _PUBLIC_ROUTE_ERRORS.get(key, frozenset())
+    return statuses
 
 
 def _apply_contract_responses(document: dict[str, Any], protected: set[str]) -> None:
@@ -73,16 +136,16 @@ def _apply_contract_responses(document: dict[str, Any], protected: set[str]) -> 
     schemas["GatewayRefusal"] = _GATEWAY_REFUSAL
     for path, item in document["paths"].items():
         for method, operation in item.items():
+            key = f"{method.upper()} {path}"
+            is_protected = key in protected
             responses = operation["responses"]
             responses.pop("422", None)
-            responses["400"] = _json_response(
-                "Invalid request (validation_error, ...)", "ErrorBody"
-            )
-            responses["500"] = _json_response("Unexpected error (internal_error)", "ErrorBody")
-            if f"{method.upper()} {path}" in protected:
+            if "204" in responses:
+                responses["204"].pop("content", None)  # No Content: no body, no media type
+            for status in sorted(_error_statuses(key, method, operation, is_protected)):
+                responses[str(status)] = _error_response(status, protected=is_protected)
+            if is_protected:
                 operation["security"] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
-                responses["401"] = _json_response("No valid credential", "GatewayRefusal")
-                responses["403"] = _json_response("Credential not allowed here", "GatewayRefusal")
 
 
 class DocumentDrift(Exception):
@@ -135,6 +198,7 @@ def build_document(template: Template) -> dict[str, Any]:
         on_conflict="error",
     )
     drift: list[str] = []
+    components: dict[str, tuple[str, Any]] = {}  # schema name -> (function, schema)
     for function in sorted(
         template.resources_of_type(SERVERLESS_FUNCTION), key=lambda f: f.logical_id
     ):
@@ -152,6 +216,15 @@ def build_document(template: Template) -> dict[str, Any]:
             f"{function_id}: the code serves {key} but the template does not route it"
             for key in sorted(served - expected)
         ]
+        # The merge keeps one schema per name: two functions' different models of one name
+        # would leave one of them documenting the other's answers.
+        for name, component in schema.get("components", {}).get("schemas", {}).items():
+            first_function, first = components.setdefault(name, (function_id, component))
+            if first != component:
+                drift.append(
+                    f"{function_id}: its schema {name} differs from {first_function}'s: "
+                    "rename one of the models"
+                )
         merge.add_schema(schema)
     if drift:
         raise DocumentDrift("\n".join(drift))

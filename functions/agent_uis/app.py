@@ -99,15 +99,15 @@ def list_agent_uis(limit: Limit = 20, cursor: Cursor = None) -> DataList[AgentUi
     )
 
 
-@api.app.post("/api/v1/agent-uis", summary="Deploy an agent UI", tags=["agent-ui"])
-def create_agent_ui(body: NewAgentUi) -> tuple[Data[AgentUi], int]:
+@api.app.post("/api/v1/agent-uis", summary="Deploy an agent UI", tags=["agent-ui"], status_code=201)
+def create_agent_ui(body: NewAgentUi) -> Data[AgentUi]:
     view = api.services.create(
         _scope(),
         name=body.name,
         agent_id=body.agent_id,
         pin=body.pin.get_secret_value() if body.pin is not None else None,
     )
-    return Data(data=AgentUi.of(view)), 201
+    return Data(data=AgentUi.of(view))
 
 
 @api.app.get("/api/v1/agent-uis/<agent_ui_id>", summary="One deployment", tags=["agent-ui"])
@@ -133,6 +133,7 @@ def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
     "/api/v1/agent-uis/<agent_ui_id>",
     summary="Delete a deployment; its sessions end",
     tags=["agent-ui"],
+    status_code=204,
 )
 def delete_agent_ui(agent_ui_id: str) -> Response[None]:
     api.services.delete(_scope(), agent_ui_id)

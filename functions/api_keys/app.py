@@ -21,7 +21,7 @@ from railguard.api_keys import (
 )
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
 from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
 from railguard.plans import RateLimit
 from railguard.policy import SCOPES
@@ -160,8 +160,10 @@ def list_keys(limit: Limit = 20, cursor: Cursor = None) -> DataList[ApiKey]:
     )
 
 
-@api.app.post("/api/v1/api-keys", summary="Create a key (shown once)", tags=["api keys"])
-def create_key(body: NewApiKey) -> tuple[Data[NewKey], int]:
+@api.app.post(
+    "/api/v1/api-keys", summary="Create a key (shown once)", tags=["api keys"], status_code=201
+)
+def create_key(body: NewApiKey, idempotency_key: IdempotencyKeyHeader = None) -> Data[NewKey]:
     settings = KeySettings(
         name=body.name,
         scopes=tuple(body.scopes),
@@ -170,7 +172,8 @@ def create_key(body: NewApiKey) -> tuple[Data[NewKey], int]:
         expires_at=_epoch(body.expires_at),
         rate_limit=body.rate_limit.to_limit() if body.rate_limit else None,
     )
-    return Data(data=NewKey.issued(api.services.create(_scope(), settings))), 201
+    idempotency = api.idempotency_key(idempotency_key, body)
+    return Data(data=NewKey.issued(api.services.create(_scope(), settings, idempotency)))
 
 
 @api.app.get("/api/v1/api-keys/<key_id>", summary="One API key", tags=["api keys"])
@@ -187,15 +190,16 @@ def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
     "/api/v1/api-keys/<key_id>/rotate",
     summary="A new key with the same settings; the old one ends after the grace period",
     tags=["api keys"],
+    status_code=201,
 )
-def rotate_key(
-    key_id: str, body: Annotated[Rotation | None, Body()] = None
-) -> tuple[Data[NewKey], int]:
+def rotate_key(key_id: str, body: Annotated[Rotation | None, Body()] = None) -> Data[NewKey]:
     grace = (body or Rotation()).grace_period_seconds
-    return Data(data=NewKey.issued(api.services.rotate(_scope(), key_id, grace))), 201
+    return Data(data=NewKey.issued(api.services.rotate(_scope(), key_id, grace)))
 
 
-@api.app.delete("/api/v1/api-keys/<key_id>", summary="Revoke a key (kept)", tags=["api keys"])
+@api.app.delete(
+    "/api/v1/api-keys/<key_id>", summary="Revoke a key (kept)", tags=["api keys"], status_code=204
+)
 def revoke_key(key_id: str) -> Response[None]:
     api.services.revoke(_scope(), key_id)
     return Response(204)

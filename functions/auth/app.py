@@ -91,7 +91,9 @@ class User(BaseModel):
     mfa_enabled: bool
 
 
-class Workspace(BaseModel):
+class NewAccountWorkspace(BaseModel):
+    """The workspace made with an account: `{id, name, role}` (contract section 4)."""
+
     id: str
     name: str
     role: Literal["owner", "admin", "user"]
@@ -99,7 +101,7 @@ class Workspace(BaseModel):
 
 class SignupResult(BaseModel):
     user: User
-    workspace: Workspace
+    workspace: NewAccountWorkspace
 
 
 class Tokens(BaseModel):
@@ -143,9 +145,12 @@ def _client() -> ClientInfo:
 
 # -- routes -----------------------------------------------------------------------------
 @api.app.post(
-    "/api/v1/auth/signup", summary="Create an account and its first workspace", tags=["auth"]
+    "/api/v1/auth/signup",
+    summary="Create an account and its first workspace",
+    tags=["auth"],
+    status_code=201,
 )
-def sign_up(body: SignupRequest) -> tuple[Data[SignupResult], int]:
+def sign_up(body: SignupRequest) -> Data[SignupResult]:
     profile, workspace = api.services.accounts.sign_up(
         body.email, body.password.get_secret_value(), body.name
     )
@@ -153,9 +158,9 @@ def sign_up(body: SignupRequest) -> tuple[Data[SignupResult], int]:
         user=User(
             id=profile.id, email=profile.email, name=profile.name, mfa_enabled=profile.mfa_enabled
         ),
-        workspace=Workspace(id=workspace.id, name=workspace.name, role=workspace.role),
+        workspace=NewAccountWorkspace(id=workspace.id, name=workspace.name, role=workspace.role),
     )
-    return Data(data=result), 201
+    return Data(data=result)
 
 
 @api.app.post(
@@ -186,7 +191,12 @@ def refresh(body: RefreshTokenRequest) -> Data[Tokens]:
     return Data(data=Tokens.of(pair))
 
 
-@api.app.post("/api/v1/auth/logout", summary="End the session of a refresh token", tags=["auth"])
+@api.app.post(
+    "/api/v1/auth/logout",
+    summary="End the session of a refresh token",
+    tags=["auth"],
+    status_code=204,
+)
 def log_out(body: RefreshTokenRequest) -> Response[None]:
     api.services.logins.log_out(body.refresh_token.get_secret_value())
     return Response(204)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 from railguard.clock import rfc3339
 from railguard.credentials import Credentials, CredentialView, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings, EnvelopeSettings, RetentionSettings
 from railguard.workspaces import ResourceScope
@@ -101,8 +101,12 @@ def list_credentials(
     )
 
 
-@api.app.post("/api/v1/credentials", summary="Store a credential (encrypted)", tags=["vault"])
-def create_credential(body: NewCredentialBody) -> tuple[Data[Credential], int]:
+@api.app.post(
+    "/api/v1/credentials", summary="Store a credential (encrypted)", tags=["vault"], status_code=201
+)
+def create_credential(
+    body: NewCredentialBody, idempotency_key: IdempotencyKeyHeader = None
+) -> Data[Credential]:
     new = NewCredential(
         name=body.name,
         type=body.type,
@@ -111,7 +115,8 @@ def create_credential(body: NewCredentialBody) -> tuple[Data[Credential], int]:
         description=body.description,
         is_default=body.is_default,
     )
-    return Data(data=Credential.of(api.services.create(_scope(), new))), 201
+    idempotency = api.idempotency_key(idempotency_key, body)
+    return Data(data=Credential.of(api.services.create(_scope(), new, idempotency)))
 
 
 @api.app.get("/api/v1/credentials/<credential_id>", summary="One credential", tags=["vault"])
@@ -144,7 +149,10 @@ def set_default(credential_id: str) -> Data[Credential]:
 
 
 @api.app.delete(
-    "/api/v1/credentials/<credential_id>", summary="Delete (restorable 30 days)", tags=["vault"]
+    "/api/v1/credentials/<credential_id>",
+    summary="Delete (restorable 30 days)",
+    tags=["vault"],
+    status_code=204,
 )
 def delete_credential(credential_id: str) -> Response[None]:
     api.services.delete(_scope(), credential_id)

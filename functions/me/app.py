@@ -99,7 +99,10 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
 
 
 @api.app.post(
-    "/api/v1/me/password", summary="Change the password; ends every session", tags=["identity"]
+    "/api/v1/me/password",
+    summary="Change the password; ends every session",
+    tags=["identity"],
+    status_code=204,
 )
 def change_password(body: PasswordChange) -> Response[None]:
     api.services.accounts.change_password(

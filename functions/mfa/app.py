@@ -80,6 +80,7 @@ def enable(body: TotpCode) -> Data[RecoveryCodes]:
     "/api/v1/me/mfa/totp/disable",
     summary="Turn MFA off; ends the user's other sessions",
     tags=["mfa"],
+    status_code=204,
 )
 def disable(body: DisableRequest) -> Response[None]:
     principal = api.principal

@@ -48,8 +48,9 @@ class Accepted(BaseModel):
     "/api/v1/webhook/trigger",
     summary="Start the trigger's agent with this payload",
     tags=["webhooks"],
+    status_code=202,
 )
-def trigger() -> tuple[Data[Accepted], int]:
+def trigger() -> Data[Accepted]:
     event = api.app.current_event
     headers = event.headers
     body = event.body or ""
@@ -64,7 +65,7 @@ def trigger() -> tuple[Data[Accepted], int]:
         payload=json.loads(body) if body else None,
     )
     event_id = api.services.ingress.accept(call)
-    return Data(data=Accepted(event_id=event_id)), 202
+    return Data(data=Accepted(event_id=event_id))
 
 
 lambda_handler = api.handler

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.server_keys import ServerKey
 from railguard.settings import AuditSettings, EnvelopeSettings
@@ -92,19 +92,24 @@ def list_triggers(limit: Limit = 20, cursor: Cursor = None) -> DataList[Trigger]
     )
 
 
-@api.app.post("/api/v1/webhook-triggers", summary="Create a trigger", tags=["webhooks"])
-def create_trigger(body: NewTrigger) -> tuple[Data[CreatedTrigger], int]:
+@api.app.post(
+    "/api/v1/webhook-triggers", summary="Create a trigger", tags=["webhooks"], status_code=201
+)
+def create_trigger(
+    body: NewTrigger, idempotency_key: IdempotencyKeyHeader = None
+) -> Data[CreatedTrigger]:
     issued = api.services.create(
         _scope(),
         name=body.name,
         agent_id=body.agent_id,
         generate_secret=body.generate_secret,
         is_active=body.is_active,
+        idempotency=api.idempotency_key(idempotency_key, body),
     )
     created = CreatedTrigger(
         **Trigger.of(issued.view).model_dump(), token=issued.token, secret=issued.secret
     )
-    return Data(data=created), 201
+    return Data(data=created)
 
 
 @api.app.get("/api/v1/webhook-triggers/<trigger_id>", summary="One trigger", tags=["webhooks"])
@@ -121,7 +126,10 @@ def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
 
 
 @api.app.delete(
-    "/api/v1/webhook-triggers/<trigger_id>", summary="Delete; the token stops", tags=["webhooks"]
+    "/api/v1/webhook-triggers/<trigger_id>",
+    summary="Delete; the token stops",
+    tags=["webhooks"],
+    status_code=204,
 )
 def delete_trigger(trigger_id: str) -> Response[None]:
     api.services.delete(_scope(), trigger_id)

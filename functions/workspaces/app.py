@@ -104,9 +104,11 @@ def list_workspaces(limit: Limit = 20, cursor: Cursor = None) -> DataList[Worksp
     )
 
 
-@api.app.post("/api/v1/workspaces", summary="Create a workspace you own", tags=["workspaces"])
-def create_workspace(body: NewWorkspace) -> tuple[Data[Workspace], int]:
-    return Data(data=Workspace.of(api.services.create(api.principal.id, body.name))), 201
+@api.app.post(
+    "/api/v1/workspaces", summary="Create a workspace you own", tags=["workspaces"], status_code=201
+)
+def create_workspace(body: NewWorkspace) -> Data[Workspace]:
+    return Data(data=Workspace.of(api.services.create(api.principal.id, body.name)))
 
 
 @api.app.get("/api/v1/workspaces/<workspace_id>", summary="One workspace", tags=["workspaces"])
@@ -123,7 +125,10 @@ def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspac
 
 
 @api.app.delete(
-    "/api/v1/workspaces/<workspace_id>", summary="Delete (kept for recovery)", tags=["workspaces"]
+    "/api/v1/workspaces/<workspace_id>",
+    summary="Delete (kept for recovery)",
+    tags=["workspaces"],
+    status_code=204,
 )
 def delete_workspace(workspace_id: str) -> Response[None]:
     api.services.delete(_scope())
@@ -140,10 +145,13 @@ def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) ->
 
 
 @api.app.post(
-    "/api/v1/workspaces/<workspace_id>/members", summary="Add a member by email", tags=["members"]
+    "/api/v1/workspaces/<workspace_id>/members",
+    summary="Add a member by email",
+    tags=["members"],
+    status_code=201,
 )
-def add_member(workspace_id: str, body: NewMember) -> tuple[Data[Member], int]:
-    return Data(data=Member.of(api.services.add_member(_scope(), body.email, body.role))), 201
+def add_member(workspace_id: str, body: NewMember) -> Data[Member]:
+    return Data(data=Member.of(api.services.add_member(_scope(), body.email, body.role)))
 
 
 @api.app.patch(
@@ -157,6 +165,7 @@ def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Membe
     "/api/v1/workspaces/<workspace_id>/members/<user_id>",
     summary="Remove a member, or leave",
     tags=["members"],
+    status_code=204,
 )
 def remove_member(workspace_id: str, user_id: str) -> Response[None]:
     api.services.remove_member(_scope(), user_id)
@@ -167,6 +176,7 @@ def remove_member(workspace_id: str, user_id: str) -> Response[None]:
     "/api/v1/workspaces/<workspace_id>/transfer-ownership",
     summary="Make a member the owner; you become admin",
     tags=["members"],
+    status_code=204,
 )
 def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> Response[None]:
     api.services.transfer_ownership(_scope(), body.user_id)

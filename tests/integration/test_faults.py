@@ -12,6 +12,7 @@ request settles where a clean call would have.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,15 @@ class Act:
 
 
 KEY_ACTS = [
-    Act("POST /api/v1/api-keys", "ApiKeysFunction", 201, {"name": "f", "scopes": ["agents:read"]}),
+    # A repeated creation of a key or a trigger answers 409 `already_applied`: its secret was
+    # shown once. A repeated credential creation answers as the first did.
+    Act(
+        "POST /api/v1/api-keys",
+        "ApiKeysFunction",
+        201,
+        {"name": "f", "scopes": ["agents:read"]},
+        repeatable=False,
+    ),
     Act("GET /api/v1/api-keys", "ApiKeysFunction", 200),
     Act("GET /api/v1/api-keys/{key}", "ApiKeysFunction", 200),
     Act("PATCH /api/v1/api-keys/{key}", "ApiKeysFunction", 200, {"name": "renamed"}),
@@ -187,6 +196,7 @@ TRIGGER_ACTS = [
         "WebhookTriggersFunction",
         201,
         {"name": "f", "agent_id": "agent-1", "generate_secret": True},
+        repeatable=False,
     ),
     Act(
         "POST /api/v1/webhook-triggers/{trigger}/rotate-token",
@@ -204,9 +214,31 @@ TRIGGER_ACTS = [
 ACTS = KEY_ACTS + CREDENTIAL_ACTS + TRIGGER_ACTS
 
 
-def _send(client: InProcessClient, owner: Owner, act: Act, targets: dict[str, str]) -> Reply:
+def _send(
+    client: InProcessClient,
+    owner: Owner,
+    act: Act,
+    targets: dict[str, str],
+    idempotency_key: str | None = None,
+) -> Reply:
     method, path = act.route.split(" ", 1)
-    return client.request(method, path.format(**targets), headers=owner.headers, body=act.body)
+    headers = dict(owner.headers)
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return client.request(method, path.format(**targets), headers=headers, body=act.body)
+
+
+# The creations a client may retry safely, and the pointer prefix their resources are listed by.
+CREATIONS = {
+    "POST /api/v1/api-keys": "APIKEY#",
+    "POST /api/v1/credentials": "CREDENTIAL#",
+    "POST /api/v1/webhook-triggers": "TRIGGER#",
+}
+
+
+def _count(rig: Rig, act: Act) -> int:
+    prefix = CREATIONS[act.route]
+    return sum(1 for _ in rig.table.iterate(f"WS#{rig.owner.workspace}", sk_prefix=prefix))
 
 
 def _targets(client: InProcessClient, owner: Owner, act: Act) -> dict[str, str]:
@@ -283,8 +315,9 @@ def test_a_fault_at_any_call_leaves_a_sound_answer_and_consistent_state(
         rig.next_window()
         targets = _targets(client, owner, act)
         _cold(act.function, template)
+        key = str(uuid.uuid4()) if act.route in CREATIONS else None
         with rig.invoker.targeting(frozenset({act.function}), lambda _index, _call: None):
-            assert _send(client, owner, act, targets).status == act.status
+            assert _send(client, owner, act, targets, key).status == act.status
     clean_calls = list(rig.faults.calls)
     assert clean_calls, f"{act} makes no DynamoDB or KMS call"
     # The rate limiter's counter is the same code before every route: tried on one per function.
@@ -298,18 +331,22 @@ def test_a_fault_at_any_call_leaves_a_sound_answer_and_consistent_state(
             rig.next_window()
             targets = _targets(client, owner, act)
             _cold(act.function, template)
-            # When that call fails that way
+            # When that call fails that way (a creation carrying an Idempotency-Key)
+            key = str(uuid.uuid4()) if act.route in CREATIONS else None
+            before = _count(rig, act) if key else 0
             with rig.invoker.targeting(frozenset({act.function}), at_call(position, fault)):
-                reply = _send(client, owner, act, targets)
+                reply = _send(client, owner, act, targets, key)
             assert rig.faults.injected, (act, position, call.operation, fault)
             tried += 1
             # Then the answer is sound and nothing is half-written
             _assert_answer_is_sound(reply, act, fault)
             assert rig.problems() == [], (act, call.operation, fault)
             # And a retry settles: the clean outcome, or (if the first applied) the domain's word
-            retry = _send(client, owner, act, targets)
+            retry = _send(client, owner, act, targets, key)
             settled = {act.status} if act.repeatable else {act.status, 404, 409}
             assert retry.status in settled, (act, call.operation, fault, reply.status, retry.body)
+            if key:  # retried with its key, a creation happened exactly once
+                assert _count(rig, act) == before + 1, (act, call.operation, fault)
     assert tried >= len(clean_calls) - 1
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
+from infra import openapi
 from infra.openapi import DOCUMENT_PATH, DocumentDrift, build_document, render
-from infra.template import Route, load_template
+from infra.template import Route, Template, load_template
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 
@@ -58,3 +60,31 @@ def test_a_route_a_function_serves_but_the_template_lacks_is_refused() -> None:
     )
     with pytest.raises(DocumentDrift, match="serves GET /api/v1/health but the template"):
         build_document(trimmed)
+
+
+def test_two_functions_models_of_one_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a function whose document defines a `Workspace` unlike the workspaces function's
+    resolver_schema = openapi._resolver_schema
+
+    def with_a_clash(template: Template, function_id: str) -> dict[str, Any] | None:
+        schema = resolver_schema(template, function_id)
+        if schema is not None and function_id == "HealthFunction":
+            schema.setdefault("components", {}).setdefault("schemas", {})["Workspace"] = {}
+        return schema
+
+    monkeypatch.setattr(openapi, "_resolver_schema", with_a_clash)
+    # When the document is built / Then the clash is named, not silently merged into one
+    with pytest.raises(DocumentDrift, match="schema Workspace differs from HealthFunction's"):
+        build_document(TEMPLATE)
+
+
+def test_success_statuses_are_the_routes_own_and_no_content_has_no_body() -> None:
+    # When the document is built
+    paths = build_document(TEMPLATE)["paths"]
+    # Then a create documents its 201, and a 204 documents no media type
+    assert "201" in paths["/api/v1/api-keys"]["post"]["responses"]
+    assert "200" not in paths["/api/v1/api-keys"]["post"]["responses"]
+    assert "content" not in paths["/api/v1/api-keys/{key_id}"]["delete"]["responses"]["204"]
+    # And a protected route documents the rate limit's 429 with its Retry-After
+    too_many = paths["/api/v1/api-keys"]["get"]["responses"]["429"]
+    assert too_many["headers"]["Retry-After"]["required"] is True

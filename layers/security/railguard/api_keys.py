@@ -22,6 +22,7 @@ from railguard import opaque_tokens
 from railguard.audit import AppendRefused, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, ValidationFailed
+from railguard.idempotency import IdempotencyKey
 from railguard.ids import new_id
 from railguard.network import IpAllowlist, parse_origins
 from railguard.plans import RateLimit, plan_limit
@@ -288,10 +289,19 @@ class ApiKeys:
         ]
         return IssuedKey(_view(record, now), raw), writes
 
-    def create(self, scope: WorkspaceScope, settings: KeySettings) -> IssuedKey:
+    def create(
+        self,
+        scope: WorkspaceScope,
+        settings: KeySettings,
+        idempotency: IdempotencyKey | None = None,
+    ) -> IssuedKey:
         now = int(self._clock.now())
+        if idempotency is not None:
+            idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
         settings = validate(settings, now=now, plan=self._workspace_plan(scope))
         issued, writes = self._new_key_writes(scope, settings, now)
+        if idempotency is not None:
+            writes.append(idempotency.remembered(scope.workspace_id, issued.view.id, now))
         event = scope.event(
             "api_key.created",
             issued.view.id,
@@ -302,6 +312,8 @@ class ApiKeys:
         except AppendRefused as refused:
             if refused.reasons[:1] == ["ConditionalCheckFailed"]:  # the workspace check
                 raise NotFound("No such workspace.") from None
+            if idempotency is not None and refused.reasons[-1] == "ConditionalCheckFailed":
+                idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
             raise Conflict("The workspace changed at the same time; retry.") from None
         return issued
 

@@ -26,6 +26,7 @@ from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
+from railguard.idempotency import IdempotencyKey
 from railguard.ids import new_id
 from railguard.sealing import sealed_attributes
 from railguard.store import Item, Table, TransactItem
@@ -142,8 +143,19 @@ class Credentials:
         return _view(self._item(scope, credential_id))
 
     # -- writes ------------------------------------------------------------------------------
-    def create(self, scope: ResourceScope, new: NewCredential) -> CredentialView:
+    def create(
+        self,
+        scope: ResourceScope,
+        new: NewCredential,
+        idempotency: IdempotencyKey | None = None,
+    ) -> CredentialView:
+        """A new credential; with an Idempotency-Key already applied, the one it created (its
+        view holds no secret, so the reply can be the same)."""
         now = int(self._clock.now())
+        if idempotency is not None:
+            earlier = idempotency.earlier(self._table, scope.workspace_id, now)
+            if earlier is not None:
+                return self.get(scope, earlier)
         credential_id = new_id("cred")
         pk, sk = item_keys.credential(scope.workspace_id, credential_id)
         item: Item = {
@@ -173,6 +185,8 @@ class Credentials:
         if new.is_default:
             item["is_default"] = True
             writes.extend(self._default_moves(scope, new.type, credential_id, now))
+        if idempotency is not None:
+            writes.append(idempotency.remembered(scope.workspace_id, credential_id, now))
         event = scope.event(
             "credential.created", credential_id, {"name": new.name, "type": new.type}
         )
@@ -181,6 +195,8 @@ class Credentials:
         except AppendRefused as refused:
             if refused.reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound("No such workspace.") from None
+            if idempotency is not None and refused.reasons[-1] == "ConditionalCheckFailed":
+                return self.create(scope, new, idempotency)  # its twin won: answer as it did
             raise Conflict("The default changed at the same time; retry.") from None
         return _view(item)
 

@@ -39,6 +39,7 @@ from railguard.errors import (
     Unauthenticated,
 )
 from railguard.events import EventBus
+from railguard.idempotency import IdempotencyKey
 from railguard.ids import new_id
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
@@ -219,8 +220,11 @@ class WebhookTriggers:
         agent_id: str,
         generate_secret: bool,
         is_active: bool,
+        idempotency: IdempotencyKey | None = None,
     ) -> IssuedTrigger:
         now = int(self._clock.now())
+        if idempotency is not None:
+            idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
         trigger_id = new_id("trg")
         token, digest, token_attributes = self._sealed_token(scope, trigger_id)
         pk, sk = item_keys.webhook_trigger(digest)
@@ -252,11 +256,15 @@ class WebhookTriggers:
                 condition="attribute_not_exists(pk)",
             ),
         ]
+        if idempotency is not None:
+            writes.append(idempotency.remembered(scope.workspace_id, trigger_id, now))
         try:
             self._audit.append(scope.event("webhook_trigger.created", trigger_id), writes)
         except AppendRefused as refused:
             if refused.reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound("No such workspace.") from None
+            if idempotency is not None and refused.reasons[-1] == "ConditionalCheckFailed":
+                idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
             raise Conflict("The workspace changed at the same time; retry.") from None
         return IssuedTrigger(_view(record), token, secret)
 

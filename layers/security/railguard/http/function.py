@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from railguard import policy
 from railguard.audit import RequestOrigin, request_origin
@@ -33,6 +34,7 @@ from railguard.http.responses import (
     error_status_and_body,
     with_standard_headers,
 )
+from railguard.idempotency import IdempotencyKey
 from railguard.principal import Principal
 from railguard.ratelimit import RateLimiter
 from railguard.runtime import Runtime
@@ -102,6 +104,16 @@ class ApiFunction[S: FunctionSettings, D = None]:
         principal = Principal.from_context(event.request_context.authorizer.get_lambda)
         path_workspace_id = (event.path_parameters or {}).get("workspace_id")
         return policy.admit(principal, event.request_context.route_key, path_workspace_id)
+
+    def idempotency_key(self, value: str | None, body: BaseModel) -> IdempotencyKey | None:
+        """The request's `Idempotency-Key` header value, if it has one, bound to the caller,
+        the route and the validated body."""
+        return IdempotencyKey.parse(
+            value,
+            caller=self.principal.rate_subject,
+            operation=self.app.current_event.request_context.route_key,
+            request=body.model_dump(),
+        )
 
     # -- the Lambda entry point ---------------------------------------------------------
     def handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 # The query parameters of every list (section 1): `?limit=` 1..100 and `?cursor=`.
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
+# Checked again by railguard.idempotency (1-255 visible ASCII characters).
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes a retry of this creation safe for a day: the same key and request "
+        "is not applied twice. Any string the client makes unique, such as a UUID.",
+    ),
+]
 
 
 class Data[T](BaseModel):

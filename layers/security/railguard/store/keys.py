@@ -111,6 +111,11 @@ def webhook_trigger_pointer(workspace_id: str, trigger_id: str) -> ItemKey:
     return (f"WS#{workspace_id}", f"TRIGGER#{trigger_id}")
 
 
+def idempotency(workspace_id: str, key_digest: str) -> ItemKey:
+    """A creation's Idempotency-Key (by digest of the caller and the key), for a day."""
+    return (f"WS#{workspace_id}", f"IDEMPOTENCY#{key_digest}")
+
+
 def webhook_delivery(trigger_id: str, signature_digest: str) -> ItemKey:
     """A signed trigger call seen within the timestamp window: a second one is a replay."""
     return (f"WEBHOOKSEEN#{trigger_id}", signature_digest)

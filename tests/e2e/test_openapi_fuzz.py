@@ -1,0 +1,92 @@
+"""Schema fuzzing: schemathesis sends requests generated from the served OpenAPI document to a
+local stack, as a signed-in owner, and every answer must be one the document declares.
+
+Bounded for `make test` (a few derandomized examples per operation); `python -m fuzz.api`
+runs the same checks with many more examples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from fuzz.api import OwnerPool
+from infra.openapi import DOCUMENT_PATH
+from tests.e2e.local_stack import StackProcess, launch
+
+EXAMPLES_PER_OPERATION = 3
+CONFORMANCE_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def fuzzed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    """A stack of its own, not the session's: fuzzed logins, unlocks and webhook calls spend
+    the per-source-IP failure budgets (20 failed logins per 15 minutes from 127.0.0.1) that
+    every other e2e test's `new_owner` login shares, and would make those tests flaky."""
+    running = launch(tmp_path_factory.mktemp("fuzzed-stack"))
+    running.wait_until_healthy()
+    yield running
+    status = running.interrupt()
+    assert status == 0, running.stderr
+
+
+@pytest.fixture(scope="module")
+def owners(fuzzed_stack: StackProcess) -> OwnerPool:
+    """Owners shared by the operations, a new one every 100 requests (the free plan allows 120
+    a minute). Sharing is safe: no generated case can know an owner's refresh token, password
+    or workspace id, so none can log it out, change its password or delete its workspace."""
+    return OwnerPool(fuzzed_stack)
+
+
+# The shipped document, read at collection so that each operation is a test of its own; the
+# stack serves this very file (`test_the_stack_serves_the_shipped_document`).
+schema = schemathesis.openapi.from_path(DOCUMENT_PATH)
+# The caller's credential comes from `owner`; generated ones would double it (401).
+schema.config.generation.update(with_security_parameters=False)
+
+
+def test_the_stack_serves_the_shipped_document(fuzzed_stack: StackProcess) -> None:
+    # When the stack is asked for its document
+    served = requests.get(f"{fuzzed_stack.url}/api/v1/openapi.json", timeout=10)
+    # Then it is the file the fuzzing below is generated from
+    assert served.status_code == 200
+    assert served.json() == json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+def test_every_answer_is_declared_by_the_document(
+    case: schemathesis.Case[Any], owners: OwnerPool, fuzzed_stack: StackProcess
+) -> None:
+    # Given a request generated from the document, sent as a signed-in owner of a workspace
+    # (a public route gets no credential: it needs none)
+    protected = bool(case.operation.definition.raw.get("security"))
+    headers = owners.headers() if protected else {}
+    # When the stack answers it
+    # Then it is no 5xx, and its status, content type and body are the document's
+    case.call_and_validate(base_url=fuzzed_stack.url, headers=headers, checks=CONFORMANCE_CHECKS)
