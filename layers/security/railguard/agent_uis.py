@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from railguard import opaque_tokens, passwords
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import (
     Conflict,
@@ -44,6 +44,7 @@ from railguard.errors import (
 from railguard.ids import is_id, new_id
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
+from railguard.store.deletion import soft_deletion
 from railguard.throttle import FailureThrottle, Subject, ThrottleRule
 from railguard.workspaces import Listing, ResourceScope, is_live, still_live
 
@@ -260,26 +261,16 @@ class AgentUis:
         if not is_id(agent_ui_id, "aui"):
             raise NotFound("No such agent UI.")
         now = self._now()
-        index = item_keys.deleted_index(now, agent_ui_id)
+        deletion = soft_deletion(
+            item_keys.agent_ui(scope.workspace_id, agent_ui_id),
+            agent_ui_id,
+            now=now,
+            by=scope.actor,
+        )
         try:
-            self._table.update(
-                item_keys.agent_ui(scope.workspace_id, agent_ui_id),
-                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now,"
-                " gsi1pk = :index, gsi1sk = :order",
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={
-                    ":deleted": "deleted",
-                    ":active": "active",
-                    ":now": now,
-                    ":by": scope.actor,
-                    ":index": index["gsi1pk"],
-                    ":order": index["gsi1sk"],
-                },
-            )
-        except ConditionFailed:
+            self._audit.append(scope.event("agent_ui.deleted", agent_ui_id), [deletion])
+        except AppendRefused:
             raise NotFound("No such agent UI.") from None
-        self._audit.record(scope.event("agent_ui.deleted", agent_ui_id))
 
     # -- the public side: unlock, and the unlocked session ---------------------------------------
     def _live_record(self, workspace_id: str, agent_ui_id: str) -> Item | None:

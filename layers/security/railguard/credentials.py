@@ -31,6 +31,7 @@ from railguard.ids import new_id
 from railguard.sealing import sealed_attributes
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
+from railguard.store.deletion import soft_deletion
 from railguard.workspaces import Listing, ResourceScope, is_live, still_live
 
 CREDENTIAL_PREFIX = "CREDENTIAL#"
@@ -296,23 +297,13 @@ class Credentials:
         """Soft delete: gone from reads, kept (ciphertext included) for restore and audit."""
         item = self._item(scope, credential_id)
         now = int(self._clock.now())
-        index = item_keys.deleted_index(now, credential_id)
         writes = [
-            TransactItem.update_item(
+            soft_deletion(
                 (item["pk"], item["sk"]),
-                "SET #status = :deleted, deleted_at = :now, deleted_by = :by, is_default = :false,"
-                " gsi1pk = :index, gsi1sk = :order",
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={
-                    ":deleted": "deleted",
-                    ":active": "active",
-                    ":now": now,
-                    ":by": scope.actor,
-                    ":false": False,
-                    ":index": index["gsi1pk"],
-                    ":order": index["gsi1sk"],
-                },
+                credential_id,
+                now=now,
+                by=scope.actor,
+                also={"is_default": False},
             )
         ]
         if item.get("is_default"):

@@ -53,6 +53,7 @@ from railguard.store import (
     TransactItem,
 )
 from railguard.store import keys as item_keys
+from railguard.store.deletion import soft_deletion
 from railguard.store.pointers import follow, follow_page
 from railguard.usage import note_last_use
 from railguard.workspaces import Listing, ResourceScope, still_live
@@ -297,22 +298,7 @@ class WebhookTriggers:
         """Soft: the token stops at once; the record is kept, for audit."""
         record = self._record(scope, trigger_id)
         now = int(self._clock.now())
-        index = item_keys.deleted_index(now, trigger_id)
-        deletion = TransactItem.update_item(
-            (record["pk"], record["sk"]),
-            "SET #status = :deleted, deleted_at = :now, deleted_by = :by, updated_at = :now,"
-            " gsi1pk = :index, gsi1sk = :order",
-            condition="#status = :active",
-            names={"#status": "status"},
-            values={
-                ":deleted": "deleted",
-                ":active": "active",
-                ":now": now,
-                ":by": scope.actor,
-                ":index": index["gsi1pk"],
-                ":order": index["gsi1sk"],
-            },
-        )
+        deletion = soft_deletion((record["pk"], record["sk"]), trigger_id, now=now, by=scope.actor)
         try:
             self._audit.append(scope.event("webhook_trigger.deleted", trigger_id), [deletion])
         except AppendRefused:
