@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ import pytest
 from infra.local.invocation import Invoker
 from infra.template import Template
 from railguard import passwords
+from railguard.clock import rfc3339
+from railguard.errors import ServiceUnavailable
 from railguard.store import Table
+from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.consistency import problems
 from tests.support.fake_time import FakeClock, patched_system_clock
@@ -35,7 +39,7 @@ from tests.support.faults import (
     at_random,
     ways_to_fail,
 )
-from tests.support.functions import load_function
+from tests.support.functions import load_function, run_job
 from tests.support.inprocess import InProcessClient, InProcessInvoker, Reply
 from tests.support.plaintexts import remember
 
@@ -428,3 +432,51 @@ def test_random_faults_on_both_sides_never_let_a_request_through_wrongly(
         assert created.status in {201, 403, 409, 429, 503}
         assert rig.problems() == []
     assert {200, 201} & {status for outcome in outcomes for status in outcome}
+
+
+# -- the jobs -----------------------------------------------------------------------------------
+def _audited(rig: Rig, action: str) -> int:
+    trail = item_keys.workspace_trail(rig.owner.workspace)
+    return sum(
+        1
+        for event in rig.audit_table.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX)
+        if event["action"] == action
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_jobs_under_random_faults_leave_consistent_state_that_a_clean_run_finishes(
+    seed: int, rig: Rig
+) -> None:
+    # Given keys past their end and credentials deleted longer ago than the retention period
+    client, owner = rig.client, rig.owner
+    now = int(rig.clock.now())
+    for index in range(4):
+        body = {"name": f"k{index}", "scopes": ["agents:read"], "expires_at": rfc3339(now + 60)}
+        assert (
+            client.request("POST", "/api/v1/api-keys", headers=owner.headers, body=body).status
+            == 201
+        )
+    for index in range(3):
+        body = {"name": f"c{index}", "type": "openai", "value": remember(f"{SECRET}-job-{index}")}
+        created = client.request("POST", "/api/v1/credentials", headers=owner.headers, body=body)
+        path = f"/api/v1/credentials/{created.json()['data']['id']}"
+        assert client.request("DELETE", path, headers=owner.headers).status == 204
+    rig.clock.advance(31 * 86_400)
+    # When the jobs run while DynamoDB and KMS fail at random (fixed seed)
+    injected = 0
+    for name in ("expiry", "retention"):
+        a.reset_instances()
+        # A failing invocation is fine: its schedule (and Lambda's retries) run it again.
+        schedule = at_random(seed * 10 + len(name), rate=0.25)
+        with rig.faults.armed(schedule), suppress(ServiceUnavailable):
+            run_job(name)
+        injected += len(rig.faults.injected)
+    assert injected > 0
+    # Then what they did is whole
+    assert rig.problems() == []
+    # And a clean run finishes the work: each key expired and each credential purged once
+    for name in ("expiry", "retention"):
+        run_job(name)
+    assert _audited(rig, "api_key.expired") == 4
+    assert _audited(rig, "credential.purged") == 3

@@ -32,6 +32,15 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
+def run_job(name: str, **detail: Any) -> dict[str, Any]:
+    """A scheduled job's handler, invoked as its schedule (or `make job`) invokes it."""
+    module = load_function(f"{name}_job")
+    report: dict[str, Any] = module.job.handler(
+        {"detail-type": "Scheduled Event", "detail": detail}, FakeLambdaContext()
+    )
+    return report
+
+
 def loaded_functions() -> list[ModuleType]:
     return [module for name, module in sys.modules.items() if name.startswith(_PREFIX)]
 

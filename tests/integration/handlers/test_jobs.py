@@ -27,9 +27,8 @@ from tests.support import accounts as a
 from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail
 from tests.support.fake_time import FakeClock, patched_system_clock
-from tests.support.functions import load_function
+from tests.support.functions import run_job
 from tests.support.inprocess import InProcessClient
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.plaintexts import remember
 
 DAY = 86_400
@@ -79,15 +78,6 @@ def owner(client: InProcessClient) -> Owner:
 @pytest.fixture
 def log(table: Table, audit_table: Table) -> AuditLog:
     return AuditLog(audit_table, table)
-
-
-def run_job(name: str, **detail: Any) -> dict[str, Any]:
-    """The job's handler, invoked as its schedule (or `make job`) invokes it."""
-    module = load_function(f"{name}_job")
-    report: dict[str, Any] = module.job.handler(
-        {"detail-type": "Scheduled Event", "detail": detail}, FakeLambdaContext()
-    )
-    return report
 
 
 def _key(client: InProcessClient, owner: Owner, **fields: Any) -> dict[str, Any]:
