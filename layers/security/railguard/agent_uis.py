@@ -42,7 +42,7 @@ from railguard.errors import (
     WrongPin,
 )
 from railguard.ids import is_id, new_id
-from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
+from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.throttle import FailureThrottle, Subject, ThrottleRule
@@ -192,22 +192,20 @@ class AgentUis:
         if pin is not None:
             item["pin_hash"] = passwords.hash_secret(pin)
         lookup_pk, lookup_sk = item_keys.agent_ui_lookup(agent_ui_id)
+        writes = [
+            still_live(scope.workspace_id),
+            TransactItem.put(item, condition="attribute_not_exists(pk)"),
+            TransactItem.put(
+                {"pk": lookup_pk, "sk": lookup_sk, "workspace_id": scope.workspace_id},
+                condition="attribute_not_exists(pk)",
+            ),
+        ]
         try:
-            self._table.transact(
-                [
-                    still_live(scope.workspace_id),
-                    TransactItem.put(item, condition="attribute_not_exists(pk)"),
-                    TransactItem.put(
-                        {"pk": lookup_pk, "sk": lookup_sk, "workspace_id": scope.workspace_id},
-                        condition="attribute_not_exists(pk)",
-                    ),
-                ]
-            )
-        except TransactionConflict as conflict:
-            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
+            self._audit.append(scope.event("agent_ui.created", agent_ui_id), writes)
+        except AppendRefused as refused:
+            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound("No such workspace.") from None
             raise Conflict("The deployment could not be created; retry.") from None
-        self._audit.record(scope.event("agent_ui.created", agent_ui_id))
         return _view(item)
 
     def update(
@@ -241,20 +239,20 @@ class AgentUis:
         if removes:
             expression += " REMOVE " + ", ".join(f"#{field}" for field in removes)
         names = {f"#{field}": field for field in [*sets, *removes]}
+        # Conditioned on the deployment being there and active: no write can resurrect a
+        # deleted one or create a stray item for an unknown id.
+        change = TransactItem.update_item(
+            item_keys.agent_ui(scope.workspace_id, agent_ui_id),
+            expression,
+            condition="#status = :active",
+            names={"#status": "status", **names},
+            values={":active": "active", **{f":{field}": v for field, v in sets.items()}},
+        )
         try:
-            # Conditioned on the deployment being there and active: no read first, and no write
-            # can resurrect a deleted one or create a stray item for an unknown id.
-            updated = self._table.update(
-                item_keys.agent_ui(scope.workspace_id, agent_ui_id),
-                expression,
-                condition="#status = :active",
-                names={"#status": "status", **names},
-                values={":active": "active", **{f":{field}": v for field, v in sets.items()}},
-            )
-        except ConditionFailed:
+            self._audit.append(scope.event("agent_ui.updated", agent_ui_id), [change])
+        except AppendRefused:
             raise NotFound("No such agent UI.") from None
-        self._audit.record(scope.event("agent_ui.updated", agent_ui_id))
-        return _view(updated)
+        return self.get(scope, agent_ui_id)
 
     def delete(self, scope: ResourceScope, agent_ui_id: str) -> None:
         """Soft delete: gone from reads, and its unlocks and sessions stop at once."""

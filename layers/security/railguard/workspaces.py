@@ -15,18 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from railguard.audit import Actor, AuditAction, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditAction, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.ids import new_id
 from railguard.policy import MANAGERS, outranks
 from railguard.principal import Principal, Role
 from railguard.store import (
-    ConditionFailed,
     Item,
     Page,
     Table,
-    TransactionConflict,
     TransactItem,
 )
 from railguard.store import keys as item_keys
@@ -197,9 +195,8 @@ class Workspaces:
 
     def create(self, user_id: str, name: str) -> WorkspaceView:
         view, writes = new_workspace(name, user_id, int(self._clock.now()))
-        self._table.transact(writes)
         scope = WorkspaceScope(view.id, user_id, "owner")
-        self._audit.record(scope.event("workspace.created", view.id, {"name": name}))
+        self._audit.append(scope.event("workspace.created", view.id, {"name": name}), writes)
         return view
 
     # -- one workspace -------------------------------------------------------------------
@@ -241,42 +238,40 @@ class Workspaces:
             "mfa_enabled = :true",
             values={":true": True},
         )
-        try:
-            self._table.transact([update, has_mfa] if require_mfa else [update])
-        except TransactionConflict as conflict:
-            if conflict.reasons[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound("No such workspace.") from None
-            if conflict.condition_failed:
-                raise MfaRequired(
-                    "Turn on MFA for your own account before requiring it in the workspace."
-                ) from None
-            raise Conflict("The workspace changed at the same time; retry.") from None
         details = {
             field: (str(value).lower() if isinstance(value, bool) else value)
             for field, value in changes.items()
         }
-        self._audit.record(scope.event("workspace.updated", scope.workspace_id, details))
+        event = scope.event("workspace.updated", scope.workspace_id, details)
+        try:
+            self._audit.append(event, [update, has_mfa] if require_mfa else [update])
+        except AppendRefused as refused:
+            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound("No such workspace.") from None
+            raise MfaRequired(
+                "Turn on MFA for your own account before requiring it in the workspace."
+            ) from None
         return self.get(scope)
 
     def delete(self, scope: WorkspaceScope) -> None:
         """Soft delete: the workspace stops for every key and session at once, and is kept."""
+        deletion = TransactItem.update_item(
+            item_keys.workspace(scope.workspace_id),
+            "SET #status = :deleted, deleted_at = :now, deleted_by = :by",
+            # The owner now, not as the (up to 2 s old) authorizer context remembers.
+            condition="#status = :active AND owner_id = :by",
+            names={"#status": "status"},
+            values={
+                ":deleted": "deleted",
+                ":active": "active",
+                ":now": int(self._clock.now()),
+                ":by": scope.user_id,
+            },
+        )
         try:
-            self._table.update(
-                item_keys.workspace(scope.workspace_id),
-                "SET #status = :deleted, deleted_at = :now, deleted_by = :by",
-                # The owner now, not as the (up to 2 s old) authorizer context remembers.
-                condition="#status = :active AND owner_id = :by",
-                names={"#status": "status"},
-                values={
-                    ":deleted": "deleted",
-                    ":active": "active",
-                    ":now": int(self._clock.now()),
-                    ":by": scope.user_id,
-                },
-            )
-        except ConditionFailed:
+            self._audit.append(scope.event("workspace.deleted", scope.workspace_id), [deletion])
+        except AppendRefused:
             raise NotFound("No such workspace.") from None
-        self._audit.record(scope.event("workspace.deleted", scope.workspace_id))
 
     # -- members ------------------------------------------------------------------------
     def members(
@@ -320,14 +315,14 @@ class Workspaces:
         if login is None:
             raise NotFound("No user has this email.")
         user_id = login["user_id"]
+        membership = TransactItem.put(
+            _member_item(scope.workspace_id, user_id, role, int(self._clock.now())),
+            condition="attribute_not_exists(pk)",
+        )
         try:
-            self._table.put(
-                _member_item(scope.workspace_id, user_id, role, int(self._clock.now())),
-                condition="attribute_not_exists(pk)",
-            )
-        except ConditionFailed:
+            self._audit.append(scope.event("member.added", user_id, {"role": role}), [membership])
+        except AppendRefused:
             raise Conflict("This user is already a member.") from None
-        self._audit.record(scope.event("member.added", user_id, {"role": role}))
         profile = self._table.get(item_keys.user_profile(user_id))
         return self._member_view(user_id, role, profile)
 
@@ -338,22 +333,21 @@ class Workspaces:
             raise Forbidden("You can only change roles below your own.")
         if role == "owner":
             raise Forbidden("Ownership changes hands only by transfer.")
-        try:
-            self._table.update(
+        if role != member["role"]:  # the same role again changes nothing, and records nothing
+            change = TransactItem.update_item(
                 item_keys.member(scope.workspace_id, user_id),
                 "SET #role = :role",
                 condition="#role = :previous",
                 names={"#role": "role"},
                 values={":role": role, ":previous": member["role"]},
             )
-        except ConditionFailed:
-            raise Conflict("The member changed at the same time; retry.") from None
-        if role != member["role"]:  # the same role again changes nothing: nothing to record
-            self._audit.record(
-                scope.event(
-                    "member.role_changed", user_id, {"old_role": member["role"], "new_role": role}
-                )
+            event = scope.event(
+                "member.role_changed", user_id, {"old_role": member["role"], "new_role": role}
             )
+            try:
+                self._audit.append(event, [change])
+            except AppendRefused:
+                raise Conflict("The member changed at the same time; retry.") from None
         profile = self._table.get(item_keys.user_profile(user_id))
         return self._member_view(user_id, role, profile)
 
@@ -364,20 +358,19 @@ class Workspaces:
             raise Forbidden("The owner cannot be removed; transfer ownership first.")
         if user_id != scope.user_id and not outranks(scope.role, member["role"]):
             raise Forbidden("You can only remove members below your own role.")
-        try:
-            self._table.delete(
-                item_keys.member(scope.workspace_id, user_id),
-                # The role the decision was made on: a promotion in between voids the removal.
-                condition="#role = :seen",
-                names={"#role": "role"},
-                values={":seen": member["role"]},
-            )
-        except ConditionFailed:
-            raise Conflict("The member changed at the same time; retry.") from None
-        reason = "left" if user_id == scope.user_id else "removed"
-        self._audit.record(
-            scope.event("member.removed", user_id, {"role": member["role"], "reason": reason})
+        removal = TransactItem.delete(
+            item_keys.member(scope.workspace_id, user_id),
+            # The role the decision was made on: a promotion in between voids the removal.
+            condition="#role = :seen",
+            names={"#role": "role"},
+            values={":seen": member["role"]},
         )
+        reason = "left" if user_id == scope.user_id else "removed"
+        event = scope.event("member.removed", user_id, {"role": member["role"], "reason": reason})
+        try:
+            self._audit.append(event, [removal])
+        except AppendRefused:
+            raise Conflict("The member changed at the same time; retry.") from None
 
     def transfer_ownership(self, scope: WorkspaceScope, user_id: str) -> None:
         """One transaction: the new owner, the old owner made admin, the workspace's owner_id.
@@ -387,38 +380,35 @@ class Workspaces:
             raise ValidationFailed("You already own this workspace.", details={"field": "user_id"})
         self._member(scope, user_id)
         role = {"#role": "role"}
-        try:
-            self._table.transact(
-                [
-                    TransactItem.update_item(
-                        item_keys.member(scope.workspace_id, user_id),
-                        "SET #role = :owner",
-                        condition="attribute_exists(pk) AND #role <> :owner",
-                        names=role,
-                        values={":owner": "owner"},
-                    ),
-                    TransactItem.update_item(
-                        item_keys.member(scope.workspace_id, scope.user_id),
-                        "SET #role = :admin",
-                        condition="#role = :owner",
-                        names=role,
-                        values={":admin": "admin", ":owner": "owner"},
-                    ),
-                    TransactItem.update_item(
-                        item_keys.workspace(scope.workspace_id),
-                        "SET owner_id = :new",
-                        condition="owner_id = :old AND #status = :active",
-                        names={"#status": "status"},
-                        values={":new": user_id, ":old": scope.user_id, ":active": "active"},
-                    ),
-                ]
-            )
-        except TransactionConflict:
-            raise Conflict("Ownership changed at the same time; nothing was transferred.") from None
-        self._audit.record(
-            scope.event(
-                "workspace.ownership_transferred",
-                scope.workspace_id,
-                {"previous_owner_id": scope.user_id, "new_owner_id": user_id},
-            )
+        writes = [
+            TransactItem.update_item(
+                item_keys.member(scope.workspace_id, user_id),
+                "SET #role = :owner",
+                condition="attribute_exists(pk) AND #role <> :owner",
+                names=role,
+                values={":owner": "owner"},
+            ),
+            TransactItem.update_item(
+                item_keys.member(scope.workspace_id, scope.user_id),
+                "SET #role = :admin",
+                condition="#role = :owner",
+                names=role,
+                values={":admin": "admin", ":owner": "owner"},
+            ),
+            TransactItem.update_item(
+                item_keys.workspace(scope.workspace_id),
+                "SET owner_id = :new",
+                condition="owner_id = :old AND #status = :active",
+                names={"#status": "status"},
+                values={":new": user_id, ":old": scope.user_id, ":active": "active"},
+            ),
+        ]
+        event = scope.event(
+            "workspace.ownership_transferred",
+            scope.workspace_id,
+            {"previous_owner_id": scope.user_id, "new_owner_id": user_id},
         )
+        try:
+            self._audit.append(event, writes)
+        except AppendRefused:
+            raise Conflict("Ownership changed at the same time; nothing was transferred.") from None

@@ -232,7 +232,7 @@ def test_transfer_to_a_non_member_is_404(client: InProcessClient, team: Team) ->
 
 def test_concurrent_transfers_leave_exactly_one_owner(team: Team, table: Table) -> None:
     # Given the owner sending ownership to four members at the same moment
-    audit = RecordingAuditTrail()
+    audit = RecordingAuditTrail(table)
     workspaces = Workspaces(table, SystemClock(), audit)
     scope = WorkspaceScope(team.workspace, team.ids["owner"], "owner")
     targets = [team.ids[name] for name in ("admin", "admin2", "user", "user2")]
