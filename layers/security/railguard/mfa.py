@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from railguard import totp
 from railguard.accounts import Accounts
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, WrongMfaCode
@@ -231,8 +231,10 @@ class Mfa:
         self._throttle.release(*subjects[0])
         now = int(self._clock.now())
         codes = new_recovery_codes()
+        event = AuditEvent("mfa.enabled", Actor.user(user_id), user_id)
         try:
-            self._table.transact(
+            self._audit.append(
+                event,
                 [
                     TransactItem.update_item(
                         item_keys.totp(user_id),
@@ -250,11 +252,10 @@ class Mfa:
                     ),
                     TransactItem.put(_recovery_item(user_id, codes, now)),
                     self._mirror_on_profile(user_id, enabled=True),
-                ]
+                ],
             )
-        except TransactionConflict:
+        except AppendRefused:
             raise Conflict("The authenticator changed at the same time; retry.") from None
-        self._audit.record(AuditEvent("mfa.enabled", Actor.user(user_id), user_id))
         return codes
 
     def disable(self, user_id: str, session_id: str | None, code: str, password: str) -> None:
@@ -266,17 +267,17 @@ class Mfa:
         if self._factors.spend(user_id, code) is None:
             raise WrongMfaCode
         try:
-            self._table.transact(
+            self._audit.append(
+                AuditEvent("mfa.disabled", Actor.user(user_id), user_id),
                 [
                     TransactItem.delete(item_keys.totp(user_id), **_WHILE_ENABLED),
                     TransactItem.delete(item_keys.recovery_codes(user_id)),
                     self._mirror_on_profile(user_id, enabled=False),
-                ]
+                ],
             )
-        except TransactionConflict:
+        except AppendRefused:
             raise Conflict("MFA is not on.") from None
         self._sessions.end_all(user_id, except_session=session_id)
-        self._audit.record(AuditEvent("mfa.disabled", Actor.user(user_id), user_id))
 
     def replace_recovery_codes(self, user_id: str, code: str) -> list[str]:
         """A new set of recovery codes, given a current code; the old set stops working."""
