@@ -294,18 +294,11 @@ class AuditPage:
     next_cursor: str | None
 
 
+# What a client sees of an event: what is hashed, and the hash, less the storage's own
+# numbering (the trail and the sequence number are the item's key).
 _VIEW_FIELDS = (
-    "id",
-    "occurred_at",
-    "action",
-    "actor",
-    "target",
-    "source_ip",
-    "user_agent",
-    "request_id",
-    "details",
+    *(name for name in audit_chain.HASHED_FIELDS if name not in {"seq", "trail"}),
     "hash",
-    "prev_hash",
 )
 
 
