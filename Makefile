@@ -20,7 +20,7 @@ AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
 .PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format \
-	build package-test validate sam-lock fuzz fuzz-parsers fuzz-api
+	build package-test validate sam-lock sam-local fuzz fuzz-parsers fuzz-api
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ $(VENV)/.installed: requirements-dev.txt
 
 dev: $(VENV)/.installed ## Serve the API at http://$HOST:$PORT with the embedded AWS emulator
 	$(PY) -m infra.local
+
+sam-local: $(VENV)/.installed $(SAM_VENV)/.installed ## The AWS emulator for `sam local start-api` (Docker/Finch): writes .aws-sam/local/env.json, prints the commands (AWS_HOST, AWS_PORT, SAM_AWS_HOST)
+	$(PY) -m infra.local.sam
 
 job: $(VENV)/.installed ## Run one scheduled job once (NAME=expiry|rotation|retention [DETAIL=json]) against the local stack
 	@test -n "$(NAME)" || { echo "usage: make job NAME=expiry|rotation|retention [DETAIL='{...}']"; exit 2; }

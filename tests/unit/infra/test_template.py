@@ -141,6 +141,7 @@ def test_functions_have_globals_applied_and_environment_resolved(template: Templ
         "RETENTION_DAYS": "30",
         "TOKEN_ISSUER": "urn:railguard:dev",
         "TOKEN_AUDIENCE": "urn:railguard:dev:api",
+        "AWS_ENDPOINT_URL": "",  # AWS itself; sam local's env file points it at the emulator
     }
     # And a function's own variables are added to the Globals'
     assert functions["AuthFunction"].environment["KMS_KEY_ID"] == DATA_KEY.attributes["Arn"]
