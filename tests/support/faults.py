@@ -40,11 +40,6 @@ class Fault(StrEnum):
     LOST_REPLY = "lost_reply"  # applied, then no reply
 
 
-TRANSIENT = frozenset(
-    {Fault.THROTTLED, Fault.THROUGHPUT, Fault.KMS_INTERNAL, Fault.TIMEOUT, Fault.LOST_REPLY}
-)
-
-
 @dataclass(frozen=True)
 class Call:
     service: str
