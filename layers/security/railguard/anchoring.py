@@ -72,7 +72,7 @@ class Anchoring:
             self._broken(trail, verification, report)
             self._leave_work_list(key, head)
             return
-        if reached is None or (latest is not None and reached.seq <= latest.seq):
+        if reached is None or reached.seq <= (latest.seq if latest is not None else 0):
             return  # out of time before any new event held
         report.count("anchored" if self._anchors.add(trail, reached) else "already_anchored")
         if reached == head:

@@ -235,7 +235,9 @@ def test_a_run_out_of_time_anchors_as_far_as_it_checked_and_the_next_goes_on(
     workspace_id = new_id("ws")
     trail = item_keys.workspace_trail(workspace_id)
     _append(StoredAuditTrail(audit_table, table, SystemClock()), workspace_id, 30)
-    # When a run has time for the trail and 10 of its events
+    # When a run has time for the trail but none of its events, then one for 10 of them
+    anchoring.anchor_changed(_keep_going_for(1), JobReport("anchor"))
+    assert anchors.latest(trail) is None
     cut = JobReport("anchor")
     anchoring.anchor_changed(_keep_going_for(1 + 10), cut)
     # Then it anchored event 10 and says it did not finish
