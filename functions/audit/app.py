@@ -1,24 +1,34 @@
 """The workspace's audit trail (contract section 10), for its owners and admins: the events,
-newest first, and the check of the trail's hash chain."""
+newest first, and the check of the trail's hash chain against its latest anchor."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from dataclasses import dataclass
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
 
 from railguard.audit import AuditLog
+from railguard.audit_chain import Verification
 from railguard.http import ApiFunction, Data, DataList
 from railguard.http.audit import ActionFilter, AuditEventOut, event_list
 from railguard.http.models import Cursor, Limit
 from railguard.runtime import Runtime
-from railguard.settings import AuditSettings
+from railguard.settings import AnchorSettings, AuditSettings
 from railguard.store import keys as item_keys
 
 
-def _audit_log(runtime: Runtime[AuditSettings]) -> AuditLog:
+@dataclass(frozen=True, kw_only=True)
+class AuditReaderSettings(AuditSettings, AnchorSettings):
+    """Reads the trail, its head and its anchors."""
+
+
+def _audit_log(runtime: Runtime[AuditReaderSettings]) -> AuditLog:
     return runtime.audit_log
 
 
-api = ApiFunction(AuditSettings, _audit_log)
+api = ApiFunction(AuditReaderSettings, _audit_log)
 
 
 class BreakOut(BaseModel):
@@ -31,6 +41,38 @@ class VerificationOut(BaseModel):
     valid: bool
     events_checked: int
     broken_at: BreakOut | None = None
+    anchored_seq: int | None = Field(
+        description="The last event anchored where no function can write (null: none yet)"
+    )
+    anchored_at: str | None = Field(description="When that anchor was written (RFC 3339)")
+    full: bool = Field(description="Whether every event was read, from the first")
+    caveat: str = Field(description="What this answer does not cover, in plain words")
+
+
+# `?full=true`: read every event from the first, held to every anchor, instead of starting at
+# the latest anchor (a long trail may not finish within the function's time limit).
+FullCheck = Annotated[bool, Query(description="Read every event, not only the unanchored ones")]
+
+
+def _caveat(verification: Verification) -> str:
+    anchor = verification.anchor
+    if anchor is None:
+        return (
+            "No event of this trail is anchored yet: someone holding a function's role could"
+            " rewrite any of them, and the trail's head, without this check noticing."
+        )
+    caveat = (
+        f"Events 1 to {anchor.seq} are anchored ({anchor.anchored_at}) where no function can"
+        f" write, so a rewrite of any of them is found. Events after {anchor.seq} are not"
+        " anchored yet: someone holding a function's role could rewrite them, and the trail's"
+        " head, without this check noticing."
+    )
+    if not verification.full:
+        caveat += (
+            f" Events before {anchor.seq} were checked when they were anchored and not read"
+            " again; full=true reads them."
+        )
+    return caveat
 
 
 def _trail() -> str:
@@ -51,9 +93,9 @@ def list_events(
     summary="Check the trail's hash chain",
     tags=["audit"],
 )
-def verify_events() -> Data[VerificationOut]:
-    verification = api.services.verify(_trail())
-    broken = verification.broken_at
+def verify_events(full: FullCheck = False) -> Data[VerificationOut]:
+    verification = api.services.verify(_trail(), full=full)
+    broken, anchor = verification.broken_at, verification.anchor
     return Data(
         data=VerificationOut(
             valid=verification.valid,
@@ -63,6 +105,10 @@ def verify_events() -> Data[VerificationOut]:
                 if broken
                 else None
             ),
+            anchored_seq=anchor.seq if anchor else None,
+            anchored_at=anchor.anchored_at if anchor else None,
+            full=verification.full,
+            caveat=_caveat(verification),
         )
     )
 

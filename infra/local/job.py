@@ -1,4 +1,4 @@
-"""`make job NAME=expiry|rotation|retention`: run one scheduled job once and print its report.
+"""`make job NAME=expiry|rotation|retention|anchor`: run one scheduled job once, print its report.
 
 The job runs as its schedule runs it (the template's function, in a Lambda-like worker process,
 with a scheduled event), against the AWS endpoint in AWS_ENDPOINT_URL, by default the emulator of
@@ -28,6 +28,7 @@ from infra.local.stack import DEFAULT_TEMPLATE
 from infra.template import TemplateError, load_template
 
 JOBS = {
+    "anchor": "AnchorJobFunction",
     "expiry": "ExpiryJobFunction",
     "rotation": "RotationJobFunction",
     "retention": "RetentionJobFunction",

@@ -1,7 +1,8 @@
 """Create the template's stateful resources at an AWS endpoint and learn their physical ids.
 
 Idempotent: a resource that already exists at the endpoint (same table name, same event bus name,
-a key tagged with this stack's logical id, same alias name) is reused as it is.
+same bucket name, a key tagged with this stack's logical id, same alias name) is reused as it is.
+A bucket policy is not provisioned: moto does not enforce one (a unit test reads the template's).
 """
 
 from __future__ import annotations
@@ -46,6 +47,22 @@ _KEY_HANDLED = {"Description", "KeySpec", "KeyUsage", "KeyPolicy", "EnableKeyRot
 _KEY_IGNORED = {"PendingWindowInDays"}
 _ALIAS_HANDLED = {"AliasName", "TargetKeyId"}
 _EVENT_BUS_HANDLED = {"Name", "Description", "Tags"}
+# Bucket settings applied after creation, each by the call of the same shape (its argument name).
+_BUCKET_SETTINGS = {
+    "VersioningConfiguration": ("put_bucket_versioning", "VersioningConfiguration"),
+    "PublicAccessBlockConfiguration": (
+        "put_public_access_block",
+        "PublicAccessBlockConfiguration",
+    ),
+    "OwnershipControls": ("put_bucket_ownership_controls", "OwnershipControls"),
+}
+_BUCKET_HANDLED = {
+    *_BUCKET_SETTINGS,
+    "BucketName",
+    "ObjectLockEnabled",
+    "ObjectLockConfiguration",
+    "BucketEncryption",
+}
 
 
 class ProvisioningError(StartupError):
@@ -79,14 +96,16 @@ class _Clients:
     kms: Any
     dynamodb: Any
     events: Any
+    s3: Any
 
 
 def provision(
     template: Template, endpoint: AwsEndpoint, stack_name: str = STACK_NAME
 ) -> Provisioning:
-    """Provision keys, aliases, event buses and tables (in that order: later ones refer to keys)."""
-    sts, kms, dynamodb, events = endpoint.clients("sts", "kms", "dynamodb", "events")
-    clients = _Clients(kms, dynamodb, events)
+    """Provision keys, aliases, event buses, tables and buckets (in that order: later ones refer
+    to keys)."""
+    sts, kms, dynamodb, events, s3 = endpoint.clients("sts", "kms", "dynamodb", "events", "s3")
+    clients = _Clients(kms, dynamodb, events, s3)
     try:
         account_id = sts.get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
@@ -252,10 +271,67 @@ def _create_table(dynamodb: Any, name: str, properties: Mapping[str, Any]) -> No
         dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=pitr)
 
 
+def _bucket(clients: _Clients, intrinsics: Intrinsics, resource: Resource) -> ProvisionedResource:
+    properties = intrinsics.resolve_properties(resource)
+    s3 = clients.s3
+    # CloudFormation makes up a unique name; locally the stack's name is unique enough.
+    name = properties.get("BucketName") or f"{intrinsics.pseudo.stack_name}-{resource.logical_id}"
+    name = name.lower()
+    try:
+        s3.head_bucket(Bucket=name)
+        created = False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+        _create_bucket(s3, name, properties)
+        created = True
+    partition = intrinsics.pseudo.partition
+    return ProvisionedResource(
+        resource.logical_id,
+        resource.type,
+        PhysicalResource(ref=name, attributes={"Arn": f"arn:{partition}:s3:::{name}"}),
+        created=created,
+        not_emulated=_not_emulated(properties, _BUCKET_HANDLED),
+    )
+
+
+def _create_bucket(s3: Any, name: str, properties: Mapping[str, Any]) -> None:
+    s3.create_bucket(
+        Bucket=name, ObjectLockEnabledForBucket=bool(properties.get("ObjectLockEnabled"))
+    )
+    for setting, (call, argument) in _BUCKET_SETTINGS.items():
+        if setting in properties:
+            getattr(s3, call)(Bucket=name, **{argument: properties[setting]})
+    if "BucketEncryption" in properties:
+        # CloudFormation lists the rules where the API wraps them in `Rules`, and says
+        # `ServerSideEncryptionByDefault` where the API says `ApplyServerSideEncryptionByDefault`.
+        rules = []
+        for rule in properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]:
+            rest = dict(rule)
+            default = rest.pop("ServerSideEncryptionByDefault")
+            rules.append({"ApplyServerSideEncryptionByDefault": default, **rest})
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    lock = properties.get("ObjectLockConfiguration")
+    if lock:
+        # Parameters resolve to strings; the API takes the retention as a number.
+        retention = dict(lock.get("Rule", {}).get("DefaultRetention", {}))
+        for unit in ("Days", "Years"):
+            if unit in retention:
+                retention[unit] = int(retention[unit])
+        s3.put_object_lock_configuration(
+            Bucket=name,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": lock["ObjectLockEnabled"],
+                **({"Rule": {"DefaultRetention": retention}} if retention else {}),
+            },
+        )
+
+
 _Provisioner = Callable[[_Clients, Intrinsics, Resource], ProvisionedResource]
 _PROVISIONERS: dict[str, _Provisioner] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
     "AWS::Events::EventBus": _event_bus,
     "AWS::DynamoDB::Table": _table,
+    "AWS::S3::Bucket": _bucket,
 }

@@ -75,6 +75,32 @@ def test_the_expiry_job_marks_a_key_expired_with_an_audit_event(stack: StackProc
     assert verify.json()["data"]["valid"] is True
 
 
+def test_the_anchor_job_anchors_a_changed_trail_and_verify_reports_the_anchor(
+    stack: StackProcess,
+) -> None:
+    # Given a workspace whose trail has its creation event and a key's
+    headers = new_owner(stack).headers
+    created = requests.post(
+        f"{stack.url}/api/v1/api-keys",
+        headers=headers,
+        json={"name": "anchored", "scopes": ["agents:read"]},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    # When the anchor job runs by hand, twice
+    first = _make_job(stack, "anchor")
+    second = _make_job(stack, "anchor")
+    # Then the first anchored the changed trails (this one among them), the second none
+    assert first["complete"] is True
+    assert first["counts"].get("anchored", 0) >= 1
+    assert second["counts"].get("anchored") is None
+    # And the check holds the trail to that anchor, and says what it cannot vouch for
+    verify = requests.get(f"{stack.url}/api/v1/audit-events/verify", headers=headers, timeout=10)
+    data = verify.json()["data"]
+    assert (data["valid"], data["anchored_seq"]) == (True, 2)
+    assert "Events after 2 are not anchored yet" in data["caveat"]
+
+
 def _poll(until: Any, bound: float) -> Any:
     deadline = time.monotonic() + bound
     while True:

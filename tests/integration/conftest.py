@@ -15,6 +15,7 @@ from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
+from railguard.anchors import TrailAnchors
 from railguard.store import Table
 from tests.support.accounts import reset_instances
 from tests.support.inprocess import InProcessClient
@@ -133,6 +134,16 @@ def table(_dynamodb: Any, provisioned: Provisioning) -> Table:
 @pytest.fixture
 def audit_table(_dynamodb: Any, provisioned: Provisioning) -> Table:
     return Table(_dynamodb, provisioned.intrinsics.physical["AuditTable"].ref)
+
+
+@pytest.fixture
+def anchor_bucket(provisioned: Provisioning) -> str:
+    return provisioned.intrinsics.physical["AuditAnchorBucket"].ref
+
+
+@pytest.fixture
+def anchors(aws: AwsEndpoint, anchor_bucket: str) -> TrailAnchors:
+    return TrailAnchors(aws.client("s3"), anchor_bucket)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
-"""An audit trail that remembers what it was given, for tests to assert on."""
+"""An audit trail that remembers what it was given, for tests to assert on; and a forger."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from railguard.audit import AppendRefused, AuditEvent
+from railguard.audit_chain import event_hash
 from railguard.store import Item, Table, TransactionConflict, TransactItem
+from railguard.store import keys as item_keys
 
 
 class RecordingAuditTrail:
@@ -30,3 +32,23 @@ class RecordingAuditTrail:
 
     def types(self) -> list[str]:
         return [event.action for event in self.events]
+
+
+def forge(events: Table, heads: Table, trail: str, seq: int, details: dict[str, str]) -> str:
+    """What someone holding any function's role can do: rewrite event `seq` (PutItem, which
+    overwrites), recompute the hash of it and of every later event, put them back, and move the
+    head to the new end. Returns the forged head's hash."""
+    stored = list(events.iterate(trail, sk_from=item_keys.audit_event(trail, seq)[1]))
+    stored[0]["details"] = details
+    prev: str = stored[0]["prev_hash"]
+    for event in stored:
+        event["prev_hash"] = prev
+        event["hash"] = prev = event_hash(event)
+        events.put(event)  # no condition: it overwrites
+    heads.update(
+        item_keys.audit_head(trail),
+        "SET #hash = :hash",
+        names={"#hash": "hash"},
+        values={":hash": prev},
+    )
+    return prev

@@ -13,6 +13,11 @@ both succeed, so the chain cannot fork; the loser reads the head again and retri
 carry the writes of the act it records (`append(event, with_writes=...)`), so that the act and its
 event happen together or not at all; the scheduled jobs use this to stay exactly-once.
 
+Every function's role can write the audit table and the heads, so the chain alone cannot tell a
+rewrite from the truth: the anchor job (`railguard.anchoring`) copies heads where no function can
+write, and verification holds the chain to the latest copy. A head that moves joins the job's
+work list (`store.keys.anchor_due`) and stays in it until the job has anchored it.
+
 Where a request came from is a property of the invocation, like the logger's request id: the
 function's entry point binds it once (`request_origin`) and every event of that invocation reads
 it, instead of every domain call carrying it.
@@ -26,8 +31,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from railguard import audit_chain
 from railguard.clock import Clock, rfc3339
@@ -36,6 +41,9 @@ from railguard.ids import new_id
 from railguard.redaction import scrub_text
 from railguard.store import Item, Page, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
+
+if TYPE_CHECKING:
+    from railguard.anchors import TrailAnchors
 
 AuditAction = Literal[
     "user.signed_up",
@@ -255,12 +263,21 @@ class StoredAuditTrail:
 
     def _head_move(self, trail: str, head: Item | None, stored: Item) -> TransactItem:
         condition = "attribute_not_exists(seq)" if head is None else "seq = :previous"
-        values: dict[str, Any] = {":seq": stored["seq"], ":hash": stored["hash"]}
+        values: dict[str, Any] = {
+            ":seq": stored["seq"],
+            ":hash": stored["hash"],
+            ":due": item_keys.anchor_due(trail),
+            ":since": stored["occurred_at"],
+        }
         if head is not None:
             values[":previous"] = head["seq"]
+        # Into the anchor job's work list, by the time of the first move since the last anchor:
+        # `if_not_exists` leaves the index key as it is on later moves, which then cost the
+        # (keys-only) index nothing.
         return TransactItem.update_item(
             item_keys.audit_head(trail),
-            "SET seq = :seq, #hash = :hash",
+            "SET seq = :seq, #hash = :hash,"
+            " gsi2pk = if_not_exists(gsi2pk, :due), gsi2sk = if_not_exists(gsi2sk, :since)",
             condition=condition,
             names={"#hash": "hash"},
             values=values,
@@ -307,11 +324,14 @@ def _view(item: Item) -> Item:
 
 
 class AuditLog:
-    """The reading side: a trail's events, newest first, and the check of its chain."""
+    """The reading side: a trail's events, newest first, and the check of its chain against its
+    latest anchor."""
 
-    def __init__(self, events: Table, heads: Table):
+    def __init__(self, events: Table, heads: Table, anchors: TrailAnchors | None = None):
+        # Without anchors (a reader that only pages), a check is as for a trail never anchored.
         self._events = events
         self._heads = heads
+        self._anchors = anchors
 
     def page(self, trail: str, *, action: str | None, limit: int, cursor: str | None) -> AuditPage:
         if action is not None and action not in ACTIONS:
@@ -335,20 +355,40 @@ class AuditLog:
         item = self._heads.get(item_keys.audit_head(trail))
         return audit_chain.Head(item["seq"], item["hash"]) if item else None
 
-    def verify(self, trail: str) -> audit_chain.Verification:
-        """The chain up to the head as read first; events appended while it is read are past
-        that head and not judged. Then, against the head as it is now, any event past it was
-        put without moving the head."""
+    def verify(self, trail: str, *, full: bool = False) -> audit_chain.Verification:
+        """The chain up to the head as read first, held to the trail's anchors: by default from
+        the latest anchor (its event must still hash to it; only the events after it are read),
+        or, `full`, from the first event, held to every anchor the trail ever had. Events
+        appended while it is read are past that head and not judged. Then, against the head as
+        it is now, any event past it was put without moving the head."""
         head = self._head(trail)
+        anchors: list[audit_chain.Anchor] = []
+        if self._anchors is not None:
+            if full:
+                anchors = self._anchors.every(trail)
+            else:
+                anchors = [anchor] if (anchor := self._anchors.latest(trail)) else []
+        latest_anchor = anchors[-1] if anchors else None
+        start = None if full else latest_anchor
+        events = self._events_until(trail, head, start)
+        result = audit_chain.verify(events, head, start=start, anchors=anchors)
+        if result.valid and head is not None:
+            current = self._head(trail) or head
+            past = item_keys.audit_event(trail, current.seq)[1]
+            if self._events.query(trail, sk_after=past, limit=1).items:
+                result = audit_chain.unvouched(result.events_checked, current.seq)
+        return replace(result, anchor=latest_anchor, full=start is None)
+
+    def _events_until(
+        self, trail: str, head: audit_chain.Head | None, start: audit_chain.Head | None
+    ) -> Iterator[Item]:
+        """The trail's events, oldest first, from `start`'s (else the first) to the head's."""
         if head is None:
-            events = self._events.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX)
-            return audit_chain.verify(events, None)
+            # No head: whatever is stored was put without one (or there is nothing).
+            yield from self._events.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX)
+            return
+        if start is not None and start.seq > head.seq:
+            return  # the head is behind its anchor: a break before any event is read
+        first = item_keys.audit_event(trail, start.seq if start else 1)[1]
         last = item_keys.audit_event(trail, head.seq)[1]
-        result = audit_chain.verify(self._events.iterate(trail, sk_until=last, page_size=500), head)
-        if not result.valid:
-            return result
-        latest = self._head(trail) or head
-        past = item_keys.audit_event(trail, latest.seq)[1]
-        if self._events.query(trail, sk_after=past, limit=1).items:
-            return audit_chain.unvouched(result.events_checked, latest.seq)
-        return result
+        yield from self._events.iterate(trail, sk_from=first, sk_until=last, page_size=500)

@@ -12,6 +12,7 @@ from botocore.config import Config
 
 from railguard.clock import Clock, SystemClock
 from railguard.settings import (
+    AnchorSettings,
     AuditSettings,
     EnvelopeSettings,
     EventBusSettings,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_kms.client import KMSClient
 
+    from railguard.anchors import TrailAnchors
     from railguard.audit import AuditLog, StoredAuditTrail
     from railguard.envelope import Envelope
     from railguard.events import EventBus
@@ -73,7 +75,8 @@ class Runtime[S: FunctionSettings]:
         return Table(self._dynamodb, self.settings.table_name)
 
     @cached_property
-    def _audit_table(self) -> Table:
+    def audit_events(self) -> Table:
+        """The audit table (the events; their heads are in `table`)."""
         if not isinstance(self.settings, AuditSettings):
             raise TypeError(f"{type(self.settings).__name__} declares no audit table")
         return Table(self._dynamodb, self.settings.audit_table_name)
@@ -82,13 +85,24 @@ class Runtime[S: FunctionSettings]:
     def audit_trail(self) -> StoredAuditTrail:
         from railguard.audit import StoredAuditTrail  # noqa: PLC0415 - the authorizer never audits
 
-        return StoredAuditTrail(self._audit_table, self.table, self.clock)
+        return StoredAuditTrail(self.audit_events, self.table, self.clock)
 
     @cached_property
     def audit_log(self) -> AuditLog:
         from railguard.audit import AuditLog  # noqa: PLC0415 - only the trail's readers load it
 
-        return AuditLog(self._audit_table, self.table)
+        # A reader that only pages (a user's own events) declares no anchors.
+        anchors = self.anchors if isinstance(self.settings, AnchorSettings) else None
+        return AuditLog(self.audit_events, self.table, anchors)
+
+    @cached_property
+    def anchors(self) -> TrailAnchors:
+        if not isinstance(self.settings, AnchorSettings):
+            raise TypeError(f"{type(self.settings).__name__} declares no anchor bucket")
+        from railguard.anchors import TrailAnchors  # noqa: PLC0415 - only anchors' users load it
+
+        client = self._aws.create_client("s3", config=AWS_CLIENT_CONFIG)
+        return TrailAnchors(client, self.settings.anchor_bucket_name)
 
     @cached_property
     def envelope(self) -> Envelope:

@@ -119,6 +119,13 @@ class AuditSettings(TableSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnchorSettings(FunctionSettings):
+    """A function that reads (or, the anchor job alone, adds) the audit trails' anchors."""
+
+    anchor_bucket_name: str = variable("ANCHOR_BUCKET_NAME", min_length=3, max_length=63)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RetentionSettings(FunctionSettings):
     """A function that restores or purges soft-deleted resources."""
 

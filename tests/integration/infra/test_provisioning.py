@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
@@ -121,6 +122,44 @@ def test_kms_key_alias_and_event_bus_exist(
     # And the bus carries the name the template computes for the default stage
     assert bus["Name"] == "railguard-dev"
     assert provisioned.intrinsics.physical["EventBus"].attributes["Arn"] == bus["Arn"]
+
+
+def test_anchor_bucket_matches_the_template(
+    template: Template, endpoint: AwsEndpoint, provisioned: Provisioning
+) -> None:
+    # Given the template's anchor bucket and the bucket provisioned from it
+    spec = _properties(template, "AuditAnchorBucket")
+    retention_days = int(template.parameters["AuditAnchorRetentionDays"].value or "0")
+    s3 = endpoint.client("s3")
+    name = _ref(provisioned, "AuditAnchorBucket")
+    # When its settings are read back
+    lock = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    encryption = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+    # Then it has the name rule, and the template's lock (compliance mode, its retention)
+    assert name == f"{STACK_NAME}-auditanchorbucket"
+    assert provisioned.intrinsics.physical["AuditAnchorBucket"].attributes == {
+        "Arn": f"arn:aws:s3:::{name}"
+    }
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    assert lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+    assert lock["Rule"]["DefaultRetention"]["Days"] == retention_days
+    # And its versioning, public access block, ownership and encryption
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert (
+        s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        == spec["PublicAccessBlockConfiguration"]
+    )
+    assert (
+        s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]
+        == spec["OwnershipControls"]
+    )
+    (rule,) = encryption["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    # And the lock holds: a version put there cannot be deleted
+    version = s3.put_object(Bucket=name, Key="probe", Body=b"x")["VersionId"]
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=name, Key="probe", VersionId=version)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_provisioning_twice_reuses_everything(

@@ -147,6 +147,22 @@ def test_pages_follow_each_other_without_gaps_or_repeats(table: Table) -> None:
     assert seen == ["ITEM#6", "ITEM#5", "ITEM#3", "ITEM#2", "ITEM#0"]
 
 
+def test_a_range_of_sort_keys_reads_only_that_range(table: Table) -> None:
+    # Given 6 items in a partition
+    pk = _partition()
+    for number in range(6):
+        table.put({"pk": pk, "sk": f"ITEM#{number}"})
+    # When a range is read, both ends named, or only its start
+    between = table.query(pk, sk_from="ITEM#2", sk_until="ITEM#4", limit=10).items
+    onwards = list(table.iterate(pk, sk_from="ITEM#4", page_size=1))
+    # Then each holds exactly its range, both ends included
+    assert [item["sk"] for item in between] == ["ITEM#2", "ITEM#3", "ITEM#4"]
+    assert [item["sk"] for item in onwards] == ["ITEM#4", "ITEM#5"]
+    # And a range does not combine with another sort-key condition
+    with pytest.raises(ValueError, match="one sort-key condition"):
+        table.query(pk, sk_from="ITEM#2", sk_after="ITEM#1")
+
+
 def test_a_cursor_from_one_partition_reads_nothing_of_another(table: Table) -> None:
     # Given a cursor obtained in partition A
     partition_a, partition_b = _partition(), _partition()

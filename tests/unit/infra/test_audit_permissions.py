@@ -1,5 +1,7 @@
 """The audit trail is append-only in the template itself: no function's role may change or remove
-an audit item, and the table's own policy denies it to every principal (contract section 10)."""
+an audit item, and the table's own policy denies it to every principal (contract section 10).
+Its anchors are where no function can write: a bucket with Object Lock in compliance mode, whose
+policy lets the anchor job's role alone add an anchor, never over another, and nobody remove one."""
 
 from __future__ import annotations
 
@@ -96,3 +98,84 @@ def test_every_function_that_records_events_can_append_and_knows_the_table(
     # Then each may append (and the table's name reaches every function through Globals)
     assert recorders <= appenders
     assert "AUDIT_TABLE_NAME" in template.function_globals["Environment"]["Variables"]
+
+
+def _bucket_policy(template: Template) -> list[dict[str, Any]]:
+    (policy,) = template.resources_of_type("AWS::S3::BucketPolicy")
+    assert policy.properties["Bucket"] == {"Ref": "AuditAnchorBucket"}
+    statements: list[dict[str, Any]] = policy.properties["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _denied_to_everyone(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in statements
+        if s["Effect"] == "Deny" and s["Principal"] == "*" and action in _as_list(s["Action"])
+    ]
+
+
+def test_the_anchor_bucket_locks_every_anchor_in_compliance_mode(template: Template) -> None:
+    # Given the anchor bucket
+    bucket = template.resources["AuditAnchorBucket"].properties
+    # Then Object Lock is on, in compliance mode, for the template's retention, with versioning
+    assert bucket["ObjectLockEnabled"] is True
+    lock = bucket["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]
+    assert retention == {"Mode": "COMPLIANCE", "Days": {"Ref": "AuditAnchorRetentionDays"}}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    # And it is private and encrypted at rest
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_the_anchor_bucket_policy_lets_only_the_anchor_job_add_and_nobody_remove(
+    template: Template,
+) -> None:
+    # Given the bucket's policy
+    statements = _bucket_policy(template)
+    # Then a put by any role but the anchor job's is refused, and so is one that could replace
+    puts = _denied_to_everyone(statements, "s3:PutObject")
+    conditions = [statement["Condition"] for statement in puts]
+    assert {
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["AnchorJobFunctionRole", "Arn"]}}
+    } in conditions
+    assert {"Null": {"s3:if-none-match": True}} in conditions
+    # And removing an anchor, or the bucket, is refused to everyone, without exception
+    for action in ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket"):
+        (denial,) = _denied_to_everyone(statements, action)
+        assert "Condition" not in denial, action
+    # And the lock, the versioning, the lifecycle and the policy change only by a deployment
+    for action in (
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:PutBucketVersioning",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+    ):
+        (denial,) = _denied_to_everyone(statements, action)
+        assert denial["Condition"] == {
+            "StringNotEquals": {"aws:CalledViaLast": "cloudformation.amazonaws.com"}
+        }
+    # And plain HTTP is refused for everything
+    (tls,) = _denied_to_everyone(statements, "s3:*")
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+
+
+def test_only_the_anchor_job_may_add_anchors_and_no_function_may_remove_one(
+    template: Template,
+) -> None:
+    # Given every S3 action every function's role is allowed
+    s3_actions: dict[str, set[str]] = {}
+    for function_id, statement in _statements(template):
+        for action in _as_list(statement["Action"]):
+            if action.startswith("s3:") and statement["Effect"] == "Allow":
+                s3_actions.setdefault(function_id, set()).add(action)
+    # Then the anchor job lists and adds, the trail's reader lists, and nobody else touches S3
+    assert s3_actions == {
+        "AnchorJobFunction": {"s3:ListBucketVersions", "s3:PutObject"},
+        "AuditFunction": {"s3:ListBucketVersions"},
+    }

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 SAMCONFIG = ROOT / "samconfig.toml"
 PSEUDO = PseudoParameters(region=REGION, account_id="123456789012", stack_name="railguard-local")
-# What provisioning would report, without an emulator: the functions refer to these four.
+# What provisioning would report, without an emulator: the functions refer to these five.
 PHYSICAL = {
     "Table": PhysicalResource(
         "railguard-local-Table",
@@ -62,6 +62,10 @@ PHYSICAL = {
             "Arn": "arn:aws:events:us-east-1:123456789012:event-bus/railguard-dev",
             "Name": "railguard-dev",
         },
+    ),
+    "AuditAnchorBucket": PhysicalResource(
+        "railguard-local-auditanchorbucket",
+        {"Arn": "arn:aws:s3:::railguard-local-auditanchorbucket"},
     ),
 }
 DOCKER_URL = "http://host.docker.internal:4566"

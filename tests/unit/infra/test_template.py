@@ -28,6 +28,15 @@ AUDIT_TABLE = PhysicalResource("stack-audit", {"Arn": "arn:aws:dynamodb:::table/
 BUS = PhysicalResource(
     "railguard-dev", {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/b"}
 )
+ANCHORS = PhysicalResource("stack-anchors", {"Arn": "arn:aws:s3:::stack-anchors"})
+# Every resource the functions refer to, as provisioning would report them.
+PROVISIONED = {
+    "Table": TABLE,
+    "AuditTable": AUDIT_TABLE,
+    "DataKey": DATA_KEY,
+    "EventBus": BUS,
+    "AuditAnchorBucket": ANCHORS,
+}
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -117,9 +126,7 @@ def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None
 
 def test_functions_have_globals_applied_and_environment_resolved(template: Template) -> None:
     # Given the template and the physical id of its table
-    intrinsics = _intrinsics(
-        template, Table=TABLE, AuditTable=AUDIT_TABLE, DataKey=DATA_KEY, EventBus=BUS
-    )
+    intrinsics = _intrinsics(template, **PROVISIONED)
     # When its functions are resolved
     functions = {f.logical_id: f for f in template.functions(intrinsics)}
     # Then Globals fill what a function does not say, and the function's own values win
@@ -145,6 +152,7 @@ def test_functions_have_globals_applied_and_environment_resolved(template: Templ
     }
     # And a function's own variables are added to the Globals'
     assert functions["AuthFunction"].environment["KMS_KEY_ID"] == DATA_KEY.attributes["Arn"]
+    assert functions["AuditFunction"].environment["ANCHOR_BUCKET_NAME"] == "stack-anchors"
     # And code and layer directories are the CodeUri and the layer's ContentUri
     assert me.code_dir == ROOT / "functions" / "me"
     assert me.layer_dirs == (ROOT / "layers" / "security",)
@@ -157,9 +165,7 @@ def test_parameter_overrides_reach_the_environment() -> None:
     # Given the template loaded with Stage and LogLevel overridden
     template = load_template(TEMPLATE, {"Stage": "prod", "LogLevel": "DEBUG"})
     # When the functions are resolved
-    function = template.functions(
-        _intrinsics(template, Table=TABLE, AuditTable=AUDIT_TABLE, DataKey=DATA_KEY, EventBus=BUS)
-    )[0]
+    function = template.functions(_intrinsics(template, **PROVISIONED))[0]
     # Then the overrides, not the defaults, are in the environment
     assert function.environment["STAGE"] == "prod"
     assert function.environment["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
@@ -202,6 +208,9 @@ def test_provisionable_resources_are_found_by_type(template: Template) -> None:
     assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Alias")] == ["DataKeyAlias"]
     assert [r.logical_id for r in template.resources_of_type("AWS::Events::EventBus")] == [
         "EventBus"
+    ]
+    assert [r.logical_id for r in template.resources_of_type("AWS::S3::Bucket")] == [
+        "AuditAnchorBucket"
     ]
 
 

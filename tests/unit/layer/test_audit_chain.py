@@ -1,4 +1,5 @@
-"""The audit trail's hash chain: any change to a stored event is found, and where."""
+"""The audit trail's hash chain: any change to a stored event is found, and where; anchors fix
+what a forger who recomputes every hash and moves the head cannot match, and checkpoints."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from railguard.audit_chain import GENESIS_HASH, Head, event_hash, verify
+from railguard.audit_chain import GENESIS_HASH, Head, event_hash, verify, walk
 
 
 def _chain(length: int) -> list[dict[str, Any]]:
@@ -155,3 +156,98 @@ def test_reordered_events_break_the_chain() -> None:
     assert result.valid is False
     assert result.broken_at is not None
     assert result.broken_at.seq == 2
+
+
+def _forged(events: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
+    """`events` with event `at` (1-based) rewritten, and every hash from it on recomputed."""
+    forged = [dict(event) for event in events]
+    forged[at - 1]["details"] = {"name": "rewritten"}
+    prev = forged[at - 2]["hash"] if at > 1 else GENESIS_HASH
+    for event in forged[at - 1 :]:
+        event["prev_hash"] = prev
+        event["hash"] = prev = event_hash(event)
+    return forged
+
+
+def test_a_forgery_with_every_hash_recomputed_passes_the_chain_alone() -> None:
+    # Given event 2 of 5 rewritten, every later hash recomputed and the head moved
+    forged = _forged(_chain(5), at=2)
+    # When it is verified without anchors
+    result = verify(forged, _head(forged))
+    # Then nothing can tell: this is what anchors are for
+    assert result.valid is True
+
+
+def test_a_forgery_before_an_anchor_breaks_at_the_anchored_event() -> None:
+    # Given a chain anchored at event 4, then event 2 rewritten, later hashes recomputed, and
+    # the head moved to the forgery's end
+    events = _chain(5)
+    anchor = Head(4, events[3]["hash"])
+    forged = _forged(events, at=2)
+    # When it is verified from the first event against the anchor, or from the anchor on
+    full = verify(forged, _head(forged), anchors=[anchor])
+    checkpoint = verify(forged[3:], _head(forged), start=anchor)
+    # Then both break at the anchored event, which no longer hashes to the anchor
+    for result in (full, checkpoint):
+        assert result.valid is False
+        assert result.broken_at is not None
+        assert (result.broken_at.seq, result.broken_at.event_id) == (4, "evt_4")
+        assert result.broken_at.reason == "the event does not match the trail's anchor"
+
+
+def test_a_forgery_after_the_anchor_is_not_found() -> None:
+    # Given a chain anchored at event 3, then event 4 rewritten and the head moved
+    events = _chain(5)
+    anchor = Head(3, events[2]["hash"])
+    forged = _forged(events, at=4)
+    # When it is verified from the anchor
+    result = verify(forged[2:], _head(forged), start=anchor)
+    # Then it passes: events after the last anchor are what a forger can still rewrite
+    assert (result.valid, result.events_checked) == (True, 3)
+
+
+def test_a_checkpoint_reads_from_the_anchored_event_and_checks_it() -> None:
+    # Given a chain of 6 anchored at 4
+    events = _chain(6)
+    anchor = Head(4, events[3]["hash"])
+    # When it is verified from the anchor: the anchored event and the two after it
+    result = verify(events[3:], _head(events), start=anchor)
+    # Then it is valid, three events checked
+    assert (result.valid, result.events_checked) == (True, 3)
+    # And the anchored event itself, edited in storage, is found
+    edited = [{**events[3], "details": {"name": "x"}}, *events[4:]]
+    broken = verify(edited, _head(events), start=anchor)
+    assert broken.broken_at is not None
+    assert broken.broken_at.seq == 4
+    # And a missing anchored event is a gap at the anchor
+    missing = verify(events[4:], _head(events), start=anchor)
+    assert missing.broken_at is not None
+    assert (missing.broken_at.seq, missing.broken_at.reason) == (4, "event 4 is missing")
+
+
+def test_a_head_moved_behind_its_anchor_is_a_break() -> None:
+    # Given a chain anchored at 5 whose head was moved back to 3
+    events = _chain(5)
+    anchor = Head(5, events[4]["hash"])
+    # When it is verified
+    result = verify(events[:3], Head(3, events[2]["hash"]), anchors=[anchor])
+    # Then it breaks right after the head, naming the anchor
+    assert result.valid is False
+    assert result.broken_at is not None
+    assert result.broken_at.seq == 4
+    assert result.broken_at.reason == "the trail's head is at 3, behind its anchor at 5"
+
+
+def test_a_walk_says_how_far_the_chain_held() -> None:
+    # Given a chain of 5, walked from an anchor at 2, and a copy broken at 4
+    events = _chain(5)
+    anchor = Head(2, events[1]["hash"])
+    broken = [*events[1:3], {**events[3], "prev_hash": "0" * 64}, events[4]]
+    # When each is walked
+    whole, cut = walk(events[1:], start=anchor), walk(broken, start=anchor)
+    # Then the whole one reached event 5 with its hash; the broken one stopped after 3
+    assert (whole.checked, whole.last_seq, whole.last_hash) == (4, 5, events[4]["hash"])
+    assert whole.broken_at is None
+    assert (cut.checked, cut.last_seq, cut.last_hash) == (2, 3, events[2]["hash"])
+    assert cut.broken_at is not None
+    assert cut.broken_at.seq == 4

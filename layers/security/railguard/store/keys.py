@@ -140,8 +140,9 @@ def agent_ui_session(token_digest: str) -> ItemKey:
     return (f"AGENTUISESSION#{token_digest}", "SESSION")
 
 
-# The retention job's sweep index (gsi2, keys only): items with a `ttl`, spread over a few
-# partitions so that the writes of busy counters do not all land on one.
+# The retention job's sweep index (gsi2, keys only, which also holds the anchor job's work list
+# below): items with a `ttl`, spread over a few partitions so that the writes of busy counters
+# do not all land on one.
 SWEEP_SHARDS = 16
 
 
@@ -182,6 +183,20 @@ def audit_event(trail: str, seq: int) -> ItemKey:
 
 
 AUDIT_EVENT_PREFIX = "EVENT#"
+
+
+# The anchor job's work list (gsi2, keys only): the heads of trails that moved since they were
+# last anchored, by the time of their first move since, spread like the sweep.
+ANCHOR_SHARDS = 16
+
+
+def anchor_partition(shard: int) -> str:
+    return f"ANCHOR#{shard:02d}"
+
+
+def anchor_due(trail: str) -> str:
+    """The work-list partition a trail's head joins when it moves."""
+    return anchor_partition(shard_of(trail, ANCHOR_SHARDS))
 
 
 def audit_head(trail: str) -> ItemKey:

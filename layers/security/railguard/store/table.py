@@ -159,6 +159,27 @@ def _translated_errors() -> Iterator[None]:
         raise ServiceUnavailable from error
 
 
+def _sort_key_condition(
+    name: str, prefix: str | None, until: str | None, after: str | None, start: str | None
+) -> tuple[str, dict[str, str]] | None:
+    """A query's one condition on the sort key, with its values (`start` and `until` together
+    are one range, both ends included)."""
+    ranged = start is not None or until is not None
+    if sum((prefix is not None, after is not None, ranged)) > 1:
+        raise ValueError("a query takes one sort-key condition")
+    if prefix:
+        return f"begins_with({name}, :prefix)", {":prefix": prefix}
+    if after:
+        return f"{name} > :after", {":after": after}
+    if start and until:
+        return f"{name} BETWEEN :from AND :until", {":from": start, ":until": until}
+    if start:
+        return f"{name} >= :from", {":from": start}
+    if until:
+        return f"{name} <= :until", {":until": until}
+    return None
+
+
 class Table:
     """The Railguard table. Items are plain dicts; keys are `(pk, sk)` pairs."""
 
@@ -248,6 +269,7 @@ class Table:
         sk_prefix: str | None = None,
         sk_until: str | None = None,
         sk_after: str | None = None,
+        sk_from: str | None = None,
         index: str | None = None,
         limit: int = 20,
         cursor: str | None = None,
@@ -255,7 +277,8 @@ class Table:
         keep: Callable[[Item], bool] | None = None,
     ) -> Page:
         """One page of a partition, optionally narrowed to a sort-key prefix, to sort keys up to
-        `sk_until` (inclusive), or to those after `sk_after` (exclusive): one of the three.
+        `sk_until` (inclusive), to those after `sk_after` (exclusive), or from `sk_from`
+        (inclusive): one of these, or `sk_from` with `sk_until` (both inclusive).
 
         The cursor carries only the sort key(s) of the last item; the partition always comes
         from the caller, so a forged cursor cannot reach another partition. `keep` filters items
@@ -265,17 +288,10 @@ class Table:
         pk_name, sk_name = (f"{index}pk", f"{index}sk") if index else ("pk", "sk")
         condition = f"{pk_name} = :pk"
         values: dict[str, Any] = {":pk": partition}
-        if sum(bound is not None for bound in (sk_prefix, sk_until, sk_after)) > 1:
-            raise ValueError("a query takes one sort-key condition")
-        if sk_prefix:
-            condition += f" AND begins_with({sk_name}, :prefix)"
-            values[":prefix"] = sk_prefix
-        if sk_until:
-            condition += f" AND {sk_name} <= :until"
-            values[":until"] = sk_until
-        if sk_after:
-            condition += f" AND {sk_name} > :after"
-            values[":after"] = sk_after
+        sort_key = _sort_key_condition(sk_name, sk_prefix, sk_until, sk_after, sk_from)
+        if sort_key is not None:
+            condition += f" AND {sort_key[0]}"
+            values.update(sort_key[1])
         arguments: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
@@ -313,6 +329,7 @@ class Table:
         sk_prefix: str | None = None,
         sk_until: str | None = None,
         sk_after: str | None = None,
+        sk_from: str | None = None,
         page_size: int = 100,
     ) -> Iterator[Item]:
         """Every item of a partition (narrowed as `query` narrows), in order, page by page."""
@@ -324,6 +341,7 @@ class Table:
                 sk_prefix=sk_prefix,
                 sk_until=sk_until,
                 sk_after=sk_after,
+                sk_from=sk_from,
                 limit=page_size,
                 cursor=cursor,
             )
