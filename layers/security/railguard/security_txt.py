@@ -14,10 +14,11 @@ from railguard.clock import rfc3339
 
 LIFETIME_SECONDS = 30 * 86_400
 MEDIA_TYPE = "text/plain; charset=utf-8"  # RFC 9116 section 3: text/plain, UTF-8
-# Whole-value patterns for the settings that fill the fields: one URI each, no whitespace (so a
-# value cannot start another field). Contact: RFC 9116 section 2.5.3; the others must be https.
-CONTACT_PATTERN = r"(mailto:|tel:|https://)\S+"
-HTTPS_URI_PATTERN = r"https://\S+"
+# Whole-value patterns for the settings that fill the fields: one URI each, of visible ASCII
+# only (no space or line break, so a value cannot start another field). Contact: RFC 9116
+# section 2.5.3; the others must be https. template.yaml's AllowedPattern says the same.
+CONTACT_PATTERN = r"(mailto:|tel:|https://)[!-~]+"
+HTTPS_URI_PATTERN = r"https://[!-~]+"
 
 
 @dataclass(frozen=True)

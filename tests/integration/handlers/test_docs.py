@@ -120,11 +120,18 @@ def test_security_txt_takes_its_fields_from_the_functions_settings(
     ("variable", "value"),
     [
         ("SECURITY_CONTACT", "mailto:a@example.org\nPolicy: https://evil.example"),
+        ("SECURITY_CONTACT", "mailto:a@example.org\x1b[2J"),
         ("SECURITY_CONTACT", "security@example.org"),
         ("SECURITY_POLICY", "http://example.org/policy"),
         ("SECURITY_CANONICAL", "ftp://example.org/security.txt"),
     ],
-    ids=["field-injection", "no-scheme", "plain-http-policy", "not-https-canonical"],
+    ids=[
+        "field-injection",
+        "control-character",
+        "no-scheme",
+        "plain-http-policy",
+        "not-https-canonical",
+    ],
 )
 def test_a_malformed_disclosure_setting_fails_the_cold_start(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str

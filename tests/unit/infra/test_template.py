@@ -18,6 +18,7 @@ from infra.template import (
     load_template,
     parse_yaml,
 )
+from railguard.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
@@ -145,6 +146,15 @@ def test_a_prod_stack_refuses_the_placeholder_disclosure_channel() -> None:
     assert refused == {
         name: parameters[name]["Default"] for name in ("SecurityContact", "SecurityPolicyUrl")
     }
+
+
+def test_the_disclosure_parameters_allow_what_the_docs_function_accepts() -> None:
+    # Given the template's patterns for the security.txt parameters
+    parameters = parse_yaml(TEMPLATE.read_text())["Parameters"]
+    # Then CloudFormation checks at deployment what the function checks at its cold start
+    assert parameters["SecurityContact"]["AllowedPattern"] == f"^{CONTACT_PATTERN}$"
+    assert parameters["SecurityPolicyUrl"]["AllowedPattern"] == f"^{HTTPS_URI_PATTERN}$"
+    assert parameters["SecurityTxtCanonicalUrl"]["AllowedPattern"] == f"^({HTTPS_URI_PATTERN})?$"
 
 
 def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None:
