@@ -1,12 +1,17 @@
-"""GET /api/v1/openapi.json and /api/v1/docs: the API's one OpenAPI document and Swagger UI.
+"""The API's public documents (contract section 3): GET /api/v1/openapi.json and /api/v1/docs,
+the one OpenAPI document and Swagger UI over it; GET /.well-known/security.txt, how to report a
+vulnerability (RFC 9116).
 
-The document covers every function's routes. It is generated from the functions and the
+The OpenAPI document covers every function's routes. It is generated from the functions and the
 template by `make openapi` (infra/openapi.py) and shipped beside this module, because a function
 never imports another; a test fails when the shipped document drifts from the code.
+security.txt is written for each request from this function's settings (the template's
+`SecurityContact`, `SecurityPolicyUrl` and `SecurityTxtCanonicalUrl` parameters).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -15,9 +20,37 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
 from railguard.http import ApiFunction
-from railguard.settings import FunctionSettings
+from railguard.runtime import Runtime
+from railguard.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN, MEDIA_TYPE, SecurityTxt
+from railguard.settings import FunctionSettings, variable
 
-api = ApiFunction(FunctionSettings)
+
+@dataclass(frozen=True, kw_only=True)
+class DocsSettings(FunctionSettings):
+    """Where vulnerabilities are reported, for security.txt."""
+
+    security_contact: str = variable("SECURITY_CONTACT", max_length=512, pattern=CONTACT_PATTERN)
+    security_policy: str = variable("SECURITY_POLICY", max_length=512, pattern=HTTPS_URI_PATTERN)
+    # Empty: the file names no Canonical (the template cannot know the API's own URL).
+    security_canonical: str = variable(
+        "SECURITY_CANONICAL",
+        default="",
+        min_length=0,
+        max_length=512,
+        pattern=f"({HTTPS_URI_PATTERN})?",
+    )
+
+
+def _security_txt(runtime: Runtime[DocsSettings]) -> SecurityTxt:
+    settings = runtime.settings
+    return SecurityTxt(
+        contact=settings.security_contact,
+        policy=settings.security_policy,
+        canonical=settings.security_canonical or None,
+    )
+
+
+api = ApiFunction(DocsSettings, _security_txt)
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 _SWAGGER_ASSETS = files("aws_lambda_powertools.event_handler.openapi.swagger_ui")
@@ -47,6 +80,22 @@ def get_openapi_document() -> Response[str]:
 @api.app.get("/api/v1/docs", include_in_schema=False)
 def get_swagger_ui() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", _swagger_page())
+
+
+@api.app.get(
+    "/.well-known/security.txt",
+    summary="How to report a vulnerability (RFC 9116)",
+    tags=["meta"],
+    responses={
+        200: {
+            "description": "Contact, Expires, Policy, Preferred-Languages and, when configured, "
+            "Canonical",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def get_security_txt() -> Response[str]:
+    return Response(200, MEDIA_TYPE, api.services.render(api.runtime.clock.now()))
 
 
 lambda_handler = api.handler

@@ -13,8 +13,20 @@ Format, version 1 (all integers big-endian):
 Every decryption failure is the same `DecryptionFailed`, with no partial plaintext.
 
 Unwrapped data keys are cached (`DataKeyCache`) by wrapped key, KMS key and owner, for a bounded
-time and number of uses, so reading the same secret again does not call KMS; an evicted key's
-bytes are overwritten. Encryption never reuses a data key: each secret gets its own.
+time and number of uses, so reading the same secret again does not call KMS. Encryption never
+reuses a data key: each secret gets its own.
+
+Key material in memory (best effort; the cache's bounds on age and uses are the real limit):
+- Overwritten: the cache's own copy of each data key, a `bytearray` it owns, zeroed in place
+  when the key is evicted (age, uses, size, replacement or `clear`). Decryption hands that very
+  buffer to AES-GCM, so this module keeps no other copy of an unwrapped key.
+- Not overwritten, because Python cannot: what KMS answered. botocore reads the response body,
+  parses its JSON and base64-decodes `Plaintext` into `bytes`; those are immutable, and CPython
+  frees them without clearing the memory. The same holds for `GenerateDataKey`'s plaintext key
+  when encrypting, and for the plaintext secrets this module returns.
+- Left to OpenSSL: each `AESGCM` object copies the key into its own OpenSSL cipher contexts
+  (the key schedule), which OpenSSL clears when they are freed, as the object is at the end of
+  each call here.
 """
 
 from __future__ import annotations
@@ -89,7 +101,8 @@ def open_sealed(data_key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: b
     if len(data_key) != DATA_KEY_BYTES or len(nonce) != NONCE_BYTES or len(sealed) < 16:
         raise DecryptionFailed
     try:
-        return AESGCM(bytes(data_key)).decrypt(nonce, sealed, aad)
+        # The caller's buffer itself, never a `bytes` copy of it that nobody could overwrite.
+        return AESGCM(data_key).decrypt(nonce, sealed, aad)
     except (InvalidTag, ValueError):
         raise DecryptionFailed from None
 
@@ -107,8 +120,9 @@ class _CachedKey:
 class DataKeyCache:
     """Unwrapped data keys, for at most `max_age_seconds` and `max_uses` decryptions each, the
     least recently used evicted first. The owner is part of the cache key, so a cached key is
-    only ever used for the owner KMS unwrapped it for. Evicted keys are overwritten in memory
-    (best effort: Python may hold other copies; the bound on age and uses is the real limit)."""
+    only ever used for the owner KMS unwrapped it for. Each key is kept in one `bytearray` the
+    cache owns, the buffer `take` and `put` return, and zeroed in place when it is evicted (what
+    that does and does not cover: the module's docstring)."""
 
     def __init__(
         self,
@@ -136,12 +150,16 @@ class DataKeyCache:
         self._entries.move_to_end(key)
         return entry.material
 
-    def put(self, key: _CacheKey, material: bytes) -> None:
+    def put(self, key: _CacheKey, material: bytes) -> bytearray:
+        """Keep a copy of `material` (counting one use) and return it: the buffer to use, which
+        the cache overwrites on eviction."""
         if key in self._entries:
             self._evict(key)
-        self._entries[key] = _CachedKey(bytearray(material), self._clock.now(), uses=1)
+        owned = bytearray(material)
+        self._entries[key] = _CachedKey(owned, self._clock.now(), uses=1)
         while len(self._entries) > self._max_entries:
             self._evict(next(iter(self._entries)))
+        return owned
 
     def clear(self) -> None:
         for key in list(self._entries):
@@ -264,12 +282,16 @@ class Envelope:
 
     def decrypt(self, blob: bytes, owner: SecretOwner) -> bytes:
         envelope = parse_envelope(blob)
-        cache_key = (envelope.key_id, envelope.wrapped_key, _canonical_context(owner))
-        data_key = self._cache.take(cache_key) if self._cache is not None else None
-        if data_key is None:
-            data_key = bytearray(self._unwrap(envelope, owner))
-            if self._cache is not None:
-                self._cache.put(cache_key, bytes(data_key))
+        data_key: bytes | bytearray
+        if self._cache is None:
+            data_key = self._unwrap(envelope, owner)
+        else:
+            cache_key = (envelope.key_id, envelope.wrapped_key, _canonical_context(owner))
+            cached = self._cache.take(cache_key)
+            # The cache's own buffer (overwritten on eviction), never another copy of KMS's bytes.
+            if cached is None:
+                cached = self._cache.put(cache_key, self._unwrap(envelope, owner))
+            data_key = cached
         return open_sealed(
             data_key, envelope.nonce, envelope.sealed, _associated_data(envelope.header, owner)
         )

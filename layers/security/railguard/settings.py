@@ -9,6 +9,7 @@ on every cold start, and pydantic's import (about 45 ms, `make bench`) is a cost
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Self, cast
@@ -27,8 +28,11 @@ class _Variable:
     max_length: int
     choices: Collection[str] | None
     integer_range: tuple[int, int] | None
+    pattern: str | None
 
     def accepts(self, value: str) -> bool:
+        if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
+            return False
         if self.choices is not None:
             return value in self.choices
         if self.integer_range is not None:
@@ -48,10 +52,12 @@ def variable(
     max_length: int = 2048,
     choices: Collection[str] | None = None,
     integer_range: tuple[int, int] | None = None,
+    pattern: str | None = None,
 ) -> Any:
     """A settings field read from the environment variable `name` (a whole number within
-    `integer_range`, when one is given)."""
-    spec = _Variable(name, default, min_length, max_length, choices, integer_range)
+    `integer_range`, when one is given; matching the regular expression `pattern` whole, when
+    one is given)."""
+    spec = _Variable(name, default, min_length, max_length, choices, integer_range, pattern)
     return field(metadata={"variable": spec})
 
 

@@ -273,10 +273,11 @@ def test_tampered_and_foreign_tokens_are_401() -> None:
 
 # -- refresh and logout ----------------------------------------------------------------
 def test_a_refresh_spends_the_old_token_and_reuse_revokes_the_family() -> None:
-    # Given a session and one refresh
+    # Given a session and one refresh, and another login of the same user
     email = a.new_email()
-    a.sign_up(email)
+    user_id = a.sign_up(email)["user"]["id"]
     first = a.tokens_for(email)
+    other = a.tokens_for(email)
     second = a.post("/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
     assert second.status == 200
     rotated = second.json()["data"]
@@ -290,8 +291,16 @@ def test_a_refresh_spends_the_old_token_and_reuse_revokes_the_family() -> None:
     # ...and its access tokens, at the authorizer (a fresh instance: no cached state)
     a.reset_instances()
     assert a.authorize(a.bearer(rotated["access_token"])) == 401
-    # While another login of the same user is untouched
-    assert a.authorize(a.bearer(a.tokens_for(email)["access_token"])) != 401
+    # While the other login of the same user is untouched: let through as itself (a fail-closed
+    # 403 would not be "untouched")
+    other_claims = jwt.decode(other["access_token"], options={"verify_signature": False})
+    assert a.authorize(a.bearer(other["access_token"])) == {
+        "principal_type": "user",
+        "principal_id": user_id,
+        "session_id": other_claims["sid"],
+        "rate_limit": "120/60",
+    }
+    assert a.post("/api/v1/auth/refresh", {"refresh_token": other["refresh_token"]}).status == 200
 
 
 @pytest.mark.parametrize("token", ["", "rgr_short", "rgr_" + "A" * 43, "x" * 300])

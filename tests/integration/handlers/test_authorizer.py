@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
@@ -9,6 +10,7 @@ from railguard.authorizer.decision import Authorizer
 from railguard.authorizer.function import Unauthorized
 from railguard.errors import ServiceUnavailable
 from railguard.store import Table
+from railguard.store import keys as item_keys
 from tests.integration.conftest import FunctionEnv
 from tests.support import accounts
 from tests.support.functions import load_function
@@ -29,7 +31,8 @@ def _authorize(headers: list[tuple[str, str]]) -> dict[str, object]:
     event = authorizer_event(
         HttpRequest("GET", "/api/v1/me", headers=headers), MatchedRoute("GET /api/v1/me")
     )
-    return authorizer_module.lambda_handler(event, FakeLambdaContext())
+    response: dict[str, object] = authorizer_module.lambda_handler(event, FakeLambdaContext())
+    return response
 
 
 @pytest.mark.parametrize(
@@ -64,21 +67,61 @@ def test_an_unexpected_error_denies_and_never_allows(monkeypatch: pytest.MonkeyP
     assert response == {"isAuthorized": False}
 
 
-@pytest.mark.usefixtures("identity_env")
-def test_a_dynamodb_failure_denies_a_valid_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a valid access token, and then DynamoDB throttling every read
-    email = accounts.new_email()
-    accounts.sign_up(email)
-    token = accounts.tokens_for(email)["access_token"]
-    accounts.reset_instances()
+# Each DynamoDB read the authorizer makes for an access token, the route that makes it, and
+# whether the request names a workspace: the signing keys (a cold instance's first read), the
+# session alone, and the session with the workspace, membership and profile (one BatchGetItem).
+TOKEN_READS = [
+    pytest.param("query", "GET /api/v1/me", False, id="public-keys"),
+    pytest.param("get", "GET /api/v1/me", False, id="session"),
+    pytest.param("get_many", "GET /api/v1/api-keys", True, id="session-and-membership"),
+]
 
-    def throttled(*_args: object, **_kwargs: object) -> None:
+
+@pytest.mark.usefixtures("identity_env")
+@pytest.mark.parametrize(("read", "route", "names_workspace"), TOKEN_READS)
+def test_a_dynamodb_failure_on_each_read_denies_a_valid_token(
+    monkeypatch: pytest.MonkeyPatch, read: str, route: str, names_workspace: bool
+) -> None:
+    # Given a valid access token of a workspace's owner, on a fresh instance that holds the
+    # public keys already unless the keys' read is the one to fail
+    email = accounts.new_email()
+    signup = accounts.sign_up(email)
+    user_id, workspace_id = signup["user"]["id"], signup["workspace"]["id"]
+    warm_token = accounts.tokens_for(email)["access_token"]
+    token = accounts.tokens_for(email)["access_token"]
+    session_id = jwt.decode(token, options={"verify_signature": False})["sid"]
+    headers = accounts.bearer(token)
+    if names_workspace:
+        headers.append(("X-Workspace-ID", workspace_id))
+    accounts.reset_instances()
+    if read != "query":
+        assert isinstance(accounts.authorize(accounts.bearer(warm_token)), dict)
+    failed: list[object] = []
+
+    def throttled(_table: Table, what: object, *_args: object, **_kwargs: object) -> None:
+        failed.append(what)
         raise ServiceUnavailable
 
-    monkeypatch.setattr(Table, "get", throttled)
-    monkeypatch.setattr(Table, "query", throttled)
-    # When the authorizer decides / Then it denies, never allows
-    assert accounts.authorize(accounts.bearer(token)) == 403
+    # When that one read is throttled while the authorizer decides
+    with monkeypatch.context() as faults:
+        faults.setattr(Table, read, throttled)
+        decision = accounts.authorize(headers, route)
+    # Then it denies (403), never allows, and the read that failed is the one this case names
+    assert decision == 403
+    session_key = item_keys.session(user_id, session_id)
+    expected = {
+        "query": item_keys.SIGNING_KEY_PARTITION,
+        "get": session_key,
+        "get_many": [
+            session_key,
+            item_keys.workspace(workspace_id),
+            item_keys.member(workspace_id, user_id),
+            item_keys.user_profile(user_id),
+        ],
+    }[read]
+    assert failed == [expected]
+    # And once the read succeeds, the same request is let through: the token was valid
+    assert isinstance(accounts.authorize(headers, route), dict)
 
 
 def test_a_misconfigured_environment_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,19 +25,27 @@ def test_login_refresh_and_password_change_log_no_secret(
     email = a.new_email()
     new_password = "green-lamp-harbor-77"
     # When a user signs up, fails a login, logs in, refreshes, reads /me, changes the password
-    a.sign_up(email)
+    # and logs out
+    user = a.sign_up(email)["user"]
     assert a.log_in(email, "a-wrong-password-9").status == 401
     first = a.tokens_for(email)
     refreshed = a.post("/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert refreshed.status == 200, refreshed.body
     second = refreshed.json()["data"]
-    assert a.call_me(second["access_token"]) != 401
-    a.call_me(
+    me = a.call_me(second["access_token"])
+    assert not isinstance(me, int), f"the authorizer refused: {me}"
+    assert (me.status, me.json()["data"]["id"]) == (200, user["id"])
+    changed = a.call_me(
         second["access_token"],
         "POST",
         "/api/v1/me/password",
         {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
     )
-    a.post("/api/v1/auth/logout", {"refresh_token": second["refresh_token"]})
+    assert not isinstance(changed, int), f"the authorizer refused: {changed}"
+    assert (changed.status, changed.body) == (204, "")
+    # (the change ended every session: logging one of them out again is still 204)
+    logged_out = a.post("/api/v1/auth/logout", {"refresh_token": second["refresh_token"]})
+    assert (logged_out.status, logged_out.body) == (204, "")
     login_item = table.get(item_keys.login(email))
     assert login_item is not None
     # Then the logs were written, but hold no password, token, token part, digest or hash

@@ -18,6 +18,7 @@ from infra.template import (
     load_template,
     parse_yaml,
 )
+from railguard.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
@@ -110,8 +111,59 @@ def test_routes_come_from_the_function_events(template: Template) -> None:
     assert routes["GET /api/v1/health"].authorizer is None
     assert routes["GET /api/v1/docs"].function_id == "DocsFunction"
     assert routes["GET /api/v1/openapi.json"].authorizer is None
+    assert routes["GET /.well-known/security.txt"].function_id == "DocsFunction"
+    assert routes["GET /.well-known/security.txt"].authorizer is None
     assert routes["GET /api/v1/me"].function_id == "MeFunction"
     assert routes["GET /api/v1/me"].authorizer == "RailguardAuthorizer"
+
+
+def test_the_public_routes_are_exactly_the_contracts(template: Template) -> None:
+    # Given the repository's template
+    # When the routes without an authorizer are read
+    public = {route.key for route in template.routes if route.authorizer is None}
+    # Then they are the contract's public ones (section 3, the auth flows of section 4, the
+    # webhook call, the agent UI unlock and its session) and CORS preflights, and nothing else
+    # (docs/security.md, "Every route is protected by default", lists them)
+    assert public == {
+        "GET /api/v1/health",
+        "GET /.well-known/jwks.json",
+        "GET /api/v1/openapi.json",
+        "GET /api/v1/docs",
+        "GET /.well-known/security.txt",
+        "POST /api/v1/auth/signup",
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/mfa/verify",
+        "POST /api/v1/auth/refresh",
+        "POST /api/v1/auth/logout",
+        "POST /api/v1/webhook/trigger",
+        "POST /api/v1/agent-uis/{agent_ui_id}/unlock",
+        "GET /api/v1/agent-uis/{agent_ui_id}/session",
+        "OPTIONS /{proxy+}",
+    }
+
+
+def test_a_prod_stack_refuses_the_placeholder_disclosure_channel() -> None:
+    # Given the template as CloudFormation reads it
+    document = parse_yaml(TEMPLATE.read_text())
+    rule = document["Rules"]["ProdNamesItsDisclosureChannel"]
+    # When its rule for prod stacks is read
+    compared = [assertion["Assert"]["Fn::Not"][0]["Fn::Equals"] for assertion in rule["Assertions"]]
+    refused = {parameter["Ref"]: value for parameter, value in compared}
+    # Then a prod stack cannot keep the placeholder defaults security.txt would publish
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    parameters = document["Parameters"]
+    assert refused == {
+        name: parameters[name]["Default"] for name in ("SecurityContact", "SecurityPolicyUrl")
+    }
+
+
+def test_the_disclosure_parameters_allow_what_the_docs_function_accepts() -> None:
+    # Given the template's patterns for the security.txt parameters
+    parameters = parse_yaml(TEMPLATE.read_text())["Parameters"]
+    # Then CloudFormation checks at deployment what the function checks at its cold start
+    assert parameters["SecurityContact"]["AllowedPattern"] == f"^{CONTACT_PATTERN}$"
+    assert parameters["SecurityPolicyUrl"]["AllowedPattern"] == f"^{HTTPS_URI_PATTERN}$"
+    assert parameters["SecurityTxtCanonicalUrl"]["AllowedPattern"] == f"^({HTTPS_URI_PATTERN})?$"
 
 
 def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None:

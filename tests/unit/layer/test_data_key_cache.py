@@ -1,13 +1,16 @@
 """The envelope's data-key cache, and nonce uniqueness, with a stand-in for KMS (no network):
 repeated reads stay off KMS within the cache's bounds of age, uses and size, a cached key serves
-only the owner it was unwrapped for, and evicted keys are overwritten."""
+only the owner it was unwrapped for, and evicted keys are overwritten: the cache's own buffer is
+the one copy of a data key the envelope keeps and decrypts with."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from railguard.envelope import (
     DataKeyCache,
@@ -113,6 +116,71 @@ def test_the_least_recently_used_key_is_evicted_and_wiped(clock: FakeClock) -> N
     assert cache.take(("k", b"a", b"{}")) is None
     assert first == bytearray(32)
     assert len(cache) == 2
+
+
+CACHE_KEY = ("k", b"wrapped", b"{}")
+
+
+def _evict_by_age(cache: DataKeyCache, clock: FakeClock) -> None:
+    clock.seconds += 61
+    assert cache.take(CACHE_KEY) is None
+
+
+def _evict_by_uses(cache: DataKeyCache, _clock: FakeClock) -> None:
+    assert cache.take(CACHE_KEY) is not None  # the third use of three (put and take counted)
+    assert cache.take(CACHE_KEY) is None
+
+
+def _evict_by_replacement(cache: DataKeyCache, _clock: FakeClock) -> None:
+    cache.put(CACHE_KEY, b"\x02" * 32)
+
+
+def _evict_by_clearing(cache: DataKeyCache, _clock: FakeClock) -> None:
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    "evict",
+    [_evict_by_age, _evict_by_uses, _evict_by_replacement, _evict_by_clearing],
+    ids=["age", "uses", "replacement", "clear"],
+)
+def test_every_eviction_overwrites_the_caches_own_buffer(
+    clock: FakeClock, evict: Callable[[DataKeyCache, FakeClock], None]
+) -> None:
+    # Given a cached key, and the buffer the cache hands out for it
+    cache = DataKeyCache(clock, max_age_seconds=60, max_uses=3)
+    cache.put(CACHE_KEY, b"\x01" * 32)
+    buffer = cache.take(CACHE_KEY)
+    assert buffer == bytearray(b"\x01" * 32)
+    # When the key is evicted, whatever the reason
+    evict(cache, clock)
+    # Then that buffer now holds only zeros
+    assert buffer == bytearray(32)
+
+
+def test_decryption_uses_only_the_caches_buffer_so_eviction_wipes_every_key_it_used(
+    kms: FakeKms, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an envelope with a cache, and a record of every key AES-GCM is given to decrypt
+    cache = DataKeyCache(clock)
+    envelope = Envelope(kms, "alias/test", cache)  # type: ignore[arg-type]
+    blob = envelope.encrypt(b"value", OWNER)
+    keys_used: list[object] = []
+
+    def recording_aesgcm(key: bytes | bytearray) -> AESGCM:
+        keys_used.append(key)
+        return AESGCM(key)
+
+    monkeypatch.setattr("railguard.envelope.AESGCM", recording_aesgcm)
+    # When the secret is read three times (one unwrap, then the cached key) and the cache cleared
+    assert [envelope.decrypt(blob, OWNER) for _ in range(3)] == [b"value"] * 3
+    assert kms.decrypts == 1
+    cache.clear()
+    # Then every key AES-GCM was given was the cache's one buffer, now overwritten: no copy of
+    # the data key made here outlives the eviction (KMS's own answer is another matter)
+    assert len(keys_used) == 3
+    assert all(key is keys_used[0] for key in keys_used)
+    assert keys_used[0] == bytearray(32)
 
 
 def test_100000_encryptions_never_repeat_a_nonce(kms: FakeKms, clock: FakeClock) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pytest
 
 from railguard.errors import ConfigurationError
 from railguard.ids import is_id, new_id
-from railguard.settings import TableSettings
+from railguard.settings import FunctionSettings, TableSettings, variable
 
 VALID = {
     "POWERTOOLS_SERVICE_NAME": "railguard",
@@ -35,6 +36,30 @@ def test_an_invalid_environment_names_the_variables_not_the_values() -> None:
     assert "STAGE" in message
     assert "TABLE_NAME" in message
     assert "SECRETVALUE" not in message
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PatternSettings(FunctionSettings):
+    address: str = variable("ADDRESS", pattern=r"https://\S+")
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("https://example.org/a", True),
+        ("http://example.org/a", False),
+        ("https://example.org/a\nInjected: yes", False),
+        ("see https://example.org/a", False),
+    ],
+    ids=["match", "other-scheme", "newline", "not-whole"],
+)
+def test_a_pattern_must_match_the_whole_value(value: str, valid: bool) -> None:
+    environ = {**VALID, "ADDRESS": value}
+    if valid:
+        assert _PatternSettings.from_environ(environ).address == value
+    else:
+        with pytest.raises(ConfigurationError, match=r"^invalid or missing settings: ADDRESS$"):
+            _PatternSettings.from_environ(environ)
 
 
 def test_ids_are_typed_unique_and_time_sortable() -> None:
