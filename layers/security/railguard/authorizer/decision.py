@@ -25,7 +25,6 @@ from typing import Any
 
 from railguard import opaque_tokens, policy, tokens
 from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
-from railguard.authorizer.cache import TtlCache
 from railguard.authorizer.credentials import extract_credential
 from railguard.clock import Clock
 from railguard.errors import Forbidden, ServiceUnavailable, Unauthenticated
@@ -36,6 +35,7 @@ from railguard.public_keys import PublicKeys
 from railguard.sessions import is_active
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
+from railguard.ttl_cache import TtlCache
 from railguard.workspaces import is_live
 
 # Logout, password change, role changes and key changes must apply within 5 seconds.
