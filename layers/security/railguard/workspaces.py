@@ -28,6 +28,7 @@ from railguard.store import (
     TransactItem,
 )
 from railguard.store import keys as item_keys
+from railguard.ttl_cache import TtlCache
 
 MEMBER_PREFIX = "MEMBER#"
 WORKSPACE_PREFIX = "WS#"
@@ -145,6 +146,29 @@ def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
 
 def is_live(workspace: Item | None) -> bool:
     return workspace is not None and workspace.get("status") == "active"
+
+
+class LiveWorkspaces:
+    """Whether a workspace is live, as read at most `MAX_AGE_SECONDS` ago: for the credentials
+    that name their workspace in their own record (API keys, webhook tokens), checked at every
+    use. A deletion cannot reach an unbounded number of them in one transaction; this check
+    stops them all within the contract's 5 seconds, without a read per request."""
+
+    MAX_AGE_SECONDS = 2.0
+    MAX_ENTRIES = 4096
+
+    def __init__(self, table: Table, clock: Clock):
+        self._table = table
+        self._read: TtlCache[str, Item | None] = TtlCache(
+            clock, max_age_seconds=self.MAX_AGE_SECONDS, max_entries=self.MAX_ENTRIES
+        )
+
+    def find(self, workspace_id: str) -> Item | None:
+        """The workspace's item while it is live; None when it is deleted or unknown."""
+        workspace = self._read.get_or_load(
+            workspace_id, lambda: self._table.get(item_keys.workspace(workspace_id))
+        )
+        return workspace if is_live(workspace) else None
 
 
 def still_live(workspace_id: str) -> TransactItem:
