@@ -278,18 +278,25 @@ class Workspaces:
         return self.get(scope)
 
     def delete(self, scope: WorkspaceScope) -> None:
-        """Soft delete: the workspace stops for every key and session at once, and is kept."""
+        """Soft delete: every credential of the workspace stops within seconds (each checks the
+        workspace at use), and the workspace goes on the retention job's work list, which
+        purges its secrets after the retention period; the items are kept as tombstones."""
+        now = int(self._clock.now())
+        index = item_keys.deleted_index(now, scope.workspace_id)
         deletion = TransactItem.update_item(
             item_keys.workspace(scope.workspace_id),
-            "SET #status = :deleted, deleted_at = :now, deleted_by = :by",
+            "SET #status = :deleted, deleted_at = :now, deleted_by = :by,"
+            " gsi1pk = :index, gsi1sk = :order",
             # The owner now, not as the (up to 2 s old) authorizer context remembers.
             condition="#status = :active AND owner_id = :by",
             names={"#status": "status"},
             values={
                 ":deleted": "deleted",
                 ":active": "active",
-                ":now": int(self._clock.now()),
+                ":now": now,
                 ":by": scope.user_id,
+                ":index": index["gsi1pk"],
+                ":order": index["gsi1sk"],
             },
         )
         try:

@@ -11,10 +11,14 @@ out, so a refresh still answers 200 with a new pair. What the row asserts is tha
 refresh gives can act in the deleted workspace: the new access token is refused on its header
 routes (403, as for a workspace one is not a member of), on its path routes (404, as for an id
 that does not exist), and the workspace is no longer listed.
+
+The purge is run as Lambda runs it (the retention job's handler) on a table of each test's own,
+since the job reads the whole work list.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,17 +26,30 @@ from typing import Any
 
 import pytest
 
+from infra.local.aws import AwsEndpoint
 from railguard import passwords
-from railguard.store import Table
+from railguard.audit import AuditLog, StoredAuditTrail
+from railguard.clock import SystemClock
+from railguard.jobs import JobReport
+from railguard.retention import Retention
+from railguard.store import Item, Table
+from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.functions import run_job
 from tests.support.inprocess import InProcessClient, Reply
-from tests.support.plaintexts import remember
+from tests.support.plaintexts import plaintexts_in, remember
 
 STOPS_WITHIN_SECONDS = 5.0  # the contract's bound (section 5)
 PIN = remember("73915046")
 CREDENTIALS = "/api/v1/credentials"
 TRIGGERS = "/api/v1/webhook-triggers"
+
+
+@pytest.fixture
+def stack_name(request: pytest.FixtureRequest) -> str:
+    """A table per test: the retention job purges every deleted workspace it finds."""
+    return f"dw-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +87,12 @@ class Workspace:
 
     def count(self, sort_key_prefix: str) -> int:
         """Items of the workspace's partition under a prefix, read from the table itself."""
-        return len(self.table.query(f"WS#{self.id}", sk_prefix=sort_key_prefix, limit=100).items)
+        partition = item_keys.workspace(self.id)[0]
+        return len(self.table.query(partition, sk_prefix=sort_key_prefix, limit=100).items)
+
+    def sign_in_again(self) -> None:
+        """A fresh access token for the owner, after the clock moved past the last one's end."""
+        self.owner_token = a.tokens_for(self.owner_email)["access_token"]
 
     def delete(self) -> None:
         reply = self.client.request(
@@ -302,3 +324,217 @@ def test_every_credential_of_a_deleted_workspace_stops_within_5_seconds(
     clock.advance(STOPS_WITHIN_SECONDS)
     # Then the credential is refused, exactly as its row says
     assert kind.use(workspace, issued) == kind.once_deleted
+
+
+# -- the purge after the retention period -----------------------------------------------------
+DAY = 86_400
+RETENTION_DAYS = 30  # the template's
+
+
+@dataclass
+class Resources:
+    credentials: list[str] = field(default_factory=list)
+    triggers: list[str] = field(default_factory=list)
+    agent_uis: list[str] = field(default_factory=list)
+
+
+def _fill(ws: Workspace, *, credentials: int, triggers: int, agent_uis: int) -> Resources:
+    """Credentials (the first the default of its type, created with an Idempotency-Key),
+    triggers with signing secrets (the first with its token rotated), PIN-protected agent UIs."""
+    made = Resources()
+    for n in range(credentials):
+        body: dict[str, Any] = {
+            "name": f"cred-{n}",
+            "type": "openai",
+            "value": remember(f"sk-{uuid.uuid4().hex}"),
+            "is_default": n == 0,
+        }
+        extra = {"Idempotency-Key": str(uuid.uuid4())} if n == 0 else {}
+        made.credentials.append(ws.create(CREDENTIALS, body, ws.owner(**extra))["id"])
+    for n in range(triggers):
+        body = {"name": f"trigger-{n}", "agent_id": "agent-1", "generate_secret": True}
+        created = ws.create(TRIGGERS, body, ws.owner())
+        remember(created["token"])
+        remember(created["secret"])
+        made.triggers.append(created["id"])
+    if made.triggers:
+        path = f"{TRIGGERS}/{made.triggers[0]}/rotate-token"
+        rotated = ws.client.request("POST", path, headers=ws.owner())
+        assert rotated.status == 200, rotated.body
+        remember(rotated.json()["data"]["token"])
+    for n in range(agent_uis):
+        body = {"name": f"ui-{n}", "agent_id": "agent-1", "pin": PIN}
+        made.agent_uis.append(ws.create("/api/v1/agent-uis", body, ws.owner())["id"])
+    return made
+
+
+def _trigger_record(table: Table, workspace_id: str, trigger_id: str) -> Item:
+    pointer = table.get(item_keys.webhook_trigger_pointer(workspace_id, trigger_id))
+    assert pointer is not None
+    record = table.get(item_keys.webhook_trigger(pointer["lookup_digest"]))
+    assert record is not None
+    return record
+
+
+def _secrets_held(ws: Workspace, made: Resources) -> list[bytes | str]:
+    """What the resources' items hold sealed or hashed: ciphertexts, sealed trigger tokens and
+    secrets, PIN hashes."""
+    held: list[bytes | str] = []
+    for credential_id in made.credentials:
+        item = ws.table.get(item_keys.credential(ws.id, credential_id))
+        assert item is not None
+        held.extend([bytes(item["ciphertext"])] if "ciphertext" in item else [])
+    for trigger_id in made.triggers:
+        record = _trigger_record(ws.table, ws.id, trigger_id)
+        held.extend(bytes(record[name]) for name in ("token", "secret") if name in record)
+    for agent_ui_id in made.agent_uis:
+        item = ws.table.get(item_keys.agent_ui(ws.id, agent_ui_id))
+        assert item is not None
+        held.extend([item["pin_hash"]] if "pin_hash" in item else [])
+    return held
+
+
+Tombstone = tuple[str, bool, str | None]
+
+
+def _tombstones(ws: Workspace, made: Resources) -> list[Tombstone]:
+    """Each resource's item: its name (kept, for what names it), whether it is marked purged,
+    and its mask (credentials)."""
+    items = [
+        *(ws.table.get(item_keys.credential(ws.id, cid)) for cid in made.credentials),
+        *(_trigger_record(ws.table, ws.id, tid) for tid in made.triggers),
+        *(ws.table.get(item_keys.agent_ui(ws.id, aid)) for aid in made.agent_uis),
+    ]
+    return [
+        (item["name"], "purged_at" in item, item.get("masked_content"))
+        for item in items
+        if item is not None
+    ]
+
+
+def _purged(report: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = report["counts"]
+    return {name: count for name, count in counts.items() if name.endswith("_purged")}
+
+
+def _purge_events(log: AuditLog, workspace_id: str) -> list[tuple[str, str | None]]:
+    trail = item_keys.workspace_trail(workspace_id)
+    events = log.page(trail, action="credential.purged", limit=100, cursor=None).events
+    return sorted((event["target"]["id"], event["details"].get("reason")) for event in events)
+
+
+def test_a_deleted_workspaces_secrets_are_purged_after_the_retention_period_and_not_before(
+    workspace: Workspace,
+    clock: FakeClock,
+    table: Table,
+    audit_table: Table,
+    aws: AwsEndpoint,
+) -> None:
+    ws = workspace
+    # Given a workspace with two credentials, two triggers with secrets and two PIN-protected
+    # agent UIs, and one more of each deleted on its own ten days before the workspace
+    kept = _fill(ws, credentials=2, triggers=2, agent_uis=2)
+    alone = _fill(ws, credentials=1, triggers=1, agent_uis=1)
+    for path, resource_id in (
+        ("credentials", alone.credentials[0]),
+        ("webhook-triggers", alone.triggers[0]),
+        ("agent-uis", alone.agent_uis[0]),
+    ):
+        deleted = ws.client.request("DELETE", f"/api/v1/{path}/{resource_id}", headers=ws.owner())
+        assert deleted.status == 204, deleted.body
+    clock.advance(10 * DAY)
+    ws.sign_in_again()
+    secrets = _secrets_held(ws, kept) + _secrets_held(ws, alone)
+    assert len(secrets) == 3 + 3 * 2 + 3  # ciphertexts, tokens and secrets, PIN hashes
+    assert ws.count("IDEMPOTENCY#") == 2
+    # When the owner deletes the workspace, and the job runs a day before its retention ends
+    ws.delete()
+    clock.advance((RETENTION_DAYS - 1) * DAY)
+    early = run_job("retention")
+    # Then only what was deleted on its own, and is due, is purged; the workspace's are whole
+    assert _purged(early) == {
+        "credential_purged": 1,
+        "webhook_trigger_purged": 1,
+        "agent_ui_purged": 1,
+    }
+    assert len(_secrets_held(ws, kept)) == 2 + 2 * 2 + 2
+    assert {purged for _, purged, _ in _tombstones(ws, kept)} == {False}
+    # When it runs once the retention period is over, twice
+    clock.advance(2 * DAY)
+    purged = run_job("retention")
+    again = run_job("retention")
+    # Then the first purges the workspace's resources and the workspace, the second nothing
+    assert _purged(purged) == {
+        "credential_purged": 2,
+        "webhook_trigger_purged": 2,
+        "agent_ui_purged": 2,
+        "workspace_purged": 1,
+    }
+    assert _purged(again) == {}
+    # And no ciphertext, sealed token or secret or PIN hash it held is anywhere in the table
+    assert _secrets_held(ws, kept) == []
+    assert plaintexts_in(aws.client("dynamodb"), [table.name], secrets) == []
+    # And every resource is a tombstone that still names it; the credentials' masks are blank
+    assert _tombstones(ws, kept) == [
+        ("cred-0", True, "****"),
+        ("cred-1", True, "****"),
+        ("trigger-0", True, None),
+        ("trigger-1", True, None),
+        ("ui-0", True, None),
+        ("ui-1", True, None),
+    ]
+    # And the workspace is marked purged and off the work list; its idempotency key is gone
+    meta = table.get(item_keys.workspace(ws.id))
+    assert meta is not None
+    assert (meta["status"], meta["purged_at"], "gsi1pk" in meta) == (
+        "deleted",
+        int(clock.now()),
+        False,
+    )
+    assert ws.count("IDEMPOTENCY#") == 0
+    # And the trail says each credential was purged once, those of the workspace with why
+    log = AuditLog(audit_table, table)
+    assert _purge_events(log, ws.id) == sorted(
+        [(cid, "workspace_deleted") for cid in kept.credentials] + [(alone.credentials[0], None)]
+    )
+    assert log.verify(item_keys.workspace_trail(ws.id)).valid is True
+
+
+def test_a_workspace_larger_than_a_transaction_is_purged_across_runs_cut_off_halfway(
+    workspace: Workspace, clock: FakeClock, table: Table, audit_table: Table
+) -> None:
+    ws = workspace
+    # Given a deleted workspace holding more resources than one transaction can (100), past
+    # its retention period
+    made = _fill(ws, credentials=3, triggers=2, agent_uis=101)
+    ws.delete()
+    clock.advance((RETENTION_DAYS + 1) * DAY)
+    # When a run's time runs out after its work list's entry and 59 items of the workspace
+    # (they sort first: the agent UIs), and the next run goes to the end, and another after it
+    allowance = iter([True] * 60)
+    cut_off = JobReport("retention")
+    trail = StoredAuditTrail(audit_table, table, SystemClock())
+    retention = Retention(table, trail, SystemClock(), retention_seconds=RETENTION_DAYS * DAY)
+    retention.purge_deleted(lambda: next(allowance, False), cut_off)
+    progress = table.get(item_keys.workspace(ws.id))
+    rest = run_job("retention")
+    again = run_job("retention")
+    # Then the first says it is incomplete, and left on the workspace where it stopped
+    assert (cut_off.complete, _purged(cut_off.as_dict())) == (False, {"agent_ui_purged": 59})
+    assert progress is not None
+    assert progress["purged_through"] == f"AGENTUI#{sorted(made.agent_uis)[58]}"
+    # And the next resumed there and purged the rest, once each; the last found nothing
+    assert _purged(rest) == {
+        "agent_ui_purged": 42,
+        "credential_purged": 3,
+        "webhook_trigger_purged": 2,
+        "workspace_purged": 1,
+    }
+    assert _purged(again) == {}
+    assert _secrets_held(ws, made) == []
+    assert {purged for _, purged, _ in _tombstones(ws, made)} == {True}
+    # And each credential has exactly one purge event
+    log = AuditLog(audit_table, table)
+    assert _purge_events(log, ws.id) == sorted(
+        (cid, "workspace_deleted") for cid in made.credentials
+    )
