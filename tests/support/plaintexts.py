@@ -30,14 +30,19 @@ def _texts(attribute: Any) -> Iterable[bytes]:
             yield from _texts(value)
 
 
-def plaintexts_in(dynamodb: Any, tables: Iterable[str], values: Iterable[str]) -> list[str]:
-    """Where one of `values` appears in an item of `tables`: `table: value` for each find."""
-    wanted = [value.encode() for value in values]
-    finds = []
+def plaintexts_in(dynamodb: Any, tables: Iterable[str], values: Iterable[str | bytes]) -> list[str]:
+    """Where one of `values` (text, or bytes such as a ciphertext) appears in an item of
+    `tables`: `table: value` for each find."""
+    wanted = [value.encode() if isinstance(value, str) else value for value in values]
+    finds: list[str] = []
     for table in tables:
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             for item in page["Items"]:
                 # One blob per item: a separator no value contains keeps attributes apart.
                 blob = b"\x00".join(_texts(item))
-                finds.extend(f"{table}: {value.decode()}" for value in wanted if value in blob)
+                finds.extend(
+                    f"{table}: {value.decode(errors='backslashreplace')}"
+                    for value in wanted
+                    if value in blob
+                )
     return finds

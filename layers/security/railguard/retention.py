@@ -7,7 +7,14 @@ Purging erases a resource's secret material and keeps a tombstone: the item stay
 A credential's purge and its `credential.purged` event are one transaction. Deleted resources are
 found through the deletion index (gsi1, `DELETED`, by deletion time); expired items through the
 sweep index (gsi2, `TTL#<shard>`, by ttl). Each write is conditional on the state that made the
-item due, so a second run, or one racing a restore, changes nothing it should not.
+item due and on the item not being purged yet, so a second run, one racing a restore, or one
+reading an index that lags, changes nothing it should not.
+
+A deleted workspace is on the same work list. When it is due, every resource in its partition
+is purged, whatever its own status (credentials with their `credential.purged` event, which
+says `reason: workspace_deleted`), one write each, since a workspace may hold more than one
+transaction can; a run cut off leaves on the workspace how far it got. Its idempotency keys
+need nothing here: they live a day, less than any retention period, and the sweep removes them.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from railguard.audit import Actor, AppendRefused, AuditEvent, StoredAuditTrail
 from railguard.clock import Clock
 from railguard.errors import ServiceUnavailable
 from railguard.jobs import JobReport, KeepGoing, while_time_remains
-from railguard.store import ConditionFailed, Item, Table, TransactItem
+from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
 from railguard.store import keys as item_keys
 
 _Outcome = Literal["purged", "already_changed", "failed"]
@@ -34,15 +41,39 @@ class _Erasure:
     masked: bool = False  # its listing shows a mask of the value: blanked too
 
 
-def _erasure(item: Item) -> _Erasure | None:
-    sk: str = item["sk"]
+_CREDENTIAL = _Erasure("credential", ("ciphertext",), masked=True)
+_WEBHOOK_TRIGGER = _Erasure("webhook_trigger", ("#token", "secret"))
+_AGENT_UI = _Erasure("agent_ui", ("pin_hash",))
+# Every purge also takes the item off the work list and, with nothing sealed left in it, out of
+# the sealing index (so the rotation job never reads it again).
+_ALSO_REMOVED = ("gsi1pk", "gsi1sk", "sealed_owners", "gsi3pk", "gsi3sk")
+
+# A purge happens once, however often a lagging index or an overlapping run shows the item.
+_NOT_YET_PURGED = "attribute_not_exists(purged_at)"
+# A resource deleted on its own: still deleted (not restored since the index said), and due.
+_DUE_ON_ITS_OWN = "#status = :deleted AND deleted_at <= :cutoff"
+# A resource of a deleted workspace (which is never restored): due with it, whatever its status.
+_DUE_WITH_ITS_WORKSPACE = "attribute_exists(pk)"
+
+
+def _erasure(sk: str) -> _Erasure | None:
+    """What a deleted resource loses, by the sort key of the item holding its secrets."""
     if sk.startswith("CREDENTIAL#"):
-        return _Erasure("credential", ("ciphertext",), masked=True)
+        return _CREDENTIAL
     if sk == "TRIGGER":
-        return _Erasure("webhook_trigger", ("#token", "secret"))
+        return _WEBHOOK_TRIGGER
     if sk.startswith("AGENTUI#"):
-        return _Erasure("agent_ui", ("pin_hash",))
+        return _AGENT_UI
     return None
+
+
+def _resource_of_workspace(item: Item) -> tuple[ItemKey, _Erasure] | None:
+    """For an item of a workspace's partition that names a resource with secrets: the key of the
+    item holding them (a trigger's record, named by its pointer) and what it loses."""
+    if item["sk"].startswith("TRIGGER#"):
+        return item_keys.webhook_trigger(item["lookup_digest"]), _WEBHOOK_TRIGGER
+    erasure = _erasure(item["sk"])
+    return ((item["pk"], item["sk"]), erasure) if erasure is not None else None
 
 
 class Retention:
@@ -62,36 +93,121 @@ class Retention:
             item_keys.DELETED_INDEX_PARTITION, index="gsi1", sk_until=f"{cutoff:012d}#~"
         )
         for item in while_time_remains(deleted, keep_going, report):
-            erasure = _erasure(item)
-            if erasure is None or item.get("status") != "deleted":
+            if item.get("status") != "deleted":
                 continue
-            outcome = self._purge(item, erasure, now, cutoff)
+            if (item["pk"], item["sk"]) == item_keys.workspace(item["pk"].removeprefix("WS#")):
+                self._purge_workspace(item, now, keep_going, report)
+                continue
+            erasure = _erasure(item["sk"])
+            if erasure is None:
+                continue
+            outcome = self._purge(
+                (item["pk"], item["sk"]),
+                erasure,
+                now,
+                due=_DUE_ON_ITS_OWN,
+                due_values={":deleted": "deleted", ":cutoff": cutoff},
+                event=self._purged_event(item, erasure, {}),
+            )
             report.count(f"{erasure.kind}_purged" if outcome == "purged" else outcome)
 
-    def _purge(self, item: Item, erasure: _Erasure, now: int, cutoff: int) -> _Outcome:
-        """Erase and mark one item, if it is still deleted and due."""
-        update = "SET purged_at = :now"
-        values: dict[str, object] = {":now": now, ":deleted": "deleted", ":cutoff": cutoff}
-        if erasure.masked:
-            update += ", masked_content = :blank"
-            values[":blank"] = "****"
-        update += " REMOVE " + ", ".join((*erasure.remove, "gsi1pk", "gsi1sk"))
-        names = {"#status": "status", **({"#token": "token"} if "#token" in erasure.remove else {})}
-        key, condition = (item["pk"], item["sk"]), "#status = :deleted AND deleted_at <= :cutoff"
-        if erasure.kind != "credential":
-            # The contract names no purge event for these; the job's report counts them.
-            try:
-                self._table.update(key, update, condition=condition, names=names, values=values)
-            except ConditionFailed:
-                return "already_changed"  # restored since the index said
-            return "purged"
-        event = AuditEvent(
+    def _purge_workspace(
+        self, workspace: Item, now: int, keep_going: KeepGoing, report: JobReport
+    ) -> None:
+        """Every secret of a deleted workspace: its partition is read in sort-key order and each
+        resource purged in its own write, since a workspace may hold more than one transaction
+        can; then the workspace is marked purged and leaves the work list. A run cut off (or
+        stopped by a failed event) records the last sort key it finished (`purged_through`)
+        and the next run resumes after it; a write repeated across that line changes nothing."""
+        workspace_key = (workspace["pk"], workspace["sk"])
+        progress: str | None = workspace.get("purged_through")
+        items = self._table.iterate(workspace["pk"], sk_after=progress)
+        stopped = False
+        for item in while_time_remains(items, keep_going, report):
+            resource = _resource_of_workspace(item)
+            if resource is not None and "purged_at" not in item:
+                key, erasure = resource
+                details = {"reason": "workspace_deleted"}
+                outcome = self._purge(
+                    key,
+                    erasure,
+                    now,
+                    due=_DUE_WITH_ITS_WORKSPACE,
+                    due_values={},
+                    event=self._purged_event(item, erasure, details),
+                )
+                report.count(f"{erasure.kind}_purged" if outcome == "purged" else outcome)
+                if outcome == "failed":  # its event could not be written: the next run retries
+                    stopped = True
+                    break
+            progress = item["sk"]
+        if stopped or not report.complete:
+            if progress != workspace.get("purged_through"):
+                update = "SET purged_through = :progress"
+                self._workspace_update(workspace_key, update, {":progress": progress})
+            return
+        finish = "SET purged_at = :now REMOVE gsi1pk, gsi1sk, purged_through"
+        if self._workspace_update(workspace_key, finish, {":now": now}):
+            report.count("workspace_purged")
+
+    def _workspace_update(self, key: ItemKey, update: str, values: dict[str, object]) -> bool:
+        """`update` on a deleted workspace not yet purged; False when another run has finished
+        it meanwhile."""
+        try:
+            self._table.update(
+                key,
+                update,
+                condition=f"#status = :deleted AND {_NOT_YET_PURGED}",
+                names={"#status": "status"},
+                values={":deleted": "deleted", **values},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def _purged_event(
+        self, item: Item, erasure: _Erasure, details: dict[str, str]
+    ) -> AuditEvent | None:
+        """`credential.purged` for a credential; the contract names no purge event for the
+        others (the job's report counts them)."""
+        if erasure is not _CREDENTIAL:
+            return None
+        return AuditEvent(
             "credential.purged",
             self._actor,
             item["id"],
             item["pk"].removeprefix("WS#"),
-            {"name": item["name"], "type": item["type"]},
+            {"name": item["name"], "type": item["type"], **details},
         )
+
+    def _purge(
+        self,
+        key: ItemKey,
+        erasure: _Erasure,
+        now: int,
+        *,
+        due: str,
+        due_values: dict[str, object],
+        event: AuditEvent | None,
+    ) -> _Outcome:
+        """Erase and mark one item if it is still `due` and not yet purged; with its event, if
+        it has one, in one transaction."""
+        update = "SET purged_at = :now"
+        values: dict[str, object] = {":now": now, **due_values}
+        if erasure.masked:
+            update += ", masked_content = :blank"
+            values[":blank"] = "****"
+        update += " REMOVE " + ", ".join((*erasure.remove, *_ALSO_REMOVED))
+        names = {"#token": "token"} if "#token" in erasure.remove else {}
+        if "#status" in due:
+            names["#status"] = "status"
+        condition = f"{due} AND {_NOT_YET_PURGED}"
+        if event is None:
+            try:
+                self._table.update(key, update, condition=condition, names=names, values=values)
+            except ConditionFailed:
+                return "already_changed"  # restored or purged since the index said
+            return "purged"
         transition = TransactItem.update_item(
             key, update, condition=condition, names=names, values=values
         )

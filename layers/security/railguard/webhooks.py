@@ -10,8 +10,10 @@ also kept envelope-encrypted, bound to the workspace and the trigger, and never 
 creation (or rotation, for the token). Rotation moves the record to the new token's hash in one
 transaction, so the old token stops at once.
 
-A call: the token's shape and checksum, the record, 30 calls a minute per source address and
-trigger, the active flag, then (with a secret) `X-Webhook-Timestamp` within 300 seconds and
+A call: the token's shape and checksum, the record, its workspace live (a deleted workspace's
+tokens are unknown; its triggers are many, so this is checked at use, from a 2-second cache,
+rather than by the deletion), 30 calls a minute per source address and trigger, the active
+flag, then (with a secret) `X-Webhook-Timestamp` within 300 seconds and
 `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`, compared in
 constant time; a signed call is accepted once (its signature is remembered for the window). The
 event goes to the stack's EventBridge bus.
@@ -56,7 +58,7 @@ from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.store.pointers import follow, follow_page
 from railguard.usage import note_last_use
-from railguard.workspaces import Listing, ResourceScope, still_live
+from railguard.workspaces import Listing, LiveWorkspaces, ResourceScope, still_live
 
 TOKEN_PREFIX = "wht_"  # noqa: S105 - a prefix, not a secret
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -365,6 +367,7 @@ class TriggerIngress:
         self._lookup = lookup
         self._bus = bus
         self._rate_limiter = RateLimiter(table, clock)
+        self._workspaces = LiveWorkspaces(table, clock)
 
     def accept(self, call: TriggerCall) -> str:
         """The id of the event published for the call, or a typed refusal."""
@@ -402,7 +405,11 @@ class TriggerIngress:
             raise Unauthenticated("The trigger token is malformed.")
         digest = self._lookup.for_presented_token(token)
         record = self._table.get(item_keys.webhook_trigger(digest)) if digest else None
-        if record is None or record["status"] != "active":
+        if (
+            record is None
+            or record["status"] != "active"
+            or self._workspaces.find(record["workspace_id"]) is None
+        ):
             raise Unauthenticated("Unknown webhook trigger token.")
         return record
 

@@ -28,6 +28,7 @@ from railguard.store import (
     TransactItem,
 )
 from railguard.store import keys as item_keys
+from railguard.ttl_cache import TtlCache
 
 MEMBER_PREFIX = "MEMBER#"
 WORKSPACE_PREFIX = "WS#"
@@ -147,6 +148,29 @@ def is_live(workspace: Item | None) -> bool:
     return workspace is not None and workspace.get("status") == "active"
 
 
+class LiveWorkspaces:
+    """Whether a workspace is live, as read at most `MAX_AGE_SECONDS` ago: for the credentials
+    that name their workspace in their own record (API keys, webhook tokens), checked at every
+    use. A deletion cannot reach an unbounded number of them in one transaction; this check
+    stops them all within the contract's 5 seconds, without a read per request."""
+
+    MAX_AGE_SECONDS = 2.0
+    MAX_ENTRIES = 4096
+
+    def __init__(self, table: Table, clock: Clock):
+        self._table = table
+        self._read: TtlCache[str, Item | None] = TtlCache(
+            clock, max_age_seconds=self.MAX_AGE_SECONDS, max_entries=self.MAX_ENTRIES
+        )
+
+    def find(self, workspace_id: str) -> Item | None:
+        """The workspace's item while it is live; None when it is deleted or unknown."""
+        workspace = self._read.get_or_load(
+            workspace_id, lambda: self._table.get(item_keys.workspace(workspace_id))
+        )
+        return workspace if is_live(workspace) else None
+
+
 def still_live(workspace_id: str) -> TransactItem:
     """For a transaction that creates something in a workspace: the workspace is not deleted,
     checked atomically with the write (a deletion in between cancels the transaction)."""
@@ -254,18 +278,25 @@ class Workspaces:
         return self.get(scope)
 
     def delete(self, scope: WorkspaceScope) -> None:
-        """Soft delete: the workspace stops for every key and session at once, and is kept."""
+        """Soft delete: every credential of the workspace stops within seconds (each checks the
+        workspace at use), and the workspace goes on the retention job's work list, which
+        purges its secrets after the retention period; the items are kept as tombstones."""
+        now = int(self._clock.now())
+        index = item_keys.deleted_index(now, scope.workspace_id)
         deletion = TransactItem.update_item(
             item_keys.workspace(scope.workspace_id),
-            "SET #status = :deleted, deleted_at = :now, deleted_by = :by",
+            "SET #status = :deleted, deleted_at = :now, deleted_by = :by,"
+            " gsi1pk = :index, gsi1sk = :order",
             # The owner now, not as the (up to 2 s old) authorizer context remembers.
             condition="#status = :active AND owner_id = :by",
             names={"#status": "status"},
             values={
                 ":deleted": "deleted",
                 ":active": "active",
-                ":now": int(self._clock.now()),
+                ":now": now,
                 ":by": scope.user_id,
+                ":index": index["gsi1pk"],
+                ":order": index["gsi1sk"],
             },
         )
         try:

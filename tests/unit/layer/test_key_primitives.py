@@ -14,13 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from railguard import opaque_tokens
-from railguard.authorizer.cache import TtlCache
 from railguard.errors import Unauthenticated
 from railguard.http import cors
 from railguard.plans import PLAN_LIMITS, RateLimit, plan_limit
 from railguard.principal import Principal
 from railguard.ratelimit import Quota, window
 from railguard.store.codec import from_attribute, to_attribute
+from railguard.ttl_cache import TtlCache
 
 PREFIX = "pr_live_"
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

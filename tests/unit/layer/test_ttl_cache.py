@@ -1,5 +1,6 @@
-"""The authorizer's TtlCache: hits within the age bound, reloads at it, evicts the least
-recently used entry beyond its size, and keeps what a reload returned."""
+"""TtlCache (the authorizer's, and the webhook ingress's workspaces): hits within the age bound,
+reloads at it, evicts the least recently used entry beyond its size, and keeps what a reload
+returned."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from railguard.authorizer.cache import TtlCache
+from railguard.ttl_cache import TtlCache
 
 MAX_AGE = 30.0
 START = 1_800_000_000.0

@@ -25,7 +25,6 @@ from typing import Any
 
 from railguard import opaque_tokens, policy, tokens
 from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
-from railguard.authorizer.cache import TtlCache
 from railguard.authorizer.credentials import extract_credential
 from railguard.clock import Clock
 from railguard.errors import Forbidden, ServiceUnavailable, Unauthenticated
@@ -36,7 +35,8 @@ from railguard.public_keys import PublicKeys
 from railguard.sessions import is_active
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
-from railguard.workspaces import is_live
+from railguard.ttl_cache import TtlCache
+from railguard.workspaces import LiveWorkspaces, is_live
 
 # Logout, password change, role changes and key changes must apply within 5 seconds.
 STATE_MAX_AGE_SECONDS = 2.0
@@ -64,7 +64,7 @@ class Authorizer:
         self._key_lookup = KeyLookup(table)
         self._state: TtlCache[tuple[str, str, str | None], _State] = _state_cache(clock)
         self._keys: TtlCache[str, KeyRecord | None] = _state_cache(clock)
-        self._workspaces: TtlCache[str, Item | None] = _state_cache(clock)
+        self._workspaces = LiveWorkspaces(table, clock)
         self._last_used_noted: TtlCache[str, float] = TtlCache(
             clock,
             max_age_seconds=KeyLookup.LAST_USED_RESOLUTION_SECONDS,
@@ -119,12 +119,9 @@ class Authorizer:
         now = self._clock.now()
         if record is None or not record.usable_at(now):
             raise Unauthenticated("The API key is unknown, revoked or expired.")
-        workspace = self._workspaces.get_or_load(
-            record.workspace_id, lambda: self._table.get(item_keys.workspace(record.workspace_id))
-        )
-        if not is_live(workspace):
+        workspace = self._workspaces.find(record.workspace_id)
+        if workspace is None:
             raise Unauthenticated("The API key's workspace is deleted.")
-        assert workspace is not None  # noqa: S101 - narrowed by is_live
         # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
         source_ip = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", "")
         if not record.allowed_ips.allows(str(source_ip)):

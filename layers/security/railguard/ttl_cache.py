@@ -1,5 +1,6 @@
-"""A small bounded cache whose entries expire: what the authorizer remembers between requests
-on a warm instance. The age bound is what makes revocations apply within seconds."""
+"""A small bounded cache whose entries expire: what a warm instance remembers between requests
+(the authorizer's reads, the webhook ingress's workspaces). The age bound is what makes
+revocations and deletions apply within seconds."""
 
 from __future__ import annotations
 
