@@ -115,11 +115,11 @@ class Accounts:
         profile = self.profile(user_id)
         # A stolen access token must not become a password oracle: same budget as logins.
         account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(profile.email))
-        self._throttle.reserve([account])
+        reservation = self._throttle.reserve([account])
         login = self._table.get(item_keys.login(profile.email))
         if login is None or not passwords.verify_secret(login["password_hash"], password):
             raise WrongPassword  # the reserved attempt stays counted as a failure
-        self._throttle.release(*account)
+        self._throttle.release(reservation)
         return profile, login["password_hash"]
 
     def change_password(self, user_id: str, current_password: str, new_password: str) -> None:

@@ -301,7 +301,7 @@ class AgentUis:
                 (UNLOCK_FAILURES_PER_ADDRESS, f"{agent_ui_id}#{source_ip}"),
                 (UNLOCK_FAILURES_PER_DEPLOYMENT, agent_ui_id),
             ]
-            self._throttle.reserve(budgets)
+            reservation = self._throttle.reserve(budgets)
             # A PIN of the wrong shape cannot be right: never hashed, still counted.
             if pin is None or not is_pin(pin) or not passwords.verify_secret(pin_hash, pin):
                 self._audit.record(
@@ -314,8 +314,7 @@ class AgentUis:
                     )
                 )
                 raise WrongPin  # the reserved attempts stay counted as failures
-            for budget in budgets:
-                self._throttle.release(*budget)
+            self._throttle.release(reservation)
         return self._open_session(record)
 
     def _open_session(self, record: Item) -> UnlockGrant:

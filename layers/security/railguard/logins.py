@@ -97,7 +97,7 @@ class Logins:
         email = item_keys.normalize_email(email)
         account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
         address = (LOGIN_FAILURES_PER_IP, client.source_ip)
-        self._throttle.reserve([account, address])
+        reservation = self._throttle.reserve([account, address])
         login = self._table.get(item_keys.login(email))
         if not passwords.within_length(password):
             # Cannot be right; never hashed (and counted as a failure).
@@ -108,8 +108,8 @@ class Logins:
         if login is None or not verified:
             self._failed(login, "wrong_password", client)
             raise InvalidCredentials  # the reserved attempts stay counted as failures
-        self._throttle.reset(*account)
-        self._throttle.release(*address)
+        self._throttle.clear(reservation.of(account))
+        self._throttle.release(reservation.of(address))
         if passwords.needs_rehash(login["password_hash"]):
             store_password_hash(self._table, email, login["password_hash"], password)  # best effort
             login = self._table.get(item_keys.login(email)) or login

@@ -114,11 +114,10 @@ class SecondFactors:
         """Which factor `code` was (and it is now used up), or None: wrong, replayed, or MFA
         is not on. Counted against the user and `also_throttled` first; 429 over budget."""
         subjects = [(MFA_FAILURES_PER_USER, user_id), *also_throttled]
-        self._throttle.reserve(subjects)
+        reservation = self._throttle.reserve(subjects)
         factor = self._spend(user_id, code)
         if factor is not None:
-            for subject in subjects:
-                self._throttle.release(*subject)
+            self._throttle.release(reservation)
         return factor  # a wrong code's attempts stay counted as failures
 
     def _spend(self, user_id: str, code: str) -> SecondFactor | None:
@@ -222,13 +221,12 @@ class Mfa:
         """Turn MFA on with a correct code of the pending secret; returns the recovery codes,
         shown this once."""
         item = self._totp_item(user_id, status="pending")
-        subjects: list[Subject] = [(MFA_FAILURES_PER_USER, user_id)]
-        self._throttle.reserve(subjects)
+        reservation = self._throttle.reserve([(MFA_FAILURES_PER_USER, user_id)])
         secret = self._envelope.decrypt(item["secret"], _owner(user_id)).decode()
         step = totp.accepted_step(secret, code, now=self._clock.now(), last_step=None)
         if step is None:
             raise WrongMfaCode
-        self._throttle.release(*subjects[0])
+        self._throttle.release(reservation)
         now = int(self._clock.now())
         codes = new_recovery_codes()
         event = AuditEvent("mfa.enabled", Actor.user(user_id), user_id)

@@ -444,6 +444,34 @@ def test_a_right_pin_gives_its_attempt_back(deployer: Deployer) -> None:
     assert deployer.unlock(created["id"], source_ip=address).status == 429
 
 
+def test_finding_5_a_right_pin_checked_across_a_window_boundary_keeps_the_next_budget_exact(
+    deployer: Deployer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a right PIN whose check (argon2 takes time) ends just after its 15-minute window
+    created = deployer.create(pin=PIN)
+    address = _address()
+    deployer.clock.to_window_start(900)
+    deployer.clock.advance(899)
+    verify = passwords.verify_secret
+
+    def slow_verify(stored_hash: str | None, candidate: str) -> bool:
+        deployer.clock.advance(1)
+        return verify(stored_hash, candidate)
+
+    monkeypatch.setattr(passwords, "verify_secret", slow_verify)
+    assert deployer.unlock(created["id"], source_ip=address).status == 200
+    monkeypatch.setattr(passwords, "verify_secret", verify)
+    # When five wrong PINs follow from that address in the new window
+    statuses = [
+        deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=address).status
+        for _ in range(5)
+    ]
+    # Then the sixth attempt is refused unchecked: the attempt given back went to the window it
+    # was taken from, not into this one as an extra try
+    assert statuses == [401] * 5
+    assert deployer.unlock(created["id"], source_ip=address).status == 429
+
+
 def test_fifty_failures_in_an_hour_lock_out_every_address(deployer: Deployer) -> None:
     # Given a deployment, and 50 wrong PINs within an hour from 25 addresses (2 each: no
     # address reaches its own limit)
