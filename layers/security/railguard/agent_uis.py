@@ -9,10 +9,11 @@ one of a deleted workspace, as unknown (404 or 401).
 
 Unlocking. A PIN has 4 to 8 digits: at most 10^8 candidates, and 10^4 for the shortest, so the
 hash alone protects little and the online budget is what counts. Every attempt is counted before
-the PIN is checked, against two fixed windows: 5 per 15 minutes per (deployment, source address)
-and 50 per hour per deployment from all addresses together (an attacker with many addresses
-still gets 50 guesses an hour, not 50 per address). At either limit the attempt is refused
-(429 with `Retry-After`) unchecked, even with the right PIN; a right PIN gives its counts back.
+the PIN is checked, against two fixed windows: 5 per 15 minutes per (deployment, source address;
+an IPv6 address counts as its /64) and 50 per hour per deployment from all addresses together
+(an attacker with many addresses still gets 50 guesses an hour, not 50 per address). At either
+limit the attempt is refused (429 with `Retry-After`) unchecked, even with the right PIN; a right
+PIN gives its counts back.
 Each wrong PIN is an `agent_ui.unlock_failed` audit event (ids and the address, never the PIN).
 
 The unlock token (`rgu_` + 190 random bits + checksum, `railguard.opaque_tokens`) is opaque, not
@@ -42,6 +43,7 @@ from railguard.errors import (
     WrongPin,
 )
 from railguard.ids import is_id, new_id
+from railguard.network import budget_subject
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
@@ -298,7 +300,7 @@ class AgentUis:
         pin_hash = record.get("pin_hash")
         if pin_hash is not None:
             budgets: list[Subject] = [
-                (UNLOCK_FAILURES_PER_ADDRESS, f"{agent_ui_id}#{source_ip}"),
+                (UNLOCK_FAILURES_PER_ADDRESS, f"{agent_ui_id}#{budget_subject(source_ip)}"),
                 (UNLOCK_FAILURES_PER_DEPLOYMENT, agent_ui_id),
             ]
             reservation = self._throttle.reserve(budgets)

@@ -1,7 +1,8 @@
 """Logging in and staying logged in: credentials for a session, and the session's tokens.
 
 An unknown email and a wrong password fail the same way, after the same work (a dummy argon2
-verification), and both count against the account's and the source address's failure budgets.
+verification), and both count against the account's and the source address's failure budgets
+(an IPv6 address counts as its /64: `railguard.network.budget_subject`).
 
 A user with MFA on gets no session for the password alone but an MFA challenge: an opaque,
 single-use `mfa_token` (`rgm_...`, stored as its digest, 5 minutes) that `complete_mfa`
@@ -30,11 +31,17 @@ from railguard.clock import Clock
 from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
 from railguard.mfa import SecondFactor, SecondFactors
+from railguard.network import budget_subject
 from railguard.sessions import SessionGrant, Sessions
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP, FailureThrottle
+from railguard.throttle import (
+    LOGIN_FAILURES_PER_ACCOUNT,
+    LOGIN_FAILURES_PER_IP,
+    FailureThrottle,
+    Subject,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,10 @@ class ClientInfo:
     source_ip: str
     user_agent: str
 
+    def address_budget(self) -> Subject:
+        """The failure budget of the client's address (its /64 for IPv6)."""
+        return (LOGIN_FAILURES_PER_IP, budget_subject(self.source_ip))
+
 
 class Logins:
     def __init__(
@@ -96,7 +107,7 @@ class Logins:
         on, the challenge to answer with a code instead."""
         email = item_keys.normalize_email(email)
         account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
-        address = (LOGIN_FAILURES_PER_IP, client.source_ip)
+        address = client.address_budget()
         reservation = self._throttle.reserve([account, address])
         login = self._table.get(item_keys.login(email))
         if not passwords.within_length(password):
@@ -184,8 +195,9 @@ class Logins:
         if challenge is None or challenge["status"] != "pending" or challenge["expires_at"] <= now:
             raise InvalidMfaToken
         user_id = challenge["user_id"]
-        address = (LOGIN_FAILURES_PER_IP, client.source_ip)
-        factor = self._second_factors.spend(user_id, code, also_throttled=[address])
+        factor = self._second_factors.spend(
+            user_id, code, also_throttled=[client.address_budget()]
+        )
         if factor is None:
             self._failed(challenge, "wrong_mfa_code", client)
             raise InvalidMfaCode

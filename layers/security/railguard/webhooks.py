@@ -10,11 +10,12 @@ also kept envelope-encrypted, bound to the workspace and the trigger, and never 
 creation (or rotation, for the token). Rotation moves the record to the new token's hash in one
 transaction, so the old token stops at once.
 
-A call: the token's shape and checksum, the record, 30 calls a minute per source address and
-trigger, the active flag, then (with a secret) `X-Webhook-Timestamp` within 300 seconds and
-`X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`, compared in
-constant time; a signed call is accepted once (its signature is remembered for the window). The
-event goes to the stack's EventBridge bus.
+A call: the token's shape and checksum, the record, 30 calls a minute per source address (an
+IPv6 address counts as its /64) and trigger, the active flag, then (with a secret)
+`X-Webhook-Timestamp` within 300 seconds and `X-Webhook-Signature: sha256=<hex
+HMAC-SHA256(secret, timestamp + "." + raw body)>`, compared in constant time; a signed call is
+accepted once (its signature is remembered for the window). The event goes to the stack's
+EventBridge bus.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from railguard.errors import (
 from railguard.events import EventBus
 from railguard.idempotency import IdempotencyKey
 from railguard.ids import new_id
+from railguard.network import budget_subject
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
 from railguard.sealing import sealed_attributes
@@ -370,7 +372,8 @@ class TriggerIngress:
         """The id of the event published for the call, or a typed refusal."""
         record = self._find(call.token)
         trigger_id, workspace_id = record["id"], record["workspace_id"]
-        quota = self._rate_limiter.take(f"webhook:{trigger_id}:{call.source_ip}", CALLS_PER_SOURCE)
+        source = budget_subject(call.source_ip)
+        quota = self._rate_limiter.take(f"webhook:{trigger_id}:{source}", CALLS_PER_SOURCE)
         if not quota.allowed:
             raise RateLimited(quota.reset_seconds, "Too many calls of this trigger; retry later.")
         if not record["is_active"]:

@@ -398,6 +398,24 @@ def test_five_failures_from_one_address_lock_it_out_for_that_deployment(
     assert deployer.unlock(locked["id"], {"pin": PIN}, source_ip=attacker).status == 200
 
 
+def test_finding_9_the_addresses_of_one_ipv6_64_share_one_unlock_budget(
+    deployer: Deployer,
+) -> None:
+    # Given five wrong PINs, each from another address of one IPv6 /64
+    created = deployer.create(pin=PIN)
+    statuses = [
+        deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=f"2001:db8:5:6::{n}").status
+        for n in range(1, 6)
+    ]
+    assert statuses == [401] * 5
+    # When a sixth address of that /64 brings the right PIN
+    blocked = deployer.unlock(created["id"], source_ip="2001:db8:5:6:ffff:ffff:ffff:fffe")
+    # Then it is refused unchecked: the /64 is one budget, not 2^64 of them
+    assert (blocked.status, _error_code(blocked)) == (429, "rate_limited")
+    # And an address of another /64 has a budget of its own
+    assert deployer.unlock(created["id"], source_ip="2001:db8:5:7::1").status == 200
+
+
 def test_concurrent_failures_pass_the_budget_exactly_five_times(
     deployer: Deployer, table: Table, aws: AwsEndpoint
 ) -> None:

@@ -190,6 +190,20 @@ def test_a_source_address_is_throttled_across_accounts() -> None:
     assert a.log_in(email, source_ip="10.20.0.2").status == 200
 
 
+def test_finding_9_the_addresses_of_one_ipv6_64_share_one_login_budget() -> None:
+    # Given 20 failures, each from another address of one IPv6 /64 and for another account
+    for n in range(1, 21):
+        wrong = a.log_in(a.new_email(), "wrong-password-123", source_ip=f"2001:db8:20:1::{n:x}")
+        assert wrong.status == 401
+    # When a new address of that /64 logs in, even to a real account
+    email = a.new_email()
+    a.sign_up(email)
+    # Then it is refused: the /64 is one budget, not 2^64 of them
+    assert a.log_in(email, source_ip="2001:db8:20:1:ffff::1").status == 429
+    # And an address of another /64 is not affected
+    assert a.log_in(email, source_ip="2001:db8:20:2::1").status == 200
+
+
 # -- tokens at the authorizer -----------------------------------------------------------
 def test_the_authorizer_passes_user_and_session_to_the_function() -> None:
     email = a.new_email()
