@@ -46,7 +46,7 @@ from railguard.network import budget_subject
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
 from railguard.sealing import sealed_attributes
-from railguard.server_keys import ServerKey
+from railguard.server_keys import KeyedHash
 from railguard.store import (
     ConditionFailed,
     Item,
@@ -93,24 +93,16 @@ def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-class TokenLookup:
+class TokenLookup(KeyedHash):
     """The keyed hash that finds a trigger from its token: HMAC-SHA256 under a server key, so a
     copy of the table alone cannot confirm a guessed token."""
 
-    def __init__(self, server_key: ServerKey):
-        self._server_key = server_key
-
     def for_new_token(self, token: str) -> str:
-        return self._hash(self._server_key.load_or_create(), token)
+        return self.of(token)
 
     def for_presented_token(self, token: str) -> str | None:
         """None when no trigger was ever made (there is no key yet, so no token can match)."""
-        key = self._server_key.load()
-        return self._hash(key, token) if key is not None else None
-
-    @staticmethod
-    def _hash(key: bytes, token: str) -> str:
-        return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+        return self.of_existing(token)
 
 
 @dataclass(frozen=True)
