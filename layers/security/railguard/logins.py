@@ -32,16 +32,12 @@ from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
 from railguard.mfa import SecondFactor, SecondFactors
 from railguard.network import budget_subject
+from railguard.server_keys import KeyedHash
 from railguard.sessions import SessionGrant, Sessions
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import (
-    LOGIN_FAILURES_PER_ACCOUNT,
-    LOGIN_FAILURES_PER_IP,
-    FailureThrottle,
-    Subject,
-)
+from railguard.throttle import LOGIN_FAILURES_PER_IP, FailureThrottle, Subject, account_budget
 
 
 @dataclass(frozen=True)
@@ -92,8 +88,10 @@ class Logins:
         audience: tokens.TokenAudience,
         envelope: Envelope,
         audit: AuditTrail,
+        account_subjects: KeyedHash,
     ):
         self._table = table
+        self._account_subjects = account_subjects
         self._clock = clock
         self._signing_keys = signing_keys
         self._audience = audience
@@ -106,7 +104,7 @@ class Logins:
         """Tokens for a new session, given a correct email and password; for a user with MFA
         on, the challenge to answer with a code instead."""
         email = item_keys.normalize_email(email)
-        account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
+        account = account_budget(self._account_subjects, email)
         address = client.address_budget()
         reservation = self._throttle.reserve([account, address])
         login = self._table.get(item_keys.login(email))
@@ -195,9 +193,7 @@ class Logins:
         if challenge is None or challenge["status"] != "pending" or challenge["expires_at"] <= now:
             raise InvalidMfaToken
         user_id = challenge["user_id"]
-        factor = self._second_factors.spend(
-            user_id, code, also_throttled=[client.address_budget()]
-        )
+        factor = self._second_factors.spend(user_id, code, also_throttled=[client.address_budget()])
         if factor is None:
             self._failed(challenge, "wrong_mfa_code", client)
             raise InvalidMfaCode

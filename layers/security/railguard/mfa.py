@@ -33,6 +33,7 @@ from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, WrongMfaCode
 from railguard.ids import CROCKFORD
 from railguard.sealing import sealed_attributes
+from railguard.server_keys import KeyedHash
 from railguard.sessions import Sessions
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
@@ -167,12 +168,21 @@ class SecondFactors:
 class Mfa:
     """The signed-in user's own MFA settings: set up, enable, disable, new recovery codes."""
 
-    def __init__(self, table: Table, envelope: Envelope, clock: Clock, audit: AuditTrail):
+    def __init__(
+        self,
+        table: Table,
+        envelope: Envelope,
+        clock: Clock,
+        audit: AuditTrail,
+        *,
+        account_subjects: KeyedHash,
+    ):
         self._table = table
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
-        self._accounts = Accounts(table, clock, audit)
+        # Disabling checks the password, on the account's failure budget.
+        self._accounts = Accounts(table, clock, audit, account_subjects=account_subjects)
         self._sessions = Sessions(table, clock, audit)
         self._factors = SecondFactors(table, envelope, clock, audit)
         self._throttle = FailureThrottle(table, clock)

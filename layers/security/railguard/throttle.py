@@ -15,12 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from railguard.clock import Clock
 from railguard.errors import RateLimited
 from railguard.ratelimit import count_one, window
 from railguard.store import ConditionFailed, ItemKey, Table
 from railguard.store import keys as item_keys
+
+if TYPE_CHECKING:
+    from railguard.server_keys import KeyedHash
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,16 @@ LOGIN_FAILURES_PER_ACCOUNT = ThrottleRule("login-account", limit=5, window_secon
 LOGIN_FAILURES_PER_IP = ThrottleRule("login-ip", limit=20, window_seconds=900)
 
 Subject = tuple[ThrottleRule, str]
+
+ACCOUNT_SUBJECT_KEY_NAME = "throttle-account"
+
+
+def account_budget(subjects: KeyedHash, email: str) -> Subject:
+    """The failure budget of the account an email names, whether or not there is one (else a
+    429 would tell which emails have accounts). Named by a keyed hash of the email: a counter's
+    key is kept in the table, and an unkeyed hash there would confirm guessed addresses, also
+    those of no account, to anyone with a copy of it."""
+    return (LOGIN_FAILURES_PER_ACCOUNT, subjects.of(email))
 
 
 @dataclass(frozen=True)
