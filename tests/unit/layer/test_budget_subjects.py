@@ -48,8 +48,14 @@ def test_an_unreadable_source_shares_one_subject(source_ip: str) -> None:
     assert budget_subject(source_ip) == UNREADABLE_SOURCE
 
 
-@given(st.ip_addresses(v=6).filter(lambda address: address.ipv4_mapped is None))
-def test_an_ipv6_subject_is_the_64_that_holds_the_address(address: ipaddress.IPv6Address) -> None:
+def _not_mapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None
+
+
+@given(st.ip_addresses(v=6).filter(_not_mapped))
+def test_an_ipv6_subject_is_the_64_that_holds_the_address(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
     network = ipaddress.IPv6Network(budget_subject(str(address)))
     assert network.prefixlen == 64
     assert address in network
