@@ -91,11 +91,11 @@ class Logins:
         account_subjects: KeyedHash,
     ):
         self._table = table
-        self._account_subjects = account_subjects
         self._clock = clock
         self._signing_keys = signing_keys
         self._audience = audience
         self._audit = audit
+        self._account_subjects = account_subjects
         self._sessions = Sessions(table, clock, audit)
         self._throttle = FailureThrottle(table, clock)
         self._second_factors = SecondFactors(table, envelope, clock, audit)
