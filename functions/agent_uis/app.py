@@ -3,6 +3,7 @@ public routes of a deployment's page: unlock with its PIN, and check the unlocke
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,6 +14,7 @@ from railguard.agent_uis import (
     KEEP,
     PIN_MAX_DIGITS,
     PIN_MIN_DIGITS,
+    PIN_PEPPER_KEY_NAME,
     AgentUis,
     AgentUiView,
     PinChange,
@@ -22,15 +24,25 @@ from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.guards import bearer_token
 from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.runtime import Runtime
-from railguard.settings import AuditSettings
+from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.workspaces import ResourceScope
 
 
-def _agent_uis(runtime: Runtime[AuditSettings]) -> AgentUis:
-    return AgentUis(runtime.table, runtime.clock, runtime.audit_trail)
+@dataclass(frozen=True, kw_only=True)
+class AgentUiSettings(EnvelopeSettings, AuditSettings):
+    """Records every change to the trail; KMS only for the server key that peppers PINs."""
 
 
-api = ApiFunction(AuditSettings, _agent_uis)
+def _agent_uis(runtime: Runtime[AgentUiSettings]) -> AgentUis:
+    return AgentUis(
+        runtime.table,
+        runtime.clock,
+        runtime.audit_trail,
+        pin_pepper=runtime.keyed_hash(PIN_PEPPER_KEY_NAME),
+    )
+
+
+api = ApiFunction(AgentUiSettings, _agent_uis)
 
 # A secret (masked in repr, never echoed by validation errors) of 4 to 8 ASCII digits.
 Pin = Secret[

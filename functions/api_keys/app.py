@@ -26,13 +26,14 @@ from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
 from railguard.plans import RateLimit
 from railguard.policy import SCOPES
 from railguard.runtime import Runtime
-from railguard.settings import AuditSettings
+from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.workspaces import WorkspaceScope
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApiKeySettings(AuditSettings):
-    """Keeps keys (as digests) in the table, and records every change to the trail."""
+class ApiKeySettings(EnvelopeSettings, AuditSettings):
+    """Keeps keys (as digests) in the table, and records every change to the trail; KMS only
+    for the server key that fingerprints Idempotency-Key requests."""
 
 
 def _api_keys(runtime: Runtime[ApiKeySettings]) -> ApiKeys:

@@ -19,6 +19,7 @@ from railguard.public_keys import PublicKeys
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings, EnvelopeSettings, TokenSettings
 from railguard.signing_keys import SigningKeyRing
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.tokens import TokenAudience
 
 
@@ -36,7 +37,12 @@ class AuthServices:
     @cached_property
     def accounts(self) -> Accounts:
         runtime = self._runtime
-        return Accounts(runtime.table, runtime.clock, runtime.audit_trail)
+        return Accounts(
+            runtime.table,
+            runtime.clock,
+            runtime.audit_trail,
+            account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
+        )
 
     @cached_property
     def logins(self) -> Logins:
@@ -49,6 +55,7 @@ class AuthServices:
             audience=TokenAudience(settings.token_issuer, settings.token_audience),
             envelope=runtime.envelope,
             audit=runtime.audit_trail,
+            account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
         )
 
     @cached_property

@@ -18,13 +18,15 @@ from railguard.http.audit import ActionFilter, AuditEventOut, event_list
 from railguard.http.models import Cursor, Limit, RequestModel
 from railguard.principal import Principal
 from railguard.runtime import Runtime
-from railguard.settings import AuditSettings
+from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.store import keys as item_keys
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 
 
 @dataclass(frozen=True, kw_only=True)
-class MeSettings(AuditSettings):
-    """Reads profiles, changes passwords, and records it in the user's audit trail."""
+class MeSettings(EnvelopeSettings, AuditSettings):
+    """Reads profiles, changes passwords, and records it in the user's audit trail; KMS only
+    for the server key that names accounts' failure budgets."""
 
 
 class MeServices:
@@ -36,7 +38,12 @@ class MeServices:
     @cached_property
     def accounts(self) -> Accounts:
         runtime = self._runtime
-        return Accounts(runtime.table, runtime.clock, runtime.audit_trail)
+        return Accounts(
+            runtime.table,
+            runtime.clock,
+            runtime.audit_trail,
+            account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
+        )
 
     @property
     def security_events(self) -> AuditLog:

@@ -13,15 +13,23 @@ from railguard.http.models import RequestModel
 from railguard.mfa import Mfa
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings, EnvelopeSettings
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 
 
 @dataclass(frozen=True, kw_only=True)
 class MfaSettings(EnvelopeSettings, AuditSettings):
-    """Seals TOTP secrets under KMS and records every change of a user's factors."""
+    """Seals TOTP secrets under KMS and records every change of a user's factors; unseals the
+    server key that names accounts' failure budgets."""
 
 
 def _mfa(runtime: Runtime[MfaSettings]) -> Mfa:
-    return Mfa(runtime.table, runtime.envelope, runtime.clock, runtime.audit_trail)
+    return Mfa(
+        runtime.table,
+        runtime.envelope,
+        runtime.clock,
+        runtime.audit_trail,
+        account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
+    )
 
 
 api = ApiFunction(MfaSettings, _mfa)

@@ -14,10 +14,11 @@ from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, WrongPassword
 from railguard.ids import new_id
+from railguard.server_keys import KeyedHash
 from railguard.sessions import Sessions
 from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import LOGIN_FAILURES_PER_ACCOUNT, FailureThrottle
+from railguard.throttle import FailureThrottle, account_budget
 from railguard.workspaces import WorkspaceView, new_workspace
 
 
@@ -30,10 +31,13 @@ class UserProfile:
 
 
 class Accounts:
-    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
+    def __init__(
+        self, table: Table, clock: Clock, audit: AuditTrail, *, account_subjects: KeyedHash
+    ):
         self._table = table
         self._clock = clock
         self._audit = audit
+        self._account_subjects = account_subjects
         self._sessions = Sessions(table, clock, audit)
         self._throttle = FailureThrottle(table, clock)
 
@@ -114,12 +118,12 @@ class Accounts:
         passwords.check_length(password, field=field)
         profile = self.profile(user_id)
         # A stolen access token must not become a password oracle: same budget as logins.
-        account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(profile.email))
-        self._throttle.reserve([account])
+        account = account_budget(self._account_subjects, profile.email)
+        reservation = self._throttle.reserve([account])
         login = self._table.get(item_keys.login(profile.email))
         if login is None or not passwords.verify_secret(login["password_hash"], password):
             raise WrongPassword  # the reserved attempt stays counted as a failure
-        self._throttle.release(*account)
+        self._throttle.release(reservation)
         return profile, login["password_hash"]
 
     def change_password(self, user_id: str, current_password: str, new_password: str) -> None:

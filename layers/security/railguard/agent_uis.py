@@ -1,19 +1,26 @@
 """Agent UI deployments (contract section 9): an agent's chat page, optionally behind a PIN.
 
 Items (docs/data-model.md): the record `WS#<workspace_id> / AGENTUI#<id>` (name, agent, the PIN's
-argon2id hash when there is one, `pin_version`, status, times), and the lookup
+peppered argon2id hash when there is one, `pin_version`, status, times), and the lookup
 `AGENTUI#<id> / LOOKUP` that names the workspace, because the public routes arrive with the
 deployment id alone. Both are written in one transaction with a check that the workspace is
 alive. Deletion is soft (`status = deleted`); the public routes treat a deleted deployment, or
 one of a deleted workspace, as unknown (404 or 401).
 
-Unlocking. A PIN has 4 to 8 digits: at most 10^8 candidates, and 10^4 for the shortest, so the
-hash alone protects little and the online budget is what counts. Every attempt is counted before
-the PIN is checked, against two fixed windows: 5 per 15 minutes per (deployment, source address)
-and 50 per hour per deployment from all addresses together (an attacker with many addresses
-still gets 50 guesses an hour, not 50 per address). At either limit the attempt is refused
-(429 with `Retry-After`) unchecked, even with the right PIN; a right PIN gives its counts back.
-Each wrong PIN is an `agent_ui.unlock_failed` audit event (ids and the address, never the PIN).
+Unlocking. A PIN has 4 to 8 digits: at most 10^8 candidates, and 10^4 for the shortest, so a
+hash alone would fall to an offline search. The hash is therefore of the PIN's HMAC-SHA256 under
+a server key (`railguard.server_keys`, sealed by KMS): a copy of the table alone leaves nothing
+to search. A hash made before PINs were peppered (no `pin_pepper`) is checked as it was made and,
+when the PIN was right, replaced by a peppered one. Online, the budgets are what count: every
+attempt is counted before the PIN is checked, against two fixed windows: 5 per 15 minutes per
+(deployment, source address; an IPv6 address counts as its /64) and 50 per hour per deployment
+from all addresses together (an attacker with many addresses still gets 50 guesses an hour, not
+50 per address). At either limit the attempt is refused (429 with `Retry-After`) unchecked, even
+with the right PIN; a right PIN gives its counts back. Each wrong PIN is an
+`agent_ui.unlock_failed` audit event (ids and the address, never the PIN). A deployment without
+a PIN unlocks without one, but every unlock writes a session, so those are limited too: 60 per
+15 minutes per (deployment, address), enough for an office behind one address (a visitor
+unlocks about once per 15-minute session).
 
 The unlock token (`rgu_` + 190 random bits + checksum, `railguard.opaque_tokens`) is opaque, not
 a JWT, so the authorizer refuses it on every other route; it is stored only as the digest that
@@ -28,6 +35,7 @@ from __future__ import annotations
 import enum
 import hmac
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -37,12 +45,17 @@ from railguard.clock import Clock
 from railguard.errors import (
     Conflict,
     NotFound,
+    RateLimited,
     Unauthenticated,
     ValidationFailed,
     WrongPin,
 )
 from railguard.ids import is_id, new_id
-from railguard.store import Item, Table, TransactItem
+from railguard.network import budget_subject
+from railguard.plans import RateLimit
+from railguard.ratelimit import RateLimiter
+from railguard.server_keys import KeyedHash
+from railguard.store import ConditionFailed, Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.throttle import FailureThrottle, Subject, ThrottleRule
@@ -56,6 +69,8 @@ AGENT_UI_PREFIX: Final = "AGENTUI#"
 
 UNLOCK_FAILURES_PER_ADDRESS = ThrottleRule("agent-ui-ip", limit=5, window_seconds=900)
 UNLOCK_FAILURES_PER_DEPLOYMENT = ThrottleRule("agent-ui-all", limit=50, window_seconds=3600)
+UNLOCKS_WITHOUT_PIN_PER_ADDRESS = RateLimit(requests=60, window_seconds=900)
+PIN_PEPPER_KEY_NAME: Final = "agent-ui-pin-pepper"
 
 _ASCII_DIGITS = frozenset("0123456789")
 
@@ -134,14 +149,23 @@ def _new_pin_version() -> str:
 
 
 class AgentUis:
-    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
+    def __init__(self, table: Table, clock: Clock, audit: AuditTrail, *, pin_pepper: KeyedHash):
         self._table = table
         self._clock = clock
         self._audit = audit
+        self._pin_pepper = pin_pepper
         self._throttle = FailureThrottle(table, clock)
+        self._rate_limiter = RateLimiter(table, clock)
 
     def _now(self) -> int:
         return int(self._clock.now())
+
+    def _hashed_pin(self, pin: str) -> Item:
+        """The record's attributes for a PIN: argon2id of its HMAC under the pepper key."""
+        return {
+            "pin_hash": passwords.hash_secret(self._pin_pepper.of(pin)),
+            "pin_pepper": PIN_PEPPER_KEY_NAME,
+        }
 
     # -- management (X-Workspace-ID; the permission table has admitted the principal) ---------
     def list_for(
@@ -190,7 +214,7 @@ class AgentUis:
             "updated_at": now,
         }
         if pin is not None:
-            item["pin_hash"] = passwords.hash_secret(pin)
+            item |= self._hashed_pin(pin)
         lookup_pk, lookup_sk = item_keys.agent_ui_lookup(agent_ui_id)
         writes = [
             still_live(scope.workspace_id),
@@ -229,9 +253,9 @@ class AgentUis:
         if pin is not KEEP:
             sets["pin_version"] = _new_pin_version()
             if pin is None:
-                removes.append("pin_hash")
+                removes.extend(("pin_hash", "pin_pepper"))
             else:
-                sets["pin_hash"] = passwords.hash_secret(pin)
+                sets |= self._hashed_pin(pin)
         if not sets:
             return self.get(scope, agent_ui_id)
         sets["updated_at"] = self._now()
@@ -284,7 +308,8 @@ class AgentUis:
     def unlock(self, agent_ui_id: str, pin: str | None, *, source_ip: str) -> UnlockGrant:
         """A session token for the deployment, given its PIN (none for a deployment without).
 
-        Unknown or deleted: `NotFound`. Over a failure budget: `RateLimited`, the PIN unchecked.
+        Unknown or deleted: `NotFound`. Over a failure budget: `RateLimited`, the PIN unchecked
+        (without a PIN: over the address's unlocks, `RateLimited`).
         Wrong or missing PIN: `WrongPin`, counted and audited.
         """
         lookup = (
@@ -295,15 +320,17 @@ class AgentUis:
         record = self._live_record(lookup["workspace_id"], agent_ui_id) if lookup else None
         if record is None:
             raise NotFound("No such agent UI.")
-        pin_hash = record.get("pin_hash")
-        if pin_hash is not None:
+        address = budget_subject(source_ip)
+        if "pin_hash" not in record:
+            self._count_unlock_without_pin(agent_ui_id, address)
+        else:
             budgets: list[Subject] = [
-                (UNLOCK_FAILURES_PER_ADDRESS, f"{agent_ui_id}#{source_ip}"),
+                (UNLOCK_FAILURES_PER_ADDRESS, f"{agent_ui_id}#{address}"),
                 (UNLOCK_FAILURES_PER_DEPLOYMENT, agent_ui_id),
             ]
-            self._throttle.reserve(budgets)
+            reservation = self._throttle.reserve(budgets)
             # A PIN of the wrong shape cannot be right: never hashed, still counted.
-            if pin is None or not is_pin(pin) or not passwords.verify_secret(pin_hash, pin):
+            if pin is None or not is_pin(pin) or not self._pin_matches(record, pin):
                 self._audit.record(
                     AuditEvent(
                         "agent_ui.unlock_failed",
@@ -314,9 +341,36 @@ class AgentUis:
                     )
                 )
                 raise WrongPin  # the reserved attempts stay counted as failures
-            for budget in budgets:
-                self._throttle.release(*budget)
+            self._throttle.release(reservation)
         return self._open_session(record)
+
+    def _count_unlock_without_pin(self, agent_ui_id: str, address: str) -> None:
+        quota = self._rate_limiter.take(
+            f"agent-ui:{agent_ui_id}:{address}", UNLOCKS_WITHOUT_PIN_PER_ADDRESS
+        )
+        if not quota.allowed:
+            raise RateLimited(quota.reset_seconds, "Too many unlocks; retry later.")
+
+    def _pin_matches(self, record: Item, pin: str) -> bool:
+        if "pin_pepper" in record:
+            return passwords.verify_secret(record["pin_hash"], self._pin_pepper.of(pin))
+        # Hashed before PINs were peppered: checked as it was made, then hashed again peppered.
+        if not passwords.verify_secret(record["pin_hash"], pin):
+            return False
+        with suppress(ConditionFailed):  # the PIN changed meanwhile: that hash is peppered
+            self._table.update(
+                item_keys.agent_ui(record["workspace_id"], record["id"]),
+                "SET pin_hash = :peppered, pin_pepper = :pepper",
+                condition="pin_hash = :unpeppered AND #status = :active",
+                names={"#status": "status"},
+                values={
+                    ":peppered": passwords.hash_secret(self._pin_pepper.of(pin)),
+                    ":pepper": PIN_PEPPER_KEY_NAME,
+                    ":unpeppered": record["pin_hash"],
+                    ":active": "active",
+                },
+            )
+        return True
 
     def _open_session(self, record: Item) -> UnlockGrant:
         token = opaque_tokens.new_token(UNLOCK_TOKEN_PREFIX)

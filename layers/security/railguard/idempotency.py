@@ -6,6 +6,10 @@ creation it names, so the two exist together or not at all. A retry finds it and
 was created; the same key with a different request is a conflict. Nothing secret is kept to
 replay: a key's or token's secret was shown once, so a retry of its creation answers with the id
 (409 `already_applied`), and the client rotates it for a new secret if the first reply was lost.
+
+What the key was used for is remembered as an HMAC of the operation and its body under a server
+key (`railguard.server_keys`), never as an unkeyed hash: a credential's value is in that body,
+and with a plain hash a copy of the table would let a word list find a weak value.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -25,7 +28,11 @@ from railguard.errors import Conflict, ValidationFailed
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 
+if TYPE_CHECKING:  # the envelope (KMS) is loaded only by the functions that create
+    from railguard.server_keys import KeyedHash
+
 HEADER = "Idempotency-Key"
+FINGERPRINT_KEY_NAME = "idempotency-fingerprint"
 REMEMBERED_SECONDS = 24 * 3600
 # Visible ASCII, as the IETF draft and the usual clients (UUIDs, ULIDs) have it.
 _VALUE = re.compile(r"[\x21-\x7e]{1,255}")
@@ -46,22 +53,25 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def _fingerprint(salt: bytes, request: bytes) -> str:
-    return hashlib.sha256(salt + request).hexdigest()
-
-
 @dataclass(frozen=True)
 class IdempotencyKey:
     """A client's Idempotency-Key, bound to who sent it, where, and what they asked."""
 
     digest: str  # of the caller and the key: the item's sort key
     # The operation and its input, secrets included: the same key must mean the same request.
-    # Stored only as a salted hash, so a credential's value cannot be guessed from it.
+    # Stored only as an HMAC under `fingerprints`' server key.
     request: bytes = field(repr=False)
+    fingerprints: KeyedHash = field(repr=False, compare=False)
 
     @classmethod
     def parse(
-        cls, value: str | None, *, caller: str, operation: str, request: Mapping[str, Any]
+        cls,
+        value: str | None,
+        *,
+        caller: str,
+        operation: str,
+        request: Mapping[str, Any],
+        fingerprints: KeyedHash,
     ) -> IdempotencyKey | None:
         """None without a header; 400 for a value that is not 1-255 visible ASCII characters."""
         if value is None:
@@ -75,7 +85,7 @@ class IdempotencyKey:
         canonical = json.dumps(
             {"operation": operation, "request": request}, sort_keys=True, default=_plain
         )
-        return cls(digest, canonical.encode())
+        return cls(digest, canonical.encode(), fingerprints)
 
     def earlier(self, table: Table, workspace_id: str, now: int) -> str | None:
         """The id the same request created within the last day, else None; a conflict when the
@@ -83,13 +93,25 @@ class IdempotencyKey:
         item = table.get(item_keys.idempotency(workspace_id, self.digest))
         if item is None or item["expires_at"] <= now:
             return None
-        presented = _fingerprint(bytes(item["fingerprint_salt"]), self.request)
-        if not hmac.compare_digest(presented, item["fingerprint"]):
+        if not self._same_request(item, workspace_id):
             raise Conflict(
                 "This Idempotency-Key was used for a different request.",
                 details={"field": HEADER},
             )
         return str(item["resource_id"])
+
+    def _fingerprint(self, workspace_id: str) -> str:
+        """Bound to the record it is kept in, so equal requests of two records (two workspaces
+        storing one value) do not show as equal fingerprints."""
+        return self.fingerprints.of(f"{workspace_id}\n{self.digest}\n".encode() + self.request)
+
+    def _same_request(self, item: Item, workspace_id: str) -> bool:
+        if "request_mac" in item:
+            return hmac.compare_digest(self._fingerprint(workspace_id), item["request_mac"])
+        # Remembered before fingerprints were keyed, with a salted SHA-256; such records expire
+        # within a day of the deployment that keyed them, and this branch can go then.
+        legacy = hashlib.sha256(bytes(item["fingerprint_salt"]) + self.request).hexdigest()
+        return hmac.compare_digest(legacy, item["fingerprint"])
 
     def refuse_repeat(self, table: Table, workspace_id: str, now: int, *, created: str) -> None:
         """For creations whose reply holds a secret shown once (a key, a trigger's token): a
@@ -108,12 +130,10 @@ class IdempotencyKey:
         its condition when a concurrent request with the same key got there first."""
         pk, sk = item_keys.idempotency(workspace_id, self.digest)
         expires_at = now + REMEMBERED_SECONDS
-        salt = secrets.token_bytes(16)
         item: Item = {
             "pk": pk,
             "sk": sk,
-            "fingerprint_salt": salt,
-            "fingerprint": _fingerprint(salt, self.request),
+            "request_mac": self._fingerprint(workspace_id),
             "resource_id": resource_id,
             "created_at": now,
             "expires_at": expires_at,

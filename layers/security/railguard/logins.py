@@ -1,7 +1,8 @@
 """Logging in and staying logged in: credentials for a session, and the session's tokens.
 
 An unknown email and a wrong password fail the same way, after the same work (a dummy argon2
-verification), and both count against the account's and the source address's failure budgets.
+verification), and both count against the account's and the source address's failure budgets
+(an IPv6 address counts as its /64: `railguard.network.budget_subject`).
 
 A user with MFA on gets no session for the password alone but an MFA challenge: an opaque,
 single-use `mfa_token` (`rgm_...`, stored as its digest, 5 minutes) that `complete_mfa`
@@ -30,11 +31,13 @@ from railguard.clock import Clock
 from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
 from railguard.mfa import SecondFactor, SecondFactors
+from railguard.network import budget_subject
+from railguard.server_keys import KeyedHash
 from railguard.sessions import SessionGrant, Sessions
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP, FailureThrottle
+from railguard.throttle import LOGIN_FAILURES_PER_IP, FailureThrottle, Subject, account_budget
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class ClientInfo:
     source_ip: str
     user_agent: str
 
+    def address_budget(self) -> Subject:
+        """The failure budget of the client's address (its /64 for IPv6)."""
+        return (LOGIN_FAILURES_PER_IP, budget_subject(self.source_ip))
+
 
 class Logins:
     def __init__(
@@ -81,12 +88,14 @@ class Logins:
         audience: tokens.TokenAudience,
         envelope: Envelope,
         audit: AuditTrail,
+        account_subjects: KeyedHash,
     ):
         self._table = table
         self._clock = clock
         self._signing_keys = signing_keys
         self._audience = audience
         self._audit = audit
+        self._account_subjects = account_subjects
         self._sessions = Sessions(table, clock, audit)
         self._throttle = FailureThrottle(table, clock)
         self._second_factors = SecondFactors(table, envelope, clock, audit)
@@ -95,9 +104,9 @@ class Logins:
         """Tokens for a new session, given a correct email and password; for a user with MFA
         on, the challenge to answer with a code instead."""
         email = item_keys.normalize_email(email)
-        account = (LOGIN_FAILURES_PER_ACCOUNT, item_keys.email_digest(email))
-        address = (LOGIN_FAILURES_PER_IP, client.source_ip)
-        self._throttle.reserve([account, address])
+        account = account_budget(self._account_subjects, email)
+        address = client.address_budget()
+        reservation = self._throttle.reserve([account, address])
         login = self._table.get(item_keys.login(email))
         if not passwords.within_length(password):
             # Cannot be right; never hashed (and counted as a failure).
@@ -108,8 +117,8 @@ class Logins:
         if login is None or not verified:
             self._failed(login, "wrong_password", client)
             raise InvalidCredentials  # the reserved attempts stay counted as failures
-        self._throttle.reset(*account)
-        self._throttle.release(*address)
+        self._throttle.clear(reservation.of(account))
+        self._throttle.release(reservation.of(address))
         if passwords.needs_rehash(login["password_hash"]):
             store_password_hash(self._table, email, login["password_hash"], password)  # best effort
             login = self._table.get(item_keys.login(email)) or login
@@ -184,8 +193,7 @@ class Logins:
         if challenge is None or challenge["status"] != "pending" or challenge["expires_at"] <= now:
             raise InvalidMfaToken
         user_id = challenge["user_id"]
-        address = (LOGIN_FAILURES_PER_IP, client.source_ip)
-        factor = self._second_factors.spend(user_id, code, also_throttled=[address])
+        factor = self._second_factors.spend(user_id, code, also_throttled=[client.address_budget()])
         if factor is None:
             self._failed(challenge, "wrong_mfa_code", client)
             raise InvalidMfaCode

@@ -33,6 +33,7 @@ from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, WrongMfaCode
 from railguard.ids import CROCKFORD
 from railguard.sealing import sealed_attributes
+from railguard.server_keys import KeyedHash
 from railguard.sessions import Sessions
 from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
@@ -114,11 +115,10 @@ class SecondFactors:
         """Which factor `code` was (and it is now used up), or None: wrong, replayed, or MFA
         is not on. Counted against the user and `also_throttled` first; 429 over budget."""
         subjects = [(MFA_FAILURES_PER_USER, user_id), *also_throttled]
-        self._throttle.reserve(subjects)
+        reservation = self._throttle.reserve(subjects)
         factor = self._spend(user_id, code)
         if factor is not None:
-            for subject in subjects:
-                self._throttle.release(*subject)
+            self._throttle.release(reservation)
         return factor  # a wrong code's attempts stay counted as failures
 
     def _spend(self, user_id: str, code: str) -> SecondFactor | None:
@@ -168,12 +168,21 @@ class SecondFactors:
 class Mfa:
     """The signed-in user's own MFA settings: set up, enable, disable, new recovery codes."""
 
-    def __init__(self, table: Table, envelope: Envelope, clock: Clock, audit: AuditTrail):
+    def __init__(
+        self,
+        table: Table,
+        envelope: Envelope,
+        clock: Clock,
+        audit: AuditTrail,
+        *,
+        account_subjects: KeyedHash,
+    ):
         self._table = table
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
-        self._accounts = Accounts(table, clock, audit)
+        # Disabling checks the password, on the account's failure budget.
+        self._accounts = Accounts(table, clock, audit, account_subjects=account_subjects)
         self._sessions = Sessions(table, clock, audit)
         self._factors = SecondFactors(table, envelope, clock, audit)
         self._throttle = FailureThrottle(table, clock)
@@ -222,13 +231,12 @@ class Mfa:
         """Turn MFA on with a correct code of the pending secret; returns the recovery codes,
         shown this once."""
         item = self._totp_item(user_id, status="pending")
-        subjects: list[Subject] = [(MFA_FAILURES_PER_USER, user_id)]
-        self._throttle.reserve(subjects)
+        reservation = self._throttle.reserve([(MFA_FAILURES_PER_USER, user_id)])
         secret = self._envelope.decrypt(item["secret"], _owner(user_id)).decode()
         step = totp.accepted_step(secret, code, now=self._clock.now(), last_step=None)
         if step is None:
             raise WrongMfaCode
-        self._throttle.release(*subjects[0])
+        self._throttle.release(reservation)
         now = int(self._clock.now())
         codes = new_recovery_codes()
         event = AuditEvent("mfa.enabled", Actor.user(user_id), user_id)

@@ -1,5 +1,5 @@
 """Network restrictions a client may set on a credential: the source IPs it may be used from and
-the browser origins it may be used by.
+the browser origins it may be used by; and what a per-address budget counts a source address as.
 
 Both lists are written by clients and enforced by the authorizer, so parsing is strict (a
 permissive parser that reads `010.0.0.1` as 8.0.0.1, or `https://a.test:443@evil.test` as
@@ -229,6 +229,31 @@ def _client_address(source_ip: str) -> tuple[int, int] | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.version, int(address)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-address budgets
+
+_IPV6_BUDGET_PREFIX = 64  # the smallest network an IPv6 subscriber is usually given
+UNREADABLE_SOURCE = "unreadable"
+
+
+def budget_subject(source_ip: str) -> str:
+    """Whose budget a request from `source_ip` counts against, for every per-address budget.
+
+    An IPv4 address is its own subject (an IPv4-mapped IPv6 address counts as that IPv4
+    address). An IPv6 address counts as its /64: one subscriber is routinely given a whole /64
+    (often much more), so a budget per IPv6 address would give them 2^64 budgets. Anything
+    unreadable (API Gateway sends none) shares one subject, so it cannot mint fresh budgets.
+    """
+    client = _client_address(source_ip) if isinstance(source_ip, str) else None
+    if client is None:
+        return UNREADABLE_SOURCE
+    version, number = client
+    if version == 4:
+        return str(ipaddress.IPv4Address(number))
+    host_bits = 128 - _IPV6_BUDGET_PREFIX
+    return str(ipaddress.IPv6Network((number >> host_bits << host_bits, _IPV6_BUDGET_PREFIX)))
 
 
 # ---------------------------------------------------------------------------------------------

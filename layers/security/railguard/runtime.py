@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from railguard.audit import AuditLog, StoredAuditTrail
     from railguard.envelope import Envelope
     from railguard.events import EventBus
+    from railguard.server_keys import KeyedHash
 
 # Fail fast and let the client retry: a Lambda waiting on a slow dependency burns its timeout.
 AWS_CLIENT_CONFIG = Config(
@@ -45,6 +46,7 @@ class Runtime[S: FunctionSettings]:
     def __init__(self, settings: S, clock: Clock | None = None):
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self._keyed_hashes: dict[str, KeyedHash] = {}
 
     @staticmethod
     def cold_start[T: FunctionSettings](settings_model: type[T]) -> Runtime[T]:
@@ -113,6 +115,16 @@ class Runtime[S: FunctionSettings]:
 
         client = cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
         return Envelope(client, self.settings.kms_key_id, DataKeyCache(self.clock))
+
+    def keyed_hash(self, key_name: str) -> KeyedHash:
+        """HMAC under the server key `key_name`, one per instance, so its key is unsealed once
+        however many services use it."""
+        if key_name not in self._keyed_hashes:
+            from railguard.server_keys import KeyedHash, ServerKey  # noqa: PLC0415 - loads KMS
+
+            server_key = ServerKey(self.table, self.envelope, self.clock, key_name)
+            self._keyed_hashes[key_name] = KeyedHash(server_key)
+        return self._keyed_hashes[key_name]
 
     @cached_property
     def event_bus(self) -> EventBus:

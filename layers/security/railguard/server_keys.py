@@ -4,10 +4,18 @@ the envelope (KMS), unsealed once per function instance.
 The first writer creates the key with a conditional put; a writer that loses that race reads the
 winner's, so every instance agrees on one key. Such a key is never rotated: what it protects
 (e.g. the keyed hashes that find webhook triggers) would stop being found.
+
+Their use is `KeyedHash`: wherever the table keeps a fingerprint of something guessable (a
+credential's value in an idempotency record, an email in a throttle counter's key, a PIN under
+its argon2id hash), it is an HMAC under such a key, so a copy of the table alone (a backup, a
+point-in-time restore, a function role's reads) cannot confirm a guess. Each use has a key of
+its own (its name is in the KMS encryption context, so IAM can grant one and not another).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from railguard.clock import Clock
@@ -63,3 +71,25 @@ class ServerKey:
             return winner
         self._material = fresh
         return fresh
+
+
+class KeyedHash:
+    """HMAC-SHA256 under one server key, in hex."""
+
+    def __init__(self, server_key: ServerKey):
+        self._server_key = server_key
+
+    def of(self, value: str | bytes) -> str:
+        """The keyed hash of `value`; the key is made if nobody has made it yet."""
+        return self._hash(self._server_key.load_or_create(), value)
+
+    def of_existing(self, value: str | bytes) -> str | None:
+        """The keyed hash of `value`, or None while there is no key: then nothing stored can
+        hold a hash under it, and a lookup need not make one."""
+        key = self._server_key.load()
+        return self._hash(key, value) if key is not None else None
+
+    @staticmethod
+    def _hash(key: bytes, value: str | bytes) -> str:
+        message = value.encode() if isinstance(value, str) else value
+        return hmac.new(key, message, hashlib.sha256).hexdigest()

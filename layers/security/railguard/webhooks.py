@@ -12,11 +12,11 @@ transaction, so the old token stops at once.
 
 A call: the token's shape and checksum, the record, its workspace live (a deleted workspace's
 tokens are unknown; its triggers are many, so this is checked at use, from a 2-second cache,
-rather than by the deletion), 30 calls a minute per source address and trigger, the active
-flag, then (with a secret) `X-Webhook-Timestamp` within 300 seconds and
-`X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`, compared in
-constant time; a signed call is accepted once (its signature is remembered for the window). The
-event goes to the stack's EventBridge bus.
+rather than by the deletion), 30 calls a minute per source address (an IPv6 address counts as
+its /64) and trigger, the active flag, then (with a secret) `X-Webhook-Timestamp` within 300
+seconds and `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`,
+compared in constant time; a signed call is accepted once (its signature is remembered for the
+window). The event goes to the stack's EventBridge bus.
 """
 
 from __future__ import annotations
@@ -43,10 +43,11 @@ from railguard.errors import (
 from railguard.events import EventBus
 from railguard.idempotency import IdempotencyKey
 from railguard.ids import new_id
+from railguard.network import budget_subject
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
 from railguard.sealing import sealed_attributes
-from railguard.server_keys import ServerKey
+from railguard.server_keys import KeyedHash
 from railguard.store import (
     ConditionFailed,
     Item,
@@ -93,24 +94,16 @@ def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-class TokenLookup:
+class TokenLookup(KeyedHash):
     """The keyed hash that finds a trigger from its token: HMAC-SHA256 under a server key, so a
     copy of the table alone cannot confirm a guessed token."""
 
-    def __init__(self, server_key: ServerKey):
-        self._server_key = server_key
-
     def for_new_token(self, token: str) -> str:
-        return self._hash(self._server_key.load_or_create(), token)
+        return self.of(token)
 
     def for_presented_token(self, token: str) -> str | None:
         """None when no trigger was ever made (there is no key yet, so no token can match)."""
-        key = self._server_key.load()
-        return self._hash(key, token) if key is not None else None
-
-    @staticmethod
-    def _hash(key: bytes, token: str) -> str:
-        return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+        return self.of_existing(token)
 
 
 @dataclass(frozen=True)
@@ -373,7 +366,8 @@ class TriggerIngress:
         """The id of the event published for the call, or a typed refusal."""
         record = self._find(call.token)
         trigger_id, workspace_id = record["id"], record["workspace_id"]
-        quota = self._rate_limiter.take(f"webhook:{trigger_id}:{call.source_ip}", CALLS_PER_SOURCE)
+        source = budget_subject(call.source_ip)
+        quota = self._rate_limiter.take(f"webhook:{trigger_id}:{source}", CALLS_PER_SOURCE)
         if not quota.allowed:
             raise RateLimited(quota.reset_seconds, "Too many calls of this trigger; retry later.")
         if not record["is_active"]:

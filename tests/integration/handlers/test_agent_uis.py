@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from infra.local.aws import AwsEndpoint
+from infra.local.provisioning import Provisioning
 from railguard import passwords
-from railguard.agent_uis import AgentUis
+from railguard.agent_uis import PIN_PEPPER_KEY_NAME, AgentUis
 from railguard.clock import SystemClock
 from railguard.errors import RateLimited, WrongPin
 from railguard.store import Table
@@ -26,6 +27,7 @@ from tests.support.audit import RecordingAuditTrail
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
+from tests.support.server_keys import keyed_hash
 
 # Eight digits: long enough that the session's scan for plaintext secrets finds no false match.
 PIN = remember("90417263")
@@ -216,7 +218,11 @@ def test_unknown_ids_are_not_found_everywhere(deployer: Deployer, agent_ui_id: s
 
 
 def test_a_pin_is_stored_hashed_and_never_returned(
-    deployer: Deployer, table: Table, caplog: pytest.LogCaptureFixture
+    deployer: Deployer,
+    table: Table,
+    caplog: pytest.LogCaptureFixture,
+    aws: AwsEndpoint,
+    provisioned: Provisioning,
 ) -> None:
     # Given a deployment created with a PIN, read, listed, given a new PIN and unlocked, with
     # every log captured
@@ -242,15 +248,89 @@ def test_a_pin_is_stored_hashed_and_never_returned(
     assert PIN not in logged
     assert NEW_PIN not in logged
     assert token not in logged
-    # And the record holds an argon2id hash of the new PIN only; the token only as its digest
+    # And the record holds an argon2id hash of the new PIN (peppered) only; the token only as
+    # its digest
     record = table.get(item_keys.agent_ui(deployer.workspace, created["id"]))
     assert record is not None
     assert record["pin_hash"].startswith("$argon2id$")
-    assert passwords.verify_secret(record["pin_hash"], NEW_PIN)
+    pepper = keyed_hash(aws, provisioned, table, PIN_PEPPER_KEY_NAME)
+    assert passwords.verify_secret(record["pin_hash"], pepper.of(NEW_PIN))
     items = str(table._client.scan(TableName=table.name)["Items"])
     assert PIN not in items
     assert NEW_PIN not in items
     assert token not in items
+
+
+def test_finding_10_a_pin_hash_leaves_no_offline_search_without_the_server_key(
+    deployer: Deployer, table: Table, aws: AwsEndpoint, provisioned: Provisioning
+) -> None:
+    # Given a deployment with a PIN
+    created = deployer.create(pin=PIN)
+    record = table.get(item_keys.agent_ui(deployer.workspace, created["id"]))
+    assert record is not None
+    # When someone with a copy of the table searches the PIN space against its hash
+    candidates = [WRONG_PIN, "00000000", PIN]
+    # Then no PIN matches, not even the right one: what was hashed is the PIN's HMAC under the
+    # sealed server key, which the table alone does not give
+    assert [passwords.verify_secret(record["pin_hash"], pin) for pin in candidates] == [False] * 3
+    pepper = keyed_hash(aws, provisioned, table, PIN_PEPPER_KEY_NAME)
+    assert passwords.verify_secret(record["pin_hash"], pepper.of(PIN))
+    assert record["pin_pepper"] == PIN_PEPPER_KEY_NAME
+    # And the PIN still unlocks, and a wrong one does not
+    assert deployer.unlock(created["id"], source_ip=_address()).status == 200
+    assert deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=_address()).status == 401
+
+
+def test_finding_10_a_pin_hashed_before_peppering_unlocks_and_is_hashed_again_peppered(
+    deployer: Deployer, table: Table, aws: AwsEndpoint, provisioned: Provisioning
+) -> None:
+    # Given a deployment whose PIN was hashed before PINs were peppered, and an open session
+    created = deployer.create(pin=PIN)
+    token = deployer.token(created["id"])
+    key = item_keys.agent_ui(deployer.workspace, created["id"])
+    table.update(
+        key,
+        "SET pin_hash = :unpeppered REMOVE pin_pepper",
+        values={":unpeppered": passwords.hash_secret(PIN)},
+    )
+    # When a wrong PIN is tried / Then it is refused, and the old hash is left as it was
+    before = table.get(key)
+    assert before is not None
+    assert deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=_address()).status == 401
+    assert table.get(key) == before
+    # When the right PIN unlocks
+    assert deployer.unlock(created["id"], source_ip=_address()).status == 200
+    # Then the hash is replaced by a peppered one of the same PIN
+    after = table.get(key)
+    assert after is not None
+    pepper = keyed_hash(aws, provisioned, table, PIN_PEPPER_KEY_NAME)
+    assert after["pin_pepper"] == PIN_PEPPER_KEY_NAME
+    assert not passwords.verify_secret(after["pin_hash"], PIN)
+    assert passwords.verify_secret(after["pin_hash"], pepper.of(PIN))
+    # And the PIN is unchanged for everyone: its sessions go on, and it still unlocks
+    assert after["pin_version"] == before["pin_version"]
+    assert deployer.session(created["id"], token).status == 200
+    assert deployer.unlock(created["id"], source_ip=_address()).status == 200
+
+
+def test_finding_10_unlocks_without_a_pin_are_limited_per_address(deployer: Deployer) -> None:
+    # Given a deployment without a PIN, at the start of a 15-minute window
+    created = deployer.create()
+    deployer.clock.to_window_start(900)
+    # When one IPv6 /64 unlocks it 61 times, from addresses across it
+    statuses = [
+        deployer.unlock(created["id"], {}, source_ip=f"2001:db8:61:1::{n:x}").status
+        for n in range(1, 62)
+    ]
+    # Then 60 open a session and the 61st is refused with Retry-After, whatever the PIN says
+    assert (statuses.count(200), statuses[-1]) == (60, 429)
+    blocked = deployer.unlock(created["id"], {"pin": PIN}, source_ip="2001:db8:61:1::ffff")
+    assert (blocked.status, _error_code(blocked)) == (429, "rate_limited")
+    assert 0 < int(blocked.headers["retry-after"]) <= 900
+    # And another address is not affected, and after the window the /64 may unlock again
+    assert deployer.unlock(created["id"], {}, source_ip="2001:db8:61:2::1").status == 200
+    deployer.clock.advance(900)
+    assert deployer.unlock(created["id"], {}, source_ip="2001:db8:61:1::1").status == 200
 
 
 @pytest.mark.parametrize(
@@ -398,8 +478,26 @@ def test_five_failures_from_one_address_lock_it_out_for_that_deployment(
     assert deployer.unlock(locked["id"], {"pin": PIN}, source_ip=attacker).status == 200
 
 
+def test_finding_9_the_addresses_of_one_ipv6_64_share_one_unlock_budget(
+    deployer: Deployer,
+) -> None:
+    # Given five wrong PINs, each from another address of one IPv6 /64
+    created = deployer.create(pin=PIN)
+    statuses = [
+        deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=f"2001:db8:5:6::{n}").status
+        for n in range(1, 6)
+    ]
+    assert statuses == [401] * 5
+    # When a sixth address of that /64 brings the right PIN
+    blocked = deployer.unlock(created["id"], source_ip="2001:db8:5:6:ffff:ffff:ffff:fffe")
+    # Then it is refused unchecked: the /64 is one budget, not 2^64 of them
+    assert (blocked.status, _error_code(blocked)) == (429, "rate_limited")
+    # And an address of another /64 has a budget of its own
+    assert deployer.unlock(created["id"], source_ip="2001:db8:5:7::1").status == 200
+
+
 def test_concurrent_failures_pass_the_budget_exactly_five_times(
-    deployer: Deployer, table: Table, aws: AwsEndpoint
+    deployer: Deployer, table: Table, aws: AwsEndpoint, provisioned: Provisioning
 ) -> None:
     # Given twelve wrong PINs racing from one address, each on its own instance and client
     created = deployer.create(pin=PIN)
@@ -407,9 +505,9 @@ def test_concurrent_failures_pass_the_budget_exactly_five_times(
     trails = [RecordingAuditTrail() for _ in range(12)]
 
     def attempt(index: int) -> str:
-        agent_uis = AgentUis(
-            Table(aws.client("dynamodb"), table.name), SystemClock(), trails[index]
-        )
+        instance_table = Table(aws.client("dynamodb"), table.name)
+        pepper = keyed_hash(aws, provisioned, instance_table, PIN_PEPPER_KEY_NAME)
+        agent_uis = AgentUis(instance_table, SystemClock(), trails[index], pin_pepper=pepper)
         try:
             agent_uis.unlock(created["id"], WRONG_PIN, source_ip=address)
         except WrongPin:
@@ -441,6 +539,34 @@ def test_a_right_pin_gives_its_attempt_back(deployer: Deployer) -> None:
     # And the fifth failure is still allowed (401), and only then is the address locked out
     fifth = deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=address)
     assert fifth.status == 401
+    assert deployer.unlock(created["id"], source_ip=address).status == 429
+
+
+def test_finding_5_a_right_pin_checked_across_a_window_boundary_keeps_the_next_budget_exact(
+    deployer: Deployer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a right PIN whose check (argon2 takes time) ends just after its 15-minute window
+    created = deployer.create(pin=PIN)
+    address = _address()
+    deployer.clock.to_window_start(900)
+    deployer.clock.advance(899)
+    verify = passwords.verify_secret
+
+    def slow_verify(stored_hash: str | None, candidate: str) -> bool:
+        deployer.clock.advance(1)
+        return verify(stored_hash, candidate)
+
+    monkeypatch.setattr(passwords, "verify_secret", slow_verify)
+    assert deployer.unlock(created["id"], source_ip=address).status == 200
+    monkeypatch.setattr(passwords, "verify_secret", verify)
+    # When five wrong PINs follow from that address in the new window
+    statuses = [
+        deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=address).status
+        for _ in range(5)
+    ]
+    # Then the sixth attempt is refused unchecked: the attempt given back went to the window it
+    # was taken from, not into this one as an extra try
+    assert statuses == [401] * 5
     assert deployer.unlock(created["id"], source_ip=address).status == 429
 
 

@@ -4,17 +4,22 @@ password change, and the authorizer's JWT path."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import jwt
 import pytest
 from argon2 import PasswordHasher
 
+from infra.local.aws import AwsEndpoint
+from infra.local.provisioning import Provisioning
 from railguard import passwords, policy
 from railguard.store import Table
 from railguard.store import keys as item_keys
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
 from tests.support.functions import HttpResult
+from tests.support.server_keys import keyed_hash
 
 pytestmark = pytest.mark.usefixtures("identity_env")
 
@@ -188,6 +193,37 @@ def test_a_source_address_is_throttled_across_accounts() -> None:
     assert a.log_in(email, source_ip="10.20.0.1").status == 429
     # And another address is not affected
     assert a.log_in(email, source_ip="10.20.0.2").status == 200
+
+
+def test_finding_9_the_addresses_of_one_ipv6_64_share_one_login_budget() -> None:
+    # Given 20 failures, each from another address of one IPv6 /64 and for another account
+    for n in range(1, 21):
+        wrong = a.log_in(a.new_email(), "wrong-password-123", source_ip=f"2001:db8:20:1::{n:x}")
+        assert wrong.status == 401
+    # When a new address of that /64 logs in, even to a real account
+    email = a.new_email()
+    a.sign_up(email)
+    # Then it is refused: the /64 is one budget, not 2^64 of them
+    assert a.log_in(email, source_ip="2001:db8:20:1:ffff::1").status == 429
+    # And an address of another /64 is not affected
+    assert a.log_in(email, source_ip="2001:db8:20:2::1").status == 200
+
+
+def test_finding_2_a_failed_login_stores_no_unkeyed_hash_of_the_email(
+    table: Table, aws: AwsEndpoint, provisioned: Provisioning
+) -> None:
+    # Given a failed login for an email that has no account (a typo, say: no one has it)
+    email = a.new_email()
+    assert a.log_in(email, "wrong-password-123", source_ip="10.40.0.1").status == 401
+    # When someone with a copy of the table hashes the addresses they want to confirm
+    unkeyed = hashlib.sha256(email.encode()).hexdigest()
+    # Then no item holds that hash, in a key or anywhere else
+    items = table._client.scan(TableName=table.name)["Items"]
+    assert unkeyed not in str(items)
+    # And the account's failure budget is named by an HMAC under the sealed server key
+    account = keyed_hash(aws, provisioned, table, ACCOUNT_SUBJECT_KEY_NAME).of(email)
+    (counter,) = table.query(f"THROTTLE#login-account#{account}").items
+    assert counter["failures"] == 1
 
 
 # -- tokens at the authorizer -----------------------------------------------------------

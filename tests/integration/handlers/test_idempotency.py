@@ -4,16 +4,24 @@ a conflict; each caller's keys are their own."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from infra.local.aws import AwsEndpoint
+from infra.local.provisioning import Provisioning
 from railguard import passwords
+from railguard.idempotency import FINGERPRINT_KEY_NAME
+from railguard.store import Item, Table
+from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
+from tests.support.server_keys import keyed_hash
 
 KEYS = "/api/v1/api-keys"
 CREDENTIALS = "/api/v1/credentials"
@@ -151,3 +159,85 @@ def test_a_malformed_idempotency_key_is_refused(
     reply = _post(client, KEYS, owner, {"name": "ci", "scopes": ["agents:read"]}, bad)
     assert (reply.status, reply.json()["error"]["code"]) == (400, "validation_error")
     assert _count(client, KEYS, owner) == 0
+
+
+def _credential_request(body: dict[str, object]) -> bytes:
+    """The request an Idempotency-Key is bound to, as the function canonicalizes it: the route
+    and the whole validated body, defaults included. Everything in it but the value is what an
+    attacker with the table knows (the credential's name and type are stored in the clear)."""
+    full = {"category": None, "description": None, "is_default": False, **body}
+    canonical = {"operation": f"POST {CREDENTIALS}", "request": full}
+    return json.dumps(canonical, sort_keys=True).encode()
+
+
+def _stored_strings(item: Item) -> set[str]:
+    return {str(value) for value in item.values()} | {
+        bytes(value).hex() for value in item.values() if isinstance(value, bytes | bytearray)
+    }
+
+
+def test_finding_2_the_idempotency_record_confirms_no_guessed_value_without_the_server_key(
+    client: InProcessClient,
+    owner: dict[str, str],
+    table: Table,
+    aws: AwsEndpoint,
+    provisioned: Provisioning,
+) -> None:
+    # Given a credential with a weak value, created with an Idempotency-Key
+    value = remember("Summer2024!")
+    body: dict[str, object] = {"name": "Weak", "type": "openai", "value": value}
+    assert _post(client, CREDENTIALS, owner, body, str(uuid.uuid4())).status == 201
+    # When someone with a copy of the table tries a word list on the key's record, hashing
+    # each guess with the record's salt as an unkeyed fingerprint would be made
+    workspace = owner["X-Workspace-ID"]
+    (record,) = table.query(item_keys.workspace(workspace)[0], sk_prefix="IDEMPOTENCY#").items
+    stored = _stored_strings(record)
+    salt = bytes(record.get("fingerprint_salt", b""))
+    for guess in ["password", "letmein", value]:
+        request = _credential_request({**body, "value": guess})
+        unkeyed = {hashlib.sha256(salt + request).hexdigest(), hashlib.sha256(request).hexdigest()}
+        # Then no guess matches anything stored, not even the right one
+        assert unkeyed.isdisjoint(stored), guess
+    # And what is stored is an HMAC under the sealed server key: it matches the value only
+    # with that key, which a copy of the table alone does not give (KMS does, to its roles)
+    fingerprints = keyed_hash(aws, provisioned, table, FINGERPRINT_KEY_NAME)
+    bound_to = f"{workspace}\n{record['sk'].removeprefix('IDEMPOTENCY#')}\n".encode()
+    assert record["request_mac"] == fingerprints.of(bound_to + _credential_request(body))
+    assert record["request_mac"] != fingerprints.of(
+        bound_to + _credential_request({**body, "value": "password"})
+    )
+
+
+def test_a_key_remembered_before_fingerprints_were_keyed_is_still_honoured_for_its_day(
+    client: InProcessClient, owner: dict[str, str], table: Table, clock: FakeClock
+) -> None:
+    # Given a credential, and an Idempotency-Key remembered for it the way it was before
+    # fingerprints were keyed (a salted SHA-256), as a deployment finds it in the table
+    body: dict[str, object] = {"name": "Old", "type": "openai", "value": remember("sk-legacy-0123")}
+    created = client.request("POST", CREDENTIALS, headers=owner, body=body)
+    assert created.status == 201
+    credential_id = created.json()["data"]["id"]
+    caller = f"user:{client.request('GET', '/api/v1/me', headers=owner).json()['data']['id']}"
+    key = str(uuid.uuid4())
+    digest = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
+    pk, sk = item_keys.idempotency(owner["X-Workspace-ID"], digest)
+    salt = b"0123456789abcdef"
+    now = int(clock.now())
+    table.put(
+        {
+            "pk": pk,
+            "sk": sk,
+            "fingerprint_salt": salt,
+            "fingerprint": hashlib.sha256(salt + _credential_request(body)).hexdigest(),
+            "resource_id": credential_id,
+            "created_at": now,
+            "expires_at": now + 24 * 3600,
+        }
+    )
+    # When the same request comes with that key, and then another request with it
+    again = _post(client, CREDENTIALS, owner, body, key)
+    other = _post(client, CREDENTIALS, owner, {**body, "value": remember("sk-legacy-9999")}, key)
+    # Then the first answers as the creation did, the second is a conflict, and one exists
+    assert (again.status, again.json()["data"]["id"]) == (201, credential_id)
+    assert (other.status, other.json()["error"]["code"]) == (409, "conflict")
+    assert _count(client, CREDENTIALS, owner) == 1

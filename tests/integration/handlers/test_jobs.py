@@ -23,6 +23,7 @@ from railguard.key_expiry import KeyExpiry
 from railguard.sealing import SEALING_SHARDS
 from railguard.store import Table
 from railguard.store import keys as item_keys
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
 from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail
@@ -30,6 +31,7 @@ from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import run_job
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
+from tests.support.server_keys import keyed_hash
 
 DAY = 86_400
 KEYS = "/api/v1/api-keys"
@@ -465,8 +467,13 @@ def test_a_credential_restored_in_time_is_never_purged(
     assert "purged_at" not in item
 
 
-def test_retention_removes_expired_counters_without_waiting_for_ttl(
-    client: InProcessClient, owner: Owner, clock: FakeClock, table: Table
+def test_retention_removes_expired_counters_without_waiting_for_ttl(  # noqa: PLR0917 - fixtures
+    client: InProcessClient,
+    owner: Owner,
+    clock: FakeClock,
+    table: Table,
+    aws: AwsEndpoint,
+    provisioned: Provisioning,
 ) -> None:
     # Given a request counted against the owner's rate limit, and a failed login
     clock.to_window_start(60)
@@ -474,7 +481,8 @@ def test_retention_removes_expired_counters_without_waiting_for_ttl(
     rate_items = table.query(f"RATE#user:{owner.user_id}").items
     assert rate_items
     assert a.log_in(owner.email, "wrong-password-123").status == 401
-    throttles = table.query(f"THROTTLE#login-account#{item_keys.email_digest(owner.email)}").items
+    account = keyed_hash(aws, provisioned, table, ACCOUNT_SUBJECT_KEY_NAME).of(owner.email)
+    throttles = table.query(f"THROTTLE#login-account#{account}").items
     assert throttles
     # When their time has passed (TTL would remove them eventually) and the job runs
     clock.advance(2 * DAY)
@@ -482,7 +490,7 @@ def test_retention_removes_expired_counters_without_waiting_for_ttl(
     # Then they are gone
     assert report["counts"].get("expired_removed", 0) >= len(rate_items) + len(throttles)
     assert table.query(f"RATE#user:{owner.user_id}").items == []
-    assert table.query(f"THROTTLE#login-account#{item_keys.email_digest(owner.email)}").items == []
+    assert table.query(f"THROTTLE#login-account#{account}").items == []
 
 
 def test_retention_removes_sessions_and_refresh_tokens_past_their_end(

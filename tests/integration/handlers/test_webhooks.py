@@ -311,6 +311,24 @@ def test_thirty_calls_a_minute_per_source_address(workspace: Workspace, clock: F
     assert other.status == 202
 
 
+def test_finding_9_the_addresses_of_one_ipv6_64_share_the_thirty_calls(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    # Given a trigger, at the start of a minute window
+    created = workspace.create()
+    clock.to_window_start(60)
+    # When thirty-one addresses of one /64 call once each, and an address of the next /64 once
+    statuses = [
+        _call(workspace.client, created["token"], {}, source_ip=f"2001:db8:77:1::{n:x}").status
+        for n in range(1, 32)
+    ]
+    neighbour = _call(workspace.client, created["token"], {}, source_ip="2001:db8:77:2::1")
+    # Then they shared one budget: thirty pass and the thirty-first is refused
+    assert (statuses.count(202), statuses[-1]) == (30, 429)
+    # And the next /64 has a budget of its own
+    assert neighbour.status == 202
+
+
 def test_the_token_is_not_an_api_credential(workspace: Workspace) -> None:
     created = workspace.create()
     me = workspace.client.request("GET", "/api/v1/me", headers={"X-API-Key": created["token"]})

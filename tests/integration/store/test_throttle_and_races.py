@@ -10,10 +10,11 @@ import pytest
 from railguard.clock import SystemClock
 from railguard.errors import InvalidCredentials, RateLimited
 from railguard.sessions import Sessions
-from railguard.store import Table
+from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from railguard.throttle import FailureThrottle, ThrottleRule
 from tests.support.audit import RecordingAuditTrail
+from tests.support.fake_time import FakeClock
 
 RULE = ThrottleRule("test-rule", limit=5, window_seconds=900)
 
@@ -41,8 +42,7 @@ def test_a_released_attempt_is_given_back_and_a_refusal_undoes_the_others(table:
     throttle = FailureThrottle(table, SystemClock())
     tight = ThrottleRule("tight", limit=1, window_seconds=900)
     subject = f"s-{SystemClock().now()}"
-    throttle.reserve([(RULE, subject)])
-    throttle.release(RULE, subject)
+    throttle.release(throttle.reserve([(RULE, subject)]))
     for _ in range(5):
         throttle.reserve([(RULE, subject)])
     # A tight rule at its limit refuses, and the wide rule's reservation is given back
@@ -68,3 +68,50 @@ def test_a_session_is_refused_for_a_password_hash_that_is_no_longer_current(tabl
         "usr_race", source_ip="127.0.0.1", user_agent="", email=email, password_hash="$new"
     )
     assert grant.session_id.startswith("ses_")
+
+
+def _counter(table: Table, subject: str, window_start: int) -> Item | None:
+    return table.get(item_keys.throttle_window(f"{RULE.name}#{subject}", window_start))
+
+
+def test_finding_5_a_release_after_the_window_boundary_gives_back_only_what_was_reserved(
+    table: Table,
+) -> None:
+    # Given an attempt reserved half a second before a window ends
+    clock = FakeClock(float(int(SystemClock().now())))
+    clock.to_window_start(RULE.window_seconds)
+    first = int(clock.now())
+    clock.advance(RULE.window_seconds - 1)
+    throttle = FailureThrottle(table, clock)
+    subject = f"straddle-{first}"
+    reservation = throttle.reserve([(RULE, subject)])
+    # When the secret turns out right only after the boundary, and the attempt is released
+    clock.advance(1)
+    throttle.release(reservation)
+    # Then the count went back in the window it was taken from, and the next window's counter
+    # was not touched (no -1 in it, raising its budget)
+    reserved_in = _counter(table, subject, first)
+    assert reserved_in is not None
+    assert reserved_in["failures"] == 0
+    second = first + RULE.window_seconds
+    assert _counter(table, subject, second) is None
+    # And the next window's budget is exact: five attempts, and the sixth refused
+    for _ in range(RULE.limit):
+        throttle.reserve([(RULE, subject)])
+    with pytest.raises(RateLimited):
+        throttle.reserve([(RULE, subject)])
+    counter = _counter(table, subject, second)
+    assert counter is not None
+    assert (counter["failures"], counter["ttl"]) == (RULE.limit, second + RULE.window_seconds + 60)
+
+
+def test_finding_5_a_release_never_writes_a_counter_that_is_gone(table: Table) -> None:
+    # Given a reservation whose counter was cleared meanwhile (a success elsewhere forgave it)
+    throttle = FailureThrottle(table, SystemClock())
+    subject = f"cleared-{SystemClock().now()}"
+    reservation = throttle.reserve([(RULE, subject)])
+    throttle.clear(reservation)
+    # When it is released / Then no counter appears (a -1 without a ttl would never expire)
+    throttle.release(reservation)
+    counter_key = reservation.counters[0][1]
+    assert table.get(counter_key) is None

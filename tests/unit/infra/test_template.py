@@ -190,8 +190,9 @@ def test_functions_have_globals_applied_and_environment_resolved(template: Templ
     assert (health.timeout_seconds, health.memory_mb) == (10, 256)
     assert (authorizer.timeout_seconds, authorizer.memory_mb) == (5, 1024)
     assert (me.timeout_seconds, me.memory_mb) == (10, 1024)
-    # And the environment is the Globals' variables with every intrinsic resolved
+    # And the environment is the Globals' variables and its own, every intrinsic resolved
     assert me.environment == {
+        "KMS_KEY_ID": DATA_KEY.attributes["Arn"],
         "POWERTOOLS_SERVICE_NAME": "railguard",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "STAGE": "dev",
@@ -202,7 +203,7 @@ def test_functions_have_globals_applied_and_environment_resolved(template: Templ
         "TOKEN_AUDIENCE": "urn:railguard:dev:api",
         "AWS_ENDPOINT_URL": "",  # AWS itself; sam local's env file points it at the emulator
     }
-    # And a function's own variables are added to the Globals'
+    # And another function's own variables are added to the Globals'
     assert functions["AuthFunction"].environment["KMS_KEY_ID"] == DATA_KEY.attributes["Arn"]
     assert functions["AuditFunction"].environment["ANCHOR_BUCKET_NAME"] == "stack-anchors"
     # And code and layer directories are the CodeUri and the layer's ContentUri

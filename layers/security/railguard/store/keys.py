@@ -11,11 +11,6 @@ import hashlib
 from railguard.store.table import ItemKey
 
 
-def email_digest(email: str) -> str:
-    """Throttle keys hold a digest, not the address someone typed."""
-    return hashlib.sha256(email.encode()).hexdigest()
-
-
 def normalize_email(email: str) -> str:
     """One spelling per mailbox for lookups: case-folded (pydantic has already normalized it)."""
     return email.strip().lower()

@@ -1,0 +1,17 @@
+"""A stack's server keys as its functions unseal them, for tests that recompute what is stored
+under one (and show that nothing stored can be recomputed without it)."""
+
+from __future__ import annotations
+
+from infra.local.aws import AwsEndpoint
+from infra.local.provisioning import Provisioning
+from railguard.clock import SystemClock
+from railguard.envelope import DataKeyCache, Envelope
+from railguard.server_keys import KeyedHash, ServerKey
+from railguard.store import Table
+
+
+def keyed_hash(aws: AwsEndpoint, provisioned: Provisioning, table: Table, name: str) -> KeyedHash:
+    key_id = provisioned.intrinsics.physical["DataKey"].ref
+    envelope = Envelope(aws.client("kms"), key_id, DataKeyCache(SystemClock()))
+    return KeyedHash(ServerKey(table, envelope, SystemClock(), name))
