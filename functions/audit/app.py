@@ -61,18 +61,22 @@ def _caveat(verification: Verification) -> str:
             "No event of this trail is anchored yet: someone holding a function's role could"
             " rewrite any of them, and the trail's head, without this check noticing."
         )
-    caveat = (
-        f"Events 1 to {anchor.seq} are anchored ({anchor.anchored_at}) where no function can"
-        f" write, so a rewrite of any of them is found. Events after {anchor.seq} are not"
-        " anchored yet: someone holding a function's role could rewrite them, and the trail's"
-        " head, without this check noticing."
+    unanchored = (
+        f" Events after {anchor.seq} are not anchored yet: someone holding a function's role"
+        " could rewrite them, and the trail's head, without this check noticing."
     )
-    if not verification.full:
-        caveat += (
-            f" Events before {anchor.seq} were checked when they were anchored and not read"
-            " again; full=true reads them."
+    if verification.full:
+        return (
+            f"Events 1 to {anchor.seq} are anchored ({anchor.anchored_at}) where no function can"
+            " write, and every one was read: a rewrite of any of them is found." + unanchored
         )
-    return caveat
+    # From the latest anchor only its own event is read again: a rewrite of an earlier event
+    # that leaves the anchored event's hash alone goes unseen until a full check.
+    return (
+        f"Event {anchor.seq} is anchored ({anchor.anchored_at}) where no function can write and"
+        f" still matches its anchor. Events before it were not read again: a rewrite of one of"
+        " them is found only with full=true." + unanchored
+    )
 
 
 def _trail() -> str:

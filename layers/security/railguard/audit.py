@@ -361,13 +361,15 @@ class AuditLog:
         or, `full`, from the first event, held to every anchor the trail ever had. Events
         appended while it is read are past that head and not judged. Then, against the head as
         it is now, any event past it was put without moving the head."""
-        head = self._head(trail)
+        # Anchors before the head: heads only grow and an anchor never passes the head it
+        # copied, so an anchor made while this runs cannot look ahead of the head read here.
         anchors: list[audit_chain.Anchor] = []
         if self._anchors is not None:
             if full:
                 anchors = self._anchors.every(trail)
             else:
                 anchors = [anchor] if (anchor := self._anchors.latest(trail)) else []
+        head = self._head(trail)
         latest_anchor = anchors[-1] if anchors else None
         start = None if full else latest_anchor
         events = self._events_until(trail, head, start)

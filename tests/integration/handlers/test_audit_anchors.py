@@ -21,7 +21,7 @@ from railguard import passwords
 from railguard.anchoring import Anchoring
 from railguard.anchors import TrailAnchors, anchor_key
 from railguard.audit import Actor, AuditEvent, AuditLog, StoredAuditTrail
-from railguard.audit_chain import Anchor, Head
+from railguard.audit_chain import Anchor, Head, event_hash
 from railguard.clock import SystemClock
 from railguard.errors import ServiceUnavailable
 from railguard.ids import new_id
@@ -136,6 +136,32 @@ def test_events_after_the_last_anchor_can_still_be_rewritten_and_the_answer_says
     assert verification["full"] is False
     assert f"Events after {anchored} are not anchored yet" in verification["caveat"]
     assert "someone holding a function's role could rewrite them" in verification["caveat"]
+
+
+def test_a_check_from_the_anchor_says_an_earlier_rewrite_needs_a_full_check(
+    client: InProcessClient, owner: Owner, table: Table, audit_table: Table
+) -> None:
+    # Given a trail of three events, anchored
+    _credentials(client, owner, 3)
+    _anchor_everything()
+    anchored = _head(table, owner.trail).seq
+    # When someone holding a function's role rewrites event 2 alone (its own hash recomputed,
+    # the later events and the head untouched)
+    event = audit_table.get(item_keys.audit_event(owner.trail, 2))
+    assert event is not None
+    event["details"] = {"name": "nothing to see"}
+    event["hash"] = event_hash(event)
+    audit_table.put(event)
+    # Then the check from the anchor does not read event 2, and does not claim it would notice
+    default = _verify(client, owner)
+    assert (default["valid"], default["full"]) == (True, False)
+    assert "found only with full=true" in default["caveat"]
+    assert "a rewrite of any of them is found" not in default["caveat"]
+    # And the full check finds it, where event 3 no longer follows it
+    full = _verify(client, owner, "?full=true")
+    assert (full["valid"], full["full"]) == (False, True)
+    assert full["broken_at"]["seq"] == 3
+    assert f"Events 1 to {anchored} are anchored" in full["caveat"]
 
 
 def test_a_trail_never_anchored_says_every_event_could_be_rewritten(
@@ -272,6 +298,41 @@ def test_a_trail_the_job_cannot_anchor_now_waits_for_the_next_run(
     # Then it says it failed, and the trail is still in its work list
     assert (report.complete, report.counts) == (True, {"failed": 1})
     assert _due(table) == {item_keys.workspace_trail(workspace_id)}
+
+
+class _AnchoredWhileListed(TrailAnchors):
+    """Anchors whose listing happens after an honest append and an anchor job run."""
+
+    def __init__(self, anchors: TrailAnchors, meanwhile: Any) -> None:
+        self._anchors, self._meanwhile = anchors, meanwhile
+
+    def latest(self, trail: str) -> Anchor | None:
+        self._meanwhile()
+        return self._anchors.latest(trail)
+
+
+def test_an_anchor_made_while_a_check_runs_is_not_read_as_tampering(
+    table: Table, audit_table: Table, anchors: TrailAnchors
+) -> None:
+    # Given an anchored trail of three events
+    workspace_id = new_id("ws")
+    trail = item_keys.workspace_trail(workspace_id)
+    appender = StoredAuditTrail(audit_table, table, SystemClock())
+    _append(appender, workspace_id, 3)
+    anchoring = Anchoring(table, audit_table, anchors)
+    anchoring.anchor_changed(lambda: True, JobReport("anchor"))
+
+    def append_and_anchor() -> None:
+        _append(appender, workspace_id, 1)
+        anchoring.anchor_changed(lambda: True, JobReport("anchor"))
+
+    # When an honest append and an anchor job run while the check lists the anchors
+    racing = _AnchoredWhileListed(anchors, append_and_anchor)
+    result = AuditLog(audit_table, table, racing).verify(trail)
+    # Then the busy trail is valid, held to the anchor it listed
+    assert result.valid is True
+    assert result.anchor is not None
+    assert result.anchor.seq == 4
 
 
 @pytest.fixture
