@@ -34,16 +34,21 @@ _Outcome = Literal["purged", "already_changed", "failed"]
 
 @dataclass(frozen=True)
 class _Erasure:
-    """How one kind of deleted resource is purged: what it names, what it loses."""
+    """How one kind of deleted resource is purged: what it names, what it loses, and the status
+    it is left in when its workspace is purged (its own status was never changed then)."""
 
     kind: str
     remove: tuple[str, ...]
+    retired_status: str = "deleted"
     masked: bool = False  # its listing shows a mask of the value: blanked too
 
 
 _CREDENTIAL = _Erasure("credential", ("ciphertext",), masked=True)
 _WEBHOOK_TRIGGER = _Erasure("webhook_trigger", ("#token", "secret"))
 _AGENT_UI = _Erasure("agent_ui", ("pin_hash",))
+# A key has no secret to erase (its record holds a keyed digest), but it must not outlive its
+# workspace's purge as `active`.
+_API_KEY = _Erasure("api_key", (), retired_status="revoked")
 # Every purge also takes the item off the work list and, with nothing sealed left in it, out of
 # the sealing index (so the rotation job never reads it again).
 _ALSO_REMOVED = ("gsi1pk", "gsi1sk", "sealed_owners", "gsi3pk", "gsi3sk")
@@ -68,10 +73,14 @@ def _erasure(sk: str) -> _Erasure | None:
 
 
 def _resource_of_workspace(item: Item) -> tuple[ItemKey, _Erasure] | None:
-    """For an item of a workspace's partition that names a resource with secrets: the key of the
-    item holding them (a trigger's record, named by its pointer) and what it loses."""
+    """For an item of a workspace's partition that names a credential of any kind: the key of
+    its record (a trigger's or key's, named by its pointer) and what it loses. Each is also
+    retired, so that nothing of a purged workspace is left active (a PIN-less deployment, a
+    key) should its workspace item ever be written back."""
     if item["sk"].startswith("TRIGGER#"):
         return item_keys.webhook_trigger(item["lookup_digest"]), _WEBHOOK_TRIGGER
+    if item["sk"].startswith("APIKEY#"):
+        return item_keys.api_key(item["key_digest"]), _API_KEY
     erasure = _erasure(item["sk"])
     return ((item["pk"], item["sk"]), erasure) if erasure is not None else None
 
@@ -135,6 +144,7 @@ class Retention:
                     due=_DUE_WITH_ITS_WORKSPACE,
                     due_values={},
                     event=self._purged_event(item, erasure, details),
+                    retire=True,
                 )
                 report.count(f"{erasure.kind}_purged" if outcome == "purged" else outcome)
                 if outcome == "failed":  # its event could not be written: the next run retries
@@ -189,17 +199,22 @@ class Retention:
         due: str,
         due_values: dict[str, object],
         event: AuditEvent | None,
+        retire: bool = False,
     ) -> _Outcome:
-        """Erase and mark one item if it is still `due` and not yet purged; with its event, if
-        it has one, in one transaction."""
+        """Erase and mark one item if it is still `due` and not yet purged (`retire`: and leave
+        it in its erasure's retired status); with its event, if it has one, in one
+        transaction."""
         update = "SET purged_at = :now"
         values: dict[str, object] = {":now": now, **due_values}
         if erasure.masked:
             update += ", masked_content = :blank"
             values[":blank"] = "****"
+        if retire:
+            update += ", #status = :retired"
+            values[":retired"] = erasure.retired_status
         update += " REMOVE " + ", ".join((*erasure.remove, *_ALSO_REMOVED))
         names = {"#token": "token"} if "#token" in erasure.remove else {}
-        if "#status" in due:
+        if "#status" in due or retire:
             names["#status"] = "status"
         condition = f"{due} AND {_NOT_YET_PURGED}"
         if event is None:

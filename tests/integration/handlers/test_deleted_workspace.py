@@ -394,22 +394,29 @@ def _secrets_held(ws: Workspace, made: Resources) -> list[bytes | str]:
     return held
 
 
-Tombstone = tuple[str, bool, str | None]
+Tombstone = tuple[str, bool, str | None, str]
 
 
 def _tombstones(ws: Workspace, made: Resources) -> list[Tombstone]:
     """Each resource's item: its name (kept, for what names it), whether it is marked purged,
-    and its mask (credentials)."""
+    its mask (credentials) and its status."""
     items = [
         *(ws.table.get(item_keys.credential(ws.id, cid)) for cid in made.credentials),
         *(_trigger_record(ws.table, ws.id, tid) for tid in made.triggers),
         *(ws.table.get(item_keys.agent_ui(ws.id, aid)) for aid in made.agent_uis),
     ]
     return [
-        (item["name"], "purged_at" in item, item.get("masked_content"))
+        (item["name"], "purged_at" in item, item.get("masked_content"), item["status"])
         for item in items
         if item is not None
     ]
+
+
+def _key_statuses(ws: Workspace) -> list[str]:
+    partition = item_keys.workspace(ws.id)[0]
+    pointers = ws.table.query(partition, sk_prefix="APIKEY#", limit=100).items
+    records = [ws.table.get(item_keys.api_key(pointer["key_digest"])) for pointer in pointers]
+    return [record["status"] for record in records if record is not None]
 
 
 def _purged(report: dict[str, Any]) -> dict[str, int]:
@@ -435,6 +442,7 @@ def test_a_deleted_workspaces_secrets_are_purged_after_the_retention_period_and_
     # agent UIs, and one more of each deleted on its own ten days before the workspace
     kept = _fill(ws, credentials=2, triggers=2, agent_uis=2)
     alone = _fill(ws, credentials=1, triggers=1, agent_uis=1)
+    ws.api_key("credentials:read")
     for path, resource_id in (
         ("credentials", alone.credentials[0]),
         ("webhook-triggers", alone.triggers[0]),
@@ -458,7 +466,8 @@ def test_a_deleted_workspaces_secrets_are_purged_after_the_retention_period_and_
         "agent_ui_purged": 1,
     }
     assert len(_secrets_held(ws, kept)) == 2 + 2 * 2 + 2
-    assert {purged for _, purged, _ in _tombstones(ws, kept)} == {False}
+    assert {purged for _, purged, _, _ in _tombstones(ws, kept)} == {False}
+    assert _key_statuses(ws) == ["active"]
     # When it runs once the retention period is over, twice
     clock.advance(2 * DAY)
     purged = run_job("retention")
@@ -468,21 +477,25 @@ def test_a_deleted_workspaces_secrets_are_purged_after_the_retention_period_and_
         "credential_purged": 2,
         "webhook_trigger_purged": 2,
         "agent_ui_purged": 2,
+        "api_key_purged": 1,
         "workspace_purged": 1,
     }
     assert _purged(again) == {}
     # And no ciphertext, sealed token or secret or PIN hash it held is anywhere in the table
     assert _secrets_held(ws, kept) == []
     assert plaintexts_in(aws.client("dynamodb"), [table.name], secrets) == []
-    # And every resource is a tombstone that still names it; the credentials' masks are blank
+    # And every resource is a deleted tombstone that still names it (so no PIN-less deployment
+    # or key is left active, should the workspace item ever be written back); the credentials'
+    # masks are blank, the keys revoked
     assert _tombstones(ws, kept) == [
-        ("cred-0", True, "****"),
-        ("cred-1", True, "****"),
-        ("trigger-0", True, None),
-        ("trigger-1", True, None),
-        ("ui-0", True, None),
-        ("ui-1", True, None),
+        ("cred-0", True, "****", "deleted"),
+        ("cred-1", True, "****", "deleted"),
+        ("trigger-0", True, None, "deleted"),
+        ("trigger-1", True, None, "deleted"),
+        ("ui-0", True, None, "deleted"),
+        ("ui-1", True, None, "deleted"),
     ]
+    assert _key_statuses(ws) == ["revoked"]
     # And the workspace is marked purged and off the work list; its idempotency key is gone
     meta = table.get(item_keys.workspace(ws.id))
     assert meta is not None
@@ -532,7 +545,7 @@ def test_a_workspace_larger_than_a_transaction_is_purged_across_runs_cut_off_hal
     }
     assert _purged(again) == {}
     assert _secrets_held(ws, made) == []
-    assert {purged for _, purged, _ in _tombstones(ws, made)} == {True}
+    assert {purged for _, purged, _, _ in _tombstones(ws, made)} == {True}
     # And each credential has exactly one purge event
     log = AuditLog(audit_table, table)
     assert _purge_events(log, ws.id) == sorted(
