@@ -10,8 +10,7 @@ one of a deleted workspace, as unknown (404 or 401).
 Unlocking. A PIN has 4 to 8 digits: at most 10^8 candidates, and 10^4 for the shortest, so a
 hash alone would fall to an offline search. The hash is therefore of the PIN's HMAC-SHA256 under
 a server key (`railguard.server_keys`, sealed by KMS): a copy of the table alone leaves nothing
-to search. A hash made before PINs were peppered (no `pin_pepper`) is checked as it was made and,
-when the PIN was right, replaced by a peppered one. Online, the budgets are what count: every
+to search. Online, the budgets are what count: every
 attempt is counted before the PIN is checked, against two fixed windows: 5 per 15 minutes per
 (deployment, source address; an IPv6 address counts as its /64) and 50 per hour per deployment
 from all addresses together (an attacker with many addresses still gets 50 guesses an hour, not
@@ -35,7 +34,6 @@ from __future__ import annotations
 import enum
 import hmac
 import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -55,7 +53,7 @@ from railguard.network import budget_subject
 from railguard.plans import RateLimit
 from railguard.ratelimit import RateLimiter
 from railguard.server_keys import KeyedHash
-from railguard.store import ConditionFailed, Item, Table, TransactItem
+from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.throttle import FailureThrottle, Subject, ThrottleRule
@@ -164,7 +162,6 @@ class AgentUis:
         """The record's attributes for a PIN: argon2id of its HMAC under the pepper key."""
         return {
             "pin_hash": passwords.hash_secret(self._pin_pepper.of(pin)),
-            "pin_pepper": PIN_PEPPER_KEY_NAME,
         }
 
     # -- management (X-Workspace-ID; the permission table has admitted the principal) ---------
@@ -253,7 +250,7 @@ class AgentUis:
         if pin is not KEEP:
             sets["pin_version"] = _new_pin_version()
             if pin is None:
-                removes.extend(("pin_hash", "pin_pepper"))
+                removes.append("pin_hash")
             else:
                 sets |= self._hashed_pin(pin)
         if not sets:
@@ -352,25 +349,7 @@ class AgentUis:
             raise RateLimited(quota.reset_seconds, "Too many unlocks; retry later.")
 
     def _pin_matches(self, record: Item, pin: str) -> bool:
-        if "pin_pepper" in record:
-            return passwords.verify_secret(record["pin_hash"], self._pin_pepper.of(pin))
-        # Hashed before PINs were peppered: checked as it was made, then hashed again peppered.
-        if not passwords.verify_secret(record["pin_hash"], pin):
-            return False
-        with suppress(ConditionFailed):  # the PIN changed meanwhile: that hash is peppered
-            self._table.update(
-                item_keys.agent_ui(record["workspace_id"], record["id"]),
-                "SET pin_hash = :peppered, pin_pepper = :pepper",
-                condition="pin_hash = :unpeppered AND #status = :active",
-                names={"#status": "status"},
-                values={
-                    ":peppered": passwords.hash_secret(self._pin_pepper.of(pin)),
-                    ":pepper": PIN_PEPPER_KEY_NAME,
-                    ":unpeppered": record["pin_hash"],
-                    ":active": "active",
-                },
-            )
-        return True
+        return passwords.verify_secret(record["pin_hash"], self._pin_pepper.of(pin))
 
     def _open_session(self, record: Item) -> UnlockGrant:
         token = opaque_tokens.new_token(UNLOCK_TOKEN_PREFIX)

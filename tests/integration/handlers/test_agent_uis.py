@@ -275,42 +275,9 @@ def test_finding_10_a_pin_hash_leaves_no_offline_search_without_the_server_key(
     assert [passwords.verify_secret(record["pin_hash"], pin) for pin in candidates] == [False] * 3
     pepper = keyed_hash(aws, provisioned, table, PIN_PEPPER_KEY_NAME)
     assert passwords.verify_secret(record["pin_hash"], pepper.of(PIN))
-    assert record["pin_pepper"] == PIN_PEPPER_KEY_NAME
     # And the PIN still unlocks, and a wrong one does not
     assert deployer.unlock(created["id"], source_ip=_address()).status == 200
     assert deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=_address()).status == 401
-
-
-def test_finding_10_a_pin_hashed_before_peppering_unlocks_and_is_hashed_again_peppered(
-    deployer: Deployer, table: Table, aws: AwsEndpoint, provisioned: Provisioning
-) -> None:
-    # Given a deployment whose PIN was hashed before PINs were peppered, and an open session
-    created = deployer.create(pin=PIN)
-    token = deployer.token(created["id"])
-    key = item_keys.agent_ui(deployer.workspace, created["id"])
-    table.update(
-        key,
-        "SET pin_hash = :unpeppered REMOVE pin_pepper",
-        values={":unpeppered": passwords.hash_secret(PIN)},
-    )
-    # When a wrong PIN is tried / Then it is refused, and the old hash is left as it was
-    before = table.get(key)
-    assert before is not None
-    assert deployer.unlock(created["id"], {"pin": WRONG_PIN}, source_ip=_address()).status == 401
-    assert table.get(key) == before
-    # When the right PIN unlocks
-    assert deployer.unlock(created["id"], source_ip=_address()).status == 200
-    # Then the hash is replaced by a peppered one of the same PIN
-    after = table.get(key)
-    assert after is not None
-    pepper = keyed_hash(aws, provisioned, table, PIN_PEPPER_KEY_NAME)
-    assert after["pin_pepper"] == PIN_PEPPER_KEY_NAME
-    assert not passwords.verify_secret(after["pin_hash"], PIN)
-    assert passwords.verify_secret(after["pin_hash"], pepper.of(PIN))
-    # And the PIN is unchanged for everyone: its sessions go on, and it still unlocks
-    assert after["pin_version"] == before["pin_version"]
-    assert deployer.session(created["id"], token).status == 200
-    assert deployer.unlock(created["id"], source_ip=_address()).status == 200
 
 
 def test_finding_10_unlocks_without_a_pin_are_limited_per_address(deployer: Deployer) -> None:
