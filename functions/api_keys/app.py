@@ -26,14 +26,14 @@ from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
 from railguard.plans import RateLimit
 from railguard.policy import SCOPES
 from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EnvelopeSettings
+from railguard.settings import AuditSettings, IdempotencySettings
 from railguard.workspaces import WorkspaceScope
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApiKeySettings(EnvelopeSettings, AuditSettings):
+class ApiKeySettings(IdempotencySettings, AuditSettings):
     """Keeps keys (as digests) in the table, and records every change to the trail; KMS only
-    for the server key that fingerprints Idempotency-Key requests."""
+    for the HMAC key that fingerprints Idempotency-Key requests."""
 
 
 def _api_keys(runtime: Runtime[ApiKeySettings]) -> ApiKeys:

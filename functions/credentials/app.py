@@ -14,13 +14,19 @@ from railguard.credentials import Credentials, CredentialView, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
 from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EnvelopeSettings, RetentionSettings
+from railguard.settings import (
+    AuditSettings,
+    EnvelopeSettings,
+    IdempotencySettings,
+    RetentionSettings,
+)
 from railguard.workspaces import ResourceScope
 
 
 @dataclass(frozen=True, kw_only=True)
-class CredentialSettings(EnvelopeSettings, AuditSettings, RetentionSettings):
-    """Seals values under KMS, records every change, restores within the retention period."""
+class CredentialSettings(EnvelopeSettings, IdempotencySettings, AuditSettings, RetentionSettings):
+    """Seals values under KMS, fingerprints Idempotency-Key requests under its HMAC key, records
+    every change, restores within the retention period."""
 
 
 def _credentials(runtime: Runtime[CredentialSettings]) -> Credentials:

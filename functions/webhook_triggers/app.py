@@ -13,14 +13,15 @@ from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
 from railguard.runtime import Runtime
 from railguard.server_keys import ServerKey
-from railguard.settings import AuditSettings, EnvelopeSettings
+from railguard.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
 from railguard.workspaces import ResourceScope
 
 
 @dataclass(frozen=True, kw_only=True)
-class TriggerSettings(EnvelopeSettings, AuditSettings):
-    """Seals trigger tokens and secrets under KMS and records every change."""
+class TriggerSettings(EnvelopeSettings, IdempotencySettings, AuditSettings):
+    """Seals trigger tokens and secrets under KMS, fingerprints Idempotency-Key requests under
+    its HMAC key, and records every change."""
 
 
 def _triggers(runtime: Runtime[TriggerSettings]) -> WebhookTriggers:

@@ -1,4 +1,4 @@
-"""Envelope encryption: the only module that talks to KMS.
+"""Envelope encryption, and MACs under a KMS HMAC key: the only module that talks to KMS.
 
 Each secret gets its own data key from KMS `GenerateDataKey` (AES-256). The secret is sealed with
 AES-256-GCM under a fresh 96-bit nonce; only the KMS-wrapped data key is kept. The secret is bound
@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from cryptography.exceptions import InvalidTag
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from mypy_boto3_kms.client import KMSClient
 
 FORMAT_VERSION = 1
+MAC_ALGORITHM: Final = "HMAC_SHA_256"
+MAX_MAC_MESSAGE_BYTES = 4096  # KMS's bound on what GenerateMac covers
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32  # AES-256
 _U16 = struct.Struct(">H")
@@ -304,3 +306,23 @@ class Envelope:
                 EncryptionContext=owner.context(),
             )
         return unwrapped["Plaintext"]
+
+
+class KmsMac:
+    """HMAC-SHA256 under a KMS HMAC key (`HMAC_256`, `GENERATE_VERIFY_MAC`). Its key never leaves
+    KMS, so no role holds it: making a MAC, hence confirming a guess of what one covers, is a
+    `GenerateMac` call each time (online, throttled, in CloudTrail), never an offline search."""
+
+    def __init__(self, kms: KMSClient, key_id: str):
+        self._kms = kms
+        self._key_id = key_id
+
+    def of(self, message: bytes) -> str:
+        """The MAC of `message` (1 to 4,096 bytes: MAC a digest of anything longer), in hex."""
+        if not 0 < len(message) <= MAX_MAC_MESSAGE_BYTES:
+            raise ValueError(f"a KMS MAC covers 1 to {MAX_MAC_MESSAGE_BYTES} bytes")
+        with _kms_errors(decrypting=False):
+            reply = self._kms.generate_mac(
+                KeyId=self._key_id, Message=message, MacAlgorithm=MAC_ALGORITHM
+            )
+        return reply["Mac"].hex()

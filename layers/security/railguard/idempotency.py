@@ -7,9 +7,10 @@ was created; the same key with a different request is a conflict. Nothing secret
 replay: a key's or token's secret was shown once, so a retry of its creation answers with the id
 (409 `already_applied`), and the client rotates it for a new secret if the first reply was lost.
 
-What the key was used for is remembered as an HMAC of the operation and its body under a server
-key (`railguard.server_keys`), never as an unkeyed hash: a credential's value is in that body,
-and with a plain hash a copy of the table would let a word list find a weak value.
+What the key was used for is remembered as an HMAC of the operation and its body under a KMS
+HMAC key (`railguard.envelope.KmsMac`), never as an unkeyed hash: a credential's value is in that
+body. The key never leaves KMS, so neither a copy of the table nor a function role's own keys can
+confirm a guessed value offline; each guess is a `GenerateMac` call, throttled and logged.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 
 if TYPE_CHECKING:  # the envelope (KMS) is loaded only by the functions that create
-    from railguard.server_keys import KeyedHash
+    from railguard.envelope import KmsMac
 
 HEADER = "Idempotency-Key"
-FINGERPRINT_KEY_NAME = "idempotency-fingerprint"
 REMEMBERED_SECONDS = 24 * 3600
 # Visible ASCII, as the IETF draft and the usual clients (UUIDs, ULIDs) have it.
 _VALUE = re.compile(r"[\x21-\x7e]{1,255}")
@@ -58,10 +58,11 @@ class IdempotencyKey:
     """A client's Idempotency-Key, bound to who sent it, where, and what they asked."""
 
     digest: str  # of the caller and the key: the item's sort key
-    # The operation and its input, secrets included: the same key must mean the same request.
-    # Stored only as an HMAC under `fingerprints`' server key.
-    request: bytes = field(repr=False)
-    fingerprints: KeyedHash = field(repr=False, compare=False)
+    # SHA-256 of the operation and its input, secrets included (the same key must mean the same
+    # request). Held only to be MACed under `macs`' key, never stored or shown: a KMS MAC covers
+    # at most 4 KiB, a body may be longer.
+    request_digest: str = field(repr=False)
+    macs: KmsMac = field(repr=False, compare=False)
 
     @classmethod
     def parse(
@@ -71,7 +72,7 @@ class IdempotencyKey:
         caller: str,
         operation: str,
         request: Mapping[str, Any],
-        fingerprints: KeyedHash,
+        macs: KmsMac,
     ) -> IdempotencyKey | None:
         """None without a header; 400 for a value that is not 1-255 visible ASCII characters."""
         if value is None:
@@ -85,7 +86,7 @@ class IdempotencyKey:
         canonical = json.dumps(
             {"operation": operation, "request": request}, sort_keys=True, default=_plain
         )
-        return cls(digest, canonical.encode(), fingerprints)
+        return cls(digest, hashlib.sha256(canonical.encode()).hexdigest(), macs)
 
     def earlier(self, table: Table, workspace_id: str, now: int) -> str | None:
         """The id the same request created within the last day, else None; a conflict when the
@@ -103,15 +104,10 @@ class IdempotencyKey:
     def _fingerprint(self, workspace_id: str) -> str:
         """Bound to the record it is kept in, so equal requests of two records (two workspaces
         storing one value) do not show as equal fingerprints."""
-        return self.fingerprints.of(f"{workspace_id}\n{self.digest}\n".encode() + self.request)
+        return self.macs.of(f"{workspace_id}\n{self.digest}\n{self.request_digest}".encode())
 
     def _same_request(self, item: Item, workspace_id: str) -> bool:
-        if "request_mac" in item:
-            return hmac.compare_digest(self._fingerprint(workspace_id), item["request_mac"])
-        # Remembered before fingerprints were keyed, with a salted SHA-256; such records expire
-        # within a day of the deployment that keyed them, and this branch can go then.
-        legacy = hashlib.sha256(bytes(item["fingerprint_salt"]) + self.request).hexdigest()
-        return hmac.compare_digest(legacy, item["fingerprint"])
+        return hmac.compare_digest(self._fingerprint(workspace_id), str(item["request_mac"]))
 
     def refuse_repeat(self, table: Table, workspace_id: str, now: int, *, created: str) -> None:
         """For creations whose reply holds a secret shown once (a key, a trigger's token): a

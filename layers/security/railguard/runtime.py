@@ -17,6 +17,7 @@ from railguard.settings import (
     EnvelopeSettings,
     EventBusSettings,
     FunctionSettings,
+    IdempotencySettings,
     TableSettings,
 )
 from railguard.store import Table
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from railguard.anchors import TrailAnchors
     from railguard.audit import AuditLog, StoredAuditTrail
-    from railguard.envelope import Envelope
+    from railguard.envelope import Envelope, KmsMac
     from railguard.events import EventBus
     from railguard.server_keys import KeyedHash
 
@@ -107,14 +108,26 @@ class Runtime[S: FunctionSettings]:
         return TrailAnchors(client, self.settings.anchor_bucket_name)
 
     @cached_property
+    def _kms(self) -> KMSClient:
+        return cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
+
+    @cached_property
     def envelope(self) -> Envelope:
         if not isinstance(self.settings, EnvelopeSettings):
             raise TypeError(f"{type(self.settings).__name__} declares no KMS key")
         # Imported here: most functions (the authorizer first) never encrypt, so never load it.
         from railguard.envelope import DataKeyCache, Envelope  # noqa: PLC0415
 
-        client = cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
-        return Envelope(client, self.settings.kms_key_id, DataKeyCache(self.clock))
+        return Envelope(self._kms, self.settings.kms_key_id, DataKeyCache(self.clock))
+
+    @cached_property
+    def idempotency_macs(self) -> KmsMac:
+        """MACs under the KMS HMAC key that fingerprints Idempotency-Key requests."""
+        if not isinstance(self.settings, IdempotencySettings):
+            raise TypeError(f"{type(self.settings).__name__} declares no idempotency MAC key")
+        from railguard.envelope import KmsMac  # noqa: PLC0415 - only the creations load it
+
+        return KmsMac(self._kms, self.settings.idempotency_mac_key_id)
 
     def keyed_hash(self, key_name: str) -> KeyedHash:
         """HMAC under the server key `key_name`, one per instance, so its key is unsealed once

@@ -5,11 +5,13 @@ The first writer creates the key with a conditional put; a writer that loses tha
 winner's, so every instance agrees on one key. Such a key is never rotated: what it protects
 (e.g. the keyed hashes that find webhook triggers) would stop being found.
 
-Their use is `KeyedHash`: wherever the table keeps a fingerprint of something guessable (a
-credential's value in an idempotency record, an email in a throttle counter's key, a PIN under
-its argon2id hash), it is an HMAC under such a key, so a copy of the table alone (a backup, a
-point-in-time restore, a function role's reads) cannot confirm a guess. Each use has a key of
-its own (its name is in the KMS encryption context, so IAM can grant one and not another).
+Their use is `KeyedHash`: wherever the table keeps a fingerprint of something guessable (an
+email in a throttle counter's key, a PIN under its argon2id hash), it is an HMAC under such a
+key, so a copy of the table alone (a backup, a point-in-time restore) cannot confirm a guess.
+Each use has a key of its own (its name is in the KMS encryption context, so IAM can grant one
+and not another). A role that may unseal a key holds it, and can check guesses offline: what
+even the roles that use it must not check offline (a credential's value in an idempotency
+record) is MACed under a KMS HMAC key instead (`railguard.envelope.KmsMac`).
 """
 
 from __future__ import annotations

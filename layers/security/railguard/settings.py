@@ -118,6 +118,14 @@ class EnvelopeSettings(TableSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IdempotencySettings(FunctionSettings):
+    """A function whose creations take an `Idempotency-Key`: the KMS HMAC key that fingerprints
+    the requests they are used for."""
+
+    idempotency_mac_key_id: str = variable("IDEMPOTENCY_MAC_KEY_ID")
+
+
+@dataclass(frozen=True, kw_only=True)
 class AuditSettings(TableSettings):
     """A function that writes or reads the audit trail (its own table; heads in the main one)."""
 

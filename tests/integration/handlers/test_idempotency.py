@@ -14,9 +14,12 @@ import pytest
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import passwords
-from railguard.idempotency import FINGERPRINT_KEY_NAME
+from railguard.agent_uis import PIN_PEPPER_KEY_NAME
+from railguard.envelope import KmsMac
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
@@ -176,7 +179,24 @@ def _stored_strings(item: Item) -> set[str]:
     }
 
 
-def test_finding_2_the_idempotency_record_confirms_no_guessed_value_without_the_server_key(
+def _server_key_names(table: Table) -> set[str]:
+    """Every server key a function role may unseal: those the stack made, and those it can."""
+    made = {str(item["sk"]) for item in table.query("SERVER_KEY", limit=100).items}
+    return made | {TOKEN_LOOKUP_KEY_NAME, ACCOUNT_SUBJECT_KEY_NAME, PIN_PEPPER_KEY_NAME}
+
+
+def _bound(record: Item, workspace: str, request: bytes) -> list[bytes]:
+    """Each way the request could be bound to its record: alone, with the record's workspace and
+    key digest in front, or that prefix and the request's SHA-256 (what is MACed)."""
+    prefix = f"{workspace}\n{record['sk'].removeprefix('IDEMPOTENCY#')}\n"
+    return [
+        request,
+        prefix.encode() + request,
+        f"{prefix}{hashlib.sha256(request).hexdigest()}".encode(),
+    ]
+
+
+def test_finding_2_no_role_can_recompute_an_idempotency_fingerprint_offline(
     client: InProcessClient,
     owner: dict[str, str],
     table: Table,
@@ -186,58 +206,36 @@ def test_finding_2_the_idempotency_record_confirms_no_guessed_value_without_the_
     # Given a credential with a weak value, created with an Idempotency-Key
     value = remember("Summer2024!")
     body: dict[str, object] = {"name": "Weak", "type": "openai", "value": value}
-    assert _post(client, CREDENTIALS, owner, body, str(uuid.uuid4())).status == 201
-    # When someone with a copy of the table tries a word list on the key's record, hashing
-    # each guess with the record's salt as an unkeyed fingerprint would be made
+    key = str(uuid.uuid4())
+    first = _post(client, CREDENTIALS, owner, body, key)
+    assert first.status == 201
     workspace = owner["X-Workspace-ID"]
     (record,) = table.query(item_keys.workspace(workspace)[0], sk_prefix="IDEMPOTENCY#").items
     stored = _stored_strings(record)
-    salt = bytes(record.get("fingerprint_salt", b""))
+    # When someone with the table and every server key a function role can unseal tries a word
+    # list on the record: each guess hashed unkeyed, and HMACed under each of those keys
+    server_keys = [keyed_hash(aws, provisioned, table, name) for name in _server_key_names(table)]
     for guess in ["password", "letmein", value]:
-        request = _credential_request({**body, "value": guess})
-        unkeyed = {hashlib.sha256(salt + request).hexdigest(), hashlib.sha256(request).hexdigest()}
-        # Then no guess matches anything stored, not even the right one
-        assert unkeyed.isdisjoint(stored), guess
-    # And what is stored is an HMAC under the sealed server key: it matches the value only
-    # with that key, which a copy of the table alone does not give (KMS does, to its roles)
-    fingerprints = keyed_hash(aws, provisioned, table, FINGERPRINT_KEY_NAME)
-    bound_to = f"{workspace}\n{record['sk'].removeprefix('IDEMPOTENCY#')}\n".encode()
-    assert record["request_mac"] == fingerprints.of(bound_to + _credential_request(body))
-    assert record["request_mac"] != fingerprints.of(
-        bound_to + _credential_request({**body, "value": "password"})
-    )
-
-
-def test_a_key_remembered_before_fingerprints_were_keyed_is_still_honoured_for_its_day(
-    client: InProcessClient, owner: dict[str, str], table: Table, clock: FakeClock
-) -> None:
-    # Given a credential, and an Idempotency-Key remembered for it the way it was before
-    # fingerprints were keyed (a salted SHA-256), as a deployment finds it in the table
-    body: dict[str, object] = {"name": "Old", "type": "openai", "value": remember("sk-legacy-0123")}
-    created = client.request("POST", CREDENTIALS, headers=owner, body=body)
-    assert created.status == 201
-    credential_id = created.json()["data"]["id"]
-    caller = f"user:{client.request('GET', '/api/v1/me', headers=owner).json()['data']['id']}"
-    key = str(uuid.uuid4())
-    digest = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
-    pk, sk = item_keys.idempotency(owner["X-Workspace-ID"], digest)
-    salt = b"0123456789abcdef"
-    now = int(clock.now())
-    table.put(
-        {
-            "pk": pk,
-            "sk": sk,
-            "fingerprint_salt": salt,
-            "fingerprint": hashlib.sha256(salt + _credential_request(body)).hexdigest(),
-            "resource_id": credential_id,
-            "created_at": now,
-            "expires_at": now + 24 * 3600,
-        }
-    )
-    # When the same request comes with that key, and then another request with it
+        shapes = _bound(record, workspace, _credential_request({**body, "value": guess}))
+        unkeyed = {hashlib.sha256(shape).hexdigest() for shape in shapes}
+        keyed = {server_key.of(shape) for server_key in server_keys for shape in shapes}
+        # Then nothing matches what is stored, not even the right value
+        assert (unkeyed | keyed).isdisjoint(stored), guess
+    # And what is stored is a MAC under the stack's KMS HMAC key, whose material never leaves
+    # KMS: only a GenerateMac call (online, throttled, logged) reproduces it
+    key_id = provisioned.intrinsics.physical["IdempotencyMacKey"].ref
+    kms = aws.client("kms")
+    metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert (metadata["KeySpec"], metadata["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+    macs = KmsMac(kms, key_id)
+    *_, right = _bound(record, workspace, _credential_request(body))
+    *_, wrong = _bound(record, workspace, _credential_request({**body, "value": "password"}))
+    assert record["request_mac"] == macs.of(right)
+    assert record["request_mac"] != macs.of(wrong)
+    # And the key still does its work: the same request answers as the first did, another value
+    # is a conflict, and one credential exists
     again = _post(client, CREDENTIALS, owner, body, key)
-    other = _post(client, CREDENTIALS, owner, {**body, "value": remember("sk-legacy-9999")}, key)
-    # Then the first answers as the creation did, the second is a conflict, and one exists
-    assert (again.status, again.json()["data"]["id"]) == (201, credential_id)
+    assert (again.status, again.json()["data"]["id"]) == (201, first.json()["data"]["id"])
+    other = _post(client, CREDENTIALS, owner, {**body, "value": remember("Winter2024!")}, key)
     assert (other.status, other.json()["error"]["code"]) == (409, "conflict")
     assert _count(client, CREDENTIALS, owner) == 1

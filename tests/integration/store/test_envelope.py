@@ -1,6 +1,7 @@
 """Envelope encryption against the template's KMS key in moto: round trips, the version-1 format,
 owner binding, and that every tampered, truncated or foreign envelope is the one
-`DecryptionFailed` (never plaintext, never another exception)."""
+`DecryptionFailed` (never plaintext, never another exception). And MACs under the template's
+KMS HMAC key."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard.envelope import (
     FORMAT_VERSION,
+    MAX_MAC_MESSAGE_BYTES,
     NONCE_BYTES,
     DecryptionFailed,
     Envelope,
+    KmsMac,
     SecretOwner,
     parse_envelope,
 )
@@ -326,3 +329,45 @@ def test_a_kms_throttle_or_outage_on_decrypt_is_service_unavailable(
         with pytest.raises(ServiceUnavailable):
             envelope.decrypt(blob, OWNER)
         stubber.assert_no_pending_responses()
+
+
+# ------------------------------------------------------------------------------------ MACs
+
+
+@pytest.fixture
+def macs(kms: Any, provisioned: Provisioning) -> KmsMac:
+    return KmsMac(kms, provisioned.intrinsics.physical["IdempotencyMacKey"].ref)
+
+
+@pytest.mark.parametrize("code", _RETRYABLE_CODES)
+def test_a_kms_throttle_or_outage_on_a_mac_is_service_unavailable(
+    macs: KmsMac, kms: Any, code: str
+) -> None:
+    # Given KMS failing GenerateMac with a retryable error
+    with Stubber(kms) as stubber:
+        stubber.add_client_error("generate_mac", service_error_code=code)
+        # When a MAC is asked for / Then the caller sees ServiceUnavailable (503)
+        with pytest.raises(ServiceUnavailable):
+            macs.of(b"request")
+        stubber.assert_no_pending_responses()
+
+
+def test_a_mac_is_the_same_for_the_same_message_and_differs_for_another(macs: KmsMac) -> None:
+    # Given messages of the shortest and longest lengths KMS takes
+    short, longest = b"x", bytes(range(256)) * (MAX_MAC_MESSAGE_BYTES // 256)
+    # When each is MACed twice, and a message one byte different once
+    # Then the same message gives the same 256-bit MAC, another message another
+    assert macs.of(short) == macs.of(short)
+    assert len(bytes.fromhex(macs.of(longest))) == 32
+    assert macs.of(longest) == macs.of(longest)
+    assert macs.of(longest[:-1] + b"\x00") != macs.of(longest)
+
+
+@pytest.mark.parametrize("size", [0, MAX_MAC_MESSAGE_BYTES + 1])
+def test_a_message_kms_would_refuse_is_refused_before_calling_it(
+    macs: KmsMac, kms: Any, size: int
+) -> None:
+    # Given KMS answering nothing (a call would fail the stubber)
+    with Stubber(kms), pytest.raises(ValueError, match="4096"):
+        # When a message KMS cannot MAC is given / Then it is refused here
+        macs.of(b"m" * size)

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 SAMCONFIG = ROOT / "samconfig.toml"
 PSEUDO = PseudoParameters(region=REGION, account_id="123456789012", stack_name="railguard-local")
-# What provisioning would report, without an emulator: the functions refer to these five.
+# What provisioning would report, without an emulator: the functions refer to these six.
 PHYSICAL = {
     "Table": PhysicalResource(
         "railguard-local-Table",
@@ -55,6 +55,9 @@ PHYSICAL = {
     ),
     "DataKey": PhysicalResource(
         "key-1", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-1", "KeyId": "key-1"}
+    ),
+    "IdempotencyMacKey": PhysicalResource(
+        "key-2", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-2", "KeyId": "key-2"}
     ),
     "EventBus": PhysicalResource(
         "railguard-dev",

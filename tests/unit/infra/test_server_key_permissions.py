@@ -1,10 +1,13 @@
 """Server keys (`railguard.server_keys`) in the template: every function whose code makes or reads
 one may do exactly that under KMS, for that key's name only (the name is in the encryption
 context), and can keep it in the table. The local stack does not enforce IAM, so a missing grant
-would only show in AWS; an over-broad one never would."""
+would only show in AWS; an over-broad one never would. Idempotency-Key requests are fingerprinted
+under a KMS HMAC key instead, which no role can unseal: only the creations that take such a key
+may ask KMS for a MAC under it."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,6 @@ import pytest
 
 from infra.template import Template, load_template
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
-from railguard.idempotency import FINGERPRINT_KEY_NAME
 from railguard.server_keys import ENVELOPE_PURPOSE
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
@@ -25,17 +27,16 @@ USES: dict[str, dict[str, set[str]]] = {
     "AuthFunction": {ACCOUNT_SUBJECT_KEY_NAME: MAKE_AND_READ},
     "MeFunction": {ACCOUNT_SUBJECT_KEY_NAME: MAKE_AND_READ},
     "MfaFunction": {ACCOUNT_SUBJECT_KEY_NAME: MAKE_AND_READ},
-    "ApiKeysFunction": {FINGERPRINT_KEY_NAME: MAKE_AND_READ},
-    "CredentialsFunction": {FINGERPRINT_KEY_NAME: MAKE_AND_READ},
-    "WebhookTriggersFunction": {
-        TOKEN_LOOKUP_KEY_NAME: MAKE_AND_READ,
-        FINGERPRINT_KEY_NAME: MAKE_AND_READ,
-    },
+    "WebhookTriggersFunction": {TOKEN_LOOKUP_KEY_NAME: MAKE_AND_READ},
     "WebhookIngressFunction": {TOKEN_LOOKUP_KEY_NAME: {"kms:Decrypt"}},
     "AgentUisFunction": {PIN_PEPPER_KEY_NAME: MAKE_AND_READ},
 }
 # Re-seals every sealed item, server keys included: its grant is by purpose, on purpose.
 RESEALER = "RotationJobFunction"
+# The functions whose creations take an Idempotency-Key, and the HMAC key they MAC under.
+IDEMPOTENT_CREATORS = {"ApiKeysFunction", "CredentialsFunction", "WebhookTriggersFunction"}
+MAC_KEY = {"Fn::GetAtt": ["IdempotencyMacKey", "Arn"]}
+MAC_ACTIONS = ("kms:GenerateMac", "kms:VerifyMac")
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,37 @@ def test_no_other_function_may_unseal_a_server_key(template: Template) -> None:
         if function.logical_id in USES or function.logical_id == RESEALER:
             continue
         assert _kms_grants(template, function.logical_id) == {}, function.logical_id
+
+
+def _mac_grants(template: Template, function_id: str) -> list[tuple[set[str], Any]]:
+    """(the MAC actions it allows, on what) for each statement that allows one, wildcards
+    included."""
+    grants = []
+    for statement in _statements(template, function_id):
+        allowed = {
+            action
+            for action in MAC_ACTIONS
+            for pattern in _as_list(statement["Action"])
+            if fnmatchcase(action, pattern)
+        }
+        if allowed:
+            grants.append((allowed, statement["Resource"]))
+    return grants
+
+
+def test_only_the_idempotent_creations_may_mac_and_only_under_the_hmac_key(
+    template: Template,
+) -> None:
+    for function in template.resources_of_type("AWS::Serverless::Function"):
+        # Given a function's role and environment
+        grants = _mac_grants(template, function.logical_id)
+        variables = (function.properties.get("Environment") or {}).get("Variables", {})
+        if function.logical_id in IDEMPOTENT_CREATORS:
+            # Then a creation taking an Idempotency-Key may GenerateMac under that key alone,
+            # and is told which key it is
+            assert grants == [({"kms:GenerateMac"}, MAC_KEY)], function.logical_id
+            assert variables["IDEMPOTENCY_MAC_KEY_ID"] == MAC_KEY, function.logical_id
+        else:
+            # And no other function may MAC at all
+            assert grants == [], function.logical_id
+            assert "IDEMPOTENCY_MAC_KEY_ID" not in variables, function.logical_id

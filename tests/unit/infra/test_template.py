@@ -25,6 +25,7 @@ TEMPLATE = ROOT / "template.yaml"
 PSEUDO = PseudoParameters(region="us-east-1", account_id="123456789012", stack_name="stack")
 TABLE = PhysicalResource("railguard-local-Table", {"Arn": "arn:aws:dynamodb:::table/t"})
 DATA_KEY = PhysicalResource("key-1", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-1"})
+MAC_KEY = PhysicalResource("key-2", {"Arn": "arn:aws:kms:us-east-1:123456789012:key/key-2"})
 AUDIT_TABLE = PhysicalResource("stack-audit", {"Arn": "arn:aws:dynamodb:::table/stack-audit"})
 BUS = PhysicalResource(
     "railguard-dev", {"Arn": "arn:aws:events:us-east-1:123456789012:event-bus/b"}
@@ -35,6 +36,7 @@ PROVISIONED = {
     "Table": TABLE,
     "AuditTable": AUDIT_TABLE,
     "DataKey": DATA_KEY,
+    "IdempotencyMacKey": MAC_KEY,
     "EventBus": BUS,
     "AuditAnchorBucket": ANCHORS,
 }
@@ -252,12 +254,15 @@ def test_unprovisioned_reference_names_the_resource_and_property(template: Templ
 def test_provisionable_resources_are_found_by_type(template: Template) -> None:
     # Given the template
     # When resources are listed by type
-    # Then the tables, the key, its alias and the event bus are there
+    # Then the tables, the keys, the data key's alias and the event bus are there
     assert [r.logical_id for r in template.resources_of_type("AWS::DynamoDB::Table")] == [
         "Table",
         "AuditTable",
     ]
-    assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Key")] == ["DataKey"]
+    assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Key")] == [
+        "DataKey",
+        "IdempotencyMacKey",
+    ]
     assert [r.logical_id for r in template.resources_of_type("AWS::KMS::Alias")] == ["DataKeyAlias"]
     assert [r.logical_id for r in template.resources_of_type("AWS::Events::EventBus")] == [
         "EventBus"

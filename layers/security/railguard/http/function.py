@@ -34,7 +34,7 @@ from railguard.http.responses import (
     error_status_and_body,
     with_standard_headers,
 )
-from railguard.idempotency import FINGERPRINT_KEY_NAME, IdempotencyKey
+from railguard.idempotency import IdempotencyKey
 from railguard.principal import Principal
 from railguard.ratelimit import RateLimiter
 from railguard.runtime import Runtime
@@ -107,13 +107,13 @@ class ApiFunction[S: FunctionSettings, D = None]:
 
     def idempotency_key(self, value: str | None, body: BaseModel) -> IdempotencyKey | None:
         """The request's `Idempotency-Key` header value, if it has one, bound to the caller,
-        the route and the validated body (fingerprinted under the function's server key)."""
+        the route and the validated body (fingerprinted by a MAC under the KMS HMAC key)."""
         return IdempotencyKey.parse(
             value,
             caller=self.principal.rate_subject,
             operation=self.app.current_event.request_context.route_key,
             request=body.model_dump(),
-            fingerprints=self.runtime.keyed_hash(FINGERPRINT_KEY_NAME),
+            macs=self.runtime.idempotency_macs,
         )
 
     # -- the Lambda entry point ---------------------------------------------------------
