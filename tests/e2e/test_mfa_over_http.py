@@ -94,7 +94,7 @@ def _enrol(stack: StackProcess, access_token: str) -> Authenticator:
         "POST",
         "/api/v1/me/mfa/totp/enable",
         token=access_token,
-        body={"code": app.next_code()},
+        body={"code": app.next_code(), "password": PASSWORD},
     )
     assert status == 200, enabled
     return app

@@ -267,7 +267,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
     enabled = web.call(
         "POST",
         "/api/v1/me/mfa/totp/enable",
-        {"code": totp.at(clock.now())},
+        {"code": totp.at(clock.now()), "password": PASSWORD},
         token=account.access_token,
     )
     assert enabled.status == 200, enabled.body
