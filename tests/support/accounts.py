@@ -52,8 +52,8 @@ def log_in(email: str, password: str = STRONG_PASSWORD, source_ip: str = "127.0.
     return post("/api/v1/auth/login", {"email": email, "password": password}, source_ip=source_ip)
 
 
-def tokens_for(email: str) -> dict[str, Any]:
-    result = log_in(email)
+def tokens_for(email: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
+    result = log_in(email, password)
     assert result.status == 200, result.body
     return result.json()["data"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from railguard import passwords
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, WrongPassword
 from railguard.ids import new_id
 from railguard.server_keys import KeyedHash
-from railguard.sessions import Sessions
+from railguard.sessions import Sessions, next_generation
 from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 from railguard.throttle import FailureThrottle, account_budget
@@ -127,27 +127,48 @@ class Accounts:
         return profile, login["password_hash"]
 
     def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
-        """Replace the password and end every session of the user, this one included."""
+        """Replace the password and end every session of the user, this one included.
+
+        One transaction stores the new hash, advances the user's session generation (which
+        voids every session started so far, for the authorizer and refresh alike) and records
+        `user.password_changed`: all three or none. Revoking the sessions one by one afterwards
+        only tidies their status; nothing depends on it finishing."""
         profile, password_hash = self.confirm_password(user_id, current_password)
         passwords.check_policy(
             new_password, context=[profile.email, profile.name], field="new_password"
         )
-        if not store_password_hash(self._table, profile.email, password_hash, new_password):
-            raise Conflict("The password was changed at the same time; retry.")
+        update, condition, values = _password_replacement(password_hash, new_password)
+        try:
+            self._audit.append(
+                AuditEvent("user.password_changed", Actor.user(user_id), user_id),
+                [
+                    TransactItem.update_item(
+                        item_keys.login(profile.email), update, condition, values=values
+                    ),
+                    next_generation(user_id),
+                ],
+            )
+        except AppendRefused:
+            raise Conflict("The password was changed at the same time; retry.") from None
         self._sessions.end_all(user_id)
-        self._audit.record(AuditEvent("user.password_changed", Actor.user(user_id), user_id))
+
+
+def _password_replacement(previous_hash: str, password: str) -> tuple[str, str, dict[str, str]]:
+    """The update of a login item to a new password, on condition that its hash is still the
+    one just verified, so a concurrent change is never overwritten."""
+    return (
+        "SET password_hash = :new",
+        "password_hash = :previous",
+        {":new": passwords.hash_secret(password), ":previous": previous_hash},
+    )
 
 
 def store_password_hash(table: Table, email: str, previous_hash: str, password: str) -> bool:
-    """Replace a password hash, on condition that it is still the one just verified, so a
-    concurrent change is never overwritten. False when it was not."""
+    """Replace a password hash with one of the same password (a re-hash with today's
+    parameters), unless it changed meanwhile; False when it had."""
+    update, condition, values = _password_replacement(previous_hash, password)
     try:
-        table.update(
-            item_keys.login(email),
-            "SET password_hash = :new",
-            condition="password_hash = :previous",
-            values={":new": passwords.hash_secret(password), ":previous": previous_hash},
-        )
+        table.update(item_keys.login(email), update, condition=condition, values=values)
     except ConditionFailed:
         return False
     return True

@@ -33,7 +33,7 @@ from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
 from railguard.mfa import SecondFactor, SecondFactors
 from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
-from railguard.sessions import SessionGrant, Sessions
+from railguard.sessions import GENERATION_ATTRIBUTE, SessionGrant, Sessions, generation_of
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
@@ -124,7 +124,7 @@ class Logins:
             login = self._table.get(item_keys.login(email)) or login
         profile = self._table.get(item_keys.user_profile(login["user_id"]))
         if profile is not None and profile.get("mfa_enabled"):
-            return self._challenge(login, email)
+            return self._challenge(login, email, generation_of(profile))
         grant = self._sessions.start(
             login["user_id"],
             source_ip=client.source_ip,
@@ -132,6 +132,7 @@ class Logins:
             # The session exists only if the password it was granted for is still the current
             # one: a login racing a password change cannot outlive it.
             password_hash=login["password_hash"],
+            generation=generation_of(profile),
             email=email,
         )
         self._succeeded(grant, second_factor=None)
@@ -161,7 +162,7 @@ class Logins:
             )
         )
 
-    def _challenge(self, login: Item, email: str) -> MfaChallenge:
+    def _challenge(self, login: Item, email: str, generation: int) -> MfaChallenge:
         token = opaque_tokens.new_token(MFA_TOKEN_PREFIX)
         now = int(self._clock.now())
         pk, sk = item_keys.mfa_challenge(opaque_tokens.digest(token))
@@ -172,6 +173,7 @@ class Logins:
                 "user_id": login["user_id"],
                 "email": email,
                 "password_fingerprint": _fingerprint(login["password_hash"]),
+                GENERATION_ATTRIBUTE: generation,
                 "status": "pending",
                 "expires_at": now + MFA_TOKEN_TTL_SECONDS,
                 "ttl": now + MFA_TOKEN_TTL_SECONDS + 3600,
@@ -208,6 +210,7 @@ class Logins:
                 source_ip=client.source_ip,
                 user_agent=client.user_agent,
                 password_hash=login["password_hash"],
+                generation=generation_of(challenge),
                 email=challenge["email"],
                 spending=TransactItem.update_item(
                     challenge_key,

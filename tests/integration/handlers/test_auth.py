@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -14,14 +15,17 @@ from argon2 import PasswordHasher
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import passwords, policy
+from railguard.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
+from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult
 from tests.support.server_keys import keyed_hash
 
 pytestmark = pytest.mark.usefixtures("identity_env")
+_LIST_KEYS = "GET /api/v1/api-keys"  # a route that acts in the X-Workspace-ID workspace
 
 
 # -- signup -----------------------------------------------------------------------------
@@ -386,6 +390,54 @@ def test_a_password_change_revokes_every_session_and_swaps_the_password() -> Non
         )
     assert a.log_in(email).status == 401
     assert a.log_in(email, new_password).status == 200
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    yield from patched_system_clock(monkeypatch)
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 16 finding 8: the new hash is stored with a new session generation, so sessions
+    started before the change are refused by the authorizer and by refresh whatever became of
+    the rest of the change; sessions started after it, in the same second, are not."""
+    # Given two sessions, on a clock that stands still (all of this in one second)
+    email = a.new_email()
+    workspace_id = a.sign_up(email)["workspace"]["id"]
+    first, second = a.tokens_for(email), a.tokens_for(email)
+
+    # When a password change stores the new hash, then stops before revoking sessions one by one
+    def cut_short(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the function stopped here")
+
+    monkeypatch.setattr(Sessions, "end_all", cut_short)
+    new_password = "green-lamp-harbor-77"
+    result = a.call_me(
+        first["access_token"],
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
+    )
+    assert not isinstance(result, int)
+    assert result.status == 500
+    # Then neither older session acts any more, with or without a workspace, nor refreshes
+    a.reset_instances()
+    in_workspace = [("X-Workspace-ID", workspace_id)]
+    for session in (first, second):
+        assert a.authorize(a.bearer(session["access_token"])) == 401
+        assert a.authorize([*a.bearer(session["access_token"]), *in_workspace], _LIST_KEYS) == 401
+        refresh = a.post("/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]})
+        assert (refresh.status, refresh.json()["error"]["code"]) == (401, "invalid_refresh_token")
+    # And a session started after the change, in the same second, acts and refreshes
+    third = a.tokens_for(email, new_password)
+    assert isinstance(a.authorize(a.bearer(third["access_token"])), dict)
+    assert isinstance(
+        a.authorize([*a.bearer(third["access_token"]), *in_workspace], _LIST_KEYS), dict
+    )
+    assert a.post("/api/v1/auth/refresh", {"refresh_token": third["refresh_token"]}).status == 200
 
 
 def _change_password(current: str, new: str) -> tuple[str, HttpResult]:
