@@ -17,8 +17,11 @@ class RecordingAuditTrail:
         self.events: list[AuditEvent] = []
         self._table = table
 
-    def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None:
+        try:
+            self.append(event, provided)
+        except AppendRefused:
+            return
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
         if with_writes:

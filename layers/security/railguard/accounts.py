@@ -3,6 +3,10 @@
 Composes the password policy and hashing, the failure throttle and sessions; each dependency is
 passed in. Logging in and tokens are `railguard.logins`. A sign-up and a password change are
 recorded in the user's own audit trail.
+
+Sign-ups are limited per source address (`SIGNUPS_PER_ADDRESS`, an IPv6 address counting as its
+/64), every attempt counted: each hashes a password and makes a workspace, and a refused email
+(409) tells that it has an account.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, WrongPassword
 from railguard.ids import new_id
+from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
 from railguard.sessions import Sessions, next_generation
 from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import FailureThrottle, account_budget
+from railguard.throttle import FailureThrottle, ThrottleRule, account_budget
 from railguard.workspaces import WorkspaceView, new_workspace
+
+SIGNUPS_PER_ADDRESS = ThrottleRule("signup-ip", limit=10, window_seconds=3600)
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,15 @@ class Accounts:
         self._throttle = FailureThrottle(table, clock)
 
     # -- signup ------------------------------------------------------------------------
-    def sign_up(self, email: str, password: str, name: str) -> tuple[UserProfile, WorkspaceView]:
-        """A new user and their first workspace, owned by them, in one transaction."""
+    def sign_up(
+        self, email: str, password: str, name: str, *, source_ip: str
+    ) -> tuple[UserProfile, WorkspaceView]:
+        """A new user and their first workspace, owned by them, in one transaction; 429 after
+        `SIGNUPS_PER_ADDRESS` attempts from the address of `source_ip`."""
+        self._throttle.reserve(
+            [(SIGNUPS_PER_ADDRESS, budget_subject(source_ip))],
+            refusal="Too many sign-ups from this address; retry later.",
+        )
         email = item_keys.normalize_email(email)
         passwords.check_policy(password, context=[email, name])
         now = int(self._clock.now())

@@ -170,7 +170,7 @@ def request_origin(origin: RequestOrigin) -> Iterator[None]:
 
 
 class AuditTrail(Protocol):
-    def record(self, event: AuditEvent) -> None: ...
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None: ...
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item: ...
 
@@ -204,11 +204,15 @@ class StoredAuditTrail:
         self._clock = clock
         self._logger = logging.getLogger("railguard.audit")
 
-    def record(self, event: AuditEvent) -> None:
-        """Append after the act: the act has happened, so a failure here is logged, loudly,
-        with the event, rather than turned into an error for a request that succeeded."""
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None:
+        """Append for an act that wrote nothing (a failed login): a failure here is logged,
+        loudly, with the event, rather than turned into an error. With `provided` (condition
+        checks, in the same transaction), the event is stored only if they hold, and otherwise
+        silently not: the calls made are the same either way."""
         try:
-            self.append(event)
+            self.append(event, provided)
+        except AppendRefused:
+            return
         except ServiceUnavailable:  # TrailBroken among them
             self._log(event, level=logging.ERROR, message="audit event not stored")
 

@@ -7,10 +7,12 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import jwt
 import pytest
 from argon2 import PasswordHasher
+from botocore.client import BaseClient
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
@@ -59,6 +61,7 @@ def test_an_email_is_taken_whatever_its_case() -> None:
     result = a.post(
         "/api/v1/auth/signup",
         {"email": email.upper(), "password": a.STRONG_PASSWORD, "name": "Other"},
+        source_ip=a.sign_up_address(),
     )
     assert result.status == 409
     assert result.json()["error"]["code"] == "conflict"
@@ -71,7 +74,9 @@ def test_an_email_is_taken_whatever_its_case() -> None:
 )
 def test_weak_passwords_are_400(password: str) -> None:
     result = a.post(
-        "/api/v1/auth/signup", {"email": a.new_email(), "password": password, "name": "Weak"}
+        "/api/v1/auth/signup",
+        {"email": a.new_email(), "password": password, "name": "Weak"},
+        source_ip=a.sign_up_address(),
     )
     assert result.status == 400
     assert result.json()["error"]["code"] == "validation_error"
@@ -129,12 +134,40 @@ def test_a_login_upgrades_a_weaker_hash_and_still_opens_the_session(table: Table
     assert not passwords.needs_rehash(login["password_hash"])
 
 
-def test_unknown_email_and_wrong_password_are_indistinguishable(
+def _record_aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """Every AWS call from now on, as what an observer of its shape sees: the service, the
+    operation and the tables (for a transaction, each action and its table); never keys."""
+    calls: list[tuple[object, ...]] = []
+    real = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems":
+            tables: object = tuple(
+                (action, body["TableName"])
+                for entry in params["TransactItems"]
+                for action, body in entry.items()
+            )
+        elif operation == "BatchGetItem":
+            tables = tuple(params["RequestItems"])
+        else:
+            tables = params.get("TableName")
+        calls.append((client.meta.service_model.service_name, operation, tables))
+        return real(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def test_finding_6_an_unknown_email_and_a_wrong_password_do_the_same_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a real account, and a count of argon2 verifications
+    """Issue 16 finding 6: a wrong password on an existing account and an unknown email answer
+    the same, after the same AWS calls in the same order and one argon2 verification each."""
+    # Given a real account, an instance that has unsealed its server keys already, a count of
+    # argon2 verifications and a record of AWS calls
     email = a.new_email()
     a.sign_up(email)
+    assert a.log_in(a.new_email(), "wrong-password-123", source_ip="10.9.0.9").status == 401
     verifications: list[str] = []
     real_hasher = passwords._hasher
 
@@ -147,9 +180,11 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(
             return real_hasher.verify(stored, candidate)
 
     monkeypatch.setattr(passwords, "_hasher", CountingHasher())
+    calls = _record_aws_calls(monkeypatch)
     # When logging in with a wrong password, and with an email nobody has
     wrong = a.log_in(email, "wrong-password-123", source_ip="10.9.0.1")
-    after_wrong = len(verifications)
+    wrong_calls, after_wrong = list(calls), len(verifications)
+    calls.clear()
     unknown = a.log_in(a.new_email(), "wrong-password-123", source_ip="10.9.0.2")
     # Then status and body are identical, and each did exactly one argon2 verification
     assert wrong.status == unknown.status == 401
@@ -157,6 +192,34 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(
     assert wrong.json()["error"]["code"] == "invalid_credentials"
     assert after_wrong == 1
     assert len(verifications) == 2
+    # And the same AWS calls, in the same order
+    assert wrong_calls == calls
+    assert ("dynamodb", "TransactWriteItems") in {call[:2] for call in calls}
+    # And the wrong password is in the account's trail (the unknown email's attempt is nowhere)
+    events = a.call_me(a.tokens_for(email)["access_token"], "GET", "/api/v1/me/security-events")
+    assert not isinstance(events, int)
+    actions = [event["action"] for event in events.json()["data"]]
+    assert actions == ["auth.login_succeeded", "auth.login_failed", "user.signed_up"]
+
+
+def test_finding_6_sign_ups_are_limited_per_source_address() -> None:
+    """Issue 16 finding 6: `POST /auth/signup` is limited to 10 attempts an hour per address
+    (an IPv6 address counts as its /64), since each tells whether an email has an account."""
+
+    def sign_up_from(address: str, password: str = a.STRONG_PASSWORD) -> HttpResult:
+        body = {"email": a.new_email(), "password": password, "name": "Many"}
+        return a.post("/api/v1/auth/signup", body, source_ip=address)
+
+    # Given nine refused sign-ups and one accepted, from addresses of one IPv6 /64
+    refused = [sign_up_from(f"2001:db8:16::{n}", "password1234").status for n in range(1, 10)]
+    accepted = sign_up_from("2001:db8:16::a")
+    # When another address of that /64 signs up / Then 429 with Retry-After
+    limited = sign_up_from("2001:db8:16::b")
+    assert (refused, accepted.status) == ([400] * 9, 201)
+    assert (limited.status, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert 1 <= int(limited.headers["retry-after"]) <= 3600
+    # And another address is not affected
+    assert sign_up_from("2001:db8:17::1").status == 201
 
 
 @pytest.mark.parametrize("password", ["too-short", "x" * 300, "y" * 65_000])
