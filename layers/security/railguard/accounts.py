@@ -21,7 +21,7 @@ from railguard.ids import new_id
 from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
 from railguard.sessions import Sessions, next_generation
-from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
+from railguard.store import ConditionFailed, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.throttle import FailureThrottle, ThrottleRule, account_budget
 from railguard.workspaces import WorkspaceView, new_workspace
@@ -65,8 +65,26 @@ class Accounts:
         workspace, workspace_writes = new_workspace(f"{name}'s workspace", user_id, now)
         login_pk, login_sk = item_keys.login(email)
         profile_pk, profile_sk = item_keys.user_profile(user_id)
+        # The account, its workspace and both events in one transaction: the user's trail
+        # starts with the sign-up, the workspace's with its creation, as any other's does.
+        events = [
+            AuditEvent(
+                "user.signed_up",
+                Actor.user(user_id),
+                user_id,
+                details={"workspace_id": workspace.id},
+            ),
+            AuditEvent(
+                "workspace.created",
+                Actor.user(user_id),
+                workspace.id,
+                workspace.id,
+                {"name": workspace.name},
+            ),
+        ]
         try:
-            self._table.transact(
+            self._audit.append_all(
+                events,
                 [
                     TransactItem.put(
                         {
@@ -89,32 +107,14 @@ class Accounts:
                         condition="attribute_not_exists(pk)",
                     ),
                     *workspace_writes,
-                ]
+                ],
             )
-        except TransactionConflict as conflict:
-            if conflict.reasons[0] == "ConditionalCheckFailed":
+        except AppendRefused as refused:
+            if refused.reasons[0] == "ConditionalCheckFailed":
                 raise Conflict(
                     "An account with this email exists.", details={"field": "email"}
                 ) from None
             raise
-        self._audit.record(
-            AuditEvent(
-                "user.signed_up",
-                Actor.user(user_id),
-                user_id,
-                details={"workspace_id": workspace.id},
-            )
-        )
-        # The first workspace's trail starts with its own creation, as any other's does.
-        self._audit.record(
-            AuditEvent(
-                "workspace.created",
-                Actor.user(user_id),
-                workspace.id,
-                workspace.id,
-                {"name": workspace.name},
-            )
-        )
         return UserProfile(user_id, email, name, mfa_enabled=False), workspace
 
     # -- the signed-in user ------------------------------------------------------------

@@ -33,7 +33,7 @@ from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
-from railguard.mfa import SecondFactor, SecondFactors
+from railguard.mfa import SecondFactors
 from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
 from railguard.sessions import GENERATION_ATTRIBUTE, SessionGrant, Sessions, generation_of
@@ -140,7 +140,6 @@ class Logins:
             generation=generation_of(profile),
             email=email,
         )
-        self._succeeded(grant, second_factor=None)
         return self._tokens(grant)
 
     def _failed(self, email: str, login: Item | None, reason: str, client: ClientInfo) -> None:
@@ -160,16 +159,6 @@ class Logins:
                     item_keys.login(email), "user_id = :user_id", values={":user_id": user_id}
                 )
             ],
-        )
-
-    def _succeeded(self, grant: SessionGrant, *, second_factor: SecondFactor | None) -> None:
-        details = {"session_id": grant.session_id}
-        if second_factor is not None:
-            details["second_factor"] = second_factor
-        self._audit.record(
-            AuditEvent(
-                "auth.login_succeeded", Actor.user(grant.user_id), grant.user_id, details=details
-            )
         )
 
     def _challenge(self, login: Item, email: str, generation: int) -> MfaChallenge:
@@ -229,10 +218,10 @@ class Logins:
                     names={"#status": "status"},
                     values={":used": "used", ":pending": "pending", ":now": now},
                 ),
+                details={"second_factor": factor},
             )
         except InvalidCredentials:
             raise InvalidMfaToken from None  # spent by a concurrent answer, or expired meanwhile
-        self._succeeded(grant, second_factor=factor)
         return self._tokens(grant)
 
     def refresh(self, refresh_token: str, client: ClientInfo) -> TokenPair:

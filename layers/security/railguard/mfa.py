@@ -130,7 +130,6 @@ class SecondFactors:
         digest = recovery_code_digest(code)
         if digest is None or not self._spend_recovery_code(user_id, digest):
             return None
-        self._audit.record(AuditEvent("mfa.recovery_code_used", Actor.user(user_id), user_id))
         return "recovery_code"
 
     def _spend_totp(self, user_id: str, code: str) -> bool:
@@ -156,14 +155,21 @@ class SecondFactors:
         return True
 
     def _spend_recovery_code(self, user_id: str, digest: str) -> bool:
+        """Remove the code from the set, recorded (`mfa.recovery_code_used`) in the same
+        transaction; False when it was not in it."""
         try:
-            self._table.update(
-                item_keys.recovery_codes(user_id),
-                "DELETE codes :used",
-                condition="contains(codes, :digest)",
-                values={":used": {digest}, ":digest": digest},
+            self._audit.append(
+                AuditEvent("mfa.recovery_code_used", Actor.user(user_id), user_id),
+                [
+                    TransactItem.update_item(
+                        item_keys.recovery_codes(user_id),
+                        "DELETE codes :used",
+                        condition="contains(codes, :digest)",
+                        values={":used": {digest}, ":digest": digest},
+                    )
+                ],
             )
-        except ConditionFailed:
+        except AppendRefused:
             return False
         return True
 

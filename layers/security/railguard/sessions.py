@@ -7,7 +7,8 @@ refresh spends it in a transaction whose condition is that it is still active, s
 refreshes exactly one wins. Presenting a spent token again is taken as theft (RFC 9700 §4.14):
 the whole session is revoked, and recorded (`auth.refresh_reused`, in the user's trail). Sessions
 live at most 30 days from login, whatever the refreshes. A logout that ends a session is recorded
-(`auth.logged_out`).
+(`auth.logged_out`). Each of these events, and a login's (`auth.login_succeeded`), is appended in
+the transaction that starts or ends the session: neither happens without the other.
 
 A password change ends every session at once, whatever becomes of the rest of the change: the
 user's profile holds a session generation, which the change advances in the write that stores the
@@ -23,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import InvalidCredentials, InvalidRefreshToken
 from railguard.ids import new_id
@@ -135,11 +137,13 @@ class Sessions:
         password_hash: str,
         generation: int,
         spending: TransactItem | None = None,
+        details: Mapping[str, str] | None = None,
     ) -> SessionGrant:
         """A new session, on condition that `password_hash` is still the user's password and
         `generation` their sessions' generation, so a login racing a password change cannot
         outlive it; and, when given, that `spending` (the write that uses up what the session
-        was granted for) applies with it."""
+        was granted for) applies with it. Recorded as `auth.login_succeeded` (with `details`)
+        in the same transaction."""
         now = int(self._clock.now())
         session_id = new_id("ses")
         expires_at = now + SESSION_LIFETIME_SECONDS
@@ -157,8 +161,15 @@ class Sessions:
             "source_ip": source_ip,
             "user_agent": user_agent[:256],
         }
+        event = AuditEvent(
+            "auth.login_succeeded",
+            Actor.user(user_id),
+            user_id,
+            details={"session_id": session_id, **(details or {})},
+        )
         try:
-            self._table.transact(
+            self._audit.append(
+                event,
                 [
                     TransactItem.check(
                         item_keys.login(email),
@@ -172,9 +183,9 @@ class Sessions:
                         condition="attribute_not_exists(pk)",
                     ),
                     *([spending] if spending is not None else []),
-                ]
+                ],
             )
-        except TransactionConflict:
+        except AppendRefused:
             raise InvalidCredentials from None
         return SessionGrant(user_id, session_id, token, expires_at)
 
@@ -238,15 +249,13 @@ class Sessions:
         if current is None:
             return
         user_id, session_id = current["user_id"], current["session_id"]
-        if self._revoke(user_id, session_id):
-            self._audit.record(
-                AuditEvent(
-                    "auth.logged_out",
-                    Actor.user(user_id),
-                    user_id,
-                    details={"session_id": session_id},
-                )
-            )
+        self._revoke(
+            user_id,
+            session_id,
+            AuditEvent(
+                "auth.logged_out", Actor.user(user_id), user_id, details={"session_id": session_id}
+            ),
+        )
 
     def end_all(self, user_id: str, *, except_session: str | None = None) -> int:
         """Revoke every active session of the user but `except_session`; returns how many."""
@@ -274,31 +283,34 @@ class Sessions:
         ends the session is: later ones change nothing, and anyone holding a spent token could
         otherwise grow the user's trail without bound."""
         user_id, session_id = token_item["user_id"], token_item["session_id"]
-        if not self._revoke(user_id, session_id):
-            return
-        self._audit.record(
+        self._revoke(
+            user_id,
+            session_id,
             AuditEvent(
                 "auth.refresh_reused",
                 Actor("anonymous", source_ip),
                 user_id,
                 details={"session_id": session_id},
-            )
+            ),
         )
 
-    def _revoke(self, user_id: str, session_id: str) -> bool:
-        """End an active session; False when there was none (missing, or already revoked)."""
+    def _revoke(self, user_id: str, session_id: str, event: AuditEvent | None = None) -> bool:
+        """End an active session, with `event` in the same transaction when given (the act of
+        its own: a logout, a reuse; not one of many ends of a password change or MFA change,
+        recorded as that change); False when there was none (missing, or already revoked)."""
+        key = item_keys.session(user_id, session_id)
+        update = "SET #status = :revoked, revoked_at = :now"
+        condition = "#status = :active"
+        names = {"#status": "status"}
+        values = {":revoked": "revoked", ":active": "active", ":now": int(self._clock.now())}
         try:
-            self._table.update(
-                item_keys.session(user_id, session_id),
-                "SET #status = :revoked, revoked_at = :now",
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={
-                    ":revoked": "revoked",
-                    ":active": "active",
-                    ":now": int(self._clock.now()),
-                },
-            )
-        except ConditionFailed:
+            if event is None:
+                self._table.update(key, update, condition=condition, names=names, values=values)
+            else:
+                self._audit.append(
+                    event,
+                    [TransactItem.update_item(key, update, condition, names=names, values=values)],
+                )
+        except (ConditionFailed, AppendRefused):
             return False  # no such session, or it was over already: nothing left to revoke
         return True

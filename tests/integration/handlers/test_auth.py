@@ -7,12 +7,10 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from botocore.client import BaseClient
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
@@ -22,6 +20,7 @@ from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
+from tests.support.aws_calls import record_aws_calls
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult
 from tests.support.server_keys import keyed_hash
@@ -134,30 +133,6 @@ def test_a_login_upgrades_a_weaker_hash_and_still_opens_the_session(table: Table
     assert not passwords.needs_rehash(login["password_hash"])
 
 
-def _record_aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
-    """Every AWS call from now on, as what an observer of its shape sees: the service, the
-    operation and the tables (for a transaction, each action and its table); never keys."""
-    calls: list[tuple[object, ...]] = []
-    real = BaseClient._make_api_call
-
-    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        if operation == "TransactWriteItems":
-            tables: object = tuple(
-                (action, body["TableName"])
-                for entry in params["TransactItems"]
-                for action, body in entry.items()
-            )
-        elif operation == "BatchGetItem":
-            tables = tuple(params["RequestItems"])
-        else:
-            tables = params.get("TableName")
-        calls.append((client.meta.service_model.service_name, operation, tables))
-        return real(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
-    return calls
-
-
 def test_finding_6_an_unknown_email_and_a_wrong_password_do_the_same_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -180,7 +155,7 @@ def test_finding_6_an_unknown_email_and_a_wrong_password_do_the_same_work(
             return real_hasher.verify(stored, candidate)
 
     monkeypatch.setattr(passwords, "_hasher", CountingHasher())
-    calls = _record_aws_calls(monkeypatch)
+    calls = record_aws_calls(monkeypatch)
     # When logging in with a wrong password, and with an email nobody has
     wrong = a.log_in(email, "wrong-password-123", source_ip="10.9.0.1")
     wrong_calls, after_wrong = list(calls), len(verifications)
