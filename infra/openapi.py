@@ -82,7 +82,7 @@ _PROTECTED_ROUTE_ERRORS = frozenset({401, 403, 429})
 _WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 # The public routes that answer more than the common errors (contract sections 4, 8 and 9).
 _PUBLIC_ROUTE_ERRORS: dict[str, frozenset[int]] = {
-    "POST /api/v1/auth/signup": frozenset({409}),
+    "POST /api/v1/auth/signup": frozenset({409, 429}),
     "POST /api/v1/auth/login": frozenset({401, 429}),
     "POST /api/v1/auth/mfa/verify": frozenset({401, 429}),
     "POST /api/v1/auth/refresh": frozenset({401}),

@@ -153,13 +153,13 @@ def _client() -> ClientInfo:
 # -- routes -----------------------------------------------------------------------------
 @api.app.post(
     "/api/v1/auth/signup",
-    summary="Create an account and its first workspace",
+    summary="Create an account and its first workspace (10 attempts an hour per address)",
     tags=["auth"],
     status_code=201,
 )
 def sign_up(body: SignupRequest) -> Data[SignupResult]:
     profile, workspace = api.services.accounts.sign_up(
-        body.email, body.password.get_secret_value(), body.name
+        body.email, body.password.get_secret_value(), body.name, source_ip=_client().source_ip
     )
     result = SignupResult(
         user=User(

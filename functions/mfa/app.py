@@ -35,6 +35,7 @@ def _mfa(runtime: Runtime[MfaSettings]) -> Mfa:
 api = ApiFunction(MfaSettings, _mfa)
 
 _CODE = Field(max_length=64, description="A 6-digit TOTP code, or an unused recovery code")
+_PASSWORD = Field(description="The user's password; a wrong one is 401 invalid_credentials")
 
 
 class TotpSetup(BaseModel):
@@ -43,17 +44,16 @@ class TotpSetup(BaseModel):
     qr_svg: str = Field(description="The otpauth URI as an SVG QR code")
 
 
-class TotpCode(RequestModel):
+class EnableRequest(RequestModel):
     code: SecretStr = Field(max_length=16, description="A 6-digit code of the new authenticator")
+    password: SecretStr = _PASSWORD
 
 
-class SecondFactorCode(RequestModel):
+class SecondFactorConfirmation(RequestModel):
+    """A change of MFA settings: a current code and the password."""
+
     code: SecretStr = _CODE
-
-
-class DisableRequest(RequestModel):
-    code: SecretStr = _CODE
-    password: SecretStr
+    password: SecretStr = _PASSWORD
 
 
 class RecoveryCodes(BaseModel):
@@ -76,11 +76,18 @@ def set_up() -> Data[TotpSetup]:
 
 @api.app.post(
     "/api/v1/me/mfa/totp/enable",
-    summary="Turn MFA on with a code of the new authenticator",
+    summary="Turn MFA on with the password and a code of the new authenticator; ends the user's"
+    " other sessions",
     tags=["mfa"],
 )
-def enable(body: TotpCode) -> Data[RecoveryCodes]:
-    codes = api.services.enable(api.principal.id, body.code.get_secret_value())
+def enable(body: EnableRequest) -> Data[RecoveryCodes]:
+    principal = api.principal
+    codes = api.services.enable(
+        principal.id,
+        principal.session_id,
+        body.code.get_secret_value(),
+        body.password.get_secret_value(),
+    )
     return Data(data=RecoveryCodes(recovery_codes=codes))
 
 
@@ -90,7 +97,7 @@ def enable(body: TotpCode) -> Data[RecoveryCodes]:
     tags=["mfa"],
     status_code=204,
 )
-def disable(body: DisableRequest) -> Response[None]:
+def disable(body: SecondFactorConfirmation) -> Response[None]:
     principal = api.principal
     api.services.disable(
         principal.id,
@@ -103,11 +110,13 @@ def disable(body: DisableRequest) -> Response[None]:
 
 @api.app.post(
     "/api/v1/me/mfa/recovery-codes",
-    summary="Replace the recovery codes; the old set stops working",
+    summary="Replace the recovery codes (password and a code); the old set stops working",
     tags=["mfa"],
 )
-def replace_recovery_codes(body: SecondFactorCode) -> Data[RecoveryCodes]:
-    codes = api.services.replace_recovery_codes(api.principal.id, body.code.get_secret_value())
+def replace_recovery_codes(body: SecondFactorConfirmation) -> Data[RecoveryCodes]:
+    codes = api.services.replace_recovery_codes(
+        api.principal.id, body.code.get_secret_value(), body.password.get_secret_value()
+    )
     return Data(data=RecoveryCodes(recovery_codes=codes))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import signup_address
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "blue-table-river-42"
@@ -72,6 +73,7 @@ def owner(stack: StackProcess) -> dict[str, str]:
         "POST",
         "/api/v1/auth/signup",
         body={"email": email, "password": PASSWORD, "name": "E2E"},
+        source_ip=signup_address(),
     )
     assert signup.status == 201, signup.body
     login = _send(stack, "POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD})

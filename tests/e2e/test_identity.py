@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import sign_up
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "blue-table-river-42"
@@ -23,12 +24,7 @@ REVOCATION_BOUND_SECONDS = 5.0
 
 def _sign_up_and_log_in(stack: StackProcess) -> tuple[str, dict[str, Any]]:
     email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
-    signup = requests.post(
-        f"{stack.url}/api/v1/auth/signup",
-        json={"email": email, "password": PASSWORD, "name": "E2E"},
-        timeout=10,
-    )
-    assert signup.status_code == 201, signup.text
+    sign_up(stack, email)
     login = requests.post(
         f"{stack.url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
     )

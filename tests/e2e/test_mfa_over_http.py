@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import signup_address
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "blue-table-river-42"
@@ -76,6 +77,7 @@ def _sign_up(stack: StackProcess) -> tuple[str, dict[str, Any], str]:
         "POST",
         "/api/v1/auth/signup",
         body={"email": email, "password": PASSWORD, "name": "E2E"},
+        source_ip=signup_address(),
     )
     assert status == 201, signup
     status, login = _send(
@@ -94,7 +96,7 @@ def _enrol(stack: StackProcess, access_token: str) -> Authenticator:
         "POST",
         "/api/v1/me/mfa/totp/enable",
         token=access_token,
-        body={"code": app.next_code()},
+        body={"code": app.next_code(), "password": PASSWORD},
     )
     assert status == 200, enabled
     return app

@@ -15,6 +15,7 @@ import requests
 from infra.local.aws import AwsEndpoint
 from railguard.webhooks import signature
 from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import sign_up
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "blue-table-river-42"
@@ -22,18 +23,13 @@ PASSWORD = "blue-table-river-42"
 
 def _owner_headers(stack: StackProcess) -> dict[str, str]:
     email = f"e2e-wh-{uuid.uuid4().hex[:12]}@example.com"
-    signup = requests.post(
-        f"{stack.url}/api/v1/auth/signup",
-        json={"email": email, "password": PASSWORD, "name": "E2E"},
-        timeout=10,
-    )
-    assert signup.status_code == 201, signup.text
+    signup = sign_up(stack, email)
     login = requests.post(
         f"{stack.url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
     )
     return {
         "Authorization": f"Bearer {login.json()['data']['access_token']}",
-        "X-Workspace-ID": signup.json()["data"]["workspace"]["id"],
+        "X-Workspace-ID": signup["workspace"]["id"],
     }
 
 

@@ -32,9 +32,9 @@ SUCCESS = {200, 201, 204}
 # Routes whose valid request needs state the world does not have (an authenticator being set
 # up, or MFA on): being let through shows as the domain's 409, which is success here.
 MFA_STATE_BODIES: dict[str, dict[str, str]] = {
-    "POST /api/v1/me/mfa/totp/enable": {"code": "123456"},
+    "POST /api/v1/me/mfa/totp/enable": {"code": "123456", "password": a.STRONG_PASSWORD},
     "POST /api/v1/me/mfa/totp/disable": {"code": "123456", "password": a.STRONG_PASSWORD},
-    "POST /api/v1/me/mfa/recovery-codes": {"code": "123456"},
+    "POST /api/v1/me/mfa/recovery-codes": {"code": "123456", "password": a.STRONG_PASSWORD},
 }
 NO_SUCH_KEY = "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NO_SUCH_CRED = "cred_01ZZZZZZZZZZZZZZZZZZZZZZZZ"

@@ -17,18 +17,26 @@ class RecordingAuditTrail:
         self.events: list[AuditEvent] = []
         self._table = table
 
-    def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None:
+        try:
+            self.append(event, provided)
+        except AppendRefused:
+            return
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
+        return self.append_all([event], with_writes)[0]
+
+    def append_all(
+        self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
+    ) -> list[Item]:
         if with_writes:
             assert self._table is not None, "a recorder that applies writes needs the table"
             try:
                 self._table.transact(with_writes)
             except TransactionConflict as conflict:
                 raise AppendRefused(conflict.reasons) from None
-        self.events.append(event)
-        return {}
+        self.events.extend(events)
+        return [{} for _ in events]
 
     def types(self) -> list[str]:
         return [event.action for event in self.events]

@@ -3,6 +3,10 @@
 Composes the password policy and hashing, the failure throttle and sessions; each dependency is
 passed in. Logging in and tokens are `railguard.logins`. A sign-up and a password change are
 recorded in the user's own audit trail.
+
+Sign-ups are limited per source address (`SIGNUPS_PER_ADDRESS`, an IPv6 address counting as its
+/64), every attempt counted: each hashes a password and makes a workspace, and a refused email
+(409) tells that it has an account.
 """
 
 from __future__ import annotations
@@ -10,16 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from railguard import passwords
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, WrongPassword
 from railguard.ids import new_id
+from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
-from railguard.sessions import Sessions
-from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
+from railguard.sessions import Sessions, next_generation
+from railguard.store import ConditionFailed, Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import FailureThrottle, account_budget
+from railguard.throttle import FailureThrottle, ThrottleRule, account_budget
 from railguard.workspaces import WorkspaceView, new_workspace
+
+SIGNUPS_PER_ADDRESS = ThrottleRule("signup-ip", limit=10, window_seconds=3600)
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,15 @@ class Accounts:
         self._throttle = FailureThrottle(table, clock)
 
     # -- signup ------------------------------------------------------------------------
-    def sign_up(self, email: str, password: str, name: str) -> tuple[UserProfile, WorkspaceView]:
-        """A new user and their first workspace, owned by them, in one transaction."""
+    def sign_up(
+        self, email: str, password: str, name: str, *, source_ip: str
+    ) -> tuple[UserProfile, WorkspaceView]:
+        """A new user and their first workspace, owned by them, in one transaction; 429 after
+        `SIGNUPS_PER_ADDRESS` attempts from the address of `source_ip`."""
+        self._throttle.reserve(
+            [(SIGNUPS_PER_ADDRESS, budget_subject(source_ip))],
+            refusal="Too many sign-ups from this address; retry later.",
+        )
         email = item_keys.normalize_email(email)
         passwords.check_policy(password, context=[email, name])
         now = int(self._clock.now())
@@ -51,8 +65,26 @@ class Accounts:
         workspace, workspace_writes = new_workspace(f"{name}'s workspace", user_id, now)
         login_pk, login_sk = item_keys.login(email)
         profile_pk, profile_sk = item_keys.user_profile(user_id)
+        # The account, its workspace and both events in one transaction: the user's trail
+        # starts with the sign-up, the workspace's with its creation, as any other's does.
+        events = [
+            AuditEvent(
+                "user.signed_up",
+                Actor.user(user_id),
+                user_id,
+                details={"workspace_id": workspace.id},
+            ),
+            AuditEvent(
+                "workspace.created",
+                Actor.user(user_id),
+                workspace.id,
+                workspace.id,
+                {"name": workspace.name},
+            ),
+        ]
         try:
-            self._table.transact(
+            self._audit.append_all(
+                events,
                 [
                     TransactItem.put(
                         {
@@ -75,32 +107,14 @@ class Accounts:
                         condition="attribute_not_exists(pk)",
                     ),
                     *workspace_writes,
-                ]
+                ],
             )
-        except TransactionConflict as conflict:
-            if conflict.reasons[0] == "ConditionalCheckFailed":
+        except AppendRefused as refused:
+            if refused.reasons[0] == "ConditionalCheckFailed":
                 raise Conflict(
                     "An account with this email exists.", details={"field": "email"}
                 ) from None
             raise
-        self._audit.record(
-            AuditEvent(
-                "user.signed_up",
-                Actor.user(user_id),
-                user_id,
-                details={"workspace_id": workspace.id},
-            )
-        )
-        # The first workspace's trail starts with its own creation, as any other's does.
-        self._audit.record(
-            AuditEvent(
-                "workspace.created",
-                Actor.user(user_id),
-                workspace.id,
-                workspace.id,
-                {"name": workspace.name},
-            )
-        )
         return UserProfile(user_id, email, name, mfa_enabled=False), workspace
 
     # -- the signed-in user ------------------------------------------------------------
@@ -127,27 +141,48 @@ class Accounts:
         return profile, login["password_hash"]
 
     def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
-        """Replace the password and end every session of the user, this one included."""
+        """Replace the password and end every session of the user, this one included.
+
+        One transaction stores the new hash, advances the user's session generation (which
+        voids every session started so far, for the authorizer and refresh alike) and records
+        `user.password_changed`: all three or none. Revoking the sessions one by one afterwards
+        only tidies their status; nothing depends on it finishing."""
         profile, password_hash = self.confirm_password(user_id, current_password)
         passwords.check_policy(
             new_password, context=[profile.email, profile.name], field="new_password"
         )
-        if not store_password_hash(self._table, profile.email, password_hash, new_password):
-            raise Conflict("The password was changed at the same time; retry.")
+        update, condition, values = _password_replacement(password_hash, new_password)
+        try:
+            self._audit.append(
+                AuditEvent("user.password_changed", Actor.user(user_id), user_id),
+                [
+                    TransactItem.update_item(
+                        item_keys.login(profile.email), update, condition, values=values
+                    ),
+                    next_generation(user_id),
+                ],
+            )
+        except AppendRefused:
+            raise Conflict("The password was changed at the same time; retry.") from None
         self._sessions.end_all(user_id)
-        self._audit.record(AuditEvent("user.password_changed", Actor.user(user_id), user_id))
+
+
+def _password_replacement(previous_hash: str, password: str) -> tuple[str, str, dict[str, str]]:
+    """The update of a login item to a new password, on condition that its hash is still the
+    one just verified, so a concurrent change is never overwritten."""
+    return (
+        "SET password_hash = :new",
+        "password_hash = :previous",
+        {":new": passwords.hash_secret(password), ":previous": previous_hash},
+    )
 
 
 def store_password_hash(table: Table, email: str, previous_hash: str, password: str) -> bool:
-    """Replace a password hash, on condition that it is still the one just verified, so a
-    concurrent change is never overwritten. False when it was not."""
+    """Replace a password hash with one of the same password (a re-hash with today's
+    parameters), unless it changed meanwhile; False when it had."""
+    update, condition, values = _password_replacement(previous_hash, password)
     try:
-        table.update(
-            item_keys.login(email),
-            "SET password_hash = :new",
-            condition="password_hash = :previous",
-            values={":new": passwords.hash_secret(password), ":previous": previous_hash},
-        )
+        table.update(item_keys.login(email), update, condition=condition, values=values)
     except ConditionFailed:
         return False
     return True

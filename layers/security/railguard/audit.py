@@ -11,7 +11,9 @@ the sequence number it read to the next, conditioned on the head being unchanged
 event under that number, conditioned on it being new. Two writers that read the same head cannot
 both succeed, so the chain cannot fork; the loser reads the head again and retries. An append may
 carry the writes of the act it records (`append(event, with_writes=...)`), so that the act and its
-event happen together or not at all; the scheduled jobs use this to stay exactly-once.
+event happen together or not at all; the scheduled jobs use this to stay exactly-once. An act
+recorded in several trails at once (a sign-up: the user's and the new workspace's) appends its
+events in one transaction (`append_all`), moving each trail's head.
 
 Every function's role can write the audit table and the heads, so the chain alone cannot tell a
 rewrite from the truth: the anchor job (`railguard.anchoring`) copies heads where no function can
@@ -170,9 +172,13 @@ def request_origin(origin: RequestOrigin) -> Iterator[None]:
 
 
 class AuditTrail(Protocol):
-    def record(self, event: AuditEvent) -> None: ...
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None: ...
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item: ...
+
+    def append_all(
+        self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
+    ) -> list[Item]: ...
 
 
 class AppendRefused(Exception):
@@ -204,33 +210,55 @@ class StoredAuditTrail:
         self._clock = clock
         self._logger = logging.getLogger("railguard.audit")
 
-    def record(self, event: AuditEvent) -> None:
-        """Append after the act: the act has happened, so a failure here is logged, loudly,
-        with the event, rather than turned into an error for a request that succeeded."""
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None:
+        """Append for an act that wrote nothing (a failed login): a failure here is logged,
+        loudly, with the event, rather than turned into an error. With `provided` (condition
+        checks, in the same transaction), the event is stored only if they hold, and otherwise
+        silently not: the calls made are the same either way."""
         try:
-            self.append(event)
+            self.append(event, provided)
+        except AppendRefused:
+            return
         except ServiceUnavailable:  # TrailBroken among them
             self._log(event, level=logging.ERROR, message="audit event not stored")
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
         """Append `event` (with `with_writes`, atomically); returns the stored event."""
+        return self.append_all([event], with_writes)[0]
+
+    def append_all(
+        self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
+    ) -> list[Item]:
+        """Append `events`, each to its own trail (at most one per trail), with `with_writes`,
+        all in one transaction; returns the stored events."""
+        if len({event.trail for event in events}) != len(events):
+            raise ValueError("one event per trail in one append")
+        chained = 2 * len(events)  # each event's head move and put come first, in this order
         for attempt in range(_MAX_APPEND_ATTEMPTS):
-            head = self._heads.get(item_keys.audit_head(event.trail))
-            stored = self._stored(event, head)
+            heads = [self._heads.get(item_keys.audit_head(event.trail)) for event in events]
+            stored = [self._stored(event, head) for event, head in zip(events, heads, strict=True)]
+            chain_writes = [
+                write
+                for event, head, item in zip(events, heads, stored, strict=True)
+                for write in (self._head_move(event.trail, head, item), self._put(item))
+            ]
             try:
-                self._heads.transact(
-                    [self._head_move(event.trail, head, stored), self._put(stored), *with_writes]
-                )
+                self._heads.transact([*chain_writes, *with_writes])
             except TransactionConflict as conflict:
-                if "ConditionalCheckFailed" in conflict.reasons[2:]:
-                    raise AppendRefused(conflict.reasons[2:]) from None
-                if conflict.reasons[0] is None and conflict.reasons[1] == "ConditionalCheckFailed":
+                if "ConditionalCheckFailed" in conflict.reasons[chained:]:
+                    raise AppendRefused(conflict.reasons[chained:]) from None
+                moves, puts = conflict.reasons[0:chained:2], conflict.reasons[1:chained:2]
+                if any(
+                    move is None and put == "ConditionalCheckFailed"
+                    for move, put in zip(moves, puts, strict=True)
+                ):
                     raise TrailBroken from None
                 # Another append took this sequence number: read the head again, after a pause
                 # that grows and is random, so that racing writers spread out.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - not a secret
                 continue
-            self._log(event, level=logging.INFO, message=event.action)
+            for event in events:
+                self._log(event, level=logging.INFO, message=event.action)
             return stored
         raise ServiceUnavailable
 

@@ -362,12 +362,26 @@ class Vault:
         item = found.get(credential_key)
         if not is_live(found.get(workspace_key)) or item is None or item["status"] != "active":
             raise NotFound("No such credential.")
+        # Recorded before the value is decrypted, on condition that the credential is still
+        # active: a reveal that cannot be recorded does not happen (503), and one is never
+        # recorded for a credential deleted meanwhile. A reveal writes nothing else.
+        try:
+            self._audit.append(
+                AuditEvent(
+                    "credential.revealed", actor, credential_id, workspace_id, {"reason": reason}
+                ),
+                [
+                    TransactItem.check(
+                        credential_key,
+                        "#status = :active",
+                        names={"#status": "status"},
+                        values={":active": "active"},
+                    )
+                ],
+            )
+        except AppendRefused:
+            raise NotFound("No such credential.") from None
         plaintext = self._envelope.decrypt(
             item["ciphertext"], owner_of(workspace_id, credential_id)
-        )
-        self._audit.record(
-            AuditEvent(
-                "credential.revealed", actor, credential_id, workspace_id, {"reason": reason}
-            )
         )
         return plaintext.decode()

@@ -1,8 +1,11 @@
 """Logging in and staying logged in: credentials for a session, and the session's tokens.
 
-An unknown email and a wrong password fail the same way, after the same work (a dummy argon2
-verification), and both count against the account's and the source address's failure budgets
-(an IPv6 address counts as its /64: `railguard.network.budget_subject`).
+An unknown email and a wrong password fail the same way, after the same work: the same DynamoDB
+and KMS calls in the same order, and one argon2 verification each (a dummy one for an unknown
+email). Both count against the account's and the source address's failure budgets (an IPv6
+address counts as its /64: `railguard.network.budget_subject`), and both append
+`auth.login_failed`, on condition that the email's login item names the user: for an unknown
+email, a user no account has (`NO_ACCOUNT`), so that transaction is refused and nothing is stored.
 
 A user with MFA on gets no session for the password alone but an MFA challenge: an opaque,
 single-use `mfa_token` (`rgm_...`, stored as its digest, 5 minutes) that `complete_mfa`
@@ -13,9 +16,9 @@ issued for.
 
 Audited in the user's trail: each login that starts a session (`auth.login_succeeded`), and each
 wrong password or wrong MFA code for an existing account (`auth.login_failed`, with the reason).
-An unknown email has no trail to record to. Attempts refused by the failure budget (429) are not
-recorded: their number has no bound, so recording them would let anyone grow a user's trail
-without limit.
+An unknown email has no trail to record to (see above). Attempts refused by the failure budget
+(429) are not recorded: their number has no bound, so recording them would let anyone grow a
+user's trail without limit.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
-from railguard.mfa import SecondFactor, SecondFactors
+from railguard.mfa import SecondFactors
 from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
-from railguard.sessions import SessionGrant, Sessions
+from railguard.sessions import GENERATION_ATTRIBUTE, SessionGrant, Sessions, generation_of
 from railguard.signing_keys import SigningKeyRing
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
@@ -51,6 +54,8 @@ class TokenPair:
 
 
 MFA_TOKEN_PREFIX = "rgm_"  # noqa: S105 - a prefix, not a secret
+# Whom a failed login for an unknown email is recorded against, on a condition that never holds.
+NO_ACCOUNT = "usr_" + "0" * 26
 MFA_TOKEN_TTL_SECONDS = 300
 
 
@@ -110,12 +115,12 @@ class Logins:
         login = self._table.get(item_keys.login(email))
         if not passwords.within_length(password):
             # Cannot be right; never hashed (and counted as a failure).
-            self._failed(login, "wrong_password", client)
+            self._failed(email, login, "wrong_password", client)
             raise InvalidCredentials
         # Verify first, whatever the lookup found: the unknown-account path must do the same work.
         verified = passwords.verify_secret(login["password_hash"] if login else None, password)
         if login is None or not verified:
-            self._failed(login, "wrong_password", client)
+            self._failed(email, login, "wrong_password", client)
             raise InvalidCredentials  # the reserved attempts stay counted as failures
         self._throttle.clear(reservation.of(account))
         self._throttle.release(reservation.of(address))
@@ -124,7 +129,7 @@ class Logins:
             login = self._table.get(item_keys.login(email)) or login
         profile = self._table.get(item_keys.user_profile(login["user_id"]))
         if profile is not None and profile.get("mfa_enabled"):
-            return self._challenge(login, email)
+            return self._challenge(login, email, generation_of(profile))
         grant = self._sessions.start(
             login["user_id"],
             source_ip=client.source_ip,
@@ -132,36 +137,31 @@ class Logins:
             # The session exists only if the password it was granted for is still the current
             # one: a login racing a password change cannot outlive it.
             password_hash=login["password_hash"],
+            generation=generation_of(profile),
             email=email,
         )
-        self._succeeded(grant, second_factor=None)
         return self._tokens(grant)
 
-    def _failed(self, login: Item | None, reason: str, client: ClientInfo) -> None:
+    def _failed(self, email: str, login: Item | None, reason: str, client: ClientInfo) -> None:
         """Record a failed attempt on an existing account, by whoever sent it (they proved
-        nothing); an unknown email has no trail, and is only logged."""
-        if login is not None:
-            user_id = login["user_id"]
-            self._audit.record(
-                AuditEvent(
-                    "auth.login_failed",
-                    Actor("anonymous", client.source_ip),
-                    user_id,
-                    details={"reason": reason},
-                )
-            )
-
-    def _succeeded(self, grant: SessionGrant, *, second_factor: SecondFactor | None) -> None:
-        details = {"session_id": grant.session_id}
-        if second_factor is not None:
-            details["second_factor"] = second_factor
+        nothing). For an unknown email the same calls are made, against `NO_ACCOUNT`, whose
+        condition fails: nothing is stored, and nothing tells the two apart."""
+        user_id = login["user_id"] if login is not None else NO_ACCOUNT
         self._audit.record(
             AuditEvent(
-                "auth.login_succeeded", Actor.user(grant.user_id), grant.user_id, details=details
-            )
+                "auth.login_failed",
+                Actor("anonymous", client.source_ip),
+                user_id,
+                details={"reason": reason},
+            ),
+            provided=[
+                TransactItem.check(
+                    item_keys.login(email), "user_id = :user_id", values={":user_id": user_id}
+                )
+            ],
         )
 
-    def _challenge(self, login: Item, email: str) -> MfaChallenge:
+    def _challenge(self, login: Item, email: str, generation: int) -> MfaChallenge:
         token = opaque_tokens.new_token(MFA_TOKEN_PREFIX)
         now = int(self._clock.now())
         pk, sk = item_keys.mfa_challenge(opaque_tokens.digest(token))
@@ -172,6 +172,7 @@ class Logins:
                 "user_id": login["user_id"],
                 "email": email,
                 "password_fingerprint": _fingerprint(login["password_hash"]),
+                GENERATION_ATTRIBUTE: generation,
                 "status": "pending",
                 "expires_at": now + MFA_TOKEN_TTL_SECONDS,
                 "ttl": now + MFA_TOKEN_TTL_SECONDS + 3600,
@@ -195,7 +196,7 @@ class Logins:
         user_id = challenge["user_id"]
         factor = self._second_factors.spend(user_id, code, also_throttled=[client.address_budget()])
         if factor is None:
-            self._failed(challenge, "wrong_mfa_code", client)
+            self._failed(challenge["email"], challenge, "wrong_mfa_code", client)
             raise InvalidMfaCode
         login = self._table.get(item_keys.login(challenge["email"]))
         if login is None or not hmac.compare_digest(
@@ -208,6 +209,7 @@ class Logins:
                 source_ip=client.source_ip,
                 user_agent=client.user_agent,
                 password_hash=login["password_hash"],
+                generation=generation_of(challenge),
                 email=challenge["email"],
                 spending=TransactItem.update_item(
                     challenge_key,
@@ -216,10 +218,10 @@ class Logins:
                     names={"#status": "status"},
                     values={":used": "used", ":pending": "pending", ":now": now},
                 ),
+                details={"second_factor": factor},
             )
         except InvalidCredentials:
             raise InvalidMfaToken from None  # spent by a concurrent answer, or expired meanwhile
-        self._succeeded(grant, second_factor=factor)
         return self._tokens(grant)
 
     def refresh(self, refresh_token: str, client: ClientInfo) -> TokenPair:

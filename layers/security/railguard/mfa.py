@@ -13,6 +13,9 @@ concurrently, one use succeeds. A recovery code is removed from the set with a w
 on its being in it. Recovery codes have 80 random bits each, so their digests, like API keys',
 give nothing to brute-force; argon2 would cost ten verifications per attempt for no gain.
 
+Every change of a user's factors (enable, disable, new recovery codes) needs the password as well
+as a code: an access token alone must not be enough to enrol an attacker's authenticator.
+
 Wrong codes are throttled like passwords: each attempt is counted against the user (and, at
 login, the source address) before the code is checked, and given back when it was right.
 """
@@ -30,7 +33,7 @@ from railguard.accounts import Accounts
 from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
-from railguard.errors import Conflict, WrongMfaCode
+from railguard.errors import Conflict, InvalidCredentials, WrongMfaCode, WrongPassword
 from railguard.ids import CROCKFORD
 from railguard.sealing import sealed_attributes
 from railguard.server_keys import KeyedHash
@@ -127,7 +130,6 @@ class SecondFactors:
         digest = recovery_code_digest(code)
         if digest is None or not self._spend_recovery_code(user_id, digest):
             return None
-        self._audit.record(AuditEvent("mfa.recovery_code_used", Actor.user(user_id), user_id))
         return "recovery_code"
 
     def _spend_totp(self, user_id: str, code: str) -> bool:
@@ -153,14 +155,21 @@ class SecondFactors:
         return True
 
     def _spend_recovery_code(self, user_id: str, digest: str) -> bool:
+        """Remove the code from the set, recorded (`mfa.recovery_code_used`) in the same
+        transaction; False when it was not in it."""
         try:
-            self._table.update(
-                item_keys.recovery_codes(user_id),
-                "DELETE codes :used",
-                condition="contains(codes, :digest)",
-                values={":used": {digest}, ":digest": digest},
+            self._audit.append(
+                AuditEvent("mfa.recovery_code_used", Actor.user(user_id), user_id),
+                [
+                    TransactItem.update_item(
+                        item_keys.recovery_codes(user_id),
+                        "DELETE codes :used",
+                        condition="contains(codes, :digest)",
+                        values={":used": {digest}, ":digest": digest},
+                    )
+                ],
             )
-        except ConditionFailed:
+        except AppendRefused:
             return False
         return True
 
@@ -181,7 +190,7 @@ class Mfa:
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
-        # Disabling checks the password, on the account's failure budget.
+        # Every change of the factors checks the password, on the account's failure budget.
         self._accounts = Accounts(table, clock, audit, account_subjects=account_subjects)
         self._sessions = Sessions(table, clock, audit)
         self._factors = SecondFactors(table, envelope, clock, audit)
@@ -227,10 +236,21 @@ class Mfa:
         uri = totp.provisioning_uri(secret, profile.email)
         return TotpEnrollment(secret, uri, totp.qr_svg(uri))
 
-    def enable(self, user_id: str, code: str) -> list[str]:
-        """Turn MFA on with a correct code of the pending secret; returns the recovery codes,
-        shown this once."""
+    def _confirm_password(self, user_id: str, password: str) -> None:
+        """Every change of the factors needs the password too: an access token alone (stolen,
+        15 minutes) must not enrol an attacker's authenticator, nor turn MFA off, nor read out
+        recovery codes. A wrong one is 401 `invalid_credentials` (contract section 4)."""
+        try:
+            self._accounts.confirm_password(user_id, password, field="password")
+        except WrongPassword:
+            raise InvalidCredentials("The password is not correct.") from None
+
+    def enable(self, user_id: str, session_id: str | None, code: str, password: str) -> list[str]:
+        """Turn MFA on with the password and a correct code of the pending secret; returns the
+        recovery codes, shown this once. Every other session of the user ends: any of them may
+        be the one that set up an authenticator to lock the owner out with."""
         item = self._totp_item(user_id, status="pending")
+        self._confirm_password(user_id, password)
         reservation = self._throttle.reserve([(MFA_FAILURES_PER_USER, user_id)])
         secret = self._envelope.decrypt(item["secret"], _owner(user_id)).decode()
         step = totp.accepted_step(secret, code, now=self._clock.now(), last_step=None)
@@ -264,6 +284,7 @@ class Mfa:
             )
         except AppendRefused:
             raise Conflict("The authenticator changed at the same time; retry.") from None
+        self._sessions.end_all(user_id, except_session=session_id)
         return codes
 
     def disable(self, user_id: str, session_id: str | None, code: str, password: str) -> None:
@@ -271,7 +292,7 @@ class Mfa:
         session of the user ends, since any of them may be the reason to turn it off."""
         self._totp_item(user_id, status="enabled")
         # The password first: a code is spent when checked, and must not be for nothing.
-        self._accounts.confirm_password(user_id, password, field="password")
+        self._confirm_password(user_id, password)
         if self._factors.spend(user_id, code) is None:
             raise WrongMfaCode
         try:
@@ -287,9 +308,11 @@ class Mfa:
             raise Conflict("MFA is not on.") from None
         self._sessions.end_all(user_id, except_session=session_id)
 
-    def replace_recovery_codes(self, user_id: str, code: str) -> list[str]:
-        """A new set of recovery codes, given a current code; the old set stops working."""
+    def replace_recovery_codes(self, user_id: str, code: str, password: str) -> list[str]:
+        """A new set of recovery codes, given the password and a current code; the old set
+        stops working."""
         self._totp_item(user_id, status="enabled")
+        self._confirm_password(user_id, password)
         if self._factors.spend(user_id, code) is None:
             raise WrongMfaCode
         codes = new_recovery_codes()

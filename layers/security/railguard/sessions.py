@@ -7,7 +7,16 @@ refresh spends it in a transaction whose condition is that it is still active, s
 refreshes exactly one wins. Presenting a spent token again is taken as theft (RFC 9700 §4.14):
 the whole session is revoked, and recorded (`auth.refresh_reused`, in the user's trail). Sessions
 live at most 30 days from login, whatever the refreshes. A logout that ends a session is recorded
-(`auth.logged_out`).
+(`auth.logged_out`). Each of these events, and a login's (`auth.login_succeeded`), is appended in
+the transaction that starts or ends the session: neither happens without the other.
+
+A password change ends every session at once, whatever becomes of the rest of the change: the
+user's profile holds a session generation, which the change advances in the write that stores the
+new hash. A session, and each of its refresh tokens, carries the generation it was started in,
+and is started on condition that it is still the profile's; the authorizer (`is_valid`) and a
+refresh refuse a session of an earlier generation. A counter, not a time: a session started in
+the same second as a change, before it, is refused, and one started after it is not, whatever the
+clocks of the instances involved say (docs/security.md).
 """
 
 from __future__ import annotations
@@ -15,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import InvalidCredentials, InvalidRefreshToken
 from railguard.ids import new_id
@@ -29,6 +39,7 @@ SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
 # Items outlive their session a little so a late reuse is still recognised as reuse.
 _TTL_SLACK_SECONDS = 7 * 24 * 3600
 _REFRESH_TOKEN_SHAPE = re.compile(r"^rgr_[A-Za-z0-9_-]{43}$")
+GENERATION_ATTRIBUTE = "session_generation"
 
 
 @dataclass(frozen=True)
@@ -50,13 +61,16 @@ def _new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _refresh_item(token: str, user_id: str, session_id: str, expires_at: int) -> Item:
+def _refresh_item(
+    token: str, user_id: str, session_id: str, expires_at: int, generation: int
+) -> Item:
     pk, sk = item_keys.refresh_token(_digest(token))
     return {
         "pk": pk,
         "sk": sk,
         "user_id": user_id,
         "session_id": session_id,
+        GENERATION_ATTRIBUTE: generation,
         "status": "active",
         "expires_at": expires_at,
         "ttl": expires_at + _TTL_SLACK_SECONDS,
@@ -66,6 +80,45 @@ def _refresh_item(token: str, user_id: str, session_id: str, expires_at: int) ->
 
 def is_active(session: Item | None, now: float) -> bool:
     return session is not None and session["status"] == "active" and session["expires_at"] > now
+
+
+def generation_of(item: Item | None) -> int:
+    """The session generation a profile is in, or a session or refresh token was started in
+    (0 for items written before generations existed)."""
+    return int((item or {}).get(GENERATION_ATTRIBUTE, 0))
+
+
+def is_valid(session: Item | None, profile: Item | None, now: float) -> bool:
+    """Whether a session may still act: active, unexpired, and started in the profile's current
+    generation (no password change since). A missing profile (account gone) voids it too."""
+    return (
+        is_active(session, now)
+        and profile is not None
+        and generation_of(session) >= generation_of(profile)
+    )
+
+
+def in_generation(user_id: str, generation: int) -> TransactItem:
+    """The condition that the user's sessions are still in `generation`: no password change has
+    advanced it since it was read."""
+    return TransactItem.check(
+        item_keys.user_profile(user_id),
+        "attribute_exists(pk) AND "
+        + ("(attribute_not_exists(#gen) OR #gen = :gen)" if generation == 0 else "#gen = :gen"),
+        names={"#gen": GENERATION_ATTRIBUTE},
+        values={":gen": generation},
+    )
+
+
+def next_generation(user_id: str) -> TransactItem:
+    """The write that voids every session of the user started so far (with a new password)."""
+    return TransactItem.update_item(
+        item_keys.user_profile(user_id),
+        "ADD #gen :one",
+        condition="attribute_exists(pk)",
+        names={"#gen": GENERATION_ATTRIBUTE},
+        values={":one": 1},
+    )
 
 
 class Sessions:
@@ -82,11 +135,15 @@ class Sessions:
         user_agent: str,
         email: str,
         password_hash: str,
+        generation: int,
         spending: TransactItem | None = None,
+        details: Mapping[str, str] | None = None,
     ) -> SessionGrant:
-        """A new session, on condition that `password_hash` is still the user's password, so a
-        login racing a password change cannot outlive it; and, when given, that `spending` (the
-        write that uses up what the session was granted for) applies with it."""
+        """A new session, on condition that `password_hash` is still the user's password and
+        `generation` their sessions' generation, so a login racing a password change cannot
+        outlive it; and, when given, that `spending` (the write that uses up what the session
+        was granted for) applies with it. Recorded as `auth.login_succeeded` (with `details`)
+        in the same transaction."""
         now = int(self._clock.now())
         session_id = new_id("ses")
         expires_at = now + SESSION_LIFETIME_SECONDS
@@ -98,28 +155,37 @@ class Sessions:
             "status": "active",
             "created_at": now,
             "expires_at": expires_at,
+            GENERATION_ATTRIBUTE: generation,
             "ttl": expires_at + _TTL_SLACK_SECONDS,
             **item_keys.sweep_index(pk, expires_at + _TTL_SLACK_SECONDS),
             "source_ip": source_ip,
             "user_agent": user_agent[:256],
         }
+        event = AuditEvent(
+            "auth.login_succeeded",
+            Actor.user(user_id),
+            user_id,
+            details={"session_id": session_id, **(details or {})},
+        )
         try:
-            self._table.transact(
+            self._audit.append(
+                event,
                 [
                     TransactItem.check(
                         item_keys.login(email),
                         "password_hash = :verified",
                         values={":verified": password_hash},
                     ),
+                    in_generation(user_id, generation),
                     TransactItem.put(session, condition="attribute_not_exists(pk)"),
                     TransactItem.put(
-                        _refresh_item(token, user_id, session_id, expires_at),
+                        _refresh_item(token, user_id, session_id, expires_at, generation),
                         condition="attribute_not_exists(pk)",
                     ),
                     *([spending] if spending is not None else []),
-                ]
+                ],
             )
-        except TransactionConflict:
+        except AppendRefused:
             raise InvalidCredentials from None
         return SessionGrant(user_id, session_id, token, expires_at)
 
@@ -139,6 +205,7 @@ class Sessions:
             self._reused(current, source_ip)
             raise InvalidRefreshToken
         user_id, session_id = current["user_id"], current["session_id"]
+        generation = generation_of(current)
         replacement = _new_refresh_token()
         try:
             self._table.transact(
@@ -156,8 +223,12 @@ class Sessions:
                         names={"#status": "status"},
                         values={":active": "active", ":now": now},
                     ),
+                    # No password change since the session started, whatever else it did.
+                    in_generation(user_id, generation),
                     TransactItem.put(
-                        _refresh_item(replacement, user_id, session_id, current["expires_at"]),
+                        _refresh_item(
+                            replacement, user_id, session_id, current["expires_at"], generation
+                        ),
                         condition="attribute_not_exists(pk)",
                     ),
                 ]
@@ -178,15 +249,13 @@ class Sessions:
         if current is None:
             return
         user_id, session_id = current["user_id"], current["session_id"]
-        if self._revoke(user_id, session_id):
-            self._audit.record(
-                AuditEvent(
-                    "auth.logged_out",
-                    Actor.user(user_id),
-                    user_id,
-                    details={"session_id": session_id},
-                )
-            )
+        self._revoke(
+            user_id,
+            session_id,
+            AuditEvent(
+                "auth.logged_out", Actor.user(user_id), user_id, details={"session_id": session_id}
+            ),
+        )
 
     def end_all(self, user_id: str, *, except_session: str | None = None) -> int:
         """Revoke every active session of the user but `except_session`; returns how many."""
@@ -214,31 +283,34 @@ class Sessions:
         ends the session is: later ones change nothing, and anyone holding a spent token could
         otherwise grow the user's trail without bound."""
         user_id, session_id = token_item["user_id"], token_item["session_id"]
-        if not self._revoke(user_id, session_id):
-            return
-        self._audit.record(
+        self._revoke(
+            user_id,
+            session_id,
             AuditEvent(
                 "auth.refresh_reused",
                 Actor("anonymous", source_ip),
                 user_id,
                 details={"session_id": session_id},
-            )
+            ),
         )
 
-    def _revoke(self, user_id: str, session_id: str) -> bool:
-        """End an active session; False when there was none (missing, or already revoked)."""
+    def _revoke(self, user_id: str, session_id: str, event: AuditEvent | None = None) -> bool:
+        """End an active session, with `event` in the same transaction when given (the act of
+        its own: a logout, a reuse; not one of many ends of a password change or MFA change,
+        recorded as that change); False when there was none (missing, or already revoked)."""
+        key = item_keys.session(user_id, session_id)
+        update = "SET #status = :revoked, revoked_at = :now"
+        condition = "#status = :active"
+        names = {"#status": "status"}
+        values = {":revoked": "revoked", ":active": "active", ":now": int(self._clock.now())}
         try:
-            self._table.update(
-                item_keys.session(user_id, session_id),
-                "SET #status = :revoked, revoked_at = :now",
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={
-                    ":revoked": "revoked",
-                    ":active": "active",
-                    ":now": int(self._clock.now()),
-                },
-            )
-        except ConditionFailed:
+            if event is None:
+                self._table.update(key, update, condition=condition, names=names, values=values)
+            else:
+                self._audit.append(
+                    event,
+                    [TransactItem.update_item(key, update, condition, names=names, values=values)],
+                )
+        except (ConditionFailed, AppendRefused):
             return False  # no such session, or it was over already: nothing left to revoke
         return True

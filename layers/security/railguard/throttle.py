@@ -66,7 +66,12 @@ class FailureThrottle:
         self._table = table
         self._clock = clock
 
-    def reserve(self, subjects: Sequence[Subject]) -> Reservation:
+    def reserve(
+        self,
+        subjects: Sequence[Subject],
+        *,
+        refusal: str = "Too many failed attempts; retry later.",
+    ) -> Reservation:
         """Count one attempt against every subject before the secret is checked, or refuse it.
 
         Each count is an atomic `ADD` conditioned on the budget, so of concurrent attempts no
@@ -87,7 +92,7 @@ class FailureThrottle:
                 )
             except ConditionFailed:
                 self.release(Reservation(tuple(counted)))
-                raise RateLimited(wait, "Too many failed attempts; retry later.") from None
+                raise RateLimited(wait, refusal) from None
             counted.append(((rule, subject), key))
         return Reservation(tuple(counted))
 

@@ -20,8 +20,16 @@ from infra.local.provisioning import Provisioning
 from railguard import opaque_tokens, passwords
 from railguard.audit import AuditLog
 from railguard.store import Item, Table
-from railguard.store.keys import user_trail, workspace_trail
+from railguard.store.keys import (
+    SESSION_PREFIX,
+    audit_event,
+    audit_head,
+    user_partition,
+    user_trail,
+    workspace_trail,
+)
 from tests.support import accounts as a
+from tests.support.aws_calls import record_aws_calls
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
@@ -267,7 +275,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
     enabled = web.call(
         "POST",
         "/api/v1/me/mfa/totp/enable",
-        {"code": totp.at(clock.now())},
+        {"code": totp.at(clock.now()), "password": PASSWORD},
         token=account.access_token,
     )
     assert enabled.status == 200, enabled.body
@@ -490,3 +498,101 @@ def test_credential_changes_are_in_the_workspaces_trail_by_whoever_made_them(
         {"name": "OpenAI prod"},
         {"name": "OpenAI prod"},
     ]
+
+
+# -- acts and their events in one transaction (issue 16, finding 11) -----------------------------
+def _sessions(table: Table, user_id: str) -> list[tuple[str, str]]:
+    """The user's sessions and their status."""
+    page = table.query(user_partition(user_id), sk_prefix=SESSION_PREFIX, limit=100)
+    return sorted((item["sk"], item["status"]) for item in page.items)
+
+
+def test_finding_11_a_session_password_or_recovery_code_act_happens_only_with_its_event(
+    web: Web, clock: FakeClock, table: Table, audit_table: Table, audit_log: AuditLog
+) -> None:
+    """Issue 16 finding 11: logins, logouts, refresh-token reuse, password changes and
+    recovery-code use append their event in the transaction of the act, so an act whose event
+    cannot be stored does not happen (they were recorded after the act, which then stood)."""
+    # Given an account with MFA on, a session whose first refresh token is spent
+    account = _account(web)
+    secret = remember(
+        web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.access_token).json()["data"][
+            "secret"
+        ]
+    )
+    totp = pyotp.TOTP(secret)
+    enabled = web.call(
+        "POST",
+        "/api/v1/me/mfa/totp/enable",
+        {"code": totp.at(clock.now()), "password": PASSWORD},
+        token=account.access_token,
+    )
+    assert enabled.status == 200, enabled.body
+    recovery_code = remember(enabled.json()["data"]["recovery_codes"][0])
+    refresh = {"refresh_token": account.refresh_token}
+    pair = web.call("POST", "/api/v1/auth/refresh", refresh).json()["data"]
+    sessions_before = _sessions(table, account.user_id)
+    # And the user's trail broken: an event put past its head, so no append to it can succeed
+    trail = user_trail(account.user_id)
+    head = table.get(audit_head(trail))
+    assert head is not None
+    stray = audit_event(trail, head["seq"] + 1)
+    audit_table.put({"pk": stray[0], "sk": stray[1], "seq": head["seq"] + 1, "id": "evt_stray"})
+    # When each act is tried: an MFA login with a recovery code and with a TOTP code, a logout,
+    # a reuse of the spent refresh token, and a password change
+    clock.advance(30)
+    challenge = web.log_in(account.email).json()["data"]["mfa_token"]
+    verify = "/api/v1/auth/mfa/verify"
+    by_recovery = web.call("POST", verify, {"mfa_token": challenge, "code": recovery_code})
+    by_totp = web.call("POST", verify, {"mfa_token": challenge, "code": totp.at(clock.now())})
+    logout = web.call("POST", "/api/v1/auth/logout", {"refresh_token": pair["refresh_token"]})
+    reuse = web.call("POST", "/api/v1/auth/refresh", refresh)
+    change = web.call(
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        token=pair["access_token"],
+    )
+    # Then each is refused, 503, and did not happen
+    statuses = [reply.status for reply in (by_recovery, by_totp, logout, reuse, change)]
+    assert statuses == [503] * 5
+    audit_table.delete(stray)  # (an operator looked)
+    clock.advance(30)
+    assert _sessions(table, account.user_id) == sessions_before  # none started, none ended
+    assert web.call("GET", "/api/v1/me", token=pair["access_token"]).status == 200
+    again = web.log_in(account.email).json()["data"]  # the password is the old one
+    assert (
+        web.call("POST", verify, {"mfa_token": again["mfa_token"], "code": recovery_code}).status
+        == 200
+    )
+    # And the trail holds none of them, and verifies
+    assert audit_log.verify(trail).valid is True
+    assert _actions(_trail(audit_log, trail))[-2:] == [
+        "mfa.recovery_code_used",
+        "auth.login_succeeded",
+    ]
+    assert "auth.logged_out" not in _actions(_trail(audit_log, trail))
+
+
+def test_finding_11_a_sign_up_is_one_transaction_with_both_its_events(
+    web: Web, monkeypatch: pytest.MonkeyPatch, audit_table: Table
+) -> None:
+    """Issue 16 finding 11: the account, its workspace and the two events that start their
+    trails (`user.signed_up`, `workspace.created`) are written together or not at all."""
+    # Given a record of AWS calls
+    calls = record_aws_calls(monkeypatch)
+    # When someone signs up
+    web.sign_up(a.new_email())
+    # Then, past the count against the address's sign-up budget, one write was made: a
+    # transaction that puts both events
+    writes = [call for call in calls if call[1] in _WRITE_OPERATIONS]
+    assert [call[1] for call in writes] == ["UpdateItem", "TransactWriteItems"]
+    transaction = writes[1][2]
+    assert isinstance(transaction, tuple)
+    assert [entry for entry in transaction if entry[1] == audit_table.name] == [
+        ("Put", audit_table.name),
+        ("Put", audit_table.name),
+    ]
+
+
+_WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}

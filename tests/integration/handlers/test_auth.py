@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -14,14 +15,18 @@ from argon2 import PasswordHasher
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import passwords, policy
+from railguard.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
+from tests.support.aws_calls import record_aws_calls
+from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult
 from tests.support.server_keys import keyed_hash
 
 pytestmark = pytest.mark.usefixtures("identity_env")
+_LIST_KEYS = "GET /api/v1/api-keys"  # a route that acts in the X-Workspace-ID workspace
 
 
 # -- signup -----------------------------------------------------------------------------
@@ -55,6 +60,7 @@ def test_an_email_is_taken_whatever_its_case() -> None:
     result = a.post(
         "/api/v1/auth/signup",
         {"email": email.upper(), "password": a.STRONG_PASSWORD, "name": "Other"},
+        source_ip=a.sign_up_address(),
     )
     assert result.status == 409
     assert result.json()["error"]["code"] == "conflict"
@@ -67,7 +73,9 @@ def test_an_email_is_taken_whatever_its_case() -> None:
 )
 def test_weak_passwords_are_400(password: str) -> None:
     result = a.post(
-        "/api/v1/auth/signup", {"email": a.new_email(), "password": password, "name": "Weak"}
+        "/api/v1/auth/signup",
+        {"email": a.new_email(), "password": password, "name": "Weak"},
+        source_ip=a.sign_up_address(),
     )
     assert result.status == 400
     assert result.json()["error"]["code"] == "validation_error"
@@ -125,12 +133,16 @@ def test_a_login_upgrades_a_weaker_hash_and_still_opens_the_session(table: Table
     assert not passwords.needs_rehash(login["password_hash"])
 
 
-def test_unknown_email_and_wrong_password_are_indistinguishable(
+def test_finding_6_an_unknown_email_and_a_wrong_password_do_the_same_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a real account, and a count of argon2 verifications
+    """Issue 16 finding 6: a wrong password on an existing account and an unknown email answer
+    the same, after the same AWS calls in the same order and one argon2 verification each."""
+    # Given a real account, an instance that has unsealed its server keys already, a count of
+    # argon2 verifications and a record of AWS calls
     email = a.new_email()
     a.sign_up(email)
+    assert a.log_in(a.new_email(), "wrong-password-123", source_ip="10.9.0.9").status == 401
     verifications: list[str] = []
     real_hasher = passwords._hasher
 
@@ -143,9 +155,11 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(
             return real_hasher.verify(stored, candidate)
 
     monkeypatch.setattr(passwords, "_hasher", CountingHasher())
+    calls = record_aws_calls(monkeypatch)
     # When logging in with a wrong password, and with an email nobody has
     wrong = a.log_in(email, "wrong-password-123", source_ip="10.9.0.1")
-    after_wrong = len(verifications)
+    wrong_calls, after_wrong = list(calls), len(verifications)
+    calls.clear()
     unknown = a.log_in(a.new_email(), "wrong-password-123", source_ip="10.9.0.2")
     # Then status and body are identical, and each did exactly one argon2 verification
     assert wrong.status == unknown.status == 401
@@ -153,6 +167,34 @@ def test_unknown_email_and_wrong_password_are_indistinguishable(
     assert wrong.json()["error"]["code"] == "invalid_credentials"
     assert after_wrong == 1
     assert len(verifications) == 2
+    # And the same AWS calls, in the same order
+    assert wrong_calls == calls
+    assert ("dynamodb", "TransactWriteItems") in {call[:2] for call in calls}
+    # And the wrong password is in the account's trail (the unknown email's attempt is nowhere)
+    events = a.call_me(a.tokens_for(email)["access_token"], "GET", "/api/v1/me/security-events")
+    assert not isinstance(events, int)
+    actions = [event["action"] for event in events.json()["data"]]
+    assert actions == ["auth.login_succeeded", "auth.login_failed", "user.signed_up"]
+
+
+def test_finding_6_sign_ups_are_limited_per_source_address() -> None:
+    """Issue 16 finding 6: `POST /auth/signup` is limited to 10 attempts an hour per address
+    (an IPv6 address counts as its /64), since each tells whether an email has an account."""
+
+    def sign_up_from(address: str, password: str = a.STRONG_PASSWORD) -> HttpResult:
+        body = {"email": a.new_email(), "password": password, "name": "Many"}
+        return a.post("/api/v1/auth/signup", body, source_ip=address)
+
+    # Given nine refused sign-ups and one accepted, from addresses of one IPv6 /64
+    refused = [sign_up_from(f"2001:db8:16::{n}", "password1234").status for n in range(1, 10)]
+    accepted = sign_up_from("2001:db8:16::a")
+    # When another address of that /64 signs up / Then 429 with Retry-After
+    limited = sign_up_from("2001:db8:16::b")
+    assert (refused, accepted.status) == ([400] * 9, 201)
+    assert (limited.status, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert 1 <= int(limited.headers["retry-after"]) <= 3600
+    # And another address is not affected
+    assert sign_up_from("2001:db8:17::1").status == 201
 
 
 @pytest.mark.parametrize("password", ["too-short", "x" * 300, "y" * 65_000])
@@ -386,6 +428,54 @@ def test_a_password_change_revokes_every_session_and_swaps_the_password() -> Non
         )
     assert a.log_in(email).status == 401
     assert a.log_in(email, new_password).status == 200
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    yield from patched_system_clock(monkeypatch)
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 16 finding 8: the new hash is stored with a new session generation, so sessions
+    started before the change are refused by the authorizer and by refresh whatever became of
+    the rest of the change; sessions started after it, in the same second, are not."""
+    # Given two sessions, on a clock that stands still (all of this in one second)
+    email = a.new_email()
+    workspace_id = a.sign_up(email)["workspace"]["id"]
+    first, second = a.tokens_for(email), a.tokens_for(email)
+
+    # When a password change stores the new hash, then stops before revoking sessions one by one
+    def cut_short(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the function stopped here")
+
+    monkeypatch.setattr(Sessions, "end_all", cut_short)
+    new_password = "green-lamp-harbor-77"
+    result = a.call_me(
+        first["access_token"],
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
+    )
+    assert not isinstance(result, int)
+    assert result.status == 500
+    # Then neither older session acts any more, with or without a workspace, nor refreshes
+    a.reset_instances()
+    in_workspace = [("X-Workspace-ID", workspace_id)]
+    for session in (first, second):
+        assert a.authorize(a.bearer(session["access_token"])) == 401
+        assert a.authorize([*a.bearer(session["access_token"]), *in_workspace], _LIST_KEYS) == 401
+        refresh = a.post("/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]})
+        assert (refresh.status, refresh.json()["error"]["code"]) == (401, "invalid_refresh_token")
+    # And a session started after the change, in the same second, acts and refreshes
+    third = a.tokens_for(email, new_password)
+    assert isinstance(a.authorize(a.bearer(third["access_token"])), dict)
+    assert isinstance(
+        a.authorize([*a.bearer(third["access_token"]), *in_workspace], _LIST_KEYS), dict
+    )
+    assert a.post("/api/v1/auth/refresh", {"refresh_token": third["refresh_token"]}).status == 200
 
 
 def _change_password(current: str, new: str) -> tuple[str, HttpResult]:

@@ -69,10 +69,11 @@ def test_an_unexpected_error_denies_and_never_allows(monkeypatch: pytest.MonkeyP
 
 # Each DynamoDB read the authorizer makes for an access token, the route that makes it, and
 # whether the request names a workspace: the signing keys (a cold instance's first read), the
-# session alone, and the session with the workspace, membership and profile (one BatchGetItem).
+# session with the profile (whose session generation it checks), and those with the workspace
+# and membership (each one BatchGetItem).
 TOKEN_READS = [
     pytest.param("query", "GET /api/v1/me", False, id="public-keys"),
-    pytest.param("get", "GET /api/v1/me", False, id="session"),
+    pytest.param("get_many", "GET /api/v1/me", False, id="session"),
     pytest.param("get_many", "GET /api/v1/api-keys", True, id="session-and-membership"),
 ]
 
@@ -109,15 +110,14 @@ def test_a_dynamodb_failure_on_each_read_denies_a_valid_token(
     # Then it denies (403), never allows, and the read that failed is the one this case names
     assert decision == 403
     session_key = item_keys.session(user_id, session_id)
+    in_workspace = (
+        [item_keys.workspace(workspace_id), item_keys.member(workspace_id, user_id)]
+        if names_workspace
+        else []
+    )
     expected = {
         "query": item_keys.SIGNING_KEY_PARTITION,
-        "get": session_key,
-        "get_many": [
-            session_key,
-            item_keys.workspace(workspace_id),
-            item_keys.member(workspace_id, user_id),
-            item_keys.user_profile(user_id),
-        ],
+        "get_many": [session_key, item_keys.user_profile(user_id), *in_workspace],
     }[read]
     assert failed == [expected]
     # And once the read succeeds, the same request is let through: the token was valid

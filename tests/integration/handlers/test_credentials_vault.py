@@ -14,11 +14,11 @@ import pytest
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import passwords
-from railguard.audit import Actor, AuditEvent
+from railguard.audit import Actor, AuditEvent, StoredAuditTrail
 from railguard.clock import SystemClock
 from railguard.credentials import Credentials, Vault, mask
 from railguard.envelope import DataKeyCache, Envelope
-from railguard.errors import Conflict, NotFound
+from railguard.errors import Conflict, NotFound, ServiceUnavailable
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import ResourceScope
@@ -244,6 +244,45 @@ def test_soft_delete_then_restore_within_retention_only(
     assert client.request("POST", f"{path}/restore", headers=vaulted.owner).status == 404
 
 
+def test_finding_11_a_reveal_that_cannot_be_recorded_reveals_nothing(
+    client: InProcessClient,
+    *,
+    vaulted: Vaulted,
+    table: Table,
+    audit_table: Table,
+    aws: AwsEndpoint,
+    provisioned: Provisioning,
+) -> None:
+    """Issue 16 finding 11: a reveal is recorded before the value is decrypted (it was
+    recorded after, and the value returned even when the event was not stored)."""
+    # Given a credential, the vault on the stack's trails, counting KMS calls, and the
+    # workspace's trail broken: an event put past its head, so no append to it can succeed
+    created = _create(client, vaulted.owner)
+    kms = aws.client("kms")
+    calls: list[str] = []
+    kms.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    key_id = provisioned.intrinsics.physical["DataKey"].ref
+    trails = StoredAuditTrail(audit_table, table, SystemClock())
+    vault = Vault(table, Envelope(kms, key_id, DataKeyCache(SystemClock())), trails)
+    trail = item_keys.workspace_trail(vaulted.workspace)
+    head = table.get(item_keys.audit_head(trail))
+    assert head is not None
+    stray = item_keys.audit_event(trail, head["seq"] + 1)
+    audit_table.put({"pk": stray[0], "sk": stray[1], "seq": head["seq"] + 1, "id": "evt_stray"})
+    # When the credential is revealed / Then it is refused, and nothing was decrypted
+    with pytest.raises(ServiceUnavailable):
+        vault.reveal(vaulted.workspace, created["id"], actor=Actor.job("agent-run:2"), reason="r")
+    assert calls == []
+    # And once the trail is sound again, the reveal happens, and is in the trail
+    audit_table.delete(stray)
+    assert vault.reveal(vaulted.workspace, created["id"], actor=Actor.job("a"), reason="r") == (
+        SECRET
+    )
+    latest = audit_table.get(item_keys.audit_event(trail, head["seq"] + 1))
+    assert latest is not None
+    assert latest["action"] == "credential.revealed"
+
+
 def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
     client: InProcessClient,
     vaulted: Vaulted,
@@ -257,7 +296,7 @@ def test_the_vault_reveals_plaintext_with_an_audit_record_and_few_kms_calls(
     calls: list[str] = []
     kms.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     key_id = provisioned.intrinsics.physical["DataKey"].ref
-    recorder = RecordingAuditTrail()
+    recorder = RecordingAuditTrail(table)
     vault = Vault(table, Envelope(kms, key_id, DataKeyCache(SystemClock())), recorder)
     # When it is revealed 50 times
     values = {

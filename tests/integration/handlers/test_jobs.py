@@ -553,7 +553,7 @@ def test_rotation_seals_again_under_the_current_key_what_another_key_sealed(
     assert {parse_envelope(record[name]).key_id for name in ("token", "secret")} == {new_arn}
     # And they still open, for their owner: the vault reveals the same value
     kms = aws.client("kms")
-    vault = Vault(table, Envelope(kms, new_arn), RecordingAuditTrail())
+    vault = Vault(table, Envelope(kms, new_arn), RecordingAuditTrail(table))
     value = vault.reveal(owner.workspace, credential["id"], actor=Actor.job("test"), reason="t")
     assert value == SECRET_VALUE
     # And nothing is left under the old key in the sealing index

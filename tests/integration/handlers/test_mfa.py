@@ -120,7 +120,9 @@ def _enrolled(client: InProcessClient, clock: FakeClock) -> Person:
     setup = person.call("POST", "/api/v1/me/mfa/totp/setup")
     assert setup.status == 200, setup.body
     person.secret = remember(setup.json()["data"]["secret"])
-    enabled = person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": person.code()})
+    enabled = person.call(
+        "POST", "/api/v1/me/mfa/totp/enable", {"code": person.code(), "password": a.STRONG_PASSWORD}
+    )
     assert enabled.status == 200, enabled.body
     person.recovery_codes = tuple(enabled.json()["data"]["recovery_codes"])
     for code in person.recovery_codes:
@@ -172,8 +174,12 @@ def test_enabling_needs_a_correct_code_and_returns_ten_recovery_codes(
     )
     wrong = f"{(int(person.code()) + 1) % 1_000_000:06d}"
     # When a wrong code, then the right one, is sent
-    refused = person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": wrong})
-    enabled = person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": person.code()})
+    refused = person.call(
+        "POST", "/api/v1/me/mfa/totp/enable", {"code": wrong, "password": a.STRONG_PASSWORD}
+    )
+    enabled = person.call(
+        "POST", "/api/v1/me/mfa/totp/enable", {"code": person.code(), "password": a.STRONG_PASSWORD}
+    )
     # Then the wrong one is 403 and the right one turns MFA on with ten recovery codes
     assert (refused.status, _error_code(refused)) == (403, "invalid_mfa_code")
     assert enabled.status == 200
@@ -183,12 +189,56 @@ def test_enabling_needs_a_correct_code_and_returns_ten_recovery_codes(
     assert _audited(caplog) == ["mfa.enabled"]
     # And a second setup, or enabling again, is a conflict: turning it off needs a code
     assert person.call("POST", "/api/v1/me/mfa/totp/setup").status == 409
-    again = person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": person.next_code()})
+    again = person.call(
+        "POST",
+        "/api/v1/me/mfa/totp/enable",
+        {"code": person.next_code(), "password": a.STRONG_PASSWORD},
+    )
     assert again.status == 409
 
 
+def test_finding_7_mfa_changes_need_the_password_and_enabling_ends_other_sessions(
+    person: Person,
+) -> None:
+    """Issue 16 finding 7: an access token alone (a stolen one lives 15 minutes) can neither
+    enrol an authenticator, nor read out new recovery codes, nor turn MFA off; and enabling
+    ends the user's other sessions (contract v1.1 section 4)."""
+    # Given another session of the user, and a pending authenticator
+    other = a.tokens_for(person.email)
+    setup = person.call("POST", "/api/v1/me/mfa/totp/setup")
+    person.secret = remember(setup.json()["data"]["secret"])
+    enable = "/api/v1/me/mfa/totp/enable"
+    # When enabling without the password, with a wrong one, then with the right one
+    without = person.call("POST", enable, {"code": person.code()})
+    wrong = person.call("POST", enable, {"code": person.code(), "password": "not-the-password-1"})
+    right = person.call("POST", enable, {"code": person.code(), "password": a.STRONG_PASSWORD})
+    # Then only the last turns MFA on
+    assert (without.status, _error_code(without)) == (400, "validation_error")
+    assert (wrong.status, _error_code(wrong)) == (401, "invalid_credentials")
+    assert right.status == 200
+    # And the other session has ended (its access and refresh tokens), this one has not
+    person.clock.advance(3)
+    assert person.client.request("GET", "/api/v1/me", token=other["access_token"]).status == 401
+    refreshed = person.client.request(
+        "POST", "/api/v1/auth/refresh", body={"refresh_token": other["refresh_token"]}
+    )
+    assert (refreshed.status, _error_code(refreshed)) == (401, "invalid_refresh_token")
+    assert person.call("GET", "/api/v1/me").status == 200
+    # And new recovery codes, and turning MFA off, need the password just the same
+    for path in ("/api/v1/me/mfa/recovery-codes", "/api/v1/me/mfa/totp/disable"):
+        without = person.call("POST", path, {"code": person.next_code()})
+        wrong = person.call(
+            "POST", path, {"code": person.next_code(), "password": "not-the-password-1"}
+        )
+        assert (without.status, _error_code(without)) == (400, "validation_error")
+        assert (wrong.status, _error_code(wrong)) == (401, "invalid_credentials")
+    assert person.call("GET", "/api/v1/me").json()["data"]["mfa_enabled"] is True
+
+
 def test_enabling_before_setup_is_a_conflict(person: Person) -> None:
-    reply = person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": "123456"})
+    reply = person.call(
+        "POST", "/api/v1/me/mfa/totp/enable", {"code": "123456", "password": a.STRONG_PASSWORD}
+    )
     assert (reply.status, _error_code(reply)) == (409, "conflict")
 
 
@@ -200,9 +250,23 @@ def test_a_new_setup_replaces_a_pending_secret(person: Person) -> None:
     remember(second)
     # When the first secret's code is sent / Then only the second secret enables
     person.secret = first
-    assert person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": person.code()}).status == 403
+    assert (
+        person.call(
+            "POST",
+            "/api/v1/me/mfa/totp/enable",
+            {"code": person.code(), "password": a.STRONG_PASSWORD},
+        ).status
+        == 403
+    )
     person.secret = second
-    assert person.call("POST", "/api/v1/me/mfa/totp/enable", {"code": person.code()}).status == 200
+    assert (
+        person.call(
+            "POST",
+            "/api/v1/me/mfa/totp/enable",
+            {"code": person.code(), "password": a.STRONG_PASSWORD},
+        ).status
+        == 200
+    )
 
 
 def test_the_secret_is_stored_encrypted_and_never_shown_again(
@@ -333,7 +397,11 @@ def test_a_recovery_code_answers_a_login_once(
 
 def test_new_recovery_codes_replace_the_old_set(enrolled: Person) -> None:
     # When the user asks for a new set with a current code
-    reply = enrolled.call("POST", "/api/v1/me/mfa/recovery-codes", {"code": enrolled.next_code()})
+    reply = enrolled.call(
+        "POST",
+        "/api/v1/me/mfa/recovery-codes",
+        {"code": enrolled.next_code(), "password": a.STRONG_PASSWORD},
+    )
     assert reply.status == 200
     fresh = reply.json()["data"]["recovery_codes"]
     for code in fresh:
@@ -346,7 +414,11 @@ def test_new_recovery_codes_replace_the_old_set(enrolled: Person) -> None:
 
 
 def test_new_recovery_codes_need_a_correct_code(enrolled: Person) -> None:
-    reply = enrolled.call("POST", "/api/v1/me/mfa/recovery-codes", {"code": enrolled.code()})
+    reply = enrolled.call(
+        "POST",
+        "/api/v1/me/mfa/recovery-codes",
+        {"code": enrolled.code(), "password": a.STRONG_PASSWORD},
+    )
     assert (reply.status, _error_code(reply)) == (403, "invalid_mfa_code")  # spent at enabling
     assert enrolled.verify(enrolled.challenge(), enrolled.recovery_codes[0]).status == 200
 
@@ -444,17 +516,13 @@ def test_disabling_needs_the_password_and_a_code_and_ends_other_sessions(
     other_session = enrolled.verify(enrolled.challenge(), enrolled.next_code()).json()["data"]
     path = "/api/v1/me/mfa/totp/disable"
     # When disabling with a wrong password, a wrong code, then both right
-    wrong_password = (
-        enrolled.call(path, body=None)
-        if False
-        else enrolled.call(
-            "POST", path, {"code": enrolled.next_code(), "password": "not-the-password-1"}
-        )
+    wrong_password = enrolled.call(
+        "POST", path, {"code": enrolled.next_code(), "password": "not-the-password-1"}
     )
     wrong_code = enrolled.call("POST", path, {"code": "000000", "password": a.STRONG_PASSWORD})
     done = enrolled.call("POST", path, {"code": enrolled.code(), "password": a.STRONG_PASSWORD})
     # Then only the last one turns MFA off
-    assert (wrong_password.status, _error_code(wrong_password)) == (403, "invalid_current_password")
+    assert (wrong_password.status, _error_code(wrong_password)) == (401, "invalid_credentials")
     assert (wrong_code.status, _error_code(wrong_code)) == (403, "invalid_mfa_code")
     assert done.status == 204
     assert enrolled.call("GET", "/api/v1/me").json()["data"]["mfa_enabled"] is False
@@ -549,7 +617,14 @@ def test_a_member_who_turns_mfa_on_gets_the_workspace_back(team: Team) -> None:
     member.secret = remember(
         member.call("POST", "/api/v1/me/mfa/totp/setup").json()["data"]["secret"]
     )
-    assert member.call("POST", "/api/v1/me/mfa/totp/enable", {"code": member.code()}).status == 200
+    assert (
+        member.call(
+            "POST",
+            "/api/v1/me/mfa/totp/enable",
+            {"code": member.code(), "password": a.STRONG_PASSWORD},
+        ).status
+        == 200
+    )
     member.clock.advance(3)
     # Then the workspace is theirs again
     assert [reply.status for reply in _member_reads(team)] == [200, 200, 200]
@@ -600,7 +675,11 @@ def test_the_mfa_life_logs_no_secret(
     user.verify(mfa_token, "000000" if used_codes[0] != "000000" else "111111")
     tokens = user.verify(mfa_token, used_codes[0]).json()["data"]
     user.verify(user.challenge(), user.recovery_codes[0])
-    fresh = user.call("POST", "/api/v1/me/mfa/recovery-codes", {"code": used_codes[1]})
+    fresh = user.call(
+        "POST",
+        "/api/v1/me/mfa/recovery-codes",
+        {"code": used_codes[1], "password": a.STRONG_PASSWORD},
+    )
     fresh_codes = fresh.json()["data"]["recovery_codes"]
     user.call(
         "POST",

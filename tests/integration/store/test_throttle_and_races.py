@@ -58,14 +58,26 @@ def test_a_session_is_refused_for_a_password_hash_that_is_no_longer_current(tabl
     email = f"race-{SystemClock().now()}@example.com"
     pk, sk = item_keys.login(email)
     table.put({"pk": pk, "sk": sk, "user_id": "usr_race", "password_hash": "$new"})
-    sessions = Sessions(table, SystemClock(), RecordingAuditTrail())
+    profile_pk, profile_sk = item_keys.user_profile("usr_race")
+    table.put({"pk": profile_pk, "sk": profile_sk, "email": email})
+    sessions = Sessions(table, SystemClock(), RecordingAuditTrail(table))
     # When the racing login asks for its session / Then there is none
     with pytest.raises(InvalidCredentials):
         sessions.start(
-            "usr_race", source_ip="127.0.0.1", user_agent="", email=email, password_hash="$old"
+            "usr_race",
+            source_ip="127.0.0.1",
+            user_agent="",
+            email=email,
+            password_hash="$old",
+            generation=0,
         )
     grant = sessions.start(
-        "usr_race", source_ip="127.0.0.1", user_agent="", email=email, password_hash="$new"
+        "usr_race",
+        source_ip="127.0.0.1",
+        user_agent="",
+        email=email,
+        password_hash="$new",
+        generation=0,
     )
     assert grant.session_id.startswith("ses_")
 

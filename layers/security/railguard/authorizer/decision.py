@@ -2,10 +2,12 @@
 
 Users (access tokens): the credential's shape and the route's rule (no I/O), the token's
 signature (local, cached public keys), then one strongly consistent BatchGetItem for the session
-and, when the route acts in a workspace, the workspace, the caller's membership and profile, and
-last the permission table's rule for the route. A workspace that requires MFA of a member who
-has not turned it on is marked in the principal (`mfa_required`): the function answers 403
-`mfa_required`, since an authorizer's own refusal can only be API Gateway's bare 403.
+and the user's profile (a session of an earlier generation than the profile's, i.e. started
+before a password change, is refused) and, when the route acts in a workspace, the workspace and
+the caller's membership, and last the permission table's rule for the route. A workspace that
+requires MFA of a member who has not turned it on is marked in the principal (`mfa_required`):
+the function answers 403 `mfa_required`, since an authorizer's own refusal can only be API
+Gateway's bare 403.
 
 API keys: shape and checksum (no I/O: a malformed key costs nothing), the key record by its
 digest, status and expiry against the clock now, the workspace alive, the source IP, the Origin,
@@ -32,7 +34,7 @@ from railguard.ids import is_id
 from railguard.plans import plan_limit
 from railguard.principal import Principal
 from railguard.public_keys import PublicKeys
-from railguard.sessions import is_active
+from railguard.sessions import is_valid
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
 from railguard.ttl_cache import TtlCache
@@ -48,7 +50,7 @@ class _State:
     session: Item | None
     workspace: Item | None
     member: Item | None
-    profile: Item | None  # read with the workspace: whether the user has MFA on
+    profile: Item | None  # the session's generation is current; whether the user has MFA on
 
 
 def _state_cache[K: Hashable, V](clock: Clock) -> TtlCache[K, V]:
@@ -85,7 +87,7 @@ class Authorizer:
             (claims.user_id, claims.session_id, workspace_id),
             lambda: self._load_state(claims.user_id, claims.session_id, workspace_id),
         )
-        if not is_active(state.session, self._clock.now()):
+        if not is_valid(state.session, state.profile, self._clock.now()):
             raise Unauthenticated("The session has ended.")
         principal = Principal(
             "user", claims.user_id, session_id=claims.session_id, rate_limit=plan_limit(None)
@@ -178,13 +180,17 @@ class Authorizer:
         return str(named)
 
     def _load_state(self, user_id: str, session_id: str, workspace_id: str | None) -> _State:
+        # One BatchGetItem: the session with the profile (its generation, which a password
+        # change advances), and the workspace and membership when the route acts in one.
         session_key = item_keys.session(user_id, session_id)
-        if workspace_id is None:
-            return _State(self._table.get(session_key), None, None, None)
-        workspace_key = item_keys.workspace(workspace_id)
-        member_key = item_keys.member(workspace_id, user_id)
         profile_key = item_keys.user_profile(user_id)
-        found = self._table.get_many([session_key, workspace_key, member_key, profile_key])
+        keys = [session_key, profile_key]
+        if workspace_id is not None:
+            keys += [item_keys.workspace(workspace_id), item_keys.member(workspace_id, user_id)]
+        found = self._table.get_many(keys)
+        if workspace_id is None:
+            return _State(found.get(session_key), None, None, found.get(profile_key))
+        workspace_key, member_key = keys[2], keys[3]
         return _State(
             found.get(session_key),
             found.get(workspace_key),
