@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from infra.iam import Request, Stack
+from infra.iam import PolicyError, Request, Stack
 
 _running: ContextVar[str | None] = ContextVar("railguard_running_function", default=None)
 
@@ -48,24 +48,13 @@ def as_function(function_id: str, handler: Callable[..., Any]) -> Callable[..., 
     return invoke
 
 
-@dataclass(frozen=True)
-class Refusal:
-    function_id: str
-    request: Request
-    call: str
-
-    def __str__(self) -> str:
-        return f"{self.function_id} may not {self.request} (in {self.call})"
-
-
 @dataclass
 class IamCheck:
     """Between every botocore client and AWS while installed: each call a function makes is
     turned into the requests IAM would authorize, and each is checked against its policy."""
 
     stack: Stack
-    refusals: list[Refusal] = field(default_factory=list)
-    checked: int = 0
+    refusals: list[str] = field(default_factory=list)
 
     @classmethod
     def installed(cls, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> IamCheck:
@@ -81,12 +70,17 @@ class IamCheck:
             function_id = _running.get()
             if function_id is not None:
                 service = client.meta.service_model.service_name
+                try:
+                    requests = check.stack.requests_of(service, operation, params)
+                except PolicyError as error:  # the check's limit, not the function's
+                    check.refusals.append(f"{function_id}: cannot check {operation}: {error}")
+                    requests = []
                 policy = check.stack.policy(function_id)
-                for request in check.stack.requests_of(service, operation, params):
-                    check.checked += 1
+                for request in requests:
                     if not policy.allows(request):
-                        call = f"{service}:{operation}"
-                        check.refusals.append(Refusal(function_id, request, call))
+                        check.refusals.append(
+                            f"{function_id} may not {request} (in {service}:{operation})"
+                        )
                     if log:
                         _append(log, function_id, request)
             return original(client, operation, params)

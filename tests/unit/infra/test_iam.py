@@ -14,12 +14,21 @@ function's row here and the statement to template.yaml; both must agree.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from infra.iam import Request, Stack, matches, stand_in_resources
+from infra.iam import (
+    LEADING_KEYS,
+    Policy,
+    PolicyError,
+    Request,
+    Stack,
+    Statement,
+    matches,
+    stand_in_resources,
+)
 from infra.template import PseudoParameters, Template, load_template
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
 from railguard.api_keys import EXPIRY_INDEX_PARTITION
@@ -490,3 +499,108 @@ def test_a_batch_is_allowed_only_if_every_key_is(stack: Stack) -> None:
     # Then only the batch whose every key is permitted passes
     assert not policy.allows(mixed)
     assert policy.allows(both)
+
+
+# ---------------------------------------------------------------- the evaluator itself
+
+
+def test_a_transaction_is_one_request_per_item_as_its_own_action(stack: Stack) -> None:
+    # Given a transaction over both tables, as the audit trail writes one
+    table, audit = stack.ref("Table"), stack.ref("AuditTable")
+    params = {
+        "TransactItems": [
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "WS#w1"}, "sk": {"S": "X"}}}},
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "WS#w1"}, "sk": {"S": "H"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "USER#u"}}}},
+            {"Put": {"TableName": audit, "Item": {"pk": {"S": "WS#w1"}, "sk": {"S": "E"}}}},
+        ]
+    }
+    # When it is turned into IAM requests
+    requests = stack.requests_of("dynamodb", "TransactWriteItems", params)
+    # Then each item is its own action on its own table, with its own leading key
+    assert [(r.action, r.resource, r.context["dynamodb:LeadingKeys"]) for r in requests] == [
+        ("dynamodb:PutItem", stack.arn("Table"), ("WS#w1",)),
+        ("dynamodb:UpdateItem", stack.arn("Table"), ("WS#w1",)),
+        ("dynamodb:ConditionCheckItem", stack.arn("Table"), ("USER#u",)),
+        ("dynamodb:PutItem", stack.arn("AuditTable"), ("WS#w1",)),
+    ]
+
+
+def test_a_query_on_an_index_leads_with_the_indexs_partition_key(stack: Stack) -> None:
+    # Given a query of the expiry index, as the table's query builds it
+    params = {
+        "TableName": stack.ref("Table"),
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :until",
+        "ExpressionAttributeValues": {":pk": {"S": "KEYEXPIRY"}, ":until": {"S": "9"}},
+    }
+    # When it is turned into an IAM request
+    (request,) = stack.requests_of("dynamodb", "Query", params)
+    # Then it is on the index, led by the index's partition
+    assert request.resource == stack.arn("Table", "gsi1")
+    assert request.context == {"dynamodb:LeadingKeys": ("KEYEXPIRY",)}
+
+
+def test_a_kms_request_carries_the_context_and_the_keys_tags(stack: Stack) -> None:
+    # Given a Decrypt of a server key under the stack's key
+    context = {"purpose": SERVER_KEY, "workspace_id": "-", "item_id": PIN_PEPPER_KEY_NAME}
+    params = {"KeyId": stack.arn("DataKey"), "CiphertextBlob": b"x", "EncryptionContext": context}
+    # When it is turned into an IAM request
+    (request,) = stack.requests_of("kms", "Decrypt", params)
+    # Then IAM sees each pair of the context and the key's tags
+    assert request.context == {
+        "kms:EncryptionContext:purpose": (SERVER_KEY,),
+        "kms:EncryptionContext:workspace_id": ("-",),
+        "kms:EncryptionContext:item_id": (PIN_PEPPER_KEY_NAME,),
+        "aws:ResourceTag/railguard:data-key-of": (PSEUDO.stack_name,),
+    }
+
+
+def test_a_deny_wins_and_for_all_values_holds_for_no_value() -> None:
+    # Given a policy that allows every item action in WS# partitions, and denies deletes
+    allow = Statement.parse(
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:*",
+            "Resource": "arn:t",
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WS#*"]}},
+        },
+        "allow",
+    )
+    deny = Statement.parse(
+        {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": "*"}, "deny"
+    )
+    policy = Policy("F", (allow, deny))
+    # Then a put in WS# is allowed, a delete is not, nor a put elsewhere
+    assert policy.allows(Request("dynamodb:PutItem", "arn:t", {LEADING_KEYS: ("WS#1",)}))
+    assert not policy.allows(Request("dynamodb:DeleteItem", "arn:t", {LEADING_KEYS: ("WS#1",)}))
+    assert not policy.allows(Request("dynamodb:PutItem", "arn:t", {LEADING_KEYS: ("USER#1",)}))
+    # And a request with no leading key passes ForAllValues (IAM's rule): why no Scan is granted
+    assert policy.allows(Request("dynamodb:Scan", "arn:t"))
+
+
+def test_what_the_evaluator_does_not_know_is_refused_not_guessed(template: Template) -> None:
+    # Given a condition operator, and a SAM policy template, it does not model
+    with pytest.raises(PolicyError, match="not supported"):
+        Statement.parse(
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01"}},
+            },
+            "s",
+        ).applies_to(Request("kms:Decrypt", "arn:k", {"aws:CurrentTime": ("2029",)}))
+    function = template.resources["HealthFunction"]
+    with_template = replace(
+        function,
+        properties={
+            **function.properties,
+            "Policies": [{"DynamoDBCrudPolicy": {"TableName": "t"}}],
+        },
+    )
+    changed = replace(template, resources={**template.resources, "HealthFunction": with_template})
+    stack = Stack(changed, stand_in_resources(changed, PSEUDO))
+    # Then it says so rather than allowing or refusing
+    with pytest.raises(PolicyError, match="only inline Statement"):
+        stack.policy("HealthFunction")
