@@ -457,15 +457,18 @@ def test_each_role_allows_exactly_what_the_table_says(stack: Stack, function_id:
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("function_id", sorted(ALLOWED))
+SEALERS = sorted(
+    function_id
+    for function_id, grants in ALLOWED.items()
+    if any(isinstance(g, Sealing) and "GenerateDataKey" in g.actions for g in grants)
+)
+
+
+@pytest.mark.parametrize("function_id", SEALERS)
 def test_a_function_that_seals_knows_the_stacks_key(template: Template, function_id: str) -> None:
     # Given a function that may make data keys
-    if not any(
-        isinstance(g, Sealing) and "GenerateDataKey" in g.actions for g in ALLOWED[function_id]
-    ):
-        return
-    # Then its environment names the key to make them under
     variables = template.resources[function_id].properties["Environment"]["Variables"]
+    # Then its environment names the key to make them under
     assert variables["KMS_KEY_ID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
 
 
