@@ -251,6 +251,13 @@ class Stack:
                 )
                 self._key_tags[self.arn(resource.logical_id)] = {t["Key"]: t["Value"] for t in tags}
 
+    def with_resource(self, logical_id: str, physical: PhysicalResource) -> Stack:
+        """This stack after CloudFormation replaced `logical_id` with `physical`. A replaced key
+        keeps its tags (the template retains it), and so what was granted by them."""
+        replaced = Stack(self.template, self.intrinsics.with_resource(logical_id, physical))
+        replaced._key_tags = {**self._key_tags, **replaced._key_tags}
+        return replaced
+
     # -- names
     def ref(self, logical_id: str) -> str:
         return str(self.intrinsics.resolve({"Ref": logical_id}, logical_id, "Ref"))

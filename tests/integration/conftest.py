@@ -109,18 +109,18 @@ def provisioned(
 
 
 @pytest.fixture(autouse=True)
-def _iam_enforced(
+def iam_check(
     request: pytest.FixtureRequest, template: Template, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+) -> Iterator[IamCheck | None]:
     """Every AWS call a function makes in a test that provisions a stack: one its function's
     policy in template.yaml allows (IAM, which the emulator does not enforce). The test fails,
-    naming each refused request, if not."""
+    naming each refused request, if not. (A test that replaces a resource tells the check.)"""
     if "provisioned" not in request.fixturenames:
-        yield
+        yield None
         return
     provisioning: Provisioning = request.getfixturevalue("provisioned")
     check = IamCheck.installed(Stack(template, provisioning.intrinsics), monkeypatch)
-    yield
+    yield check
     refusals = sorted(set(check.refusals))
     assert not refusals, "IAM would refuse:\n" + "\n".join(refusals)
 
