@@ -27,7 +27,7 @@ What an AWS call asks IAM for (`requests_of`) follows each service's authorizati
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -461,19 +461,3 @@ def _partition_keys(properties: Mapping[str, Any]) -> dict[str | None, str]:
     ):
         keys[str(index["IndexName"])] = hash_key(index["KeySchema"])
     return keys
-
-
-def denied(policy: Policy, requests: Iterable[Request]) -> list[Request]:
-    """The requests `policy` does not allow."""
-    return [request for request in requests if not policy.allows(request)]
-
-
-__all__ = [
-    "Policy",
-    "PolicyError",
-    "Request",
-    "Stack",
-    "Statement",
-    "denied",
-    "stand_in_resources",
-]
