@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra.iam import Stack
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.provisioning import Provisioning, provision
@@ -18,6 +19,7 @@ from infra.template import Template, load_template
 from railguard.anchors import TrailAnchors
 from railguard.store import Table
 from tests.support.accounts import reset_instances
+from tests.support.iam import IamCheck
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import STORED, plaintexts_in
 
@@ -104,6 +106,23 @@ def provisioned(
             return known
     _provisionings[stack_name] = provision(template, aws, stack_name=stack_name)
     return _provisionings[stack_name]
+
+
+@pytest.fixture(autouse=True)
+def iam_check(
+    request: pytest.FixtureRequest, template: Template, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[IamCheck | None]:
+    """Every AWS call a function makes in a test that provisions a stack: one its function's
+    policy in template.yaml allows (IAM, which the emulator does not enforce). The test fails,
+    naming each refused request, if not. (A test that replaces a resource tells the check.)"""
+    if "provisioned" not in request.fixturenames:
+        yield None
+        return
+    provisioning: Provisioning = request.getfixturevalue("provisioned")
+    check = IamCheck.installed(Stack(template, provisioning.intrinsics), monkeypatch)
+    yield check
+    refusals = sorted(set(check.refusals))
+    assert not refusals, "IAM would refuse:\n" + "\n".join(refusals)
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Loading function modules the way Lambda does (each `functions/<name>/app.py` is a top-level
-`app` module of its own), under distinct names so several can live in one test process."""
+`app` module of its own), under distinct names so several can live in one test process. Each
+module's `lambda_handler` makes its AWS calls as its function of the template (`tests.support.iam`),
+so the integration tier checks them against that function's IAM policy."""
 
 from __future__ import annotations
 
@@ -7,16 +9,29 @@ import importlib.util
 import json
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from infra.local.events import HttpRequest, MatchedRoute, http_api_event
+from infra.template import SERVERLESS_FUNCTION, load_template
+from tests.support.iam import as_function
 from tests.support.lambda_context import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 _PREFIX = "railguard_function_"
+
+
+@cache
+def function_ids() -> dict[str, str]:
+    """The template's function of each code directory (`functions/<name>/`)."""
+    template = load_template(ROOT / "template.yaml")
+    return {
+        Path(str(resource.properties["CodeUri"])).name: resource.logical_id
+        for resource in template.resources_of_type(SERVERLESS_FUNCTION)
+    }
 
 
 def load_function(name: str) -> ModuleType:
@@ -29,13 +44,14 @@ def load_function(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
+    module.lambda_handler = as_function(function_ids()[name], module.lambda_handler)
     return module
 
 
 def run_job(name: str, **detail: Any) -> dict[str, Any]:
     """A scheduled job's handler, invoked as its schedule (or `make job`) invokes it."""
     module = load_function(f"{name}_job")
-    report: dict[str, Any] = module.job.handler(
+    report: dict[str, Any] = module.lambda_handler(
         {"detail-type": "Scheduled Event", "detail": detail}, FakeLambdaContext()
     )
     return report

@@ -23,13 +23,14 @@ from railguard.sealing import sealed_attributes
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
 
+ENVELOPE_PURPOSE = "token-signing-key"
 # How long a signer trusts its copy of the ring: a key that starts signing is used within this.
 RING_MAX_AGE_SECONDS = 10
 _RING_LIMIT = 100
 
 
 def _owner(kid: str) -> SecretOwner:
-    return SecretOwner(purpose="token-signing-key", workspace_id="-", item_id=kid)
+    return SecretOwner(ENVELOPE_PURPOSE, workspace_id="-", item_id=kid)
 
 
 def _signs_from(item: Item) -> int:

@@ -64,6 +64,9 @@ from railguard.workspaces import Listing, LiveWorkspaces, ResourceScope, still_l
 TOKEN_PREFIX = "wht_"  # noqa: S105 - a prefix, not a secret
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 TOKEN_LOOKUP_KEY_NAME = "webhook-token-lookup"  # noqa: S105 - a key's name
+# The KMS encryption context's purpose of a trigger's sealed token and signing secret.
+TOKEN_PURPOSE = "webhook-token"  # noqa: S105 - a purpose's name
+SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - a purpose's name
 POINTER_PREFIX = "TRIGGER#"
 SIGNATURE_WINDOW_SECONDS = 300
 CALLS_PER_SOURCE = RateLimit(requests=30, window_seconds=60)
@@ -72,11 +75,11 @@ EVENT_DETAIL_TYPE = "webhook.triggered"
 
 
 def _token_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
-    return SecretOwner("webhook-token", workspace_id, trigger_id)
+    return SecretOwner(TOKEN_PURPOSE, workspace_id, trigger_id)
 
 
 def _secret_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
-    return SecretOwner("webhook-secret", workspace_id, trigger_id)
+    return SecretOwner(SECRET_PURPOSE, workspace_id, trigger_id)
 
 
 def _with_sealing(record: Item) -> Item:

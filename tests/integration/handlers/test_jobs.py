@@ -13,6 +13,7 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
+from infra.template import PhysicalResource
 from railguard import passwords
 from railguard.audit import Actor, AuditLog, StoredAuditTrail
 from railguard.clock import SystemClock
@@ -29,6 +30,7 @@ from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import run_job
+from tests.support.iam import IamCheck
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
 from tests.support.server_keys import keyed_hash
@@ -517,11 +519,20 @@ def test_retention_removes_sessions_and_refresh_tokens_past_their_end(
 
 # -- re-sealing under the current KMS key ------------------------------------------------------
 @pytest.fixture
-def new_kms_key(aws: AwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The stack's functions pointed at a second KMS key, as after a change of `KMS_KEY_ID`."""
-    arn: str = aws.client("kms").create_key(Description="the stack's next key")["KeyMetadata"][
-        "Arn"
-    ]
+def new_kms_key(
+    aws: AwsEndpoint, monkeypatch: pytest.MonkeyPatch, iam_check: IamCheck
+) -> Iterator[str]:
+    """The stack's functions pointed at a second KMS key, as after CloudFormation replaced the
+    stack's `DataKey` (the new one tagged as the template tags it; the old one retained)."""
+    tags = iam_check.stack.key_tags(iam_check.stack.arn("DataKey"))
+    metadata = aws.client("kms").create_key(
+        Description="the stack's next key",
+        Tags=[{"TagKey": name, "TagValue": value} for name, value in tags.items()],
+    )["KeyMetadata"]
+    arn: str = metadata["Arn"]
+    iam_check.stack = iam_check.stack.with_resource(
+        "DataKey", PhysicalResource(ref=metadata["KeyId"], attributes={"Arn": arn})
+    )
     monkeypatch.setenv("KMS_KEY_ID", arn)
     reset_instances()
     yield arn

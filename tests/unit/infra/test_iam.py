@@ -1,0 +1,649 @@
+"""What each function's role may do, in ONE table, checked both ways against template.yaml with
+`infra.iam`: everything a function needs is allowed, and everything else is refused (every
+action of the services the stack uses, on every resource, in every kind of partition, under every
+encryption-context purpose).
+
+The table is the promise; the integration tier proves it is enough (tests/support/iam.py checks
+every AWS call a handler makes against its function's policy). To extend it: add the grant to the
+function's row here and the statement to template.yaml; both must agree.
+
+`dynamodb:LeadingKeys` is the partition key of the item, or of the index for a query on an index
+(so an index grant names the index's partitions: `KEYEXPIRY`, `DELETED`, `TTL#*` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.iam import (
+    LEADING_KEYS,
+    Policy,
+    PolicyError,
+    Request,
+    Stack,
+    Statement,
+    matches,
+    stand_in_resources,
+)
+from infra.template import PseudoParameters, Template, load_template
+from railguard.agent_uis import PIN_PEPPER_KEY_NAME
+from railguard.api_keys import EXPIRY_INDEX_PARTITION
+from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
+from railguard.mfa import ENVELOPE_PURPOSE as TOTP_SECRET
+from railguard.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
+from railguard.signing_keys import ENVELOPE_PURPOSE as TOKEN_SIGNING_KEY
+from railguard.store import keys as item_keys
+from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.webhooks import SECRET_PURPOSE as WEBHOOK_SECRET
+from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
+from railguard.webhooks import TOKEN_PURPOSE as WEBHOOK_TOKEN
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+PSEUDO = PseudoParameters("eu-west-1", "111122223333", "railguard-test")
+
+# ---------------------------------------------------------------- the grants
+
+
+@dataclass(frozen=True)
+class Items:
+    """DynamoDB `actions` on `table` (or its `index`), in the partitions matching `partitions`."""
+
+    actions: frozenset[str]
+    partitions: frozenset[str]
+    table: str = "Table"
+    index: str | None = None
+
+    def allows(self, probe: Probe) -> bool:
+        return (
+            probe.service == "dynamodb"
+            and (probe.resource, probe.index) == (self.table, self.index)
+            and probe.action in self.actions
+            and probe.partition is not None
+            and any(matches(pattern, probe.partition) for pattern in self.partitions)
+        )
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """KMS `actions` on the stack's key, with encryption-context purpose in `purposes` (and, for
+    server keys, item_id in `names`); `earlier_keys`: also on the other keys tagged as this
+    stack's (the rotation job's re-seal)."""
+
+    actions: frozenset[str]
+    purposes: frozenset[str]
+    names: frozenset[str] | None = None
+    earlier_keys: bool = False
+
+    def allows(self, probe: Probe) -> bool:
+        keys = {"DataKey", "EarlierDataKey"} if self.earlier_keys else {"DataKey"}
+        return (
+            probe.service == "kms"
+            and probe.resource in keys
+            and probe.action in self.actions
+            and probe.purpose in self.purposes
+            and (self.names is None or probe.item_id in self.names)
+        )
+
+
+@dataclass(frozen=True)
+class Plain:
+    """An action on a resource, unconditioned: `Bus` (the event bus), `DataKey`,
+    `AnchorBucket` (the bucket) or `Anchor` (an object in it)."""
+
+    action: str
+    resource: str
+
+    def allows(self, probe: Probe) -> bool:
+        return (probe.qualified_action, probe.resource) == (self.action, self.resource)
+
+
+Grant = Items | Sealing | Plain
+
+
+def items(actions: str, *partitions: str, table: str = "Table", index: str | None = None) -> Items:
+    return Items(frozenset(actions.split()), frozenset(partitions), table, index)
+
+
+def sealing(actions: str, *purposes: str, names: tuple[str, ...] | None = None) -> Sealing:
+    return Sealing(
+        frozenset(actions.split()), frozenset(purposes), frozenset(names) if names else None
+    )
+
+
+MAKE_AND_READ = "GenerateDataKey Decrypt"
+WS, USER, EMAIL, RATE, THROTTLE = "WS#*", "USER#*", "EMAIL#*", "RATE#*", "THROTTLE#*"
+APIKEY, WEBHOOK = "APIKEY#*", "WEBHOOK#*"
+SERVER_KEYS = item_keys.server_key("-")[0]
+SIGNING_KEYS = item_keys.SIGNING_KEY_PARTITION
+SEALED_SECRETS = (
+    CREDENTIAL,
+    TOTP_SECRET,
+    WEBHOOK_TOKEN,
+    WEBHOOK_SECRET,
+    SERVER_KEY,
+    TOKEN_SIGNING_KEY,
+)
+
+
+def append_to(*trails: str) -> Items:
+    """Add events to the trails in these partitions of the audit table (PutItem only: no
+    function may change or remove an event; the table's own policy denies it too)."""
+    return items("PutItem", *trails, table="AuditTable")
+
+
+def server_key(name: str, actions: str = MAKE_AND_READ) -> tuple[Grant, ...]:
+    """Use the server key `name`: unseal it and, if it may make it, keep it in the table."""
+    keeps = "GetItem PutItem" if "GenerateDataKey" in actions else "GetItem"
+    return (
+        items(keeps, SERVER_KEYS),
+        sealing(actions, SERVER_KEY, names=(name,)),
+    )
+
+
+# Fingerprint an Idempotency-Key request: a MAC by KMS under the HMAC key, which no role opens.
+IDEMPOTENCY_MAC = Plain("kms:GenerateMac", "MacKey")
+
+# THE TABLE: every function, and everything its role may do. Nothing else is allowed.
+ALLOWED: dict[str, tuple[Grant, ...]] = {
+    "AuthorizerFunction": (
+        items("GetItem BatchGetItem", USER, WS, APIKEY),
+        items("Query", SIGNING_KEYS),
+        items("UpdateItem", APIKEY),
+    ),
+    "AuthFunction": (
+        append_to(USER, WS),
+        items("GetItem PutItem UpdateItem", EMAIL, USER, WS, "REFRESH#*", "MFACHALLENGE#*"),
+        items("ConditionCheckItem", EMAIL, USER),
+        items("UpdateItem DeleteItem", THROTTLE),
+        items("Query PutItem", SIGNING_KEYS),
+        sealing(MAKE_AND_READ, TOKEN_SIGNING_KEY),
+        sealing("Decrypt", TOTP_SECRET),
+        *server_key(ACCOUNT_SUBJECT_KEY_NAME),
+    ),
+    "WorkspacesFunction": (
+        append_to(WS),
+        items("GetItem BatchGetItem ConditionCheckItem", WS, USER, EMAIL),
+        items("Query PutItem UpdateItem DeleteItem", WS),
+        items("Query", USER, index="gsi1"),
+        items("UpdateItem", RATE),
+    ),
+    "ApiKeysFunction": (
+        append_to(WS),
+        items("GetItem Query PutItem UpdateItem ConditionCheckItem", WS),
+        items("GetItem BatchGetItem PutItem UpdateItem", APIKEY),
+        items("UpdateItem", RATE),
+        IDEMPOTENCY_MAC,
+    ),
+    "CredentialsFunction": (
+        append_to(WS),
+        items("GetItem BatchGetItem Query PutItem UpdateItem DeleteItem ConditionCheckItem", WS),
+        items("UpdateItem", RATE),
+        sealing("GenerateDataKey", CREDENTIAL),
+        IDEMPOTENCY_MAC,
+    ),
+    "MeFunction": (
+        append_to(USER),
+        items("Query", USER, table="AuditTable"),
+        items("Query", USER, table="AuditTable", index="gsi1"),
+        items("GetItem Query UpdateItem", USER, EMAIL),
+        items("UpdateItem", RATE, THROTTLE),
+        *server_key(ACCOUNT_SUBJECT_KEY_NAME),
+    ),
+    "MfaFunction": (
+        append_to(USER),
+        items("GetItem Query PutItem UpdateItem DeleteItem ConditionCheckItem", USER),
+        items("GetItem", EMAIL),
+        items("UpdateItem", RATE, THROTTLE),
+        sealing(MAKE_AND_READ, TOTP_SECRET),
+        *server_key(ACCOUNT_SUBJECT_KEY_NAME),
+    ),
+    "WebhookTriggersFunction": (
+        append_to(WS),
+        items("GetItem Query PutItem UpdateItem ConditionCheckItem", WS),
+        items("GetItem BatchGetItem PutItem UpdateItem DeleteItem", WEBHOOK),
+        items("UpdateItem", RATE),
+        sealing("GenerateDataKey", WEBHOOK_TOKEN, WEBHOOK_SECRET),
+        *server_key(TOKEN_LOOKUP_KEY_NAME),
+        IDEMPOTENCY_MAC,
+    ),
+    # Public, no authorizer: reads the trigger, its workspace and the token-hashing key; writes
+    # only the trigger's last use, its rate limit and the signatures it has seen.
+    "WebhookIngressFunction": (
+        items("GetItem", WEBHOOK, WS),
+        items("UpdateItem", WEBHOOK, RATE),
+        items("PutItem", "WEBHOOKSEEN#*"),
+        sealing("Decrypt", WEBHOOK_SECRET),
+        *server_key(TOKEN_LOOKUP_KEY_NAME, "Decrypt"),
+        Plain("events:PutEvents", "Bus"),
+    ),
+    "AgentUisFunction": (
+        append_to(WS),
+        items("GetItem BatchGetItem Query PutItem UpdateItem ConditionCheckItem", WS),
+        items("GetItem PutItem", "AGENTUI#*", "AGENTUISESSION#*"),
+        items("UpdateItem", RATE, THROTTLE),
+        *server_key(PIN_PEPPER_KEY_NAME),
+    ),
+    "AuditFunction": (
+        items("Query", WS, table="AuditTable"),
+        items("Query", WS, table="AuditTable", index="gsi1"),
+        items("GetItem", WS),
+        items("UpdateItem", RATE),
+        Plain("s3:ListBucketVersions", "AnchorBucket"),
+    ),
+    "PreflightFunction": (),
+    "HealthFunction": (),
+    "DocsFunction": (),
+    "ExpiryJobFunction": (
+        items("Query", EXPIRY_INDEX_PARTITION, index="gsi1"),
+        items("GetItem UpdateItem", APIKEY, WS),
+        append_to(WS),
+        Plain("events:PutEvents", "Bus"),
+    ),
+    "RotationJobFunction": (
+        items("Query", SIGNING_KEYS),
+        items("Query", EXPIRY_INDEX_PARTITION, index="gsi1"),
+        items("Query", "SEALED#*", index="gsi3"),
+        items("GetItem UpdateItem", APIKEY, WS, USER, WEBHOOK, SERVER_KEYS, SIGNING_KEYS),
+        items("PutItem DeleteItem", SIGNING_KEYS),
+        append_to(WS),
+        Plain("kms:DescribeKey", "DataKey"),
+        sealing("GenerateDataKey", *SEALED_SECRETS),
+        Sealing(frozenset({"Decrypt"}), frozenset(SEALED_SECRETS), earlier_keys=True),
+    ),
+    "AnchorJobFunction": (
+        items("Query", "ANCHOR#*", index="gsi2"),
+        items("GetItem UpdateItem", WS, USER),
+        items("Query", WS, USER, table="AuditTable"),
+        Plain("s3:ListBucketVersions", "AnchorBucket"),
+        Plain("s3:PutObject", "Anchor"),
+    ),
+    "RetentionJobFunction": (
+        items("Query", item_keys.DELETED_INDEX_PARTITION, index="gsi1"),
+        items("Query", "TTL#*", index="gsi2"),
+        items("Query", WS),
+        items("GetItem UpdateItem", WS, WEBHOOK, APIKEY),
+        items(
+            "DeleteItem",
+            WS,
+            USER,
+            "REFRESH#*",
+            "MFACHALLENGE#*",
+            "AGENTUISESSION#*",
+            "WEBHOOKSEEN#*",
+            RATE,
+            THROTTLE,
+        ),
+        append_to(WS),
+    ),
+}
+
+# ---------------------------------------------------------------- what is probed
+
+# One partition of every kind the table holds (railguard.store.keys), of each index, and some
+# that look alike.
+PARTITIONS = (
+    item_keys.user_partition("u1"),
+    item_keys.login("a@example.com")[0],
+    item_keys.refresh_token("d1")[0],
+    item_keys.throttle_window("login#s", 0)[0],
+    SIGNING_KEYS,
+    item_keys.workspace("w1")[0],
+    item_keys.api_key("d1")[0],
+    item_keys.rate_window("s", 60, 0)[0],
+    item_keys.mfa_challenge("d1")[0],
+    item_keys.webhook_trigger("d1")[0],
+    item_keys.webhook_delivery("t1", "d1")[0],
+    SERVER_KEYS,
+    item_keys.agent_ui_lookup("a1")[0],
+    item_keys.agent_ui_session("d1")[0],
+    EXPIRY_INDEX_PARTITION,
+    item_keys.DELETED_INDEX_PARTITION,
+    item_keys.sweep_partition(0),
+    item_keys.anchor_partition(0),
+    "SEALED#00",
+    "WS#w1#api_key.created",  # the audit index's partition
+    "SERVER_KEYS",
+    "SIGNING_KEY#x",
+    "WSX",
+    "OTHER#1",
+)
+DYNAMODB_ACTIONS = (
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "Scan",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "ConditionCheckItem",
+    "PartiQLSelect",
+    "PartiQLInsert",
+    "PartiQLUpdate",
+    "PartiQLDelete",
+    "DescribeTable",
+    "DeleteTable",
+)
+# Requests IAM sees with no leading key. A `ForAllValues` condition holds for an empty set, so a
+# statement that allowed one of these would allow it on the whole table: none may.
+NAME_NO_PARTITION = frozenset(
+    {"Scan", "PartiQLSelect", "PartiQLUpdate", "PartiQLDelete", "DescribeTable", "DeleteTable"}
+)
+TABLES = {"Table": (None, "gsi1", "gsi2", "gsi3"), "AuditTable": (None, "gsi1")}
+KMS_ACTIONS = (
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "Decrypt",
+    "Encrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "DescribeKey",
+    "CreateGrant",
+    "ScheduleKeyDeletion",
+    "GenerateMac",
+    "VerifyMac",
+)
+MAC_ACTIONS = ("GenerateMac", "VerifyMac")
+PURPOSES = (*SEALED_SECRETS, "other")
+SERVER_KEY_NAMES = (
+    ACCOUNT_SUBJECT_KEY_NAME,
+    TOKEN_LOOKUP_KEY_NAME,
+    PIN_PEPPER_KEY_NAME,
+    "another",
+)
+# DataKey; an earlier key of this stack (tagged as its data key); another key of the account;
+# the HMAC key of idempotency fingerprints.
+KEYS = ("DataKey", "EarlierDataKey", "OtherKey", "MacKey")
+OTHER_ACTIONS = {
+    "AnchorBucket": ("s3:ListBucketVersions", "s3:ListBucket", "s3:PutBucketPolicy"),
+    "Anchor": (
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectRetention",
+        "s3:BypassGovernanceRetention",
+    ),
+    "Bus": ("events:PutEvents", "events:PutRule"),
+    "OtherBus": ("events:PutEvents",),
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    service: str
+    action: str
+    resource: str  # a logical id, or one of KEYS / OTHER_ACTIONS' names
+    index: str | None = None
+    partition: str | None = None  # None: a request that names none (Scan, PartiQL)
+    purpose: str | None = None
+    item_id: str | None = None
+
+    @property
+    def qualified_action(self) -> str:
+        return self.action if ":" in self.action else f"{self.service}:{self.action}"
+
+    def request(self, stack: Stack) -> Request:
+        if self.service == "dynamodb":
+            arn = stack.arn(self.resource, self.index)
+            leading = {"dynamodb:LeadingKeys": (self.partition,)} if self.partition else {}
+            return Request(self.qualified_action, arn, leading)
+        if self.service == "kms":
+            data_key = stack.arn("DataKey")
+            arn = data_key if self.resource == "DataKey" else f"{data_key}-{self.resource}"
+            tags = (
+                stack.key_tags(data_key) if self.resource in ("DataKey", "EarlierDataKey") else {}
+            )
+            if self.resource == "MacKey":
+                arn = stack.arn("IdempotencyMacKey")
+            context = {} if self.purpose is None else {"purpose": self.purpose}
+            if self.item_id is not None:
+                context |= {"workspace_id": "-", "item_id": self.item_id}
+            request = stack.key_request(self.action, arn, context, tags=tags)
+            if self.action in MAC_ACTIONS:
+                algorithm = {"kms:MacAlgorithm": ("HMAC_SHA_256",)}
+                request = replace(request, context={**request.context, **algorithm})
+            return request
+        arns = {
+            "AnchorBucket": stack.arn("AuditAnchorBucket"),
+            "Anchor": stack.arn("AuditAnchorBucket") + "/WS%23w1/000000000001",
+            "Bus": stack.arn("EventBus"),
+            "OtherBus": stack.arn("EventBus") + "-other",
+        }
+        return Request(self.action, arns[self.resource])
+
+
+def probes() -> Iterator[Probe]:
+    for table, indexes in TABLES.items():
+        for index in indexes:
+            for action in DYNAMODB_ACTIONS:
+                if action in NAME_NO_PARTITION:
+                    yield Probe("dynamodb", action, table, index, None)
+                for partition in PARTITIONS:
+                    yield Probe("dynamodb", action, table, index, partition)
+    for key in KEYS:
+        for action in KMS_ACTIONS:
+            yield Probe("kms", action, key)
+            for purpose in PURPOSES:
+                names = SERVER_KEY_NAMES if purpose == SERVER_KEY else ("item-1",)
+                for name in names:
+                    yield Probe("kms", action, key, purpose=purpose, item_id=name)
+    for resource, actions in OTHER_ACTIONS.items():
+        for action in actions:
+            yield Probe(action.split(":")[0], action, resource)
+
+
+PROBES = tuple(probes())
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def stack(template: Template) -> Stack:
+    return Stack(template, stand_in_resources(template, PSEUDO))
+
+
+def test_the_table_names_every_function_of_the_template(stack: Stack) -> None:
+    assert set(ALLOWED) == set(stack.function_ids())
+
+
+@pytest.mark.parametrize("function_id", sorted(ALLOWED))
+def test_each_role_allows_exactly_what_the_table_says(stack: Stack, function_id: str) -> None:
+    # Given the function's policy in the template, and its row of the table
+    policy = stack.policy(function_id)
+    grants = ALLOWED[function_id]
+    # When every action on every resource, partition and purpose is asked
+    wrong = [
+        f"{'allows' if allowed else 'refuses'} {probe.request(stack)}"
+        for probe in PROBES
+        if (allowed := policy.allows(probe.request(stack)))
+        != any(grant.allows(probe) for grant in grants)
+    ]
+    # Then IAM allows what the table says, and nothing else
+    assert not wrong, "\n".join(wrong)
+
+
+SEALERS = sorted(
+    function_id
+    for function_id, grants in ALLOWED.items()
+    if any(isinstance(g, Sealing) and "GenerateDataKey" in g.actions for g in grants)
+)
+
+
+@pytest.mark.parametrize("function_id", SEALERS)
+def test_a_function_that_seals_knows_the_stacks_key(template: Template, function_id: str) -> None:
+    # Given a function that may make data keys
+    variables = template.resources[function_id].properties["Environment"]["Variables"]
+    # Then its environment names the key to make them under
+    assert variables["KMS_KEY_ID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+
+
+def test_internet_facing_functions_cannot_reach_other_partitions(stack: Stack) -> None:
+    # Given the functions on routes without an authorizer
+    ingress, auth, agent_uis = (
+        stack.policy(f) for f in ("WebhookIngressFunction", "AuthFunction", "AgentUisFunction")
+    )
+    # Then the webhook ingress cannot write a user's, a workspace's or a key's partition
+    for action in ("PutItem", "UpdateItem", "DeleteItem"):
+        for partition in ("USER#u1", "WS#w1", "APIKEY#d1", "EMAIL#a@example.com"):
+            assert not ingress.allows(stack.item_request(action, "Table", partition))
+    # And auth cannot touch API keys, triggers or agent UIs, nor write credentials' partitions
+    for partition in ("APIKEY#d1", "WEBHOOK#d1", "AGENTUI#a1", "AGENTUISESSION#d1"):
+        assert not auth.allows(stack.item_request("GetItem", "Table", partition))
+    assert not auth.allows(stack.item_request("DeleteItem", "Table", "WS#w1"))
+    # And agent UIs cannot touch users, keys or triggers
+    for partition in ("USER#u1", "EMAIL#a@example.com", "APIKEY#d1", "WEBHOOK#d1"):
+        assert not agent_uis.allows(stack.item_request("GetItem", "Table", partition))
+    # And none may append to the audit trail of a user but auth
+    assert not ingress.allows(stack.item_request("PutItem", "AuditTable", "WS#w1"))
+    assert not agent_uis.allows(stack.item_request("PutItem", "AuditTable", "USER#u1"))
+
+
+def test_a_batch_is_allowed_only_if_every_key_is(stack: Stack) -> None:
+    # Given a batch read that mixes a permitted partition with another (ForAllValues)
+    policy = stack.policy("AuthorizerFunction")
+    arn = stack.arn("Table")
+    mixed = Request("dynamodb:BatchGetItem", arn, {"dynamodb:LeadingKeys": ("WS#w1", "EMAIL#e")})
+    both = Request("dynamodb:BatchGetItem", arn, {"dynamodb:LeadingKeys": ("WS#w1", "USER#u1")})
+    # Then only the batch whose every key is permitted passes
+    assert not policy.allows(mixed)
+    assert policy.allows(both)
+
+
+def test_the_anchor_job_may_only_take_a_head_off_its_work_list(stack: Stack) -> None:
+    # Given the anchor job's role, and a head in a workspace's partition beside its members
+    policy = stack.policy("AnchorJobFunction")
+    table = stack.ref("Table")
+    head = {"pk": {"S": "WS#w1"}, "sk": {"S": "AUDITHEAD"}}
+
+    def update(expression: str, condition: str, **extra: Any) -> bool:
+        params = {
+            "TableName": table,
+            "Key": head,
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#hash": "hash"},
+            **extra,
+        }
+        (request,) = stack.requests_of("dynamodb", "UpdateItem", params)
+        return policy.allows(request)
+
+    # Then it may remove the work list's keys, conditioned on the head's seq and hash
+    assert update("REMOVE gsi2pk, gsi2sk", "seq = :seq AND #hash = :hash")
+    # And not write another attribute (a member's role, an MFA flag), nor read the old item back
+    assert not update("SET #role = :owner", "attribute_exists(pk)")
+    assert not update("SET mfa_enabled = :no", "attribute_exists(pk)")
+    assert not update("REMOVE gsi2pk", "seq = :seq", ReturnValues="ALL_OLD")
+
+
+# ---------------------------------------------------------------- the evaluator itself
+
+
+def test_a_transaction_is_one_request_per_item_as_its_own_action(stack: Stack) -> None:
+    # Given a transaction over both tables, as the audit trail writes one
+    table, audit = stack.ref("Table"), stack.ref("AuditTable")
+    params = {
+        "TransactItems": [
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "WS#w1"}, "sk": {"S": "X"}}}},
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "WS#w1"}, "sk": {"S": "H"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "USER#u"}}}},
+            {"Put": {"TableName": audit, "Item": {"pk": {"S": "WS#w1"}, "sk": {"S": "E"}}}},
+        ]
+    }
+    # When it is turned into IAM requests
+    requests = stack.requests_of("dynamodb", "TransactWriteItems", params)
+    # Then each item is its own action on its own table, with its own leading key
+    assert [(r.action, r.resource, r.context["dynamodb:LeadingKeys"]) for r in requests] == [
+        ("dynamodb:PutItem", stack.arn("Table"), ("WS#w1",)),
+        ("dynamodb:UpdateItem", stack.arn("Table"), ("WS#w1",)),
+        ("dynamodb:ConditionCheckItem", stack.arn("Table"), ("USER#u",)),
+        ("dynamodb:PutItem", stack.arn("AuditTable"), ("WS#w1",)),
+    ]
+
+
+def test_a_query_on_an_index_leads_with_the_indexs_partition_key(stack: Stack) -> None:
+    # Given a query of the expiry index, as the table's query builds it
+    params = {
+        "TableName": stack.ref("Table"),
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :until",
+        "ExpressionAttributeValues": {":pk": {"S": "KEYEXPIRY"}, ":until": {"S": "9"}},
+    }
+    # When it is turned into an IAM request
+    (request,) = stack.requests_of("dynamodb", "Query", params)
+    # Then it is on the index, led by the index's partition
+    assert request.resource == stack.arn("Table", "gsi1")
+    assert request.context == {"dynamodb:LeadingKeys": ("KEYEXPIRY",)}
+
+
+def test_a_kms_request_carries_the_context_and_the_keys_tags(stack: Stack) -> None:
+    # Given a Decrypt of a server key under the stack's key
+    context = {"purpose": SERVER_KEY, "workspace_id": "-", "item_id": PIN_PEPPER_KEY_NAME}
+    params = {"KeyId": stack.arn("DataKey"), "CiphertextBlob": b"x", "EncryptionContext": context}
+    # When it is turned into an IAM request
+    (request,) = stack.requests_of("kms", "Decrypt", params)
+    # Then IAM sees each pair of the context and the key's tags
+    assert request.context == {
+        "kms:EncryptionContext:purpose": (SERVER_KEY,),
+        "kms:EncryptionContext:workspace_id": ("-",),
+        "kms:EncryptionContext:item_id": (PIN_PEPPER_KEY_NAME,),
+        "aws:ResourceTag/railguard:data-key-of": (PSEUDO.stack_name,),
+    }
+
+
+def test_a_deny_wins_and_for_all_values_holds_for_no_value() -> None:
+    # Given a policy that allows every item action in WS# partitions, and denies deletes
+    allow = Statement.parse(
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:*",
+            "Resource": "arn:t",
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WS#*"]}},
+        },
+        "allow",
+    )
+    deny = Statement.parse(
+        {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": "*"}, "deny"
+    )
+    policy = Policy("F", (allow, deny))
+    # Then a put in WS# is allowed, a delete is not, nor a put elsewhere
+    assert policy.allows(Request("dynamodb:PutItem", "arn:t", {LEADING_KEYS: ("WS#1",)}))
+    assert not policy.allows(Request("dynamodb:DeleteItem", "arn:t", {LEADING_KEYS: ("WS#1",)}))
+    assert not policy.allows(Request("dynamodb:PutItem", "arn:t", {LEADING_KEYS: ("USER#1",)}))
+    # And a request with no leading key passes ForAllValues (IAM's rule): why no Scan is granted
+    assert policy.allows(Request("dynamodb:Scan", "arn:t"))
+
+
+def test_what_the_evaluator_does_not_know_is_refused_not_guessed(template: Template) -> None:
+    # Given a condition operator, and a SAM policy template, it does not model
+    with pytest.raises(PolicyError, match="not supported"):
+        Statement.parse(
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01"}},
+            },
+            "s",
+        ).applies_to(Request("kms:Decrypt", "arn:k", {"aws:CurrentTime": ("2029",)}))
+    function = template.resources["HealthFunction"]
+    with_template = replace(
+        function,
+        properties={
+            **function.properties,
+            "Policies": [{"DynamoDBCrudPolicy": {"TableName": "t"}}],
+        },
+    )
+    changed = replace(template, resources={**template.resources, "HealthFunction": with_template})
+    stack = Stack(changed, stand_in_resources(changed, PSEUDO))
+    # Then it says so rather than allowing or refusing
+    with pytest.raises(PolicyError, match="only inline Statement"):
+        stack.policy("HealthFunction")
