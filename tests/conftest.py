@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Set before any boto3 client exists; these credentials are only meaningful to moto.
 for _name, _value in {
@@ -15,3 +18,36 @@ for _name, _value in {
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+# -- parallel runs (`pytest -n 2 --dist loadgroup`, as `make test` runs) --------------------------
+# Each xdist worker is a process with emulators of its own (the integration tier's moto server,
+# the e2e tier's local stack), started by session fixtures. A group runs whole on one worker, so
+# what a group's tests share stays in one process: a module's stack and plaintext check, a
+# permission-matrix route's world, a fault act's table, the one e2e stack, the packaging builds.
+def _group(item: pytest.Item) -> str | None:
+    path = item.path.relative_to(Path(__file__).parent).as_posix()
+    if path.startswith("unit/"):
+        return None  # no shared state: spread test by test
+    if path.startswith("packaging/"):
+        return "packaging"
+    if path.startswith("e2e/"):
+        # The fuzzing has a stack of its own; every other e2e test shares the session's.
+        return "e2e-fuzz" if path.endswith("test_openapi_fuzz.py") else "e2e"
+    params = (
+        item.callspec.params
+        if isinstance(item, pytest.Function) and hasattr(item, "callspec")
+        else {}
+    )
+    for shared in ("route", "act"):  # one world or table each
+        if shared in params:
+            return f"{path}::{getattr(params[shared], 'key', params[shared])}"
+    return path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _group(item)
+        if group is not None and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
