@@ -64,7 +64,7 @@ format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: $(VENV)/.installed ## mypy --strict on the layer
+typecheck: $(VENV)/.installed ## mypy --strict on the layer, functions, infra, benchmarks, fuzz and tests
 	$(VENV)/bin/mypy
 
 cfn-lint: $(VENV)/.installed ## Lint template.yaml

@@ -245,8 +245,7 @@ class MotoEmulator:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        host, port = self._server.server_address[:2]
-        return AwsEndpoint(url=f"http://{host}:{port}")
+        return AwsEndpoint(url=f"http://{self._host}:{self._server.server_port}")
 
     def stop(self) -> None:
         if self._server is not None:

@@ -45,7 +45,8 @@ def sign_up(email: str | None = None, password: str = STRONG_PASSWORD) -> dict[s
         {"email": email or new_email(), "password": password, "name": "Test User"},
     )
     assert result.status == 201, result.body
-    return result.json()["data"]
+    data: dict[str, Any] = result.json()["data"]
+    return data
 
 
 def log_in(email: str, password: str = STRONG_PASSWORD, source_ip: str = "127.0.0.1") -> HttpResult:
@@ -55,7 +56,8 @@ def log_in(email: str, password: str = STRONG_PASSWORD, source_ip: str = "127.0.
 def tokens_for(email: str) -> dict[str, Any]:
     result = log_in(email)
     assert result.status == 200, result.body
-    return result.json()["data"]
+    data: dict[str, Any] = result.json()["data"]
+    return data
 
 
 def authorize(

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.dynamodb import dynamodb_backends
+from moto.dynamodb.models import dynamodb_backends
 
 from infra.local.emulator import roll_back_only_touched_items
 
