@@ -32,8 +32,8 @@ def _group(item: pytest.Item) -> str | None:
     if path.startswith("packaging/"):
         return "packaging"
     if path.startswith("e2e/"):
-        # The fuzzing has a stack of its own; every other e2e test shares the session's.
-        return "e2e-fuzz" if path.endswith("test_openapi_fuzz.py") else "e2e"
+        # The fuzzing and the bench start stacks of their own; the rest share the session's.
+        return path if path.endswith(("test_openapi_fuzz.py", "test_bench.py")) else "e2e"
     params = (
         item.callspec.params
         if isinstance(item, pytest.Function) and hasattr(item, "callspec")
