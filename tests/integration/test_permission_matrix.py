@@ -7,6 +7,7 @@ Generated from template.yaml, so a new route cannot skip it: a protected route m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,21 +15,22 @@ from typing import Any
 
 import pytest
 
+from infra.openapi import DOCUMENT_PATH
 from infra.template import Route, load_template
 from railguard import passwords, policy
 from railguard.principal import Role
 from railguard.store import Table
-from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
+from tests.support.table_state import RawItem, TableState
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+DOCUMENT = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
 PROTECTED = [route for route in TEMPLATE.routes if route.authorizer]
 CALLERS = ["owner", "admin", "user", "outsider", "api_key", "narrow_api_key", "anonymous"]
 API_KEY_CALLERS = ("api_key", "narrow_api_key")
 TARGETS = ["own", "foreign"]
-SUCCESS = {200, 201, 204}
 # Routes whose valid request needs state the world does not have (an authenticator being set
 # up, or MFA on): being let through shows as the domain's 409, which is success here.
 MFA_STATE_BODIES: dict[str, dict[str, str]] = {
@@ -63,31 +65,16 @@ class World:
 
 @pytest.fixture
 def stack_name(route: Route) -> str:
-    """A table per route: each case writes a world of its own, and moto's transactions slow
-    down with the size of the table."""
+    """A table per route, holding that route's one world: moto's scans (the digests) and
+    transactions slow down with the size of the table."""
     return f"matrix-{PROTECTED.index(route)}"
 
 
-def _empty(table: Table) -> None:
-    """Each mutating case writes a world of its own; removing it afterwards keeps the table
-    small, and moto's transactions copy the whole table. The signing keys stay: warm instances
-    hold them."""
-    client = table._client
-    doomed = [
-        {"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}
-        for page in client.get_paginator("scan").paginate(TableName=table.name)
-        for item in page["Items"]
-        if item["pk"]["S"] != item_keys.SIGNING_KEY_PARTITION
-    ]
-    for start in range(0, len(doomed), 25):
-        client.batch_write_item(RequestItems={table.name: doomed[start : start + 25]})
-
-
-def _needs(route: Route, callers: tuple[str, ...]) -> set[str]:
-    """Keys and resources only where a case uses them: every write costs time in moto."""
-    needs = {caller for caller in callers if caller in API_KEY_CALLERS}
+def _needs(route: Route) -> set[str]:
+    """Keys and resources only where the route's cases use them: every write costs time."""
+    needs = set(API_KEY_CALLERS)
     if route.path.startswith("/api/v1/api-keys"):
-        needs |= {"api_key", "key_outsider"}  # a key of each workspace to act on
+        needs.add("key_outsider")  # a key of each workspace to act on
     if route.path.startswith("/api/v1/credentials"):
         needs.add("credentials")
     needs |= {
@@ -96,28 +83,49 @@ def _needs(route: Route, callers: tuple[str, ...]) -> set[str]:
     return needs
 
 
-# Read-only routes change nothing in their world: one world (in the route's own table) serves
-# every caller and target of the route.
-_SHARED_WORLDS: dict[str, World] = {}
+@dataclass
+class Prepared:
+    """A route's world, its tables as they were once it was built, and as they were last seen
+    (None after a success: they are restored before the next case)."""
+
+    world: World
+    state: TableState
+    dynamodb: Any
+    seen: TableState | None = None
+
+    def now(self) -> TableState:
+        """The tables as they are now, less the rate-limit counters."""
+        return TableState.capture(self.dynamodb, self.state.tables).without(_rate_counter)
+
+
+# One world per route, built once: refused cases run on it as it is (and must leave it so);
+# after a success, the prepared state is put back before the next case.
+_PREPARED: dict[str, Prepared] = {}
 
 
 @pytest.fixture
-def world(
+def prepared(
     client: InProcessClient,
     monkeypatch: pytest.MonkeyPatch,
     route: Route,
-    caller: str,
     table: Table,
-) -> Iterator[World]:
+    audit_table: Table,
+) -> Prepared:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
     monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    if route.method == "GET":
-        if route.key not in _SHARED_WORLDS:
-            _SHARED_WORLDS[route.key] = build_world(client, _needs(route, API_KEY_CALLERS))
-        yield _SHARED_WORLDS[route.key]
-        return
-    yield build_world(client, _needs(route, (caller,)))
-    _empty(table)
+    tables = (table.name, audit_table.name)
+    known = _PREPARED.get(route.key)
+    if known is None or known.state.tables != tables:
+        world = build_world(client, _needs(route))
+        state = TableState.capture(table._client, tables)
+        known = _PREPARED[route.key] = Prepared(world, state, table._client)
+    if known.seen is None:
+        if known.state.restore(known.dynamodb):
+            # What a success changed was put back: instances start cold, as after a
+            # deployment, so that no cache remembers the undone change.
+            a.reset_instances()
+        known.seen = known.now()
+    return known
 
 
 # Resources of which the world holds one per workspace when a case needs them: the path that
@@ -291,45 +299,51 @@ def _generate_cases() -> Iterator[Any]:
                 yield pytest.param(route, caller, target, id=f"{route.key}|{caller}|{target}")
 
 
-# Callers the authorizer refuses before anything is read need no world of their own.
-NO_WORLD = World(
-    ids={
-        "ws_owner": "ws_01ZZZZZZZZZZZZZZZZZZZZZZZA",
-        "ws_outsider": "ws_01ZZZZZZZZZZZZZZZZZZZZZZZB",
-        "user": "usr_01ZZZZZZZZZZZZZZZZZZZZZZZA",
-        "y": "usr_01ZZZZZZZZZZZZZZZZZZZZZZZB",
-        "admin": "usr_01ZZZZZZZZZZZZZZZZZZZZZZZC",
-    },
-    emails={"z": "z@example.com"},
-    tokens={},
-    roles={},
-    api_keys={},
-)
+def _rate_counter(_table: str, item: RawItem) -> bool:
+    """What a refused request may change: the rate-limit counters (`RATE#...`) of the budgets
+    it was counted against, which every request is, before the function decides. Nothing
+    else."""
+    return str(item["pk"]["S"]).startswith("RATE#")
+
+
+def _success_status(route: Route) -> int:
+    """The route's own success status: the one 2xx the shipped OpenAPI document declares."""
+    operation = DOCUMENT["paths"][route.path][route.method.lower()]
+    (status,) = (int(code) for code in operation["responses"] if code.startswith("2"))
+    return status
 
 
 @pytest.mark.parametrize(("route", "caller", "target"), _cases())
 def test_route_outcome_matches_the_permission_table(
     client: InProcessClient,
-    request: pytest.FixtureRequest,
+    prepared: Prepared,
     route: Route,
     caller: str,
     target: str,
 ) -> None:
-    # Given a caller and a valid request on ids of their workspace or of another
-    world = NO_WORLD if caller == "anonymous" else request.getfixturevalue("world")
+    # Given a caller and a valid request on ids of their workspace or of another, in the
+    # route's prepared world (as it was built: an earlier success is undone)
+    world = prepared.world
     path, body, headers = _request(route, target, world)
     if caller in API_KEY_CALLERS:
         headers["X-API-Key"] = world.api_keys[caller]
+    expected = _expected(route, caller, target, world)
+    before, prepared.seen = prepared.seen, None  # restored next time, unless shown unchanged
+    assert before is not None
     # When it goes through the gateway, the authorizer and the function
     reply = client.request(
         route.method, path, token=world.tokens.get(caller), body=body, headers=headers
     )
-    # Then the outcome is the one the permission table gives
-    expected = _expected(route, caller, target, world)
+    # Then the outcome is the one the permission table gives: the route's own success status
+    # (the domain's 409 where the world lacks the state a valid request needs)
     if expected == "success":
-        reached = SUCCESS | ({409} if route.key in MFA_STATE_BODIES else set())
-        assert reply.status in reached, reply.body
-    else:
-        assert str(reply.status) == expected, reply.body
+        status = 409 if route.key in MFA_STATE_BODIES else _success_status(route)
+        assert reply.status == status, reply.body
+        return
+    assert str(reply.status) == expected, reply.body
     if expected == "404":
         assert reply.json()["error"]["code"] == "not_found"
+    # And a refused request changed nothing stored but the rate-limit counters
+    after = prepared.now()
+    assert after.digest() == before.digest(), after.changes_since(before)
+    prepared.seen = after
