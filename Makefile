@@ -11,6 +11,7 @@ PYTHON313 ?= $(shell for candidate in python3.13 $$HOME/.pyenv/versions/3.13*/bi
 	  PYENV_VERSION=3.13.0 $$candidate -c 'import sys; assert sys.version_info[:2] == (3, 13)' \
 	    >/dev/null 2>&1 && { echo $$candidate; break; }; done)
 
+TEST_WORKERS ?= 2
 FUZZ_SECONDS ?= 30
 FUZZ_EXAMPLES ?= 100
 
@@ -53,8 +54,18 @@ $(SAM_VENV)/.installed: infra/build/requirements-sam.txt $(VENV)/.installed
 	  --require-hashes --no-deps -r infra/build/requirements-sam.txt
 	@touch $@
 
-test: lint typecheck cfn-lint $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, then every test tier (packaging included: it builds when stale)
-	$(PY) -m pytest
+# The packaging tier's `sam build`s (minutes when cold, mostly waiting on pip) start first, in the
+# background, and overlap the checks and the CPU-bound tiers; its tests wait for them (a lock)
+# and find them current. The tiers run on two workers (`-n 2 --dist loadgroup`; tests/conftest.py
+# groups what shares an emulator). `make bench --quick`'s run is tests/e2e/test_bench.py.
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, then every test tier on 2 workers (packaging builds early, in the background)
+	@mkdir -p .aws-sam
+	@$(PY) -m infra.build --if-stale > .aws-sam/test-build.log 2>&1 & build=$$!; \
+	  $(MAKE) --no-print-directory lint typecheck cfn-lint \
+	    && $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup; status=$$?; \
+	  if [ $$status -ne 0 ]; then kill $$build 2>/dev/null; fi; \
+	  wait $$build || echo "the early build failed or was stopped: .aws-sam/test-build.log"; \
+	  exit $$status
 
 lint: $(VENV)/.installed ## ruff format --check and ruff check
 	$(VENV)/bin/ruff format --check .
@@ -97,8 +108,8 @@ fuzz-parsers: $(VENV)/.installed ## atheris on the parsers of attacker input, FU
 fuzz-api: $(VENV)/.installed ## schemathesis on every operation against a local stack of its own (FUZZ_EXAMPLES each)
 	$(PY) -m fuzz.api --examples $(FUZZ_EXAMPLES)
 
-bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json
-	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run
+bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json and the README's table; exit 1 if a goal is missed (BENCH_ARGS=--quick: a fast run that writes and checks nothing)
+	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run $(BENCH_ARGS)
 
 openapi: $(VENV)/.installed ## Regenerate functions/docs/openapi.json from the functions
 	PYTHONPATH=layers/security $(PY) -m infra.openapi --write
