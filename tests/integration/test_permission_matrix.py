@@ -8,6 +8,7 @@ Generated from template.yaml, so a new route cannot skip it: a protected route m
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,68 +64,63 @@ class World:
     api_keys: dict[str, str]  # caller -> raw key, both of workspace W
 
 
-@pytest.fixture
-def stack_name(route: Route) -> str:
-    """A table per route, holding that route's one world: moto's scans (the digests) and
-    transactions slow down with the size of the table."""
-    return f"matrix-{PROTECTED.index(route)}"
-
-
-def _needs(route: Route) -> set[str]:
-    """Keys and resources only where the route's cases use them: every write costs time."""
-    needs = set(API_KEY_CALLERS)
-    if route.path.startswith("/api/v1/api-keys"):
-        needs.add("key_outsider")  # a key of each workspace to act on
-    if route.path.startswith("/api/v1/credentials"):
-        needs.add("credentials")
-    needs |= {
-        kind for kind, (path, _) in WORKSPACE_RESOURCES.items() if route.path.startswith(path)
-    }
-    return needs
+# Everything some case acts on: keys of both workspaces, credentials, triggers, agent UIs.
+NEEDS = {*API_KEY_CALLERS, "key_outsider", "credentials", "trigger", "agent_ui"}
+# Access tokens live 15 minutes: a world older than this is built anew.
+WORLD_SECONDS = 600.0
 
 
 @dataclass
 class Prepared:
-    """A route's world, its tables as they were once it was built, and as they were last seen
-    (None after a success: they are restored before the next case)."""
+    """The world, and its tables as they were once it was built."""
 
     world: World
     state: TableState
     dynamodb: Any
-    seen: TableState | None = None
+    built_at: float
+
+    @property
+    def unchanged(self) -> TableState:
+        """The prepared state less the rate-limit counters: what a refusal must leave."""
+        return self.state.without(_rate_counter)
 
     def now(self) -> TableState:
         """The tables as they are now, less the rate-limit counters."""
         return TableState.capture(self.dynamodb, self.state.tables).without(_rate_counter)
 
 
-# One world per route, built once: refused cases run on it as it is (and must leave it so);
-# after a success, the prepared state is put back before the next case.
-_PREPARED: dict[str, Prepared] = {}
+# One world for every case (per worker process), built once and kept as it was built: before
+# each case the prepared state is put back, which undoes a success and resets the rate-limit
+# counters the refusals spent.
+_PREPARED: list[Prepared] = []
 
 
 @pytest.fixture
 def prepared(
     client: InProcessClient,
     monkeypatch: pytest.MonkeyPatch,
-    route: Route,
     table: Table,
     audit_table: Table,
 ) -> Prepared:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
     monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
     tables = (table.name, audit_table.name)
-    known = _PREPARED.get(route.key)
-    if known is None or known.state.tables != tables:
-        world = build_world(client, _needs(route))
+    known = _PREPARED[0] if _PREPARED else None
+    if (
+        known is None
+        or known.state.tables != tables
+        or time.monotonic() - known.built_at > WORLD_SECONDS
+    ):
+        started = time.monotonic()
+        world = build_world(client, NEEDS)
         state = TableState.capture(table._client, tables)
-        known = _PREPARED[route.key] = Prepared(world, state, table._client)
-    if known.seen is None:
-        if known.state.restore(known.dynamodb):
-            # What a success changed was put back: instances start cold, as after a
-            # deployment, so that no cache remembers the undone change.
-            a.reset_instances()
-        known.seen = known.now()
+        _PREPARED[:] = [Prepared(world, state, table._client, started)]
+        known = _PREPARED[0]
+    restored = known.state.restore(known.dynamodb)
+    if any(not _rate_counter(key[0], item) for key, item in restored):
+        # What a success changed was put back: instances start cold, as after a deployment,
+        # so that no cache remembers the undone change.
+        a.reset_instances()
     return known
 
 
@@ -322,14 +318,12 @@ def test_route_outcome_matches_the_permission_table(
     target: str,
 ) -> None:
     # Given a caller and a valid request on ids of their workspace or of another, in the
-    # route's prepared world (as it was built: an earlier success is undone)
+    # prepared world (as it was built: an earlier success is undone)
     world = prepared.world
     path, body, headers = _request(route, target, world)
     if caller in API_KEY_CALLERS:
         headers["X-API-Key"] = world.api_keys[caller]
     expected = _expected(route, caller, target, world)
-    before, prepared.seen = prepared.seen, None  # restored next time, unless shown unchanged
-    assert before is not None
     # When it goes through the gateway, the authorizer and the function
     reply = client.request(
         route.method, path, token=world.tokens.get(caller), body=body, headers=headers
@@ -344,6 +338,5 @@ def test_route_outcome_matches_the_permission_table(
     if expected == "404":
         assert reply.json()["error"]["code"] == "not_found"
     # And a refused request changed nothing stored but the rate-limit counters
-    after = prepared.now()
+    after, before = prepared.now(), prepared.unchanged
     assert after.digest() == before.digest(), after.changes_since(before)
-    prepared.seen = after

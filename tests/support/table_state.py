@@ -60,20 +60,24 @@ class TableState:
             ),
         }
 
-    def restore(self, client: Any) -> int:
+    def restore(self, client: Any) -> list[tuple[ItemKey, RawItem]]:
         """Make the tables hold this state again: delete what was added, put back what was
-        removed or changed. Returns how many items were written."""
+        removed or changed. Returns each item that differed, as it was before the restore
+        (a removed one as it is in this state)."""
         current = TableState.capture(client, self.tables)
         changes = current.changes_since(self)
         writes: dict[str, list[dict[str, Any]]] = {}
+        differed: list[tuple[ItemKey, RawItem]] = []
         for key in changes["added"]:
             item = current.items[key]
+            differed.append((key, item))
             writes.setdefault(key[0], []).append(
                 {"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}
             )
         for key in changes["removed"] + changes["changed"]:
+            differed.append((key, current.items.get(key, self.items[key])))
             writes.setdefault(key[0], []).append({"PutRequest": {"Item": self.items[key]}})
         for table, requests in writes.items():
             for start in range(0, len(requests), 25):  # BatchWriteItem's bound
                 client.batch_write_item(RequestItems={table: requests[start : start + 25]})
-        return sum(len(requests) for requests in writes.values())
+        return differed
