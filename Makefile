@@ -84,11 +84,11 @@ cfn-lint: $(VENV)/.installed ## Lint template.yaml
 unit: $(VENV)/.installed ## Unit tests only (no network)
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed ## Handler tests over moto
-	$(PY) -m pytest tests/integration
+integration: $(VENV)/.installed ## Handler tests over moto (2 workers)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/integration
 
-e2e: $(VENV)/.installed ## HTTP tests against a local stack the tests start
-	$(PY) -m pytest tests/e2e
+e2e: $(VENV)/.installed ## HTTP tests against local stacks the tests start, and the quick bench (2 workers)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/e2e
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build: arm64 (.aws-sam/build) and this machine's (.aws-sam/host/build); sizes
 	$(PY) -m infra.build
