@@ -39,7 +39,17 @@ AUDIENCE = TokenAudience(issuer="https://auth.railguard.test", audience="railgua
 NOW = 1_800_000_000
 USER_ID = "usr_01JABCDEF"
 SESSION_ID = "ses_01JGHIJKL"
-DROP = object()  # a claim or header value meaning "leave this one out"
+
+
+class _Drop:
+    """A claim or header value meaning "leave this one out" (named in test ids: the same in
+    every process, as pytest-xdist's workers need)."""
+
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Drop()
 
 Lookup = Callable[[str], ec.EllipticCurvePublicKey | None]
 
