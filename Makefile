@@ -61,25 +61,30 @@ $(SAM_VENV)/.installed: infra/build/requirements-sam.txt $(VENV)/.installed
 test: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, then every test tier on 2 workers (packaging builds early, in the background)
 	@mkdir -p .aws-sam
 	@$(PY) -m infra.build --if-stale > .aws-sam/test-build.log 2>&1 & build=$$!; \
-	  $(MAKE) --no-print-directory lint typecheck cfn-lint \
-	    && $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup; status=$$?; \
+	  { $(LINT) && $(TYPECHECK) && $(CFN_LINT) && $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup; }; \
+	  status=$$?; \
 	  if [ $$status -ne 0 ]; then kill $$build 2>/dev/null; fi; \
 	  wait $$build || echo "the early build failed or was stopped: .aws-sam/test-build.log"; \
 	  exit $$status
 
+# One line each, so that `make test` runs them in the shell that started the build (and `make -n`
+# runs nothing: a recursive $(MAKE) line would run even then).
+LINT = $(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+TYPECHECK = $(VENV)/bin/mypy
+CFN_LINT = $(VENV)/bin/cfn-lint template.yaml
+
 lint: $(VENV)/.installed ## ruff format --check and ruff check
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/ruff check .
+	$(LINT)
 
 format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: $(VENV)/.installed ## mypy --strict on the layer, functions, infra, benchmarks, fuzz and tests
-	$(VENV)/bin/mypy
+	$(TYPECHECK)
 
 cfn-lint: $(VENV)/.installed ## Lint template.yaml
-	$(VENV)/bin/cfn-lint template.yaml
+	$(CFN_LINT)
 
 unit: $(VENV)/.installed ## Unit tests only (no network)
 	$(PY) -m pytest tests/unit
