@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 # Set before any boto3 client exists; these credentials are only meaningful to moto.
 for _name, _value in {
@@ -48,6 +49,11 @@ def _group(item: pytest.Item) -> str | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        # schemathesis (4.32 on pytest 9) gives every operation's test one node id, the label
+        # only in its name: xdist schedules by node id, and would run one operation of them all.
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith(f"[{label}]"):
+            item._id = coerce_node_id(f"{item.nodeid}[{label}]")
         group = _group(item)
         if group is not None and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
