@@ -11,6 +11,7 @@ PYTHON313 ?= $(shell for candidate in python3.13 $$HOME/.pyenv/versions/3.13*/bi
 	  PYENV_VERSION=3.13.0 $$candidate -c 'import sys; assert sys.version_info[:2] == (3, 13)' \
 	    >/dev/null 2>&1 && { echo $$candidate; break; }; done)
 
+TEST_WORKERS ?= 2
 FUZZ_SECONDS ?= 30
 FUZZ_EXAMPLES ?= 100
 
@@ -25,10 +26,15 @@ export HOST PORT AWS_PORT
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# uv installs the hash-locked set in seconds (pip took a minute and a half); uv itself comes first,
+# with pip, from its own entry of the same lock.
 $(VENV)/.installed: requirements-dev.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv install 3.13.0, or PYTHON313=/path/to/python3.13)"; exit 1; }
 	@test -x $(PY) || PYENV_VERSION=3.13.0 $(PYTHON313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet --require-hashes --no-deps \
+	  -r <(awk '/^uv==/{p=1} p{print} p&&!/\\$$/{exit}' requirements-dev.txt)
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip install --quiet --python $(PY) \
+	  --require-hashes --no-deps -r requirements-dev.txt
 	@touch $@
 
 dev: $(VENV)/.installed ## Serve the API at http://$HOST:$PORT with the embedded AWS emulator
@@ -48,31 +54,46 @@ $(SAM_VENV)/.installed: infra/build/requirements-sam.txt $(VENV)/.installed
 	  --require-hashes --no-deps -r infra/build/requirements-sam.txt
 	@touch $@
 
-test: lint typecheck cfn-lint $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, then every test tier (packaging included: it builds when stale)
-	$(PY) -m pytest
+# The packaging tier's `sam build`s (minutes when cold, mostly waiting on pip) start first, in the
+# background, and overlap the checks and the CPU-bound tiers; its tests wait for them (a lock)
+# and find them current. The tiers run on two workers (`-n 2 --dist loadgroup`; tests/conftest.py
+# groups what shares an emulator). `make bench --quick`'s run is tests/e2e/test_bench.py.
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, then every test tier on 2 workers (packaging builds early, in the background)
+	@mkdir -p .aws-sam
+	@$(PY) -m infra.build --if-stale > .aws-sam/test-build.log 2>&1 & build=$$!; \
+	  { $(LINT) && $(TYPECHECK) && $(CFN_LINT) && $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup; }; \
+	  status=$$?; \
+	  if [ $$status -ne 0 ]; then kill $$build 2>/dev/null; fi; \
+	  wait $$build || echo "the early build failed or was stopped: .aws-sam/test-build.log"; \
+	  exit $$status
+
+# One line each, so that `make test` runs them in the shell that started the build (and `make -n`
+# runs nothing: a recursive $(MAKE) line would run even then).
+LINT = $(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+TYPECHECK = $(VENV)/bin/mypy
+CFN_LINT = $(VENV)/bin/cfn-lint template.yaml
 
 lint: $(VENV)/.installed ## ruff format --check and ruff check
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/ruff check .
+	$(LINT)
 
 format: $(VENV)/.installed ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: $(VENV)/.installed ## mypy --strict on the layer
-	$(VENV)/bin/mypy
+typecheck: $(VENV)/.installed ## mypy --strict on the layer, functions, infra, benchmarks, fuzz and tests
+	$(TYPECHECK)
 
 cfn-lint: $(VENV)/.installed ## Lint template.yaml
-	$(VENV)/bin/cfn-lint template.yaml
+	$(CFN_LINT)
 
 unit: $(VENV)/.installed ## Unit tests only (no network)
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed ## Handler tests over moto
-	$(PY) -m pytest tests/integration
+integration: $(VENV)/.installed ## Handler tests over moto (2 workers)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/integration
 
-e2e: $(VENV)/.installed ## HTTP tests against a local stack the tests start
-	$(PY) -m pytest tests/e2e
+e2e: $(VENV)/.installed ## HTTP tests against local stacks the tests start, and the quick bench (2 workers)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/e2e
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build: arm64 (.aws-sam/build) and this machine's (.aws-sam/host/build); sizes
 	$(PY) -m infra.build
@@ -92,8 +113,8 @@ fuzz-parsers: $(VENV)/.installed ## atheris on the parsers of attacker input, FU
 fuzz-api: $(VENV)/.installed ## schemathesis on every operation against a local stack of its own (FUZZ_EXAMPLES each)
 	$(PY) -m fuzz.api --examples $(FUZZ_EXAMPLES)
 
-bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json
-	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run
+bench: $(VENV)/.installed ## Measure the authorizer and rate limits; write benchmarks/results.json and the README's table; exit 1 if a goal is missed (BENCH_ARGS=--quick: a fast run that writes and checks nothing)
+	PYTHONPATH=layers/security:. $(PY) -m benchmarks.run $(BENCH_ARGS)
 
 openapi: $(VENV)/.installed ## Regenerate functions/docs/openapi.json from the functions
 	PYTHONPATH=layers/security $(PY) -m infra.openapi --write

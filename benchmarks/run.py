@@ -1,4 +1,8 @@
-"""`make bench`: measure the authorizer and the rate limiter, write benchmarks/results.json.
+"""`make bench`: measure the authorizer and the rate limiter, write benchmarks/results.json and
+the README's table, and exit 1 if a figure misses its goal (each one missed is printed).
+
+`--quick` (what the test tier runs, so a change that breaks the bench fails CI): every
+measurement with few iterations, nothing written, no goal checked.
 
 Everything is measured side by side in one run on this machine (see the README for the figures):
 - authorizer_warm_us: median CPU time (thread time) of one allowed API-key decision through the
@@ -18,8 +22,10 @@ Everything is measured side by side in one run on this machine (see the README f
 
 from __future__ import annotations
 
+import argparse
 import compileall
 import json
+import operator
 import os
 import platform
 import secrets
@@ -29,9 +35,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +56,7 @@ from infra.local.emulator import MotoEmulator
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.provisioning import provision
 from infra.template import load_template
-from railguard.audit import Actor, AuditEvent
+from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.authorizer.function import Unauthorized
 from railguard.clock import SystemClock
 from railguard.credentials import (
@@ -59,7 +66,7 @@ from railguard.credentials import (
     owner_of,
 )
 from railguard.envelope import DataKeyCache, Envelope
-from railguard.store import Table
+from railguard.store import Item, Table, TransactItem
 from railguard.workspaces import ResourceScope, Workspaces
 from tests.e2e.local_stack import free_port
 from tests.support.functions import load_function
@@ -96,17 +103,73 @@ GOALS = {
     "kms_calls_per_1000_reads": "<= 10",
     "envelope_speedup_over_esdk": ">= 5",
 }
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
 
 
-class _CountingAuditTrail:
-    """Counts the reveals' audit events: the figure is KMS calls, and a thousand audit log
-    lines would bury the results."""
+def meets(value: float, goal: str) -> bool:
+    """Whether `value` meets a goal of GOALS ("< 50", ">= 5", or a bare number: equal to it)."""
+    comparison, _, bound = goal.partition(" ")
+    if not bound:
+        comparison, bound = "==", comparison
+    return _COMPARISONS[comparison](value, float(bound))
 
-    def __init__(self) -> None:
+
+def missed_goals(results: dict[str, Any]) -> list[str]:
+    """One line for each figure that misses its goal."""
+    return [
+        f"{name} = {results[name]}, goal {goal}"
+        for name, goal in GOALS.items()
+        if not meets(results[name], goal)
+    ]
+
+
+@dataclass(frozen=True)
+class Iterations:
+    """How many times each measurement repeats: the full run's, or `--quick`'s few."""
+
+    authorizer_loop: int = 5000
+    envelope_decrypts: int = 2000
+    esdk_decrypts: int = 300
+    imports: int = 11
+    reveals: int = 1000
+    rate_limit: int = 50
+    burst: int = 100
+
+
+QUICK = Iterations(
+    authorizer_loop=50,
+    envelope_decrypts=20,
+    esdk_decrypts=5,
+    imports=1,
+    reveals=50,
+    rate_limit=5,
+    burst=10,
+)
+
+
+class _CountingAuditTrail(AuditTrail):
+    """Counts the audit events (reveals are recorded, creations appended with their writes):
+    the figure is KMS calls, and a thousand audit log lines would bury the results. What an
+    append carries is written, as the real trail would write it with the event."""
+
+    def __init__(self, table: Table) -> None:
         self.events = 0
+        self._table = table
 
     def record(self, event: AuditEvent) -> None:
         self.events += 1
+
+    def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
+        self.events += 1
+        if with_writes:
+            self._table.transact(list(with_writes))
+        return {}
 
 
 class CallCounter:
@@ -173,7 +236,7 @@ def emulated_stack() -> Iterator[tuple[Any, Any, Any]]:
         emulator.stop()
 
 
-def measure_authorizer(template: Any) -> dict[str, Any]:
+def measure_authorizer(template: Any, iterations: Iterations) -> dict[str, Any]:
     client = InProcessClient(template)
     key = _key_for_new_workspace(client)
     authorizer = load_function("authorizer").authorizer
@@ -223,7 +286,7 @@ def measure_authorizer(template: Any) -> dict[str, Any]:
     context = FakeLambdaContext()
     samples = []
     with counter.counting() as timed_calls:
-        for _ in range(5000):
+        for _ in range(iterations.authorizer_loop):
             started = time.thread_time_ns()
             authorizer.handler(event, context)
             samples.append(time.thread_time_ns() - started)
@@ -247,7 +310,7 @@ def _median_us(operation: Any, runs: int) -> float:
     return round(statistics.median(samples) / 1000, 1)
 
 
-def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
+def measure_vault(endpoint: Any, provisioning: Any, iterations: Iterations) -> dict[str, Any]:
     key_arn = provisioning.intrinsics.physical["DataKey"].attributes["Arn"]
     kms = endpoint.client("kms")
     counter = CallCounter()
@@ -255,10 +318,10 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
     clock = SystemClock()
     table = Table(endpoint.client("dynamodb"), provisioning.intrinsics.physical["Table"].ref)
     envelope = Envelope(kms, key_arn, DataKeyCache(clock))
-    workspace = Workspaces(table, clock, _CountingAuditTrail()).create("usr_bench", "Bench")
+    workspace = Workspaces(table, clock, _CountingAuditTrail(table)).create("usr_bench", "Bench")
     scope = ResourceScope(workspace.id, "user:usr_bench", manager=True)
     credentials = Credentials(
-        table, envelope, clock, _CountingAuditTrail(), retention_seconds=30 * 86_400
+        table, envelope, clock, _CountingAuditTrail(table), retention_seconds=30 * 86_400
     )
     ids = [
         credentials.create(
@@ -266,22 +329,28 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
         ).id
         for n in range(10)
     ]
-    audit = _CountingAuditTrail()
+    audit = _CountingAuditTrail(table)
     vault = Vault(table, envelope, audit)
     with counter.counting() as reads:
-        for n in range(1000):
+        for n in range(iterations.reveals):
             vault.reveal(workspace.id, ids[n % 10], actor=Actor.job("bench"), reason="bench")
-    assert audit.events == 1000  # every reveal audited
+    assert audit.events == iterations.reveals  # every reveal audited
     # One 100-byte secret, its data key cached, decrypted by each.
     owner = owner_of(workspace.id, "cred_bench")
     secret = secrets.token_bytes(100)
     blob = envelope.encrypt(secret, owner)
     assert envelope.decrypt(blob, owner) == secret
     with counter.counting() as ours:
-        envelope_us = _median_us(lambda: envelope.decrypt(blob, owner), 2000)
+        envelope_us = _median_us(
+            lambda: envelope.decrypt(blob, owner), iterations.envelope_decrypts
+        )
     esdk_session = botocore.session.get_session()
     esdk_calls: list[str] = []
-    esdk_session.register("before-call.kms", lambda model, **_: esdk_calls.append(model.name))
+
+    def count_esdk_call(**event: Any) -> None:
+        esdk_calls.append(event["model"].name)
+
+    esdk_session.register("before-call.kms", count_esdk_call)
     materials = CachingCryptoMaterialsManager(
         master_key_provider=StrictAwsKmsMasterKeyProvider(
             key_ids=[key_arn], botocore_session=esdk_session
@@ -297,9 +366,11 @@ def measure_vault(endpoint: Any, provisioning: Any) -> dict[str, Any]:
     )
     assert esdk.decrypt(source=message, materials_manager=materials)[0] == secret
     calls_before = len(esdk_calls)
-    esdk_us = _median_us(lambda: esdk.decrypt(source=message, materials_manager=materials), 300)
+    esdk_us = _median_us(
+        lambda: esdk.decrypt(source=message, materials_manager=materials), iterations.esdk_decrypts
+    )
     return {
-        "kms_calls_per_1000_reads": len(reads),
+        "kms_calls_per_1000_reads": round(len(reads) * 1000 / iterations.reveals),
         "envelope_decrypt_us": envelope_us,
         "envelope_kms_calls_while_timed": len(ours),
         "esdk_decrypt_us": esdk_us,
@@ -320,7 +391,7 @@ def _import_ms(code: str, cwd: Path) -> float:
     return float(output.stdout.decode().split()[-1]) * 1000
 
 
-def measure_imports(runs: int = 11) -> dict[str, Any]:
+def measure_imports(runs: int) -> dict[str, Any]:
     compileall.compile_dir(ROOT / "layers" / "security" / "railguard", quiet=1)
     compileall.compile_dir(ROOT / "functions" / "authorizer", quiet=1)
     authorizer_dir = ROOT / "functions" / "authorizer"
@@ -349,7 +420,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the local stack did not become healthy")
 
 
-def measure_rate_limit(limit: int = 50, burst: int = 100) -> dict[str, Any]:
+def measure_rate_limit(limit: int, burst: int) -> dict[str, Any]:
     port, aws_port = free_port(), free_port()
     environment = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port)}
     for name in ("AWS_ENDPOINT_URL", "TABLE_NAME"):
@@ -425,14 +496,20 @@ def _update_readme(results: dict[str, Any]) -> None:
     README.write_text(text[:start] + "\n" + "\n".join(rows) + "\n" + text[end:])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="few iterations; nothing written, no goal checked"
+    )
+    quick = parser.parse_args(argv).quick
+    iterations = QUICK if quick else Iterations()
     started = time.monotonic()
     results: dict[str, Any] = {}
     with emulated_stack() as (template, endpoint, provisioning):
-        results |= measure_authorizer(template)
-        results |= measure_vault(endpoint, provisioning)
-    results |= measure_imports()
-    results |= measure_rate_limit()
+        results |= measure_authorizer(template, iterations)
+        results |= measure_vault(endpoint, provisioning, iterations)
+    results |= measure_imports(iterations.imports)
+    results |= measure_rate_limit(iterations.rate_limit, iterations.burst)
     results["machine"] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -440,15 +517,26 @@ def main() -> None:
     }
     results["goals"] = GOALS
     results["seconds"] = round(time.monotonic() - started, 1)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    _update_readme(results)
     width = max(len(name) for name in results)
     for name, value in results.items():
         if name not in ("machine", "goals"):
             goal = GOALS.get(name, "")
             print(f"{name:<{width}}  {value!s:<40} {('goal ' + goal) if goal else ''}")
+    missing = [name for name in FIGURES if name not in results]
+    if missing:
+        print(f"figures not measured: {missing}", file=sys.stderr)
+        return 1
+    if quick:
+        print("quick run: nothing written, no goal checked")
+        return 0
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    _update_readme(results)
     print(f"written to {RESULTS.relative_to(ROOT)}")
+    missed = missed_goals(results)
+    for line in missed:
+        print(f"goal missed: {line}", file=sys.stderr)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

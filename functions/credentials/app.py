@@ -7,7 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, StrictBool
 
 from railguard.clock import rfc3339
 from railguard.credentials import Credentials, CredentialView, NewCredential
@@ -50,14 +50,14 @@ class NewCredentialBody(RequestModel):
     category: str | None = Field(default=None, min_length=1, max_length=50)
     value: SecretStr = Field(min_length=1, max_length=10_000)
     description: str | None = Field(default=None, max_length=500)
-    is_default: bool = False
+    is_default: StrictBool = False
 
 
 class CredentialChanges(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     value: SecretStr | None = Field(default=None, min_length=1, max_length=10_000)
-    is_default: bool | None = None
+    is_default: StrictBool | None = None
 
 
 class Credential(BaseModel):

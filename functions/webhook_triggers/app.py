@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
@@ -36,15 +36,15 @@ api = ApiFunction(TriggerSettings, _triggers)
 class NewTrigger(RequestModel):
     name: str = Field(min_length=1, max_length=100)
     agent_id: str = Field(min_length=1, max_length=100)
-    generate_secret: bool = Field(
+    generate_secret: StrictBool = Field(
         default=False, description="Also issue a signing secret; calls must then be signed"
     )
-    is_active: bool = True
+    is_active: StrictBool = True
 
 
 class TriggerChanges(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class Trigger(BaseModel):

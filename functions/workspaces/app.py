@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
@@ -75,7 +75,7 @@ class NewWorkspace(RequestModel):
 
 class WorkspaceChanges(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    require_mfa: bool | None = None
+    require_mfa: StrictBool | None = None
 
 
 class NewMember(RequestModel):

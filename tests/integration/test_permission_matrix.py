@@ -7,6 +7,8 @@ Generated from template.yaml, so a new route cannot skip it: a protected route m
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,21 +16,22 @@ from typing import Any
 
 import pytest
 
+from infra.openapi import DOCUMENT_PATH
 from infra.template import Route, load_template
 from railguard import passwords, policy
 from railguard.principal import Role
 from railguard.store import Table
-from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
+from tests.support.table_state import RawItem, TableState
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+DOCUMENT = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
 PROTECTED = [route for route in TEMPLATE.routes if route.authorizer]
 CALLERS = ["owner", "admin", "user", "outsider", "api_key", "narrow_api_key", "anonymous"]
 API_KEY_CALLERS = ("api_key", "narrow_api_key")
 TARGETS = ["own", "foreign"]
-SUCCESS = {200, 201, 204}
 # Routes whose valid request needs state the world does not have (an authenticator being set
 # up, or MFA on): being let through shows as the domain's 409, which is success here.
 MFA_STATE_BODIES: dict[str, dict[str, str]] = {
@@ -61,63 +64,64 @@ class World:
     api_keys: dict[str, str]  # caller -> raw key, both of workspace W
 
 
-@pytest.fixture
-def stack_name(route: Route) -> str:
-    """A table per route: each case writes a world of its own, and moto's transactions slow
-    down with the size of the table."""
-    return f"matrix-{PROTECTED.index(route)}"
+# Everything some case acts on: keys of both workspaces, credentials, triggers, agent UIs.
+NEEDS = {*API_KEY_CALLERS, "key_outsider", "credentials", "trigger", "agent_ui"}
+# Access tokens live 15 minutes: a world older than this is built anew.
+WORLD_SECONDS = 600.0
 
 
-def _empty(table: Table) -> None:
-    """Each mutating case writes a world of its own; removing it afterwards keeps the table
-    small, and moto's transactions copy the whole table. The signing keys stay: warm instances
-    hold them."""
-    client = table._client
-    doomed = [
-        {"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}
-        for page in client.get_paginator("scan").paginate(TableName=table.name)
-        for item in page["Items"]
-        if item["pk"]["S"] != item_keys.SIGNING_KEY_PARTITION
-    ]
-    for start in range(0, len(doomed), 25):
-        client.batch_write_item(RequestItems={table.name: doomed[start : start + 25]})
+@dataclass
+class Prepared:
+    """The world, and its tables as they were once it was built."""
+
+    world: World
+    state: TableState
+    dynamodb: Any
+    built_at: float
+
+    @property
+    def unchanged(self) -> TableState:
+        """The prepared state less the rate-limit counters: what a refusal must leave."""
+        return self.state.without(_rate_counter)
+
+    def now(self) -> TableState:
+        """The tables as they are now, less the rate-limit counters."""
+        return TableState.capture(self.dynamodb, self.state.tables).without(_rate_counter)
 
 
-def _needs(route: Route, callers: tuple[str, ...]) -> set[str]:
-    """Keys and resources only where a case uses them: every write costs time in moto."""
-    needs = {caller for caller in callers if caller in API_KEY_CALLERS}
-    if route.path.startswith("/api/v1/api-keys"):
-        needs |= {"api_key", "key_outsider"}  # a key of each workspace to act on
-    if route.path.startswith("/api/v1/credentials"):
-        needs.add("credentials")
-    needs |= {
-        kind for kind, (path, _) in WORKSPACE_RESOURCES.items() if route.path.startswith(path)
-    }
-    return needs
-
-
-# Read-only routes change nothing in their world: one world (in the route's own table) serves
-# every caller and target of the route.
-_SHARED_WORLDS: dict[str, World] = {}
+# One world for every case (per worker process), built once and kept as it was built: before
+# each case the prepared state is put back, which undoes a success and resets the rate-limit
+# counters the refusals spent.
+_PREPARED: list[Prepared] = []
 
 
 @pytest.fixture
-def world(
+def prepared(
     client: InProcessClient,
     monkeypatch: pytest.MonkeyPatch,
-    route: Route,
-    caller: str,
     table: Table,
-) -> Iterator[World]:
+    audit_table: Table,
+) -> Prepared:
     # Password hashing cost is not what this test is about: cheap parameters keep it fast.
     monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    if route.method == "GET":
-        if route.key not in _SHARED_WORLDS:
-            _SHARED_WORLDS[route.key] = build_world(client, _needs(route, API_KEY_CALLERS))
-        yield _SHARED_WORLDS[route.key]
-        return
-    yield build_world(client, _needs(route, (caller,)))
-    _empty(table)
+    tables = (table.name, audit_table.name)
+    known = _PREPARED[0] if _PREPARED else None
+    if (
+        known is None
+        or known.state.tables != tables
+        or time.monotonic() - known.built_at > WORLD_SECONDS
+    ):
+        started = time.monotonic()
+        world = build_world(client, NEEDS)
+        state = TableState.capture(table._client, tables)
+        _PREPARED[:] = [Prepared(world, state, table._client, started)]
+        known = _PREPARED[0]
+    restored = known.state.restore(known.dynamodb)
+    if any(not _rate_counter(key[0], item) for key, item in restored):
+        # What a success changed was put back: instances start cold, as after a deployment,
+        # so that no cache remembers the undone change.
+        a.reset_instances()
+    return known
 
 
 # Resources of which the world holds one per workspace when a case needs them: the path that
@@ -291,45 +295,48 @@ def _generate_cases() -> Iterator[Any]:
                 yield pytest.param(route, caller, target, id=f"{route.key}|{caller}|{target}")
 
 
-# Callers the authorizer refuses before anything is read need no world of their own.
-NO_WORLD = World(
-    ids={
-        "ws_owner": "ws_01ZZZZZZZZZZZZZZZZZZZZZZZA",
-        "ws_outsider": "ws_01ZZZZZZZZZZZZZZZZZZZZZZZB",
-        "user": "usr_01ZZZZZZZZZZZZZZZZZZZZZZZA",
-        "y": "usr_01ZZZZZZZZZZZZZZZZZZZZZZZB",
-        "admin": "usr_01ZZZZZZZZZZZZZZZZZZZZZZZC",
-    },
-    emails={"z": "z@example.com"},
-    tokens={},
-    roles={},
-    api_keys={},
-)
+def _rate_counter(_table: str, item: RawItem) -> bool:
+    """What a refused request may change: the rate-limit counters (`RATE#...`) of the budgets
+    it was counted against, which every request is, before the function decides. Nothing
+    else."""
+    return str(item["pk"]["S"]).startswith("RATE#")
+
+
+def _success_status(route: Route) -> int:
+    """The route's own success status: the one 2xx the shipped OpenAPI document declares."""
+    operation = DOCUMENT["paths"][route.path][route.method.lower()]
+    (status,) = (int(code) for code in operation["responses"] if code.startswith("2"))
+    return status
 
 
 @pytest.mark.parametrize(("route", "caller", "target"), _cases())
 def test_route_outcome_matches_the_permission_table(
     client: InProcessClient,
-    request: pytest.FixtureRequest,
+    prepared: Prepared,
     route: Route,
     caller: str,
     target: str,
 ) -> None:
-    # Given a caller and a valid request on ids of their workspace or of another
-    world = NO_WORLD if caller == "anonymous" else request.getfixturevalue("world")
+    # Given a caller and a valid request on ids of their workspace or of another, in the
+    # prepared world (as it was built: an earlier success is undone)
+    world = prepared.world
     path, body, headers = _request(route, target, world)
     if caller in API_KEY_CALLERS:
         headers["X-API-Key"] = world.api_keys[caller]
+    expected = _expected(route, caller, target, world)
     # When it goes through the gateway, the authorizer and the function
     reply = client.request(
         route.method, path, token=world.tokens.get(caller), body=body, headers=headers
     )
-    # Then the outcome is the one the permission table gives
-    expected = _expected(route, caller, target, world)
+    # Then the outcome is the one the permission table gives: the route's own success status
+    # (the domain's 409 where the world lacks the state a valid request needs)
     if expected == "success":
-        reached = SUCCESS | ({409} if route.key in MFA_STATE_BODIES else set())
-        assert reply.status in reached, reply.body
-    else:
-        assert str(reply.status) == expected, reply.body
+        status = 409 if route.key in MFA_STATE_BODIES else _success_status(route)
+        assert reply.status == status, reply.body
+        return
+    assert str(reply.status) == expected, reply.body
     if expected == "404":
         assert reply.json()["error"]["code"] == "not_found"
+    # And a refused request changed nothing stored but the rate-limit counters
+    after, before = prepared.now(), prepared.unchanged
+    assert after.digest() == before.digest(), after.changes_since(before)

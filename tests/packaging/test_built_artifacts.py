@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import distributions
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -154,7 +154,7 @@ def _import_in_isolation(
     *,
     modules: tuple[str, ...] = (),
     handler: str = "",
-) -> dict[str, object]:
+) -> dict[str, Any]:
     command = [sys.executable, "-I", "-S", "-X", f"pycache_prefix={bytecode}", "-c", _IMPORT]
     completed = subprocess.run(  # noqa: S603 - this interpreter, our own script
         [*command, json.dumps([paths, modules, handler])],
@@ -166,7 +166,7 @@ def _import_in_isolation(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    report: dict[str, object] = json.loads(completed.stdout)
+    report: dict[str, Any] = json.loads(completed.stdout)
     return report
 
 

@@ -57,7 +57,8 @@ def sign_up(email: str | None = None, password: str = STRONG_PASSWORD) -> dict[s
         source_ip=sign_up_address(),
     )
     assert result.status == 201, result.body
-    return result.json()["data"]
+    data: dict[str, Any] = result.json()["data"]
+    return data
 
 
 def log_in(email: str, password: str = STRONG_PASSWORD, source_ip: str = "127.0.0.1") -> HttpResult:
@@ -67,7 +68,8 @@ def log_in(email: str, password: str = STRONG_PASSWORD, source_ip: str = "127.0.
 def tokens_for(email: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
     result = log_in(email, password)
     assert result.status == 200, result.body
-    return result.json()["data"]
+    data: dict[str, Any] = result.json()["data"]
+    return data
 
 
 def authorize(

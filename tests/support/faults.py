@@ -147,9 +147,11 @@ def at_random(seed: int, rate: float, faults: frozenset[Fault] = frozenset(Fault
 @dataclass
 class FaultInjector:
     """Arm with a schedule; every DynamoDB and KMS call while armed is recorded, and failed
-    where the schedule says."""
+    where the schedule says. `calls` holds those of the latest arming; `history` every one
+    since whoever reads it last cleared it."""
 
     calls: list[Call] = field(default_factory=list)
+    history: list[Call] = field(default_factory=list)
     injected: list[tuple[Fault, Call]] = field(default_factory=list)
     _schedule: Schedule | None = None
 
@@ -169,7 +171,9 @@ class FaultInjector:
         """An injector between every botocore client and AWS, until the test ends."""
         injector = cls()
         monkeypatch.setattr(
-            BaseClient, "_make_api_call", injector._around(BaseClient._make_api_call)
+            BaseClient,
+            "_make_api_call",
+            injector._around(BaseClient._make_api_call),  # type: ignore[attr-defined]
         )
         return injector
 
@@ -183,6 +187,7 @@ class FaultInjector:
             call = Call(service, operation, params)
             fault = injector._schedule(len(injector.calls), call)
             injector.calls.append(call)
+            injector.history.append(call)
             if fault is None:
                 return original(client, operation, params)
             injector.injected.append((fault, call))
@@ -191,13 +196,6 @@ class FaultInjector:
             raise _error(fault, call)
 
         return make_api_call
-
-
-@pytest.fixture
-def faults(monkeypatch: pytest.MonkeyPatch) -> FaultInjector:
-    injector = FaultInjector()
-    monkeypatch.setattr(BaseClient, "_make_api_call", injector.around(BaseClient._make_api_call))
-    return injector
 
 
 class SelectiveInvoker:

@@ -4,11 +4,17 @@ and the same routing and refusal bodies as `make dev`."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPHeaderDict, HTTPResponse
 
 from infra.local.events import HttpRequest
 from infra.local.gateway import Gateway
@@ -75,3 +81,46 @@ class InProcessClient:
             HttpRequest(method, path, query=query, headers=pairs, body=raw, source_ip=source_ip)
         )
         return Reply(response.status, {k.lower(): v for k, v in response.headers}, response.body)
+
+    def session(self, source_ip: str = "127.0.0.1") -> requests.Session:
+        """A `requests` session whose every request, whatever its URL, goes to this gateway:
+        for HTTP clients (schemathesis) without a server or a socket."""
+        session = requests.Session()
+        adapter = _GatewayAdapter(self._gateway, source_ip)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+
+class _GatewayAdapter(HTTPAdapter):
+    def __init__(self, gateway: Gateway, source_ip: str) -> None:
+        super().__init__()
+        self._gateway, self._source_ip = gateway, source_ip
+
+    def send(
+        self, request: requests.PreparedRequest, *_args: Any, **_kwargs: Any
+    ) -> requests.Response:
+        url = urlsplit(request.url or "")
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        headers = [
+            (name, value.decode() if isinstance(value, bytes) else value)
+            for name, value in request.headers.items()
+        ]
+        response = self._gateway.handle(
+            HttpRequest(
+                request.method or "GET",
+                url.path,
+                query=url.query,
+                headers=headers,
+                body=body,
+                source_ip=self._source_ip,
+            )
+        )
+        raw = HTTPResponse(
+            body=io.BytesIO(response.body),
+            headers=HTTPHeaderDict(response.headers),
+            status=response.status,
+            version=11,
+            preload_content=False,
+        )
+        return self.build_response(request, raw)

@@ -130,8 +130,9 @@ def _key(deployer: Deployer, scopes: list[str]) -> dict[str, str]:
     return {"X-API-Key": reply.json()["data"]["key"]}
 
 
-def _audited(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """The audit records the functions logged during the test."""
+def _audited(caplog: pytest.LogCaptureFixture) -> list[Any]:
+    """The audit records the functions logged during the test (log records with the audit
+    event's fields as attributes: Any, to read them)."""
     return [record for record in caplog.records if hasattr(record, "audit_event")]
 
 

@@ -75,8 +75,9 @@ def _assert_error(result: HttpResult, status: int, code: str) -> dict[str, Any]:
     body = result.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    assert error["code"] == code
+    return error
 
 
 def test_a_valid_body_is_accepted_with_the_data_envelope() -> None:

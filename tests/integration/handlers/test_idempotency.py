@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -58,7 +58,7 @@ def owner(client: InProcessClient) -> dict[str, str]:
 
 
 def _post(
-    client: InProcessClient, path: str, owner: dict[str, str], body: dict[str, object], key: str
+    client: InProcessClient, path: str, owner: dict[str, str], body: Mapping[str, object], key: str
 ) -> Reply:
     return client.request("POST", path, headers={**owner, "Idempotency-Key": key}, body=body)
 

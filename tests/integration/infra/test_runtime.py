@@ -240,7 +240,9 @@ def test_timeout_kills_the_instance_and_the_next_call_gets_a_new_one(
     assert result.error is not None
     assert result.error.error_type == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in result.error.error_message
-    assert elapsed < 3
+    # (well before the 30 s the call asked for: wide, since spawning a process is slow when
+    # the machine is busy, as under `pytest -n 2`)
+    assert elapsed < 15
     # And the killed instance is replaced by a new process
     assert _payload(runtime.invoke("app_sleep", {"seconds": 0})) != first_pid
 
@@ -248,18 +250,19 @@ def test_timeout_kills_the_instance_and_the_next_call_gets_a_new_one(
 def test_concurrent_invocations_run_in_parallel_instances(
     runtime_for: MakeRuntime, code_dirs: tuple[Path, Path, Path]
 ) -> None:
-    # Given a function that sleeps 0.8 s
+    # Given a function that sleeps 2 s
     runtime = runtime_for(_function(code_dirs, "app.sleep"))
     # When four invocations arrive at once
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
         pids = list(
-            pool.map(lambda _: _payload(runtime.invoke("app_sleep", {"seconds": 0.8})), range(4))
+            pool.map(lambda _: _payload(runtime.invoke("app_sleep", {"seconds": 2})), range(4))
         )
     elapsed = time.monotonic() - started
-    # Then four instances served them side by side
+    # Then four instances served them side by side: sooner than one after the other (8 s),
+    # with room for four process spawns on a busy machine
     assert len(set(pids)) == 4
-    assert elapsed < 2.4
+    assert elapsed < 8
 
 
 def test_instances_are_capped_and_callers_wait(

@@ -212,7 +212,7 @@ def test_events_appended_while_a_trail_is_verified_do_not_make_it_invalid(
         heads_read.append(head.seq if head else 0)
         return head
 
-    reading._head = head_then_append  # type: ignore[method-assign]
+    reading._head = head_then_append  # type: ignore[method-assign,assignment]
     # When it verifies
     verification = reading.verify(name)
     # Then the three it set out to check are valid, and the newcomer is not called a forgery

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,9 @@ from railguard.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaTyp
 from railguard.http.guards import MAX_BODY_BYTES, settled_event
 
 
-def _event(body: str | None, *, b64: bool = False, content_type: str = "application/json"):
+def _event(
+    body: str | None, *, b64: bool = False, content_type: str = "application/json"
+) -> dict[str, Any]:
     event = {"headers": {"content-type": content_type}, "isBase64Encoded": b64}
     if body is not None:
         event["body"] = body

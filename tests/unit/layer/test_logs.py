@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
+
+from aws_lambda_powertools import Logger
 
 from railguard.logs import build_logger
 from railguard.redaction import REDACTED, redact, scrub_text
@@ -13,7 +14,7 @@ KEY = "pr_live_" + "Z9" * 20
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
 
 
-def _capture(service: str) -> tuple[logging.Logger, io.StringIO]:
+def _capture(service: str) -> tuple[Logger, io.StringIO]:
     logger = build_logger(service, "DEBUG")
     stream = io.StringIO()
     handler = logger.registered_handler

@@ -39,7 +39,17 @@ AUDIENCE = TokenAudience(issuer="https://auth.railguard.test", audience="railgua
 NOW = 1_800_000_000
 USER_ID = "usr_01JABCDEF"
 SESSION_ID = "ses_01JGHIJKL"
-DROP = object()  # a claim or header value meaning "leave this one out"
+
+
+class _Drop:
+    """A claim or header value meaning "leave this one out" (named in test ids: the same in
+    every process, as pytest-xdist's workers need)."""
+
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Drop()
 
 Lookup = Callable[[str], ec.EllipticCurvePublicKey | None]
 
@@ -125,7 +135,8 @@ def _issue(key: SigningKey, *, now: float = NOW) -> str:
 
 
 def _payload(token: str) -> dict[str, Any]:
-    return json.loads(_unb64(token.split(".")[1]))
+    payload: dict[str, Any] = json.loads(_unb64(token.split(".")[1]))
+    return payload
 
 
 # ------------------------------------------------------------------------------- valid tokens
@@ -200,7 +211,7 @@ def test_a_token_from_a_clock_slightly_ahead_is_accepted(
     our_key: SigningKey, claim: str, ahead: int
 ) -> None:
     # Given a token whose nbf (or iat) is a little ahead of our clock, within the skew
-    claims = {claim: NOW + ahead}
+    claims: dict[str, Any] = {claim: NOW + ahead}
     if claim == "iat":
         claims |= {"nbf": NOW + ahead, "exp": NOW + ahead + ACCESS_TOKEN_TTL_SECONDS}
     token = _ours(our_key, **claims)
@@ -408,7 +419,7 @@ def test_a_kid_that_is_not_a_usable_string_is_refused(our_key: SigningKey, kid: 
     ids=["nbf+1h", "nbf-just-past-skew", "nbf+60s", "iat+60s", "iat+1h", "both+1h"],
 )
 def test_a_token_not_yet_valid_beyond_the_skew_is_refused(
-    our_key: SigningKey, claims: dict[str, int]
+    our_key: SigningKey, claims: dict[str, Any]
 ) -> None:
     # Given a token signed with our key whose nbf or iat is beyond the allowed clock skew
     token = _ours(our_key, **claims)

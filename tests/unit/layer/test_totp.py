@@ -93,6 +93,7 @@ def test_the_provisioning_uri_names_issuer_account_and_parameters() -> None:
     assert query["issuer"] == ["Railguard"]
     # And pyotp's parser, as an app's, computes the same codes from it
     parsed = pyotp.parse_uri(totp.provisioning_uri(SECRET, "ada@example.com"))
+    assert isinstance(parsed, pyotp.TOTP)
     assert parsed.at(NOW) == totp.code_at(SECRET, T)
 
 
