@@ -162,14 +162,19 @@ class _CountingAuditTrail(AuditTrail):
         self.events = 0
         self._table = table
 
-    def record(self, event: AuditEvent) -> None:
+    def record(self, event: AuditEvent, *, provided: Sequence[TransactItem] = ()) -> None:
         self.events += 1
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
-        self.events += 1
+        return self.append_all([event], with_writes)[0]
+
+    def append_all(
+        self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
+    ) -> list[Item]:
+        self.events += len(events)
         if with_writes:
             self._table.transact(list(with_writes))
-        return {}
+        return [{} for _ in events]
 
 
 class CallCounter:

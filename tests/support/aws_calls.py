@@ -12,7 +12,7 @@ def record_aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]
     """Every AWS call from now on, as what an observer of its shape sees: the service, the
     operation and the tables (for a transaction, each action and its table); never keys."""
     calls: list[tuple[object, ...]] = []
-    real = BaseClient._make_api_call
+    real = BaseClient._make_api_call  # type: ignore[attr-defined]  # botocore's one call path
 
     def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if operation == "TransactWriteItems":

@@ -44,7 +44,8 @@ def load_function(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    module.lambda_handler = as_function(function_ids()[name], module.lambda_handler)
+    wrapped = as_function(function_ids()[name], module.lambda_handler)
+    module.lambda_handler = wrapped  # type: ignore[attr-defined]  # every app.py defines one
     return module
 
 
