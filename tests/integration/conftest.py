@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from infra.iam import Stack
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
+from railguard import runtime
 from railguard.anchors import TrailAnchors
 from railguard.store import Table
 from tests.support.accounts import reset_instances
@@ -31,6 +33,18 @@ FunctionEnv = Callable[[str], dict[str, str]]
 @pytest.fixture(scope="session")
 def template() -> Template:
     return load_template(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _patient_aws_clients() -> Iterator[None]:
+    """The functions' clients give up on a reply after 2 s and retry (railguard.runtime), as
+    they should against AWS. The emulator, on a machine busy with two test workers, can take
+    longer to answer a write it has applied, and the retry applies a counter's ADD twice: a
+    budget then ends one attempt early. Here the clients wait for the emulator instead."""
+    patient = runtime.AWS_CLIENT_CONFIG.merge(Config(read_timeout=30, connect_timeout=10))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runtime, "AWS_CLIENT_CONFIG", patient)
+        yield
 
 
 @pytest.fixture(scope="session")
