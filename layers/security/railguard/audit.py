@@ -11,7 +11,9 @@ the sequence number it read to the next, conditioned on the head being unchanged
 event under that number, conditioned on it being new. Two writers that read the same head cannot
 both succeed, so the chain cannot fork; the loser reads the head again and retries. An append may
 carry the writes of the act it records (`append(event, with_writes=...)`), so that the act and its
-event happen together or not at all; the scheduled jobs use this to stay exactly-once. An act
+event happen together or not at all; the scheduled jobs use this to stay exactly-once. An act that
+protects the user (ending sessions, replacing a password) uses `append_protecting` instead: when
+the trail cannot take its event, the act is done without it and the event logged at ERROR. An act
 recorded in several trails at once (a sign-up: the user's and the new workspace's) appends its
 events in one transaction (`append_all`), moving each trail's head.
 

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords, policy
+from railguard import accounts, passwords, policy
 from railguard.audit import AuditEvent, StoredAuditTrail
 from railguard.sessions import Sessions
 from railguard.store import Table, TransactItem
@@ -54,6 +54,25 @@ def test_signup_creates_the_user_and_an_owned_workspace(table: Table) -> None:
     assert login is not None
     assert login["password_hash"].startswith("$argon2id$")
     assert a.STRONG_PASSWORD not in json.dumps(login)
+
+
+def test_a_sign_up_whose_new_user_id_is_taken_is_503_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, table: Table
+) -> None:
+    # Given an account, and a sign-up that will draw that account's user id as its own
+    taken = a.sign_up(a.new_email())["user"]["id"]
+    monkeypatch.setattr(accounts, "new_id", lambda _prefix: taken)
+    # When a new email signs up
+    email = a.new_email()
+    result = a.post(
+        "/api/v1/auth/signup",
+        {"email": email, "password": a.STRONG_PASSWORD, "name": "N"},
+        source_ip=a.sign_up_address(),
+    )
+    # Then it is a 503 to retry (not a 500, nor a 409 for an email nobody has), and nothing of it
+    # is stored
+    assert (result.status, result.json()["error"]["code"]) == (503, "service_unavailable")
+    assert table.get(item_keys.login(email)) is None
 
 
 def test_an_email_is_taken_whatever_its_case() -> None:
