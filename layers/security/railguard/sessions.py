@@ -8,17 +8,19 @@ refreshes exactly one wins. Presenting a spent token again is taken as theft (RF
 the whole session is revoked, and recorded (`auth.refresh_reused`, in the user's trail). Sessions
 live at most 30 days from login, whatever the refreshes. A logout that ends a session is recorded
 (`auth.logged_out`). Each of these events, and a login's (`auth.login_succeeded`), is appended in
-the transaction that starts or ends the session: neither happens without the other.
+the transaction that starts or ends the session: no session starts without its event (an end
+may, below).
 
-A password change ends every session at once, whatever becomes of the rest of the change: the
-user's profile holds a session generation, which the change advances in the write that stores the
-new hash. A session carries the generation it was started in, and is started on condition that it
-is still the profile's; the authorizer (`is_valid`) and a refresh refuse a session of an earlier
-generation. A counter, not a time: a session started in the same second as a change, before it,
-is refused, and one started after it is not, whatever the clocks of the instances involved say
-(docs/security.md). Turning MFA on or off advances the generation the same way, in its own
-transaction, and moves the caller's session along (`advancing_generation`): every other session
-ends with the change, whatever becomes of the revocations one by one that follow it.
+A password change ends every session at once, whatever becomes of the rest of the change: the user's
+profile holds a session generation, which the change advances in the write that stores the new hash.
+A session carries its generation (the one it was started in, unless an MFA change moved it along),
+and is started on condition that it is still the profile's; the authorizer (`is_valid`) and a
+refresh refuse a session of an earlier generation. A counter, not a time: a session started in the
+same second as a change, before it, is refused, and one started after it is not, whatever the clocks
+of the instances involved say (docs/security.md). Turning MFA on or off advances the generation the
+same way, in its own transaction, and moves the caller's session along (`advancing_generation`):
+every other session ends with the change, whatever becomes of the revocations one by one that follow
+it.
 
 A session started with the password alone is also conditioned on MFA being off still, in the same
 check of the profile: a login that read the profile before MFA was turned on gets no session.
