@@ -38,6 +38,9 @@ class RecordingAuditTrail:
         self.events.extend(events)
         return [{} for _ in events]
 
+    def append_protecting(self, event: AuditEvent, with_writes: Sequence[TransactItem]) -> None:
+        self.append(event, with_writes)
+
     def types(self) -> list[str]:
         return [event.action for event in self.events]
 

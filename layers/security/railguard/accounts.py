@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from railguard import passwords
 from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
-from railguard.errors import Conflict, NotFound, WrongPassword
+from railguard.errors import Conflict, NotFound, ServiceUnavailable, WrongPassword
 from railguard.ids import new_id
 from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
@@ -114,7 +114,9 @@ class Accounts:
                 raise Conflict(
                     "An account with this email exists.", details={"field": "email"}
                 ) from None
-            raise
+            # A new id taken already (the profile's, the workspace's): nothing was written, and
+            # a retry draws new ones.
+            raise ServiceUnavailable from None
         return UserProfile(user_id, email, name, mfa_enabled=False), workspace
 
     # -- the signed-in user ------------------------------------------------------------
@@ -145,15 +147,17 @@ class Accounts:
 
         One transaction stores the new hash, advances the user's session generation (which
         voids every session started so far, for the authorizer and refresh alike) and records
-        `user.password_changed`: all three or none. Revoking the sessions one by one afterwards
-        only tidies their status; nothing depends on it finishing."""
+        `user.password_changed`: all three or none; but a trail that cannot take the event does
+        not stop the change (`append_protecting`: it is what ends a thief's sessions). Revoking
+        the sessions one by one afterwards only tidies their status; nothing depends on it
+        finishing."""
         profile, password_hash = self.confirm_password(user_id, current_password)
         passwords.check_policy(
             new_password, context=[profile.email, profile.name], field="new_password"
         )
         update, condition, values = _password_replacement(password_hash, new_password)
         try:
-            self._audit.append(
+            self._audit.append_protecting(
                 AuditEvent("user.password_changed", Actor.user(user_id), user_id),
                 [
                     TransactItem.update_item(

@@ -11,7 +11,9 @@ the sequence number it read to the next, conditioned on the head being unchanged
 event under that number, conditioned on it being new. Two writers that read the same head cannot
 both succeed, so the chain cannot fork; the loser reads the head again and retries. An append may
 carry the writes of the act it records (`append(event, with_writes=...)`), so that the act and its
-event happen together or not at all; the scheduled jobs use this to stay exactly-once. An act
+event happen together or not at all; the scheduled jobs use this to stay exactly-once. An act that
+protects the user (ending sessions, replacing a password) uses `append_protecting` instead: when
+the trail cannot take its event, the act is done without it and the event logged at ERROR. An act
 recorded in several trails at once (a sign-up: the user's and the new workspace's) appends its
 events in one transaction (`append_all`), moving each trail's head.
 
@@ -180,6 +182,8 @@ class AuditTrail(Protocol):
         self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
     ) -> list[Item]: ...
 
+    def append_protecting(self, event: AuditEvent, with_writes: Sequence[TransactItem]) -> None: ...
+
 
 class AppendRefused(Exception):
     """One of the writes carried with the event failed its condition: neither happened.
@@ -193,7 +197,12 @@ class AppendRefused(Exception):
 class TrailBroken(ServiceUnavailable):
     """The head names a free slot that holds an event already (put without moving the head):
     no append can succeed until someone looks. Verification reports the same trail invalid.
-    An act that must be recorded cannot happen meanwhile: clients see a 503, operators the log."""
+    An act that grants access cannot happen meanwhile: clients see a 503, operators the log.
+    An act that protects the user happens anyway (`append_protecting`)."""
+
+
+class TrailBusy(ServiceUnavailable):
+    """Every attempt to append lost its race to another writer of the same trail."""
 
 
 def _clean_details(details: Mapping[str, str]) -> dict[str, str]:
@@ -219,8 +228,23 @@ class StoredAuditTrail:
             self.append(event, provided)
         except AppendRefused:
             return
-        except ServiceUnavailable:  # TrailBroken among them
+        except ServiceUnavailable:  # TrailBroken and TrailBusy among them
             self._log(event, level=logging.ERROR, message="audit event not stored")
+
+    def append_protecting(self, event: AuditEvent, with_writes: Sequence[TransactItem]) -> None:
+        """Append for an act that protects the user (ends sessions, replaces a password): as
+        `append`, but when the trail cannot take the event (broken, or too busy) the writes are
+        done without it and the event is logged at ERROR, ids only. Anyone who can break a
+        trail (one `PutItem`) must not thereby keep a stolen session alive; the break itself is
+        what verification reports. `AppendRefused` when a write's condition fails, either way."""
+        try:
+            self.append(event, with_writes)
+        except (TrailBroken, TrailBusy):
+            self._log(event, level=logging.ERROR, message="audit event not stored; act done")
+            try:
+                self._heads.transact(with_writes)
+            except TransactionConflict as conflict:
+                raise AppendRefused(conflict.reasons) from None
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
         """Append `event` (with `with_writes`, atomically); returns the stored event."""
@@ -260,7 +284,7 @@ class StoredAuditTrail:
             for event in events:
                 self._log(event, level=logging.INFO, message=event.action)
             return stored
-        raise ServiceUnavailable
+        raise TrailBusy
 
     def _stored(self, event: AuditEvent, head: Item | None) -> Item:
         origin = _origin.get()

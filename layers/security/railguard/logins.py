@@ -5,7 +5,9 @@ and KMS calls in the same order, and one argon2 verification each (a dummy one f
 email). Both count against the account's and the source address's failure budgets (an IPv6
 address counts as its /64: `railguard.network.budget_subject`), and both append
 `auth.login_failed`, on condition that the email's login item names the user: for an unknown
-email, a user no account has (`NO_ACCOUNT`), so that transaction is refused and nothing is stored.
+email, a new user id of its own (no login item names it), so that transaction is refused and
+nothing is stored, and no two attempts share an item to contend for. What remains different is
+DynamoDB's own: a transaction that commits may take longer than one that is cancelled.
 
 A user with MFA on gets no session for the password alone but an MFA challenge: an opaque,
 single-use `mfa_token` (`rgm_...`, stored as its digest, 5 minutes) that `complete_mfa`
@@ -33,6 +35,7 @@ from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope
 from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
+from railguard.ids import new_id
 from railguard.mfa import SecondFactors
 from railguard.network import budget_subject
 from railguard.server_keys import KeyedHash
@@ -54,8 +57,6 @@ class TokenPair:
 
 
 MFA_TOKEN_PREFIX = "rgm_"  # noqa: S105 - a prefix, not a secret
-# Whom a failed login for an unknown email is recorded against, on a condition that never holds.
-NO_ACCOUNT = "usr_" + "0" * 26
 MFA_TOKEN_TTL_SECONDS = 300
 
 
@@ -144,9 +145,9 @@ class Logins:
 
     def _failed(self, email: str, login: Item | None, reason: str, client: ClientInfo) -> None:
         """Record a failed attempt on an existing account, by whoever sent it (they proved
-        nothing). For an unknown email the same calls are made, against `NO_ACCOUNT`, whose
-        condition fails: nothing is stored, and nothing tells the two apart."""
-        user_id = login["user_id"] if login is not None else NO_ACCOUNT
+        nothing). For an unknown email the same calls are made, against a user id drawn for
+        this attempt (a trail nobody else touches), whose condition fails: nothing is stored."""
+        user_id = login["user_id"] if login is not None else new_id("usr")
         self._audit.record(
             AuditEvent(
                 "auth.login_failed",

@@ -15,6 +15,9 @@ give nothing to brute-force; argon2 would cost ten verifications per attempt for
 
 Every change of a user's factors (enable, disable, new recovery codes) needs the password as well
 as a code: an access token alone must not be enough to enrol an attacker's authenticator.
+Turning MFA on or off ends the user's other sessions in its own transaction, by advancing the
+session generation with the caller's session moved along (`Sessions.advancing_generation`); the
+revocations one by one that follow only tidy their status.
 
 Wrong codes are throttled like passwords: each attempt is counted against the user (and, at
 login, the source address) before the code is checked, and given back when it was right.
@@ -247,8 +250,10 @@ class Mfa:
 
     def enable(self, user_id: str, session_id: str | None, code: str, password: str) -> list[str]:
         """Turn MFA on with the password and a correct code of the pending secret; returns the
-        recovery codes, shown this once. Every other session of the user ends: any of them may
-        be the one that set up an authenticator to lock the owner out with."""
+        recovery codes, shown this once. Every other session of the user ends with it (a new
+        session generation, the caller's moved along): any of them may be the one that set up
+        an authenticator to lock the owner out with, and a password login racing the enabling
+        must not outlive it."""
         item = self._totp_item(user_id, status="pending")
         self._confirm_password(user_id, password)
         reservation = self._throttle.reserve([(MFA_FAILURES_PER_USER, user_id)])
@@ -279,17 +284,21 @@ class Mfa:
                         },
                     ),
                     TransactItem.put(_recovery_item(user_id, codes, now)),
-                    self._mirror_on_profile(user_id, enabled=True),
+                    *self._sessions.advancing_generation(
+                        user_id, session_id, also_set={"mfa_enabled": True}
+                    ),
                 ],
             )
         except AppendRefused:
             raise Conflict("The authenticator changed at the same time; retry.") from None
+        # Only tidies the sessions' status: the new generation ended them already.
         self._sessions.end_all(user_id, except_session=session_id)
         return codes
 
     def disable(self, user_id: str, session_id: str | None, code: str, password: str) -> None:
         """Turn MFA off, given the password and a current code (TOTP or recovery); every other
-        session of the user ends, since any of them may be the reason to turn it off."""
+        session of the user ends with it (as for `enable`), since any of them may be the reason
+        to turn it off."""
         self._totp_item(user_id, status="enabled")
         # The password first: a code is spent when checked, and must not be for nothing.
         self._confirm_password(user_id, password)
@@ -301,11 +310,13 @@ class Mfa:
                 [
                     TransactItem.delete(item_keys.totp(user_id), **_WHILE_ENABLED),
                     TransactItem.delete(item_keys.recovery_codes(user_id)),
-                    self._mirror_on_profile(user_id, enabled=False),
+                    *self._sessions.advancing_generation(
+                        user_id, session_id, also_set={"mfa_enabled": False}
+                    ),
                 ],
             )
         except AppendRefused:
-            raise Conflict("MFA is not on.") from None
+            raise Conflict("MFA changed at the same time; retry.") from None
         self._sessions.end_all(user_id, except_session=session_id)
 
     def replace_recovery_codes(self, user_id: str, code: str, password: str) -> list[str]:
@@ -326,12 +337,3 @@ class Mfa:
         except TransactionConflict:
             raise Conflict("MFA is not on.") from None
         return codes
-
-    @staticmethod
-    def _mirror_on_profile(user_id: str, *, enabled: bool) -> TransactItem:
-        return TransactItem.update_item(
-            item_keys.user_profile(user_id),
-            "SET mfa_enabled = :enabled",
-            condition="attribute_exists(pk)",
-            values={":enabled": enabled},
-        )

@@ -47,7 +47,10 @@ def _dummy_hash() -> str:
 def verify_secret(stored_hash: str | None, candidate: str) -> bool:
     """Whether `candidate` matches; with no stored hash, spends the same time and says no, so an
     unknown account cannot be told from a wrong password by the clock."""
-    reference = stored_hash if stored_hash is not None else _dummy_hash()
+    # Made by the instance's first verification whatever it checks (not at import, which must
+    # not hash): otherwise a cold instance's first unknown account costs one more argon2 run.
+    dummy = _dummy_hash()
+    reference = stored_hash if stored_hash is not None else dummy
     try:
         return _hasher.verify(reference, candidate) and stored_hash is not None
     # ValueError: a stored value argon2 cannot even encode (e.g. non-ASCII) verifies nothing.

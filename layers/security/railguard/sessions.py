@@ -8,15 +8,26 @@ refreshes exactly one wins. Presenting a spent token again is taken as theft (RF
 the whole session is revoked, and recorded (`auth.refresh_reused`, in the user's trail). Sessions
 live at most 30 days from login, whatever the refreshes. A logout that ends a session is recorded
 (`auth.logged_out`). Each of these events, and a login's (`auth.login_succeeded`), is appended in
-the transaction that starts or ends the session: neither happens without the other.
+the transaction that starts or ends the session: no session starts without its event (an end
+may, below).
 
-A password change ends every session at once, whatever becomes of the rest of the change: the
-user's profile holds a session generation, which the change advances in the write that stores the
-new hash. A session, and each of its refresh tokens, carries the generation it was started in,
+A password change ends every session at once, whatever becomes of the rest of the change: the user's
+profile holds a session generation, which the change advances in the write that stores the new hash.
+A session carries its generation (the one it was started in, unless an MFA change moved it along),
 and is started on condition that it is still the profile's; the authorizer (`is_valid`) and a
-refresh refuse a session of an earlier generation. A counter, not a time: a session started in
-the same second as a change, before it, is refused, and one started after it is not, whatever the
-clocks of the instances involved say (docs/security.md).
+refresh refuse a session of an earlier generation. A counter, not a time: a session started in the
+same second as a change, before it, is refused, and one started after it is not, whatever the clocks
+of the instances involved say (docs/security.md). Turning MFA on or off advances the generation the
+same way, in its own transaction, and moves the caller's session along (`advancing_generation`):
+every other session ends with the change, whatever becomes of the revocations one by one that follow
+it.
+
+A session started with the password alone is also conditioned on MFA being off still, in the same
+check of the profile: a login that read the profile before MFA was turned on gets no session.
+
+Acts that protect the user (a logout, a reused refresh token ending its session, a password
+change) go through when their event cannot be stored (`AuditTrail.append_protecting`): breaking a
+trail must not keep a stolen session alive.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
@@ -61,16 +73,13 @@ def _new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _refresh_item(
-    token: str, user_id: str, session_id: str, expires_at: int, generation: int
-) -> Item:
+def _refresh_item(token: str, user_id: str, session_id: str, expires_at: int) -> Item:
     pk, sk = item_keys.refresh_token(_digest(token))
     return {
         "pk": pk,
         "sk": sk,
         "user_id": user_id,
         "session_id": session_id,
-        GENERATION_ATTRIBUTE: generation,
         "status": "active",
         "expires_at": expires_at,
         "ttl": expires_at + _TTL_SLACK_SECONDS,
@@ -83,7 +92,7 @@ def is_active(session: Item | None, now: float) -> bool:
 
 
 def generation_of(item: Item | None) -> int:
-    """The session generation a profile is in, or a session or refresh token was started in
+    """The session generation a profile is in, or a session or MFA challenge was started in
     (0 for items written before generations existed)."""
     return int((item or {}).get(GENERATION_ATTRIBUTE, 0))
 
@@ -98,15 +107,24 @@ def is_valid(session: Item | None, profile: Item | None, now: float) -> bool:
     )
 
 
-def in_generation(user_id: str, generation: int) -> TransactItem:
-    """The condition that the user's sessions are still in `generation`: no password change has
-    advanced it since it was read."""
+def _generation_is(generation: int) -> str:
+    """The condition that an item's generation (`#gen`) is `:gen`."""
+    return "(attribute_not_exists(#gen) OR #gen = :gen)" if generation == 0 else "#gen = :gen"
+
+
+def in_generation(user_id: str, generation: int, *, mfa_off: bool = False) -> TransactItem:
+    """The condition that the user's sessions are still in `generation`: no password or MFA
+    change has advanced it since it was read; and, `mfa_off`, that MFA is still off."""
+    condition = "attribute_exists(pk) AND " + _generation_is(generation)
+    values: dict[str, Any] = {":gen": generation}
+    if mfa_off:
+        condition += " AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :off)"
+        values[":off"] = False
     return TransactItem.check(
         item_keys.user_profile(user_id),
-        "attribute_exists(pk) AND "
-        + ("(attribute_not_exists(#gen) OR #gen = :gen)" if generation == 0 else "#gen = :gen"),
+        condition,
         names={"#gen": GENERATION_ATTRIBUTE},
-        values={":gen": generation},
+        values=values,
     )
 
 
@@ -142,8 +160,9 @@ class Sessions:
         """A new session, on condition that `password_hash` is still the user's password and
         `generation` their sessions' generation, so a login racing a password change cannot
         outlive it; and, when given, that `spending` (the write that uses up what the session
-        was granted for) applies with it. Recorded as `auth.login_succeeded` (with `details`)
-        in the same transaction."""
+        was granted for: an MFA challenge) applies with it; without, that MFA is still off, so
+        a login racing MFA's enabling cannot outlive it either. Recorded as
+        `auth.login_succeeded` (with `details`) in the same transaction."""
         now = int(self._clock.now())
         session_id = new_id("ses")
         expires_at = now + SESSION_LIFETIME_SECONDS
@@ -176,10 +195,10 @@ class Sessions:
                         "password_hash = :verified",
                         values={":verified": password_hash},
                     ),
-                    in_generation(user_id, generation),
+                    in_generation(user_id, generation, mfa_off=spending is None),
                     TransactItem.put(session, condition="attribute_not_exists(pk)"),
                     TransactItem.put(
-                        _refresh_item(token, user_id, session_id, expires_at, generation),
+                        _refresh_item(token, user_id, session_id, expires_at),
                         condition="attribute_not_exists(pk)",
                     ),
                     *([spending] if spending is not None else []),
@@ -205,7 +224,9 @@ class Sessions:
             self._reused(current, source_ip)
             raise InvalidRefreshToken
         user_id, session_id = current["user_id"], current["session_id"]
-        generation = generation_of(current)
+        # The session's generation, not the token's: an MFA change moves the caller's session
+        # into the next generation, and its refresh token with it.
+        generation = generation_of(self._table.get(item_keys.session(user_id, session_id)))
         replacement = _new_refresh_token()
         try:
             self._table.transact(
@@ -219,16 +240,14 @@ class Sessions:
                     ),
                     TransactItem.check(
                         item_keys.session(user_id, session_id),
-                        "#status = :active AND expires_at > :now",
-                        names={"#status": "status"},
-                        values={":active": "active", ":now": now},
+                        "#status = :active AND expires_at > :now AND " + _generation_is(generation),
+                        names={"#status": "status", "#gen": GENERATION_ATTRIBUTE},
+                        values={":active": "active", ":now": now, ":gen": generation},
                     ),
-                    # No password change since the session started, whatever else it did.
+                    # No password or MFA change since then, whatever else it did.
                     in_generation(user_id, generation),
                     TransactItem.put(
-                        _refresh_item(
-                            replacement, user_id, session_id, current["expires_at"], generation
-                        ),
+                        _refresh_item(replacement, user_id, session_id, current["expires_at"]),
                         condition="attribute_not_exists(pk)",
                     ),
                 ]
@@ -256,6 +275,42 @@ class Sessions:
                 "auth.logged_out", Actor.user(user_id), user_id, details={"session_id": session_id}
             ),
         )
+
+    def advancing_generation(
+        self, user_id: str, keeping: str | None, *, also_set: Mapping[str, Any]
+    ) -> list[TransactItem]:
+        """The writes that end every session of the user but `keeping` (the caller's, moved into
+        the next generation with the profile), writing `also_set` on the profile in the same
+        update: for a change that must end the other sessions in its own transaction. They fail
+        their conditions if the generation moved since it is read here, or `keeping` is not an
+        active session of it."""
+        generation = generation_of(self._table.get(item_keys.user_profile(user_id)))
+        values: dict[str, Any] = {":gen": generation, ":next": generation + 1}
+        names = {"#gen": GENERATION_ATTRIBUTE}
+        assignments = ["#gen = :next"]
+        for number, (name, value) in enumerate(also_set.items()):
+            names[f"#set{number}"], values[f":set{number}"] = name, value
+            assignments.append(f"#set{number} = :set{number}")
+        writes = [
+            TransactItem.update_item(
+                item_keys.user_profile(user_id),
+                "SET " + ", ".join(assignments),
+                "attribute_exists(pk) AND " + _generation_is(generation),
+                names=names,
+                values=values,
+            )
+        ]
+        if keeping is not None:
+            writes.append(
+                TransactItem.update_item(
+                    item_keys.session(user_id, keeping),
+                    "SET #gen = :next",
+                    "#status = :active AND " + _generation_is(generation),
+                    names={"#gen": GENERATION_ATTRIBUTE, "#status": "status"},
+                    values={":gen": generation, ":next": generation + 1, ":active": "active"},
+                )
+            )
+        return writes
 
     def end_all(self, user_id: str, *, except_session: str | None = None) -> int:
         """Revoke every active session of the user but `except_session`; returns how many."""
@@ -307,7 +362,8 @@ class Sessions:
             if event is None:
                 self._table.update(key, update, condition=condition, names=names, values=values)
             else:
-                self._audit.append(
+                # Protective: it happens even when the trail cannot take its event.
+                self._audit.append_protecting(
                     event,
                     [TransactItem.update_item(key, update, condition, names=names, values=values)],
                 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 
 import jwt
 import pytest
@@ -14,9 +15,10 @@ from argon2 import PasswordHasher
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords, policy
+from railguard import accounts, passwords, policy
+from railguard.audit import AuditEvent, StoredAuditTrail
 from railguard.sessions import Sessions
-from railguard.store import Table
+from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
@@ -52,6 +54,25 @@ def test_signup_creates_the_user_and_an_owned_workspace(table: Table) -> None:
     assert login is not None
     assert login["password_hash"].startswith("$argon2id$")
     assert a.STRONG_PASSWORD not in json.dumps(login)
+
+
+def test_a_sign_up_whose_new_user_id_is_taken_is_503_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, table: Table
+) -> None:
+    # Given an account, and a sign-up that will draw that account's user id as its own
+    taken = a.sign_up(a.new_email())["user"]["id"]
+    monkeypatch.setattr(accounts, "new_id", lambda _prefix: taken)
+    # When a new email signs up
+    email = a.new_email()
+    result = a.post(
+        "/api/v1/auth/signup",
+        {"email": email, "password": a.STRONG_PASSWORD, "name": "N"},
+        source_ip=a.sign_up_address(),
+    )
+    # Then it is a 503 to retry (not a 500, nor a 409 for an email nobody has), and nothing of it
+    # is stored
+    assert (result.status, result.json()["error"]["code"]) == (503, "service_unavailable")
+    assert table.get(item_keys.login(email)) is None
 
 
 def test_an_email_is_taken_whatever_its_case() -> None:
@@ -175,6 +196,34 @@ def test_finding_6_an_unknown_email_and_a_wrong_password_do_the_same_work(
     assert not isinstance(events, int)
     actions = [event["action"] for event in events.json()["data"]]
     assert actions == ["auth.login_succeeded", "auth.login_failed", "user.signed_up"]
+
+
+def test_finding_6_failed_logins_for_unknown_emails_share_no_item(
+    monkeypatch: pytest.MonkeyPatch, table: Table
+) -> None:
+    """Issue 16 finding 6 (second review): each unknown email's failure is recorded against a
+    user of its own, so concurrent ones do not contend for one placeholder trail (retries and
+    pauses a timer could tell from a wrong password's)."""
+    # Given the users whom failed logins are recorded against, noted
+    named: list[str] = []
+    record = StoredAuditTrail.record
+
+    def noting(
+        trail: StoredAuditTrail, event: AuditEvent, *, provided: Sequence[TransactItem] = ()
+    ) -> None:
+        named.append(event.target_id)
+        record(trail, event, provided=provided)
+
+    monkeypatch.setattr(StoredAuditTrail, "record", noting)
+    # When two logins with emails nobody has fail
+    for address in ("10.9.1.1", "10.9.1.2"):
+        assert a.log_in(a.new_email(), "wrong-password-123", source_ip=address).status == 401
+    # Then each was recorded against a user id of its own, and nothing was stored for either
+    assert len(named) == len(set(named)) == 2
+    for user_id in named:
+        assert user_id.startswith("usr_")
+        assert table.get(item_keys.audit_head(item_keys.user_trail(user_id))) is None
+        assert table.get(item_keys.user_profile(user_id)) is None
 
 
 def test_finding_6_sign_ups_are_limited_per_source_address() -> None:
@@ -476,6 +525,75 @@ def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
         a.authorize([*a.bearer(third["access_token"]), *in_workspace], _LIST_KEYS), dict
     )
     assert a.post("/api/v1/auth/refresh", {"refresh_token": third["refresh_token"]}).status == 200
+
+
+def _break_trail(table: Table, audit_table: Table, user_id: str) -> None:
+    """What any function's role can do with one PutItem: an event at the user's trail's next
+    number, without moving the head, so that every later append to the trail fails."""
+    trail = item_keys.user_trail(user_id)
+    head = table.get(item_keys.audit_head(trail))
+    assert head is not None
+    pk, sk = item_keys.audit_event(trail, head["seq"] + 1)
+    audit_table.put({"pk": pk, "sk": sk, "seq": head["seq"] + 1, "trail": trail})
+
+
+def test_finding_11_a_broken_trail_stops_acts_that_grant_access_not_those_that_protect(
+    table: Table, audit_table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16 finding 11 (second review): breaking a user's trail must not keep a thief's
+    session alive. A logout, a reused refresh token and a password change go through without
+    their event (logged at ERROR); a login, which grants access, is refused with a 503."""
+    # Given a user's session, a thief's, one to log out and one whose refresh token is spent
+    email = a.new_email()
+    user_id = a.sign_up(email)["user"]["id"]
+    owner, thief, leaving, spent = (a.tokens_for(email) for _ in range(4))
+    rotated = a.post("/api/v1/auth/refresh", {"refresh_token": spent["refresh_token"]})
+    assert rotated.status == 200
+    # And the user's trail broken
+    _break_trail(table, audit_table, user_id)
+    # When one session logs out and the spent refresh token is presented again
+    logout = a.post("/api/v1/auth/logout", {"refresh_token": leaving["refresh_token"]})
+    reuse = a.post("/api/v1/auth/refresh", {"refresh_token": spent["refresh_token"]})
+    # Then the logout is done, and the reuse ends its session, while the thief's goes on
+    assert (logout.status, logout.body) == (204, "")
+    assert (reuse.status, reuse.json()["error"]["code"]) == (401, "invalid_refresh_token")
+    a.reset_instances()
+    assert a.authorize(a.bearer(leaving["access_token"])) == 401
+    assert a.authorize(a.bearer(rotated.json()["data"]["access_token"])) == 401
+    assert isinstance(a.authorize(a.bearer(thief["access_token"])), dict)
+    # When the owner changes the password
+    new_password = "green-lamp-harbor-77"
+    changed = a.call_me(
+        owner["access_token"],
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
+    )
+    # Then it is done, and every session ends, the thief's included, refresh tokens too
+    assert not isinstance(changed, int)
+    assert changed.status == 204
+    a.reset_instances()
+    for session in (owner, thief):
+        assert a.authorize(a.bearer(session["access_token"])) == 401
+        refresh = a.post("/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]})
+        assert (refresh.status, refresh.json()["error"]["code"]) == (401, "invalid_refresh_token")
+    assert a.log_in(email).status == 401
+    # And each event the trail could not take was logged at ERROR (the old password's failed
+    # login too, as always)
+    unstored = [
+        record.audit_event
+        for record in caplog.records
+        if record.levelno == logging.ERROR and hasattr(record, "audit_event")
+    ]
+    assert unstored == [
+        "auth.logged_out",
+        "auth.refresh_reused",
+        "user.password_changed",
+        "auth.login_failed",
+    ]
+    # While a login with the new password, which grants access, is refused until someone looks
+    login = a.log_in(email, new_password)
+    assert (login.status, login.json()["error"]["code"]) == (503, "service_unavailable")
 
 
 def _change_password(current: str, new: str) -> tuple[str, HttpResult]:

@@ -21,6 +21,7 @@ from railguard.clock import SystemClock
 from railguard.envelope import DataKeyCache, Envelope
 from railguard.errors import RateLimited
 from railguard.mfa import SecondFactors
+from railguard.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
@@ -232,6 +233,87 @@ def test_finding_7_mfa_changes_need_the_password_and_enabling_ends_other_session
         )
         assert (without.status, _error_code(without)) == (400, "validation_error")
         assert (wrong.status, _error_code(wrong)) == (401, "invalid_credentials")
+    assert person.call("GET", "/api/v1/me").json()["data"]["mfa_enabled"] is True
+
+
+def _pending(person: Person) -> None:
+    setup = person.call("POST", "/api/v1/me/mfa/totp/setup")
+    assert setup.status == 200, setup.body
+    person.secret = remember(setup.json()["data"]["secret"])
+
+
+def _enable(person: Person) -> Reply:
+    return person.call(
+        "POST", "/api/v1/me/mfa/totp/enable", {"code": person.code(), "password": a.STRONG_PASSWORD}
+    )
+
+
+def _acts(person: Person, access_token: str, refresh_token: str) -> tuple[int, int]:
+    """The statuses of `/me` with the access token, and of a refresh with the refresh token."""
+    me = person.client.request("GET", "/api/v1/me", token=access_token)
+    refreshed = person.client.request(
+        "POST", "/api/v1/auth/refresh", body={"refresh_token": refresh_token}
+    )
+    return me.status, refreshed.status
+
+
+def test_finding_7_a_password_login_racing_the_enabling_gets_no_session(
+    person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 finding 7 (second review): a login that read the profile while MFA was off and
+    starts its session after the enabling committed (and after its revocations) gets none."""
+    # Given a pending authenticator, and a password login that will start its session only
+    # after the owner has turned MFA on
+    _pending(person)
+    start = Sessions.start
+    enabled: list[Reply] = []
+
+    def after_the_enabling(sessions: Sessions, *args: Any, **kwargs: Any) -> Any:
+        if not enabled:
+            enabled.append(_enable(person))
+        return start(sessions, *args, **kwargs)
+
+    monkeypatch.setattr(Sessions, "start", after_the_enabling)
+    # When that login (someone holding the password) goes on
+    raced = person.client.request(
+        "POST",
+        "/api/v1/auth/login",
+        body={"email": person.email, "password": a.STRONG_PASSWORD},
+        source_ip=next(_ADDRESSES),
+    )
+    monkeypatch.setattr(Sessions, "start", start)
+    # Then the enabling succeeded, and the login got no session
+    assert enabled[0].status == 200, enabled[0].body
+    assert raced.status == 401, raced.body
+    assert _error_code(raced) == "invalid_credentials"
+    # And the owner's own session acts and refreshes, while a new login needs the code
+    person.clock.advance(3)
+    assert _acts(person, person.access_token, person.refresh_token) == (200, 200)
+    assert person.log_in().json()["data"]["mfa_required"] is True
+
+
+def test_finding_7_enabling_cut_short_still_ends_the_other_sessions(
+    person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 finding 7 (second review): the enabling ends the other sessions in its own
+    transaction (a new session generation), so revoking them one by one afterwards only
+    tidies; the caller's session goes on, refresh included."""
+    # Given another session of the user, and a pending authenticator
+    other = a.tokens_for(person.email)
+    _pending(person)
+
+    # When the enabling commits, then stops before revoking sessions one by one
+    def cut_short(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the function stopped here")
+
+    end_all = Sessions.end_all
+    monkeypatch.setattr(Sessions, "end_all", cut_short)
+    assert _enable(person).status == 500
+    monkeypatch.setattr(Sessions, "end_all", end_all)
+    # Then MFA is on, the other session neither acts nor refreshes, and this one does both
+    person.clock.advance(3)
+    assert _acts(person, other["access_token"], other["refresh_token"]) == (401, 401)
+    assert _acts(person, person.access_token, person.refresh_token) == (200, 200)
     assert person.call("GET", "/api/v1/me").json()["data"]["mfa_enabled"] is True
 
 

@@ -251,3 +251,36 @@ def test_an_unknown_account_costs_one_verification_like_a_wrong_password(
     # And a wrong password against a real hash costs the same single verification
     assert verify_secret(stored_hash, "not-the-password") is False
     assert counting_hasher.verifications == 2
+
+
+class _HashCounter:
+    """The module's hasher, with its hashes (not verifications) counted."""
+
+    def __init__(self, inner: PasswordHasher):
+        self._inner = inner
+        self.hashes = 0
+
+    def hash(self, secret: str) -> str:
+        self.hashes += 1
+        return self._inner.hash(secret)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["wrong_password", "unknown_account"])
+def test_finding_6_on_a_cold_instance_a_known_and_an_unknown_account_cost_the_same(
+    monkeypatch: pytest.MonkeyPatch, stored_hash: str, known: bool
+) -> None:
+    """Issue 16 finding 6 (second review): the dummy hash is made by an instance's first
+    verification whichever account it is for, not by its first unknown account's."""
+    # Given a cold instance (no dummy hash made yet) and the hasher's hashes counted
+    passwords._dummy_hash.cache_clear()
+    counter = _HashCounter(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", counter)
+    # When its first verification is of a wrong password, or against no account
+    assert verify_secret(stored_hash if known else None, "not-the-password") is False
+    # Then it made the one dummy hash either way, and the next verification makes none
+    assert counter.hashes == 1
+    assert verify_secret(stored_hash if known else None, "not-the-password") is False
+    assert counter.hashes == 1
