@@ -168,6 +168,9 @@ class _CountingAuditTrail(AuditTrail):
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
         return self.append_all([event], with_writes)[0]
 
+    def append_protecting(self, event: AuditEvent, with_writes: Sequence[TransactItem]) -> None:
+        self.append(event, with_writes)
+
     def append_all(
         self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
     ) -> list[Item]:
