@@ -287,7 +287,7 @@ class AgentUis:
             by=scope.actor,
         )
         try:
-            self._audit.append(scope.event("agent_ui.deleted", agent_ui_id), [deletion])
+            self._audit.append_protecting(scope.event("agent_ui.deleted", agent_ui_id), [deletion])
         except AppendRefused:
             raise NotFound("No such agent UI.") from None
 

@@ -432,7 +432,7 @@ class ApiKeys:
         )
         event = scope.event("api_key.revoked", record["id"], {"name": record["name"]})
         with suppress(AppendRefused):  # revoked by a concurrent request: nothing to do here
-            self._audit.append(event, with_writes=[revocation])
+            self._audit.append_protecting(event, [revocation])
 
 
 class KeyLookup:

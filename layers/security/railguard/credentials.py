@@ -310,7 +310,7 @@ class Credentials:
             writes.append(_default_removal(scope, item))
         event = scope.event("credential.deleted", credential_id, {"name": item["name"]})
         try:
-            self._audit.append(event, with_writes=writes)
+            self._audit.append_protecting(event, writes)
         except AppendRefused:
             raise NotFound("No such credential.") from None
 

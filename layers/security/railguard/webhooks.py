@@ -298,7 +298,9 @@ class WebhookTriggers:
         now = int(self._clock.now())
         deletion = soft_deletion((record["pk"], record["sk"]), trigger_id, now=now, by=scope.actor)
         try:
-            self._audit.append(scope.event("webhook_trigger.deleted", trigger_id), [deletion])
+            self._audit.append_protecting(
+                scope.event("webhook_trigger.deleted", trigger_id), [deletion]
+            )
         except AppendRefused:
             raise NotFound("No such webhook trigger.") from None
 

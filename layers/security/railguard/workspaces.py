@@ -300,7 +300,9 @@ class Workspaces:
             },
         )
         try:
-            self._audit.append(scope.event("workspace.deleted", scope.workspace_id), [deletion])
+            self._audit.append_protecting(
+                scope.event("workspace.deleted", scope.workspace_id), [deletion]
+            )
         except AppendRefused:
             raise NotFound("No such workspace.") from None
 
@@ -399,7 +401,7 @@ class Workspaces:
         reason = "left" if user_id == scope.user_id else "removed"
         event = scope.event("member.removed", user_id, {"role": member["role"], "reason": reason})
         try:
-            self._audit.append(event, [removal])
+            self._audit.append_protecting(event, [removal])
         except AppendRefused:
             raise Conflict("The member changed at the same time; retry.") from None
 

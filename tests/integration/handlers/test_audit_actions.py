@@ -9,6 +9,7 @@ and no secret anywhere in what was stored. Requests that are refused record noth
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -587,3 +588,72 @@ def test_finding_11_a_sign_up_is_one_transaction_with_both_its_events(
 
 
 _WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_takes_it_away(
+    web: Web, table: Table, audit_table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16 finding 11 (second review): with one PutItem on the audit table, anyone holding
+    a function's role can break a workspace's trail. Its owner must still be able to revoke a
+    stolen key and delete a trigger, an agent UI, a credential, a member and the workspace;
+    what grants access (a new key) waits for the trail to be repaired."""
+    # Given an owner's workspace with a key, a trigger, an agent UI, a credential and a member
+    owner = _account(web)
+    member = _account(web)
+    headers = {"X-Workspace-ID": owner.workspace_id}
+
+    def call(method: str, path: str, body: Any = None) -> Reply:
+        return web.call(method, path, body, token=owner.access_token, headers=headers)
+
+    def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = call("POST", path, body)
+        assert reply.status == 201, reply.body
+        data: dict[str, Any] = reply.json()["data"]
+        return data
+
+    key = made("/api/v1/api-keys", {"name": "ci", "scopes": ["agents:read"]})
+    remember(key["key"])
+    trigger = made("/api/v1/webhook-triggers", {"name": "t", "agent_id": "agent-1"})
+    remember(trigger["token"])
+    agent_ui = made("/api/v1/agent-uis", {"name": "ui", "agent_id": "agent-1"})
+    value = remember("sk-broken-trail-0123456789")
+    credential = made("/api/v1/credentials", {"name": "c", "type": "openai", "value": value})
+    members = f"/api/v1/workspaces/{owner.workspace_id}/members"
+    added = call("POST", members, {"email": member.email, "role": "user"})
+    assert added.status == 201, added.body
+    # And the workspace's trail broken: an event at its next number, the head not moved
+    trail = workspace_trail(owner.workspace_id)
+    head = table.get(audit_head(trail))
+    assert head is not None
+    pk, sk = audit_event(trail, head["seq"] + 1)
+    audit_table.put({"pk": pk, "sk": sk, "seq": head["seq"] + 1, "trail": trail})
+    # When the owner creates a key / Then that waits for the trail (it grants access)
+    another = call("POST", "/api/v1/api-keys", {"name": "more", "scopes": ["agents:read"]})
+    assert (another.status, another.json()["error"]["code"]) == (503, "service_unavailable")
+    # When the owner takes access away, each kind of it
+    taken_away = [
+        call("DELETE", f"/api/v1/api-keys/{key['id']}").status,
+        call("DELETE", f"/api/v1/webhook-triggers/{trigger['id']}").status,
+        call("DELETE", f"/api/v1/agent-uis/{agent_ui['id']}").status,
+        call("DELETE", f"/api/v1/credentials/{credential['id']}").status,
+        call("DELETE", f"{members}/{member.user_id}").status,
+        call("DELETE", f"/api/v1/workspaces/{owner.workspace_id}").status,
+    ]
+    # Then each is done, and the key no longer opens anything
+    assert taken_away == [204] * 6
+    a.reset_instances()
+    assert a.authorize([("X-API-Key", key["key"])]) == 401
+    # And each event the trail could not take was logged at ERROR, ids only
+    unstored = [
+        record.audit_event
+        for record in caplog.records
+        if record.levelno == logging.ERROR and hasattr(record, "audit_event")
+    ]
+    assert unstored == [
+        "api_key.revoked",
+        "webhook_trigger.deleted",
+        "agent_ui.deleted",
+        "credential.deleted",
+        "member.removed",
+        "workspace.deleted",
+    ]
