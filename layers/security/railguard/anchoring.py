@@ -130,4 +130,5 @@ class Anchoring:
                 condition="seq = :seq AND #hash = :hash",
                 names={"#hash": "hash"},
                 values={":seq": head.seq, ":hash": head.hash},
+                read_back=False,  # the role may not read a head's partition back (IAM)
             )

@@ -235,14 +235,17 @@ class Table:
         condition: str | None = None,
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
+        read_back: bool = True,
     ) -> Item:
-        """Apply an update expression; returns the item as it is after the update."""
+        """Apply an update expression; returns the item as it is after the update, or, without
+        `read_back`, nothing (an empty item): a role allowed to name only some attributes may
+        not read the others back (`dynamodb:ReturnValues`)."""
         with _translated_errors():
             response = self._client.update_item(
                 TableName=self.name,
                 Key=_key(key),
                 UpdateExpression=update,
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_NEW" if read_back else "NONE",
                 **_expression_arguments(condition, names or {}, values or {}),
             )
         return deserialize(response.get("Attributes", {}))
