@@ -1,7 +1,7 @@
-"""What each function's role may do, in ONE table, checked both ways against template.yaml with
-`infra.iam`: everything a function needs is allowed, and everything else is refused (every
-action of the services the stack uses, on every resource, in every kind of partition, under every
-encryption-context purpose).
+"""Issue 16, finding 4. What each function's role may do, in ONE table, checked both ways
+against template.yaml with `infra.iam`: everything a function needs is allowed, and everything
+else is refused (every action of the services the stack uses, on every resource, in every kind
+of partition, under every encryption-context purpose).
 
 The table is the promise; the integration tier proves it is enough (tests/support/iam.py checks
 every AWS call a handler makes against its function's policy). To extend it: add the grant to the
@@ -456,7 +456,9 @@ def test_the_table_names_every_function_of_the_template(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("function_id", sorted(ALLOWED))
-def test_each_role_allows_exactly_what_the_table_says(stack: Stack, function_id: str) -> None:
+def test_finding_4_each_role_allows_exactly_what_the_table_says(
+    stack: Stack, function_id: str
+) -> None:
     # Given the function's policy in the template, and its row of the table
     policy = stack.policy(function_id)
     grants = ALLOWED[function_id]
@@ -486,7 +488,7 @@ def test_a_function_that_seals_knows_the_stacks_key(template: Template, function
     assert variables["KMS_KEY_ID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
 
 
-def test_internet_facing_functions_cannot_reach_other_partitions(stack: Stack) -> None:
+def test_finding_4_internet_facing_functions_cannot_reach_other_partitions(stack: Stack) -> None:
     # Given the functions on routes without an authorizer
     ingress, auth, agent_uis = (
         stack.policy(f) for f in ("WebhookIngressFunction", "AuthFunction", "AgentUisFunction")

@@ -158,7 +158,7 @@ def test_every_eviction_overwrites_the_caches_own_buffer(
     assert buffer == bytearray(32)
 
 
-def test_decryption_uses_only_the_caches_buffer_so_eviction_wipes_every_key_it_used(
+def test_finding_12_decryption_uses_only_the_caches_buffer_so_eviction_wipes_every_key_it_used(
     kms: FakeKms, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given an envelope with a cache, and a record of every key AES-GCM is given to decrypt
