@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from railguard.errors import Conflict, ValidationFailed
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
@@ -47,10 +45,11 @@ class AlreadyApplied(Conflict):
 
 
 def _plain(value: object) -> object:
-    """JSON for what pydantic keeps apart: a secret's value counts in what was asked."""
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    return str(value)
+    """JSON for what pydantic keeps apart: a secret's value (a `SecretStr`, known by its method:
+    importing pydantic here would load it into the authorizer, through the key lookup) counts
+    in what was asked."""
+    reveal = getattr(value, "get_secret_value", None)
+    return reveal() if callable(reveal) else str(value)
 
 
 @dataclass(frozen=True)
