@@ -232,14 +232,17 @@ class StoredAuditTrail:
             self._log(event, level=logging.ERROR, message="audit event not stored")
 
     def append_protecting(self, event: AuditEvent, with_writes: Sequence[TransactItem]) -> None:
-        """Append for an act that protects the user (ends sessions, replaces a password): as
-        `append`, but when the trail cannot take the event (broken, or too busy) the writes are
-        done without it and the event is logged at ERROR, ids only. Anyone who can break a
-        trail (one `PutItem`) must not thereby keep a stolen session alive; the break itself is
-        what verification reports. `AppendRefused` when a write's condition fails, either way."""
+        """Append for an act that takes access away (ends sessions, replaces a password, revokes
+        or deletes): as `append`, but when the trail is broken the writes are done without the
+        event, which is logged at ERROR, ids only. Anyone who can break a trail (one `PutItem`)
+        must not thereby keep a stolen session or key alive; the break itself is what
+        verification reports. Only a break: a trail merely busy (`TrailBusy`, which a flood of
+        one's own audited requests can cause) answers 503 and the client retries, or a
+        destructive act could be done unrecorded and leave the trail valid. `AppendRefused`
+        when a write's condition fails, either way."""
         try:
             self.append(event, with_writes)
-        except (TrailBroken, TrailBusy):
+        except TrailBroken:
             self._log(event, level=logging.ERROR, message="audit event not stored; act done")
             try:
                 self._heads.transact(with_writes)
