@@ -18,4 +18,7 @@ def note_last_use(table: Table, key: ItemKey, now: int) -> None:
             "(attribute_not_exists(last_used_at) OR last_used_at < :cutoff)"
         ),
         values={":now": now, ":cutoff": now - LAST_USED_RESOLUTION_SECONDS},
+        # The roles that note a use may name only these attributes and read nothing back (IAM):
+        # an update that may name others could make a key or a trigger out of nothing.
+        read_back=False,
     )

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from infra.iam import (
+    ATTRIBUTES,
     LEADING_KEYS,
+    RETURN_VALUES,
     Policy,
     PolicyError,
     Request,
@@ -358,7 +360,8 @@ SERVER_KEY_NAMES = (
 )
 # DataKey; an earlier key of this stack (tagged as its data key); another key of the account;
 # the HMAC key of idempotency fingerprints.
-KEYS = ("DataKey", "EarlierDataKey", "OtherKey", "MacKey")
+MAC_KEYS = {"MacKey": "IdempotencyMacKey"}
+KEYS = ("DataKey", "EarlierDataKey", "OtherKey", *MAC_KEYS)
 OTHER_ACTIONS = {
     "AnchorBucket": ("s3:ListBucketVersions", "s3:ListBucket", "s3:PutBucketPolicy"),
     "Anchor": (
@@ -399,8 +402,8 @@ class Probe:
             tags = (
                 stack.key_tags(data_key) if self.resource in ("DataKey", "EarlierDataKey") else {}
             )
-            if self.resource == "MacKey":
-                arn = stack.arn("IdempotencyMacKey")
+            if self.resource in MAC_KEYS:
+                arn = stack.arn(MAC_KEYS[self.resource])
             context = {} if self.purpose is None else {"purpose": self.purpose}
             if self.item_id is not None:
                 context |= {"workspace_id": "-", "item_id": self.item_id}
@@ -544,6 +547,55 @@ def test_the_anchor_job_may_only_take_a_head_off_its_work_list(stack: Stack) -> 
     assert not update("SET #role = :owner", "attribute_exists(pk)")
     assert not update("SET mfa_enabled = :no", "attribute_exists(pk)")
     assert not update("REMOVE gsi2pk", "seq = :seq", ReturnValues="ALL_OLD")
+
+
+# Those who may make a membership or change a workspace's owner; every other role that writes
+# in a workspace's partition is denied naming `role` or `owner_id` (third review of issue 16).
+MEMBERSHIP_WRITERS = {"AuthFunction", "WorkspacesFunction"}
+
+
+@pytest.mark.parametrize("action", ["PutItem", "UpdateItem"])
+@pytest.mark.parametrize("attribute", ["role", "owner_id"])
+def test_finding_4_only_auth_and_workspaces_may_make_a_member_or_an_owner(
+    stack: Stack, action: str, attribute: str
+) -> None:
+    # Given a write in a workspace's partition that names a membership's or an ownership's
+    # attribute, as one that made the attacker an owner would
+    request = Request(
+        f"dynamodb:{action}",
+        stack.arn("Table"),
+        {LEADING_KEYS: ("WS#w1",), ATTRIBUTES: ("pk", "sk", attribute)},
+    )
+    # Then only sign-up and workspace management may make it
+    allowed = {f for f in stack.function_ids() if stack.policy(f).allows(request)}
+    assert allowed == MEMBERSHIP_WRITERS
+
+
+@pytest.mark.parametrize(
+    ("function_id", "partition"),
+    [("AuthorizerFunction", "APIKEY#d1"), ("WebhookIngressFunction", "WEBHOOK#d1")],
+)
+def test_finding_4_noting_a_last_use_cannot_make_a_key_or_a_trigger(
+    stack: Stack, function_id: str, partition: str
+) -> None:
+    # Given the authorizer's and the public ingress's one write to a key's or trigger's record
+    policy = stack.policy(function_id)
+
+    def update(*attributes: str, returns: str = "NONE") -> Request:
+        context = {
+            LEADING_KEYS: (partition,),
+            ATTRIBUTES: ("pk", "sk", *attributes),
+            RETURN_VALUES: (returns,),
+        }
+        return Request("dynamodb:UpdateItem", stack.arn("Table"), context)
+
+    # Then it may set last_used_at, reading nothing back
+    assert policy.allows(update("last_used_at"))
+    # And not name what makes a record a credential (its workspace, scopes, status), nor read
+    # the record back
+    for attribute in ("workspace_id", "scopes", "status", "allowed_ips", "secret"):
+        assert not policy.allows(update("last_used_at", attribute)), attribute
+    assert not policy.allows(update("last_used_at", returns="ALL_NEW"))
 
 
 # ---------------------------------------------------------------- the evaluator itself
