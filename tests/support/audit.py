@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from railguard.audit import AppendRefused, AuditEvent
@@ -63,3 +64,12 @@ def forge(events: Table, heads: Table, trail: str, seq: int, details: dict[str, 
         values={":hash": prev},
     )
     return prev
+
+
+def unstored_events(records: Sequence[logging.LogRecord]) -> list[str]:
+    """The actions of the audit events logged at ERROR as not stored (a broken trail), in order."""
+    return [
+        record.audit_event
+        for record in records
+        if record.levelno == logging.ERROR and hasattr(record, "audit_event")
+    ]

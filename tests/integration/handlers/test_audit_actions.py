@@ -9,7 +9,6 @@ and no secret anywhere in what was stored. Requests that are refused record noth
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from railguard.store.keys import (
     workspace_trail,
 )
 from tests.support import accounts as a
+from tests.support.audit import unstored_events
 from tests.support.aws_calls import record_aws_calls
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
@@ -644,12 +644,7 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
     a.reset_instances()
     assert a.authorize([("X-API-Key", key["key"])]) == 401
     # And each event the trail could not take was logged at ERROR, ids only
-    unstored = [
-        record.audit_event
-        for record in caplog.records
-        if record.levelno == logging.ERROR and hasattr(record, "audit_event")
-    ]
-    assert unstored == [
+    assert unstored_events(caplog.records) == [
         "api_key.revoked",
         "webhook_trigger.deleted",
         "agent_ui.deleted",

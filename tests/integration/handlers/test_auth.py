@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import Iterator, Sequence
 
 import jwt
@@ -22,6 +21,7 @@ from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
+from tests.support.audit import unstored_events
 from tests.support.aws_calls import record_aws_calls
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult
@@ -580,12 +580,7 @@ def test_finding_11_a_broken_trail_stops_acts_that_grant_access_not_those_that_p
     assert a.log_in(email).status == 401
     # And each event the trail could not take was logged at ERROR (the old password's failed
     # login too, as always)
-    unstored = [
-        record.audit_event
-        for record in caplog.records
-        if record.levelno == logging.ERROR and hasattr(record, "audit_event")
-    ]
-    assert unstored == [
+    assert unstored_events(caplog.records) == [
         "auth.logged_out",
         "auth.refresh_reused",
         "user.password_changed",
