@@ -18,10 +18,7 @@ from tests.support.inprocess import InProcessClient
 @pytest.fixture
 def owner(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    email = a.new_email()
-    workspace = a.sign_up(email)["workspace"]["id"]
-    token = a.tokens_for(email)["access_token"]
-    return {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
+    return a.owner_headers()
 
 
 def _new_key(client: InProcessClient, owner: dict[str, str]) -> dict[str, Any]:

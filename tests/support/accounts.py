@@ -72,6 +72,14 @@ def tokens_for(email: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
     return data
 
 
+def owner_headers() -> dict[str, str]:
+    """A new account's headers for its own workspace: its access token and the workspace's id."""
+    email = new_email()
+    workspace = sign_up(email)["workspace"]["id"]
+    token = tokens_for(email)["access_token"]
+    return {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
+
+
 def authorize(
     headers: list[tuple[str, str]], route_key: str = "GET /api/v1/me"
 ) -> dict[str, str] | int:

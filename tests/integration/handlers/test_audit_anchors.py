@@ -53,10 +53,8 @@ class Owner:
 
 @pytest.fixture
 def owner(client: InProcessClient) -> Owner:
-    email = a.new_email()
-    workspace = a.sign_up(email)["workspace"]["id"]
-    token = a.tokens_for(email)["access_token"]
-    return Owner(workspace, {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace})
+    headers = a.owner_headers()
+    return Owner(headers["X-Workspace-ID"], headers)
 
 
 def _credentials(client: InProcessClient, owner: Owner, count: int) -> None:

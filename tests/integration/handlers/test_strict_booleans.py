@@ -18,10 +18,7 @@ NOT_BOOLEANS = [0, 1, "true", "false", "yes"]
 @pytest.fixture
 def owner(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    email = a.new_email()
-    workspace = a.sign_up(email)["workspace"]["id"]
-    token = a.tokens_for(email)["access_token"]
-    return {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
+    return a.owner_headers()
 
 
 def _bodies(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
