@@ -111,6 +111,7 @@ class Resource:
     logical_id: str
     type: str
     properties: Mapping[str, Any]  # as written: intrinsics not resolved
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,10 @@ def _resource(path: Path, logical_id: str, body: Any) -> Resource:
     properties = body.get("Properties") or {}
     if not isinstance(properties, dict):
         raise TemplateError(path, f"resource {logical_id}: Properties is not a mapping")
-    return Resource(logical_id, body["Type"], properties)
+    metadata = body.get("Metadata") or {}
+    if not isinstance(metadata, dict):
+        raise TemplateError(path, f"resource {logical_id}: Metadata is not a mapping")
+    return Resource(logical_id, body["Type"], properties, metadata)
 
 
 def _parameters(

@@ -1,4 +1,5 @@
-"""The local stack assembled: template, AWS emulator, provisioning, functions, gateway, server."""
+"""The local stack assembled: template, AWS emulator, provisioning, functions, gateway, the
+dashboard's files, server."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from infra.dashboard import dashboard_site
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.gateway import Gateway
@@ -13,6 +15,7 @@ from infra.local.ports import ensure_port_free, port_error
 from infra.local.provisioning import provision
 from infra.local.runtime import DEFAULT_MAX_INSTANCES, FunctionRuntime
 from infra.local.server import GatewayServer
+from infra.local.site import SiteGateway
 from infra.template import Route, load_template
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -82,9 +85,11 @@ class LocalStack:
             )
             for route in template.routes:
                 self._report(_route_line(route))
-            gateway = Gateway(template.routes, template.authorizers, self._runtime)
+            api = Gateway(template.routes, template.authorizers, self._runtime)
+            site = dashboard_site(template)
+            self._report(f"dashboard: {site.content_dir} at / (API at {site.api_path_patterns})")
             try:
-                self._server = GatewayServer((self._host, self._port), gateway)
+                self._server = GatewayServer((self._host, self._port), SiteGateway(site, api))
             except OSError as exc:
                 raise port_error(self._host, self._port, "PORT", exc) from exc
         except BaseException:
