@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Response
+from playwright.sync_api import Page, Response, ViewportSize
 
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 360, "height": 780}
+DESKTOP = ViewportSize(width=1440, height=900)
+PHONE = ViewportSize(width=360, height=780)
 
 # Recorded before any of the page's own script runs; Playwright's init scripts are not subject
 # to the page's CSP.
