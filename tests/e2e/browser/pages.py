@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Response, ViewportSize
+from playwright.sync_api import Page, Response, ViewportSize, expect
 
 DESKTOP = ViewportSize(width=1440, height=900)
 PHONE = ViewportSize(width=360, height=780)
@@ -63,6 +63,14 @@ class Dashboard:
         """(Re)load the page and wait until it has drawn its first screen."""
         self.page.goto("/")
         self.page.wait_for_selector("body[data-ready='true']")
+
+    def log_in(self, email: str, password: str) -> None:
+        """Log in from the login screen (an account without MFA) and wait for the shell."""
+        page = self.page
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
     def snap(self, name: str) -> None:
         """Screenshots of the current screen at a desktop's and a phone's width."""
