@@ -21,7 +21,8 @@ AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
 .PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format \
-	build package-test validate sam-lock sam-local fuzz fuzz-parsers fuzz-api
+	build package-test validate sam-lock sam-local fuzz fuzz-parsers fuzz-api \
+	publish-dashboard screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -94,6 +95,12 @@ integration: $(VENV)/.installed ## Handler tests over moto (2 workers)
 
 e2e: $(VENV)/.installed ## HTTP tests against local stacks the tests start, and the quick bench (2 workers)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/e2e
+
+publish-dashboard: $(VENV)/.installed ## Upload dashboard/ to a deployed stack's bucket (STACK=railguard-dev; AWS credentials from the environment)
+	$(PY) -m infra.publish_dashboard --stack-name $(or $(STACK),railguard-dev)
+
+screenshots: $(VENV)/.installed ## Run the browser tests, saving their screenshots (both widths) into docs/screenshots
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -p no:xdist tests/e2e/browser
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build: arm64 (.aws-sam/build) and this machine's (.aws-sam/host/build); sizes
 	$(PY) -m infra.build

@@ -117,3 +117,14 @@ def test_ctrl_c_stops_everything_and_exits_0(stack: StackProcess, tmp_path: Path
     assert second.stdout.rstrip().endswith("Railguard local stack stopped")
     assert "Traceback" not in second.stderr
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_the_dashboard_is_served_at_the_root_under_its_csp(stack: StackProcess) -> None:
+    # Given the running local stack
+    # When the root is requested
+    response = requests.get(f"{stack.url}/", timeout=10)
+    # Then the dashboard's page comes back with the template's CSP
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self';")
+    assert '<script type="module" src="js/app.js">' in response.text
