@@ -66,7 +66,7 @@ def publish(site: DashboardSite, s3: Any, bucket: str) -> Published:
 def stack_bucket(stack_name: str) -> str:
     stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0]["Outputs"]}
-    return outputs[BUCKET_OUTPUT]
+    return str(outputs[BUCKET_OUTPUT])
 
 
 def main(argv: list[str] | None = None) -> int:
