@@ -101,7 +101,7 @@ def test_every_function_that_records_events_can_append_and_knows_the_table(
 
 
 def _bucket_policy(template: Template) -> list[dict[str, Any]]:
-    (policy,) = template.resources_of_type("AWS::S3::BucketPolicy")
+    policy = template.resources["AuditAnchorBucketPolicy"]
     assert policy.properties["Bucket"] == {"Ref": "AuditAnchorBucket"}
     statements: list[dict[str, Any]] = policy.properties["PolicyDocument"]["Statement"]
     return statements

@@ -128,3 +128,35 @@ def test_api_paths_reach_the_api_gateway(site: DashboardSite) -> None:
     response = SiteGateway(site, api).handle(HttpRequest(method="POST", path="/api/v1/auth/login"))
     # Then the API answered it
     assert (response.status, [r.path for r in api.requests]) == (200, ["/api/v1/auth/login"])
+
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
+
+def test_the_files_are_private_to_the_distribution_and_only_served_over_https() -> None:
+    # Given the template's bucket, its policy and the distribution
+    template = load_template(REPO / "template.yaml")
+    bucket = template.resources["DashboardBucket"].properties
+    statements = template.resources["DashboardBucketPolicy"].properties["PolicyDocument"][
+        "Statement"
+    ]
+    config = template.resources["Dashboard"].properties["DistributionConfig"]
+    # Then nothing is public, only this distribution reads (signed), nobody over plain HTTP
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert "${Dashboard}" in allow["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+    origin_access = template.resources["DashboardOriginAccess"].properties
+    assert origin_access["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    # And the API's paths are neither cached nor redirected (a redirected POST loses its body)
+    assert {
+        (b["PathPattern"], b["ViewerProtocolPolicy"], b["CachePolicyId"])
+        for b in config["CacheBehaviors"]
+    } == {
+        ("/api/*", "https-only", CACHING_DISABLED),
+        ("/.well-known/*", "https-only", CACHING_DISABLED),
+    }

@@ -268,7 +268,8 @@ def test_provisionable_resources_are_found_by_type(template: Template) -> None:
         "EventBus"
     ]
     assert [r.logical_id for r in template.resources_of_type("AWS::S3::Bucket")] == [
-        "AuditAnchorBucket"
+        "DashboardBucket",
+        "AuditAnchorBucket",
     ]
 
 
