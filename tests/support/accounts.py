@@ -6,6 +6,7 @@ import ipaddress
 import itertools
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -30,13 +31,23 @@ def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
 
 
-def post(path: str, body: dict[str, Any], *, source_ip: str = "127.0.0.1") -> HttpResult:
+def post(
+    path: str,
+    body: dict[str, Any] | None,
+    *,
+    source_ip: str = "127.0.0.1",
+    headers: Sequence[tuple[str, str]] = (),
+    scheme: str = "https",
+) -> HttpResult:
+    """A call to the auth function; `body` None sends none (and no Content-Type)."""
+    content = [("Content-Type", "application/json")] if body is not None else []
     request = HttpRequest(
         "POST",
         path,
-        headers=[("Content-Type", "application/json")],
-        body=json.dumps(body).encode(),
+        headers=[*content, *headers],
+        body=json.dumps(body).encode() if body is not None else b"",
         source_ip=source_ip,
+        scheme=scheme,
     )
     return call_route(auth.lambda_handler, request, f"POST {path}")
 

@@ -25,7 +25,7 @@ from railguard.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
-from tests.support.audit import RecordingAuditTrail
+from tests.support.audit import RecordingAuditTrail, logged_events
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
@@ -143,7 +143,7 @@ def enrolled(client: InProcessClient, clock: FakeClock) -> Person:
 
 def _audited(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The audit events the functions logged during the test."""
-    return [record.audit_event for record in caplog.records if hasattr(record, "audit_event")]
+    return logged_events(caplog.records)
 
 
 def _error_code(reply: Reply) -> str:
