@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
 from railguard.accounts import Accounts
@@ -176,21 +177,25 @@ def _session(client: str | None) -> BrowserSession:
     return BrowserSession.of(api.app.current_event, client)
 
 
-def _tokens(pair: TokenPair, session: BrowserSession) -> Response[Data[Tokens | BrowserTokens]]:
-    """The new tokens: the refresh token in the body, or for a browser in its cookie."""
-    data = BrowserTokens.of(pair) if session.browser else Tokens.of(pair)
-    return Response(200, JSON_CONTENT_TYPE, Data(data=data), cookies=session.issuing(pair))
+def _ok[T](data: T, cookies: list[Cookie] | None = None) -> Response[Data[T]]:
+    return Response(200, JSON_CONTENT_TYPE, Data(data=data), cookies=cookies)
+
+
+def _tokens(pair: TokenPair, session: BrowserSession) -> Tokens | BrowserTokens:
+    """The new tokens for the body: for a browser, all but the refresh token (its cookie's)."""
+    return BrowserTokens.of(pair) if session.browser else Tokens.of(pair)
 
 
 # -- routes -----------------------------------------------------------------------------
 _BROWSER_TOKENS = (
     "With `X-Railguard-Client: browser`, the refresh token is set as the `rg_refresh` cookie "
-    "(HttpOnly, SameSite=Strict, Path=/api/v1/auth, Secure, Max-Age its remaining life) and "
-    "`data` has no `refresh_token`."
+    "(HttpOnly, SameSite=Strict, Path=/api/v1/auth, Max-Age its remaining life, Secure except "
+    "over plain HTTP to a loopback address) and `data` has no `refresh_token`."
 )
 _BY_COOKIE = (
     "Without `refresh_token` in the body, the `rg_refresh` cookie is used, and the request "
-    "must send `X-Railguard-Client: browser` (else 403 `csrf`); with neither, 401."
+    "must send `X-Railguard-Client: browser` (else 403 `csrf`); a browser without the cookie "
+    "(or with several) gets 401."
 )
 
 
@@ -224,8 +229,9 @@ def log_in(
 ) -> Response[Data[Tokens | BrowserTokens | MfaRequired]]:
     outcome = api.services.logins.log_in(body.email, body.password.get_secret_value(), _client())
     if isinstance(outcome, MfaChallenge):
-        return Response(200, JSON_CONTENT_TYPE, Data(data=MfaRequired.of(outcome)))
-    return _tokens(outcome, _session(client))
+        return _ok(MfaRequired.of(outcome))
+    session = _session(client)
+    return _ok(_tokens(outcome, session), session.issuing(outcome))
 
 
 @api.app.post(
@@ -240,7 +246,8 @@ def verify_mfa(
     pair = api.services.logins.complete_mfa(
         body.mfa_token.get_secret_value(), body.code.get_secret_value(), _client()
     )
-    return _tokens(pair, _session(client))
+    session = _session(client)
+    return _ok(_tokens(pair, session), session.issuing(pair))
 
 
 @api.app.post(
@@ -254,7 +261,8 @@ def refresh(
 ) -> Response[Data[Tokens | BrowserTokens]]:
     session = _session(client)
     token = session.refresh_token(_body_token(body))
-    return _tokens(api.services.logins.refresh(token, _client()), session)
+    pair = api.services.logins.refresh(token, _client())
+    return _ok(_tokens(pair, session), session.issuing(pair))
 
 
 @api.app.post(
