@@ -52,6 +52,29 @@ def post(
     return call_route(auth.lambda_handler, request, f"POST {path}")
 
 
+# Contract section 4 v1.1: the header that asks for (and allows using) the refresh cookie.
+BROWSER = ("X-Railguard-Client", "browser")
+
+
+def browser_login(email: str, *headers: tuple[str, str], scheme: str = "https") -> HttpResult:
+    """A login by a browser: its refresh token comes back as the `rg_refresh` cookie."""
+    body = {"email": email, "password": STRONG_PASSWORD}
+    return post("/api/v1/auth/login", body, headers=[BROWSER, *headers], scheme=scheme)
+
+
+def cookie_token(result: HttpResult) -> str:
+    """The refresh token a response set as its one cookie."""
+    (cookie,) = result.cookies
+    name, _, rest = cookie.partition("=")
+    assert name == "rg_refresh"
+    return rest.partition(";")[0]
+
+
+def by_cookie(path: str, token: str, *headers: tuple[str, str]) -> HttpResult:
+    """A refresh or logout with no body, carrying `token` as the browser's cookie."""
+    return post(path, None, headers=[("Cookie", f"rg_refresh={token}"), *headers])
+
+
 def sign_up_address() -> str:
     """Another source address for a sign-up (they are limited per address), from 198.18.0.0/15,
     which no other budget of the tests uses."""

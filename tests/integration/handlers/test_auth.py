@@ -644,22 +644,8 @@ def test_tokens_verify_against_the_published_jwks_with_an_independent_verifier()
 
 
 # -- browser sessions (contract section 4, v1.1) -------------------------------------------
-BROWSER = ("X-Railguard-Client", "browser")
 THIRTY_DAYS = 30 * 24 * 3600
 DAY = 24 * 3600
-
-
-def _browser_login(email: str, *headers: tuple[str, str], scheme: str = "https") -> HttpResult:
-    body = {"email": email, "password": a.STRONG_PASSWORD}
-    return a.post("/api/v1/auth/login", body, headers=[BROWSER, *headers], scheme=scheme)
-
-
-def _cookie_value(result: HttpResult) -> str:
-    """The refresh token a response set as its one cookie."""
-    (cookie,) = result.cookies
-    name, _, rest = cookie.partition("=")
-    assert name == "rg_refresh"
-    return rest.partition(";")[0]
 
 
 def _refresh_cookie(token: str, max_age: int, *, secure: bool = True) -> str:
@@ -668,10 +654,6 @@ def _refresh_cookie(token: str, max_age: int, *, secure: bool = True) -> str:
         + ("; Secure" if secure else "")
         + "; SameSite=Strict"
     )
-
-
-def _by_cookie(path: str, token: str, *headers: tuple[str, str]) -> HttpResult:
-    return a.post(path, None, headers=[("Cookie", f"rg_refresh={token}"), *headers])
 
 
 @pytest.mark.usefixtures("frozen_clock")
@@ -692,11 +674,11 @@ def test_a_browser_login_gets_its_refresh_token_as_a_cookie_not_in_the_body(
     email = a.new_email()
     a.sign_up(email)
     # When a browser logs in, reaching the API by `scheme` at `host`
-    result = _browser_login(email, ("Host", host), scheme=scheme)
+    result = a.browser_login(email, ("Host", host), scheme=scheme)
     # Then the refresh token is a cookie with every attribute, Secure unless plain HTTP to a
     # loopback address, living the session's 30 days; the body has no refresh token
     assert result.status == 200
-    token = _cookie_value(result)
+    token = a.cookie_token(result)
     assert result.cookies == (_refresh_cookie(token, THIRTY_DAYS, secure=secure),)
     data = result.json()["data"]
     assert set(data) == {"access_token", "token_type", "expires_in"}
@@ -727,20 +709,20 @@ def test_a_refresh_by_cookie_rotates_and_reusing_the_old_cookie_revokes_the_fami
     email = a.new_email()
     a.sign_up(email)
     caplog.clear()
-    first = _cookie_value(_browser_login(email))
+    first = a.cookie_token(a.browser_login(email))
     frozen_clock.advance(DAY)
     # When it refreshes by its cookie
-    rotated = _by_cookie("/api/v1/auth/refresh", first, BROWSER)
+    rotated = a.by_cookie("/api/v1/auth/refresh", first, a.BROWSER)
     # Then a new token in the cookie, living what is left of the 30 days, none in the body
     assert rotated.status == 200
-    second = _cookie_value(rotated)
+    second = a.cookie_token(rotated)
     assert second != first
     assert rotated.cookies == (_refresh_cookie(second, THIRTY_DAYS - DAY),)
     assert set(rotated.json()["data"]) == {"access_token", "token_type", "expires_in"}
     # And the old cookie is spent: presenting it again is reuse, which ends the whole session
-    reuse = _by_cookie("/api/v1/auth/refresh", first, BROWSER)
+    reuse = a.by_cookie("/api/v1/auth/refresh", first, a.BROWSER)
     assert (reuse.status, reuse.json()["error"]["code"]) == (401, "invalid_refresh_token")
-    assert _by_cookie("/api/v1/auth/refresh", second, BROWSER).status == 401
+    assert a.by_cookie("/api/v1/auth/refresh", second, a.BROWSER).status == 401
     a.reset_instances()
     assert a.authorize(a.bearer(rotated.json()["data"]["access_token"])) == 401
     # And the trail has the JSON flow's events, no others
@@ -752,10 +734,10 @@ def test_the_cookie_without_the_browser_header_is_403_csrf_and_spends_nothing(pa
     # Given a browser session
     email = a.new_email()
     a.sign_up(email)
-    login = _browser_login(email)
-    token = _cookie_value(login)
+    login = a.browser_login(email)
+    token = a.cookie_token(login)
     # When its cookie is sent without the header (as a cross-site form would)
-    result = _by_cookie(path, token)
+    result = a.by_cookie(path, token)
     # Then it is refused as a forgery, and the cookie is left alone
     assert result.status == 403
     assert result.json()["error"]["code"] == "csrf"
@@ -763,7 +745,7 @@ def test_the_cookie_without_the_browser_header_is_403_csrf_and_spends_nothing(pa
     # And nothing was spent: the session and its token still work
     a.reset_instances()
     assert isinstance(a.authorize(a.bearer(login.json()["data"]["access_token"])), dict)
-    assert _by_cookie("/api/v1/auth/refresh", token, BROWSER).status == 200
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 200
 
 
 def test_a_browser_logout_by_cookie_ends_the_session_and_clears_the_cookie(
@@ -773,16 +755,16 @@ def test_a_browser_logout_by_cookie_ends_the_session_and_clears_the_cookie(
     email = a.new_email()
     a.sign_up(email)
     caplog.clear()
-    login = _browser_login(email)
-    token = _cookie_value(login)
+    login = a.browser_login(email)
+    token = a.cookie_token(login)
     other = a.tokens_for(email)
     # When the browser logs out by its cookie
-    result = _by_cookie("/api/v1/auth/logout", token, BROWSER)
+    result = a.by_cookie("/api/v1/auth/logout", token, a.BROWSER)
     # Then 204, and the cookie is cleared with the same attributes
     assert (result.status, result.body) == (204, "")
     assert result.cookies == (_refresh_cookie("", 0),)
     # And that login's refresh and access tokens stop, as a JSON logout's do; the other's do not
-    assert _by_cookie("/api/v1/auth/refresh", token, BROWSER).status == 401
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 401
     a.reset_instances()
     assert a.authorize(a.bearer(login.json()["data"]["access_token"])) == 401
     assert isinstance(a.authorize(a.bearer(other["access_token"])), dict)
@@ -798,17 +780,17 @@ def test_a_browser_without_one_usable_cookie_is_401(path: str) -> None:
     # Given a browser session
     email = a.new_email()
     a.sign_up(email)
-    token = _cookie_value(_browser_login(email))
+    token = a.cookie_token(a.browser_login(email))
     # When a browser sends no cookie, or two of them (which one is meant is not guessed)
-    missing = a.post(path, None, headers=[BROWSER])
+    missing = a.post(path, None, headers=[a.BROWSER])
     several = a.post(
-        path, None, headers=[BROWSER, ("Cookie", f"rg_refresh={token}; rg_refresh=rgr_other")]
+        path, None, headers=[a.BROWSER, ("Cookie", f"rg_refresh={token}; rg_refresh=rgr_other")]
     )
     # Then both are refused as a refresh with an unknown token is
     for result in (missing, several):
         assert (result.status, result.json()["error"]["code"]) == (401, "invalid_refresh_token")
     # And the session's token was not spent
-    assert _by_cookie("/api/v1/auth/refresh", token, BROWSER).status == 200
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 200
 
 
 @pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])
@@ -834,7 +816,7 @@ def test_a_body_token_is_the_json_flow_and_the_browser_header_moves_the_new_one_
     # When one refreshes with its body token and no header, and the other with the header
     plain = a.post("/api/v1/auth/refresh", {"refresh_token": json_client["refresh_token"]})
     moved = a.post(
-        "/api/v1/auth/refresh", {"refresh_token": browser["refresh_token"]}, headers=[BROWSER]
+        "/api/v1/auth/refresh", {"refresh_token": browser["refresh_token"]}, headers=[a.BROWSER]
     )
     # Then the first is the JSON flow: the new token in the body, no cookie
     assert plain.status == 200
@@ -842,5 +824,5 @@ def test_a_body_token_is_the_json_flow_and_the_browser_header_moves_the_new_one_
     assert plain.json()["data"]["refresh_token"].startswith("rgr_")
     # And the second gets its new token as the cookie, and none in the body
     assert moved.status == 200
-    assert moved.cookies == (_refresh_cookie(_cookie_value(moved), THIRTY_DAYS),)
+    assert moved.cookies == (_refresh_cookie(a.cookie_token(moved), THIRTY_DAYS),)
     assert "refresh_token" not in moved.json()["data"]
