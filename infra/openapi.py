@@ -85,8 +85,9 @@ _PUBLIC_ROUTE_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/v1/auth/signup": frozenset({409, 429}),
     "POST /api/v1/auth/login": frozenset({401, 429}),
     "POST /api/v1/auth/mfa/verify": frozenset({401, 429}),
-    "POST /api/v1/auth/refresh": frozenset({401}),
-    "POST /api/v1/auth/logout": frozenset({401}),
+    # 403 `csrf`: the refresh cookie without the browser header (contract section 4, v1.1).
+    "POST /api/v1/auth/refresh": frozenset({401, 403}),
+    "POST /api/v1/auth/logout": frozenset({401, 403}),
     "POST /api/v1/webhook/trigger": frozenset({401, 403, 429}),
     "POST /api/v1/agent-uis/{agent_ui_id}/unlock": frozenset({401, 404, 429}),
     "GET /api/v1/agent-uis/{agent_ui_id}/session": frozenset({401, 404}),

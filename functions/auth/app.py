@@ -1,6 +1,6 @@
 """Authentication routes (contract sections 3 and 4): signup, login (and its MFA step), refresh,
 logout, and the public keys that verify access tokens. All public: the credential is in the
-body."""
+body, or for a browser in the refresh cookie (`railguard.http.browser_sessions`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from functools import cached_property
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
 from railguard.accounts import Accounts
 from railguard.http import ApiFunction, Data
+from railguard.http.browser_sessions import BrowserSession, ClientHeader
 from railguard.http.models import RequestModel
+from railguard.http.responses import JSON_CONTENT_TYPE
 from railguard.logins import ClientInfo, Logins, MfaChallenge, TokenPair
 from railguard.public_keys import PublicKeys
 from railguard.runtime import Runtime
@@ -88,7 +91,12 @@ class MfaVerifyRequest(RequestModel):
 
 
 class RefreshTokenRequest(RequestModel):
-    refresh_token: SecretStr = Field(max_length=512)
+    refresh_token: SecretStr | None = Field(
+        default=None,
+        max_length=512,
+        description="Required, unless a browser sends it as the `rg_refresh` cookie "
+        "(with `X-Railguard-Client: browser`)",
+    )
 
 
 class User(BaseModel):
@@ -111,11 +119,21 @@ class SignupResult(BaseModel):
     workspace: NewAccountWorkspace
 
 
-class Tokens(BaseModel):
+class BrowserTokens(BaseModel):
+    """The tokens of a browser (`X-Railguard-Client: browser`): the refresh token is in the
+    `rg_refresh` cookie, not here."""
+
     access_token: str
-    refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
     expires_in: int
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> BrowserTokens:
+        return cls(access_token=pair.access_token, expires_in=pair.expires_in)
+
+
+class Tokens(BrowserTokens):
+    refresh_token: str
 
     @classmethod
     def of(cls, pair: TokenPair) -> Tokens:
@@ -142,6 +160,11 @@ class Jwks(BaseModel):
     keys: list[dict[str, str]]
 
 
+def _body_token(body: RefreshTokenRequest | None) -> str | None:
+    token = body.refresh_token if body is not None else None
+    return token.get_secret_value() if token is not None else None
+
+
 def _client() -> ClientInfo:
     event = api.app.current_event
     return ClientInfo(
@@ -150,7 +173,32 @@ def _client() -> ClientInfo:
     )
 
 
+def _session(client: str | None) -> BrowserSession:
+    return BrowserSession.of(api.app.current_event, client)
+
+
+def _ok[T](data: T, cookies: list[Cookie] | None = None) -> Response[Data[T]]:
+    return Response(200, JSON_CONTENT_TYPE, Data(data=data), cookies=cookies)
+
+
+def _tokens(pair: TokenPair, session: BrowserSession) -> Tokens | BrowserTokens:
+    """The new tokens for the body: for a browser, all but the refresh token (its cookie's)."""
+    return BrowserTokens.of(pair) if session.browser else Tokens.of(pair)
+
+
 # -- routes -----------------------------------------------------------------------------
+_BROWSER_TOKENS = (
+    "With `X-Railguard-Client: browser`, the refresh token is set as the `rg_refresh` cookie "
+    "(HttpOnly, SameSite=Strict, Path=/api/v1/auth, Max-Age its remaining life, Secure except "
+    "over plain HTTP to a loopback address) and `data` has no `refresh_token`."
+)
+_BY_COOKIE = (
+    "Without `refresh_token` in the body, the `rg_refresh` cookie is used, and the request "
+    "must send `X-Railguard-Client: browser` (else 403 `csrf`); a browser without the cookie "
+    "(or with several) gets 401."
+)
+
+
 @api.app.post(
     "/api/v1/auth/signup",
     summary="Create an account and its first workspace (10 attempts an hour per address)",
@@ -171,42 +219,63 @@ def sign_up(body: SignupRequest) -> Data[SignupResult]:
 
 
 @api.app.post(
-    "/api/v1/auth/login", summary="Log in for an access and a refresh token", tags=["auth"]
+    "/api/v1/auth/login",
+    summary="Log in for an access and a refresh token",
+    description=_BROWSER_TOKENS,
+    tags=["auth"],
 )
-def log_in(body: LoginRequest) -> Data[Tokens | MfaRequired]:
+def log_in(
+    body: LoginRequest, client: ClientHeader = None
+) -> Response[Data[Tokens | BrowserTokens | MfaRequired]]:
     outcome = api.services.logins.log_in(body.email, body.password.get_secret_value(), _client())
     if isinstance(outcome, MfaChallenge):
-        return Data(data=MfaRequired.of(outcome))
-    return Data(data=Tokens.of(outcome))
+        return _ok(MfaRequired.of(outcome))
+    session = _session(client)
+    return _ok(_tokens(outcome, session), session.issuing(outcome))
 
 
 @api.app.post(
     "/api/v1/auth/mfa/verify",
     summary="Answer a login's MFA challenge with a TOTP or recovery code",
+    description=_BROWSER_TOKENS,
     tags=["auth"],
 )
-def verify_mfa(body: MfaVerifyRequest) -> Data[Tokens]:
+def verify_mfa(
+    body: MfaVerifyRequest, client: ClientHeader = None
+) -> Response[Data[Tokens | BrowserTokens]]:
     pair = api.services.logins.complete_mfa(
         body.mfa_token.get_secret_value(), body.code.get_secret_value(), _client()
     )
-    return Data(data=Tokens.of(pair))
+    session = _session(client)
+    return _ok(_tokens(pair, session), session.issuing(pair))
 
 
-@api.app.post("/api/v1/auth/refresh", summary="Spend a refresh token for a new pair", tags=["auth"])
-def refresh(body: RefreshTokenRequest) -> Data[Tokens]:
-    pair = api.services.logins.refresh(body.refresh_token.get_secret_value(), _client())
-    return Data(data=Tokens.of(pair))
+@api.app.post(
+    "/api/v1/auth/refresh",
+    summary="Spend a refresh token for a new pair",
+    description=_BROWSER_TOKENS + " " + _BY_COOKIE,
+    tags=["auth"],
+)
+def refresh(
+    body: RefreshTokenRequest | None = None, client: ClientHeader = None
+) -> Response[Data[Tokens | BrowserTokens]]:
+    session = _session(client)
+    token = session.refresh_token(_body_token(body))
+    pair = api.services.logins.refresh(token, _client())
+    return _ok(_tokens(pair, session), session.issuing(pair))
 
 
 @api.app.post(
     "/api/v1/auth/logout",
     summary="End the session of a refresh token",
+    description=_BY_COOKIE + " A browser's logout clears the cookie.",
     tags=["auth"],
     status_code=204,
 )
-def log_out(body: RefreshTokenRequest) -> Response[None]:
-    api.services.logins.log_out(body.refresh_token.get_secret_value())
-    return Response(204)
+def log_out(body: RefreshTokenRequest | None = None, client: ClientHeader = None) -> Response[None]:
+    session = _session(client)
+    api.services.logins.log_out(session.refresh_token(_body_token(body)))
+    return Response(204, cookies=session.clearing())
 
 
 @api.app.get(

@@ -35,6 +35,9 @@ class HttpRequest:
     headers: Iterable[tuple[str, str]] = ()
     body: bytes = b""
     source_ip: str = "127.0.0.1"
+    # How the client reached the gateway: API Gateway only serves HTTPS; the local stack, HTTP.
+    scheme: str = "https"
+    port: int = 443
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time_epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
@@ -63,17 +66,34 @@ def _body_fields(body: bytes, content_type: str) -> dict[str, Any]:
     return {"body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True}
 
 
-def _headers_and_cookies(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
-    """Lower-case names, repeated headers joined with commas, cookies split out (as API Gateway)."""
+def _headers_and_cookies(request: HttpRequest) -> tuple[dict[str, str], list[str]]:
+    """Lower-case names, repeated headers joined with commas, cookies split out, and the
+    forwarding headers API Gateway adds: the client's scheme and port in place of any sent, and
+    the source address appended to `X-Forwarded-For`."""
     headers: dict[str, str] = {}
     cookies: list[str] = []
-    for name, value in pairs:
+    for name, value in request.headers:
         key = name.lower()
         if key == "cookie":
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
             continue
         headers[key] = f"{headers[key]},{value}" if key in headers else value
+    forwarded_for = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = (
+        f"{forwarded_for}, {request.source_ip}" if forwarded_for else request.source_ip
+    )
+    headers["x-forwarded-proto"] = request.scheme
+    headers["x-forwarded-port"] = str(request.port)
     return headers, cookies
+
+
+def _domain_name(headers: Mapping[str, str]) -> str:
+    """The host the client addressed (its Host header without the port), as API Gateway names
+    the domain it was reached by."""
+    host = headers.get("host", "").strip().lower()
+    if host.startswith("["):  # an IPv6 literal: [::1]:3000
+        return host.partition("]")[0] + "]"
+    return host.partition(":")[0] or DOMAIN_NAME
 
 
 def _query_parameters(raw_query: str) -> dict[str, str]:
@@ -86,11 +106,12 @@ def _query_parameters(raw_query: str) -> dict[str, str]:
 def _request_context(
     request: HttpRequest, route: MatchedRoute, headers: Mapping[str, str]
 ) -> dict[str, Any]:
+    domain_name = _domain_name(headers)
     return {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
-        "domainName": DOMAIN_NAME,
-        "domainPrefix": DOMAIN_NAME.split(".", 1)[0],
+        "domainName": domain_name,
+        "domainPrefix": domain_name.split(".", 1)[0],
         "http": {
             "method": request.method.upper(),
             "path": request.path,
@@ -107,7 +128,7 @@ def _request_context(
 
 
 def _common(request: HttpRequest, route: MatchedRoute) -> tuple[dict[str, Any], dict[str, str]]:
-    headers, cookies = _headers_and_cookies(request.headers)
+    headers, cookies = _headers_and_cookies(request)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,

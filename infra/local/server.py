@@ -67,6 +67,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=tuple(self.headers.items()),  # raw: repeated headers stay repeated
             # The TCP peer, whatever X-Forwarded-For and the like claim: API Gateway's sourceIp.
             source_ip=self.client_address[0],
+            scheme="http",
+            port=self.server.server_address[1],
         )
         response = self._response(request)
         self._write(response)

@@ -6,6 +6,7 @@ import ipaddress
 import itertools
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -30,15 +31,48 @@ def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
 
 
-def post(path: str, body: dict[str, Any], *, source_ip: str = "127.0.0.1") -> HttpResult:
+def post(
+    path: str,
+    body: dict[str, Any] | None,
+    *,
+    source_ip: str = "127.0.0.1",
+    headers: Sequence[tuple[str, str]] = (),
+    scheme: str = "https",
+) -> HttpResult:
+    """A call to the auth function; `body` None sends none (and no Content-Type)."""
+    content = [("Content-Type", "application/json")] if body is not None else []
     request = HttpRequest(
         "POST",
         path,
-        headers=[("Content-Type", "application/json")],
-        body=json.dumps(body).encode(),
+        headers=[*content, *headers],
+        body=json.dumps(body).encode() if body is not None else b"",
         source_ip=source_ip,
+        scheme=scheme,
     )
     return call_route(auth.lambda_handler, request, f"POST {path}")
+
+
+# Contract section 4 v1.1: the header that asks for (and allows using) the refresh cookie.
+BROWSER = ("X-Railguard-Client", "browser")
+
+
+def browser_login(email: str, *headers: tuple[str, str], scheme: str = "https") -> HttpResult:
+    """A login by a browser: its refresh token comes back as the `rg_refresh` cookie."""
+    body = {"email": email, "password": STRONG_PASSWORD}
+    return post("/api/v1/auth/login", body, headers=[BROWSER, *headers], scheme=scheme)
+
+
+def cookie_token(result: HttpResult) -> str:
+    """The refresh token a response set as its one cookie."""
+    (cookie,) = result.cookies
+    name, _, rest = cookie.partition("=")
+    assert name == "rg_refresh"
+    return rest.partition(";")[0]
+
+
+def by_cookie(path: str, token: str, *headers: tuple[str, str]) -> HttpResult:
+    """A refresh or logout with no body, carrying `token` as the browser's cookie."""
+    return post(path, None, headers=[("Cookie", f"rg_refresh={token}"), *headers])
 
 
 def sign_up_address() -> str:

@@ -73,3 +73,8 @@ def unstored_events(records: Sequence[logging.LogRecord]) -> list[str]:
         for record in records
         if record.levelno == logging.ERROR and hasattr(record, "audit_event")
     ]
+
+
+def logged_events(records: Sequence[logging.LogRecord]) -> list[str]:
+    """The actions of the audit events the functions logged, in order."""
+    return [record.audit_event for record in records if hasattr(record, "audit_event")]

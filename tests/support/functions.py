@@ -67,6 +67,7 @@ class HttpResult:
     status: int
     headers: dict[str, str]
     body: str
+    cookies: tuple[str, ...] = ()  # Set-Cookie values (payload 2.0 `cookies`)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -86,4 +87,5 @@ def call_route(
     )
     result = handler(event, FakeLambdaContext())
     headers = {name.lower(): value for name, value in (result.get("headers") or {}).items()}
-    return HttpResult(result["statusCode"], headers, result.get("body") or "")
+    cookies = tuple(result.get("cookies") or ())
+    return HttpResult(result["statusCode"], headers, result.get("body") or "", cookies)

@@ -82,6 +82,16 @@ class Forbidden(RailguardError):
     default_message = "The credential is not allowed to do this."
 
 
+class CsrfRefused(Forbidden):
+    """A refresh or logout by the session cookie without `X-Railguard-Client: browser`: a header
+    a cross-site form or link cannot add, so its absence may be a forged request."""
+
+    code = "csrf"
+    default_message = (
+        "A request that uses the session cookie must send X-Railguard-Client: browser."
+    )
+
+
 class WrongPassword(Forbidden):
     """A signed-in user confirmed an action with the wrong password (not a session problem)."""
 

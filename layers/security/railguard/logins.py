@@ -51,6 +51,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    refresh_expires_in: int  # seconds the refresh token has left (its session's remaining life)
 
     def __repr__(self) -> str:  # never let a token reach a log through repr()
         return f"TokenPair(expires_in={self.expires_in})"
@@ -239,4 +240,9 @@ class Logins:
             session_id=grant.session_id,
             now=self._clock.now(),
         )
-        return TokenPair(access_token, grant.refresh_token, tokens.ACCESS_TOKEN_TTL_SECONDS)
+        return TokenPair(
+            access_token,
+            grant.refresh_token,
+            tokens.ACCESS_TOKEN_TTL_SECONDS,
+            refresh_expires_in=max(0, grant.expires_at - int(self._clock.now())),
+        )

@@ -21,7 +21,7 @@ from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
-from tests.support.audit import unstored_events
+from tests.support.audit import logged_events, unstored_events
 from tests.support.aws_calls import record_aws_calls
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult
@@ -641,3 +641,188 @@ def test_tokens_verify_against_the_published_jwks_with_an_independent_verifier()
         issuer="urn:railguard:dev",
     )
     assert claims["sid"].startswith("ses_")
+
+
+# -- browser sessions (contract section 4, v1.1) -------------------------------------------
+THIRTY_DAYS = 30 * 24 * 3600
+DAY = 24 * 3600
+
+
+def _refresh_cookie(token: str, max_age: int, *, secure: bool = True) -> str:
+    return (
+        f"rg_refresh={token}; Path=/api/v1/auth; Max-Age={max_age}; HttpOnly"
+        + ("; Secure" if secure else "")
+        + "; SameSite=Strict"
+    )
+
+
+@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.parametrize(
+    ("scheme", "host", "secure"),
+    [
+        ("https", "api.railguard.example", True),
+        ("http", "127.0.0.1:3000", False),
+        ("http", "localhost:3000", False),
+        ("http", "[::1]:3000", False),
+        ("http", "railguard.example:3000", True),
+    ],
+)
+def test_a_browser_login_gets_its_refresh_token_as_a_cookie_not_in_the_body(
+    scheme: str, host: str, secure: bool
+) -> None:
+    # Given an account
+    email = a.new_email()
+    a.sign_up(email)
+    # When a browser logs in, reaching the API by `scheme` at `host`
+    result = a.browser_login(email, ("Host", host), scheme=scheme)
+    # Then the refresh token is a cookie with every attribute, Secure unless plain HTTP to a
+    # loopback address, living the session's 30 days; the body has no refresh token
+    assert result.status == 200
+    token = a.cookie_token(result)
+    assert result.cookies == (_refresh_cookie(token, THIRTY_DAYS, secure=secure),)
+    data = result.json()["data"]
+    assert set(data) == {"access_token", "token_type", "expires_in"}
+    assert (data["token_type"], data["expires_in"]) == ("Bearer", 900)
+    # And the cookie's token is the session's refresh token
+    assert a.post("/api/v1/auth/refresh", {"refresh_token": token}).status == 200
+
+
+def test_a_json_login_sets_no_cookie() -> None:
+    # Given an account
+    email = a.new_email()
+    a.sign_up(email)
+    # When it logs in without the browser header (or with another value)
+    for headers in [(), (("X-Railguard-Client", "Browser"),)]:
+        result = a.post(
+            "/api/v1/auth/login", {"email": email, "password": a.STRONG_PASSWORD}, headers=headers
+        )
+        # Then the JSON flow: the refresh token in the body, no cookie
+        assert result.status == 200
+        assert result.cookies == ()
+        assert result.json()["data"]["refresh_token"].startswith("rgr_")
+
+
+def test_a_refresh_by_cookie_rotates_and_reusing_the_old_cookie_revokes_the_family(
+    frozen_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a browser session, a day old
+    email = a.new_email()
+    a.sign_up(email)
+    caplog.clear()
+    first = a.cookie_token(a.browser_login(email))
+    frozen_clock.advance(DAY)
+    # When it refreshes by its cookie
+    rotated = a.by_cookie("/api/v1/auth/refresh", first, a.BROWSER)
+    # Then a new token in the cookie, living what is left of the 30 days, none in the body
+    assert rotated.status == 200
+    second = a.cookie_token(rotated)
+    assert second != first
+    assert rotated.cookies == (_refresh_cookie(second, THIRTY_DAYS - DAY),)
+    assert set(rotated.json()["data"]) == {"access_token", "token_type", "expires_in"}
+    # And the old cookie is spent: presenting it again is reuse, which ends the whole session
+    reuse = a.by_cookie("/api/v1/auth/refresh", first, a.BROWSER)
+    assert (reuse.status, reuse.json()["error"]["code"]) == (401, "invalid_refresh_token")
+    assert a.by_cookie("/api/v1/auth/refresh", second, a.BROWSER).status == 401
+    a.reset_instances()
+    assert a.authorize(a.bearer(rotated.json()["data"]["access_token"])) == 401
+    # And the trail has the JSON flow's events, no others
+    assert logged_events(caplog.records) == ["auth.login_succeeded", "auth.refresh_reused"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])
+def test_the_cookie_without_the_browser_header_is_403_csrf_and_spends_nothing(path: str) -> None:
+    # Given a browser session
+    email = a.new_email()
+    a.sign_up(email)
+    login = a.browser_login(email)
+    token = a.cookie_token(login)
+    # When its cookie is sent without the header (as a cross-site form would)
+    result = a.by_cookie(path, token)
+    # Then it is refused as a forgery, and the cookie is left alone
+    assert result.status == 403
+    assert result.json()["error"]["code"] == "csrf"
+    assert result.cookies == ()
+    # And nothing was spent: the session and its token still work
+    a.reset_instances()
+    assert isinstance(a.authorize(a.bearer(login.json()["data"]["access_token"])), dict)
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 200
+
+
+def test_a_browser_logout_by_cookie_ends_the_session_and_clears_the_cookie(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a browser session, and another login of the same user
+    email = a.new_email()
+    a.sign_up(email)
+    caplog.clear()
+    login = a.browser_login(email)
+    token = a.cookie_token(login)
+    other = a.tokens_for(email)
+    # When the browser logs out by its cookie
+    result = a.by_cookie("/api/v1/auth/logout", token, a.BROWSER)
+    # Then 204, and the cookie is cleared with the same attributes
+    assert (result.status, result.body) == (204, "")
+    assert result.cookies == (_refresh_cookie("", 0),)
+    # And that login's refresh and access tokens stop, as a JSON logout's do; the other's do not
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 401
+    a.reset_instances()
+    assert a.authorize(a.bearer(login.json()["data"]["access_token"])) == 401
+    assert isinstance(a.authorize(a.bearer(other["access_token"])), dict)
+    assert logged_events(caplog.records) == [
+        "auth.login_succeeded",
+        "auth.login_succeeded",
+        "auth.logged_out",
+    ]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])
+def test_a_browser_without_one_usable_cookie_is_401(path: str) -> None:
+    # Given a browser session
+    email = a.new_email()
+    a.sign_up(email)
+    token = a.cookie_token(a.browser_login(email))
+    # When a browser sends no cookie, or two of them (which one is meant is not guessed)
+    missing = a.post(path, None, headers=[a.BROWSER])
+    several = a.post(
+        path, None, headers=[a.BROWSER, ("Cookie", f"rg_refresh={token}; rg_refresh=rgr_other")]
+    )
+    # Then both are refused as a refresh with an unknown token is
+    for result in (missing, several):
+        assert (result.status, result.json()["error"]["code"]) == (401, "invalid_refresh_token")
+    # And the session's token was not spent
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])
+@pytest.mark.parametrize("body", [None, {}])
+def test_a_json_client_without_a_token_is_still_400(path: str, body: dict[str, str] | None) -> None:
+    # When a refresh or logout has no token, no cookie and no browser header
+    result = a.post(path, body)
+    # Then it is the validation error it always was, naming the missing field
+    assert result.status == 400
+    error = result.json()["error"]
+    assert error["code"] == "validation_error"
+    assert [field["field"] for field in error["details"]["fields"]] == ["body.refresh_token"]
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_a_body_token_is_the_json_flow_and_the_browser_header_moves_the_new_one_to_a_cookie() -> (
+    None
+):
+    # Given two logins by JSON
+    email = a.new_email()
+    a.sign_up(email)
+    json_client, browser = a.tokens_for(email), a.tokens_for(email)
+    # When one refreshes with its body token and no header, and the other with the header
+    plain = a.post("/api/v1/auth/refresh", {"refresh_token": json_client["refresh_token"]})
+    moved = a.post(
+        "/api/v1/auth/refresh", {"refresh_token": browser["refresh_token"]}, headers=[a.BROWSER]
+    )
+    # Then the first is the JSON flow: the new token in the body, no cookie
+    assert plain.status == 200
+    assert plain.cookies == ()
+    assert plain.json()["data"]["refresh_token"].startswith("rgr_")
+    # And the second gets its new token as the cookie, and none in the body
+    assert moved.status == 200
+    assert moved.cookies == (_refresh_cookie(a.cookie_token(moved), THIRTY_DAYS),)
+    assert "refresh_token" not in moved.json()["data"]

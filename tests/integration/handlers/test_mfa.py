@@ -25,7 +25,7 @@ from railguard.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
-from tests.support.audit import RecordingAuditTrail
+from tests.support.audit import RecordingAuditTrail, logged_events
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
@@ -76,20 +76,22 @@ class Person:
         self.clock.advance(30)
         return self.code()
 
-    def log_in(self, password: str = a.STRONG_PASSWORD) -> Reply:
+    def log_in(self, password: str = a.STRONG_PASSWORD, **kwargs: Any) -> Reply:
         return self.client.request(
             "POST",
             "/api/v1/auth/login",
             body={"email": self.email, "password": password},
             source_ip=self.source_ip,
+            **kwargs,
         )
 
-    def verify(self, mfa_token: str, code: str) -> Reply:
+    def verify(self, mfa_token: str, code: str, **kwargs: Any) -> Reply:
         return self.client.request(
             "POST",
             "/api/v1/auth/mfa/verify",
             body={"mfa_token": mfa_token, "code": code},
             source_ip=self.source_ip,
+            **kwargs,
         )
 
     def challenge(self) -> str:
@@ -143,7 +145,7 @@ def enrolled(client: InProcessClient, clock: FakeClock) -> Person:
 
 def _audited(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The audit events the functions logged during the test."""
-    return [record.audit_event for record in caplog.records if hasattr(record, "audit_event")]
+    return logged_events(caplog.records)
 
 
 def _error_code(reply: Reply) -> str:
@@ -394,6 +396,35 @@ def test_login_with_mfa_returns_a_challenge_answered_by_a_code(enrolled: Person)
     assert tokens["token_type"] == "Bearer"
     assert tokens["expires_in"] == 900
     assert enrolled.client.request("GET", "/api/v1/me", token=tokens["access_token"]).status == 200
+
+
+def test_a_browser_gets_the_challenge_then_the_refresh_token_as_a_cookie(enrolled: Person) -> None:
+    """Contract section 4, v1.1: the MFA step of a browser login sets the cookie, as login does."""
+    browser = {"X-Railguard-Client": "browser"}
+    # When a browser logs in with the password
+    login = enrolled.log_in(headers=browser)
+    # Then it gets the challenge as any client does, and no cookie
+    assert login.status == 200
+    assert set(login.json()["data"]) == {"mfa_required", "mfa_token", "expires_in"}
+    assert "set-cookie" not in login.headers
+    # When it answers with a code
+    verified = enrolled.verify(
+        login.json()["data"]["mfa_token"], enrolled.next_code(), headers=browser
+    )
+    # Then the refresh token is the session's cookie, living 30 days, and not in the body
+    assert verified.status == 200
+    data = verified.json()["data"]
+    assert set(data) == {"access_token", "token_type", "expires_in"}
+    cookie = verified.headers["set-cookie"]
+    token = cookie.removeprefix("rg_refresh=").partition(";")[0]
+    assert token.startswith("rgr_")
+    assert cookie == (
+        f"rg_refresh={token}; Path=/api/v1/auth; Max-Age=2592000; HttpOnly; Secure; SameSite=Strict"
+    )
+    refreshed = enrolled.client.request(
+        "POST", "/api/v1/auth/refresh", body={"refresh_token": token}
+    )
+    assert refreshed.status == 200
 
 
 @pytest.mark.parametrize(

@@ -67,3 +67,31 @@ def test_login_refresh_and_password_change_log_no_secret(
     ]
     for secret in secrets:
         assert secret not in logs
+
+
+@pytest.mark.usefixtures("identity_env")
+def test_a_browser_session_logs_no_token_of_its_cookie(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given every function logging at DEBUG
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    a.reset_instances()
+    caplog.set_level("DEBUG")
+    email = a.new_email()
+    a.sign_up(email)
+    # When a browser logs in, refreshes by its cookie, is refused without the header, logs out
+    first = a.cookie_token(a.browser_login(email))
+    refreshed = a.by_cookie("/api/v1/auth/refresh", first, a.BROWSER)
+    assert refreshed.status == 200, refreshed.body
+    second = a.cookie_token(refreshed)
+    assert a.by_cookie("/api/v1/auth/logout", second).status == 403
+    assert a.by_cookie("/api/v1/auth/logout", second, a.BROWSER).status == 204
+    # Then the logs were written, but hold neither cookie's token nor its digest
+    captured = capsys.readouterr()
+    logs = captured.out + captured.err + caplog.text
+    assert "request handled" in logs
+    for token in (first, second):
+        assert token not in logs
+        assert hashlib.sha256(token.encode()).hexdigest() not in logs

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 
 ROUTE = MatchedRoute("POST /items/{id}", {"id": "7"})
@@ -91,6 +93,61 @@ def test_request_context_takes_the_source_ip_from_the_request_not_the_headers() 
     assert context["routeKey"] == "POST /items/{id}"
     assert context["stage"] == "$default"
     assert context["timeEpoch"] == 1_700_000_000_000
+
+
+def test_the_gateway_adds_forwarding_headers_over_the_clients_own() -> None:
+    # Given a request that claims its own X-Forwarded-For, -Proto and -Port
+    request = HttpRequest(
+        method="GET",
+        path="/items/7",
+        headers=[
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Port", "443"),
+        ],
+        source_ip="192.0.2.10",
+        scheme="http",
+        port=3000,
+    )
+    # When the event is built
+    headers = http_api_event(request, ROUTE)["headers"]
+    # Then, as API Gateway does, the source address is appended and the scheme and port are
+    # the ones the client used
+    assert headers["x-forwarded-for"] == "203.0.113.9, 192.0.2.10"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == "3000"
+
+
+def test_a_request_to_api_gateway_is_https_on_443_by_default() -> None:
+    # Given a request that says nothing of how it came
+    # When the event is built
+    event = http_api_event(HttpRequest(method="GET", path="/items/7"), ROUTE)
+    # Then it came as to API Gateway: HTTPS on 443, from its source address, to the default domain
+    assert event["headers"] == {
+        "x-forwarded-for": "127.0.0.1",
+        "x-forwarded-proto": "https",
+        "x-forwarded-port": "443",
+    }
+    assert event["requestContext"]["domainName"] == "localhost"
+
+
+@pytest.mark.parametrize(
+    ("host", "domain_name"),
+    [
+        ("127.0.0.1:3000", "127.0.0.1"),
+        ("API.Example.com", "api.example.com"),
+        ("[::1]:3000", "[::1]"),
+        ("localhost", "localhost"),
+    ],
+)
+def test_the_domain_name_is_the_host_the_client_addressed(host: str, domain_name: str) -> None:
+    # Given a request with a Host header
+    request = HttpRequest(method="GET", path="/items/7", headers=[("Host", host)])
+    # When the event is built
+    context = http_api_event(request, ROUTE)["requestContext"]
+    # Then the domain name is that host without its port, as API Gateway names its domain
+    assert context["domainName"] == domain_name
+    assert context["domainPrefix"] == domain_name.split(".", 1)[0]
 
 
 def test_non_utf8_body_travels_base64_encoded() -> None:

@@ -83,6 +83,17 @@ def test_source_ip_is_the_tcp_peer_whatever_forwarding_headers_claim(
     assert ("X-Forwarded-For", "203.0.113.7") in list(request.headers)
 
 
+def test_the_request_came_over_plain_http_to_the_servers_port(
+    connection: http.client.HTTPConnection, gateway: RecordingGateway
+) -> None:
+    # When a request reaches the local server
+    _send(connection, "GET", "/x", []).read()
+    # Then it is known to have come over HTTP to the port it listens on (X-Forwarded-Proto and
+    # -Port, as API Gateway would say of its HTTPS)
+    (request,) = gateway.requests
+    assert (request.scheme, request.port) == ("http", connection.port)
+
+
 def test_raw_request_pieces_reach_the_gateway(
     connection: http.client.HTTPConnection, gateway: RecordingGateway
 ) -> None:

@@ -465,6 +465,24 @@ def test_a_preflight_for_a_malformed_origin_names_none(origin: object) -> None:
     assert headers["Cache-Control"] == "no-store"
 
 
+def test_a_preflight_never_grants_credentials_nor_the_browser_session_header() -> None:
+    # Given a page of another origin asking to send X-Railguard-Client (the header that lets a
+    # request use the refresh cookie, contract section 4 v1.1), with credentials
+    result = _preflight(
+        {
+            "origin": "https://elsewhere.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "x-railguard-client, content-type",
+        }
+    )
+    # Then the answer allows neither: the cookie only goes with same-origin requests
+    headers = result["headers"]
+    allowed = {name.strip().lower() for name in headers["Access-Control-Allow-Headers"].split(",")}
+    assert "x-railguard-client" not in allowed
+    assert not any(name.lower() == "access-control-allow-credentials" for name in headers)
+    assert "Access-Control-Allow-Credentials" not in cors.response_headers("https://a.example")
+
+
 def test_a_preflight_without_headers_still_answers() -> None:
     result = _preflight(None)
     assert result["statusCode"] == 204
