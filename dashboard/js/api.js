@@ -109,9 +109,12 @@ export async function verifyMfa(mfaToken, code) {
   return reply.data;
 }
 
+/** End the session on the server; a session already gone (401) is as good as ended. */
 export async function logOut() {
   try {
     await send('POST', '/auth/logout', { headers: BROWSER_CLIENT, token: false, workspace: false });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
   } finally {
     session.end();
   }
