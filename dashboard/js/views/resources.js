@@ -15,7 +15,7 @@ import { confirmAction, notice } from '../ui.js';
  */
 export async function resourcePage(screen, { title, intro, actions = () => [], load, draw }) {
   const slot = h('div', { class: 'panel-slot' });
-  const list = h('div', { class: 'resource-list', 'aria-live': 'polite' });
+  const list = h('div', { class: 'resource-list' });
   const page = {
     show(panel) {
       replace(slot, panel);

@@ -50,6 +50,15 @@ def keys_of(stack: StackProcess, headers: dict[str, str]) -> list[dict[str, Any]
     return keys
 
 
+def made_key(stack: StackProcess, headers: dict[str, str], **settings: Any) -> dict[str, Any]:
+    """A key made over HTTP, as the screen will list it (and its `key`)."""
+    body = {"name": "Billing service", "scopes": ["agents:read"], **settings}
+    made = requests.post(f"{stack.url}/api/v1/api-keys", headers=headers, json=body, timeout=10)
+    assert made.status_code == 201, made.text
+    key: dict[str, Any] = made.json()["data"]
+    return key
+
+
 def test_a_refused_setting_shows_beside_its_field_and_a_new_key_is_shown_once(
     dashboard: Dashboard, stack: StackProcess
 ) -> None:
@@ -114,18 +123,12 @@ def test_an_owner_edits_rotates_and_revokes_a_key(
 ) -> None:
     # Given an owner signed in, with a key usable from 127.0.0.1
     owner = new_owner(stack)
-    made = requests.post(
-        f"{stack.url}/api/v1/api-keys",
-        headers=owner.headers,
-        json={"name": "Billing service", "scopes": ["agents:read"], "allowed_ips": ["127.0.0.1"]},
-        timeout=10,
-    )
-    assert made.status_code == 201, made.text
-    created, key = made.json()["data"], made.json()["data"]["key"]
+    created = made_key(stack, owner.headers, allowed_ips=["127.0.0.1"])
+    key = created["key"]
     page = dashboard.page
     dashboard.log_in(owner.email, PASSWORD)
 
-    # When they move the key to 127.0.0.2 with a limit, giving the requests alone first
+    # When they move the key to 127.0.0.2, with an expiry and a limit (the requests alone first)
     which = f"key Billing service ({created['masked_key']})"
     page.get_by_role("button", name=f"Edit {which}").click()
     page.get_by_label("Allowed IP addresses (optional)").fill("127.0.0.2")
@@ -136,6 +139,8 @@ def test_an_owner_edits_rotates_and_revokes_a_key(
         "Give both the number of requests and the window, or neither."
     )
     page.get_by_label("Per window of (seconds)").fill("60")
+    page.get_by_label("Expires (optional)").fill("2030-01-02T03:04")
+    expiry = page.evaluate("new Date('2030-01-02T03:04').toISOString().replace('.000Z', 'Z')")
     dashboard.snap("keys-edit")
     page.get_by_role("button", name="Save changes").click()
 
@@ -147,8 +152,19 @@ def test_an_owner_edits_rotates_and_revokes_a_key(
         ["agents:read", "credentials:read"],
         {"requests": 100, "window_seconds": 60},
     )
+    assert edited["expires_at"] == expiry
     assert eventually(lambda: me_status_from(stack, "127.0.0.1", {"X-API-Key": key}) == 403)
     assert me_status_from(stack, "127.0.0.2", {"X-API-Key": key}) == 200
+
+    # When they empty the limit and the expiry, the key has neither
+    page.get_by_role("button", name=f"Edit {which}").click()
+    page.get_by_label("Requests").fill("")
+    page.get_by_label("Per window of (seconds)").fill("")
+    page.get_by_label("Expires (optional)").fill("")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("button", name="Save changes")).to_have_count(0)
+    (cleared,) = keys_of(stack, owner.headers)
+    assert (cleared["rate_limit"], cleared["expires_at"]) == (None, None)
 
     # When they rotate it with no grace period
     page.get_by_role("button", name=f"Rotate {which}").click()
