@@ -67,6 +67,19 @@ def sign_up(stack: StackProcess, email: str) -> dict[str, Any]:
     return data
 
 
+def me_status_from(stack: StackProcess, source_ip: str, headers: dict[str, str]) -> int:
+    """The status of `GET /me` sent from `source_ip` (a loopback address): the TCP peer the
+    API sees, which is what an IP allowlist checks."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(
+        host, int(port), timeout=10, source_address=(source_ip, 0)
+    )
+    connection.request("GET", "/api/v1/me", headers=headers)
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
 def new_owner(stack: StackProcess) -> Owner:
     """A new user, signed up and in, and the workspace created with the account."""
     email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"

@@ -3,7 +3,6 @@ TCP peer, CORS as a browser sees it, and exact rate limits across concurrent fun
 
 from __future__ import annotations
 
-import http.client
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import new_owner
+from tests.e2e.people import me_status_from, new_owner
 
 pytestmark = pytest.mark.e2e
 REVOCATION_BOUND_SECONDS = 5.0
@@ -32,24 +31,13 @@ def _create_key(stack: StackProcess, headers: dict[str, str], **settings: Any) -
     return data
 
 
-def _me_from(stack: StackProcess, source_ip: str, headers: dict[str, str]) -> int:
-    host, port = stack.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(
-        host, int(port), timeout=10, source_address=(source_ip, 0)
-    )
-    connection.request("GET", "/api/v1/me", headers=headers)
-    status = connection.getresponse().status
-    connection.close()
-    return status
-
-
 def test_an_ip_allowlist_admits_the_tcp_peer_only(stack: StackProcess) -> None:
     # Given a key usable from 127.0.0.1 only
     headers, _ = _owner(stack)
     key = _create_key(stack, headers, allowed_ips=["127.0.0.1"])["key"]
     # When it is used from 127.0.0.1, and from 127.0.0.2 claiming 127.0.0.1 in X-Forwarded-For
-    allowed = _me_from(stack, "127.0.0.1", {"X-API-Key": key})
-    refused = _me_from(stack, "127.0.0.2", {"X-API-Key": key, "X-Forwarded-For": "127.0.0.1"})
+    allowed = me_status_from(stack, "127.0.0.1", {"X-API-Key": key})
+    refused = me_status_from(stack, "127.0.0.2", {"X-API-Key": key, "X-Forwarded-For": "127.0.0.1"})
     # Then only the real peer gets through
     assert (allowed, refused) == (200, 403)
 

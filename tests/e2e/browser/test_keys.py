@@ -1,0 +1,239 @@
+"""The API keys screen (contract section 6) in a browser: a refused setting shown beside its
+field, a key shown once and working from the allowed address alone, its restrictions edited, a
+rotation and a revocation that the API honours, and no keys screen for a `user` member."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from playwright.sync_api import Page, expect
+
+from tests.e2e.browser.pages import Dashboard
+from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import PASSWORD, me_status_from, new_owner
+
+CHANGE_BOUND_SECONDS = 5.0
+
+
+def eventually(check: Callable[[], bool]) -> bool:
+    """Whether `check` holds within the contract's 5 seconds for changes to take effect."""
+    deadline = time.monotonic() + CHANGE_BOUND_SECONDS
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.25)
+    return check()
+
+
+def shown_key(page: Page) -> str:
+    """The key in the secret panel, after checking its Copy button copies exactly that."""
+    key = page.locator("[data-secret='API key']").inner_text()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    return key
+
+
+def saved_it(page: Page, key: str) -> None:
+    page.get_by_role("button", name="I have saved it").click()
+    expect(page.locator(".secret-panel")).to_have_count(0)
+    assert key not in page.content()
+
+
+def keys_of(stack: StackProcess, headers: dict[str, str]) -> list[dict[str, Any]]:
+    listed = requests.get(f"{stack.url}/api/v1/api-keys", headers=headers, timeout=10)
+    assert listed.status_code == 200, listed.text
+    keys: list[dict[str, Any]] = listed.json()["data"]
+    return keys
+
+
+def made_key(stack: StackProcess, headers: dict[str, str], **settings: Any) -> dict[str, Any]:
+    """A key made over HTTP, as the screen will list it (and its `key`)."""
+    body = {"name": "Billing service", "scopes": ["agents:read"], **settings}
+    made = requests.post(f"{stack.url}/api/v1/api-keys", headers=headers, json=body, timeout=10)
+    assert made.status_code == 201, made.text
+    key: dict[str, Any] = made.json()["data"]
+    return key
+
+
+def test_a_refused_setting_shows_beside_its_field_and_a_new_key_is_shown_once(
+    dashboard: Dashboard, stack: StackProcess
+) -> None:
+    # Given an owner signed in, on the keys screen (the first screen an owner sees)
+    owner = new_owner(stack)
+    page = dashboard.page
+    dashboard.log_in(owner.email, PASSWORD)
+    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
+    expect(page.get_by_text("No API keys yet.")).to_be_visible()
+    dashboard.snap("keys-empty")
+
+    # When they ask for a key with a network that has host bits set
+    page.get_by_role("button", name="Create key").click()
+    page.get_by_label("Name", exact=True).fill("Billing service")
+    page.get_by_label("agents:read").check()
+    page.get_by_label("Allowed IP addresses (optional)").fill("127.0.0.1\n10.0.0.1/8")
+    dashboard.snap("keys-create")
+    page.locator("form").get_by_role("button", name="Create key").click()
+
+    # Then the API's own words appear beside that field, and no key was made
+    refused = requests.post(
+        f"{stack.url}/api/v1/api-keys",
+        headers=owner.headers,
+        json={"name": "x", "scopes": ["agents:read"], "allowed_ips": ["127.0.0.1", "10.0.0.1/8"]},
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    ips_error = page.locator("[data-field='allowed_ips'] .field-error")
+    expect(ips_error).to_have_text(refused.json()["error"]["message"])
+    expect(page.get_by_label("Allowed IP addresses (optional)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    dashboard.snap("keys-create-error")
+    assert keys_of(stack, owner.headers) == []
+
+    # When they fix it to 127.0.0.1 alone and create the key
+    page.get_by_label("Allowed IP addresses (optional)").fill("127.0.0.1")
+    page.locator("form").get_by_role("button", name="Create key").click()
+
+    # Then the key is shown once, and its Copy button copies it
+    expect(page.get_by_role("heading", name='New key "Billing service"')).to_be_visible()
+    expect(page.get_by_text("Copy it now. You won't see it again.")).to_be_visible()
+    key = shown_key(page)
+    assert key.startswith("pr_live_")
+    dashboard.snap("keys-secret")
+
+    # And it works from 127.0.0.1 and is refused from 127.0.0.2
+    assert me_status_from(stack, "127.0.0.1", {"X-API-Key": key}) == 200
+    assert me_status_from(stack, "127.0.0.2", {"X-API-Key": key}) == 403
+
+    # When they have saved it, it is gone from the page; the list shows its mask
+    saved_it(page, key)
+    (created,) = keys_of(stack, owner.headers)
+    row = page.get_by_role("row").filter(has_text=created["masked_key"])
+    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("IPs: 127.0.0.1")
+    dashboard.snap("keys-list")
+
+
+def test_an_owner_edits_rotates_and_revokes_a_key(
+    dashboard: Dashboard, stack: StackProcess
+) -> None:
+    # Given an owner signed in, with a key usable from 127.0.0.1
+    owner = new_owner(stack)
+    created = made_key(stack, owner.headers, allowed_ips=["127.0.0.1"])
+    key = created["key"]
+    page = dashboard.page
+    dashboard.log_in(owner.email, PASSWORD)
+
+    # When they move the key to 127.0.0.2, with an expiry and a limit (the requests alone first)
+    which = f"key Billing service ({created['masked_key']})"
+    page.get_by_role("button", name=f"Edit {which}").click()
+    page.get_by_label("Allowed IP addresses (optional)").fill("127.0.0.2")
+    page.get_by_label("credentials:read").check()
+    page.get_by_label("Requests").fill("100")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("[data-field='rate_limit'] .field-error")).to_have_text(
+        "Give both the number of requests and the window, or neither."
+    )
+    page.get_by_label("Per window of (seconds)").fill("60")
+    page.get_by_label("Expires (optional)").fill("2030-01-02T03:04")
+    expiry = page.evaluate("new Date('2030-01-02T03:04').toISOString().replace('.000Z', 'Z')")
+    dashboard.snap("keys-edit")
+    page.get_by_role("button", name="Save changes").click()
+
+    # Then the API holds the new restrictions, and within 5 s the key follows them
+    expect(page.get_by_text('Key "Billing service" saved.')).to_be_visible()
+    (edited,) = keys_of(stack, owner.headers)
+    assert (edited["allowed_ips"], sorted(edited["scopes"]), edited["rate_limit"]) == (
+        ["127.0.0.2"],
+        ["agents:read", "credentials:read"],
+        {"requests": 100, "window_seconds": 60},
+    )
+    assert edited["expires_at"] == expiry
+    assert eventually(lambda: me_status_from(stack, "127.0.0.1", {"X-API-Key": key}) == 403)
+    assert me_status_from(stack, "127.0.0.2", {"X-API-Key": key}) == 200
+
+    # When they empty the limit and the expiry, the key has neither
+    page.get_by_role("button", name=f"Edit {which}").click()
+    page.get_by_label("Requests").fill("")
+    page.get_by_label("Per window of (seconds)").fill("")
+    page.get_by_label("Expires (optional)").fill("")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("button", name="Save changes")).to_have_count(0)
+    (cleared,) = keys_of(stack, owner.headers)
+    assert (cleared["rate_limit"], cleared["expires_at"]) == (None, None)
+
+    # When they rotate it with no grace period
+    page.get_by_role("button", name=f"Rotate {which}").click()
+    page.get_by_label("Keep the old key working for").select_option("0")
+    dashboard.snap("keys-rotate")
+    page.get_by_role("button", name="Rotate key", exact=True).click()
+
+    # Then a new key is shown once; it works, and the old one stops
+    expect(page.get_by_role("heading", name='New key for "Billing service"')).to_be_visible()
+    rotated = shown_key(page)
+    assert rotated != key
+    dashboard.snap("keys-rotated")
+    saved_it(page, rotated)
+    assert me_status_from(stack, "127.0.0.2", {"X-API-Key": rotated}) == 200
+    assert eventually(lambda: me_status_from(stack, "127.0.0.2", {"X-API-Key": key}) == 401)
+
+    # When they revoke the new key
+    (new,) = [item for item in keys_of(stack, owner.headers) if item["id"] != created["id"]]
+    page.get_by_role("button", name=f"Revoke key Billing service ({new['masked_key']})").click()
+    expect(page.get_by_role("heading", name='Revoke key "Billing service"?')).to_be_visible()
+    dashboard.snap("keys-revoke-confirm")
+    page.get_by_role("dialog").get_by_role("button", name="Revoke key").click()
+
+    # Then it is refused within 5 s, and the list says revoked
+    assert eventually(lambda: me_status_from(stack, "127.0.0.2", {"X-API-Key": rotated}) == 401)
+    expect(page.get_by_role("row").filter(has_text=new["masked_key"])).to_contain_text("revoked")
+    dashboard.snap("keys-revoked")
+
+
+def test_a_user_member_is_not_offered_keys_and_reads_resources_only(
+    dashboard: Dashboard, stack: StackProcess
+) -> None:
+    # Given a workspace with a credential, and a member with the role `user`
+    owner = new_owner(stack)
+    member = new_owner(stack)
+    added = requests.post(
+        f"{stack.url}/api/v1/workspaces/{owner.workspace}/members",
+        headers=owner.headers,
+        json={"email": member.email, "role": "user"},
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
+    stored = requests.post(
+        f"{stack.url}/api/v1/credentials",
+        headers=owner.headers,
+        json={
+            "name": "Model provider",
+            "type": "openai",
+            "value": "sk-proj-only-owners-typed-this",
+        },
+        timeout=10,
+    )
+    assert stored.status_code == 201, stored.text
+
+    # When the member signs in and chooses that workspace
+    page = dashboard.page
+    dashboard.log_in(member.email, PASSWORD)
+    page.get_by_role("combobox", name="Workspace").select_option(owner.workspace)
+
+    # Then the navigation offers no keys, and the address of the keys screen leads elsewhere
+    sections = page.get_by_role("navigation", name="Workspace")
+    expect(sections.get_by_role("link", name="Credentials")).to_be_visible()
+    expect(sections.get_by_role("link", name="API keys")).to_have_count(0)
+    page.evaluate("location.hash = '#/keys'")
+    expect(page.get_by_role("heading", name="Credentials", level=1)).to_be_visible()
+
+    # And the credentials are listed masked, with nothing to change them
+    expect(page.get_by_role("row").filter(has_text="Model provider")).to_contain_text("sk-p...this")
+    assert "sk-proj-only-owners-typed-this" not in page.content()
+    expect(page.get_by_role("button", name="Add credential")).to_have_count(0)
+    expect(page.get_by_role("button", name="Edit credential Model provider")).to_have_count(0)
+    dashboard.snap("credentials-read-only")
