@@ -130,6 +130,7 @@ function setupStep(slot, setup, context) {
     (element) => confirmWith(element, '/me/mfa/totp/enable'),
     async (reply) => {
       await context.loadAccount(); // MFA is on now
+      slot.parentElement.querySelector('.section-title .badge').replaceWith(badge('On', 'ok'));
       notice('Two-factor authentication is on.');
       replace(slot, recoveryCodesPanel(reply.data.recovery_codes, () => context.reload()));
     },

@@ -57,12 +57,11 @@ const PAGE_SIZE = 25;
 function action(event) {
   const words = ACTIONS[event.action] ?? OTHER_ACTIONS[event.action] ?? event.action;
   const details = Object.entries(event.details ?? {});
-  return [
+  return h('span', { class: 'event-action' },
     h('span', { title: event.action }, words),
     details.length > 0
       ? h('span', { class: 'event-details' }, details.map(([name, value]) => `${name.replaceAll('_', ' ')}: ${value}`).join(', '))
-      : null,
-  ];
+      : null);
 }
 
 /** Columns of an event table, shared with the account's security events. */

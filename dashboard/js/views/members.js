@@ -50,7 +50,7 @@ function memberPath(member) {
 function roleChanger(member, roles, context) {
   const who = member.email;
   return onSubmit(
-    form({ class: 'inline-form', 'aria-label': `Role of ${who}` },
+    form({ class: 'inline-form' },
       roleSelect('role', roles, member.role, { 'aria-label': `Role of ${who}` }),
       h('button', { type: 'submit', class: 'secondary small', 'aria-label': `Change role of ${who}` }, 'Change role')),
     async (element) => {
