@@ -153,7 +153,7 @@ export const membersView = {
       pageHeader('Members'),
       roles.length > 0 ? addSection(roles, context) : null,
       table('Members', [
-        { label: 'Name', cell: (member) => [member.name, member.user_id === me ? h('span', { class: 'muted' }, ' (you)') : null] },
+        { label: 'Name', cell: (member) => h('span', {}, member.name, member.user_id === me ? h('span', { class: 'muted' }, ' (you)') : null) },
         { label: 'Email', cell: (member) => member.email },
         { label: 'Role', cell: (member) => badge(member.role, member.role === 'owner' ? 'ok' : 'muted') },
         { label: 'Two-factor', cell: (member) => (member.mfa_enabled ? badge('On', 'ok') : badge('Off', 'warn')) },
