@@ -10,6 +10,7 @@ import pyotp
 import requests
 from playwright.sync_api import Page, expect
 
+from railguard import totp
 from tests.e2e.browser.pages import Dashboard
 from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import PASSWORD, new_owner
@@ -111,3 +112,38 @@ def test_a_person_turns_on_two_factor_logs_in_with_it_renews_codes_and_turns_it_
     expect(page.get_by_role("heading", name="Log in to Railguard")).to_be_visible()
     expect(page.get_by_text("Your password was changed")).to_be_visible()
     dashboard.log_in(owner.email, NEW_PASSWORD)
+
+
+def test_the_qr_policy_lets_through_only_the_svg_the_server_draws(dashboard: Dashboard) -> None:
+    # Given the server's QR code, and markup that could run script or load something
+    drawn = totp.qr_svg(totp.provisioning_uri(totp.new_secret(), "ada@example.com"))
+    hostile = [
+        '<svg width="10" height="10"><script>alert(1)</script></svg>',
+        '<svg width="10" height="10" onload="alert(1)"></svg>',
+        '<svg width="10" height="10"><foreignObject><p>x</p></foreignObject></svg>',
+        '<svg width="10" height="10"><path d="M0 0" style="fill:red"/></svg>',
+        '<svg width="10" height="10"><a href="javascript:alert(1)"><path d="M0 0"/></a></svg>',
+        '<svg width="10" height="10"><rect fill="url(https://example.com/x)"/></svg>',
+        '<svg width="10" height="10">text</svg>',
+        '<svg width="10" height="10"></svg><svg width="10" height="10"></svg>',
+        '<svg width="10" height="10"><path d="M0 0"></svg>',
+    ]
+
+    # When the page's QR module is given each
+    outcomes: list[str] = dashboard.page.evaluate(
+        """async (markups) => {
+          const { qrCode } = await import('/js/qr.js');
+          return markups.map((markup) => {
+            try {
+              const svg = qrCode(markup, 'QR code');
+              return `${svg.namespaceURI} ${svg.querySelectorAll('path').length}`;
+            } catch (error) {
+              return error.name;
+            }
+          });
+        }""",
+        [drawn, *hostile],
+    )
+
+    # Then the server's drawing becomes one SVG element, and everything else is refused
+    assert outcomes == ["http://www.w3.org/2000/svg 1"] + ["TypeError"] * len(hostile)
