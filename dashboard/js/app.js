@@ -101,7 +101,9 @@ export async function render() {
   try {
     await view.render(screen, { go, reload: render, loadAccount });
   } catch (error) {
-    replace(screen, h('p', { class: 'form-error', role: 'alert' }, describe(error)));
+    // A workspace that requires MFA of a member without it: say where to turn it on.
+    const fix = error?.code === 'mfa_required' ? [' ', h('a', { href: '#/account' }, 'Turn on two-factor authentication')] : null;
+    replace(screen, h('h1', {}, view.label), h('p', { class: 'form-error', role: 'alert' }, describe(error), fix));
   }
   if (turn !== drawing) return; // a later navigation drew over this one
   replace(main, screen);

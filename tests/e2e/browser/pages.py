@@ -64,12 +64,16 @@ class Dashboard:
         self.page.goto("/")
         self.page.wait_for_selector("body[data-ready='true']")
 
-    def log_in(self, email: str, password: str) -> None:
-        """Log in from the login screen (an account without MFA) and wait for the shell."""
+    def log_in(self, email: str, password: str, code: str | None = None) -> None:
+        """Log in from the login screen and wait for the shell; `code` answers the MFA step of
+        an account with MFA on."""
         page = self.page
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
+        if code is not None:
+            page.get_by_label("Code").fill(code)
+            page.get_by_role("button", name="Verify").click()
         expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
     def snap(self, name: str) -> None:
