@@ -45,12 +45,18 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-@pytest.fixture
-def context(browser: Browser, stack: StackProcess) -> Iterator[BrowserContext]:
+def _new_context(browser: Browser, stack: StackProcess) -> BrowserContext:
+    """A browser profile of its own: its own cookies and storage."""
     created = browser.new_context(
         base_url=stack.url, viewport={"width": 1440, "height": 900}, accept_downloads=True
     )
     created.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    return created
+
+
+@pytest.fixture
+def context(browser: Browser, stack: StackProcess) -> Iterator[BrowserContext]:
+    created = _new_context(browser, stack)
     yield created
     created.close()
 
@@ -74,3 +80,15 @@ def dashboard(context: BrowserContext, screenshots_dir: Path) -> Iterator[Dashbo
     opened = open_dashboard(context, screenshots_dir)
     yield opened
     opened.assert_held_up()
+
+
+@pytest.fixture
+def another_dashboard(
+    browser: Browser, stack: StackProcess, screenshots_dir: Path
+) -> Iterator[Dashboard]:
+    """A second person's browser at the dashboard, checked the same way."""
+    created = _new_context(browser, stack)
+    opened = open_dashboard(created, screenshots_dir)
+    yield opened
+    opened.assert_held_up()
+    created.close()

@@ -8,27 +8,15 @@ import time
 
 import pyotp
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from railguard import totp
 from tests.e2e.browser.pages import Dashboard
+from tests.e2e.browser.steps import confirm_with_code, shown_recovery_codes
 from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import PASSWORD, new_owner
 
 NEW_PASSWORD = "green-lamp-harbour-77"
-
-
-def _confirm(page: Page, form_name: str, code: str, button: str) -> None:
-    form = page.get_by_role("form", name=form_name)
-    form.get_by_label("Code", exact=True).fill(code)
-    form.get_by_label("Password", exact=True).fill(PASSWORD)
-    form.get_by_role("button", name=button).click()
-
-
-def _shown_codes(page: Page) -> list[str]:
-    codes = page.locator("[data-secret='recovery code']")
-    expect(codes).to_have_count(10)
-    return codes.all_inner_texts()
 
 
 def test_a_person_turns_on_two_factor_logs_in_with_it_renews_codes_and_turns_it_off(
@@ -51,12 +39,12 @@ def test_a_person_turns_on_two_factor_logs_in_with_it_renews_codes_and_turns_it_
     ).to_be_visible()
     authenticator = pyotp.TOTP(page.locator(".totp-secret").inner_text().strip())
     dashboard.snap("account-mfa-setup")
-    _confirm(
+    confirm_with_code(
         page, "2. Enter a code to confirm", authenticator.now(), "Turn on two-factor authentication"
     )
 
     # Then ten recovery codes are shown, once, and can be downloaded
-    first_codes = _shown_codes(page)
+    first_codes = shown_recovery_codes(page)
     dashboard.snap("account-recovery-codes")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download (.txt)").click()
@@ -74,16 +62,16 @@ def test_a_person_turns_on_two_factor_logs_in_with_it_renews_codes_and_turns_it_
 
     # When they make new recovery codes, confirming with one of the first set
     page.get_by_role("link", name=owner.email).click()
-    _confirm(page, "New recovery codes", first_codes[0], "Regenerate recovery codes")
+    confirm_with_code(page, "New recovery codes", first_codes[0], "Regenerate recovery codes")
 
     # Then ten other codes are shown once
-    second_codes = _shown_codes(page)
+    second_codes = shown_recovery_codes(page)
     assert set(second_codes).isdisjoint(first_codes)
     dashboard.snap("account-new-recovery-codes")
     page.get_by_role("button", name="I have saved it").click()
 
     # When they turn it off with a code of the new set
-    _confirm(page, "Turn off", second_codes[0], "Turn off two-factor authentication")
+    confirm_with_code(page, "Turn off", second_codes[0], "Turn off two-factor authentication")
 
     # Then it is off, here and for the API (a password alone logs in), and the acts are listed
     expect(page.get_by_role("button", name="Turn on", exact=True)).to_be_visible()

@@ -4,43 +4,15 @@ rotation and a revocation that the API honours, and no keys screen for a `user` 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.e2e.browser.pages import Dashboard
+from tests.e2e.browser.steps import eventually, saved_it, shown_key
 from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import PASSWORD, me_status_from, new_owner
-
-CHANGE_BOUND_SECONDS = 5.0
-
-
-def eventually(check: Callable[[], bool]) -> bool:
-    """Whether `check` holds within the contract's 5 seconds for changes to take effect."""
-    deadline = time.monotonic() + CHANGE_BOUND_SECONDS
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.25)
-    return check()
-
-
-def shown_key(page: Page) -> str:
-    """The key in the secret panel, after checking its Copy button copies exactly that."""
-    key = page.locator("[data-secret='API key']").inner_text()
-    page.get_by_role("button", name="Copy").click()
-    expect(page.get_by_role("button", name="Copied")).to_be_visible()
-    assert page.evaluate("navigator.clipboard.readText()") == key
-    return key
-
-
-def saved_it(page: Page, key: str) -> None:
-    page.get_by_role("button", name="I have saved it").click()
-    expect(page.locator(".secret-panel")).to_have_count(0)
-    assert key not in page.content()
 
 
 def keys_of(stack: StackProcess, headers: dict[str, str]) -> list[dict[str, Any]]:

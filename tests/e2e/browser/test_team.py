@@ -5,16 +5,15 @@ a member without it is told where to turn it on, and ownership changes hands."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pyotp
 import requests
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.e2e.browser.conftest import open_dashboard
 from tests.e2e.browser.pages import Dashboard
+from tests.e2e.browser.steps import add_member
 from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import PASSWORD, Owner, new_owner
 
@@ -61,12 +60,6 @@ def _row(page: Page, email: str) -> Locator:
     return page.get_by_role("row").filter(has_text=email)
 
 
-def _add_member(page: Page, email: str, role: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Role", exact=True).select_option(role)
-    page.get_by_role("button", name="Add member").click()
-
-
 def _change_role(page: Page, email: str, role: str) -> None:
     _row(page, email).get_by_label(f"Role of {email}", exact=True).select_option(role)
     page.get_by_role("button", name=f"Change role of {email}").click()
@@ -110,7 +103,7 @@ def _refused_until_mfa(person: Dashboard) -> None:
 
 
 def test_an_owner_builds_a_team_and_each_member_sees_what_their_role_may_do(
-    dashboard: Dashboard, browser: Browser, stack: StackProcess, screenshots_dir: Path
+    dashboard: Dashboard, another_dashboard: Dashboard, stack: StackProcess
 ) -> None:
     # Given an owner with MFA on, signed in, and another person with an account
     owner = new_owner(stack)
@@ -123,53 +116,46 @@ def test_an_owner_builds_a_team_and_each_member_sees_what_their_role_may_do(
     page.get_by_role("link", name="Members").click()
     expect(page.get_by_role("heading", name="Members")).to_be_visible()
     dashboard.snap("members")
-    _add_member(page, person.email, "user")
+    add_member(page, person.email, "user")
 
     # Then they are listed as a user, and the API holds it
     expect(_row(page, person.email).get_by_role("cell", name="user", exact=True)).to_be_visible()
     assert _members(stack, owner)[person.email] == "user"
 
     # When the person logs in, in a browser of their own, and opens the owner's workspace
-    own_browser = browser.new_context(base_url=stack.url)
-    try:
-        theirs = open_dashboard(own_browser, screenshots_dir)
-        theirs.log_in(person.email, PASSWORD)
-        theirs.page.get_by_role("combobox", name="Workspace").select_option(owner.workspace)
-        theirs.page.get_by_role("link", name="Members").click()
+    theirs = another_dashboard
+    theirs.log_in(person.email, PASSWORD)
+    theirs.page.get_by_role("combobox", name="Workspace").select_option(owner.workspace)
+    theirs.page.get_by_role("link", name="Members").click()
 
-        # Then they see the team, but no way to add anyone, no audit trail, and may leave
-        _sees_only_what_a_user_may(theirs, owner)
+    # Then they see the team, but no way to add anyone, no audit trail, and may leave
+    _sees_only_what_a_user_may(theirs, owner)
 
-        # When the owner makes them an admin
-        _change_role(page, person.email, "admin")
+    # When the owner makes them an admin
+    _change_role(page, person.email, "admin")
 
-        # Then the list and the API say admin
-        expect(
-            _row(page, person.email).get_by_role("cell", name="admin", exact=True)
-        ).to_be_visible()
-        assert _members(stack, owner)[person.email] == "admin"
+    # Then the list and the API say admin
+    expect(_row(page, person.email).get_by_role("cell", name="admin", exact=True)).to_be_visible()
+    assert _members(stack, owner)[person.email] == "admin"
 
-        # When the owner renames the workspace and requires MFA
-        page.get_by_role("link", name="Workspace settings").click()
-        expect(page.get_by_role("heading", name="Change settings")).to_be_visible()
-        dashboard.snap("settings")
-        _rename_and_require_mfa(page, "Platform team")
+    # When the owner renames the workspace and requires MFA
+    page.get_by_role("link", name="Workspace settings").click()
+    expect(page.get_by_role("heading", name="Change settings")).to_be_visible()
+    dashboard.snap("settings")
+    _rename_and_require_mfa(page, "Platform team")
 
-        # Then the settings say so, and so does the API
-        expect(page.get_by_role("heading", name="Platform team")).to_be_visible()
-        expect(page.get_by_text("Required of every member")).to_be_visible()
-        dashboard.snap("settings-saved")
-        workspace = _workspace(stack, owner)
-        assert (workspace["name"], workspace["require_mfa"]) == ("Platform team", True)
+    # Then the settings say so, and so does the API
+    expect(page.get_by_role("heading", name="Platform team")).to_be_visible()
+    expect(page.get_by_text("Required of every member")).to_be_visible()
+    dashboard.snap("settings-saved")
+    workspace = _workspace(stack, owner)
+    assert (workspace["name"], workspace["require_mfa"]) == ("Platform team", True)
 
-        # And the person, without MFA, is told plainly where to turn it on
-        _refused_until_mfa(theirs)
-        link = theirs.page.get_by_role("link", name="Turn on two-factor authentication")
-        expect(link).to_have_attribute("href", "#/account")
-        theirs.snap("members-mfa-required")
-        theirs.assert_held_up()
-    finally:
-        own_browser.close()
+    # And the person, without MFA, is told plainly where to turn it on
+    _refused_until_mfa(theirs)
+    link = theirs.page.get_by_role("link", name="Turn on two-factor authentication")
+    expect(link).to_have_attribute("href", "#/account")
+    theirs.snap("members-mfa-required")
 
     # When the owner hands ownership to the person, and confirms
     page.get_by_role("link", name="Members").click()
