@@ -99,8 +99,12 @@ e2e: $(VENV)/.installed ## HTTP tests against local stacks the tests start, and 
 publish-dashboard: $(VENV)/.installed ## Upload dashboard/ to a deployed stack's bucket (STACK=railguard-dev; AWS credentials from the environment)
 	$(PY) -m infra.publish_dashboard --stack-name $(or $(STACK),railguard-dev)
 
-screenshots: $(VENV)/.installed ## Run the browser tests, saving their screenshots (both widths) into docs/screenshots
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -p no:xdist tests/e2e/browser
+# The screens the README shows (docs/screenshots), at 1440 and 360 pixels.
+README_SCREENSHOTS := login keys-secret keys-create-error account-recovery-codes members-as-user audit
+screenshots: $(VENV)/.installed ## Run the browser tests (every screen at both widths into .screenshots/) and copy the README's into docs/screenshots
+	$(PY) -m pytest -p no:xdist tests/e2e/browser
+	@mkdir -p docs/screenshots
+	for name in $(README_SCREENSHOTS); do cp .screenshots/$$name-desktop.png .screenshots/$$name-phone.png docs/screenshots/; done
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build: arm64 (.aws-sam/build) and this machine's (.aws-sam/host/build); sizes
 	$(PY) -m infra.build

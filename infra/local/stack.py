@@ -87,7 +87,8 @@ class LocalStack:
                 self._report(_route_line(route))
             api = Gateway(template.routes, template.authorizers, self._runtime)
             site = dashboard_site(template)
-            self._report(f"dashboard: {site.content_dir} at / (API at {site.api_path_patterns})")
+            to_api = ", ".join(site.api_path_patterns)
+            self._report(f"dashboard: {site.content_dir} at /; to the API: {to_api}")
             try:
                 self._server = GatewayServer((self._host, self._port), SiteGateway(site, api))
             except OSError as exc:

@@ -63,10 +63,10 @@ def context(browser: Browser, stack: StackProcess) -> Iterator[BrowserContext]:
 
 @pytest.fixture
 def screenshots_dir() -> Path:
-    """Where screenshots go: SCREENSHOTS_DIR (`make screenshots` gives docs/screenshots), else
-    .screenshots/ (ignored by git)."""
-    directory = Path(os.environ.get("SCREENSHOTS_DIR") or REPO / ".screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
+    """Where screenshots go: .screenshots/ (ignored by git; `make screenshots` copies the
+    README's into docs/screenshots)."""
+    directory = REPO / ".screenshots"
+    directory.mkdir(exist_ok=True)
     return directory
 
 
