@@ -35,7 +35,12 @@ class UnpublishableFile(ValueError):
 def site_files(site: DashboardSite) -> dict[str, Path]:
     """Object key -> file, for every file of the folder."""
     root = site.content_dir
-    files = {path.relative_to(root).as_posix(): path for path in root.rglob("*") if path.is_file()}
+    paths = list(root.rglob("*"))
+    # A link could publish a file from outside the folder; the local stack refuses them too.
+    links = sorted(path.relative_to(root).as_posix() for path in paths if path.is_symlink())
+    if links:
+        raise UnpublishableFile(f"symbolic links are not published: {', '.join(links)}")
+    files = {path.relative_to(root).as_posix(): path for path in paths if path.is_file()}
     unknown = sorted(key for key, path in files.items() if content_type(path) is None)
     if unknown:
         raise UnpublishableFile(f"no content type for {', '.join(unknown)}")

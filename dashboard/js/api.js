@@ -57,11 +57,32 @@ async function send(method, path, { body, headers = {}, workspace = true, token 
 
 let refreshing = null;
 
-/** A new access token from the refresh cookie; false if there is no session to resume. */
+function refreshByCookie() {
+  return send('POST', '/auth/refresh', { headers: BROWSER_CLIENT, token: false, workspace: false });
+}
+
+/** The user a JWT names (`sub`): read, not verified; the server verifies. */
+function subjectOf(accessToken) {
+  const payload = accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+  return JSON.parse(atob(payload)).sub;
+}
+
+/**
+ * A new access token from the refresh cookie; false if there is no session to resume.
+ * The tabs of this origin share the cookie, so they refresh one at a time (a Web Lock): two
+ * refreshes with the same cookie would present a spent token, which ends the session as a
+ * theft. If another tab has since logged in as someone else, this page starts over as them
+ * rather than show one person's screens with another's token.
+ */
 export function resume() {
-  refreshing ??= send('POST', '/auth/refresh', { headers: BROWSER_CLIENT, token: false, workspace: false })
+  refreshing ??= (navigator.locks ? navigator.locks.request('railguard-refresh', refreshByCookie) : refreshByCookie())
     .then((reply) => {
-      session.accessToken = reply.data.access_token;
+      const token = reply.data.access_token;
+      if (session.user && subjectOf(token) !== session.user.id) {
+        window.location.reload();
+        return false;
+      }
+      session.accessToken = token;
       return true;
     })
     .catch((error) => {
@@ -109,15 +130,14 @@ export async function verifyMfa(mfaToken, code) {
   return reply.data;
 }
 
-/** End the session on the server; a session already gone (401) is as good as ended. */
+/**
+ * End the session on the server, which ends every session this browser's cookies name and
+ * clears the cookie. Only then is this page signed out: if the logout failed (offline, 429,
+ * 5xx) the error is thrown and the person stays signed in, rather than believe they left.
+ */
 export async function logOut() {
-  try {
-    await send('POST', '/auth/logout', { headers: BROWSER_CLIENT, token: false, workspace: false });
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) throw error;
-  } finally {
-    session.end();
-  }
+  await send('POST', '/auth/logout', { headers: BROWSER_CLIENT, token: false, workspace: false });
+  session.end();
 }
 
 /** Every page of a list route, following `meta.next_cursor`. */

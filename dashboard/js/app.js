@@ -75,7 +75,8 @@ async function signOut() {
   try {
     await logOut();
   } catch (error) {
-    notice(describe(error), 'bad');
+    notice(`You are still logged in: ${describe(error)}`, 'bad');
+    return;
   }
   go('login');
 }

@@ -46,6 +46,18 @@ export function input(name, props = {}) {
   return h('input', { name, type: 'text', ...props });
 }
 
+/**
+ * A field for a secret that is not the person's own password (a credential's value, a PIN):
+ * masked, and marked so that browsers and password managers do not offer to save it as this
+ * site's password.
+ */
+export function secretInput(name, props = {}) {
+  return input(name, {
+    type: 'password', autocomplete: 'off', spellcheck: 'false',
+    'data-1p-ignore': true, 'data-lpignore': 'true', 'data-bwignore': true, ...props,
+  });
+}
+
 /** A group of checkboxes with one legend: the values checked are read with checkedValues. */
 export function checkboxes(legend, name, options, checked = [], hint) {
   const errorId = uid('group-error');

@@ -274,7 +274,8 @@ def refresh(
 )
 def log_out(body: RefreshTokenRequest | None = None, client: ClientHeader = None) -> Response[None]:
     session = _session(client)
-    api.services.logins.log_out(session.refresh_token(_body_token(body)))
+    for token in session.tokens_to_end(_body_token(body)):
+        api.services.logins.log_out(token)
     return Response(204, cookies=session.clearing())
 
 

@@ -87,7 +87,7 @@ def _headers_and_cookies(request: HttpRequest) -> tuple[dict[str, str], list[str
     return headers, cookies
 
 
-def _domain_name(headers: Mapping[str, str]) -> str:
+def domain_name(headers: Mapping[str, str]) -> str:
     """The host the client addressed (its Host header without the port), as API Gateway names
     the domain it was reached by."""
     host = headers.get("host", "").strip().lower()
@@ -106,12 +106,12 @@ def _query_parameters(raw_query: str) -> dict[str, str]:
 def _request_context(
     request: HttpRequest, route: MatchedRoute, headers: Mapping[str, str]
 ) -> dict[str, Any]:
-    domain_name = _domain_name(headers)
+    addressed = domain_name(headers)
     return {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
-        "domainName": domain_name,
-        "domainPrefix": domain_name.split(".", 1)[0],
+        "domainName": addressed,
+        "domainPrefix": addressed.split(".", 1)[0],
         "http": {
             "method": request.method.upper(),
             "path": request.path,

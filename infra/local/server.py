@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 import time
@@ -10,7 +11,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from infra.local.events import HttpRequest
+from infra.local.events import HttpRequest, domain_name
 from infra.local.gateway import HttpResponse, gateway_response, internal_error
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,16 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota for HTTP APIs
 # How this server frames its own connection; a function's response does not decide these.
 _FRAMING_HEADERS = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RequestGateway(Protocol):
@@ -82,6 +93,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
 
     def _response(self, request: HttpRequest) -> HttpResponse:
+        if not self._addressed_here():
+            self.close_connection = True  # the unread body makes the connection unusable
+            return gateway_response(403, "Forbidden", request.request_id)
         body = self._read_body(request.request_id)
         if isinstance(body, HttpResponse):
             return body
@@ -90,6 +104,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:  # the one broad catch: a bug must cost one 500, not the connection
             logger.exception("unexpected failure (request %s)", request.request_id)
             return internal_error(request.request_id)
+
+    def _addressed_here(self) -> bool:
+        """Whether the request names this server. Bound to a loopback address, it answers only
+        requests for a loopback host: a web page whose name an attacker's DNS re-points to
+        127.0.0.1 (DNS rebinding) arrives with that name as its Host, and would otherwise drive
+        the local stack, sessions included, from the attacker's origin."""
+        if not _is_loopback(str(self.server.server_address[0])):
+            return True  # bound to a public address on purpose (HOST=0.0.0.0)
+        return _is_loopback(domain_name({"host": self.headers.get("Host", "localhost")}))
 
     def _read_body(self, request_id: str) -> bytes | HttpResponse:
         """The body by Content-Length, or the response that refuses the request."""

@@ -4,7 +4,7 @@
 
 import { api, listAll } from '../api.js';
 import { badge, h, table, when } from '../dom.js';
-import { field, input } from '../forms.js';
+import { field, input, secretInput } from '../forms.js';
 import { session } from '../session.js';
 import { act, fieldError, formPanel, resourcePage, rowActions, rowButton, saved, text } from './resources.js';
 
@@ -15,9 +15,8 @@ function path(deployment) {
 }
 
 function pinInput(required) {
-  return input('pin', {
-    type: 'password', inputmode: 'numeric', pattern: '[0-9]{4,8}', minlength: 4, maxlength: 8,
-    autocomplete: 'new-password', required,
+  return secretInput('pin', {
+    inputmode: 'numeric', pattern: '[0-9]{4,8}', minlength: 4, maxlength: 8, required,
   });
 }
 

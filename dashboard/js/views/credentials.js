@@ -4,7 +4,7 @@
 
 import { api, listAll } from '../api.js';
 import { badge, h, table, when } from '../dom.js';
-import { field, input } from '../forms.js';
+import { field, input, secretInput } from '../forms.js';
 import { session } from '../session.js';
 import { act, checkbox, formPanel, refreshOrSay, resourcePage, rowActions, rowButton, saved, text } from './resources.js';
 
@@ -15,7 +15,7 @@ function path(credential, tail = '') {
 }
 
 function valueInput(required) {
-  return input('value', { type: 'password', required, autocomplete: 'new-password', spellcheck: 'false', maxlength: 10000 });
+  return secretInput('value', { required, maxlength: 10000 });
 }
 
 /** Read the value and clear its field at once, so the typed secret does not stay in the page. */

@@ -775,8 +775,8 @@ def test_a_browser_logout_by_cookie_ends_the_session_and_clears_the_cookie(
     ]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])
-def test_a_browser_without_one_usable_cookie_is_401(path: str) -> None:
+def test_a_browser_without_one_usable_cookie_is_401_on_refresh() -> None:
+    path = "/api/v1/auth/refresh"
     # Given a browser session
     email = a.new_email()
     a.sign_up(email)
@@ -791,6 +791,24 @@ def test_a_browser_without_one_usable_cookie_is_401(path: str) -> None:
         assert (result.status, result.json()["error"]["code"]) == (401, "invalid_refresh_token")
     # And the session's token was not spent
     assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 200
+
+
+def test_a_browser_logout_ends_every_session_its_cookies_name_and_always_clears() -> None:
+    # Given a browser session, and a cookie planted beside its own (cookie tossing)
+    email = a.new_email()
+    a.sign_up(email)
+    login = a.browser_login(email)
+    token = a.cookie_token(login)
+    tossed = ("Cookie", f"rg_refresh=rgr_planted; rg_refresh={token}")
+    # When the browser logs out with both, and again with none
+    both = a.post("/api/v1/auth/logout", None, headers=[a.BROWSER, tossed])
+    none = a.post("/api/v1/auth/logout", None, headers=[a.BROWSER])
+    # Then each is a 204 that clears the cookie, and the real session has ended
+    for result in (both, none):
+        assert (result.status, result.cookies) == (204, (_refresh_cookie("", 0),))
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 401
+    a.reset_instances()
+    assert a.authorize(a.bearer(login.json()["data"]["access_token"])) == 401
 
 
 @pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])

@@ -56,3 +56,20 @@ def test_publish_refuses_a_file_of_unknown_type_before_uploading(
     with pytest.raises(UnpublishableFile, match=r"notes\.md"):
         publish(site, s3, bucket)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_publish_refuses_a_symbolic_link_that_could_reach_outside_the_folder(
+    aws: AwsEndpoint, bucket: str, tmp_path: Path
+) -> None:
+    # Given a folder with a link to a file outside it
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "index.html").write_text("<!doctype html>")
+    (tmp_path / "secret.txt").write_text("not for the bucket")
+    (folder / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    site = DashboardSite(folder, "index.html", ("/api/*",), ())
+    s3 = aws.client("s3")
+    # When it is published, then nothing is uploaded
+    with pytest.raises(UnpublishableFile, match=r"notes\.txt"):
+        publish(site, s3, bucket)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -10,7 +10,7 @@ import pytest
 from infra.dashboard import CACHE_CONTROL, CONTENT_TYPES, DashboardSite, dashboard_site
 from infra.local.events import HttpRequest
 from infra.local.site import SiteGateway
-from infra.template import load_template
+from infra.template import load_template, parse_yaml
 from tests.unit.infra.test_server import RecordingGateway
 
 REPO = Path(__file__).resolve().parents[3]
@@ -159,4 +159,22 @@ def test_the_files_are_private_to_the_distribution_and_only_served_over_https() 
     } == {
         ("/api/*", "https-only", CACHING_DISABLED),
         ("/.well-known/*", "https-only", CACHING_DISABLED),
+    }
+
+
+def test_a_named_dashboard_takes_tls_1_2_at_least_and_prod_needs_one() -> None:
+    # Given the template as CloudFormation reads it
+    document = parse_yaml((REPO / "template.yaml").read_text())
+    config = document["Resources"]["Dashboard"]["Properties"]["DistributionConfig"]
+    named, unnamed = config["ViewerCertificate"]["Fn::If"][1:]
+    # Then with a name and certificate the minimum is TLS 1.2 (SNI); without, CloudFront's
+    assert named["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert named["SslSupportMethod"] == "sni-only"
+    assert unnamed == {"CloudFrontDefaultCertificate": True}
+    # And a prod stack must have one
+    rule = document["Rules"]["ProdServesTheDashboardOverTls12"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "DashboardCertificateArn"}, ""]}]
     }

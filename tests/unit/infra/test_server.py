@@ -182,3 +182,33 @@ def test_gateway_bug_costs_one_500_not_the_server(
     # And the server keeps serving on the same connection
     gateway.fail = False
     assert _send(connection, "GET", "/x", []).read() == b"hello"
+
+
+@pytest.mark.parametrize(
+    ("host", "status", "reached"),
+    [
+        ("rebound.attacker.example", 403, False),
+        ("rebound.attacker.example:3000", 403, False),
+        ("10.0.0.5", 403, False),
+        ("localhost:3000", 200, True),
+        ("127.0.0.1", 200, True),
+        ("[::1]:3000", 200, True),
+    ],
+)
+def test_a_loopback_server_answers_only_requests_for_a_loopback_host(
+    connection: http.client.HTTPConnection,
+    gateway: RecordingGateway,
+    host: str,
+    status: int,
+    reached: bool,
+) -> None:
+    # Given the server on 127.0.0.1, and a request naming `host` (a DNS-rebound page names its own)
+    connection.putrequest("GET", "/api/v1/me", skip_host=True)
+    connection.putheader("Host", host)
+    connection.endheaders()
+    # When it arrives
+    response = connection.getresponse()
+    response.read()
+    # Then only a loopback name reaches the gateway; another is API Gateway's own 403
+    assert response.status == status
+    assert bool(gateway.requests) is reached

@@ -94,6 +94,20 @@ class BrowserSession:
             raise InvalidRefreshToken
         return self.presented[0]
 
+    def tokens_to_end(self, in_body: str | None) -> tuple[str, ...]:
+        """The refresh tokens a logout ends: the body's, else every cookie's (the header is
+        required as for a refresh). Ending them all, none or several, and clearing the cookie
+        whatever they were, means a 204 leaves no session of this browser alive: a cookie
+        planted beside the real one (cookie tossing) cannot turn a logout into a failure that
+        the real session outlives."""
+        if in_body is not None:
+            return (in_body,)
+        if self.presented and not self.browser:
+            raise CsrfRefused
+        if not self.browser:
+            raise ValidationFailed(details={"fields": [_MISSING_TOKEN]})
+        return self.presented
+
     def issuing(self, pair: TokenPair) -> list[Cookie]:
         """The cookie that carries `pair`'s refresh token, for a browser; none otherwise."""
         return [self._cookie(pair.refresh_token, pair.refresh_expires_in)] if self.browser else []
