@@ -47,13 +47,14 @@ export function input(name, props = {}) {
 }
 
 /**
- * A field for a secret that is not the person's own password (a credential's value, a PIN):
- * masked, and marked so that browsers and password managers do not offer to save it as this
- * site's password.
+ * A field for a secret that is not the person's own password (a credential's value, a PIN).
+ * Not `type=password`: browsers' password managers treat any such field as this site's login,
+ * and would offer to fill the person's own password into it or save the secret as one, whatever
+ * `autocomplete` says. A text field masked by the stylesheet (`.masked`) is not a login field.
  */
 export function secretInput(name, props = {}) {
   return input(name, {
-    type: 'password', autocomplete: 'off', spellcheck: 'false',
+    class: 'masked', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false',
     'data-1p-ignore': true, 'data-lpignore': 'true', 'data-bwignore': true, ...props,
   });
 }

@@ -274,8 +274,7 @@ def refresh(
 )
 def log_out(body: RefreshTokenRequest | None = None, client: ClientHeader = None) -> Response[None]:
     session = _session(client)
-    for token in session.tokens_to_end(_body_token(body)):
-        api.services.logins.log_out(token)
+    api.services.logins.log_out(*session.tokens_to_end(_body_token(body)))
     return Response(204, cookies=session.clearing())
 
 

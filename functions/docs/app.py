@@ -71,7 +71,9 @@ def _swagger_asset(name: str) -> str:
 @cache
 def _swagger_page() -> str:
     return generate_swagger_html(
-        spec=_document().replace("</", "<\\/"),  # the document is inlined in a <script>
+        # Inlined in a <script>: no `<` at all, so no text of the document can end the script
+        # or open a comment (in the document's JSON, `<` is only ever inside a string).
+        spec=_document().replace("<", "\\u003c"),
         swagger_js=_swagger_asset("swagger-ui-bundle.min.js"),
         swagger_css=_swagger_asset("swagger-ui.min.css"),
         swagger_base_url="",

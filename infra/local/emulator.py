@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.local.aws import AwsEndpoint
-from infra.local.ports import ensure_port_free
+from infra.local.events import domain_name
+from infra.local.ports import ensure_port_free, is_loopback
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -47,6 +48,26 @@ class SerializedApp:
                 return self._transactions.apply(self._app, environ, start_response)
             # moto answers with a complete body, so the work is done inside the lock.
             return list(self._app(environ, start_response))
+
+
+class LocalCallersOnly:
+    """The emulator answers AWS SDKs on this machine, never a web page. A page of any site can
+    send requests to 127.0.0.1, and moto answers CORS preflights for every origin: so a request
+    that carries an `Origin` (browsers add it; SDKs never do) is refused, and, bound to a
+    loopback address, so is one whose Host is not a loopback name (DNS rebinding)."""
+
+    def __init__(self, app: WsgiApp, bound_to: str) -> None:
+        self._app = app
+        self._check_host = is_loopback(bound_to)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        host = str(environ.get("HTTP_HOST") or "localhost")
+        if "HTTP_ORIGIN" in environ or (
+            self._check_host and not is_loopback(domain_name({"host": host}))
+        ):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"The emulator answers AWS SDKs on this machine only."]
+        return self._app(environ, start_response)
 
 
 @dataclass
@@ -239,7 +260,9 @@ class MotoEmulator:
         roll_back_only_touched_items()
         # werkzeug logs every request at INFO; the emulator's traffic is noise in `make dev`.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        app = LocalCallersOnly(
+            SerializedApp(DomainDispatcherApplication(create_backend_app)), self._host
+        )
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

@@ -1,8 +1,10 @@
-"""Checking that a listening port is free before anything starts on it."""
+"""Listening locally: whether a port is free before anything starts on it, and whether a name
+is this machine's own (a loopback address or `localhost`)."""
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 
 from infra.local.errors import StartupError
@@ -27,3 +29,14 @@ def port_error(host: str, port: int, setting: str, error: OSError) -> StartupErr
             f"port {port} on {host} is in use; choose another with {setting}=<port>"
         )
     return StartupError(f"cannot listen on {host}:{port} ({setting}): {error.strerror}")
+
+
+def is_loopback(host: str) -> bool:
+    """`host` (a name, or an address, IPv6 in brackets or not) is this machine's own."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

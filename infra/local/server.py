@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 import time
@@ -13,22 +12,13 @@ from typing import Any, Protocol
 
 from infra.local.events import HttpRequest, domain_name
 from infra.local.gateway import HttpResponse, gateway_response, internal_error
+from infra.local.ports import is_loopback
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota for HTTP APIs
 # How this server frames its own connection; a function's response does not decide these.
 _FRAMING_HEADERS = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RequestGateway(Protocol):
@@ -110,9 +100,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         requests for a loopback host: a web page whose name an attacker's DNS re-points to
         127.0.0.1 (DNS rebinding) arrives with that name as its Host, and would otherwise drive
         the local stack, sessions included, from the attacker's origin."""
-        if not _is_loopback(str(self.server.server_address[0])):
+        if not is_loopback(str(self.server.server_address[0])):
             return True  # bound to a public address on purpose (HOST=0.0.0.0)
-        return _is_loopback(domain_name({"host": self.headers.get("Host", "localhost")}))
+        return is_loopback(domain_name({"host": self.headers.get("Host", "localhost")}))
 
     def _read_body(self, request_id: str) -> bytes | HttpResponse:
         """The body by Content-Length, or the response that refuses the request."""

@@ -34,7 +34,7 @@ from railguard.accounts import store_password_hash
 from railguard.audit import Actor, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope
-from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken
+from railguard.errors import InvalidCredentials, InvalidMfaCode, InvalidMfaToken, RailguardError
 from railguard.ids import new_id
 from railguard.mfa import SecondFactors
 from railguard.network import budget_subject
@@ -229,8 +229,18 @@ class Logins:
     def refresh(self, refresh_token: str, client: ClientInfo) -> TokenPair:
         return self._tokens(self._sessions.rotate(refresh_token, source_ip=client.source_ip))
 
-    def log_out(self, refresh_token: str) -> None:
-        self._sessions.end(refresh_token)
+    def log_out(self, *refresh_tokens: str) -> None:
+        """End the session of each token (a browser may present several cookies). Each is
+        ended on its own: one that cannot be ended now (a busy trail, a throttled table) does
+        not keep the others alive; the first such failure is raised once all were tried."""
+        failures: list[RailguardError] = []
+        for refresh_token in refresh_tokens:
+            try:
+                self._sessions.end(refresh_token)
+            except RailguardError as failure:
+                failures.append(failure)
+        if failures:
+            raise failures[0]
 
     def _tokens(self, grant: SessionGrant) -> TokenPair:
         access_token = tokens.issue_access_token(

@@ -16,6 +16,7 @@ from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard import accounts, passwords, policy
 from railguard.audit import AuditEvent, StoredAuditTrail
+from railguard.errors import ServiceUnavailable
 from railguard.sessions import Sessions
 from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
@@ -809,6 +810,55 @@ def test_a_browser_logout_ends_every_session_its_cookies_name_and_always_clears(
     assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 401
     a.reset_instances()
     assert a.authorize(a.bearer(login.json()["data"]["access_token"])) == 401
+
+
+def test_a_cookie_whose_session_cannot_end_now_does_not_keep_the_real_one_alive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a browser session, and beside its cookie a valid one of another account, planted
+    # first, whose session cannot be ended now (its trail is busy)
+    email, attacker = a.new_email(), a.new_email()
+    a.sign_up(email)
+    a.sign_up(attacker)
+    login = a.browser_login(email)
+    token = a.cookie_token(login)
+    planted = a.tokens_for(attacker)["refresh_token"]
+    original_end = Sessions.end
+
+    def end(self: Sessions, refresh_token: str) -> None:
+        if refresh_token == planted:
+            raise ServiceUnavailable
+        original_end(self, refresh_token)
+
+    monkeypatch.setattr(Sessions, "end", end)
+    cookies = ("Cookie", f"rg_refresh={planted}; rg_refresh={token}")
+    # When the browser logs out
+    result = a.post("/api/v1/auth/logout", None, headers=[a.BROWSER, cookies])
+    # Then the failure is reported (503, to retry), but the real session has ended anyway
+    assert result.status == 503
+    assert a.by_cookie("/api/v1/auth/refresh", token, a.BROWSER).status == 401
+    a.reset_instances()
+    assert a.authorize(a.bearer(login.json()["data"]["access_token"])) == 401
+
+
+def test_a_logout_ends_each_cookie_once_whatever_the_copies(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two browser sessions
+    email = a.new_email()
+    a.sign_up(email)
+    once, repeated = (a.cookie_token(a.browser_login(email)) for _ in range(2))
+    caplog.clear()
+    calls = record_aws_calls(monkeypatch)
+    # When one logs out with its cookie, and the other with a header repeating its own 50 times
+    assert a.by_cookie("/api/v1/auth/logout", once, a.BROWSER).status == 204
+    single = list(calls)
+    copies = ("Cookie", "; ".join([f"rg_refresh={repeated}"] * 50))
+    result = a.post("/api/v1/auth/logout", None, headers=[a.BROWSER, copies])
+    # Then each ended once, with one event, and the copies cost no call more than one cookie
+    assert result.status == 204
+    assert logged_events(caplog.records) == ["auth.logged_out", "auth.logged_out"]
+    assert calls[len(single) :] == single
 
 
 @pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/auth/logout"])

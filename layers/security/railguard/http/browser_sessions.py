@@ -29,6 +29,8 @@ from railguard.logins import TokenPair
 COOKIE_NAME = "rg_refresh"
 COOKIE_PATH = "/api/v1/auth"
 BROWSER_CLIENT = "browser"
+# More than a browser holds unless cookies were planted beside its own (cookie tossing).
+MAX_COOKIES_ENDED = 8
 
 ClientHeader = Annotated[
     str | None,
@@ -106,7 +108,9 @@ class BrowserSession:
             raise CsrfRefused
         if not self.browser:
             raise ValidationFailed(details={"fields": [_MISSING_TOKEN]})
-        return self.presented
+        # Each costs reads and a write: repeats once, and a bounded number (a header of copies
+        # must not buy hundreds of table operations).
+        return tuple(dict.fromkeys(self.presented))[:MAX_COOKIES_ENDED]
 
     def issuing(self, pair: TokenPair) -> list[Cookie]:
         """The cookie that carries `pair`'s refresh token, for a browser; none otherwise."""
