@@ -108,6 +108,7 @@ export async function render() {
   }
   if (turn !== drawing) return; // a later navigation drew over this one
   replace(main, screen);
+  main.dataset.screen = view.path; // drawn: tests wait for this
   main.focus({ preventScroll: true });
 }
 
