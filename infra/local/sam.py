@@ -35,6 +35,7 @@ from infra.build import SAM_CLI, SAMCONFIG, BuildError, host_build
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.errors import StartupError
+from infra.local.ports import is_loopback
 from infra.local.provisioning import provision
 from infra.local.sam_env import (
     DEFAULT_CONTAINER_HOST,
@@ -93,15 +94,6 @@ def local_parameter_overrides(samconfig: Path = SAMCONFIG) -> dict[str, str]:
     if malformed:
         raise StartupError(f"{samconfig}: parameter overrides must be Name=Value, got {malformed}")
     return dict(item.split("=", 1) for item in items)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _local_url(bind_host: str, port: int) -> str:

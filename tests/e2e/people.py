@@ -89,3 +89,28 @@ def new_owner(stack: StackProcess) -> Owner:
         "X-Workspace-ID": workspace,
     }
     return Owner(email, workspace, headers)
+
+
+def add_member(stack: StackProcess, owner: Owner, email: str, role: str) -> dict[str, Any]:
+    """`POST /workspaces/{id}/members` by the owner, over HTTP; the new member."""
+    added = requests.post(
+        f"{stack.url}/api/v1/workspaces/{owner.workspace}/members",
+        headers=owner.headers,
+        json={"email": email, "role": role},
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
+    member: dict[str, Any] = added.json()["data"]
+    return member
+
+
+def create_key(
+    stack: StackProcess, headers: dict[str, str], name: str = "e2e", **settings: Any
+) -> dict[str, Any]:
+    """`POST /api-keys` over HTTP (scope `agents:read` unless `settings` say otherwise); the
+    new key, its `key` included."""
+    body = {"name": name, "scopes": ["agents:read"], **settings}
+    created = requests.post(f"{stack.url}/api/v1/api-keys", headers=headers, json=body, timeout=10)
+    assert created.status_code == 201, created.text
+    key: dict[str, Any] = created.json()["data"]
+    return key

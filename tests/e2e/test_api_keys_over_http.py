@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 import requests
 
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import me_status_from, new_owner
+from tests.e2e.people import create_key, me_status_from, new_owner
 
 pytestmark = pytest.mark.e2e
 REVOCATION_BOUND_SECONDS = 5.0
@@ -23,18 +22,10 @@ def _owner(stack: StackProcess) -> tuple[dict[str, str], str]:
     return owner.headers, owner.workspace
 
 
-def _create_key(stack: StackProcess, headers: dict[str, str], **settings: Any) -> dict[str, Any]:
-    body = {"name": "e2e", "scopes": ["agents:read"], **settings}
-    created = requests.post(f"{stack.url}/api/v1/api-keys", headers=headers, json=body, timeout=10)
-    assert created.status_code == 201, created.text
-    data: dict[str, Any] = created.json()["data"]
-    return data
-
-
 def test_an_ip_allowlist_admits_the_tcp_peer_only(stack: StackProcess) -> None:
     # Given a key usable from 127.0.0.1 only
     headers, _ = _owner(stack)
-    key = _create_key(stack, headers, allowed_ips=["127.0.0.1"])["key"]
+    key = create_key(stack, headers, allowed_ips=["127.0.0.1"])["key"]
     # When it is used from 127.0.0.1, and from 127.0.0.2 claiming 127.0.0.1 in X-Forwarded-For
     allowed = me_status_from(stack, "127.0.0.1", {"X-API-Key": key})
     refused = me_status_from(stack, "127.0.0.2", {"X-API-Key": key, "X-Forwarded-For": "127.0.0.1"})
@@ -45,7 +36,7 @@ def test_an_ip_allowlist_admits_the_tcp_peer_only(stack: StackProcess) -> None:
 def test_a_revoked_key_stops_within_five_seconds(stack: StackProcess) -> None:
     # Given a key in use
     headers, _ = _owner(stack)
-    created = _create_key(stack, headers)
+    created = create_key(stack, headers)
     key_headers = {"X-API-Key": created["key"]}
     assert requests.get(f"{stack.url}/api/v1/me", headers=key_headers, timeout=10).ok
     # When it is revoked
@@ -66,7 +57,7 @@ def test_a_revoked_key_stops_within_five_seconds(stack: StackProcess) -> None:
 def test_browsers_get_cors_for_the_keys_own_origins_only(stack: StackProcess) -> None:
     # Given a browser key for one origin
     headers, _ = _owner(stack)
-    key = _create_key(stack, headers, allowed_origins=["http://localhost:5173"])["key"]
+    key = create_key(stack, headers, allowed_origins=["http://localhost:5173"])["key"]
     # When a browser preflights, then calls from that origin, and another page tries
     preflight = requests.options(
         f"{stack.url}/api/v1/me",
@@ -102,7 +93,7 @@ def test_a_limit_of_50_lets_exactly_50_of_100_concurrent_requests_through(
 ) -> None:
     # Given a key limited to 50 requests an hour, and a burst that will not straddle two windows
     headers, _ = _owner(stack)
-    key = _create_key(stack, headers, rate_limit={"requests": 50, "window_seconds": 3600})["key"]
+    key = create_key(stack, headers, rate_limit={"requests": 50, "window_seconds": 3600})["key"]
     seconds_left = 3600 - time.time() % 3600
     if seconds_left < 30:
         time.sleep(seconds_left + 0.5)

@@ -3,12 +3,11 @@ narrows it, and the check of its hash chain says it holds."""
 
 from __future__ import annotations
 
-import requests
 from playwright.sync_api import expect
 
 from tests.e2e.browser.pages import Dashboard
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import PASSWORD, new_owner
+from tests.e2e.people import PASSWORD, add_member, new_owner
 
 
 def test_an_owners_acts_appear_in_the_verified_trail_and_a_filter_narrows_it(
@@ -17,13 +16,7 @@ def test_an_owners_acts_appear_in_the_verified_trail_and_a_filter_narrows_it(
     # Given an owner who added a member over HTTP, signed in, and renames the workspace here
     owner = new_owner(stack)
     person = new_owner(stack)
-    added = requests.post(
-        f"{stack.url}/api/v1/workspaces/{owner.workspace}/members",
-        headers=owner.headers,
-        json={"email": person.email, "role": "user"},
-        timeout=10,
-    )
-    assert added.status_code == 201
+    add_member(stack, owner, person.email, "user")
     page = dashboard.page
     dashboard.log_in(owner.email, PASSWORD)
     page.get_by_role("link", name="Workspace settings").click()

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.e2e.browser.pages import Dashboard
 from tests.e2e.browser.steps import eventually, saved_it, shown_key
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import PASSWORD, me_status_from, new_owner
+from tests.e2e.people import PASSWORD, add_member, create_key, me_status_from, new_owner
 
 
 def keys_of(stack: StackProcess, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -20,15 +20,6 @@ def keys_of(stack: StackProcess, headers: dict[str, str]) -> list[dict[str, Any]
     assert listed.status_code == 200, listed.text
     keys: list[dict[str, Any]] = listed.json()["data"]
     return keys
-
-
-def made_key(stack: StackProcess, headers: dict[str, str], **settings: Any) -> dict[str, Any]:
-    """A key made over HTTP, as the screen will list it (and its `key`)."""
-    body = {"name": "Billing service", "scopes": ["agents:read"], **settings}
-    made = requests.post(f"{stack.url}/api/v1/api-keys", headers=headers, json=body, timeout=10)
-    assert made.status_code == 201, made.text
-    key: dict[str, Any] = made.json()["data"]
-    return key
 
 
 def test_a_refused_setting_shows_beside_its_field_and_a_new_key_is_shown_once(
@@ -95,7 +86,7 @@ def test_an_owner_edits_rotates_and_revokes_a_key(
 ) -> None:
     # Given an owner signed in, with a key usable from 127.0.0.1
     owner = new_owner(stack)
-    created = made_key(stack, owner.headers, allowed_ips=["127.0.0.1"])
+    created = create_key(stack, owner.headers, "Billing service", allowed_ips=["127.0.0.1"])
     key = created["key"]
     page = dashboard.page
     dashboard.log_in(owner.email, PASSWORD)
@@ -172,13 +163,7 @@ def test_a_user_member_is_not_offered_keys_and_reads_resources_only(
     # Given a workspace with a credential, and a member with the role `user`
     owner = new_owner(stack)
     member = new_owner(stack)
-    added = requests.post(
-        f"{stack.url}/api/v1/workspaces/{owner.workspace}/members",
-        headers=owner.headers,
-        json={"email": member.email, "role": "user"},
-        timeout=10,
-    )
-    assert added.status_code == 201, added.text
+    add_member(stack, owner, member.email, "user")
     stored = requests.post(
         f"{stack.url}/api/v1/credentials",
         headers=owner.headers,

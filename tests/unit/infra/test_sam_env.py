@@ -13,9 +13,9 @@ import pytest
 
 from infra.local.aws import REGION
 from infra.local.errors import StartupError
+from infra.local.ports import is_loopback
 from infra.local.sam import (
     find_container_runtime,
-    is_loopback,
     local_parameter_overrides,
     settings_from,
 )
