@@ -70,25 +70,23 @@ def screenshots_dir() -> Path:
     return directory
 
 
-def open_dashboard(context: BrowserContext, screenshots_dir: Path) -> Dashboard:
-    return Dashboard.open(context.new_page(), screenshots_dir)
+def _checked_dashboard(context: BrowserContext, screenshots_dir: Path) -> Iterator[Dashboard]:
+    """A page at the dashboard; after the test: no CSP violation, no secret exposed."""
+    opened = Dashboard.open(context.new_page(), screenshots_dir)
+    yield opened
+    opened.assert_held_up()
 
 
 @pytest.fixture
 def dashboard(context: BrowserContext, screenshots_dir: Path) -> Iterator[Dashboard]:
-    """A page at the dashboard; after the test: no CSP violation, no secret exposed."""
-    opened = open_dashboard(context, screenshots_dir)
-    yield opened
-    opened.assert_held_up()
+    yield from _checked_dashboard(context, screenshots_dir)
 
 
 @pytest.fixture
 def another_dashboard(
     browser: Browser, stack: StackProcess, screenshots_dir: Path
 ) -> Iterator[Dashboard]:
-    """A second person's browser at the dashboard, checked the same way."""
+    """A second person's browser (cookies and storage of its own), checked the same way."""
     created = _new_context(browser, stack)
-    opened = open_dashboard(created, screenshots_dir)
-    yield opened
-    opened.assert_held_up()
+    yield from _checked_dashboard(created, screenshots_dir)
     created.close()
