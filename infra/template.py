@@ -7,8 +7,6 @@ physical ids of the resources it provisioned.
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -177,8 +175,6 @@ class PhysicalResource:
 class Template:
     path: Path
     parameters: Mapping[str, Parameter]
-    conditions: Mapping[str, Any]
-    mappings: Mapping[str, Any]
     resources: Mapping[str, Resource]
     function_globals: Mapping[str, Any]
     routes: tuple[Route, ...]
@@ -308,8 +304,6 @@ def load_template(path: Path, parameter_overrides: Mapping[str, str] | None = No
     return Template(
         path=path,
         parameters=_parameters(path, document.get("Parameters") or {}, parameter_overrides or {}),
-        conditions=document.get("Conditions") or {},
-        mappings=document.get("Mappings") or {},
         resources=resources,
         function_globals=globals_section.get("Function") or {},
         routes=_routes(path, resources, api_id, api_properties, authorizers),
@@ -465,25 +459,12 @@ class _Resolution:
         self._intrinsics = intrinsics
         self._template = intrinsics.template
         self._resource = resource
+        # What template.yaml uses where the local stack resolves it (function environments, the
+        # provisioned resources' properties); any other function is refused by name.
         self._functions: dict[str, Callable[[Any, str], Any]] = {
             "Ref": self._ref,
             "Fn::GetAtt": self._get_att,
             "Fn::Sub": self._sub,
-            "Fn::Join": self._join,
-            "Fn::Select": self._select,
-            "Fn::Split": self._split,
-            "Fn::If": self._if,
-            "Fn::Equals": self._equals,
-            "Fn::Not": lambda arg, where: not self._all_true(arg, where, expected=1),
-            "Fn::And": self._all_true,
-            "Fn::Or": lambda arg, where: any(self._condition_value(a, where) for a in arg),
-            "Fn::FindInMap": self._find_in_map,
-            "Fn::Base64": lambda arg, where: base64.b64encode(
-                self._string(arg, where).encode()
-            ).decode(),
-            "Fn::GetAZs": self._get_azs,
-            "Fn::Cidr": self._cidr,
-            "Fn::ImportValue": self._import_value,
         }
 
     def error(self, where: str, reason: str) -> IntrinsicError:
@@ -500,6 +481,11 @@ class _Resolution:
             function = self._functions.get(name)
             if function is not None:
                 return function(argument, where)
+            if name.startswith("Fn::") or name == "Condition":
+                supported = ", ".join(self._functions)
+                raise self.error(
+                    where, f"{name} is not supported locally (the local stack resolves {supported})"
+                )
         resolved = {key: self.value(item, f"{where}.{key}") for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
@@ -569,71 +555,3 @@ class _Resolution:
             return self._string(self._ref(name, where), where)
 
         return _SUB_VARIABLE.sub(substitute, self._string(text, where))
-
-    def _join(self, argument: Any, where: str) -> str:
-        delimiter, items = self._list(argument, where, 2)
-        return str(delimiter).join(self._string(i, where) for i in self._list(items, where))
-
-    def _select(self, argument: Any, where: str) -> Any:
-        index, items = self._list(argument, where, 2)
-        options = self._list(items, where)
-        try:
-            return options[int(index)]
-        except (IndexError, ValueError) as exc:
-            raise self.error(where, f"Fn::Select index {index!r} out of {options!r}") from exc
-
-    def _split(self, argument: Any, where: str) -> list[str]:
-        delimiter, text = self._list(argument, where, 2)
-        return self._string(text, where).split(str(delimiter))
-
-    def _if(self, argument: Any, where: str) -> Any:
-        # Only the chosen branch is resolved: the other may be unresolvable, or AWS::NoValue.
-        if not isinstance(argument, list) or len(argument) != 3:
-            raise self.error(where, f"Fn::If takes [condition, value, value], got {argument!r}")
-        condition, when_true, when_false = argument
-        chosen = when_true if self._condition(condition, where) else when_false
-        return self.value(chosen, where)
-
-    def _condition(self, name: Any, where: str) -> bool:
-        if name not in self._template.conditions:
-            raise self.error(where, f"no condition named {name!r}")
-        return self._condition_value(self._template.conditions[name], where)
-
-    def _condition_value(self, value: Any, where: str) -> bool:
-        if isinstance(value, dict) and set(value) == {"Condition"}:
-            return self._condition(value["Condition"], where)
-        resolved = self.value(value, where)
-        if not isinstance(resolved, bool):
-            raise self.error(where, f"expected a condition, got {resolved!r}")
-        return resolved
-
-    def _all_true(self, argument: Any, where: str, expected: int | None = None) -> bool:
-        conditions = self._list(argument, where, expected)
-        return all(self._condition_value(c, where) for c in conditions)
-
-    def _equals(self, argument: Any, where: str) -> bool:
-        left, right = self._list(argument, where, 2)
-        return bool(left == right)
-
-    def _find_in_map(self, argument: Any, where: str) -> Any:
-        keys = [self._string(k, where) for k in self._list(argument, where, 3)]
-        try:
-            return self.value(self._template.mappings[keys[0]][keys[1]][keys[2]], where)
-        except (KeyError, TypeError) as exc:
-            raise self.error(where, f"Fn::FindInMap {keys} is not in Mappings") from exc
-
-    def _get_azs(self, argument: Any, where: str) -> list[str]:
-        region = self._string(argument, where) or self._intrinsics.pseudo.region
-        return [f"{region}{zone}" for zone in "abc"]
-
-    def _cidr(self, argument: Any, where: str) -> list[str]:
-        block, count, host_bits = self._list(argument, where, 3)
-        try:
-            network = ipaddress.ip_network(self._string(block, where))
-            subnets = network.subnets(new_prefix=network.max_prefixlen - int(host_bits))
-            return [str(next(subnets)) for _ in range(int(count))]
-        except (ValueError, StopIteration) as exc:
-            raise self.error(where, f"Fn::Cidr {argument!r}: {exc}") from exc
-
-    def _import_value(self, argument: Any, where: str) -> Any:
-        raise self.error(where, f"Fn::ImportValue {argument!r}: no other stacks exist locally")
