@@ -16,13 +16,11 @@ from railguard.agent_uis import (
     PIN_MIN_DIGITS,
     PIN_PEPPER_KEY_NAME,
     AgentUis,
-    AgentUiView,
     PinChange,
 )
-from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.guards import bearer_token
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel, Timestamp, ViewModel
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.workspaces import ResourceScope
@@ -66,24 +64,13 @@ class UnlockRequest(RequestModel):
     pin: Pin | None = Field(default=None, description="The deployment's PIN, if it has one")
 
 
-class AgentUi(BaseModel):
+class AgentUi(ViewModel):
     id: str
     name: str
     agent_id: str
     pin_protected: bool
-    created_at: str
-    updated_at: str
-
-    @classmethod
-    def of(cls, view: AgentUiView) -> AgentUi:
-        return cls(
-            id=view.id,
-            name=view.name,
-            agent_id=view.agent_id,
-            pin_protected=view.pin_protected,
-            created_at=rfc3339(view.created_at),
-            updated_at=rfc3339(view.updated_at),
-        )
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class Unlocked(BaseModel):
@@ -106,7 +93,7 @@ def _scope() -> ResourceScope:
 def list_agent_uis(limit: Limit = 20, cursor: Cursor = None) -> DataList[AgentUi]:
     listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
     return DataList(
-        data=[AgentUi.of(view) for view in listing.items],
+        data=[AgentUi.model_validate(view) for view in listing.items],
         meta=ListMeta(next_cursor=listing.next_cursor),
     )
 
@@ -119,12 +106,12 @@ def create_agent_ui(body: NewAgentUi) -> Data[AgentUi]:
         agent_id=body.agent_id,
         pin=body.pin.get_secret_value() if body.pin is not None else None,
     )
-    return Data(data=AgentUi.of(view))
+    return Data(data=AgentUi.model_validate(view))
 
 
 @api.app.get("/api/v1/agent-uis/<agent_ui_id>", summary="One deployment", tags=["agent-ui"])
 def get_agent_ui(agent_ui_id: str) -> Data[AgentUi]:
-    return Data(data=AgentUi.of(api.services.get(_scope(), agent_ui_id)))
+    return Data(data=AgentUi.model_validate(api.services.get(_scope(), agent_ui_id)))
 
 
 @api.app.patch(
@@ -138,7 +125,7 @@ def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
     if "pin" in body.model_fields_set:
         pin = body.pin.get_secret_value() if body.pin is not None else None
     view = api.services.update(_scope(), agent_ui_id, name=body.name, pin=pin)
-    return Data(data=AgentUi.of(view))
+    return Data(data=AgentUi.model_validate(view))
 
 
 @api.app.delete(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from railguard.api_keys import (
     DEFAULT_GRACE_SECONDS,
@@ -17,11 +17,16 @@ from railguard.api_keys import (
     ApiKeys,
     IssuedKey,
     KeySettings,
-    KeyView,
 )
-from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
+from railguard.http.models import (
+    Cursor,
+    IdempotencyKeyHeader,
+    Limit,
+    RequestModel,
+    Timestamp,
+    ViewModel,
+)
 from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
 from railguard.plans import RateLimit
 from railguard.policy import SCOPES
@@ -47,7 +52,7 @@ IpEntry = Annotated[str, Field(max_length=64)]
 OriginEntry = Annotated[str, Field(max_length=255)]
 
 
-class RateLimitModel(BaseModel):
+class RateLimitModel(ViewModel):
     requests: int = Field(ge=1, le=1_000_000)
     window_seconds: int = Field(ge=1, le=86_400)
 
@@ -97,7 +102,7 @@ class Rotation(RequestModel):
     grace_period_seconds: int = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS)
 
 
-class ApiKey(BaseModel):
+class ApiKey(ViewModel):
     id: str
     name: str
     key_prefix: str
@@ -105,35 +110,11 @@ class ApiKey(BaseModel):
     scopes: list[str]
     allowed_ips: list[str]
     allowed_origins: list[str]
-    expires_at: str | None
+    expires_at: Timestamp | None
     rate_limit: RateLimitModel | None
     status: Literal["active", "expired", "revoked"]
-    created_at: str
-    last_used_at: str | None
-
-    @classmethod
-    def of(cls, view: KeyView) -> ApiKey:
-        return cls(
-            id=view.id,
-            name=view.name,
-            key_prefix=view.key_prefix,
-            masked_key=view.masked_key,
-            scopes=view.scopes,
-            allowed_ips=view.allowed_ips,
-            allowed_origins=view.allowed_origins,
-            expires_at=rfc3339(view.expires_at) if view.expires_at is not None else None,
-            rate_limit=(
-                RateLimitModel(
-                    requests=view.rate_limit.requests,
-                    window_seconds=view.rate_limit.window_seconds,
-                )
-                if view.rate_limit
-                else None
-            ),
-            status=view.status,
-            created_at=rfc3339(view.created_at),
-            last_used_at=rfc3339(view.last_used_at) if view.last_used_at is not None else None,
-        )
+    created_at: Timestamp
+    last_used_at: Timestamp | None
 
 
 class NewKey(ApiKey):
@@ -141,7 +122,7 @@ class NewKey(ApiKey):
 
     @classmethod
     def issued(cls, issued: IssuedKey) -> NewKey:
-        return cls(**ApiKey.of(issued.view).model_dump(), key=issued.key)
+        return cls(**ApiKey.model_validate(issued.view).model_dump(), key=issued.key)
 
 
 def _epoch(moment: datetime | None) -> int | None:
@@ -156,7 +137,7 @@ def _scope() -> WorkspaceScope:
 def list_keys(limit: Limit = 20, cursor: Cursor = None) -> DataList[ApiKey]:
     listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
     return DataList(
-        data=[ApiKey.of(view) for view in listing.items],
+        data=[ApiKey.model_validate(view) for view in listing.items],
         meta=ListMeta(next_cursor=listing.next_cursor),
     )
 
@@ -179,12 +160,12 @@ def create_key(body: NewApiKey, idempotency_key: IdempotencyKeyHeader = None) ->
 
 @api.app.get("/api/v1/api-keys/<key_id>", summary="One API key", tags=["api keys"])
 def get_key(key_id: str) -> Data[ApiKey]:
-    return Data(data=ApiKey.of(api.services.get(_scope(), key_id)))
+    return Data(data=ApiKey.model_validate(api.services.get(_scope(), key_id)))
 
 
 @api.app.patch("/api/v1/api-keys/<key_id>", summary="Change a key's settings", tags=["api keys"])
 def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
-    return Data(data=ApiKey.of(api.services.update(_scope(), key_id, body.changes())))
+    return Data(data=ApiKey.model_validate(api.services.update(_scope(), key_id, body.changes())))
 
 
 @api.app.post(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, EmailStr, Field, SecretStr
 from railguard.accounts import Accounts
 from railguard.http import ApiFunction, Data
 from railguard.http.browser_sessions import BrowserSession, ClientHeader
-from railguard.http.models import RequestModel
+from railguard.http.models import RequestModel, ViewModel
 from railguard.http.responses import JSON_CONTENT_TYPE
 from railguard.logins import ClientInfo, Logins, MfaChallenge, TokenPair
 from railguard.public_keys import PublicKeys
@@ -119,7 +119,7 @@ class SignupResult(BaseModel):
     workspace: NewAccountWorkspace
 
 
-class BrowserTokens(BaseModel):
+class BrowserTokens(ViewModel):
     """The tokens of a browser (`X-Railguard-Client: browser`): the refresh token is in the
     `rg_refresh` cookie, not here."""
 
@@ -127,33 +127,17 @@ class BrowserTokens(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
     expires_in: int
 
-    @classmethod
-    def of(cls, pair: TokenPair) -> BrowserTokens:
-        return cls(access_token=pair.access_token, expires_in=pair.expires_in)
-
 
 class Tokens(BrowserTokens):
     refresh_token: str
 
-    @classmethod
-    def of(cls, pair: TokenPair) -> Tokens:
-        return cls(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            expires_in=pair.expires_in,
-        )
 
-
-class MfaRequired(BaseModel):
+class MfaRequired(ViewModel):
     """A login of a user with MFA on: answer at /auth/mfa/verify within `expires_in` seconds."""
 
     mfa_required: Literal[True] = True
     mfa_token: str
     expires_in: int
-
-    @classmethod
-    def of(cls, challenge: MfaChallenge) -> MfaRequired:
-        return cls(mfa_token=challenge.mfa_token, expires_in=challenge.expires_in)
 
 
 class Jwks(BaseModel):
@@ -183,7 +167,7 @@ def _ok[T](data: T, cookies: list[Cookie] | None = None) -> Response[Data[T]]:
 
 def _tokens(pair: TokenPair, session: BrowserSession) -> Tokens | BrowserTokens:
     """The new tokens for the body: for a browser, all but the refresh token (its cookie's)."""
-    return BrowserTokens.of(pair) if session.browser else Tokens.of(pair)
+    return BrowserTokens.model_validate(pair) if session.browser else Tokens.model_validate(pair)
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -229,7 +213,7 @@ def log_in(
 ) -> Response[Data[Tokens | BrowserTokens | MfaRequired]]:
     outcome = api.services.logins.log_in(body.email, body.password.get_secret_value(), _client())
     if isinstance(outcome, MfaChallenge):
-        return _ok(MfaRequired.of(outcome))
+        return _ok(MfaRequired.model_validate(outcome))
     session = _session(client)
     return _ok(_tokens(outcome, session), session.issuing(outcome))
 

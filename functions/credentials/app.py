@@ -7,12 +7,18 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, Field, SecretStr, StrictBool
+from pydantic import Field, SecretStr, StrictBool
 
-from railguard.clock import rfc3339
-from railguard.credentials import Credentials, CredentialView, NewCredential
+from railguard.credentials import Credentials, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
+from railguard.http.models import (
+    Cursor,
+    IdempotencyKeyHeader,
+    Limit,
+    RequestModel,
+    Timestamp,
+    ViewModel,
+)
 from railguard.runtime import Runtime
 from railguard.settings import (
     AuditSettings,
@@ -60,7 +66,7 @@ class CredentialChanges(RequestModel):
     is_default: StrictBool | None = None
 
 
-class Credential(BaseModel):
+class Credential(ViewModel):
     id: str
     name: str
     type: str
@@ -68,24 +74,9 @@ class Credential(BaseModel):
     description: str | None
     masked_content: str
     is_default: bool
-    created_at: str
-    updated_at: str
-    deleted_at: str | None = None
-
-    @classmethod
-    def of(cls, view: CredentialView) -> Credential:
-        return cls(
-            id=view.id,
-            name=view.name,
-            type=view.type,
-            category=view.category,
-            description=view.description,
-            masked_content=view.masked_content,
-            is_default=view.is_default,
-            created_at=rfc3339(view.created_at),
-            updated_at=rfc3339(view.updated_at),
-            deleted_at=rfc3339(view.deleted_at) if view.deleted_at is not None else None,
-        )
+    created_at: Timestamp
+    updated_at: Timestamp
+    deleted_at: Timestamp | None = None
 
 
 def _scope() -> ResourceScope:
@@ -102,7 +93,7 @@ def list_credentials(
         _scope(), include_deleted=include_deleted, limit=limit, cursor=cursor
     )
     return DataList(
-        data=[Credential.of(view) for view in listing.items],
+        data=[Credential.model_validate(view) for view in listing.items],
         meta=ListMeta(next_cursor=listing.next_cursor),
     )
 
@@ -122,12 +113,12 @@ def create_credential(
         is_default=body.is_default,
     )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return Data(data=Credential.of(api.services.create(_scope(), new, idempotency)))
+    return Data(data=Credential.model_validate(api.services.create(_scope(), new, idempotency)))
 
 
 @api.app.get("/api/v1/credentials/<credential_id>", summary="One credential", tags=["vault"])
 def get_credential(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.of(api.services.get(_scope(), credential_id)))
+    return Data(data=Credential.model_validate(api.services.get(_scope(), credential_id)))
 
 
 @api.app.patch(
@@ -142,7 +133,7 @@ def update_credential(credential_id: str, body: CredentialChanges) -> Data[Crede
         value=body.value.get_secret_value() if body.value is not None else None,
         is_default=body.is_default,
     )
-    return Data(data=Credential.of(view))
+    return Data(data=Credential.model_validate(view))
 
 
 @api.app.post(
@@ -151,7 +142,7 @@ def update_credential(credential_id: str, body: CredentialChanges) -> Data[Crede
     tags=["vault"],
 )
 def set_default(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.of(api.services.set_default(_scope(), credential_id)))
+    return Data(data=Credential.model_validate(api.services.set_default(_scope(), credential_id)))
 
 
 @api.app.delete(
@@ -171,7 +162,7 @@ def delete_credential(credential_id: str) -> Response[None]:
     tags=["vault"],
 )
 def restore_credential(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.of(api.services.restore(_scope(), credential_id)))
+    return Data(data=Credential.model_validate(api.services.restore(_scope(), credential_id)))
 
 
 lambda_handler = api.handler

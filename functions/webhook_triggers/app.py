@@ -8,13 +8,19 @@ from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, StrictBool
 
-from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, IdempotencyKeyHeader, Limit, RequestModel
+from railguard.http.models import (
+    Cursor,
+    IdempotencyKeyHeader,
+    Limit,
+    RequestModel,
+    Timestamp,
+    ViewModel,
+)
 from railguard.runtime import Runtime
 from railguard.server_keys import ServerKey
 from railguard.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
-from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
+from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, WebhookTriggers
 from railguard.workspaces import ResourceScope
 
 
@@ -47,28 +53,15 @@ class TriggerChanges(RequestModel):
     is_active: StrictBool | None = None
 
 
-class Trigger(BaseModel):
+class Trigger(ViewModel):
     id: str
     name: str
     agent_id: str
     token_prefix: str
     is_active: bool
     has_secret: bool
-    created_at: str
-    last_used_at: str | None
-
-    @classmethod
-    def of(cls, view: TriggerView) -> Trigger:
-        return cls(
-            id=view.id,
-            name=view.name,
-            agent_id=view.agent_id,
-            token_prefix=view.token_prefix,
-            is_active=view.is_active,
-            has_secret=view.has_secret,
-            created_at=rfc3339(view.created_at),
-            last_used_at=rfc3339(view.last_used_at) if view.last_used_at is not None else None,
-        )
+    created_at: Timestamp
+    last_used_at: Timestamp | None
 
 
 class CreatedTrigger(Trigger):
@@ -88,7 +81,7 @@ def _scope() -> ResourceScope:
 def list_triggers(limit: Limit = 20, cursor: Cursor = None) -> DataList[Trigger]:
     listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
     return DataList(
-        data=[Trigger.of(view) for view in listing.items],
+        data=[Trigger.model_validate(view) for view in listing.items],
         meta=ListMeta(next_cursor=listing.next_cursor),
     )
 
@@ -108,14 +101,14 @@ def create_trigger(
         idempotency=api.idempotency_key(idempotency_key, body),
     )
     created = CreatedTrigger(
-        **Trigger.of(issued.view).model_dump(), token=issued.token, secret=issued.secret
+        **Trigger.model_validate(issued.view).model_dump(), token=issued.token, secret=issued.secret
     )
     return Data(data=created)
 
 
 @api.app.get("/api/v1/webhook-triggers/<trigger_id>", summary="One trigger", tags=["webhooks"])
 def get_trigger(trigger_id: str) -> Data[Trigger]:
-    return Data(data=Trigger.of(api.services.get(_scope(), trigger_id)))
+    return Data(data=Trigger.model_validate(api.services.get(_scope(), trigger_id)))
 
 
 @api.app.patch(
@@ -123,7 +116,7 @@ def get_trigger(trigger_id: str) -> Data[Trigger]:
 )
 def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
     view = api.services.update(_scope(), trigger_id, name=body.name, is_active=body.is_active)
-    return Data(data=Trigger.of(view))
+    return Data(data=Trigger.model_validate(view))
 
 
 @api.app.delete(

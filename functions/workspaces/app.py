@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
-from railguard.clock import rfc3339
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, Limit, RequestModel, Timestamp, ViewModel
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings
-from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
+from railguard.workspaces import Workspaces, WorkspaceScope
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,42 +30,21 @@ api = ApiFunction(WorkspaceSettings, _workspaces)
 AssignableRole = Literal["admin", "user"]
 
 
-class Workspace(BaseModel):
+class Workspace(ViewModel):
     id: str
     name: str
     role: Literal["owner", "admin", "user"]
     require_mfa: bool
     plan: str
-    created_at: str
-
-    @classmethod
-    def of(cls, view: WorkspaceView) -> Workspace:
-        return cls(
-            id=view.id,
-            name=view.name,
-            role=view.role,
-            require_mfa=view.require_mfa,
-            plan=view.plan,
-            created_at=rfc3339(view.created_at),
-        )
+    created_at: Timestamp
 
 
-class Member(BaseModel):
+class Member(ViewModel):
     user_id: str
     email: str
     name: str
     role: Literal["owner", "admin", "user"]
     mfa_enabled: bool
-
-    @classmethod
-    def of(cls, view: MemberView) -> Member:
-        return cls(
-            user_id=view.user_id,
-            email=view.email,
-            name=view.name,
-            role=view.role,
-            mfa_enabled=view.mfa_enabled,
-        )
 
 
 class NewWorkspace(RequestModel):
@@ -99,7 +77,7 @@ def _scope() -> WorkspaceScope:
 def list_workspaces(limit: Limit = 20, cursor: Cursor = None) -> DataList[Workspace]:
     listing = api.services.list_for(api.principal.id, limit=limit, cursor=cursor)
     return DataList(
-        data=[Workspace.of(view) for view in listing.items],
+        data=[Workspace.model_validate(view) for view in listing.items],
         meta=ListMeta(next_cursor=listing.next_cursor),
     )
 
@@ -108,12 +86,12 @@ def list_workspaces(limit: Limit = 20, cursor: Cursor = None) -> DataList[Worksp
     "/api/v1/workspaces", summary="Create a workspace you own", tags=["workspaces"], status_code=201
 )
 def create_workspace(body: NewWorkspace) -> Data[Workspace]:
-    return Data(data=Workspace.of(api.services.create(api.principal.id, body.name)))
+    return Data(data=Workspace.model_validate(api.services.create(api.principal.id, body.name)))
 
 
 @api.app.get("/api/v1/workspaces/<workspace_id>", summary="One workspace", tags=["workspaces"])
 def get_workspace(workspace_id: str) -> Data[Workspace]:
-    return Data(data=Workspace.of(api.services.get(_scope())))
+    return Data(data=Workspace.model_validate(api.services.get(_scope())))
 
 
 @api.app.patch(
@@ -121,7 +99,7 @@ def get_workspace(workspace_id: str) -> Data[Workspace]:
 )
 def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspace]:
     view = api.services.update(_scope(), name=body.name, require_mfa=body.require_mfa)
-    return Data(data=Workspace.of(view))
+    return Data(data=Workspace.model_validate(view))
 
 
 @api.app.delete(
@@ -139,7 +117,7 @@ def delete_workspace(workspace_id: str) -> Response[None]:
 def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) -> DataList[Member]:
     listing = api.services.members(_scope(), limit=limit, cursor=cursor)
     return DataList(
-        data=[Member.of(view) for view in listing.items],
+        data=[Member.model_validate(view) for view in listing.items],
         meta=ListMeta(next_cursor=listing.next_cursor),
     )
 
@@ -151,14 +129,16 @@ def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) ->
     status_code=201,
 )
 def add_member(workspace_id: str, body: NewMember) -> Data[Member]:
-    return Data(data=Member.of(api.services.add_member(_scope(), body.email, body.role)))
+    return Data(
+        data=Member.model_validate(api.services.add_member(_scope(), body.email, body.role))
+    )
 
 
 @api.app.patch(
     "/api/v1/workspaces/<workspace_id>/members/<user_id>", summary="Change a role", tags=["members"]
 )
 def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Member]:
-    return Data(data=Member.of(api.services.change_role(_scope(), user_id, body.role)))
+    return Data(data=Member.model_validate(api.services.change_role(_scope(), user_id, body.role)))
 
 
 @api.app.delete(

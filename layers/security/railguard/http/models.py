@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from railguard.clock import rfc3339
 
 # The query parameters of every list (section 1): `?limit=` 1..100 and `?cursor=`.
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
@@ -56,3 +58,22 @@ class RequestModel(BaseModel):
     `workspace_id`, `role` or `created_by` into a write (mass assignment)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+def _from_epoch(value: object) -> object:
+    """A view's time (epoch seconds) as the contract writes times (RFC 3339, UTC)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return rfc3339(value)
+    return value
+
+
+# A time in a response: given as epoch seconds by a view, written as RFC 3339 text.
+Timestamp = Annotated[str, BeforeValidator(_from_epoch)]
+
+
+class ViewModel(BaseModel):
+    """Base of response models made from the layer's views: `Model.model_validate(view)` reads
+    each field from the view's attribute of the same name (times through `Timestamp`), so no
+    field is copied by hand and a field the view lacks fails loudly."""
+
+    model_config = ConfigDict(from_attributes=True)
