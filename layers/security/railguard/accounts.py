@@ -94,6 +94,9 @@ class Accounts:
                             "password_hash": passwords.hash_secret(password),
                         },
                         condition="attribute_not_exists(pk)",
+                        fails_as=lambda: Conflict(
+                            "An account with this email exists.", details={"field": "email"}
+                        ),
                     ),
                     TransactItem.put(
                         {
@@ -109,11 +112,7 @@ class Accounts:
                     *workspace_writes,
                 ],
             )
-        except AppendRefused as refused:
-            if refused.reasons[0] == "ConditionalCheckFailed":
-                raise Conflict(
-                    "An account with this email exists.", details={"field": "email"}
-                ) from None
+        except AppendRefused:
             # A new id taken already (the profile's, the workspace's): nothing was written, and
             # a retry draws new ones.
             raise ServiceUnavailable from None

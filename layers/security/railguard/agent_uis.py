@@ -223,9 +223,7 @@ class AgentUis:
         ]
         try:
             self._audit.append(scope.event("agent_ui.created", agent_ui_id), writes)
-        except AppendRefused as refused:
-            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound("No such workspace.") from None
+        except AppendRefused:
             raise Conflict("The deployment could not be created; retry.") from None
         return _view(item)
 

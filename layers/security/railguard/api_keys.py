@@ -22,7 +22,7 @@ from railguard import opaque_tokens
 from railguard.audit import AppendRefused, AuditTrail
 from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, ValidationFailed
-from railguard.idempotency import IdempotencyKey
+from railguard.idempotency import IdempotencyKey, RepeatRaced
 from railguard.ids import new_id
 from railguard.network import IpAllowlist, parse_origins
 from railguard.plans import RateLimit, plan_limit
@@ -309,10 +309,8 @@ class ApiKeys:
         )
         try:
             self._audit.append(event, with_writes=writes)
-        except AppendRefused as refused:
-            if refused.reasons[:1] == ["ConditionalCheckFailed"]:  # the workspace check
-                raise NotFound("No such workspace.") from None
-            if idempotency is not None and refused.reasons[-1] == "ConditionalCheckFailed":
+        except (AppendRefused, RepeatRaced) as refused:
+            if isinstance(refused, RepeatRaced) and idempotency is not None:
                 idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
             raise Conflict("The workspace changed at the same time; retry.") from None
         return issued

@@ -186,12 +186,20 @@ class AuditTrail(Protocol):
 
 
 class AppendRefused(Exception):
-    """One of the writes carried with the event failed its condition: neither happened.
-    `reasons` has one code per carried write (`None` where it was fine), in their order."""
+    """One of the writes carried with the event failed its condition, and declared no failure of
+    its own (`TransactItem.fails_as`; a declared one is raised instead): neither happened."""
 
-    def __init__(self, reasons: Sequence[str | None]):
+    def __init__(self) -> None:
         super().__init__("a write carried with the event failed its condition")
-        self.reasons = list(reasons)
+
+
+class _HeadMoved(Exception):
+    """The failure a head move declares: another append took this sequence number first."""
+
+
+class _SlotTaken(Exception):
+    """The failure an event's put declares: its slot holds an event already. Raised only when
+    the head move before it held, which makes the trail broken (`TrailBroken`)."""
 
 
 class TrailBroken(ServiceUnavailable):
@@ -246,8 +254,8 @@ class StoredAuditTrail:
             self._log(event, level=logging.ERROR, message="audit event not stored; act done")
             try:
                 self._heads.transact(with_writes)
-            except TransactionConflict as conflict:
-                raise AppendRefused(conflict.reasons) from None
+            except TransactionConflict:
+                raise AppendRefused from None
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
         """Append `event` (with `with_writes`, atomically); returns the stored event."""
@@ -257,10 +265,10 @@ class StoredAuditTrail:
         self, events: Sequence[AuditEvent], with_writes: Sequence[TransactItem] = ()
     ) -> list[Item]:
         """Append `events`, each to its own trail (at most one per trail), with `with_writes`,
-        all in one transaction; returns the stored events."""
+        all in one transaction; returns the stored events. A carried write that fails its
+        condition raises what it declared (`TransactItem.fails_as`), else `AppendRefused`."""
         if len({event.trail for event in events}) != len(events):
             raise ValueError("one event per trail in one append")
-        chained = 2 * len(events)  # each event's head move and put come first, in this order
         for attempt in range(_MAX_APPEND_ATTEMPTS):
             heads = [self._heads.get(item_keys.audit_head(event.trail)) for event in events]
             stored = [self._stored(event, head) for event, head in zip(events, heads, strict=True)]
@@ -270,18 +278,17 @@ class StoredAuditTrail:
                 for write in (self._head_move(event.trail, head, item), self._put(item))
             ]
             try:
-                self._heads.transact([*chain_writes, *with_writes])
-            except TransactionConflict as conflict:
-                if "ConditionalCheckFailed" in conflict.reasons[chained:]:
-                    raise AppendRefused(conflict.reasons[chained:]) from None
-                moves, puts = conflict.reasons[0:chained:2], conflict.reasons[1:chained:2]
-                if any(
-                    move is None and put == "ConditionalCheckFailed"
-                    for move, put in zip(moves, puts, strict=True)
-                ):
-                    raise TrailBroken from None
-                # Another append took this sequence number: read the head again, after a pause
-                # that grows and is random, so that racing writers spread out.
+                # Each event's head move, then its put, are the guards: sent first, and what
+                # their failures mean counts only when no carried write failed.
+                self._heads.transact(with_writes, guards=chain_writes)
+            except _SlotTaken:
+                raise TrailBroken from None
+            except (_HeadMoved, TransactionConflict) as lost:
+                if isinstance(lost, TransactionConflict) and lost.condition_failed:
+                    raise AppendRefused from None  # a carried write that declared nothing
+                # Another append took this sequence number, or was writing the same items:
+                # read the head again, after a pause that grows and is random, so that racing
+                # writers spread out.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - not a secret
                 continue
             for event in events:
@@ -336,11 +343,15 @@ class StoredAuditTrail:
             condition=condition,
             names={"#hash": "hash"},
             values=values,
+            fails_as=_HeadMoved,
         )
 
     def _put(self, stored: Item) -> TransactItem:
         return TransactItem.put(
-            stored, condition="attribute_not_exists(pk)", table=self._events.name
+            stored,
+            condition="attribute_not_exists(pk)",
+            table=self._events.name,
+            fails_as=_SlotTaken,
         )
 
     def _log(self, event: AuditEvent, *, level: int, message: str) -> None:

@@ -26,7 +26,7 @@ from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.clock import Clock
 from railguard.envelope import Envelope, SecretOwner
 from railguard.errors import Conflict, Forbidden, NotFound
-from railguard.idempotency import IdempotencyKey
+from railguard.idempotency import IdempotencyKey, RepeatRaced
 from railguard.ids import new_id
 from railguard.sealing import sealed_attributes
 from railguard.store import Item, Table, TransactItem
@@ -193,11 +193,9 @@ class Credentials:
         )
         try:
             self._audit.append(event, with_writes=writes)
-        except AppendRefused as refused:
-            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound("No such workspace.") from None
-            if idempotency is not None and refused.reasons[-1] == "ConditionalCheckFailed":
-                return self.create(scope, new, idempotency)  # its twin won: answer as it did
+        except RepeatRaced:
+            return self.create(scope, new, idempotency)  # its twin won: answer as it did
+        except AppendRefused:
             raise Conflict("The default changed at the same time; retry.") from None
         return _view(item)
 
@@ -250,6 +248,7 @@ class Credentials:
             condition="#status = :active",
             names={"#status": "status", **{f"#{field}": field for field in changes}},
             values={":active": "active", **{f":{field}": v for field, v in changes.items()}},
+            fails_as=lambda: NotFound("No such credential."),  # deleted meanwhile
         )
         event = scope.event(
             "credential.updated",
@@ -258,9 +257,7 @@ class Credentials:
         )
         try:
             self._audit.append(event, with_writes=[change, *default_writes])
-        except AppendRefused as refused:
-            if refused.reasons[:1] == ["ConditionalCheckFailed"]:  # deleted meanwhile
-                raise NotFound("No such credential.") from None
+        except AppendRefused:
             raise Conflict("The default changed at the same time; retry.") from None
         return _view({**item, **changes})
 

@@ -44,6 +44,11 @@ class AlreadyApplied(Conflict):
     default_message = "A request with this Idempotency-Key was already applied."
 
 
+class RepeatRaced(Exception):
+    """What the write that remembers a key declares when it fails: a concurrent request with the
+    same key got there first. Each creation decides what that means for its reply."""
+
+
 def _plain(value: object) -> object:
     """JSON for what pydantic keeps apart: a secret's value (a `SecretStr`, known by its method:
     importing pydantic here would load it into the authorizer, through the key lookup) counts
@@ -139,4 +144,5 @@ class IdempotencyKey:
             item,
             condition="attribute_not_exists(pk) OR expires_at <= :now",
             values={":now": now},
+            fails_as=RepeatRaced,
         )

@@ -41,7 +41,7 @@ from railguard.errors import (
     Unauthenticated,
 )
 from railguard.events import EventBus
-from railguard.idempotency import IdempotencyKey
+from railguard.idempotency import IdempotencyKey, RepeatRaced
 from railguard.ids import new_id
 from railguard.network import budget_subject
 from railguard.plans import RateLimit
@@ -259,10 +259,8 @@ class WebhookTriggers:
             writes.append(idempotency.remembered(scope.workspace_id, trigger_id, now))
         try:
             self._audit.append(scope.event("webhook_trigger.created", trigger_id), writes)
-        except AppendRefused as refused:
-            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound("No such workspace.") from None
-            if idempotency is not None and refused.reasons[-1] == "ConditionalCheckFailed":
+        except (AppendRefused, RepeatRaced) as refused:
+            if isinstance(refused, RepeatRaced) and idempotency is not None:
                 idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
             raise Conflict("The workspace changed at the same time; retry.") from None
         return IssuedTrigger(_view(record), token, secret)

@@ -173,12 +173,13 @@ class LiveWorkspaces:
 
 def still_live(workspace_id: str) -> TransactItem:
     """For a transaction that creates something in a workspace: the workspace is not deleted,
-    checked atomically with the write (a deletion in between cancels the transaction)."""
+    checked atomically with the write (a deletion in between cancels the transaction, 404)."""
     return TransactItem.check(
         item_keys.workspace(workspace_id),
         "#status = :active",
         names={"#status": "status"},
         values={":active": "active"},
+        fails_as=lambda: NotFound("No such workspace."),
     )
 
 
@@ -254,6 +255,7 @@ class Workspaces:
                 ":active": "active",
                 **{f":{field}": value for field, value in changes.items()},
             },
+            fails_as=lambda: NotFound("No such workspace."),
         )
         # Requiring MFA is allowed only to someone who has it: the setting applies to its
         # author too, and must not lock them out. Checked in the same transaction.
@@ -261,20 +263,16 @@ class Workspaces:
             item_keys.user_profile(scope.user_id),
             "mfa_enabled = :true",
             values={":true": True},
+            fails_as=lambda: MfaRequired(
+                "Turn on MFA for your own account before requiring it in the workspace."
+            ),
         )
         details = {
             field: (str(value).lower() if isinstance(value, bool) else value)
             for field, value in changes.items()
         }
         event = scope.event("workspace.updated", scope.workspace_id, details)
-        try:
-            self._audit.append(event, [update, has_mfa] if require_mfa else [update])
-        except AppendRefused as refused:
-            if refused.reasons[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound("No such workspace.") from None
-            raise MfaRequired(
-                "Turn on MFA for your own account before requiring it in the workspace."
-            ) from None
+        self._audit.append(event, [update, has_mfa] if require_mfa else [update])
         return self.get(scope)
 
     def delete(self, scope: WorkspaceScope) -> None:

@@ -20,6 +20,7 @@ from railguard.audit import (
     request_origin,
 )
 from railguard.clock import SystemClock
+from railguard.errors import NotFound
 from railguard.ids import new_id
 from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
@@ -88,6 +89,31 @@ def test_an_append_whose_carried_write_is_refused_changes_nothing(
     name = item_keys.workspace_trail(workspace_id)
     assert [event["target"]["id"] for event in _all(log, name)] == ["cred_1"]
     assert table.get((f"WS#{workspace_id}", "NOPE")) is None
+    assert table.get(item_keys.audit_head(name))["seq"] == 1  # type: ignore[index]
+
+
+def test_a_carried_write_s_declared_failure_is_raised_even_on_a_broken_trail(
+    trail: StoredAuditTrail, table: Table, audit_table: Table
+) -> None:
+    # Given a trail with an event put past its head (broken), and a carried write that declares
+    # its failure and whose condition will not hold
+    workspace_id = new_id("ws")
+    first = trail.append(_event(workspace_id, 1))
+    name = item_keys.workspace_trail(workspace_id)
+    pk, sk = item_keys.audit_event(name, 2)
+    forged = {**first, "pk": pk, "sk": sk, "seq": 2, "id": "evt_forged"}
+    audit_table._client.put_item(TableName=audit_table.name, Item=serialize(forged))
+    refused = TransactItem.update_item(
+        (f"WS#{workspace_id}", "NOPE"),
+        "SET x = :x",
+        "attribute_exists(pk)",
+        values={":x": 1},
+        fails_as=lambda: NotFound("No such thing."),
+    )
+    # When an event is appended with it / Then the act's own failure is what the caller sees,
+    # not the trail's, though the chain's writes come first in the transaction
+    with pytest.raises(NotFound):
+        trail.append(_event(workspace_id, 3), with_writes=[refused])
     assert table.get(item_keys.audit_head(name))["seq"] == 1  # type: ignore[index]
 
 

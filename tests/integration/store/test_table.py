@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from railguard.errors import ServiceUnavailable, ValidationFailed
+from railguard.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
 
 
@@ -78,6 +78,119 @@ def test_a_transaction_is_all_or_nothing_and_says_which_item_failed(table: Table
     assert raised.value.condition_failed
     assert raised.value.reasons == [None, "ConditionalCheckFailed"]
     assert table.get((pk, "ITEM")) is None
+
+
+class _Marker(Exception):
+    """A caller's own failure marker, as a write declares it."""
+
+
+def test_a_failed_write_raises_the_failure_it_declared(table: Table) -> None:
+    # Given an existing lookup item
+    pk = _partition()
+    table.put({"pk": pk, "sk": "LOOKUP"})
+    lookup_taken = TransactItem.put(
+        {"pk": pk, "sk": "LOOKUP"},
+        condition="attribute_not_exists(pk)",
+        fails_as=lambda: Conflict("The lookup is taken."),
+    )
+    writes = [TransactItem.put({"pk": pk, "sk": "ITEM"}), lookup_taken]
+    # When a transaction carrying a write that declares its failure runs, twice
+    raised = []
+    for _ in range(2):
+        with pytest.raises(Conflict) as refusal:
+            table.transact(writes)
+        raised.append(refusal.value)
+    # Then the declared error is raised, a new one each time, and nothing was written
+    assert [error.message for error in raised] == ["The lookup is taken."] * 2
+    assert raised[0] is not raised[1]
+    assert table.get((pk, "ITEM")) is None
+
+
+def test_the_first_declared_failure_in_the_list_wins(table: Table) -> None:
+    # Given three items that exist, so that every "must not exist" write below fails
+    pk = _partition()
+    for sk in ("A", "B", "C"):
+        table.put({"pk": pk, "sk": sk})
+
+    def taken(sk: str, fails_as: type[Exception] | None) -> TransactItem:
+        return TransactItem.put(
+            {"pk": pk, "sk": sk}, condition="attribute_not_exists(pk)", fails_as=fails_as
+        )
+
+    # When a transaction fails on an undeclared write, then on two declared ones
+    # Then what the first declared failure says is raised: an undeclared one before it does not
+    # hide it, a later one does not replace it
+    with pytest.raises(_Marker):
+        table.transact([taken("A", None), taken("B", _Marker), taken("C", NotFound)])
+    with pytest.raises(NotFound):
+        table.transact([taken("A", None), taken("C", NotFound), taken("B", _Marker)])
+
+
+def test_a_failed_write_that_declared_nothing_is_still_a_transaction_conflict(
+    table: Table,
+) -> None:
+    # Given an existing item, and a write declaring a failure whose condition will hold
+    pk = _partition()
+    table.put({"pk": pk, "sk": "TAKEN"})
+    holds = TransactItem.put({"pk": pk, "sk": "NEW"}, "attribute_not_exists(pk)", fails_as=NotFound)
+    # When the transaction fails on a write that declared nothing
+    with pytest.raises(TransactionConflict) as raised:
+        table.transact(
+            [holds, TransactItem.put({"pk": pk, "sk": "TAKEN"}, "attribute_not_exists(pk)")]
+        )
+    # Then it is the conflict of old, with its reasons
+    assert raised.value.reasons == [None, "ConditionalCheckFailed"]
+
+
+def test_a_cancellation_for_concurrency_is_not_taken_for_a_declared_failure(table: Table) -> None:
+    # Given DynamoDB cancelling a transaction because another was writing its first item
+    declared = TransactItem.put(
+        {"pk": "a", "sk": "b"}, "attribute_not_exists(pk)", fails_as=NotFound
+    )
+    with Stubber(table._client) as stubber:
+        stubber.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            http_status_code=400,
+            modeled_fields={
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]
+            },
+        )
+        # When the store runs it / Then it is a concurrent conflict, not the declared failure
+        with pytest.raises(TransactionConflict) as raised:
+            table.transact([declared, TransactItem.put({"pk": "a", "sk": "c"})])
+    assert raised.value.concurrent
+    assert not raised.value.condition_failed
+
+
+def test_a_guard_s_failure_counts_only_when_no_action_failed(table: Table) -> None:
+    # Given an existing guard item and an existing action item
+    pk = _partition()
+    table.put({"pk": pk, "sk": "GUARD"})
+    table.put({"pk": pk, "sk": "TAKEN"})
+    guard = TransactItem.put(
+        {"pk": pk, "sk": "GUARD"}, "attribute_not_exists(pk)", fails_as=_Marker
+    )
+    # When both the guard and an action fail / Then the action's failure is raised, declared or
+    # not, though the guard was sent first
+    with pytest.raises(NotFound):
+        table.transact(
+            [
+                TransactItem.put(
+                    {"pk": pk, "sk": "TAKEN"}, "attribute_not_exists(pk)", fails_as=NotFound
+                )
+            ],
+            guards=[guard],
+        )
+    with pytest.raises(TransactionConflict):
+        table.transact(
+            [TransactItem.put({"pk": pk, "sk": "TAKEN"}, "attribute_not_exists(pk)")],
+            guards=[guard],
+        )
+    # When only the guard fails / Then the guard's failure is raised
+    with pytest.raises(_Marker):
+        table.transact([TransactItem.put({"pk": pk, "sk": "FREE"})], guards=[guard])
+    assert table.get((pk, "FREE")) is None
 
 
 def test_a_transaction_applies_every_action(table: Table) -> None:

@@ -1,9 +1,10 @@
 """One table, one door: typed reads and writes over the low-level DynamoDB client.
 
 The low-level client (not the boto3 resource) keeps import and call overhead small on the
-authorizer's hot path. Every DynamoDB failure leaves this module as one of three things: a
-`ConditionFailed` or `TransactionConflict` the domain decides about, or `ServiceUnavailable` (503,
-retryable) for throttling, timeouts and AWS-side errors.
+authorizer's hot path. Every DynamoDB failure leaves this module as one of four things: a
+`ConditionFailed` or `TransactionConflict` the domain decides about, the failure a transaction's
+write declared (`TransactItem.fails_as`) when its condition did not hold, or `ServiceUnavailable`
+(503, retryable) for throttling, timeouts and AWS-side errors.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class ConditionFailed(Exception):
 
 
 class TransactionConflict(Exception):
-    """A transaction was cancelled; `reasons` has one code per item (`None` where it was fine)."""
+    """A transaction was cancelled, and no write whose condition failed declared what that means
+    (or none failed: another transaction was changing the same items); `reasons` has one code per
+    item (`None` where it was fine)."""
 
     def __init__(self, reasons: Sequence[str | None]):
         super().__init__("transaction cancelled")
@@ -77,7 +80,9 @@ class Page:
 
 @dataclass(frozen=True)
 class TransactItem:
-    """One action of a transaction: a put, a delete, a condition check or an update."""
+    """One action of a transaction: a put, a delete, a condition check or an update, and what it
+    means when its condition fails: `fails_as` makes the exception the commit then raises (a new
+    one each time), an error a client sees or a caller's own marker."""
 
     action: str  # "Put" | "Delete" | "ConditionCheck" | "Update"
     key: ItemKey | None = None
@@ -88,6 +93,7 @@ class TransactItem:
     values: Mapping[str, Any] = field(default_factory=dict)
     # Another table of the stack (the audit trail's); by default the one that runs the transaction.
     table: str | None = None
+    fails_as: Callable[[], Exception] | None = field(default=None, compare=False)
 
     @classmethod
     def put(cls, item: Item, condition: str | None = None, **kwargs: Any) -> TransactItem:
@@ -157,6 +163,30 @@ def _translated_errors() -> Iterator[None]:
     except BotoCoreError as error:
         # Connection failures and timeouts: the request may or may not have applied.
         raise ServiceUnavailable from error
+
+
+def _declared_failure(
+    conflict: TransactionConflict,
+    actions: Sequence[TransactItem],
+    guards: Sequence[TransactItem],
+) -> Exception:
+    """What a cancelled transaction (sent as the guards, then the actions) means: among the
+    actions whose condition failed, the failure the first of them, in list order, declared; when
+    none of those declared one, `conflict` itself. Only when no action failed, the same among the
+    guards. A cancellation for concurrency alone ("TransactionConflict" reasons) is `conflict`."""
+    sent = [*((write, True) for write in guards), *((write, False) for write in actions)]
+    # Without reasons (DynamoDB always sends one per item), nothing is taken for a failure.
+    failed = [
+        (write, is_guard)
+        for (write, is_guard), reason in zip(sent, conflict.reasons, strict=False)
+        if reason == "ConditionalCheckFailed"
+    ]
+    for guards_now in (False, True):
+        writes = [write for write, is_guard in failed if is_guard is guards_now]
+        if writes:
+            declared = next((write.fails_as for write in writes if write.fails_as), None)
+            return declared() if declared is not None else conflict
+    return conflict
 
 
 def _sort_key_condition(
@@ -353,12 +383,21 @@ class Table:
                 return
             cursor = page.next_cursor
 
-    def transact(self, actions: Sequence[TransactItem]) -> None:
+    def transact(
+        self, actions: Sequence[TransactItem], *, guards: Sequence[TransactItem] = ()
+    ) -> None:
         """All or nothing, and exactly once: botocore gives each call a `ClientRequestToken`
         (the API marks it an idempotency token) and repeats it when it retries a call whose
-        answer timed out, and DynamoDB applies a token once in ten minutes."""
+        answer timed out, and DynamoDB applies a token once in ten minutes.
+
+        What a failed write means is declared with the write (`TransactItem.fails_as`): when
+        writes fail their conditions, this raises what the first of them, in list order, declared;
+        when none of the failed ones declared anything, `TransactionConflict`. `guards` are writes
+        sent ahead of the actions that keep the transaction in step with other writers (the audit
+        chain's head); their failures count only when no action failed, since an act that cannot
+        happen is not worth another try."""
         request: list[TransactWriteItemTypeDef] = []
-        for action in actions:
+        for action in [*guards, *actions]:
             body: dict[str, Any] = {"TableName": action.table or self.name}
             if action.item is not None:
                 body["Item"] = serialize(action.item)
@@ -368,5 +407,8 @@ class Table:
                 body["UpdateExpression"] = action.update
             body.update(_expression_arguments(action.condition, action.names, action.values))
             request.append({action.action: body})  # type: ignore[misc]
-        with _translated_errors():
-            self._client.transact_write_items(TransactItems=request)
+        try:
+            with _translated_errors():
+                self._client.transact_write_items(TransactItems=request)
+        except TransactionConflict as conflict:
+            raise _declared_failure(conflict, actions, guards) from None
