@@ -39,13 +39,7 @@ class AuthServices:
 
     @cached_property
     def accounts(self) -> Accounts:
-        runtime = self._runtime
-        return Accounts(
-            runtime.table,
-            runtime.clock,
-            runtime.audit_trail,
-            account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
-        )
+        return Accounts.of_runtime(self._runtime)
 
     @cached_property
     def logins(self) -> Logins:

@@ -20,7 +20,6 @@ from railguard.principal import Principal
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.store import keys as item_keys
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,13 +36,7 @@ class MeServices:
 
     @cached_property
     def accounts(self) -> Accounts:
-        runtime = self._runtime
-        return Accounts(
-            runtime.table,
-            runtime.clock,
-            runtime.audit_trail,
-            account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
-        )
+        return Accounts.of_runtime(self._runtime)
 
     @property
     def security_events(self) -> AuditLog:

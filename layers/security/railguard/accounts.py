@@ -12,6 +12,7 @@ Sign-ups are limited per source address (`SIGNUPS_PER_ADDRESS`, an IPv6 address 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from railguard import passwords
 from railguard.audit import Actor, AppendRefused, AuditEvent, AuditTrail
@@ -19,11 +20,17 @@ from railguard.clock import Clock
 from railguard.errors import Conflict, NotFound, ServiceUnavailable, WrongPassword
 from railguard.ids import new_id
 from railguard.network import budget_subject
+from railguard.runtime import Runtime
 from railguard.server_keys import KeyedHash
 from railguard.sessions import Sessions, next_generation
 from railguard.store import ConditionFailed, Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import FailureThrottle, ThrottleRule, account_budget
+from railguard.throttle import (
+    ACCOUNT_SUBJECT_KEY_NAME,
+    FailureThrottle,
+    ThrottleRule,
+    account_budget,
+)
 from railguard.workspaces import WorkspaceView, new_workspace
 
 SIGNUPS_PER_ADDRESS = ThrottleRule("signup-ip", limit=10, window_seconds=3600)
@@ -47,6 +54,17 @@ class Accounts:
         self._account_subjects = account_subjects
         self._sessions = Sessions(table, clock, audit)
         self._throttle = FailureThrottle(table, clock)
+
+    @classmethod
+    def of_runtime(cls, runtime: Runtime[Any]) -> Accounts:
+        """A function's accounts: its table, clock and audit trail, and the server key that
+        names accounts' failure budgets."""
+        return cls(
+            runtime.table,
+            runtime.clock,
+            runtime.audit_trail,
+            account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
+        )
 
     # -- signup ------------------------------------------------------------------------
     def sign_up(
