@@ -198,8 +198,9 @@ class _HeadMoved(Exception):
 
 
 class _SlotTaken(Exception):
-    """The failure an event's put declares: its slot holds an event already. Raised only when
-    the head move before it held, which makes the trail broken (`TrailBroken`)."""
+    """The failure an event's put declares: its slot holds an event already. It is the first
+    guard to fail (the head move before it held) and no item met a concurrent writer
+    (`Table.transact`), which makes the trail broken (`TrailBroken`)."""
 
 
 class TrailBroken(ServiceUnavailable):
@@ -211,6 +212,15 @@ class TrailBroken(ServiceUnavailable):
 
 class TrailBusy(ServiceUnavailable):
     """Every attempt to append lost its race to another writer of the same trail."""
+
+
+def _refused_unless_declared(writes: Sequence[TransactItem]) -> list[TransactItem]:
+    """The carried writes, each failing as it declared, or else as `AppendRefused`: so a
+    `TransactionConflict` out of an append's transaction never means a carried write failed."""
+    return [
+        write if write.fails_as is not None else replace(write, fails_as=AppendRefused)
+        for write in writes
+    ]
 
 
 def _clean_details(details: Mapping[str, str]) -> dict[str, str]:
@@ -232,6 +242,8 @@ class StoredAuditTrail:
         loudly, with the event, rather than turned into an error. With `provided` (condition
         checks, in the same transaction), the event is stored only if they hold, and otherwise
         silently not: the calls made are the same either way."""
+        if any(write.fails_as is not None for write in provided):
+            raise ValueError("a provided check fails silently: it declares no failure")
         try:
             self.append(event, provided)
         except AppendRefused:
@@ -253,9 +265,11 @@ class StoredAuditTrail:
         except TrailBroken:
             self._log(event, level=logging.ERROR, message="audit event not stored; act done")
             try:
-                self._heads.transact(with_writes)
+                self._heads.transact(_refused_unless_declared(with_writes))
             except TransactionConflict:
-                raise AppendRefused from None
+                # No write failed its condition (each would have raised its failure): another
+                # writer was changing the same items. Retry, rather than report the act done.
+                raise ServiceUnavailable from None
 
     def append(self, event: AuditEvent, with_writes: Sequence[TransactItem] = ()) -> Item:
         """Append `event` (with `with_writes`, atomically); returns the stored event."""
@@ -279,13 +293,12 @@ class StoredAuditTrail:
             ]
             try:
                 # Each event's head move, then its put, are the guards: sent first, and what
-                # their failures mean counts only when no carried write failed.
-                self._heads.transact(with_writes, guards=chain_writes)
+                # their failures mean counts only when no carried write failed (a carried write
+                # raises what it declared, else AppendRefused).
+                self._heads.transact(_refused_unless_declared(with_writes), guards=chain_writes)
             except _SlotTaken:
                 raise TrailBroken from None
-            except (_HeadMoved, TransactionConflict) as lost:
-                if isinstance(lost, TransactionConflict) and lost.condition_failed:
-                    raise AppendRefused from None  # a carried write that declared nothing
+            except (_HeadMoved, TransactionConflict):
                 # Another append took this sequence number, or was writing the same items:
                 # read the head again, after a pause that grows and is random, so that racing
                 # writers spread out.

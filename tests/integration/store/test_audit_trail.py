@@ -20,9 +20,9 @@ from railguard.audit import (
     request_origin,
 )
 from railguard.clock import SystemClock
-from railguard.errors import NotFound
+from railguard.errors import NotFound, ServiceUnavailable
 from railguard.ids import new_id
-from railguard.store import Table, TransactItem
+from railguard.store import Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.table import serialize
 
@@ -115,6 +115,39 @@ def test_a_carried_write_s_declared_failure_is_raised_even_on_a_broken_trail(
     with pytest.raises(NotFound):
         trail.append(_event(workspace_id, 3), with_writes=[refused])
     assert table.get(item_keys.audit_head(name))["seq"] == 1  # type: ignore[index]
+
+
+def _broken(trail: StoredAuditTrail, audit_table: Table, workspace_id: str) -> None:
+    """A trail with an event put past its head, as a forger with PutItem leaves it."""
+    first = trail.append(_event(workspace_id, 1))
+    pk, sk = item_keys.audit_event(item_keys.workspace_trail(workspace_id), 2)
+    forged = {**first, "pk": pk, "sk": sk, "seq": 2, "id": "evt_forged"}
+    audit_table._client.put_item(TableName=audit_table.name, Item=serialize(forged))
+
+
+def test_a_protective_act_on_a_broken_trail_that_meets_a_concurrent_writer_is_503(
+    trail: StoredAuditTrail, table: Table, audit_table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a broken trail, and a protective act whose writes then meet a concurrent writer
+    workspace_id = new_id("ws")
+    _broken(trail, audit_table, workspace_id)
+    revoke = TransactItem.update_item(
+        (f"WS#{workspace_id}", "KEY"), "SET #s = :s", names={"#s": "status"}, values={":s": "x"}
+    )
+    real_transact = Table.transact
+
+    def transact(self: Table, actions: Any, *, guards: Any = ()) -> None:
+        if not guards:  # the act done without its event, once the trail is found broken
+            raise TransactionConflict(["TransactionConflict"])
+        real_transact(self, actions, guards=guards)
+
+    monkeypatch.setattr(Table, "transact", transact)
+    # When it is appended / Then the client is told to retry (503), not that it failed its
+    # condition, nor that it was done: nothing was written
+    with pytest.raises(ServiceUnavailable) as raised:
+        trail.append_protecting(_event(workspace_id, 3), with_writes=[revoke])
+    assert not isinstance(raised.value, TrailBroken)
+    assert table.get((f"WS#{workspace_id}", "KEY")) is None
 
 
 def test_an_event_records_where_its_request_came_from(

@@ -163,6 +163,34 @@ def test_a_cancellation_for_concurrency_is_not_taken_for_a_declared_failure(tabl
     assert not raised.value.condition_failed
 
 
+def test_a_guard_that_failed_beside_a_concurrent_writer_is_a_conflict_to_retry(
+    table: Table,
+) -> None:
+    # Given DynamoDB cancelling a transaction whose first guard met a concurrent writer and
+    # whose second guard failed its condition (an append that read a stale head while another
+    # was moving it)
+    head_move = TransactItem.put({"pk": "h", "sk": "HEAD"}, "attribute_exists(pk)")
+    slot = TransactItem.put({"pk": "h", "sk": "7"}, "attribute_not_exists(pk)", fails_as=_Marker)
+    action = TransactItem.put({"pk": "a", "sk": "b"}, fails_as=NotFound)
+    with Stubber(table._client) as stubber:
+        stubber.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            http_status_code=400,
+            modeled_fields={
+                "CancellationReasons": [
+                    {"Code": "TransactionConflict"},
+                    {"Code": "ConditionalCheckFailed"},
+                    {"Code": "None"},
+                ]
+            },
+        )
+        # When the store runs it / Then it is a conflict to retry, not what the guard declared
+        with pytest.raises(TransactionConflict) as raised:
+            table.transact([action], guards=[head_move, slot])
+    assert raised.value.concurrent
+
+
 def test_a_guard_s_failure_counts_only_when_no_action_failed(table: Table) -> None:
     # Given an existing guard item and an existing action item
     pk = _partition()

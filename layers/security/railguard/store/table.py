@@ -173,7 +173,9 @@ def _declared_failure(
     """What a cancelled transaction (sent as the guards, then the actions) means: among the
     actions whose condition failed, the failure the first of them, in list order, declared; when
     none of those declared one, `conflict` itself. Only when no action failed, the same among the
-    guards. A cancellation for concurrency alone ("TransactionConflict" reasons) is `conflict`."""
+    guards, and only if no item was cancelled for concurrency: a guard that failed beside a
+    concurrent writer lost a race that may yet be won, so it is `conflict` (retry), never what the
+    guard declared. A cancellation for concurrency alone is `conflict` too."""
     sent = [*((write, True) for write in guards), *((write, False) for write in actions)]
     # Without reasons (DynamoDB always sends one per item), nothing is taken for a failure.
     failed = [
@@ -182,6 +184,8 @@ def _declared_failure(
         if reason == "ConditionalCheckFailed"
     ]
     for guards_now in (False, True):
+        if guards_now and conflict.concurrent:
+            return conflict
         writes = [write for write, is_guard in failed if is_guard is guards_now]
         if writes:
             declared = next((write.fails_as for write in writes if write.fails_as), None)
