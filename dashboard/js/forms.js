@@ -59,21 +59,6 @@ export function secretInput(name, props = {}) {
   });
 }
 
-/** A group of checkboxes with one legend: the values checked are read with checkedValues. */
-export function checkboxes(legend, name, options, checked = [], hint) {
-  const errorId = uid('group-error');
-  return h('fieldset', { class: 'field checkboxes', 'data-field': name, 'aria-describedby': errorId },
-    h('legend', {}, legend),
-    hint ? h('p', { class: 'hint' }, hint) : null,
-    h('div', { class: 'checkbox-grid' }, options.map((option) => {
-      const id = uid('check');
-      return h('label', { for: id, class: 'checkbox' },
-        h('input', { type: 'checkbox', id, name, value: option, checked: checked.includes(option) }),
-        ` ${option}`);
-    })),
-    h('p', { class: 'field-error', id: errorId, hidden: true }));
-}
-
 export function checkedValues(form, name) {
   return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((box) => box.value);
 }
@@ -89,7 +74,7 @@ export function form(props, ...children) {
     children);
 }
 
-export function clearErrors(formElement) {
+function clearErrors(formElement) {
   for (const slot of formElement.querySelectorAll('.field-error, .form-error')) {
     slot.hidden = true;
     slot.textContent = '';
@@ -100,7 +85,7 @@ export function clearErrors(formElement) {
 }
 
 /** Show an error beside the field it names, else at the top of the form; focus it. */
-export function showError(formElement, error) {
+function showError(formElement, error) {
   const named = fieldsOf(error);
   let shown = false;
   for (const { name, message } of named) {
