@@ -20,7 +20,7 @@ from railguard.agent_uis import (
 )
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.guards import bearer_token
-from railguard.http.models import Cursor, Limit, RequestModel, Timestamp, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.workspaces import ResourceScope
@@ -50,13 +50,13 @@ _PIN_DESCRIPTION = f"{PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits; stored hashed,
 
 
 class NewAgentUi(RequestModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
     agent_id: str = Field(min_length=1, max_length=100)
     pin: Pin | None = Field(default=None, description=_PIN_DESCRIPTION)
 
 
 class AgentUiChanges(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: DisplayName | None = None
     pin: Pin | None = Field(default=None, description=f"{_PIN_DESCRIPTION}; null removes it")
 
 

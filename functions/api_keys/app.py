@@ -21,6 +21,7 @@ from railguard.api_keys import (
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import (
     Cursor,
+    DisplayName,
     IdempotencyKeyHeader,
     Limit,
     RequestModel,
@@ -61,7 +62,7 @@ class RateLimitModel(ViewModel):
 
 
 class NewApiKey(RequestModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
     scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
     allowed_ips: list[IpEntry] | None = Field(default=None, max_length=MAX_ALLOWED_IPS)
     allowed_origins: list[OriginEntry] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)
@@ -72,7 +73,7 @@ class NewApiKey(RequestModel):
 class ApiKeyChanges(RequestModel):
     """A PATCH: fields left out stay as they are; the nullable ones may be null to clear."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: DisplayName | None = None
     scopes: list[Scope] | None = Field(default=None, min_length=1, max_length=len(SCOPES))
     allowed_ips: list[IpEntry] | None = Field(default=None, max_length=MAX_ALLOWED_IPS)
     allowed_origins: list[OriginEntry] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, EmailStr, Field, SecretStr
 from railguard.accounts import Accounts
 from railguard.http import ApiFunction, Data
 from railguard.http.browser_sessions import BrowserSession, ClientHeader
-from railguard.http.models import RequestModel, ViewModel
+from railguard.http.models import DisplayName, RequestModel, ViewModel
 from railguard.http.responses import JSON_CONTENT_TYPE
 from railguard.logins import ClientInfo, Logins, MfaChallenge, TokenPair
 from railguard.public_keys import PublicKeys
@@ -67,7 +67,7 @@ api = ApiFunction(AuthSettings, AuthServices)
 class SignupRequest(RequestModel):
     email: EmailStr = Field(max_length=254)
     password: SecretStr = Field(description="12 to 256 characters; common passwords are refused")
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
 
 
 class LoginRequest(RequestModel):

@@ -13,6 +13,7 @@ from railguard.credentials import Credentials, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import (
     Cursor,
+    DisplayName,
     IdempotencyKeyHeader,
     Limit,
     RequestModel,
@@ -51,7 +52,7 @@ TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
 
 
 class NewCredentialBody(RequestModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
     type: str = Field(pattern=TYPE_PATTERN, description="e.g. openai, anthropic, postgres")
     category: str | None = Field(default=None, min_length=1, max_length=50)
     value: SecretStr = Field(min_length=1, max_length=10_000)
@@ -60,7 +61,7 @@ class NewCredentialBody(RequestModel):
 
 
 class CredentialChanges(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: DisplayName | None = None
     description: str | None = Field(default=None, max_length=500)
     value: SecretStr | None = Field(default=None, min_length=1, max_length=10_000)
     is_default: StrictBool | None = None

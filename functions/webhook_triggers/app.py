@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StrictBool
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import (
     Cursor,
+    DisplayName,
     IdempotencyKeyHeader,
     Limit,
     RequestModel,
@@ -40,7 +41,7 @@ api = ApiFunction(TriggerSettings, _triggers)
 
 
 class NewTrigger(RequestModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
     agent_id: str = Field(min_length=1, max_length=100)
     generate_secret: StrictBool = Field(
         default=False, description="Also issue a signing secret; calls must then be signed"
@@ -49,7 +50,7 @@ class NewTrigger(RequestModel):
 
 
 class TriggerChanges(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: DisplayName | None = None
     is_active: StrictBool | None = None
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import Field, StrictBool
 
 from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, Limit, RequestModel, Timestamp, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
 from railguard.runtime import Runtime
 from railguard.settings import AuditSettings
 from railguard.workspaces import Workspaces, WorkspaceScope
@@ -48,11 +48,11 @@ class Member(ViewModel):
 
 
 class NewWorkspace(RequestModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
 
 
 class WorkspaceChanges(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: DisplayName | None = None
     require_mfa: StrictBool | None = None
 
 

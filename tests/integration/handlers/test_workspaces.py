@@ -321,3 +321,38 @@ def test_the_workspace_list_pages_with_a_cursor(client: InProcessClient, team: T
 def test_bad_list_parameters_are_400(client: InProcessClient, team: Team, query: str) -> None:
     reply = client.request("GET", f"/api/v1/workspaces?{query}", token=team.tokens["owner"])
     assert reply.status == 400
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Payroll\u202e\u2066moc.elpmaxe\u2069",  # right-to-left override: shows another name
+        "Alice\u200f (alice@corp.example)",  # right-to-left mark
+        "Two\nlines",
+        "Bell\x07",
+    ],
+)
+def test_a_name_that_would_show_other_than_it_says_is_refused(
+    client: InProcessClient, team: Team, name: str
+) -> None:
+    # When a workspace is created, or renamed, with a name holding a control or a bidi override
+    created = client.request(
+        "POST", "/api/v1/workspaces", token=team.tokens["user"], body={"name": name}
+    )
+    renamed = _call(client, team, "owner", "PATCH", "", body={"name": name})
+    # Then both are 400, naming the field
+    for reply in (created, renamed):
+        assert reply.status == 400
+        error = reply.json()["error"]
+        assert [field["field"] for field in error["details"]["fields"]] == ["body.name"]
+
+
+def test_a_name_in_any_script_or_with_emoji_is_kept(client: InProcessClient, team: Team) -> None:
+    # When a workspace is named in Arabic, with an emoji sequence joined by ZWJ
+    name = "فريق المنصة 👩\u200d💻"
+    created = client.request(
+        "POST", "/api/v1/workspaces", token=team.tokens["user"], body={"name": name}
+    )
+    # Then it is kept as given
+    assert created.status == 201
+    assert created.json()["data"]["name"] == name

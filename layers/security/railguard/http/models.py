@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from railguard.clock import rfc3339
 
@@ -21,6 +22,33 @@ IdempotencyKeyHeader = Annotated[
         description="Makes a retry of this creation safe for a day: the same key and request "
         "is not applied twice. Any string the client makes unique, such as a UUID.",
     ),
+]
+
+
+# Characters that reorder the text around them when it is shown (the bidirectional controls).
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _displayable(name: str) -> str:
+    """A name is shown to other people (members, the audit trail), who must see what it says: no
+    control characters, and none of the bidirectional controls that make "Alice" of "ecilA"
+    or push an email out of view."""
+    if any(c in _BIDI_CONTROLS or unicodedata.category(c) == "Cc" for c in name):
+        raise ValueError("a name cannot hold control characters or bidirectional overrides")
+    return name
+
+
+# The name of a person, a workspace or a resource, as a request gives it.
+DisplayName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        description="1 to 100 characters; no control characters or bidirectional overrides",
+    ),
+    AfterValidator(_displayable),
 ]
 
 
