@@ -58,3 +58,9 @@ def add_member(page: Page, email: str, role: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Role", exact=True).select_option(role)
     page.get_by_role("button", name="Add member").click()
+
+
+def go_to(page: Page, screen: str) -> None:
+    """Open a workspace screen from the navigation and wait for its heading."""
+    page.get_by_role("navigation", name="Workspace").get_by_role("link", name=screen).click()
+    expect(page.get_by_role("heading", name=screen, level=1)).to_be_visible()

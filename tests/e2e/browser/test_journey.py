@@ -11,13 +11,14 @@ import time
 import uuid
 
 import pyotp
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.browser.pages import Dashboard
 from tests.e2e.browser.steps import (
     add_member,
     confirm_with_code,
     eventually,
+    go_to,
     saved_it,
     shown_key,
     shown_recovery_codes,
@@ -26,11 +27,6 @@ from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import PASSWORD, me_status_from, new_owner
 
 CREDENTIAL_VALUE = "sk-proj-Journey7Xk2mW9pLr4TnV8bYc"
-
-
-def _go(page: Page, screen: str) -> None:
-    page.get_by_role("navigation", name="Workspace").get_by_role("link", name=screen).click()
-    expect(page.get_by_role("heading", name=screen, level=1)).to_be_visible()
 
 
 def _sign_up(dashboard: Dashboard, context: BrowserContext) -> str:
@@ -88,7 +84,7 @@ def _log_out_and_in_with_a_code(
 
 def _make_use_and_revoke_a_key(dashboard: Dashboard, stack: StackProcess) -> None:
     page = dashboard.page
-    _go(page, "API keys")
+    go_to(page, "API keys")
     page.get_by_role("button", name="Create key").click()
     page.get_by_label("Name", exact=True).fill("Journey key")
     page.get_by_label("agents:read").check()
@@ -109,7 +105,7 @@ def _make_use_and_revoke_a_key(dashboard: Dashboard, stack: StackProcess) -> Non
 
 def _add_a_credential(dashboard: Dashboard) -> None:
     page = dashboard.page
-    _go(page, "Credentials")
+    go_to(page, "Credentials")
     page.get_by_role("button", name="Add credential").click()
     page.get_by_label("Name", exact=True).fill("Journey model key")
     page.get_by_label("Type", exact=True).fill("openai")
@@ -122,7 +118,7 @@ def _add_a_credential(dashboard: Dashboard) -> None:
 
 def _audit_trail_shows_the_acts(dashboard: Dashboard) -> None:
     page = dashboard.page
-    _go(page, "Audit trail")
+    go_to(page, "Audit trail")
     events = page.get_by_role("table", name="Audit events")
     actions = events.locator("td[data-label='Action'] > span > span:first-child")
     expect(actions).to_have_text(
@@ -160,7 +156,7 @@ def test_a_new_persons_first_day_in_the_dashboard(
 
     # When they invite a second person as `user`
     person = new_owner(stack)
-    _go(dashboard.page, "Members")
+    go_to(dashboard.page, "Members")
     add_member(dashboard.page, person.email, "user")
     expect(dashboard.page.get_by_role("row").filter(has_text=person.email)).to_contain_text("user")
 

@@ -12,6 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from railguard.webhooks import signature
 from tests.e2e.browser.pages import Dashboard
+from tests.e2e.browser.steps import go_to
 from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import PASSWORD, Owner, new_owner
 
@@ -22,10 +23,8 @@ REPLACED_VALUE = "sk-proj-Replaced7Kd2Jf8Hs5Lq1Wx"
 def signed_in_at(dashboard: Dashboard, stack: StackProcess, screen: str) -> tuple[Owner, Page]:
     owner = new_owner(stack)
     dashboard.log_in(owner.email, PASSWORD)
-    page = dashboard.page
-    page.get_by_role("navigation", name="Workspace").get_by_role("link", name=screen).click()
-    expect(page.get_by_role("heading", name=screen, level=1)).to_be_visible()
-    return owner, page
+    go_to(dashboard.page, screen)
+    return owner, dashboard.page
 
 
 def listed(stack: StackProcess, owner: Owner, path: str) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -142,23 +144,30 @@ def test_a_failed_write_that_declared_nothing_is_still_a_transaction_conflict(
     assert raised.value.reasons == [None, "ConditionalCheckFailed"]
 
 
-def test_a_cancellation_for_concurrency_is_not_taken_for_a_declared_failure(table: Table) -> None:
-    # Given DynamoDB cancelling a transaction because another was writing its first item
-    declared = TransactItem.put(
-        {"pk": "a", "sk": "b"}, "attribute_not_exists(pk)", fails_as=NotFound
-    )
+@contextmanager
+def _cancelled_for(table: Table, reasons: list[str]) -> Iterator[None]:
+    """DynamoDB answering the next transaction with a cancellation, one reason per item."""
     with Stubber(table._client) as stubber:
         stubber.add_client_error(
             "transact_write_items",
             service_error_code="TransactionCanceledException",
             http_status_code=400,
-            modeled_fields={
-                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]
-            },
+            modeled_fields={"CancellationReasons": [{"Code": code} for code in reasons]},
         )
-        # When the store runs it / Then it is a concurrent conflict, not the declared failure
-        with pytest.raises(TransactionConflict) as raised:
-            table.transact([declared, TransactItem.put({"pk": "a", "sk": "c"})])
+        yield
+
+
+def test_a_cancellation_for_concurrency_is_not_taken_for_a_declared_failure(table: Table) -> None:
+    # Given DynamoDB cancelling a transaction because another was writing its first item
+    declared = TransactItem.put(
+        {"pk": "a", "sk": "b"}, "attribute_not_exists(pk)", fails_as=NotFound
+    )
+    # When the store runs it / Then it is a concurrent conflict, not the declared failure
+    with (
+        _cancelled_for(table, ["TransactionConflict", "None"]),
+        pytest.raises(TransactionConflict) as raised,
+    ):
+        table.transact([declared, TransactItem.put({"pk": "a", "sk": "c"})])
     assert raised.value.concurrent
     assert not raised.value.condition_failed
 
@@ -172,22 +181,12 @@ def test_a_guard_that_failed_beside_a_concurrent_writer_is_a_conflict_to_retry(
     head_move = TransactItem.put({"pk": "h", "sk": "HEAD"}, "attribute_exists(pk)")
     slot = TransactItem.put({"pk": "h", "sk": "7"}, "attribute_not_exists(pk)", fails_as=_Marker)
     action = TransactItem.put({"pk": "a", "sk": "b"}, fails_as=NotFound)
-    with Stubber(table._client) as stubber:
-        stubber.add_client_error(
-            "transact_write_items",
-            service_error_code="TransactionCanceledException",
-            http_status_code=400,
-            modeled_fields={
-                "CancellationReasons": [
-                    {"Code": "TransactionConflict"},
-                    {"Code": "ConditionalCheckFailed"},
-                    {"Code": "None"},
-                ]
-            },
-        )
-        # When the store runs it / Then it is a conflict to retry, not what the guard declared
-        with pytest.raises(TransactionConflict) as raised:
-            table.transact([action], guards=[head_move, slot])
+    # When the store runs it / Then it is a conflict to retry, not what the guard declared
+    with (
+        _cancelled_for(table, ["TransactionConflict", "ConditionalCheckFailed", "None"]),
+        pytest.raises(TransactionConflict) as raised,
+    ):
+        table.transact([action], guards=[head_move, slot])
     assert raised.value.concurrent
 
 
@@ -355,16 +354,9 @@ def test_a_cancelled_transaction_is_503_when_throttled_and_a_conflict_otherwise(
     table: Table, reasons: list[str], expected: type[Exception]
 ) -> None:
     # Given DynamoDB cancelling a transaction for the given per-item reasons
-    with Stubber(table._client) as stubber:
-        stubber.add_client_error(
-            "transact_write_items",
-            service_error_code="TransactionCanceledException",
-            http_status_code=400,
-            modeled_fields={"CancellationReasons": [{"Code": code} for code in reasons]},
-        )
-        # When the store runs it / Then throttling is retryable and the rest is the domain's
-        with pytest.raises(expected) as raised:
-            table.transact([TransactItem.put({"pk": "a", "sk": "b"})] * len(reasons))
+    # When the store runs it / Then throttling is retryable and the rest is the domain's
+    with _cancelled_for(table, reasons), pytest.raises(expected) as raised:
+        table.transact([TransactItem.put({"pk": "a", "sk": "b"})] * len(reasons))
     if isinstance(raised.value, TransactionConflict):
         assert raised.value.concurrent == ("TransactionConflict" in reasons)
         assert raised.value.condition_failed == ("ConditionalCheckFailed" in reasons)
