@@ -56,16 +56,16 @@ from infra.local.emulator import MotoEmulator
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.provisioning import provision
 from infra.template import load_template
-from railguard.audit import Actor, AuditEvent, AuditTrail
+from railguard.audit.trail import Actor, AuditEvent, AuditTrail
 from railguard.authorizer.function import Unauthorized
-from railguard.clock import SystemClock
+from railguard.core.clock import SystemClock
 from railguard.credentials import (
     Credentials,
     NewCredential,
     Vault,
     owner_of,
 )
-from railguard.envelope import DataKeyCache, Envelope
+from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.store import Item, Table, TransactItem
 from railguard.workspaces import ResourceScope, Workspaces
 from tests.e2e.local_stack import free_port

@@ -18,11 +18,11 @@ from railguard.agent_uis import (
     AgentUis,
     PinChange,
 )
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EnvelopeSettings
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.guards import bearer_token
 from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EnvelopeSettings
 from railguard.workspaces import ResourceScope
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from railguard.anchoring import Anchoring
+from railguard.audit.anchoring import Anchoring
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AnchorSettings, AuditSettings
 from railguard.jobs import JobFunction, JobOptions, JobReport, KeepGoing
-from railguard.runtime import Runtime
-from railguard.settings import AnchorSettings, AuditSettings
 
 
 @dataclass(frozen=True, kw_only=True)

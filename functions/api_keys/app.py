@@ -11,6 +11,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import AwareDatetime, Field, model_validator
 
+from railguard.access.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
+from railguard.access.plans import RateLimit
+from railguard.access.policy import SCOPES
 from railguard.api_keys import (
     DEFAULT_GRACE_SECONDS,
     MAX_GRACE_SECONDS,
@@ -18,6 +21,8 @@ from railguard.api_keys import (
     IssuedKey,
     KeySettings,
 )
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, IdempotencySettings
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import (
     Cursor,
@@ -28,11 +33,6 @@ from railguard.http.models import (
     Timestamp,
     ViewModel,
 )
-from railguard.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
-from railguard.plans import RateLimit
-from railguard.policy import SCOPES
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, IdempotencySettings
 from railguard.workspaces import WorkspaceScope
 
 

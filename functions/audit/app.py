@@ -9,13 +9,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from railguard.audit import AuditLog
-from railguard.audit_chain import Verification
+from railguard.audit.chain import Verification
+from railguard.audit.trail import AuditLog
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AnchorSettings, AuditSettings
 from railguard.http import ApiFunction, Data, DataList
 from railguard.http.audit import ActionFilter, AuditEventOut, event_list
 from railguard.http.models import Cursor, Limit
-from railguard.runtime import Runtime
-from railguard.settings import AnchorSettings, AuditSettings
 from railguard.store import keys as item_keys
 
 

@@ -12,18 +12,18 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 from pydantic import BaseModel, EmailStr, Field, SecretStr
 
-from railguard.accounts import Accounts
+from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EnvelopeSettings, TokenSettings
+from railguard.crypto.public_keys import PublicKeys
+from railguard.crypto.signing_keys import SigningKeyRing
+from railguard.crypto.tokens import TokenAudience
 from railguard.http import ApiFunction, Data
 from railguard.http.browser_sessions import BrowserSession, ClientHeader
 from railguard.http.models import DisplayName, RequestModel, ViewModel
 from railguard.http.responses import JSON_CONTENT_TYPE
-from railguard.logins import ClientInfo, Logins, MfaChallenge, TokenPair
-from railguard.public_keys import PublicKeys
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EnvelopeSettings, TokenSettings
-from railguard.signing_keys import SigningKeyRing
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
-from railguard.tokens import TokenAudience
+from railguard.identity.accounts import Accounts
+from railguard.identity.logins import ClientInfo, Logins, MfaChallenge, TokenPair
 
 
 @dataclass(frozen=True, kw_only=True)

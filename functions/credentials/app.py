@@ -9,6 +9,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field, SecretStr, StrictBool
 
+from railguard.core.runtime import Runtime
+from railguard.core.settings import (
+    AuditSettings,
+    EnvelopeSettings,
+    IdempotencySettings,
+    RetentionSettings,
+)
 from railguard.credentials import Credentials, NewCredential
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import (
@@ -19,13 +26,6 @@ from railguard.http.models import (
     RequestModel,
     Timestamp,
     ViewModel,
-)
-from railguard.runtime import Runtime
-from railguard.settings import (
-    AuditSettings,
-    EnvelopeSettings,
-    IdempotencySettings,
-    RetentionSettings,
 )
 from railguard.workspaces import ResourceScope
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
+from railguard.core.runtime import Runtime
+from railguard.core.settings import FunctionSettings, variable
 from railguard.http import ApiFunction
-from railguard.runtime import Runtime
-from railguard.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN, MEDIA_TYPE, SecurityTxt
-from railguard.settings import FunctionSettings, variable
+from railguard.http.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN, MEDIA_TYPE, SecurityTxt
 
 
 @dataclass(frozen=True, kw_only=True)

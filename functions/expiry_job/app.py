@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from railguard.api_keys.expiry import KeyExpiry
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EventBusSettings
 from railguard.jobs import JobFunction, JobOptions, JobReport, KeepGoing
-from railguard.key_expiry import KeyExpiry
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EventBusSettings
 
 
 @dataclass(frozen=True, kw_only=True)

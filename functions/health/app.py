@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from railguard.core.settings import FunctionSettings
 from railguard.http import ApiFunction, Data
-from railguard.settings import FunctionSettings
 
 api = ApiFunction(FunctionSettings)
 

@@ -10,15 +10,15 @@ from typing import Literal
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
-from railguard.accounts import Accounts
-from railguard.audit import AuditLog
-from railguard.errors import Forbidden
+from railguard.access.principal import Principal
+from railguard.audit.trail import AuditLog
+from railguard.core.errors import Forbidden
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EnvelopeSettings
 from railguard.http import ApiFunction, Data, DataList
 from railguard.http.audit import ActionFilter, AuditEventOut, event_list
 from railguard.http.models import Cursor, Limit, RequestModel
-from railguard.principal import Principal
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EnvelopeSettings
+from railguard.identity.accounts import Accounts
 from railguard.store import keys as item_keys
 
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
+from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EnvelopeSettings
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
-from railguard.mfa import Mfa
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, EnvelopeSettings
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.identity.mfa import Mfa
 
 
 @dataclass(frozen=True, kw_only=True)

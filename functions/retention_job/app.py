@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, RetentionSettings
 from railguard.jobs import JobFunction, JobOptions, JobReport, KeepGoing
 from railguard.retention import Retention
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings, RetentionSettings
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from railguard.api_keys.expiry import KeyExpiry
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EnvelopeSettings, variable
+from railguard.crypto.sealing import Resealing
+from railguard.crypto.signing_keys import SigningKeyRotation
 from railguard.jobs import JobFunction, JobOptions, JobReport, KeepGoing
-from railguard.key_expiry import KeyExpiry
-from railguard.runtime import Runtime
-from railguard.sealing import Resealing
-from railguard.settings import AuditSettings, EnvelopeSettings, variable
-from railguard.signing_keys import SigningKeyRotation
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,12 +11,17 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from railguard.core.runtime import Runtime
+from railguard.core.settings import EnvelopeSettings, EventBusSettings
+from railguard.crypto.server_keys import ServerKey
 from railguard.http import ApiFunction, Data
 from railguard.http.guards import bearer_token
-from railguard.runtime import Runtime
-from railguard.server_keys import ServerKey
-from railguard.settings import EnvelopeSettings, EventBusSettings
-from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerCall, TriggerIngress
+from railguard.webhooks import (
+    TOKEN_LOOKUP_KEY_NAME,
+    TokenLookup,
+    TriggerCall,
+    TriggerIngress,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

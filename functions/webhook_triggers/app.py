@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, StrictBool
 
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
+from railguard.crypto.server_keys import ServerKey
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import (
     Cursor,
@@ -18,9 +21,6 @@ from railguard.http.models import (
     Timestamp,
     ViewModel,
 )
-from railguard.runtime import Runtime
-from railguard.server_keys import ServerKey
-from railguard.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, WebhookTriggers
 from railguard.workspaces import ResourceScope
 

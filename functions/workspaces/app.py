@@ -1,5 +1,5 @@
 """Workspaces and members (contract section 5). Who may do what is the permission table's
-business (railguard.policy), enforced before any route here runs; routes only shape."""
+business (railguard.access.policy), enforced before any route here runs; routes only shape."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Literal
 from aws_lambda_powertools.event_handler import Response
 from pydantic import Field, StrictBool
 
+from railguard.core.runtime import Runtime
+from railguard.core.settings import AuditSettings
 from railguard.http import ApiFunction, Data, DataList, ListMeta
 from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
-from railguard.runtime import Runtime
-from railguard.settings import AuditSettings
 from railguard.workspaces import Workspaces, WorkspaceScope
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 
 from fuzz.targets._inputs import check, mutated, text
-from railguard import tokens
-from railguard.errors import Unauthenticated
+from railguard.core.errors import Unauthenticated
+from railguard.crypto import tokens
 
 NOW = 1_800_000_000
 KID = "fuzz-key"

@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fuzz.targets._inputs import check, fields, text
-from railguard import opaque_tokens, tokens
 from railguard.authorizer.credentials import API_KEY_PREFIX, extract_credential
 from railguard.authorizer.decision import Authorizer
-from railguard.errors import Forbidden, Unauthenticated
+from railguard.core.errors import Forbidden, Unauthenticated
+from railguard.crypto import opaque_tokens, tokens
 from railguard.store import Item, ItemKey, Page
 from railguard.store import keys as item_keys
 

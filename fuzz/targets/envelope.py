@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fuzz.targets._inputs import check, fields, mutated
-from railguard.envelope import (
+from railguard.crypto.envelope import (
     DecryptionFailed,
     Envelope,
     SecretOwner,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 
 from fuzz.targets._inputs import FIELD_SEPARATOR, check, text
-from railguard.errors import ValidationFailed
-from railguard.network import IpAllowlist
+from railguard.access.network import IpAllowlist
+from railguard.core.errors import ValidationFailed
 
 
 def _reference_allows(entries: tuple[str, ...], source_ip: str) -> bool:

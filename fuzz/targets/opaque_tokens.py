@@ -9,9 +9,9 @@ authorizer's own shape check classifies a well-formed API key as an API key.
 from __future__ import annotations
 
 from fuzz.targets._inputs import check, text
-from railguard import opaque_tokens
 from railguard.api_keys import API_KEY_PREFIX
 from railguard.authorizer.credentials import extract_credential
+from railguard.crypto import opaque_tokens
 from railguard.webhooks import SECRET_PREFIX, TOKEN_PREFIX
 
 PREFIXES = (API_KEY_PREFIX, TOKEN_PREFIX, SECRET_PREFIX)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fuzz.targets._inputs import check, text
-from railguard.errors import ValidationFailed
-from railguard.network import canonical_origin, is_origin, parse_origins
+from railguard.access.network import canonical_origin, is_origin, parse_origins
+from railguard.core.errors import ValidationFailed
 
 
 def one_input(data: bytes) -> None:

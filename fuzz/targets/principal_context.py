@@ -10,8 +10,8 @@ the same principal.
 from __future__ import annotations
 
 from fuzz.targets._inputs import check, fields, text
-from railguard.errors import Unauthenticated
-from railguard.principal import Principal
+from railguard.access.principal import Principal
+from railguard.core.errors import Unauthenticated
 
 NAMES = (
     "principal_type",

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from fuzz.targets._inputs import check, fields, text
-from railguard.clock import Clock
-from railguard.errors import InvalidSignature, Unauthenticated
+from railguard.core.clock import Clock
+from railguard.core.errors import InvalidSignature, Unauthenticated
+from railguard.crypto.opaque_tokens import is_well_formed
 from railguard.http.guards import bearer_token
-from railguard.opaque_tokens import is_well_formed
 from railguard.store import ConditionFailed, Item
 from railguard.webhooks import (
     SIGNATURE_WINDOW_SECONDS,

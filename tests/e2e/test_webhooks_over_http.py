@@ -44,7 +44,9 @@ def _listen(stack: StackProcess, name: str) -> tuple[Any, str]:
         "QueueArn"
     ]
     events.put_rule(
-        Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["railguard.webhooks"]})
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": ["railguard.webhooks"]}),
     )
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
     return sqs, queue_url

@@ -17,8 +17,8 @@ from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
-from railguard import runtime
-from railguard.anchors import TrailAnchors
+from railguard.audit.anchors import TrailAnchors
+from railguard.core import runtime
 from railguard.store import Table
 from tests.support.accounts import reset_instances
 from tests.support.iam import IamCheck
@@ -37,7 +37,7 @@ def template() -> Template:
 
 @pytest.fixture(scope="session", autouse=True)
 def _patient_aws_clients() -> Iterator[None]:
-    """The functions' clients give up on a reply after 2 s and retry (railguard.runtime), as
+    """The functions' clients give up on a reply after 2 s and retry (railguard.core.runtime), as
     they should against AWS. The emulator, on a machine busy with two test workers, can take
     longer to answer a write it has applied, and the retry applies a counter's ADD twice: a
     budget then ends one attempt early. Here the clients wait for the emulator instead."""

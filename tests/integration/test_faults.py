@@ -23,9 +23,9 @@ import pytest
 
 from infra.local.invocation import Invoker
 from infra.template import Template
-from railguard import passwords
-from railguard.clock import rfc3339
-from railguard.errors import ServiceUnavailable
+from railguard.core.clock import rfc3339
+from railguard.core.errors import ServiceUnavailable
+from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a

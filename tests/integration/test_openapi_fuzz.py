@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.openapi import DOCUMENT_PATH
-from railguard import passwords
+from railguard.crypto import passwords
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
 

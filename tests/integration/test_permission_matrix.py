@@ -2,7 +2,7 @@
 ids of their own workspace and of another, checked against the permission table.
 
 Generated from template.yaml, so a new route cannot skip it: a protected route missing from
-`railguard.policy.ROUTE_ACTIONS` fails here (and is refused at runtime).
+`railguard.access.policy.ROUTE_ACTIONS` fails here (and is refused at runtime).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pytest
 
 from infra.openapi import DOCUMENT_PATH
 from infra.template import Route, load_template
-from railguard import passwords, policy
-from railguard.principal import Role
+from railguard.access import policy
+from railguard.access.principal import Role
+from railguard.crypto import passwords
 from railguard.store import Table
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient

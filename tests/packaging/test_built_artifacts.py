@@ -217,7 +217,7 @@ def test_every_layer_module_imports_from_the_layer_alone(
         ".".join(path.relative_to(layer / "python").with_suffix("").parts).removesuffix(".__init__")
         for path in sorted(package.rglob("*.py"))
     )
-    assert "railguard.settings" in modules
+    assert "railguard.core.settings" in modules
 
     # When a bare interpreter imports all of them with only the layer on sys.path
     report = _import_in_isolation([str(layer / "python")], tmp_path, bytecode, modules=modules)

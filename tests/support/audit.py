@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from railguard.audit import AppendRefused, AuditEvent
-from railguard.audit_chain import event_hash
+from railguard.audit.chain import event_hash
+from railguard.audit.trail import AppendRefused, AuditEvent
 from railguard.store import Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from railguard import audit_chain
-from railguard.audit import AuditLog
+from railguard.audit import chain as audit_chain
+from railguard.audit.trail import AuditLog
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from railguard.store.table import deserialize

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from railguard.clock import SystemClock
+from railguard.core.clock import SystemClock
 
 
 class FakeClock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard.clock import SystemClock
-from railguard.envelope import DataKeyCache, Envelope
-from railguard.server_keys import KeyedHash, ServerKey
+from railguard.core.clock import SystemClock
+from railguard.crypto.envelope import DataKeyCache, Envelope
+from railguard.crypto.server_keys import KeyedHash, ServerKey
 from railguard.store import Table
 
 

@@ -10,7 +10,7 @@ import pyotp
 import requests
 from playwright.sync_api import expect
 
-from railguard import totp
+from railguard.crypto import totp
 from tests.e2e.browser.pages import Dashboard
 from tests.e2e.browser.steps import confirm_with_code, shown_recovery_codes
 from tests.e2e.local_stack import StackProcess

@@ -16,10 +16,10 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME, AgentUis
-from railguard.clock import SystemClock
-from railguard.errors import RateLimited, WrongPin
+from railguard.core.clock import SystemClock
+from railguard.core.errors import RateLimited, WrongPin
+from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a

@@ -13,10 +13,10 @@ import pytest
 from pydantic import Field
 
 from infra.local.events import HttpRequest
-from railguard.errors import Conflict, RateLimited, ServiceUnavailable
+from railguard.core.errors import Conflict, RateLimited, ServiceUnavailable
+from railguard.core.settings import FunctionSettings
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
-from railguard.settings import FunctionSettings
 from tests.integration.conftest import FunctionEnv
 from tests.support.functions import HttpResult, call_route
 

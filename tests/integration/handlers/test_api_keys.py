@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from railguard import opaque_tokens, passwords
+from railguard.access.policy import SCOPES
 from railguard.api_keys import DEFAULT_GRACE_SECONDS
-from railguard.clock import rfc3339
-from railguard.policy import SCOPES
+from railguard.core.clock import rfc3339
+from railguard.crypto import opaque_tokens, passwords
 from railguard.store import Table
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock, patched_system_clock

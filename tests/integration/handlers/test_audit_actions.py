@@ -17,8 +17,8 @@ import pyotp
 import pytest
 
 from infra.local.provisioning import Provisioning
-from railguard import opaque_tokens, passwords
-from railguard.audit import AuditLog
+from railguard.audit.trail import AuditLog
+from railguard.crypto import opaque_tokens, passwords
 from railguard.store import Item, Table
 from railguard.store.keys import (
     SESSION_PREFIX,

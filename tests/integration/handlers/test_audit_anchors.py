@@ -17,14 +17,14 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from railguard import passwords
-from railguard.anchoring import Anchoring
-from railguard.anchors import TrailAnchors, anchor_key
-from railguard.audit import Actor, AuditEvent, AuditLog, StoredAuditTrail
-from railguard.audit_chain import Anchor, Head, event_hash
-from railguard.clock import SystemClock
-from railguard.errors import ServiceUnavailable
-from railguard.ids import new_id
+from railguard.audit.anchoring import Anchoring
+from railguard.audit.anchors import TrailAnchors, anchor_key
+from railguard.audit.chain import Anchor, Head, event_hash
+from railguard.audit.trail import Actor, AuditEvent, AuditLog, StoredAuditTrail
+from railguard.core.clock import SystemClock
+from railguard.core.errors import ServiceUnavailable
+from railguard.core.ids import new_id
+from railguard.crypto import passwords
 from railguard.jobs import JobReport
 from railguard.store import Table
 from railguard.store import keys as item_keys

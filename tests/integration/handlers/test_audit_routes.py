@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from railguard import passwords
+from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.store.table import serialize

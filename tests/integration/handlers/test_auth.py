@@ -14,13 +14,15 @@ from argon2 import PasswordHasher
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import accounts, passwords, policy
-from railguard.audit import AuditEvent, StoredAuditTrail
-from railguard.errors import ServiceUnavailable
-from railguard.sessions import Sessions
+from railguard.access import policy
+from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.audit.trail import AuditEvent, StoredAuditTrail
+from railguard.core.errors import ServiceUnavailable
+from railguard.crypto import passwords
+from railguard.identity import accounts
+from railguard.identity.sessions import Sessions
 from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
 from tests.support.audit import logged_events, unstored_events
 from tests.support.aws_calls import record_aws_calls

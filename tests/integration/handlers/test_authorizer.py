@@ -8,7 +8,7 @@ import pytest
 from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.decision import Authorizer
 from railguard.authorizer.function import Unauthorized
-from railguard.errors import ServiceUnavailable
+from railguard.core.errors import ServiceUnavailable
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.integration.conftest import FunctionEnv

@@ -13,12 +13,12 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords
-from railguard.audit import Actor, AuditEvent, StoredAuditTrail
-from railguard.clock import SystemClock
+from railguard.audit.trail import Actor, AuditEvent, StoredAuditTrail
+from railguard.core.clock import SystemClock
+from railguard.core.errors import Conflict, NotFound, ServiceUnavailable
 from railguard.credentials import Credentials, Vault, mask
-from railguard.envelope import DataKeyCache, Envelope
-from railguard.errors import Conflict, NotFound, ServiceUnavailable
+from railguard.crypto import passwords
+from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import ResourceScope

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from infra.local.aws import AwsEndpoint
-from railguard import passwords
-from railguard.audit import AuditLog, StoredAuditTrail
-from railguard.clock import SystemClock
+from railguard.audit.trail import AuditLog, StoredAuditTrail
+from railguard.core.clock import SystemClock
+from railguard.crypto import passwords
 from railguard.jobs import JobReport
 from railguard.retention import Retention
 from railguard.store import Item, Table

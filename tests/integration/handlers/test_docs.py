@@ -11,7 +11,7 @@ import pytest
 from infra.local.events import HttpRequest
 from infra.openapi import DOCUMENT_PATH
 from infra.template import Template
-from railguard.errors import ConfigurationError
+from railguard.core.errors import ConfigurationError
 from tests.integration.conftest import FunctionEnv
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult, call_route, load_function

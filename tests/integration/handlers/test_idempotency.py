@@ -13,12 +13,12 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords
+from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
-from railguard.envelope import KmsMac
+from railguard.crypto import passwords
+from railguard.crypto.envelope import KmsMac
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock, patched_system_clock

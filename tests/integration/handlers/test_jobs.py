@@ -14,17 +14,17 @@ import pytest
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from infra.template import PhysicalResource
-from railguard import passwords
-from railguard.audit import Actor, AuditLog, StoredAuditTrail
-from railguard.clock import SystemClock
+from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.api_keys.expiry import KeyExpiry
+from railguard.audit.trail import Actor, AuditLog, StoredAuditTrail
+from railguard.core.clock import SystemClock
 from railguard.credentials import Vault
-from railguard.envelope import Envelope, parse_envelope
+from railguard.crypto import passwords
+from railguard.crypto.envelope import Envelope, parse_envelope
+from railguard.crypto.sealing import SEALING_SHARDS
 from railguard.jobs import JobReport
-from railguard.key_expiry import KeyExpiry
-from railguard.sealing import SEALING_SHARDS
 from railguard.store import Table
 from railguard.store import keys as item_keys
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from tests.support import accounts as a
 from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail

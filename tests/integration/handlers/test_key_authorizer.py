@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from railguard import opaque_tokens, passwords
+from railguard.access.plans import RateLimit
+from railguard.access.ratelimit import RateLimiter
 from railguard.api_keys import API_KEY_PREFIX
 from railguard.authorizer.decision import STATE_MAX_AGE_SECONDS
-from railguard.clock import SystemClock, rfc3339
-from railguard.plans import RateLimit
-from railguard.ratelimit import RateLimiter
+from railguard.core.clock import SystemClock, rfc3339
+from railguard.crypto import opaque_tokens, passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a

@@ -16,12 +16,12 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords
-from railguard.clock import SystemClock
-from railguard.envelope import DataKeyCache, Envelope
-from railguard.errors import RateLimited
-from railguard.mfa import SecondFactors
-from railguard.sessions import Sessions
+from railguard.core.clock import SystemClock
+from railguard.core.errors import RateLimited
+from railguard.crypto import passwords
+from railguard.crypto.envelope import DataKeyCache, Envelope
+from railguard.identity.mfa import SecondFactors
+from railguard.identity.sessions import Sessions
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from railguard import passwords
+from railguard.crypto import passwords
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
 

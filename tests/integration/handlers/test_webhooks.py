@@ -15,7 +15,7 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard import passwords
+from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.webhooks import signature
 from tests.support import accounts as a

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from railguard import passwords
-from railguard.clock import SystemClock
-from railguard.errors import Conflict
+from railguard.core.clock import SystemClock
+from railguard.core.errors import Conflict
+from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import Workspaces, WorkspaceScope

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from railguard.audit import (
+from railguard.audit.trail import (
     Actor,
     AppendRefused,
     AuditEvent,
@@ -19,9 +19,9 @@ from railguard.audit import (
     TrailBroken,
     request_origin,
 )
-from railguard.clock import SystemClock
-from railguard.errors import NotFound, ServiceUnavailable
-from railguard.ids import new_id
+from railguard.core.clock import SystemClock
+from railguard.core.errors import NotFound, ServiceUnavailable
+from railguard.core.ids import new_id
 from railguard.store import Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.table import serialize

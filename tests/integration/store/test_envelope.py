@@ -14,7 +14,8 @@ from botocore.stub import Stubber
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
-from railguard.envelope import (
+from railguard.core.errors import ServiceUnavailable
+from railguard.crypto.envelope import (
     FORMAT_VERSION,
     MAX_MAC_MESSAGE_BYTES,
     NONCE_BYTES,
@@ -24,7 +25,6 @@ from railguard.envelope import (
     SecretOwner,
     parse_envelope,
 )
-from railguard.errors import ServiceUnavailable
 
 OWNER = SecretOwner(purpose="signing_key", workspace_id="ws_01JENVELOPE", item_id="key-2026-01")
 SHORT_SECRET = b"s3cr3t"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from railguard.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from railguard.core.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from railguard.store import ConditionFailed, Table, TransactionConflict, TransactItem
 
 

@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from railguard.clock import SystemClock
-from railguard.errors import InvalidCredentials, RateLimited
-from railguard.sessions import Sessions
+from railguard.access.throttle import FailureThrottle, ThrottleRule
+from railguard.core.clock import SystemClock
+from railguard.core.errors import InvalidCredentials, RateLimited
+from railguard.identity.sessions import Sessions
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
-from railguard.throttle import FailureThrottle, ThrottleRule
 from tests.support.audit import RecordingAuditTrail
 from tests.support.fake_time import FakeClock
 

@@ -33,14 +33,14 @@ from infra.iam import (
     stand_in_resources,
 )
 from infra.template import PseudoParameters, Template, load_template
+from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
 from railguard.api_keys import EXPIRY_INDEX_PARTITION
 from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
-from railguard.mfa import ENVELOPE_PURPOSE as TOTP_SECRET
-from railguard.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
-from railguard.signing_keys import ENVELOPE_PURPOSE as TOKEN_SIGNING_KEY
+from railguard.crypto.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
+from railguard.crypto.signing_keys import ENVELOPE_PURPOSE as TOKEN_SIGNING_KEY
+from railguard.identity.mfa import ENVELOPE_PURPOSE as TOTP_SECRET
 from railguard.store import keys as item_keys
-from railguard.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.webhooks import SECRET_PURPOSE as WEBHOOK_SECRET
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from railguard.webhooks import TOKEN_PURPOSE as WEBHOOK_TOKEN

@@ -18,7 +18,7 @@ from infra.template import (
     load_template,
     parse_yaml,
 )
-from railguard.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN
+from railguard.http.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from railguard import passwords
 from railguard.agent_uis import UnlockGrant, check_pin, is_pin
-from railguard.errors import Unauthenticated, ValidationFailed
+from railguard.core.errors import Unauthenticated, ValidationFailed
+from railguard.crypto import passwords
 from railguard.http.guards import bearer_token
 
 

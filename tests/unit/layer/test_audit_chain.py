@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from railguard.audit_chain import GENESIS_HASH, Head, event_hash, verify, walk
+from railguard.audit.chain import GENESIS_HASH, Head, event_hash, verify, walk
 
 
 def _chain(length: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from railguard.network import UNREADABLE_SOURCE, budget_subject
+from railguard.access.network import UNREADABLE_SOURCE, budget_subject
 
 
 @pytest.mark.parametrize(

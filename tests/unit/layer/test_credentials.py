@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from railguard.authorizer.credentials import MAX_CREDENTIAL_LENGTH, extract_credential
-from railguard.errors import Unauthenticated
+from railguard.core.errors import Unauthenticated
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
 KEY = "pr_live_" + "A1b2C3d4" * 5

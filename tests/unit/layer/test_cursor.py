@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from railguard.errors import ValidationFailed
+from railguard.core.errors import ValidationFailed
 from railguard.store.cursor import decode_cursor, encode_cursor
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from railguard.envelope import (
+from railguard.crypto.envelope import (
     DataKeyCache,
     DecryptionFailed,
     Envelope,
@@ -171,7 +171,7 @@ def test_finding_12_decryption_uses_only_the_caches_buffer_so_eviction_wipes_eve
         keys_used.append(key)
         return AESGCM(key)
 
-    monkeypatch.setattr("railguard.envelope.AESGCM", recording_aesgcm)
+    monkeypatch.setattr("railguard.crypto.envelope.AESGCM", recording_aesgcm)
     # When the secret is read three times (one unwrap, then the cached key) and the cache cleared
     assert [envelope.decrypt(blob, OWNER) for _ in range(3)] == [b"value"] * 3
     assert kms.decrypts == 1

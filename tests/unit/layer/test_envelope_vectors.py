@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from railguard.envelope import DecryptionFailed, open_sealed
+from railguard.crypto.envelope import DecryptionFailed, open_sealed
 
 VECTORS = (
     Path(__file__).resolve().parents[3].parent

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from railguard.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from railguard.core.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
 from railguard.http.guards import MAX_BODY_BYTES, settled_event
 
 

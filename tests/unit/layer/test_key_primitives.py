@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from railguard import opaque_tokens
-from railguard.errors import Unauthenticated
+from railguard.access.plans import PLAN_LIMITS, RateLimit, plan_limit
+from railguard.access.principal import Principal
+from railguard.access.ratelimit import Quota, window
+from railguard.core.errors import Unauthenticated
+from railguard.core.ttl_cache import TtlCache
+from railguard.crypto import opaque_tokens
 from railguard.http import cors
-from railguard.plans import PLAN_LIMITS, RateLimit, plan_limit
-from railguard.principal import Principal
-from railguard.ratelimit import Quota, window
 from railguard.store.codec import from_attribute, to_attribute
-from railguard.ttl_cache import TtlCache
 
 PREFIX = "pr_live_"
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -7,8 +7,8 @@ import json
 
 from aws_lambda_powertools import Logger
 
-from railguard.logs import build_logger
-from railguard.redaction import REDACTED, redact, scrub_text
+from railguard.core.logs import build_logger
+from railguard.core.redaction import REDACTED, redact, scrub_text
 
 KEY = "pr_live_" + "Z9" * 20
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from railguard.errors import ValidationFailed
-from railguard.network import (
+from railguard.access.network import (
     MAX_ALLOWED_IPS,
     MAX_ALLOWED_ORIGINS,
     IpAllowlist,
@@ -21,6 +20,7 @@ from railguard.network import (
     is_origin,
     parse_origins,
 )
+from railguard.core.errors import ValidationFailed
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

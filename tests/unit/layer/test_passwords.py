@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from railguard import passwords
-from railguard.errors import ValidationFailed
-from railguard.passwords import (
+from railguard.core.errors import ValidationFailed
+from railguard.crypto import passwords
+from railguard.crypto.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     check_length,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from railguard import policy
-from railguard.errors import Forbidden, NotFound, ValidationFailed
-from railguard.principal import Principal
+from railguard.access import policy
+from railguard.access.principal import Principal
+from railguard.core.errors import Forbidden, NotFound, ValidationFailed
 
 WS = "ws_01AAAAAAAAAAAAAAAAAAAAAAAA"
 OTHER = "ws_01BBBBBBBBBBBBBBBBBBBBBBBB"

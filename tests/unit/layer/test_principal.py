@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from railguard.errors import Unauthenticated
-from railguard.principal import Principal
+from railguard.access.principal import Principal
+from railguard.core.errors import Unauthenticated
 
 
 def test_a_principal_round_trips_through_the_context() -> None:

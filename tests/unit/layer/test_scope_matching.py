@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from railguard import policy
+from railguard.access import policy
+from railguard.access.principal import Principal
 from railguard.api_keys import KeySettings, validate
-from railguard.errors import Forbidden, ValidationFailed
-from railguard.principal import Principal
+from railguard.core.errors import Forbidden, ValidationFailed
 
 SCOPED_RULES = [rule for rule in policy.RULES.values() if rule.scope is not None]
 scope_names = st.sampled_from(policy.SCOPES)

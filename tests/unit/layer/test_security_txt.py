@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from railguard.security_txt import LIFETIME_SECONDS, SecurityTxt
+from railguard.http.security_txt import LIFETIME_SECONDS, SecurityTxt
 
 NOW = datetime(2026, 11, 29, 4, 30, 22, tzinfo=UTC).timestamp()
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from railguard.errors import ConfigurationError
-from railguard.ids import is_id, new_id
-from railguard.settings import FunctionSettings, TableSettings, variable
+from railguard.core.errors import ConfigurationError
+from railguard.core.ids import is_id, new_id
+from railguard.core.settings import FunctionSettings, TableSettings, variable
 
 VALID = {
     "POWERTOOLS_SERVICE_NAME": "railguard",

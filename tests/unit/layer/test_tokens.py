@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm
 
-from railguard.errors import Unauthenticated
-from railguard.tokens import (
+from railguard.core.errors import Unauthenticated
+from railguard.crypto.tokens import (
     ACCESS_TOKEN_TTL_SECONDS,
     CLOCK_SKEW_SECONDS,
     REQUIRED_CLAIMS,

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 import pytest
 
-from railguard import totp
-from railguard.mfa import RECOVERY_CODE_COUNT, new_recovery_codes, recovery_code_digest
+from railguard.crypto import totp
+from railguard.identity.mfa import RECOVERY_CODE_COUNT, new_recovery_codes, recovery_code_digest
 
 # RFC 6238 Appendix B: the SHA-1 seed "12345678901234567890", 8 digits, 30-second steps.
 RFC_SEED = base64.b32encode(b"12345678901234567890").decode()

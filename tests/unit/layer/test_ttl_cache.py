@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from railguard.ttl_cache import TtlCache
+from railguard.core.ttl_cache import TtlCache
 
 MAX_AGE = 30.0
 START = 1_800_000_000.0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from railguard.errors import Unauthenticated
+from railguard.core.errors import Unauthenticated
 
 CredentialKind = Literal["api_key", "access_token"]
 

@@ -15,7 +15,8 @@ the `X-Workspace-ID` header, and last the route's scope.
 
 Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
 changes and revocations apply within 5 seconds. The decision also names the principal's rate
-limit, which the function enforces (an authorizer cannot answer 429; see `railguard.ratelimit`).
+limit, which the function enforces (an authorizer cannot answer 429; see
+`railguard.access.ratelimit`).
 """
 
 from __future__ import annotations
@@ -25,19 +26,20 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
-from railguard import opaque_tokens, policy, tokens
+from railguard.access import policy
+from railguard.access.plans import plan_limit
+from railguard.access.principal import Principal
 from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
 from railguard.authorizer.credentials import extract_credential
-from railguard.clock import Clock
-from railguard.errors import Forbidden, ServiceUnavailable, Unauthenticated
-from railguard.ids import is_id
-from railguard.plans import plan_limit
-from railguard.principal import Principal
-from railguard.public_keys import PublicKeys
-from railguard.sessions import is_valid
+from railguard.core.clock import Clock
+from railguard.core.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from railguard.core.ids import is_id
+from railguard.core.ttl_cache import TtlCache
+from railguard.crypto import opaque_tokens, tokens
+from railguard.crypto.public_keys import PublicKeys
+from railguard.identity.sessions import is_valid
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
-from railguard.ttl_cache import TtlCache
 from railguard.workspaces import LiveWorkspaces, is_live
 
 # Logout, password change, role changes and key changes must apply within 5 seconds.

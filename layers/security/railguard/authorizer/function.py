@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from railguard.access.principal import Principal
 from railguard.authorizer.decision import Authorizer
-from railguard.errors import Forbidden, Unauthenticated
-from railguard.principal import Principal
-from railguard.runtime import Runtime
-from railguard.settings import TokenSettings
-from railguard.tokens import TokenAudience
+from railguard.core.errors import Forbidden, Unauthenticated
+from railguard.core.runtime import Runtime
+from railguard.core.settings import TokenSettings
+from railguard.crypto.tokens import TokenAudience
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -8,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
-from railguard.audit import AuditPage
+from railguard.audit.trail import AuditPage
 from railguard.http.models import DataList, ListMeta
 
 # `?action=`: only events of this action (an unknown one is a 400).

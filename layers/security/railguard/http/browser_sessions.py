@@ -23,8 +23,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from railguard.errors import CsrfRefused, InvalidRefreshToken, ValidationFailed
-from railguard.logins import TokenPair
+from railguard.core.errors import CsrfRefused, InvalidRefreshToken, ValidationFailed
+from railguard.identity.logins import TokenPair
 
 COOKIE_NAME = "rg_refresh"
 COOKIE_PATH = "/api/v1/auth"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from railguard.access.network import is_origin
 from railguard.http.responses import with_standard_headers
-from railguard.network import is_origin
 
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE"
 ALLOWED_HEADERS = (

@@ -17,15 +17,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from railguard import policy
-from railguard.audit import RequestOrigin, request_origin
-from railguard.errors import (
+from railguard.access import policy
+from railguard.access.idempotency import IdempotencyKey
+from railguard.access.principal import Principal
+from railguard.access.ratelimit import RateLimiter
+from railguard.audit.trail import RequestOrigin, request_origin
+from railguard.core.errors import (
     MfaRequired,
     NotFound,
     RailguardError,
     RateLimited,
     ValidationFailed,
 )
+from railguard.core.runtime import Runtime
+from railguard.core.settings import FunctionSettings
 from railguard.http import cors
 from railguard.http.guards import settled_event
 from railguard.http.responses import (
@@ -34,11 +39,6 @@ from railguard.http.responses import (
     error_status_and_body,
     with_standard_headers,
 )
-from railguard.idempotency import IdempotencyKey
-from railguard.principal import Principal
-from railguard.ratelimit import RateLimiter
-from railguard.runtime import Runtime
-from railguard.settings import FunctionSettings
 
 
 def _validation_details(error: RequestValidationError) -> dict[str, Any]:

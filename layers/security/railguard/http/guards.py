@@ -13,7 +13,12 @@ import binascii
 import json
 from typing import Any
 
-from railguard.errors import MalformedBody, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
+from railguard.core.errors import (
+    MalformedBody,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 

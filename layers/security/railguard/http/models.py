@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from railguard.clock import rfc3339
+from railguard.core.clock import rfc3339
 
 # The query parameters of every list (section 1): `?limit=` 1..100 and `?cursor=`.
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=1024, description="From the previous page")]
-# Checked again by railguard.idempotency (1-255 visible ASCII characters).
+# Checked again by railguard.access.idempotency (1-255 visible ASCII characters).
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(

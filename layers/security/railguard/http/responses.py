@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from railguard.errors import RailguardError, RateLimited, ServiceUnavailable
+from railguard.core.errors import RailguardError, RateLimited, ServiceUnavailable
 
 JSON_CONTENT_TYPE = "application/json"
 

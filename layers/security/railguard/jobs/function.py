@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from railguard.audit import RequestOrigin, request_origin
-from railguard.runtime import Runtime
-from railguard.settings import FunctionSettings
+from railguard.audit.trail import RequestOrigin, request_origin
+from railguard.core.runtime import Runtime
+from railguard.core.settings import FunctionSettings
 from railguard.store import Item
 
 if TYPE_CHECKING:

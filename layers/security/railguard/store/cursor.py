@@ -12,7 +12,7 @@ import binascii
 import json
 from typing import Any
 
-from railguard.errors import ValidationFailed
+from railguard.core.errors import ValidationFailed
 
 _MAX_CURSOR_LENGTH = 1024
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from railguard.errors import ServiceUnavailable
+from railguard.core.errors import ServiceUnavailable
 from railguard.store.codec import from_attribute, to_attribute
 from railguard.store.cursor import decode_cursor, encode_cursor
 

@@ -1,0 +1,2 @@
+"""Who may call, from where, how often and once: the permission table, principals, network
+allowlists, plans, rate limits, throttles, idempotency."""

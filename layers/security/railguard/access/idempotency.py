@@ -1,0 +1,148 @@
+"""Idempotency keys: a client that retries a creation (its first reply lost to a timeout) with the
+same `Idempotency-Key` does not create a second resource.
+
+The key is remembered for a day, per caller and workspace, in the same transaction as the
+creation it names, so the two exist together or not at all. A retry finds it and is told what
+was created; the same key with a different request is a conflict. Nothing secret is kept to
+replay: a key's or token's secret was shown once, so a retry of its creation answers with the id
+(409 `already_applied`), and the client rotates it for a new secret if the first reply was lost.
+
+What the key was used for is remembered as an HMAC of the operation and its body under a KMS
+HMAC key (`railguard.crypto.envelope.KmsMac`), never as an unkeyed hash: a credential's value is in
+that body. The key never leaves KMS, so neither a copy of the table nor a function role's own keys
+can confirm a guessed value offline; each guess is a `GenerateMac` call, throttled and logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from railguard.core.errors import Conflict, ValidationFailed
+from railguard.store import Item, Table, TransactItem
+from railguard.store import keys as item_keys
+
+if TYPE_CHECKING:  # the envelope (KMS) is loaded only by the functions that create
+    from railguard.crypto.envelope import KmsMac
+
+HEADER = "Idempotency-Key"
+REMEMBERED_SECONDS = 24 * 3600
+# Visible ASCII, as the IETF draft and the usual clients (UUIDs, ULIDs) have it.
+_VALUE = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+class AlreadyApplied(Conflict):
+    """The request with this Idempotency-Key was applied before; `details.id` names what it
+    created."""
+
+    code = "already_applied"
+    default_message = "A request with this Idempotency-Key was already applied."
+
+
+class RepeatRaced(Exception):
+    """What the write that remembers a key declares when it fails: a concurrent request with the
+    same key got there first. Each creation decides what that means for its reply."""
+
+
+def _plain(value: object) -> object:
+    """JSON for what pydantic keeps apart: a secret's value (a `SecretStr`, known by its method:
+    importing pydantic here would load it into the authorizer, through the key lookup) counts
+    in what was asked."""
+    reveal = getattr(value, "get_secret_value", None)
+    return reveal() if callable(reveal) else str(value)
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key, bound to who sent it, where, and what they asked."""
+
+    digest: str  # of the caller and the key: the item's sort key
+    # SHA-256 of the operation and its input, secrets included (the same key must mean the same
+    # request). Held only to be MACed under `macs`' key, never stored or shown: a KMS MAC covers
+    # at most 4 KiB, a body may be longer.
+    request_digest: str = field(repr=False)
+    macs: KmsMac = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(
+        cls,
+        value: str | None,
+        *,
+        caller: str,
+        operation: str,
+        request: Mapping[str, Any],
+        macs: KmsMac,
+    ) -> IdempotencyKey | None:
+        """None without a header; 400 for a value that is not 1-255 visible ASCII characters."""
+        if value is None:
+            return None
+        if not _VALUE.fullmatch(value):
+            raise ValidationFailed(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                details={"field": HEADER},
+            )
+        digest = hashlib.sha256(f"{caller}\n{value}".encode()).hexdigest()
+        canonical = json.dumps(
+            {"operation": operation, "request": request}, sort_keys=True, default=_plain
+        )
+        return cls(digest, hashlib.sha256(canonical.encode()).hexdigest(), macs)
+
+    def earlier(self, table: Table, workspace_id: str, now: int) -> str | None:
+        """The id the same request created within the last day, else None; a conflict when the
+        key was used for another request."""
+        item = table.get(item_keys.idempotency(workspace_id, self.digest))
+        if item is None or item["expires_at"] <= now:
+            return None
+        if not self._same_request(item, workspace_id):
+            raise Conflict(
+                "This Idempotency-Key was used for a different request.",
+                details={"field": HEADER},
+            )
+        return str(item["resource_id"])
+
+    def _fingerprint(self, workspace_id: str) -> str:
+        """Bound to the record it is kept in, so equal requests of two records (two workspaces
+        storing one value) do not show as equal fingerprints."""
+        return self.macs.of(f"{workspace_id}\n{self.digest}\n{self.request_digest}".encode())
+
+    def _same_request(self, item: Item, workspace_id: str) -> bool:
+        return hmac.compare_digest(self._fingerprint(workspace_id), str(item["request_mac"]))
+
+    def refuse_repeat(self, table: Table, workspace_id: str, now: int, *, created: str) -> None:
+        """For creations whose reply holds a secret shown once (a key, a trigger's token): a
+        repeat is refused with the id of what the first created, since the secret is kept
+        nowhere to be shown again."""
+        earlier = self.earlier(table, workspace_id, now)
+        if earlier is not None:
+            raise AlreadyApplied(
+                f"This Idempotency-Key already created the {created} named in details.id; its "
+                "secret was shown once. Rotate it for a new one if that reply was lost.",
+                details={"id": earlier},
+            )
+
+    def remembered(self, workspace_id: str, resource_id: str, now: int) -> TransactItem:
+        """The write that remembers this key with the creation it rides along with; it fails
+        its condition when a concurrent request with the same key got there first."""
+        pk, sk = item_keys.idempotency(workspace_id, self.digest)
+        expires_at = now + REMEMBERED_SECONDS
+        item: Item = {
+            "pk": pk,
+            "sk": sk,
+            "request_mac": self._fingerprint(workspace_id),
+            "resource_id": resource_id,
+            "created_at": now,
+            "expires_at": expires_at,
+            "ttl": expires_at,
+            **item_keys.sweep_index(pk, expires_at),
+        }
+        return TransactItem.put(
+            item,
+            condition="attribute_not_exists(pk) OR expires_at <= :now",
+            values={":now": now},
+            fails_as=RepeatRaced,
+        )

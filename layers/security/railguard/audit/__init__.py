@@ -1,0 +1,1 @@
+"""The audit trail: events, their hash chain, and anchors in S3."""

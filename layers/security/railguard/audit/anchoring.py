@@ -1,0 +1,134 @@
+"""Anchoring audit trails (the anchor job): each trail whose head moved since its last anchor gets
+a new anchor, its head copied into the anchor bucket (`railguard.audit.anchors`), where no function
+can write.
+
+The job reads its work list, never the table: a head that moves joins it (gsi2,
+`ANCHOR#<shard>`, by the time of its first move since the last anchor; `railguard.audit.trail`), and
+leaves it when the job has anchored that very head (a removal conditioned on the head being
+unchanged, so a move meanwhile keeps it in the list).
+
+The head itself is not trusted: a function's role can rewrite it. Before anchoring, the job walks
+the events from the latest anchor (whose event must still hash to it) to the head, and anchors
+only a chain that holds; so every anchor extends the one before, and a check may start at the
+latest. A chain that does not hold is not anchored, and is logged at ERROR; it leaves the work
+list (its next append brings it back), so that broken trails cannot use up every run. Out of time
+halfway along a long chain, the job anchors as far as it checked, and the next run goes on from
+there.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from railguard.audit import chain as audit_chain
+from railguard.audit.anchors import TrailAnchors
+from railguard.core.errors import ServiceUnavailable
+from railguard.jobs import JobReport, KeepGoing, while_time_remains
+from railguard.store import ConditionFailed, ItemKey, Table
+from railguard.store import keys as item_keys
+
+_WORK_LIST_INDEX = "gsi2"
+_EVENTS_PAGE = 500
+
+
+class Anchoring:
+    def __init__(self, heads: Table, events: Table, anchors: TrailAnchors):
+        self._heads = heads
+        self._events = events
+        self._anchors = anchors
+        self._logger = logging.getLogger("railguard.audit.anchoring")
+
+    def anchor_changed(self, keep_going: KeepGoing, report: JobReport) -> None:
+        for shard in range(item_keys.ANCHOR_SHARDS):
+            due = self._heads.iterate(
+                item_keys.anchor_partition(shard), index=_WORK_LIST_INDEX, page_size=100
+            )
+            for entry in while_time_remains(due, keep_going, report):
+                try:
+                    self._anchor((entry["pk"], entry["sk"]), keep_going, report)
+                except ServiceUnavailable:
+                    # Not anchored, still in the list: it waits for the next run, others need not.
+                    report.count("failed")
+            if not report.complete:
+                return
+
+    def _anchor(self, key: ItemKey, keep_going: KeepGoing, report: JobReport) -> None:
+        trail = key[0]
+        if key != item_keys.audit_head(trail):
+            report.count("not_a_trail")  # only heads join the list; anything else is left be
+            return
+        item = self._heads.get(key)
+        if item is None or "seq" not in item:
+            return
+        head = audit_chain.Head(item["seq"], item["hash"])
+        latest = self._anchors.latest(trail)
+        if latest is not None and (latest.seq, latest.hash) == (head.seq, head.hash):
+            report.count("already_anchored")  # a run that stopped between the two steps
+            self._leave_work_list(key, head)
+            return
+        verification, reached = self._checked(trail, head, latest, keep_going, report)
+        if not verification.valid:
+            self._broken(trail, verification, report)
+            self._leave_work_list(key, head)
+            return
+        if reached is None or reached.seq <= (latest.seq if latest is not None else 0):
+            return  # out of time before any new event held
+        report.count("anchored" if self._anchors.add(trail, reached) else "already_anchored")
+        if reached == head:
+            self._leave_work_list(key, head)
+
+    def _checked(
+        self,
+        trail: str,
+        head: audit_chain.Head,
+        latest: audit_chain.Anchor | None,
+        keep_going: KeepGoing,
+        report: JobReport,
+    ) -> tuple[audit_chain.Verification, audit_chain.Head | None]:
+        """The chain from the latest anchor to the head, and the last event that held. Out of
+        time on the way (the report says so), it is judged as far as it was read."""
+        behind = audit_chain.behind_anchor(head, [latest] if latest is not None else [])
+        if behind is not None:
+            return behind, None
+        first = item_keys.audit_event(trail, latest.seq if latest is not None else 1)[1]
+        last = item_keys.audit_event(trail, head.seq)[1]
+        events = self._events.iterate(trail, sk_from=first, sk_until=last, page_size=_EVENTS_PAGE)
+        walked = audit_chain.walk(while_time_remains(events, keep_going, report), start=latest)
+        reached = (
+            audit_chain.Head(walked.last_seq, walked.last_hash)
+            if walked.broken_at is None and walked.last_hash is not None
+            else None
+        )
+        if not report.complete:
+            partial = audit_chain.Verification(
+                walked.broken_at is None, walked.checked, walked.broken_at
+            )
+            return partial, reached
+        return audit_chain.against_head(walked, head), reached
+
+    def _broken(
+        self, trail: str, verification: audit_chain.Verification, report: JobReport
+    ) -> None:
+        report.count("broken")
+        broken = verification.broken_at
+        self._logger.error(
+            "audit trail not anchored: its chain does not hold",
+            extra={
+                "trail": trail,
+                "broken_seq": broken.seq if broken else None,
+                "reason": broken.reason if broken else None,
+            },
+        )
+
+    def _leave_work_list(self, key: ItemKey, head: audit_chain.Head) -> None:
+        # Moved since it was read (ConditionFailed): it stays, for the next run.
+        with suppress(ConditionFailed):
+            self._heads.update(
+                key,
+                "REMOVE gsi2pk, gsi2sk",
+                condition="seq = :seq AND #hash = :hash",
+                names={"#hash": "hash"},
+                values={":seq": head.seq, ":hash": head.hash},
+                read_back=False,  # the role may not read a head's partition back (IAM)
+            )

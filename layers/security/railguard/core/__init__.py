@@ -1,0 +1,1 @@
+"""Foundations every part uses: errors, time, ids, settings, the function runtime, safe logs."""

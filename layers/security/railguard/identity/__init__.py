@@ -1,0 +1,1 @@
+"""People: accounts, logging in, sessions with rotating refresh tokens, and MFA."""

@@ -1,0 +1,441 @@
+"""Webhook triggers (contract section 8): a token (`wht_...`) that lets an outside system start an
+agent, optionally with HMAC-signed calls, and nothing else.
+
+Two items per trigger, as for API keys (docs/data-model.md). The record, under
+`WEBHOOK#<keyed hash of the token>`, is the one copy of the trigger's state: a call finds it from
+the token with one GetItem and no KMS call, since the keyed hash is an HMAC under a server key
+(`railguard.crypto.server_keys`) unsealed once per instance. A pointer in the workspace holds that
+hash, so triggers are listed and found by id there. The token and the signing secret (`whsec_...`)
+are also kept envelope-encrypted, bound to the workspace and the trigger, and never returned after
+creation (or rotation, for the token). Rotation moves the record to the new token's hash in one
+transaction, so the old token stops at once.
+
+A call: the token's shape and checksum, the record, its workspace live (a deleted workspace's
+tokens are unknown; its triggers are many, so this is checked at use, from a 2-second cache,
+rather than by the deletion), 30 calls a minute per source address (an IPv6 address counts as
+its /64) and trigger, the active flag, then (with a secret) `X-Webhook-Timestamp` within 300
+seconds and `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`,
+compared in constant time; a signed call is accepted once (its signature is remembered for the
+window). The event goes to the stack's EventBridge bus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from railguard.access.idempotency import IdempotencyKey, RepeatRaced
+from railguard.access.network import budget_subject
+from railguard.access.plans import RateLimit
+from railguard.access.ratelimit import RateLimiter
+from railguard.access.usage import note_last_use
+from railguard.audit.trail import AppendRefused, AuditTrail
+from railguard.core.clock import Clock
+from railguard.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidSignature,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+)
+from railguard.core.events import EventBus
+from railguard.core.ids import new_id
+from railguard.crypto import opaque_tokens
+from railguard.crypto.envelope import Envelope, SecretOwner
+from railguard.crypto.sealing import sealed_attributes
+from railguard.crypto.server_keys import KeyedHash
+from railguard.store import (
+    ConditionFailed,
+    Item,
+    ItemKey,
+    Table,
+    TransactItem,
+)
+from railguard.store import keys as item_keys
+from railguard.store.deletion import soft_deletion
+from railguard.store.pointers import follow, follow_page
+from railguard.workspaces import Listing, LiveWorkspaces, ResourceScope, still_live
+
+TOKEN_PREFIX = "wht_"  # noqa: S105 - a prefix, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+TOKEN_LOOKUP_KEY_NAME = "webhook-token-lookup"  # noqa: S105 - a key's name
+# The KMS encryption context's purpose of a trigger's sealed token and signing secret.
+TOKEN_PURPOSE = "webhook-token"  # noqa: S105 - a purpose's name
+SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - a purpose's name
+POINTER_PREFIX = "TRIGGER#"
+SIGNATURE_WINDOW_SECONDS = 300
+CALLS_PER_SOURCE = RateLimit(requests=30, window_seconds=60)
+EVENT_SOURCE = "railguard.webhooks"
+EVENT_DETAIL_TYPE = "webhook.triggered"
+
+
+def _token_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
+    return SecretOwner(TOKEN_PURPOSE, workspace_id, trigger_id)
+
+
+def _secret_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
+    return SecretOwner(SECRET_PURPOSE, workspace_id, trigger_id)
+
+
+def _with_sealing(record: Item) -> Item:
+    """The record with what the rotation job needs to seal its token (and secret) again."""
+    workspace_id, trigger_id = record["workspace_id"], record["id"]
+    sealed = {"token": (record["token"], _token_owner(workspace_id, trigger_id))}
+    if "secret" in record:
+        sealed["secret"] = (record["secret"], _secret_owner(workspace_id, trigger_id))
+    return record | sealed_attributes((record["pk"], record["sk"]), sealed)
+
+
+def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """The `X-Webhook-Signature` value a sender computes (and this service checks)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+class TokenLookup(KeyedHash):
+    """The keyed hash that finds a trigger from its token: HMAC-SHA256 under a server key, so a
+    copy of the table alone cannot confirm a guessed token."""
+
+    def for_new_token(self, token: str) -> str:
+        return self.of(token)
+
+    def for_presented_token(self, token: str) -> str | None:
+        """None when no trigger was ever made (there is no key yet, so no token can match)."""
+        return self.of_existing(token)
+
+
+@dataclass(frozen=True)
+class TriggerView:
+    id: str
+    name: str
+    agent_id: str
+    token_prefix: str
+    is_active: bool
+    has_secret: bool
+    created_at: int
+    updated_at: int
+    last_used_at: int | None
+
+
+@dataclass(frozen=True)
+class IssuedTrigger:
+    """A trigger as created: with its token and secret, shown this once."""
+
+    view: TriggerView
+    token: str
+    secret: str | None
+
+    def __repr__(self) -> str:  # never let a token reach a log through repr()
+        return f"IssuedTrigger(id={self.view.id!r}, token=<redacted>)"
+
+
+def _record_key(pointer: Item) -> ItemKey:
+    return item_keys.webhook_trigger(pointer["lookup_digest"])
+
+
+def _view(record: Item) -> TriggerView:
+    return TriggerView(
+        id=record["id"],
+        name=record["name"],
+        agent_id=record["agent_id"],
+        token_prefix=record["token_prefix"],
+        is_active=bool(record["is_active"]),
+        has_secret="secret" in record,
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+        last_used_at=record.get("last_used_at"),
+    )
+
+
+class WebhookTriggers:
+    """Management, for a workspace's owners and admins and its keys with the write scope."""
+
+    def __init__(
+        self, table: Table, envelope: Envelope, clock: Clock, lookup: TokenLookup, audit: AuditTrail
+    ):
+        self._table = table
+        self._envelope = envelope
+        self._clock = clock
+        self._lookup = lookup
+        self._audit = audit
+
+    def _found(self, scope: ResourceScope, trigger_id: str) -> tuple[str, Item]:
+        """The trigger's lookup hash and record, or 404 (deleted, or another workspace's)."""
+        found = follow(
+            self._table,
+            item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
+            _record_key,
+        )
+        if found is None:
+            raise NotFound("No such webhook trigger.")
+        pointer, record = found
+        if record["workspace_id"] != scope.workspace_id or record["status"] != "active":
+            raise NotFound("No such webhook trigger.")
+        return pointer["lookup_digest"], record
+
+    def _record(self, scope: ResourceScope, trigger_id: str) -> Item:
+        return self._found(scope, trigger_id)[1]
+
+    # -- reads -----------------------------------------------------------------------------
+    def list_for(
+        self, scope: ResourceScope, *, limit: int, cursor: str | None
+    ) -> Listing[TriggerView]:
+        page = follow_page(
+            self._table,
+            item_keys.workspace(scope.workspace_id)[0],
+            POINTER_PREFIX,
+            _record_key,
+            limit=limit,
+            cursor=cursor,
+        )
+        views = [_view(record) for record in page.items if record["status"] == "active"]
+        return Listing(views, page.next_cursor)
+
+    def get(self, scope: ResourceScope, trigger_id: str) -> TriggerView:
+        return _view(self._record(scope, trigger_id))
+
+    # -- writes ----------------------------------------------------------------------------
+    def _sealed_token(self, scope: ResourceScope, trigger_id: str) -> tuple[str, str, Item]:
+        """A new token, its lookup hash, and the record attributes that hold it."""
+        token = opaque_tokens.new_token(TOKEN_PREFIX)
+        attributes: Item = {
+            "token": self._envelope.encrypt(
+                token.encode(), _token_owner(scope.workspace_id, trigger_id)
+            ),
+            "token_prefix": opaque_tokens.display_prefix(token, TOKEN_PREFIX),
+        }
+        return token, self._lookup.for_new_token(token), attributes
+
+    def create(
+        self,
+        scope: ResourceScope,
+        *,
+        name: str,
+        agent_id: str,
+        generate_secret: bool,
+        is_active: bool,
+        idempotency: IdempotencyKey | None = None,
+    ) -> IssuedTrigger:
+        now = int(self._clock.now())
+        if idempotency is not None:
+            idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
+        trigger_id = new_id("trg")
+        token, digest, token_attributes = self._sealed_token(scope, trigger_id)
+        pk, sk = item_keys.webhook_trigger(digest)
+        record: Item = {
+            "pk": pk,
+            "sk": sk,
+            "id": trigger_id,
+            "workspace_id": scope.workspace_id,
+            "name": name,
+            "agent_id": agent_id,
+            "is_active": is_active,
+            "status": "active",
+            **token_attributes,
+            "created_at": now,
+            "created_by": scope.actor,
+            "updated_at": now,
+        }
+        secret = opaque_tokens.new_token(SECRET_PREFIX) if generate_secret else None
+        if secret is not None:
+            record["secret"] = self._envelope.encrypt(
+                secret.encode(), _secret_owner(scope.workspace_id, trigger_id)
+            )
+        pointer_pk, pointer_sk = item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id)
+        writes = [
+            still_live(scope.workspace_id),
+            TransactItem.put(_with_sealing(record), condition="attribute_not_exists(pk)"),
+            TransactItem.put(
+                {"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": digest},
+                condition="attribute_not_exists(pk)",
+            ),
+        ]
+        if idempotency is not None:
+            writes.append(idempotency.remembered(scope.workspace_id, trigger_id, now))
+        try:
+            self._audit.append(scope.event("webhook_trigger.created", trigger_id), writes)
+        except (AppendRefused, RepeatRaced) as refused:
+            if isinstance(refused, RepeatRaced) and idempotency is not None:
+                idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
+            raise Conflict("The workspace changed at the same time; retry.") from None
+        return IssuedTrigger(_view(record), token, secret)
+
+    def update(
+        self, scope: ResourceScope, trigger_id: str, *, name: str | None, is_active: bool | None
+    ) -> TriggerView:
+        record = self._record(scope, trigger_id)
+        changes: dict[str, Any] = {
+            field: value
+            for field, value in (("name", name), ("is_active", is_active))
+            if value is not None
+        }
+        if not changes:
+            return _view(record)
+        changes["updated_at"] = int(self._clock.now())
+        change = TransactItem.update_item(
+            (record["pk"], record["sk"]),
+            "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+            condition="#status = :active",
+            names={"#status": "status", **{f"#{field}": field for field in changes}},
+            values={":active": "active", **{f":{k}": v for k, v in changes.items()}},
+        )
+        try:
+            self._audit.append(scope.event("webhook_trigger.updated", trigger_id), [change])
+        except AppendRefused:
+            raise NotFound("No such webhook trigger.") from None
+        return _view({**record, **changes})
+
+    def delete(self, scope: ResourceScope, trigger_id: str) -> None:
+        """Soft: the token stops at once; the record is kept, for audit."""
+        record = self._record(scope, trigger_id)
+        now = int(self._clock.now())
+        deletion = soft_deletion((record["pk"], record["sk"]), trigger_id, now=now, by=scope.actor)
+        try:
+            self._audit.append_protecting(
+                scope.event("webhook_trigger.deleted", trigger_id), [deletion]
+            )
+        except AppendRefused:
+            raise NotFound("No such webhook trigger.") from None
+
+    def rotate_token(self, scope: ResourceScope, trigger_id: str) -> str:
+        """A new token; the old one stops at once (its record moves to the new token's hash)."""
+        old_digest, record = self._found(scope, trigger_id)
+        now = int(self._clock.now())
+        token, digest, token_attributes = self._sealed_token(scope, trigger_id)
+        pk, sk = item_keys.webhook_trigger(digest)
+        moved = _with_sealing({**record, **token_attributes, "pk": pk, "sk": sk, "updated_at": now})
+        writes = [
+            TransactItem.put(moved, condition="attribute_not_exists(pk)"),
+            TransactItem.delete(
+                (record["pk"], record["sk"]),
+                condition="#status = :active",
+                names={"#status": "status"},
+                values={":active": "active"},
+            ),
+            TransactItem.update_item(
+                item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
+                "SET lookup_digest = :new",
+                condition="lookup_digest = :old",
+                values={":new": digest, ":old": old_digest},
+            ),
+        ]
+        try:
+            self._audit.append(scope.event("webhook_trigger.token_rotated", trigger_id), writes)
+        except AppendRefused:
+            raise Conflict("The trigger changed at the same time; retry.") from None
+        return token
+
+
+@dataclass(frozen=True)
+class TriggerCall:
+    """What a trigger call brings: the token, the TCP peer, the signature headers, the body."""
+
+    token: str
+    source_ip: str
+    timestamp: str | None
+    signature: str | None
+    raw_body: bytes
+    payload: Any
+
+    def __repr__(self) -> str:  # never let a token reach a log through repr()
+        return f"TriggerCall(source_ip={self.source_ip!r})"
+
+
+class TriggerIngress:
+    """The public `POST /webhook/trigger`: checks a call and publishes its event."""
+
+    def __init__(
+        self,
+        table: Table,
+        envelope: Envelope,
+        clock: Clock,
+        lookup: TokenLookup,
+        bus: EventBus,
+    ):
+        self._table = table
+        self._envelope = envelope
+        self._clock = clock
+        self._lookup = lookup
+        self._bus = bus
+        self._rate_limiter = RateLimiter(table, clock)
+        self._workspaces = LiveWorkspaces(table, clock)
+
+    def accept(self, call: TriggerCall) -> str:
+        """The id of the event published for the call, or a typed refusal."""
+        record = self._find(call.token)
+        trigger_id, workspace_id = record["id"], record["workspace_id"]
+        source = budget_subject(call.source_ip)
+        quota = self._rate_limiter.take(f"webhook:{trigger_id}:{source}", CALLS_PER_SOURCE)
+        if not quota.allowed:
+            raise RateLimited(quota.reset_seconds, "Too many calls of this trigger; retry later.")
+        if not record["is_active"]:
+            raise Forbidden("The webhook trigger is inactive.")
+        if "secret" in record:
+            secret = self._envelope.decrypt(
+                record["secret"], _secret_owner(workspace_id, trigger_id)
+            )
+            self._check_signature(trigger_id, secret.decode(), call)
+        event_id = new_id("evt")
+        self._bus.publish(
+            EVENT_SOURCE,
+            EVENT_DETAIL_TYPE,
+            {
+                "event_id": event_id,
+                "trigger_id": trigger_id,
+                "agent_id": record["agent_id"],
+                "workspace_id": workspace_id,
+                "payload": call.payload,
+            },
+        )
+        # Bookkeeping after the event, never a reason to refuse it.
+        with suppress(ConditionFailed, ServiceUnavailable):
+            note_last_use(self._table, (record["pk"], record["sk"]), int(self._clock.now()))
+        return event_id
+
+    def _find(self, token: str) -> Item:
+        if not opaque_tokens.is_well_formed(token, TOKEN_PREFIX):
+            raise Unauthenticated("The trigger token is malformed.")
+        digest = self._lookup.for_presented_token(token)
+        record = self._table.get(item_keys.webhook_trigger(digest)) if digest else None
+        if (
+            record is None
+            or record["status"] != "active"
+            or self._workspaces.find(record["workspace_id"]) is None
+        ):
+            raise Unauthenticated("Unknown webhook trigger token.")
+        return record
+
+    def _check_signature(self, trigger_id: str, secret: str, call: TriggerCall) -> None:
+        timestamp, presented = call.timestamp, call.signature
+        if timestamp is None or presented is None or not timestamp.isascii():
+            raise InvalidSignature("X-Webhook-Timestamp and X-Webhook-Signature are required.")
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            raise InvalidSignature("X-Webhook-Timestamp must be Unix seconds.")
+        now = int(self._clock.now())
+        if abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+            raise InvalidSignature("The webhook timestamp is outside the 300-second window.")
+        expected = signature(secret, timestamp, call.raw_body)
+        if not hmac.compare_digest(expected.encode(), presented.strip().lower().encode()):
+            raise InvalidSignature
+        # The same signed request again within the window is a replay: remembered until the
+        # timestamp can no longer pass the window check.
+        seen_pk, seen_sk = item_keys.webhook_delivery(
+            trigger_id, hashlib.sha256(expected.encode()).hexdigest()
+        )
+        try:
+            self._table.put(
+                {
+                    "pk": seen_pk,
+                    "sk": seen_sk,
+                    "ttl": int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS,
+                    **item_keys.sweep_index(seen_pk, int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS),
+                },
+                condition="attribute_not_exists(pk)",
+            )
+        except ConditionFailed:
+            raise InvalidSignature("This signed request was already received.") from None
