@@ -8,6 +8,7 @@ Generated from template.yaml, so a new route cannot skip it: a protected route m
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from infra.template import Route, load_template
 from railguard.access import policy
 from railguard.access.principal import Role
 from railguard.crypto import passwords
+from railguard.kinds import API_KEY, CREDENTIAL, KINDS, ResourceKind
 from railguard.store import Table
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
@@ -40,10 +42,8 @@ MFA_STATE_BODIES: dict[str, dict[str, str]] = {
     "POST /api/v1/me/mfa/totp/disable": {"code": "123456", "password": a.STRONG_PASSWORD},
     "POST /api/v1/me/mfa/recovery-codes": {"code": "123456", "password": a.STRONG_PASSWORD},
 }
-NO_SUCH_KEY = "key_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
-NO_SUCH_CRED = "cred_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
-NO_SUCH_TRIGGER = "trg_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
-NO_SUCH_AGENT_UI = "aui_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+# A well-formed id of a kind (by its prefix) that names nothing.
+NO_SUCH_ID = "{}_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
 NEW_PASSWORD = "green-lamp-harbor-77"
 
 
@@ -66,7 +66,16 @@ class World:
 
 
 # Everything some case acts on: keys of both workspaces, credentials, triggers, agent UIs.
-NEEDS = {*API_KEY_CALLERS, "key_outsider", "credentials", "trigger", "agent_ui"}
+# Resources of which the world holds one per workspace, made through their create route with
+# the least body their schema accepts: every kind that lives in a workspace and has routes, but
+# keys (the world keeps their secrets) and credentials (it also holds a deleted one), which it
+# makes itself.
+MADE_BY_ROUTE = tuple(
+    kind
+    for kind in KINDS
+    if kind.placement is not None and kind.routes and kind not in (API_KEY, CREDENTIAL)
+)
+NEEDS = {*API_KEY_CALLERS, "key_outsider", "credentials", *(kind.name for kind in MADE_BY_ROUTE)}
 # Access tokens live 15 minutes: a world older than this is built anew.
 WORLD_SECONDS = 600.0
 
@@ -125,12 +134,41 @@ def prepared(
     return known
 
 
-# Resources of which the world holds one per workspace when a case needs them: the path that
-# creates them and a valid body (the id is kept as "<kind>_<workspace key>").
-WORKSPACE_RESOURCES: dict[str, tuple[str, dict[str, Any]]] = {
-    "trigger": ("/api/v1/webhook-triggers", {"name": "matrix", "agent_id": "agent-1"}),
-    "agent_ui": ("/api/v1/agent-uis", {"name": "matrix", "agent_id": "agent-1"}),
-}
+def _path_parameter(kind: ResourceKind) -> str:
+    """The `{..._id}` its routes name one of its resources by."""
+    names: set[str] = {
+        name
+        for route in kind.routes
+        for name in re.findall(r"\{(\w+)\}", route)
+        if name not in ("workspace_id", "user_id")
+    }
+    (parameter,) = names
+    return parameter
+
+
+def _create_route(kind: ResourceKind) -> str:
+    (route,) = (route for route, action in kind.routes.items() if action.endswith(":create"))
+    return route
+
+
+def _least_body(route_key: str) -> dict[str, Any]:
+    """The least body the document lets `route_key` take: its required fields, each a string
+    `matrix` (checked against its pattern), an enum's first value, or a list of one."""
+    method, path = route_key.split(" ", 1)
+    reference = DOCUMENT["paths"][path][method.lower()]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]["$ref"]
+    schema = DOCUMENT["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+
+    def value(field: dict[str, Any]) -> Any:
+        if "enum" in field:
+            return field["enum"][0]
+        if field.get("type") == "array":
+            return [value(field["items"])]
+        assert re.fullmatch(field.get("pattern", ".*"), "matrix"), f"{route_key}: {field}"
+        return "matrix"
+
+    return {name: value(schema["properties"][name]) for name in schema["required"]}
 
 
 def build_world(client: InProcessClient, needs: set[str]) -> World:
@@ -201,21 +239,23 @@ def build_world(client: InProcessClient, needs: set[str]) -> World:
             headers={"X-Workspace-ID": ids[workspace]},
         )
         assert deleted.status == 204, deleted.body
-    for kind, (path, body) in WORKSPACE_RESOURCES.items():
+    for kind in MADE_BY_ROUTE:
         for owner, workspace in (("owner", "ws_owner"), ("outsider", "ws_outsider")):
-            if kind not in needs:
+            if kind.name not in needs:
                 break
+            route = _create_route(kind)
             reply = client.request(
                 "POST",
-                path,
+                route.split(" ", 1)[1],
                 token=tokens[owner],
                 headers={"X-Workspace-ID": ids[workspace]},
-                body=body,
+                body=_least_body(route),
             )
             assert reply.status == 201, reply.body
-            ids[f"{kind}_{workspace}"] = reply.json()["data"]["id"]
-            if kind == "trigger":
-                remember(reply.json()["data"]["token"])
+            made = reply.json()["data"]
+            ids[f"{kind.name}_{workspace}"] = made["id"]
+            if "token" in made:  # a secret shown once: the no-secrets checks must know it
+                remember(made["token"])
     return World(ids, emails, tokens, roles, api_keys)
 
 
@@ -229,36 +269,50 @@ def _request(
     successor = world.ids["admin" if target == "own" else "y"]
     action = policy.ROUTE_ACTIONS[route.key]
     # Restoring needs a deleted credential; every other credential route an active one.
-    state = "deleted" if action is policy.Action.CREDENTIAL_RESTORE else "active"
+    state = "deleted" if action == "credential:restore" else "active"
+    held = {
+        API_KEY.name: f"key_{workspace_key}",
+        CREDENTIAL.name: f"credential_{state}_{workspace_key}",
+        **{kind.name: f"{kind.name}_{workspace_key}" for kind in MADE_BY_ROUTE},
+    }
     placeholders = {
         "{workspace_id}": workspace,
         "{user_id}": member,
-        "{key_id}": world.ids.get(f"key_{workspace_key}", NO_SUCH_KEY),
-        "{credential_id}": world.ids.get(f"credential_{state}_{workspace_key}", NO_SUCH_CRED),
-        "{trigger_id}": world.ids.get(f"trigger_{workspace_key}", NO_SUCH_TRIGGER),
-        "{agent_ui_id}": world.ids.get(f"agent_ui_{workspace_key}", NO_SUCH_AGENT_UI),
+        **{
+            f"{{{_path_parameter(kind)}}}": world.ids.get(
+                held[kind.name], NO_SUCH_ID.format(kind.id_prefix)
+            )
+            for kind in KINDS
+            if kind.name in held
+        },
     }
     path = route.path
     for placeholder, value in placeholders.items():
         path = path.replace(placeholder, value)
-    bodies: dict[policy.Action, dict[str, Any]] = {
-        policy.Action.ME_PASSWORD: {
+    bodies: dict[str, dict[str, Any]] = {
+        "me:password": {
             "current_password": a.STRONG_PASSWORD,
             "new_password": NEW_PASSWORD,
         },
-        policy.Action.WORKSPACES_CREATE: {"name": "Another"},
-        policy.Action.WORKSPACE_UPDATE: {"name": "Renamed"},
-        policy.Action.MEMBERS_ADD: {"email": world.emails["z"], "role": "user"},
-        policy.Action.MEMBERS_UPDATE: {"role": "user"},
-        policy.Action.OWNERSHIP_TRANSFER: {"user_id": successor},
-        policy.Action.API_KEYS_CREATE: {"name": "Another", "scopes": ["agents:read"]},
-        policy.Action.API_KEY_UPDATE: {"name": "Renamed"},
-        policy.Action.CREDENTIAL_CREATE: {"name": "New", "type": "anthropic", "value": "sk-1"},
-        policy.Action.CREDENTIAL_UPDATE: {"name": "Renamed"},
-        policy.Action.WEBHOOK_TRIGGER_CREATE: WORKSPACE_RESOURCES["trigger"][1],
-        policy.Action.WEBHOOK_TRIGGER_UPDATE: {"name": "Renamed"},
-        policy.Action.AGENT_UI_CREATE: WORKSPACE_RESOURCES["agent_ui"][1],
-        policy.Action.AGENT_UI_UPDATE: {"name": "Renamed"},
+        "workspaces:create": {"name": "Another"},
+        "workspace:update": {"name": "Renamed"},
+        "members:add": {"email": world.emails["z"], "role": "user"},
+        "members:update": {"role": "user"},
+        "ownership:transfer": {"user_id": successor},
+        "api_keys:create": {"name": "Another", "scopes": ["agents:read"]},
+        "api_key:update": {"name": "Renamed"},
+        "credential:create": {"name": "New", "type": "anthropic", "value": "sk-1"},
+        "credential:update": {"name": "Renamed"},
+        **{
+            kind.routes[_create_route(kind)]: _least_body(_create_route(kind))
+            for kind in MADE_BY_ROUTE
+        },
+        **{
+            action: {"name": "Renamed"}
+            for kind in MADE_BY_ROUTE
+            for action in kind.actions
+            if action.endswith(":update")
+        },
     }
     headers = {"X-Workspace-ID": workspace} if policy.RULES[action].workspace == "header" else {}
     return path, MFA_STATE_BODIES.get(route.key, bodies.get(action)), headers
@@ -289,7 +343,7 @@ def _cases() -> list[Any]:
 
 def _generate_cases() -> Iterator[Any]:
     for route in PROTECTED:
-        rule = policy.RULES.get(policy.ROUTE_ACTIONS.get(route.key, policy.Action.ME_READ))
+        rule = policy.RULES.get(policy.ROUTE_ACTIONS.get(route.key, "me:read"))
         targets = ["own"] if rule is not None and rule.workspace == "none" else TARGETS
         for caller in CALLERS:
             for target in targets:

@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
+from railguard import kinds
 from railguard.access import policy
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.audit.trail import AuditEvent, StoredAuditTrail
@@ -344,8 +345,8 @@ def test_a_header_scoped_route_passes_the_members_role_and_refuses_others(
     # Given a route whose workspace comes from X-Workspace-ID (as sections 6-9 will be)
     monkeypatch.setitem(
         policy.RULES,
-        policy.Action.ME_READ,
-        policy.Rule(policy.ANY_ROLE, "header", any_api_key=True),
+        "me:read",
+        kinds.Rule(kinds.ANY_ROLE, "header", any_api_key=True),
     )
     alice, bob = a.new_email(), a.new_email()
     alice_ws = a.sign_up(alice)["workspace"]["id"]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from railguard import kinds
 from railguard.access import policy
 from railguard.access.principal import Principal
 from railguard.api_keys import KeySettings, validate
@@ -28,7 +29,7 @@ def _look_alikes() -> st.SearchStrategy[str]:
 
 
 @given(look_alike=_look_alikes(), rule=st.sampled_from(SCOPED_RULES))
-def test_a_key_holding_a_look_alike_scope_is_refused(look_alike: str, rule: policy.Rule) -> None:
+def test_a_key_holding_a_look_alike_scope_is_refused(look_alike: str, rule: kinds.Rule) -> None:
     key = Principal("api_key", "key_1", workspace_id="ws_1", scopes=frozenset({look_alike}))
     with pytest.raises(Forbidden):
         policy.check(key, rule)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,3 +39,72 @@ def test_no_code_but_the_store_reads_cancellation_reasons() -> None:
     # (`TransactItem.fails_as`), and only the store maps DynamoDB's reasons to it, by pairing
     # each write with its reason; so no reordering of a writes list changes a client's error
     assert found == [], "cancellation reasons read outside the store:\n" + "\n".join(found)
+
+
+# What a DynamoDB expression looks like: an update's clauses, a condition's functions and
+# comparisons, and the `#name` / `:value` placeholders they use.
+_EXPRESSION = re.compile(
+    r"^(SET|REMOVE|ADD|DELETE) [#:A-Za-z_]"
+    r"|\b(attribute_exists|attribute_not_exists|attribute_type|begins_with|contains|size)\("
+    r"|[#:][A-Za-z_]\w*\s*(=|<>|<=|>=|<|>|BETWEEN)"
+    r"|(=|<>|<=|>=|<|>)\s*:[A-Za-z_]"
+    r"|^[#:][A-Za-z_]\w*$"
+)
+
+
+def _is_repository(path: Path) -> bool:
+    """The store, and each resource's repository, are where storage details may be written."""
+    return STORE.parent in path.parents or path.stem.endswith("repository")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def _expressions(path: Path) -> list[str]:
+    """The string constants of `path` (docstrings aside) shaped like a DynamoDB expression:
+    `file:line: text`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = _docstrings(tree)
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and _EXPRESSION.search(node.value)
+    ]
+
+
+def test_no_expression_is_written_outside_the_store_and_the_repositories() -> None:
+    # Given every Python file of the layer and the functions that is no repository
+    files = sorted(
+        path for source in SOURCES for path in source.rglob("*.py") if not _is_repository(path)
+    )
+    assert len(files) > 50
+    # When each is searched for strings shaped like a DynamoDB expression
+    found = [expression for path in files for expression in _expressions(path)]
+    # Then there is none: each resource's keys, attribute names and expressions live in its
+    # repository, and the services above speak in its methods
+    assert found == [], "expressions outside a repository:\n" + "\n".join(found)
+
+
+def test_the_expression_rule_sees_an_expression() -> None:
+    # Given a module that writes an update and a condition the way the store takes them
+    probe = ROOT / "layers" / "security" / "railguard" / "access" / "policy.py"
+    source = 'UPDATE = "SET #status = :deleted"\nCHECK = f"attribute_exists(pk) AND x < :{1}"\n'
+    tree = ast.parse(source)
+    # Then both are found
+    constants = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+    assert [c for c in constants if isinstance(c, str) and _EXPRESSION.search(c)] == [
+        "SET #status = :deleted",
+        "attribute_exists(pk) AND x < :",
+    ]
+    assert not _is_repository(probe)

@@ -43,66 +43,22 @@ from railguard.core.clock import Clock, rfc3339
 from railguard.core.errors import ServiceUnavailable, ValidationFailed
 from railguard.core.ids import new_id
 from railguard.core.redaction import scrub_text
+from railguard.kinds import KINDS
 from railguard.store import Item, Page, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 
 if TYPE_CHECKING:
     from railguard.audit.anchors import TrailAnchors
 
-AuditAction = Literal[
-    "user.signed_up",
-    "auth.login_succeeded",
-    "auth.login_failed",
-    "auth.refresh_reused",
-    "auth.logged_out",
-    "user.password_changed",
-    "mfa.enabled",
-    "mfa.disabled",
-    "mfa.recovery_code_used",
-    "workspace.created",
-    "workspace.updated",
-    "workspace.deleted",
-    "member.added",
-    "member.role_changed",
-    "member.removed",
-    "workspace.ownership_transferred",
-    "api_key.created",
-    "api_key.updated",
-    "api_key.rotated",
-    "api_key.revoked",
-    "api_key.expired",
-    "credential.created",
-    "credential.updated",
-    "credential.deleted",
-    "credential.restored",
-    "credential.purged",
-    "credential.revealed",  # not in the contract's list: the platform's reads of a plaintext
-    "webhook_trigger.created",
-    "webhook_trigger.updated",
-    "webhook_trigger.deleted",
-    "webhook_trigger.token_rotated",
-    "agent_ui.created",
-    "agent_ui.updated",
-    "agent_ui.deleted",
-    "agent_ui.unlock_failed",
-]
-ACTIONS: frozenset[str] = frozenset(AuditAction.__args__)  # type: ignore[attr-defined]
+# Every kind's audit actions (`railguard.kinds`); an event's target is of the kind declaring it.
+AuditAction = str
+_TARGET_TYPES: Mapping[str, str] = {
+    action: kind.name for kind in KINDS for action in kind.audit_actions
+}
+ACTIONS: frozenset[str] = frozenset(_TARGET_TYPES)
 
 ActorType = Literal["user", "api_key", "system", "anonymous"]
-TargetType = Literal["user", "workspace", "api_key", "credential", "webhook_trigger", "agent_ui"]
 
-# The target's type follows from the action's subject; a member is a user.
-_TARGET_TYPES: Mapping[str, TargetType] = {
-    "user": "user",
-    "auth": "user",
-    "mfa": "user",
-    "member": "user",
-    "workspace": "workspace",
-    "api_key": "api_key",
-    "credential": "credential",
-    "webhook_trigger": "webhook_trigger",
-    "agent_ui": "agent_ui",
-}
 _MAX_DETAIL_LENGTH = 256
 _MAX_USER_AGENT_LENGTH = 512
 # Appends to one trail at once wait for each other; this many tries covers dozens of writers.
@@ -141,9 +97,13 @@ class AuditEvent:
     workspace_id: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"no kind declares the audit action {self.action!r}")
+
     @property
-    def target_type(self) -> TargetType:
-        return _TARGET_TYPES[self.action.partition(".")[0]]
+    def target_type(self) -> str:
+        return _TARGET_TYPES[self.action]
 
     @property
     def trail(self) -> str:

@@ -38,6 +38,7 @@ from railguard.core.ttl_cache import TtlCache
 from railguard.crypto import opaque_tokens, tokens
 from railguard.crypto.public_keys import PublicKeys
 from railguard.identity.sessions import is_valid
+from railguard.kinds import Rule
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import LiveWorkspaces, is_live
@@ -114,7 +115,7 @@ class Authorizer:
         return principal
 
     def _decide_for_key(
-        self, event: Mapping[str, Any], headers: Mapping[str, str], rule: policy.Rule, key: str
+        self, event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule, key: str
     ) -> Principal:
         if not opaque_tokens.is_well_formed(key, API_KEY_PREFIX):
             raise Unauthenticated("The API key is malformed.")
@@ -164,7 +165,7 @@ class Authorizer:
 
     @staticmethod
     def _named_workspace(
-        event: Mapping[str, Any], headers: Mapping[str, str], rule: policy.Rule
+        event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule
     ) -> str | None:
         """The workspace the request acts in, per the route's rule; None when it names none."""
         if rule.workspace == "none":

@@ -11,10 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from typing import Literal
-
-# Never a secret's prefix (`wht_` is a trigger token): logs scrub those, and ids must stay readable.
-IdKind = Literal["usr", "ws", "ses", "key", "cred", "trg", "aui", "evt", "sig"]
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PATTERN = re.compile(r"^(?P<kind>[a-z]{2,4})_[0-7][0-9A-HJKMNP-TV-Z]{25}$")
@@ -27,11 +23,13 @@ def ulid(now_ms: int | None = None) -> str:
     return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
-def new_id(kind: IdKind) -> str:
-    return f"{kind}_{ulid()}"
+def new_id(prefix: str) -> str:
+    """An id of the kind whose prefix is `prefix` (`railguard.kinds`: never a secret's prefix,
+    such as `wht_`, since logs scrub those and ids must stay readable)."""
+    return f"{prefix}_{ulid()}"
 
 
-def is_id(value: str, kind: IdKind) -> bool:
-    """Whether `value` is shaped like an id of `kind`; a cheap check before any lookup."""
+def is_id(value: str, prefix: str) -> bool:
+    """Whether `value` is shaped like an id with `prefix`; a cheap check before any lookup."""
     match = _ID_PATTERN.match(value)
-    return match is not None and match["kind"] == kind
+    return match is not None and match["kind"] == prefix

@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from railguard.access.policy import MANAGERS, outranks
+from railguard.access.policy import outranks
 from railguard.access.principal import Principal, Role
 from railguard.audit.trail import Actor, AppendRefused, AuditAction, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.core.ids import new_id
 from railguard.core.ttl_cache import TtlCache
+from railguard.kinds import MANAGERS
 from railguard.store import (
     Item,
     Page,
