@@ -56,15 +56,7 @@ class AccountRepository:
     # -- reads ---------------------------------------------------------------------------
     def profile(self, user_id: str) -> UserProfile | None:
         item = self._table.get(profile_key(user_id))
-        if item is None:
-            return None
-        return UserProfile(
-            user_id,
-            item["email"],
-            item["name"],
-            bool(item.get("mfa_enabled")),
-            generation_of(item),
-        )
+        return _profile(user_id, item) if item is not None else None
 
     def generation(self, user_id: str) -> int:
         """The user's session generation now (0 without a profile)."""
@@ -72,9 +64,7 @@ class AccountRepository:
 
     def login(self, email: str) -> Login | None:
         item = self._table.get(login_key(email))
-        if item is None:
-            return None
-        return Login(email, item["user_id"], item["password_hash"])
+        return Login(email, item["user_id"], item["password_hash"]) if item is not None else None
 
     # -- a new account -------------------------------------------------------------------
     def creation(
@@ -176,6 +166,11 @@ class AccountRepository:
             names={"#gen": GENERATION_ATTRIBUTE},
             values={":gen": generation, ":next": generation + 1, ":mfa": mfa_enabled},
         )
+
+
+def _profile(user_id: str, item: Item) -> UserProfile:
+    mfa_enabled = bool(item.get("mfa_enabled"))
+    return UserProfile(user_id, item["email"], item["name"], mfa_enabled, generation_of(item))
 
 
 def _password_replacement(previous_hash: str, new_hash: str) -> tuple[str, str, dict[str, str]]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from railguard.access.network import budget_subject
 from railguard.access.throttle import (
@@ -74,11 +74,8 @@ MFA_TOKEN_TTL_SECONDS = 300
 
 @dataclass(frozen=True)
 class MfaChallenge:
-    mfa_token: str
+    mfa_token: str = field(repr=False)  # never let a token reach a log through repr()
     expires_in: int
-
-    def __repr__(self) -> str:  # never let a token reach a log through repr()
-        return f"MfaChallenge(expires_in={self.expires_in})"
 
 
 def _fingerprint(password_hash: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
 from railguard.identity.account_repository import GENERATION_ATTRIBUTE, generation_of
-from railguard.store import ConditionFailed, ItemKey, Table, TransactItem
+from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
 from railguard.store.keys import sweep_index
 
 # How long a challenge's item is kept past its expiry, for the sweep to find.
@@ -71,9 +71,7 @@ class MfaRepository:
     # -- the TOTP factor -----------------------------------------------------------------
     def totp(self, user_id: str) -> TotpFactor | None:
         item = self._table.get(totp_key(user_id))
-        if item is None:
-            return None
-        return TotpFactor(item["status"], item["secret"], item.get("last_step"))
+        return TotpFactor(item["status"], item["secret"], item.get("last_step")) if item else None
 
     def set_up_totp(
         self, user_id: str, sealed_secret: bytes, owner: SecretOwner, created_at: int
@@ -186,16 +184,7 @@ class MfaRepository:
 
     def challenge(self, token_digest: str) -> LoginChallenge | None:
         item = self._table.get(mfa_challenge_key(token_digest))
-        if item is None:
-            return None
-        return LoginChallenge(
-            item["user_id"],
-            item["email"],
-            item["password_fingerprint"],
-            generation_of(item),
-            item["status"],
-            item["expires_at"],
-        )
+        return _challenge(item) if item is not None else None
 
     def challenge_spending(self, token_digest: str, now: int) -> TransactItem:
         """The write that uses a challenge up, on condition that it is pending and unexpired."""
@@ -206,3 +195,14 @@ class MfaRepository:
             names=_STATUS,
             values={":used": "used", ":pending": "pending", ":now": now},
         )
+
+
+def _challenge(item: Item) -> LoginChallenge:
+    return LoginChallenge(
+        item["user_id"],
+        item["email"],
+        item["password_fingerprint"],
+        generation_of(item),
+        item["status"],
+        item["expires_at"],
+    )

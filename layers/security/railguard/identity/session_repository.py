@@ -78,11 +78,7 @@ class SessionRepository:
 
     def refresh_token(self, digest: str) -> RefreshToken | None:
         item = self._table.get(refresh_token_key(digest))
-        if item is None:
-            return None
-        return RefreshToken(
-            digest, item["user_id"], item["session_id"], item["status"], item["expires_at"]
-        )
+        return _refresh_token(digest, item) if item is not None else None
 
     # -- writes --------------------------------------------------------------------------
     def start(
@@ -195,3 +191,9 @@ _REVOCATION = ("SET #status = :revoked, revoked_at = :now", "#status = :active")
 
 def _revoked(now: int) -> dict[str, str | int]:
     return {":revoked": "revoked", ":active": "active", ":now": now}
+
+
+def _refresh_token(digest: str, item: Item) -> RefreshToken:
+    return RefreshToken(
+        digest, item["user_id"], item["session_id"], item["status"], item["expires_at"]
+    )
