@@ -21,9 +21,9 @@ from railguard.core.errors import RateLimited
 from railguard.crypto import passwords
 from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.identity.mfa import SecondFactors
+from railguard.identity.mfa_repository import recovery_codes_key, totp_key
 from railguard.identity.sessions import Sessions
 from railguard.store import Table
-from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail, logged_events
 from tests.support.fake_time import FakeClock, patched_system_clock
@@ -357,13 +357,13 @@ def test_the_secret_is_stored_encrypted_and_never_shown_again(
     enrolled: Person, table: Table
 ) -> None:
     # Given an enrolled user / When the stored factor is read
-    item = table.get(item_keys.totp(enrolled.user_id))
+    item = table.get(totp_key(enrolled.user_id))
     # Then it holds ciphertext only (the session's final scan checks every table for plaintext)
     assert item is not None
     assert enrolled.secret.encode() not in bytes(item["secret"])
     assert enrolled.secret not in str(enrolled.call("GET", "/api/v1/me").body)
     # And the recovery codes are kept as digests only
-    stored = table.get(item_keys.recovery_codes(enrolled.user_id))
+    stored = table.get(recovery_codes_key(enrolled.user_id))
     assert stored is not None
     assert len(stored["codes"]) == 10
     assert not set(enrolled.recovery_codes) & set(stored["codes"])

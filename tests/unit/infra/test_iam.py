@@ -40,6 +40,8 @@ from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
 from railguard.crypto.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
 from railguard.crypto.signing_keys import ENVELOPE_PURPOSE as TOKEN_SIGNING_KEY
 from railguard.identity.mfa import ENVELOPE_PURPOSE as TOTP_SECRET
+from railguard.identity.mfa_repository import mfa_challenge_key
+from railguard.identity.session_repository import refresh_token_key
 from railguard.store import keys as item_keys
 from railguard.webhooks import SECRET_PURPOSE as WEBHOOK_SECRET
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
@@ -291,13 +293,13 @@ ALLOWED: dict[str, tuple[Grant, ...]] = {
 PARTITIONS = (
     item_keys.user_partition("u1"),
     item_keys.login("a@example.com")[0],
-    item_keys.refresh_token("d1")[0],
+    refresh_token_key("d1")[0],
     item_keys.throttle_window("login#s", 0)[0],
     SIGNING_KEYS,
     item_keys.workspace("w1")[0],
     item_keys.api_key("d1")[0],
     item_keys.rate_window("s", 60, 0)[0],
-    item_keys.mfa_challenge("d1")[0],
+    mfa_challenge_key("d1")[0],
     item_keys.webhook_trigger("d1")[0],
     item_keys.webhook_delivery("t1", "d1")[0],
     SERVER_KEYS,

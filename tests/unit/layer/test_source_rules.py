@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 SOURCES = (ROOT / "layers" / "security" / "railguard", ROOT / "functions")
 
@@ -108,3 +110,53 @@ def test_the_expression_rule_sees_an_expression() -> None:
         "attribute_exists(pk) AND x < :",
     ]
     assert not _is_repository(probe)
+
+
+# Packages whose services spell no storage at all, beyond expressions: no key prefix (`USER#`),
+# no item attribute read by name (`item["status"]`), no `"pk"`/`"sk"`; they read typed records.
+REPOSITORIED = ("identity",)
+_KEY_PREFIX = re.compile(r"\b[A-Z][A-Z_]*#")
+
+
+def _storage_spellings(path: Path) -> list[str]:
+    """Where `path` spells storage: an expression or a key prefix in a string (docstrings
+    aside), a string-keyed subscript (`item["status"]`) or a `"pk"`/`"sk"` item key."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = _docstrings(tree)
+    found = [
+        node
+        for node in ast.walk(tree)
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and (
+                _EXPRESSION.search(node.value)
+                or _KEY_PREFIX.search(node.value)
+                or node.value in ("pk", "sk")
+            )
+        )
+        or (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        )
+    ]
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}"
+        for node in sorted(found, key=lambda node: (node.lineno, node.col_offset))
+    ]
+
+
+@pytest.mark.parametrize("package", REPOSITORIED)
+def test_services_leave_storage_to_their_repositories(package: str) -> None:
+    # Given the modules of a package whose storage is behind repositories, but those
+    modules = sorted(
+        path for path in (SOURCES[0] / package).rglob("*.py") if not _is_repository(path)
+    )
+    assert modules, f"no module in {package}"
+    # When each is searched for the spelling of storage
+    found = [spelling for path in modules for spelling in _storage_spellings(path)]
+    # Then there is none: keys, attribute names, expressions and item layout are the
+    # repositories', and the services above them read typed records
+    assert found == [], "storage spelled outside a repository:\n" + "\n".join(found)

@@ -11,7 +11,6 @@ Sign-ups are limited per source address (`SIGNUPS_PER_ADDRESS`, an IPv6 address 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from railguard.access.network import budget_subject
@@ -28,27 +27,20 @@ from railguard.core.ids import new_id
 from railguard.core.runtime import Runtime
 from railguard.crypto import passwords
 from railguard.crypto.server_keys import KeyedHash
-from railguard.identity.sessions import Sessions, next_generation
-from railguard.store import ConditionFailed, Table, TransactItem
-from railguard.store import keys as item_keys
+from railguard.identity.account_repository import AccountRepository, Login, UserProfile
+from railguard.identity.sessions import Sessions
+from railguard.store import Table
+from railguard.store.keys import normalize_email
 from railguard.workspaces import WorkspaceView, new_workspace
 
 SIGNUPS_PER_ADDRESS = ThrottleRule("signup-ip", limit=10, window_seconds=3600)
-
-
-@dataclass(frozen=True)
-class UserProfile:
-    id: str
-    email: str
-    name: str
-    mfa_enabled: bool
 
 
 class Accounts:
     def __init__(
         self, table: Table, clock: Clock, audit: AuditTrail, *, account_subjects: KeyedHash
     ):
-        self._table = table
+        self._accounts = AccountRepository(table)
         self._clock = clock
         self._audit = audit
         self._account_subjects = account_subjects
@@ -76,13 +68,12 @@ class Accounts:
             [(SIGNUPS_PER_ADDRESS, budget_subject(source_ip))],
             refusal="Too many sign-ups from this address; retry later.",
         )
-        email = item_keys.normalize_email(email)
+        email = normalize_email(email)
         passwords.check_policy(password, context=[email, name])
         now = int(self._clock.now())
-        user_id = new_id("usr")
+        profile = UserProfile(new_id("usr"), email, name, mfa_enabled=False)
+        user_id = profile.id
         workspace, workspace_writes = new_workspace(f"{name}'s workspace", user_id, now)
-        login_pk, login_sk = item_keys.login(email)
-        profile_pk, profile_sk = item_keys.user_profile(user_id)
         # The account, its workspace and both events in one transaction: the user's trail
         # starts with the sign-up, the workspace's with its creation, as any other's does.
         events = [
@@ -104,28 +95,13 @@ class Accounts:
             self._audit.append_all(
                 events,
                 [
-                    TransactItem.put(
-                        {
-                            "pk": login_pk,
-                            "sk": login_sk,
-                            "user_id": user_id,
-                            "password_hash": passwords.hash_secret(password),
-                        },
-                        condition="attribute_not_exists(pk)",
-                        fails_as=lambda: Conflict(
+                    *self._accounts.creation(
+                        profile,
+                        passwords.hash_secret(password),
+                        now,
+                        email_taken=lambda: Conflict(
                             "An account with this email exists.", details={"field": "email"}
                         ),
-                    ),
-                    TransactItem.put(
-                        {
-                            "pk": profile_pk,
-                            "sk": profile_sk,
-                            "email": email,
-                            "name": name,
-                            "mfa_enabled": False,
-                            "created_at": now,
-                        },
-                        condition="attribute_not_exists(pk)",
                     ),
                     *workspace_writes,
                 ],
@@ -134,30 +110,30 @@ class Accounts:
             # A new id taken already (the profile's, the workspace's): nothing was written, and
             # a retry draws new ones.
             raise ServiceUnavailable from None
-        return UserProfile(user_id, email, name, mfa_enabled=False), workspace
+        return profile, workspace
 
     # -- the signed-in user ------------------------------------------------------------
     def profile(self, user_id: str) -> UserProfile:
-        item = self._table.get(item_keys.user_profile(user_id))
-        if item is None:
+        profile = self._accounts.profile(user_id)
+        if profile is None:
             raise NotFound("No such user.")
-        return UserProfile(user_id, item["email"], item["name"], bool(item["mfa_enabled"]))
+        return profile
 
     def confirm_password(
         self, user_id: str, password: str, *, field: str = "current_password"
-    ) -> tuple[UserProfile, str]:
-        """The signed-in user's profile and password hash, if `password` is their password;
-        else `WrongPassword`. For actions a stolen access token alone must not be able to do."""
+    ) -> tuple[UserProfile, Login]:
+        """The signed-in user's profile and login, if `password` is their password; else
+        `WrongPassword`. For actions a stolen access token alone must not be able to do."""
         passwords.check_length(password, field=field)
         profile = self.profile(user_id)
         # A stolen access token must not become a password oracle: same budget as logins.
         account = account_budget(self._account_subjects, profile.email)
         reservation = self._throttle.reserve([account])
-        login = self._table.get(item_keys.login(profile.email))
-        if login is None or not passwords.verify_secret(login["password_hash"], password):
+        login = self._accounts.login(profile.email)
+        if login is None or not passwords.verify_secret(login.password_hash, password):
             raise WrongPassword  # the reserved attempt stays counted as a failure
         self._throttle.release(reservation)
-        return profile, login["password_hash"]
+        return profile, login
 
     def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
         """Replace the password and end every session of the user, this one included.
@@ -168,42 +144,19 @@ class Accounts:
         not stop the change (`append_protecting`: it is what ends a thief's sessions). Revoking
         the sessions one by one afterwards only tidies their status; nothing depends on it
         finishing."""
-        profile, password_hash = self.confirm_password(user_id, current_password)
+        profile, login = self.confirm_password(user_id, current_password)
         passwords.check_policy(
             new_password, context=[profile.email, profile.name], field="new_password"
         )
-        update, condition, values = _password_replacement(password_hash, new_password)
         try:
             self._audit.append_protecting(
                 AuditEvent("user.password_changed", Actor.user(user_id), user_id),
                 [
-                    TransactItem.update_item(
-                        item_keys.login(profile.email), update, condition, values=values
-                    ),
-                    next_generation(user_id),
+                    # Only over the hash just verified: a concurrent change is never overwritten.
+                    self._accounts.password_replacement(login, passwords.hash_secret(new_password)),
+                    self._accounts.next_generation(user_id),
                 ],
             )
         except AppendRefused:
             raise Conflict("The password was changed at the same time; retry.") from None
         self._sessions.end_all(user_id)
-
-
-def _password_replacement(previous_hash: str, password: str) -> tuple[str, str, dict[str, str]]:
-    """The update of a login item to a new password, on condition that its hash is still the
-    one just verified, so a concurrent change is never overwritten."""
-    return (
-        "SET password_hash = :new",
-        "password_hash = :previous",
-        {":new": passwords.hash_secret(password), ":previous": previous_hash},
-    )
-
-
-def store_password_hash(table: Table, email: str, previous_hash: str, password: str) -> bool:
-    """Replace a password hash with one of the same password (a re-hash with today's
-    parameters), unless it changed meanwhile; False when it had."""
-    update, condition, values = _password_replacement(previous_hash, password)
-    try:
-        table.update(item_keys.login(email), update, condition=condition, values=values)
-    except ConditionFailed:
-        return False
-    return True

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from railguard.access.network import budget_subject
 from railguard.access.throttle import (
@@ -49,11 +49,12 @@ from railguard.crypto import opaque_tokens, passwords, tokens
 from railguard.crypto.envelope import Envelope
 from railguard.crypto.server_keys import KeyedHash
 from railguard.crypto.signing_keys import SigningKeyRing
-from railguard.identity.accounts import store_password_hash
+from railguard.identity.account_repository import AccountRepository, Login
 from railguard.identity.mfa import SecondFactors
-from railguard.identity.sessions import GENERATION_ATTRIBUTE, SessionGrant, Sessions, generation_of
-from railguard.store import Item, Table, TransactItem
-from railguard.store import keys as item_keys
+from railguard.identity.mfa_repository import LoginChallenge, MfaRepository
+from railguard.identity.sessions import SessionGrant, Sessions
+from railguard.store import Table
+from railguard.store.keys import normalize_email
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,8 @@ MFA_TOKEN_TTL_SECONDS = 300
 
 @dataclass(frozen=True)
 class MfaChallenge:
-    mfa_token: str
+    mfa_token: str = field(repr=False)  # never let a token reach a log through repr()
     expires_in: int
-
-    def __repr__(self) -> str:  # never let a token reach a log through repr()
-        return f"MfaChallenge(expires_in={self.expires_in})"
 
 
 def _fingerprint(password_hash: str) -> str:
@@ -107,7 +105,8 @@ class Logins:
         audit: AuditTrail,
         account_subjects: KeyedHash,
     ):
-        self._table = table
+        self._accounts = AccountRepository(table)
+        self._challenges = MfaRepository(table)
         self._clock = clock
         self._signing_keys = signing_keys
         self._audience = audience
@@ -120,45 +119,49 @@ class Logins:
     def log_in(self, email: str, password: str, client: ClientInfo) -> TokenPair | MfaChallenge:
         """Tokens for a new session, given a correct email and password; for a user with MFA
         on, the challenge to answer with a code instead."""
-        email = item_keys.normalize_email(email)
+        email = normalize_email(email)
         account = account_budget(self._account_subjects, email)
         address = client.address_budget()
         reservation = self._throttle.reserve([account, address])
-        login = self._table.get(item_keys.login(email))
+        login = self._accounts.login(email)
         if not passwords.within_length(password):
             # Cannot be right; never hashed (and counted as a failure).
             self._failed(email, login, "wrong_password", client)
             raise InvalidCredentials
         # Verify first, whatever the lookup found: the unknown-account path must do the same work.
-        verified = passwords.verify_secret(login["password_hash"] if login else None, password)
+        verified = passwords.verify_secret(login.password_hash if login else None, password)
         if login is None or not verified:
             self._failed(email, login, "wrong_password", client)
             raise InvalidCredentials  # the reserved attempts stay counted as failures
         self._throttle.clear(reservation.of(account))
         self._throttle.release(reservation.of(address))
-        if passwords.needs_rehash(login["password_hash"]):
-            store_password_hash(self._table, email, login["password_hash"], password)  # best effort
-            login = self._table.get(item_keys.login(email)) or login
-        profile = self._table.get(item_keys.user_profile(login["user_id"]))
-        if profile is not None and profile.get("mfa_enabled"):
-            return self._challenge(login, email, generation_of(profile))
+        if passwords.needs_rehash(login.password_hash):
+            # Best effort: a re-hash of the same password, with today's parameters.
+            self._accounts.replace_password_hash(login, passwords.hash_secret(password))
+            login = self._accounts.login(email) or login
+        profile = self._accounts.profile(login.user_id)
+        generation = profile.generation if profile is not None else 0
+        if profile is not None and profile.mfa_enabled:
+            return self._challenge(login, generation)
         grant = self._sessions.start(
-            login["user_id"],
+            login.user_id,
             source_ip=client.source_ip,
             user_agent=client.user_agent,
             # The session exists only if the password it was granted for is still the current
             # one: a login racing a password change cannot outlive it.
-            password_hash=login["password_hash"],
-            generation=generation_of(profile),
+            password_hash=login.password_hash,
+            generation=generation,
             email=email,
         )
         return self._tokens(grant)
 
-    def _failed(self, email: str, login: Item | None, reason: str, client: ClientInfo) -> None:
+    def _failed(
+        self, email: str, account: Login | LoginChallenge | None, reason: str, client: ClientInfo
+    ) -> None:
         """Record a failed attempt on an existing account, by whoever sent it (they proved
         nothing). For an unknown email the same calls are made, against a user id drawn for
         this attempt (a trail nobody else touches), whose condition fails: nothing is stored."""
-        user_id = login["user_id"] if login is not None else new_id("usr")
+        user_id = account.user_id if account is not None else new_id("usr")
         self._audit.record(
             AuditEvent(
                 "auth.login_failed",
@@ -166,31 +169,22 @@ class Logins:
                 user_id,
                 details={"reason": reason},
             ),
-            provided=[
-                TransactItem.check(
-                    item_keys.login(email), "user_id = :user_id", values={":user_id": user_id}
-                )
-            ],
+            provided=[self._accounts.login_names(email, user_id)],
         )
 
-    def _challenge(self, login: Item, email: str, generation: int) -> MfaChallenge:
+    def _challenge(self, login: Login, generation: int) -> MfaChallenge:
         token = opaque_tokens.new_token(MFA_TOKEN_PREFIX)
         now = int(self._clock.now())
-        pk, sk = item_keys.mfa_challenge(opaque_tokens.digest(token))
-        self._table.put(
-            {
-                "pk": pk,
-                "sk": sk,
-                "user_id": login["user_id"],
-                "email": email,
-                "password_fingerprint": _fingerprint(login["password_hash"]),
-                GENERATION_ATTRIBUTE: generation,
-                "status": "pending",
-                "expires_at": now + MFA_TOKEN_TTL_SECONDS,
-                "ttl": now + MFA_TOKEN_TTL_SECONDS + 3600,
-                **item_keys.sweep_index(pk, now + MFA_TOKEN_TTL_SECONDS + 3600),
-            },
-            condition="attribute_not_exists(pk)",
+        self._challenges.put_challenge(
+            opaque_tokens.digest(token),
+            LoginChallenge(
+                login.user_id,
+                login.email,
+                _fingerprint(login.password_hash),
+                generation,
+                "pending",
+                now + MFA_TOKEN_TTL_SECONDS,
+            ),
         )
         return MfaChallenge(token, MFA_TOKEN_TTL_SECONDS)
 
@@ -201,18 +195,18 @@ class Logins:
         now = int(self._clock.now())
         if not opaque_tokens.is_well_formed(mfa_token, MFA_TOKEN_PREFIX):
             raise InvalidMfaToken  # an access or refresh token among them: no lookup at all
-        challenge_key = item_keys.mfa_challenge(opaque_tokens.digest(mfa_token))
-        challenge = self._table.get(challenge_key)
-        if challenge is None or challenge["status"] != "pending" or challenge["expires_at"] <= now:
+        digest = opaque_tokens.digest(mfa_token)
+        challenge = self._challenges.challenge(digest)
+        if challenge is None or not challenge.is_pending(now):
             raise InvalidMfaToken
-        user_id = challenge["user_id"]
+        user_id = challenge.user_id
         factor = self._second_factors.spend(user_id, code, also_throttled=[client.address_budget()])
         if factor is None:
-            self._failed(challenge["email"], challenge, "wrong_mfa_code", client)
+            self._failed(challenge.email, challenge, "wrong_mfa_code", client)
             raise InvalidMfaCode
-        login = self._table.get(item_keys.login(challenge["email"]))
+        login = self._accounts.login(challenge.email)
         if login is None or not hmac.compare_digest(
-            _fingerprint(login["password_hash"]), challenge["password_fingerprint"]
+            _fingerprint(login.password_hash), challenge.password_fingerprint
         ):
             raise InvalidMfaToken
         try:
@@ -220,16 +214,10 @@ class Logins:
                 user_id,
                 source_ip=client.source_ip,
                 user_agent=client.user_agent,
-                password_hash=login["password_hash"],
-                generation=generation_of(challenge),
-                email=challenge["email"],
-                spending=TransactItem.update_item(
-                    challenge_key,
-                    "SET #status = :used, used_at = :now",
-                    condition="#status = :pending AND expires_at > :now",
-                    names={"#status": "status"},
-                    values={":used": "used", ":pending": "pending", ":now": now},
-                ),
+                password_hash=login.password_hash,
+                generation=challenge.generation,
+                email=challenge.email,
+                spending=self._challenges.challenge_spending(digest, now),
                 details={"second_factor": factor},
             )
         except InvalidCredentials:

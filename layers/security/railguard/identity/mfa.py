@@ -1,11 +1,11 @@
 """Multi-factor authentication: a TOTP authenticator per user, and recovery codes.
 
-Items (docs/data-model.md): `USER#<id> / MFA#TOTP` holds the TOTP secret, envelope-encrypted and
-bound to the user, its status (`pending` from setup until a correct code enables it, then
-`enabled`) and the last time step a code was accepted for; `USER#<id> / MFA#RECOVERY` holds the
-SHA-256 digests of the unused recovery codes as one set. The profile's `mfa_enabled` mirrors the
-status, written in the same transactions, for the authorizer (workspaces that require MFA),
-`/me` and member lists.
+Stored by `railguard.identity.mfa_repository` (docs/data-model.md): the TOTP factor holds the
+secret, envelope-encrypted and bound to the user, its status (`pending` from setup until a correct
+code enables it, then `enabled`) and the last time step a code was accepted for; the recovery
+codes are the SHA-256 digests of the unused ones, as one set. The profile's `mfa_enabled`
+mirrors the status, written in the same transactions, for the authorizer (workspaces that
+require MFA), `/me` and member lists.
 
 Each code works once. A TOTP code is accepted by advancing `last_step` with a write conditioned
 on the step being later than the stored one, so of a replay, or of the same code sent
@@ -16,7 +16,7 @@ give nothing to brute-force; argon2 would cost ten verifications per attempt for
 Every change of a user's factors (enable, disable, new recovery codes) needs the password as well
 as a code: an access token alone must not be enough to enrol an attacker's authenticator.
 Turning MFA on or off ends the user's other sessions in its own transaction, by advancing the
-session generation with the caller's session moved along (`Sessions.advancing_generation`); the
+session generation with the caller's session moved along (`Sessions.switching_mfa`); the
 revocations one by one that follow only tidy their status.
 
 Wrong codes are throttled like passwords: each attempt is counted against the user (and, at
@@ -29,7 +29,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from railguard.access.throttle import FailureThrottle, Subject, ThrottleRule
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
@@ -38,12 +38,11 @@ from railguard.core.errors import Conflict, InvalidCredentials, WrongMfaCode, Wr
 from railguard.core.ids import CROCKFORD
 from railguard.crypto import totp
 from railguard.crypto.envelope import Envelope, SecretOwner
-from railguard.crypto.sealing import sealed_attributes
 from railguard.crypto.server_keys import KeyedHash
 from railguard.identity.accounts import Accounts
+from railguard.identity.mfa_repository import MfaRepository, TotpFactor
 from railguard.identity.sessions import Sessions
-from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
-from railguard.store import keys as item_keys
+from railguard.store import Table, TransactionConflict
 
 ENVELOPE_PURPOSE = "totp-secret"
 RECOVERY_CODE_COUNT = 10
@@ -51,13 +50,6 @@ RECOVERY_CODE_CHARACTERS = 16  # Crockford base32: 80 bits
 MFA_FAILURES_PER_USER = ThrottleRule("mfa-user", limit=5, window_seconds=900)
 
 SecondFactor = Literal["totp", "recovery_code"]
-
-# The condition of a write that needs MFA to be on (still, at the moment of writing).
-_WHILE_ENABLED: dict[str, Any] = {
-    "condition": "#status = :enabled",
-    "names": {"#status": "status"},
-    "values": {":enabled": "enabled"},
-}
 
 _CROCKFORD_SET = frozenset(CROCKFORD)
 # Crockford's decoding: letters a person may read or type for digits, and separators.
@@ -86,10 +78,9 @@ def recovery_code_digest(code: str) -> str | None:
     return hashlib.sha256(normalized.encode()).hexdigest()
 
 
-def _recovery_item(user_id: str, codes: Sequence[str], now: int) -> Item:
-    pk, sk = item_keys.recovery_codes(user_id)
-    digests = {recovery_code_digest(code) for code in codes}
-    return {"pk": pk, "sk": sk, "codes": digests, "created_at": now}
+def _digests(codes: Sequence[str]) -> set[str]:
+    """What is stored of a new set of codes (each a recovery code, by construction)."""
+    return {digest for digest in map(recovery_code_digest, codes) if digest is not None}
 
 
 @dataclass(frozen=True)
@@ -109,11 +100,11 @@ class SecondFactors:
     and for the MFA settings alike."""
 
     def __init__(self, table: Table, envelope: Envelope, clock: Clock, audit: AuditTrail):
-        self._table = table
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
         self._throttle = FailureThrottle(table, clock)
+        self._factors = MfaRepository(table)
 
     def spend(
         self, user_id: str, code: str, *, also_throttled: Sequence[Subject] = ()
@@ -136,26 +127,13 @@ class SecondFactors:
         return "recovery_code"
 
     def _spend_totp(self, user_id: str, code: str) -> bool:
-        item = self._table.get(item_keys.totp(user_id))
-        if item is None or item["status"] != "enabled":
+        factor = self._factors.totp(user_id)
+        if factor is None or factor.status != "enabled":
             return False
-        secret = self._envelope.decrypt(item["secret"], _owner(user_id)).decode()
-        step = totp.accepted_step(
-            secret, code, now=self._clock.now(), last_step=item.get("last_step")
-        )
-        if step is None:
-            return False
-        try:
-            self._table.update(
-                item_keys.totp(user_id),
-                "SET last_step = :step",
-                condition="#status = :enabled AND last_step < :step",
-                names={"#status": "status"},
-                values={":step": step, ":enabled": "enabled"},
-            )
-        except ConditionFailed:
-            return False  # this step, or a later one, was accepted meanwhile: a replay
-        return True
+        secret = self._envelope.decrypt(factor.secret, _owner(user_id)).decode()
+        step = totp.accepted_step(secret, code, now=self._clock.now(), last_step=factor.last_step)
+        # False when this step, or a later one, was accepted meanwhile: a replay.
+        return step is not None and self._factors.accept_step(user_id, step)
 
     def _spend_recovery_code(self, user_id: str, digest: str) -> bool:
         """Remove the code from the set, recorded (`mfa.recovery_code_used`) in the same
@@ -163,14 +141,7 @@ class SecondFactors:
         try:
             self._audit.append(
                 AuditEvent("mfa.recovery_code_used", Actor.user(user_id), user_id),
-                [
-                    TransactItem.update_item(
-                        item_keys.recovery_codes(user_id),
-                        "DELETE codes :used",
-                        condition="contains(codes, :digest)",
-                        values={":used": {digest}, ":digest": digest},
-                    )
-                ],
+                [self._factors.recovery_code_spending(user_id, digest)],
             )
         except AppendRefused:
             return False
@@ -193,20 +164,21 @@ class Mfa:
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
+        self._factors = MfaRepository(table)
         # Every change of the factors checks the password, on the account's failure budget.
         self._accounts = Accounts(table, clock, audit, account_subjects=account_subjects)
         self._sessions = Sessions(table, clock, audit)
-        self._factors = SecondFactors(table, envelope, clock, audit)
+        self._second_factors = SecondFactors(table, envelope, clock, audit)
         self._throttle = FailureThrottle(table, clock)
 
-    def _totp_item(self, user_id: str, *, status: str) -> Item:
-        item = self._table.get(item_keys.totp(user_id))
-        if item is not None and item["status"] == status:
-            return item
+    def _totp(self, user_id: str, *, status: str) -> TotpFactor:
+        factor = self._factors.totp(user_id)
+        if factor is not None and factor.status == status:
+            return factor
         if status == "pending":
             raise Conflict(
                 "MFA is already on."
-                if item is not None
+                if factor is not None
                 else "No authenticator is being set up; call setup first."
             )
         raise Conflict("MFA is not on.")
@@ -216,26 +188,9 @@ class Mfa:
         While MFA is on, 409: turning it off first needs a code and the password."""
         profile = self._accounts.profile(user_id)
         secret = totp.new_secret()
-        pk, sk = item_keys.totp(user_id)
         sealed = self._envelope.encrypt(secret.encode(), _owner(user_id))
-        try:
-            self._table.put(
-                {
-                    "pk": pk,
-                    "sk": sk,
-                    "status": "pending",
-                    "secret": sealed,
-                    **sealed_attributes((pk, sk), {"secret": (sealed, _owner(user_id))}),
-                    # Any enabling code's step is later, whatever the clock said at setup.
-                    "last_step": -1,
-                    "created_at": int(self._clock.now()),
-                },
-                condition="attribute_not_exists(pk) OR #status = :pending",
-                names={"#status": "status"},
-                values={":pending": "pending"},
-            )
-        except ConditionFailed:
-            raise Conflict("MFA is already on.") from None
+        if not self._factors.set_up_totp(user_id, sealed, _owner(user_id), int(self._clock.now())):
+            raise Conflict("MFA is already on.")
         uri = totp.provisioning_uri(secret, profile.email)
         return TotpEnrollment(secret, uri, totp.qr_svg(uri))
 
@@ -254,10 +209,10 @@ class Mfa:
         session generation, the caller's moved along): any of them may be the one that set up
         an authenticator to lock the owner out with, and a password login racing the enabling
         must not outlive it."""
-        item = self._totp_item(user_id, status="pending")
+        factor = self._totp(user_id, status="pending")
         self._confirm_password(user_id, password)
         reservation = self._throttle.reserve([(MFA_FAILURES_PER_USER, user_id)])
-        secret = self._envelope.decrypt(item["secret"], _owner(user_id)).decode()
+        secret = self._envelope.decrypt(factor.secret, _owner(user_id)).decode()
         step = totp.accepted_step(secret, code, now=self._clock.now(), last_step=None)
         if step is None:
             raise WrongMfaCode
@@ -269,24 +224,10 @@ class Mfa:
             self._audit.append(
                 event,
                 [
-                    TransactItem.update_item(
-                        item_keys.totp(user_id),
-                        "SET #status = :enabled, last_step = :step, enabled_at = :now",
-                        # The secret the code was checked against: not one a setup replaced.
-                        condition="#status = :pending AND secret = :secret",
-                        names={"#status": "status"},
-                        values={
-                            ":enabled": "enabled",
-                            ":pending": "pending",
-                            ":step": step,
-                            ":now": now,
-                            ":secret": item["secret"],
-                        },
-                    ),
-                    TransactItem.put(_recovery_item(user_id, codes, now)),
-                    *self._sessions.advancing_generation(
-                        user_id, session_id, also_set={"mfa_enabled": True}
-                    ),
+                    # The secret the code was checked against: not one a setup replaced.
+                    self._factors.enabling(user_id, factor.secret, step, now),
+                    self._factors.recovery_codes(user_id, _digests(codes), now),
+                    *self._sessions.switching_mfa(user_id, session_id, mfa_enabled=True),
                 ],
             )
         except AppendRefused:
@@ -299,20 +240,18 @@ class Mfa:
         """Turn MFA off, given the password and a current code (TOTP or recovery); every other
         session of the user ends with it (as for `enable`), since any of them may be the reason
         to turn it off."""
-        self._totp_item(user_id, status="enabled")
+        self._totp(user_id, status="enabled")
         # The password first: a code is spent when checked, and must not be for nothing.
         self._confirm_password(user_id, password)
-        if self._factors.spend(user_id, code) is None:
+        if self._second_factors.spend(user_id, code) is None:
             raise WrongMfaCode
         try:
             self._audit.append(
                 AuditEvent("mfa.disabled", Actor.user(user_id), user_id),
                 [
-                    TransactItem.delete(item_keys.totp(user_id), **_WHILE_ENABLED),
-                    TransactItem.delete(item_keys.recovery_codes(user_id)),
-                    *self._sessions.advancing_generation(
-                        user_id, session_id, also_set={"mfa_enabled": False}
-                    ),
+                    self._factors.totp_removal(user_id),
+                    self._factors.recovery_codes_removal(user_id),
+                    *self._sessions.switching_mfa(user_id, session_id, mfa_enabled=False),
                 ],
             )
         except AppendRefused:
@@ -322,16 +261,16 @@ class Mfa:
     def replace_recovery_codes(self, user_id: str, code: str, password: str) -> list[str]:
         """A new set of recovery codes, given the password and a current code; the old set
         stops working."""
-        self._totp_item(user_id, status="enabled")
+        self._totp(user_id, status="enabled")
         self._confirm_password(user_id, password)
-        if self._factors.spend(user_id, code) is None:
+        if self._second_factors.spend(user_id, code) is None:
             raise WrongMfaCode
         codes = new_recovery_codes()
         try:
             self._table.transact(
                 [
-                    TransactItem.check(item_keys.totp(user_id), **_WHILE_ENABLED),
-                    TransactItem.put(_recovery_item(user_id, codes, int(self._clock.now()))),
+                    self._factors.while_enabled(user_id),
+                    self._factors.recovery_codes(user_id, _digests(codes), int(self._clock.now())),
                 ]
             )
         except TransactionConflict:

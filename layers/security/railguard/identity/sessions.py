@@ -18,7 +18,7 @@ and is started on condition that it is still the profile's; the authorizer (`is_
 refresh refuse a session of an earlier generation. A counter, not a time: a session started in the
 same second as a change, before it, is refused, and one started after it is not, whatever the clocks
 of the instances involved say (docs/security.md). Turning MFA on or off advances the generation the
-same way, in its own transaction, and moves the caller's session along (`advancing_generation`):
+same way, in its own transaction, and moves the caller's session along (`switching_mfa`):
 every other session ends with the change, whatever becomes of the revocations one by one that follow
 it.
 
@@ -28,6 +28,9 @@ check of the profile: a login that read the profile before MFA was turned on get
 Acts that protect the user (a logout, a reused refresh token ending its session, a password
 change) go through when their event cannot be stored (`AuditTrail.append_protecting`): breaking a
 trail must not keep a stolen session alive.
+
+Storage: `railguard.identity.session_repository` (sessions, refresh tokens) and the profile's
+generation in `railguard.identity.account_repository`.
 """
 
 from __future__ import annotations
@@ -37,21 +40,23 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import InvalidCredentials, InvalidRefreshToken
 from railguard.core.ids import new_id
-from railguard.store import ConditionFailed, Item, Table, TransactionConflict, TransactItem
-from railguard.store import keys as item_keys
+from railguard.identity.account_repository import AccountRepository, generation_of
+from railguard.identity.session_repository import (
+    RefreshToken,
+    Session,
+    SessionRepository,
+    session_of,
+)
+from railguard.store import Item, Table, TransactionConflict, TransactItem
 
 REFRESH_TOKEN_PREFIX = "rgr_"  # noqa: S105 - a prefix, not a secret
 SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
-# Items outlive their session a little so a late reuse is still recognised as reuse.
-_TTL_SLACK_SECONDS = 7 * 24 * 3600
 _REFRESH_TOKEN_SHAPE = re.compile(r"^rgr_[A-Za-z0-9_-]{43}$")
-GENERATION_ATTRIBUTE = "session_generation"
 
 
 @dataclass(frozen=True)
@@ -73,77 +78,22 @@ def _new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _refresh_item(token: str, user_id: str, session_id: str, expires_at: int) -> Item:
-    pk, sk = item_keys.refresh_token(_digest(token))
-    return {
-        "pk": pk,
-        "sk": sk,
-        "user_id": user_id,
-        "session_id": session_id,
-        "status": "active",
-        "expires_at": expires_at,
-        "ttl": expires_at + _TTL_SLACK_SECONDS,
-        **item_keys.sweep_index(pk, expires_at + _TTL_SLACK_SECONDS),
-    }
-
-
-def is_active(session: Item | None, now: float) -> bool:
-    return session is not None and session["status"] == "active" and session["expires_at"] > now
-
-
-def generation_of(item: Item | None) -> int:
-    """The session generation a profile is in, or a session or MFA challenge was started in
-    (0 for items written before generations existed)."""
-    return int((item or {}).get(GENERATION_ATTRIBUTE, 0))
-
-
 def is_valid(session: Item | None, profile: Item | None, now: float) -> bool:
     """Whether a session may still act: active, unexpired, and started in the profile's current
     generation (no password change since). A missing profile (account gone) voids it too."""
-    return (
-        is_active(session, now)
-        and profile is not None
-        and generation_of(session) >= generation_of(profile)
-    )
-
-
-def _generation_is(generation: int) -> str:
-    """The condition that an item's generation (`#gen`) is `:gen`."""
-    return "(attribute_not_exists(#gen) OR #gen = :gen)" if generation == 0 else "#gen = :gen"
-
-
-def in_generation(user_id: str, generation: int, *, mfa_off: bool = False) -> TransactItem:
-    """The condition that the user's sessions are still in `generation`: no password or MFA
-    change has advanced it since it was read; and, `mfa_off`, that MFA is still off."""
-    condition = "attribute_exists(pk) AND " + _generation_is(generation)
-    values: dict[str, Any] = {":gen": generation}
-    if mfa_off:
-        condition += " AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :off)"
-        values[":off"] = False
-    return TransactItem.check(
-        item_keys.user_profile(user_id),
-        condition,
-        names={"#gen": GENERATION_ATTRIBUTE},
-        values=values,
-    )
-
-
-def next_generation(user_id: str) -> TransactItem:
-    """The write that voids every session of the user started so far (with a new password)."""
-    return TransactItem.update_item(
-        item_keys.user_profile(user_id),
-        "ADD #gen :one",
-        condition="attribute_exists(pk)",
-        names={"#gen": GENERATION_ATTRIBUTE},
-        values={":one": 1},
-    )
+    if session is None or profile is None:
+        return False
+    record = session_of(session)
+    return record.is_active(now) and record.generation >= generation_of(profile)
 
 
 class Sessions:
     def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
-        self._table = table
         self._clock = clock
         self._audit = audit
+        self._table = table
+        self._sessions = SessionRepository(table)
+        self._accounts = AccountRepository(table)
 
     def start(
         self,
@@ -164,91 +114,65 @@ class Sessions:
         a login racing MFA's enabling cannot outlive it either. Recorded as
         `auth.login_succeeded` (with `details`) in the same transaction."""
         now = int(self._clock.now())
-        session_id = new_id("ses")
-        expires_at = now + SESSION_LIFETIME_SECONDS
+        session = Session(new_id("ses"), "active", now + SESSION_LIFETIME_SECONDS, generation)
         token = _new_refresh_token()
-        pk, sk = item_keys.session(user_id, session_id)
-        session = {
-            "pk": pk,
-            "sk": sk,
-            "status": "active",
-            "created_at": now,
-            "expires_at": expires_at,
-            GENERATION_ATTRIBUTE: generation,
-            "ttl": expires_at + _TTL_SLACK_SECONDS,
-            **item_keys.sweep_index(pk, expires_at + _TTL_SLACK_SECONDS),
-            "source_ip": source_ip,
-            "user_agent": user_agent[:256],
-        }
         event = AuditEvent(
             "auth.login_succeeded",
             Actor.user(user_id),
             user_id,
-            details={"session_id": session_id, **(details or {})},
+            details={"session_id": session.session_id, **(details or {})},
         )
         try:
             self._audit.append(
                 event,
                 [
-                    TransactItem.check(
-                        item_keys.login(email),
-                        "password_hash = :verified",
-                        values={":verified": password_hash},
-                    ),
-                    in_generation(user_id, generation, mfa_off=spending is None),
-                    TransactItem.put(session, condition="attribute_not_exists(pk)"),
-                    TransactItem.put(
-                        _refresh_item(token, user_id, session_id, expires_at),
-                        condition="attribute_not_exists(pk)",
+                    self._accounts.password_unchanged(email, password_hash),
+                    self._accounts.in_generation(user_id, generation, mfa_off=spending is None),
+                    *self._sessions.start(
+                        user_id,
+                        session,
+                        _digest(token),
+                        created_at=now,
+                        source_ip=source_ip,
+                        user_agent=user_agent[:256],
                     ),
                     *([spending] if spending is not None else []),
                 ],
             )
         except AppendRefused:
             raise InvalidCredentials from None
-        return SessionGrant(user_id, session_id, token, expires_at)
+        return SessionGrant(user_id, session.session_id, token, session.expires_at)
 
-    def _find(self, refresh_token: str) -> Item | None:
+    def _find(self, refresh_token: str) -> RefreshToken | None:
         if not _REFRESH_TOKEN_SHAPE.match(refresh_token):
             return None
-        return self._table.get(item_keys.refresh_token(_digest(refresh_token)))
+        return self._sessions.refresh_token(_digest(refresh_token))
 
     def rotate(self, refresh_token: str, *, source_ip: str) -> SessionGrant:
         """Spend `refresh_token` for a new one in the same session, or `InvalidRefreshToken`.
         `source_ip` names whoever presented a spent token, in the record of the reuse."""
         now = int(self._clock.now())
         current = self._find(refresh_token)
-        if current is None or current["expires_at"] <= now:
+        if current is None or current.expires_at <= now:
             raise InvalidRefreshToken
-        if current["status"] != "active":
+        if current.status != "active":
             self._reused(current, source_ip)
             raise InvalidRefreshToken
-        user_id, session_id = current["user_id"], current["session_id"]
+        user_id, session_id = current.user_id, current.session_id
         # The session's generation, not the token's: an MFA change moves the caller's session
         # into the next generation, and its refresh token with it.
-        generation = generation_of(self._table.get(item_keys.session(user_id, session_id)))
+        session = self._sessions.session(user_id, session_id)
+        generation = session.generation if session is not None else 0
         replacement = _new_refresh_token()
         try:
             self._table.transact(
                 [
-                    TransactItem.update_item(
-                        (current["pk"], current["sk"]),
-                        "SET #status = :spent, spent_at = :now",
-                        condition="#status = :active",
-                        names={"#status": "status"},
-                        values={":spent": "spent", ":active": "active", ":now": now},
-                    ),
-                    TransactItem.check(
-                        item_keys.session(user_id, session_id),
-                        "#status = :active AND expires_at > :now AND " + _generation_is(generation),
-                        names={"#status": "status", "#gen": GENERATION_ATTRIBUTE},
-                        values={":active": "active", ":now": now, ":gen": generation},
-                    ),
+                    self._sessions.spending(current, now),
+                    self._sessions.still_active(user_id, session_id, generation, now),
                     # No password or MFA change since then, whatever else it did.
-                    in_generation(user_id, generation),
-                    TransactItem.put(
-                        _refresh_item(replacement, user_id, session_id, current["expires_at"]),
-                        condition="attribute_not_exists(pk)",
+                    self._accounts.in_generation(user_id, generation),
+                    self._sessions.new_refresh_token(
+                        _digest(replacement), user_id, session_id, current.expires_at
                     ),
                 ]
             )
@@ -256,10 +180,10 @@ class Sessions:
             # Lost a race for this token (or the session ended): if the token is spent now,
             # someone else presented it too, which is reuse.
             latest = self._find(refresh_token)
-            if latest is not None and latest["status"] != "active":
+            if latest is not None and latest.status != "active":
                 self._reused(latest, source_ip)
             raise InvalidRefreshToken from conflict
-        return SessionGrant(user_id, session_id, replacement, current["expires_at"])
+        return SessionGrant(user_id, session_id, replacement, current.expires_at)
 
     def end(self, refresh_token: str) -> None:
         """Log out: the token's session stops, whatever state the token is in. Recorded when it
@@ -267,7 +191,7 @@ class Sessions:
         current = self._find(refresh_token)
         if current is None:
             return
-        user_id, session_id = current["user_id"], current["session_id"]
+        user_id, session_id = current.user_id, current.session_id
         self._revoke(
             user_id,
             session_id,
@@ -276,68 +200,36 @@ class Sessions:
             ),
         )
 
-    def advancing_generation(
-        self, user_id: str, keeping: str | None, *, also_set: Mapping[str, Any]
+    def switching_mfa(
+        self, user_id: str, keeping: str | None, *, mfa_enabled: bool
     ) -> list[TransactItem]:
-        """The writes that end every session of the user but `keeping` (the caller's, moved into
-        the next generation with the profile), writing `also_set` on the profile in the same
-        update: for a change that must end the other sessions in its own transaction. They fail
-        their conditions if the generation moved since it is read here, or `keeping` is not an
-        active session of it."""
-        generation = generation_of(self._table.get(item_keys.user_profile(user_id)))
-        values: dict[str, Any] = {":gen": generation, ":next": generation + 1}
-        names = {"#gen": GENERATION_ATTRIBUTE}
-        assignments = ["#gen = :next"]
-        for number, (name, value) in enumerate(also_set.items()):
-            names[f"#set{number}"], values[f":set{number}"] = name, value
-            assignments.append(f"#set{number} = :set{number}")
-        writes = [
-            TransactItem.update_item(
-                item_keys.user_profile(user_id),
-                "SET " + ", ".join(assignments),
-                "attribute_exists(pk) AND " + _generation_is(generation),
-                names=names,
-                values=values,
-            )
-        ]
+        """The writes that turn MFA on or off (`mfa_enabled` on the profile) and end every
+        session of the user but `keeping` (the caller's, moved into the next generation with the
+        profile), for a change that must end the other sessions in its own transaction. They
+        fail their conditions if the generation moved since it is read here, or `keeping` is not
+        an active session of it."""
+        generation = self._accounts.generation(user_id)
+        writes = [self._accounts.mfa_switch(user_id, generation, mfa_enabled=mfa_enabled)]
         if keeping is not None:
-            writes.append(
-                TransactItem.update_item(
-                    item_keys.session(user_id, keeping),
-                    "SET #gen = :next",
-                    "#status = :active AND " + _generation_is(generation),
-                    names={"#gen": GENERATION_ATTRIBUTE, "#status": "status"},
-                    values={":gen": generation, ":next": generation + 1, ":active": "active"},
-                )
-            )
+            writes.append(self._sessions.moving_to_next_generation(user_id, keeping, generation))
         return writes
 
     def end_all(self, user_id: str, *, except_session: str | None = None) -> int:
         """Revoke every active session of the user but `except_session`; returns how many."""
         now = self._clock.now()
-        revoked, cursor = 0, None
-        while True:
-            page = self._table.query(
-                item_keys.user_partition(user_id),
-                sk_prefix=item_keys.SESSION_PREFIX,
-                limit=100,
-                cursor=cursor,
-            )
-            for session in page.items:
-                session_id = session["sk"].removeprefix(item_keys.SESSION_PREFIX)
-                if is_active(session, now) and session_id != except_session:
-                    self._revoke(user_id, session_id)
-                    revoked += 1
-            cursor = page.next_cursor
-            if cursor is None:
-                return revoked
+        revoked = 0
+        for session in self._sessions.sessions_of(user_id):
+            if session.is_active(now) and session.session_id != except_session:
+                self._revoke(user_id, session.session_id)
+                revoked += 1
+        return revoked
 
-    def _reused(self, token_item: Item, source_ip: str) -> None:
+    def _reused(self, token: RefreshToken, source_ip: str) -> None:
         """A spent token presented again: taken as theft, so its whole session ends, and that is
         recorded (by whoever it was: the presenter proved nothing). Only the presentation that
         ends the session is: later ones change nothing, and anyone holding a spent token could
         otherwise grow the user's trail without bound."""
-        user_id, session_id = token_item["user_id"], token_item["session_id"]
+        user_id, session_id = token.user_id, token.session_id
         self._revoke(
             user_id,
             session_id,
@@ -353,20 +245,14 @@ class Sessions:
         """End an active session, with `event` in the same transaction when given (the act of
         its own: a logout, a reuse; not one of many ends of a password change or MFA change,
         recorded as that change); False when there was none (missing, or already revoked)."""
-        key = item_keys.session(user_id, session_id)
-        update = "SET #status = :revoked, revoked_at = :now"
-        condition = "#status = :active"
-        names = {"#status": "status"}
-        values = {":revoked": "revoked", ":active": "active", ":now": int(self._clock.now())}
+        now = int(self._clock.now())
+        if event is None:
+            return self._sessions.revoke(user_id, session_id, now)
         try:
-            if event is None:
-                self._table.update(key, update, condition=condition, names=names, values=values)
-            else:
-                # Protective: it happens even when the trail cannot take its event.
-                self._audit.append_protecting(
-                    event,
-                    [TransactItem.update_item(key, update, condition, names=names, values=values)],
-                )
-        except (ConditionFailed, AppendRefused):
+            # Protective: it happens even when the trail cannot take its event.
+            self._audit.append_protecting(
+                event, [self._sessions.revoking(user_id, session_id, now)]
+            )
+        except AppendRefused:
             return False  # no such session, or it was over already: nothing left to revoke
         return True

@@ -1,7 +1,8 @@
-"""Item keys of the single-table design (docs/data-model.md), in one place.
+"""Item keys of the single-table design (docs/data-model.md) that more than one package uses.
 
-Every key the domain reads or writes is built here, so the map in the docs and the code cannot
-drift apart, and a workspace-scoped key cannot be built without its workspace id.
+A resource's own keys are built by its repository (e.g. `railguard.identity.mfa_repository`);
+the keys here are those other packages read too, so a workspace-scoped key cannot be built
+without its workspace id.
 """
 
 from __future__ import annotations
@@ -33,10 +34,6 @@ SESSION_PREFIX = "SESSION#"
 
 def user_partition(user_id: str) -> str:
     return f"USER#{user_id}"
-
-
-def refresh_token(token_digest: str) -> ItemKey:
-    return (f"REFRESH#{token_digest}", "TOKEN")
 
 
 def throttle_window(subject: str, window_start: int) -> ItemKey:
@@ -79,21 +76,6 @@ def credential(workspace_id: str, credential_id: str) -> ItemKey:
 def credential_default(workspace_id: str, credential_type: str) -> ItemKey:
     """Names the default credential of one type in a workspace (at most one, by construction)."""
     return (f"WS#{workspace_id}", f"CREDDEFAULT#{credential_type}")
-
-
-def totp(user_id: str) -> ItemKey:
-    """The user's TOTP factor: its sealed secret, pending or enabled, and the last step used."""
-    return (f"USER#{user_id}", "MFA#TOTP")
-
-
-def recovery_codes(user_id: str) -> ItemKey:
-    """The digests of the user's unused recovery codes, as one set."""
-    return (f"USER#{user_id}", "MFA#RECOVERY")
-
-
-def mfa_challenge(token_digest: str) -> ItemKey:
-    """A login waiting for its second factor, found by the digest of its `mfa_token`."""
-    return (f"MFACHALLENGE#{token_digest}", "CHALLENGE")
 
 
 def webhook_trigger(lookup_digest: str) -> ItemKey:
