@@ -1,10 +1,10 @@
 """Agent UI deployments (contract section 9): an agent's chat page, optionally behind a PIN.
 
-Items (docs/data-model.md): the record `WS#<workspace_id> / AGENTUI#<id>` (name, agent, the PIN's
-peppered argon2id hash when there is one, `pin_version`, status, times), and the lookup
-`AGENTUI#<id> / LOOKUP` that names the workspace, because the public routes arrive with the
-deployment id alone. Both are written in one transaction with a check that the workspace is
-alive. Deletion is soft (`status = deleted`); the public routes treat a deleted deployment, or
+Items (docs/data-model.md, `railguard.agent_uis.repository`): the record in the workspace's
+partition (name, agent, the PIN's peppered argon2id hash when there is one, `pin_version`, status,
+times), and the lookup by deployment id that names the workspace, because the public routes arrive
+with the deployment id alone. Both are written in one transaction with a check that the workspace
+is alive. Deletion is soft (`status = deleted`); the public routes treat a deleted deployment, or
 one of a deleted workspace, as unknown (404 or 401).
 
 Unlocking. A PIN has 4 to 8 digits: at most 10^8 candidates, and 10^4 for the shortest, so a
@@ -56,6 +56,7 @@ from railguard.core.ids import is_id, new_id
 from railguard.crypto import opaque_tokens, passwords
 from railguard.crypto.server_keys import KeyedHash
 from railguard.store import Table
+from railguard.store.resources import project
 from railguard.workspaces import Listing, ResourceScope, still_live
 
 UNLOCK_TOKEN_PREFIX: Final = "rgu_"  # noqa: S105 - a prefix, not a secret
@@ -126,14 +127,7 @@ class UnlockGrant:
 
 
 def _view(record: AgentUiRecord) -> AgentUiView:
-    return AgentUiView(
-        id=record.id,
-        name=record.name,
-        agent_id=record.agent_id,
-        pin_protected=record.pin_hash is not None,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return project(AgentUiView, record)
 
 
 def _new_pin_version() -> str:

@@ -7,17 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import ItemKey, Table, TransactItem, resources
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
-from railguard.store.resources import (
-    ABSENT,
-    change_while_active,
-    get_with_workspace,
-    is_active,
-    page_of_workspace,
-    put_new,
-)
 from railguard.workspaces import Listing, is_live
 
 AGENT_UI_PREFIX = "AGENTUI#"
@@ -52,6 +44,10 @@ class AgentUiRecord:
     def key(self) -> ItemKey:
         return agent_ui_key(self.workspace_id, self.id)
 
+    @property
+    def pin_protected(self) -> bool:
+        return self.pin_hash is not None
+
 
 @dataclass(frozen=True)
 class UnlockSession:
@@ -59,19 +55,6 @@ class UnlockSession:
     workspace_id: str
     pin_version: str  # of the PIN it was unlocked with
     expires_at: int
-
-
-def _record(item: Item) -> AgentUiRecord:
-    return AgentUiRecord(
-        id=item["id"],
-        workspace_id=item["workspace_id"],
-        name=item["name"],
-        agent_id=item["agent_id"],
-        pin_version=item["pin_version"],
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        pin_hash=item.get("pin_hash"),
-    )
 
 
 class AgentUiRepository:
@@ -83,24 +66,32 @@ class AgentUiRepository:
     # -- reads -------------------------------------------------------------------------------
     def get(self, workspace_id: str, agent_ui_id: str) -> AgentUiRecord | None:
         item = self._table.get(agent_ui_key(workspace_id, agent_ui_id))
-        return _record(item) if item is not None and is_active(item) else None
+        return (
+            resources.record_of(AgentUiRecord, item)
+            if item is not None and resources.is_active(item)
+            else None
+        )
 
     def get_live(self, workspace_id: str, agent_ui_id: str) -> AgentUiRecord | None:
         """The deployment if it and its workspace are active (one BatchGetItem)."""
-        workspace, item = get_with_workspace(
-            self._table, workspace_id, agent_ui_key(workspace_id, agent_ui_id)
-        )
-        if not is_live(workspace) or item is None or not is_active(item):
-            return None
-        return _record(item)
+        key = agent_ui_key(workspace_id, agent_ui_id)
+        item = resources.active_in_live_workspace(self._table, workspace_id, key, is_live=is_live)
+        return resources.record_of(AgentUiRecord, item) if item is not None else None
 
     def list_page(
         self, workspace_id: str, *, limit: int, cursor: str | None
     ) -> Listing[AgentUiRecord]:
-        page = page_of_workspace(
-            self._table, workspace_id, AGENT_UI_PREFIX, keep=is_active, limit=limit, cursor=cursor
+        page = resources.page_of_workspace(
+            self._table,
+            workspace_id,
+            AGENT_UI_PREFIX,
+            keep=resources.is_active,
+            limit=limit,
+            cursor=cursor,
         )
-        return Listing([_record(item) for item in page.items], page.next_cursor)
+        return Listing(
+            [resources.record_of(AgentUiRecord, item) for item in page.items], page.next_cursor
+        )
 
     def workspace_of(self, agent_ui_id: str) -> str | None:
         """The workspace its lookup names (deleted or not), if it was ever created."""
@@ -118,26 +109,13 @@ class AgentUiRepository:
     # -- writes, for the service's transaction ------------------------------------------------
     def creation(self, record: AgentUiRecord, *, created_by: str) -> list[TransactItem]:
         """The new deployment's record and its lookup, each on a free key."""
-        pk, sk = record.key
-        item: Item = {
-            "pk": pk,
-            "sk": sk,
-            "id": record.id,
-            "workspace_id": record.workspace_id,
-            "name": record.name,
-            "agent_id": record.agent_id,
-            "pin_version": record.pin_version,
-            "status": "active",
-            "created_at": record.created_at,
-            "created_by": created_by,
-            "updated_at": record.updated_at,
-        }
-        if record.pin_hash is not None:
-            item["pin_hash"] = record.pin_hash
+        item = resources.active_item(record.key, record, created_by=created_by)
         lookup_pk, lookup_sk = lookup_key(record.id)
         return [
-            put_new(item),
-            put_new({"pk": lookup_pk, "sk": lookup_sk, "workspace_id": record.workspace_id}),
+            resources.put_new(item),
+            resources.put_new(
+                {"pk": lookup_pk, "sk": lookup_sk, "workspace_id": record.workspace_id}
+            ),
         ]
 
     def change(
@@ -164,7 +142,9 @@ class AgentUiRepository:
             if value is not None
         }
         removes = ["pin_hash"] if pin_version is not None and pin_hash is None else []
-        return change_while_active(agent_ui_key(workspace_id, agent_ui_id), sets, removes=removes)
+        return resources.change_while_active(
+            agent_ui_key(workspace_id, agent_ui_id), sets, removes=removes
+        )
 
     def deletion(self, workspace_id: str, agent_ui_id: str, *, now: int, by: str) -> TransactItem:
         return soft_deletion(agent_ui_key(workspace_id, agent_ui_id), agent_ui_id, now=now, by=by)
@@ -184,5 +164,5 @@ class AgentUiRepository:
                 "ttl": session.expires_at,
                 **item_keys.sweep_index(pk, session.expires_at),
             },
-            condition=ABSENT,
+            condition=resources.ABSENT,
         )

@@ -27,9 +27,14 @@ from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, NotFound
 from railguard.core.ids import new_id
-from railguard.credentials.repository import CredentialRecord, CredentialRepository
+from railguard.credentials.repository import (
+    CredentialRecord,
+    CredentialRepository,
+    CredentialView,
+)
 from railguard.crypto.envelope import Envelope, SecretOwner
 from railguard.store import Table, TransactItem
+from railguard.store.resources import project
 from railguard.workspaces import Listing, ResourceScope, still_live
 
 ENVELOPE_PURPOSE = "credential"
@@ -53,20 +58,6 @@ def _no_such_credential() -> NotFound:
 
 
 @dataclass(frozen=True)
-class CredentialView:
-    id: str
-    name: str
-    type: str
-    category: str | None
-    description: str | None
-    masked_content: str
-    is_default: bool
-    created_at: int
-    updated_at: int
-    deleted_at: int | None
-
-
-@dataclass(frozen=True)
 class NewCredential:
     name: str
     type: str
@@ -80,18 +71,7 @@ class NewCredential:
 
 
 def _view(record: CredentialRecord) -> CredentialView:
-    return CredentialView(
-        id=record.id,
-        name=record.name,
-        type=record.type,
-        category=record.category,
-        description=record.description,
-        masked_content=record.masked_content,
-        is_default=record.is_default,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        deleted_at=record.deleted_at,
-    )
+    return project(CredentialView, record)
 
 
 class Credentials:
@@ -161,6 +141,7 @@ class Credentials:
             active=True,
             created_at=now,
             updated_at=now,
+            deleted_at=None,
             ciphertext=self._envelope.encrypt(new.value.encode(), owner),
         )
         writes = [

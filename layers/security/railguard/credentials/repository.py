@@ -9,17 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import Item, ItemKey, Table, TransactItem, resources
 from railguard.store.deletion import soft_deletion
-from railguard.store.resources import (
-    ABSENT,
-    active_check,
-    change_while_active,
-    get_with_workspace,
-    is_active,
-    page_of_workspace,
-    put_new,
-)
 from railguard.workspaces import Listing, is_live
 
 CREDENTIAL_PREFIX = "CREDENTIAL#"
@@ -37,8 +28,9 @@ def default_key(workspace_id: str, credential_type: str) -> ItemKey:
 
 
 @dataclass(frozen=True)
-class CredentialRecord:
-    workspace_id: str
+class CredentialView:
+    """A credential as reads show it: its value never, only the mask."""
+
     id: str
     name: str
     type: str
@@ -46,10 +38,15 @@ class CredentialRecord:
     description: str | None
     masked_content: str
     is_default: bool
-    active: bool  # else deleted
     created_at: int
     updated_at: int
-    deleted_at: int | None = None
+    deleted_at: int | None
+
+
+@dataclass(frozen=True)
+class CredentialRecord(CredentialView):
+    workspace_id: str
+    active: bool  # else deleted
     ciphertext: bytes | None = field(default=None, repr=False)  # None once purged
 
     @property
@@ -58,20 +55,12 @@ class CredentialRecord:
 
 
 def _record(workspace_id: str, item: Item) -> CredentialRecord:
-    return CredentialRecord(
+    return resources.record_of(
+        CredentialRecord,
+        item,
         workspace_id=workspace_id,
-        id=item["id"],
-        name=item["name"],
-        type=item["type"],
-        category=item.get("category"),
-        description=item.get("description"),
-        masked_content=item["masked_content"],
+        active=resources.is_active(item),
         is_default=bool(item.get("is_default")),
-        active=is_active(item),
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        deleted_at=item.get("deleted_at"),
-        ciphertext=item.get("ciphertext"),
     )
 
 
@@ -86,21 +75,18 @@ class CredentialRepository:
 
     def get_live(self, workspace_id: str, credential_id: str) -> CredentialRecord | None:
         """The credential if it and its workspace are active (one BatchGetItem)."""
-        workspace, item = get_with_workspace(
-            self._table, workspace_id, credential_key(workspace_id, credential_id)
-        )
-        if not is_live(workspace) or item is None or not is_active(item):
-            return None
-        return _record(workspace_id, item)
+        key = credential_key(workspace_id, credential_id)
+        item = resources.active_in_live_workspace(self._table, workspace_id, key, is_live=is_live)
+        return _record(workspace_id, item) if item is not None else None
 
     def list_page(
         self, workspace_id: str, *, include_deleted: bool, limit: int, cursor: str | None
     ) -> Listing[CredentialRecord]:
-        page = page_of_workspace(
+        page = resources.page_of_workspace(
             self._table,
             workspace_id,
             CREDENTIAL_PREFIX,
-            keep=lambda item: include_deleted or is_active(item),
+            keep=lambda item: include_deleted or resources.is_active(item),
             limit=limit,
             cursor=cursor,
         )
@@ -114,24 +100,16 @@ class CredentialRepository:
         is free."""
         if record.ciphertext is None:
             raise ValueError("a new credential holds its value")
-        key = record.key
-        item: Item = {
-            "pk": key[0],
-            "sk": key[1],
-            "id": record.id,
-            "name": record.name,
-            "type": record.type,
-            "category": record.category,
-            "description": record.description,
-            "masked_content": record.masked_content,
-            "ciphertext": record.ciphertext,
-            "is_default": record.is_default,
-            "status": "active",
-            "created_at": record.created_at,
-            "created_by": created_by,
-            "updated_at": record.updated_at,
-        }
-        return put_new(item | sealed_attributes(key, {"ciphertext": (record.ciphertext, owner)}))
+        item = resources.active_item(
+            record.key,
+            record,
+            leave_out=("workspace_id", "active", "deleted_at"),
+            keep_none=True,
+            created_by=created_by,
+        )
+        return resources.put_new(
+            item | sealed_attributes(record.key, {"ciphertext": (record.ciphertext, owner)})
+        )
 
     def change(
         self,
@@ -150,7 +128,7 @@ class CredentialRepository:
         }
         if after.ciphertext is not None and "ciphertext" in sets:
             sets |= sealed_attributes(before.key, {"ciphertext": (after.ciphertext, owner)})
-        return change_while_active(before.key, sets, fails_as=fails_as)
+        return resources.change_while_active(before.key, sets, fails_as=fails_as)
 
     def default_moves(
         self, workspace_id: str, credential_type: str, credential_id: str, now: int
@@ -163,7 +141,7 @@ class CredentialRepository:
         writes = [
             TransactItem.put(
                 {"pk": pointer_key[0], "sk": pointer_key[1], "credential_id": credential_id},
-                condition=("credential_id = :previous" if previous else ABSENT),
+                condition=("credential_id = :previous" if previous else resources.ABSENT),
                 values={":previous": previous} if previous else {},
             )
         ]
@@ -217,4 +195,4 @@ class CredentialRepository:
 
     def active_check(self, record: CredentialRecord) -> TransactItem:
         """For a transaction that must not happen unless the credential is still active."""
-        return active_check(record.key)
+        return resources.active_check(record.key)

@@ -4,11 +4,15 @@ both must be live."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
 from railguard.store import keys as item_keys
 from railguard.store.table import Item, ItemKey, Page, Table, TransactItem
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # A put that never replaces an item: it fails its condition if the key is taken.
 ABSENT = "attribute_not_exists(pk)"
@@ -19,6 +23,44 @@ _ACTIVE_VALUES = {":active": "active"}
 
 def is_active(item: Item | None) -> bool:
     return item is not None and item.get("status") == "active"
+
+
+def record_of[R: DataclassInstance](cls: type[R], item: Item, **derived: Any) -> R:
+    """A record (the dataclass `cls`) from the item's attributes of the same names (None where
+    absent), but for the `derived` fields, given."""
+    stored = {
+        field.name: item.get(field.name) for field in fields(cls) if field.name not in derived
+    }
+    return cls(**stored, **derived)
+
+
+def project[V: DataclassInstance](cls: type[V], record: object) -> V:
+    """The dataclass `cls` (a view) from the record's attributes of the same names."""
+    return cls(**{shown.name: getattr(record, shown.name) for shown in fields(cls)})
+
+
+def active_item(
+    key: ItemKey,
+    record: DataclassInstance,
+    *,
+    leave_out: Collection[str] = (),
+    keep_none: bool = False,
+    **more: Any,
+) -> Item:
+    """A new resource's item: its key, the record's fields (but `leave_out`, and those that are
+    None unless `keep_none`), `more`, and `status` active."""
+    stored = {
+        field.name: getattr(record, field.name)
+        for field in fields(record)
+        if field.name not in leave_out
+    }
+    return {
+        "pk": key[0],
+        "sk": key[1],
+        **{name: value for name, value in stored.items() if keep_none or value is not None},
+        **more,
+        "status": "active",
+    }
 
 
 def put_new(item: Item) -> TransactItem:
@@ -79,10 +121,12 @@ def page_of_workspace(
     )
 
 
-def get_with_workspace(
-    table: Table, workspace_id: str, key: ItemKey
-) -> tuple[Item | None, Item | None]:
-    """The workspace's item and one item of its partition, in one BatchGetItem."""
+def active_in_live_workspace(
+    table: Table, workspace_id: str, key: ItemKey, *, is_live: Callable[[Item | None], bool]
+) -> Item | None:
+    """The active item at `key` of the workspace's partition, if the workspace `is_live` too
+    (one BatchGetItem for both)."""
     workspace_key = item_keys.workspace(workspace_id)
     found = table.get_many([workspace_key, key])
-    return found.get(workspace_key), found.get(key)
+    item = found.get(key)
+    return item if is_live(found.get(workspace_key)) and is_active(item) else None

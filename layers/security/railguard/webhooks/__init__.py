@@ -1,14 +1,14 @@
 """Webhook triggers (contract section 8): a token (`wht_...`) that lets an outside system start an
 agent, optionally with HMAC-signed calls, and nothing else.
 
-Two items per trigger, as for API keys (docs/data-model.md). The record, under
-`WEBHOOK#<keyed hash of the token>`, is the one copy of the trigger's state: a call finds it from
-the token with one GetItem and no KMS call, since the keyed hash is an HMAC under a server key
-(`railguard.crypto.server_keys`) unsealed once per instance. A pointer in the workspace holds that
-hash, so triggers are listed and found by id there. The token and the signing secret (`whsec_...`)
-are also kept envelope-encrypted, bound to the workspace and the trigger, and never returned after
-creation (or rotation, for the token). Rotation moves the record to the new token's hash in one
-transaction, so the old token stops at once.
+Two items per trigger, as for API keys (docs/data-model.md, `railguard.webhooks.repository`). The
+record, keyed by the keyed hash of the token, is the one copy of the trigger's state: a call finds
+it from the token with one GetItem and no KMS call, since the keyed hash is an HMAC under a server
+key (`railguard.crypto.server_keys`) unsealed once per instance. A pointer in the workspace holds
+that hash, so triggers are listed and found by id there. The token and the signing secret
+(`whsec_...`) are also kept envelope-encrypted, bound to the workspace and the trigger, and never
+returned after creation (or rotation, for the token). Rotation moves the record to the new token's
+hash in one transaction, so the old token stops at once.
 
 A call: the token's shape and checksum, the record, its workspace live (a deleted workspace's
 tokens are unknown; its triggers are many, so this is checked at use, from a 2-second cache,
@@ -48,6 +48,7 @@ from railguard.crypto import opaque_tokens
 from railguard.crypto.envelope import Envelope, SecretOwner
 from railguard.crypto.server_keys import KeyedHash
 from railguard.store import Table
+from railguard.store.resources import project
 from railguard.webhooks.repository import SealedFor, TriggerRecord, TriggerRepository
 from railguard.workspaces import Listing, LiveWorkspaces, ResourceScope, still_live
 
@@ -129,17 +130,7 @@ class _NewToken:
 
 
 def _view(record: TriggerRecord) -> TriggerView:
-    return TriggerView(
-        id=record.id,
-        name=record.name,
-        agent_id=record.agent_id,
-        token_prefix=record.token_prefix,
-        is_active=record.is_active,
-        has_secret=record.secret is not None,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        last_used_at=record.last_used_at,
-    )
+    return project(TriggerView, record)
 
 
 class WebhookTriggers:

@@ -11,17 +11,10 @@ from dataclasses import dataclass, field
 from railguard.access.usage import note_last_use
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
-from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
+from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem, resources
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.store.pointers import follow, follow_page
-from railguard.store.resources import (
-    ABSENT,
-    change_while_active,
-    deletion_while_active,
-    is_active,
-    put_new,
-)
 from railguard.workspaces import Listing
 
 POINTER_PREFIX = "TRIGGER#"
@@ -61,6 +54,10 @@ class TriggerRecord:
     def key(self) -> ItemKey:
         return item_keys.webhook_trigger(self.lookup_digest)
 
+    @property
+    def has_secret(self) -> bool:
+        return self.secret is not None
+
 
 @dataclass(frozen=True)
 class SealedFor:
@@ -75,50 +72,24 @@ def _record_key(pointer: Item) -> ItemKey:
 
 
 def _record(item: Item) -> TriggerRecord:
-    return TriggerRecord(
+    return resources.record_of(
+        TriggerRecord,
+        item,
         lookup_digest=item["pk"].removeprefix(_RECORD_PREFIX),
-        id=item["id"],
-        workspace_id=item["workspace_id"],
-        name=item["name"],
-        agent_id=item["agent_id"],
         is_active=bool(item["is_active"]),
-        deleted=not is_active(item),
+        deleted=not resources.is_active(item),
         token=item.get("token", b""),  # (erased once purged)
-        token_prefix=item["token_prefix"],
-        created_at=item["created_at"],
-        created_by=item["created_by"],
-        updated_at=item["updated_at"],
-        last_used_at=item.get("last_used_at"),
-        secret=item.get("secret"),
     )
 
 
 def _item(record: TriggerRecord, sealed_for: SealedFor) -> Item:
     """The active record's item, with what the rotation job needs to seal its token (and
     secret) again."""
-    pk, sk = record.key
-    item: Item = {
-        "pk": pk,
-        "sk": sk,
-        "id": record.id,
-        "workspace_id": record.workspace_id,
-        "name": record.name,
-        "agent_id": record.agent_id,
-        "is_active": record.is_active,
-        "status": "active",
-        "token": record.token,
-        "token_prefix": record.token_prefix,
-        "created_at": record.created_at,
-        "created_by": record.created_by,
-        "updated_at": record.updated_at,
-    }
     sealed = {"token": (record.token, sealed_for.token)}
-    if record.last_used_at is not None:
-        item["last_used_at"] = record.last_used_at
     if record.secret is not None:
-        item["secret"] = record.secret
         sealed["secret"] = (record.secret, sealed_for.secret)
-    return item | sealed_attributes((pk, sk), sealed)
+    item = resources.active_item(record.key, record, leave_out=("lookup_digest", "deleted"))
+    return item | sealed_attributes(record.key, sealed)
 
 
 class TriggerRepository:
@@ -155,8 +126,10 @@ class TriggerRepository:
         """The new trigger's record and its workspace's pointer, each on a free key."""
         pointer_pk, pointer_sk = pointer_key(record.workspace_id, record.id)
         return [
-            put_new(_item(record, sealed_for)),
-            put_new({"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": record.lookup_digest}),
+            resources.put_new(_item(record, sealed_for)),
+            resources.put_new(
+                {"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": record.lookup_digest}
+            ),
         ]
 
     def change(self, before: TriggerRecord, after: TriggerRecord) -> TransactItem:
@@ -166,7 +139,7 @@ class TriggerRepository:
             for name in _CHANGEABLE
             if getattr(after, name) != getattr(before, name)
         }
-        return change_while_active(before.key, sets)
+        return resources.change_while_active(before.key, sets)
 
     def deletion(self, record: TriggerRecord, *, now: int, by: str) -> TransactItem:
         return soft_deletion(record.key, record.id, now=now, by=by)
@@ -177,8 +150,8 @@ class TriggerRepository:
         """The record moved from its old token's digest to its new one's (`after`), and the
         pointer with it, on condition that neither changed since read."""
         return [
-            put_new(_item(after, sealed_for)),
-            deletion_while_active(before.key),
+            resources.put_new(_item(after, sealed_for)),
+            resources.deletion_while_active(before.key),
             TransactItem.update_item(
                 pointer_key(before.workspace_id, before.id),
                 "SET lookup_digest = :new",
@@ -199,7 +172,7 @@ class TriggerRepository:
         try:
             self._table.put(
                 {"pk": pk, "sk": sk, "ttl": until, **item_keys.sweep_index(pk, until)},
-                condition=ABSENT,
+                condition=resources.ABSENT,
             )
         except ConditionFailed:
             return False
