@@ -17,11 +17,11 @@ import pytest
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME, AgentUis
+from railguard.agent_uis import repository as agent_ui_store
 from railguard.core.clock import SystemClock
 from railguard.core.errors import RateLimited, WrongPin
 from railguard.crypto import passwords
 from railguard.store import Table
-from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
 from tests.support.fake_time import FakeClock, patched_system_clock
@@ -251,7 +251,7 @@ def test_a_pin_is_stored_hashed_and_never_returned(
     assert token not in logged
     # And the record holds an argon2id hash of the new PIN (peppered) only; the token only as
     # its digest
-    record = table.get(item_keys.agent_ui(deployer.workspace, created["id"]))
+    record = table.get(agent_ui_store.agent_ui_key(deployer.workspace, created["id"]))
     assert record is not None
     assert record["pin_hash"].startswith("$argon2id$")
     pepper = keyed_hash(aws, provisioned, table, PIN_PEPPER_KEY_NAME)
@@ -267,7 +267,7 @@ def test_finding_10_a_pin_hash_leaves_no_offline_search_without_the_server_key(
 ) -> None:
     # Given a deployment with a PIN
     created = deployer.create(pin=PIN)
-    record = table.get(item_keys.agent_ui(deployer.workspace, created["id"]))
+    record = table.get(agent_ui_store.agent_ui_key(deployer.workspace, created["id"]))
     assert record is not None
     # When someone with a copy of the table searches the PIN space against its hash
     candidates = [WRONG_PIN, "00000000", PIN]
@@ -575,10 +575,10 @@ def test_a_token_of_one_deployment_is_refused_by_another(deployer: Deployer, tab
     assert (reply.status, _error_code(reply)) == (401, "unauthenticated")
     assert deployer.session(first["id"], token).status == 200
     # And that holds by the audience itself, not by the two PIN versions differing
-    first_record = table.get(item_keys.agent_ui(deployer.workspace, first["id"]))
+    first_record = table.get(agent_ui_store.agent_ui_key(deployer.workspace, first["id"]))
     assert first_record is not None
     table.update(
-        item_keys.agent_ui(deployer.workspace, second["id"]),
+        agent_ui_store.agent_ui_key(deployer.workspace, second["id"]),
         "SET pin_version = :version",
         values={":version": first_record["pin_version"]},
     )

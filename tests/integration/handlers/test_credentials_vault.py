@@ -17,6 +17,7 @@ from railguard.audit.trail import Actor, AuditEvent, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.core.errors import Conflict, NotFound, ServiceUnavailable
 from railguard.credentials import Credentials, Vault, mask
+from railguard.credentials import repository as credential_store
 from railguard.crypto import passwords
 from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.store import Table
@@ -237,7 +238,7 @@ def test_soft_delete_then_restore_within_retention_only(
     # (the template's RETENTION_DAYS, 30)
     long_ago = int(SystemClock().now()) - 30 * 86_400 - 60
     table.update(
-        item_keys.credential(vaulted.workspace, created["id"]),
+        credential_store.credential_key(vaulted.workspace, created["id"]),
         "SET deleted_at = :long_ago",
         values={":long_ago": long_ago},
     )

@@ -27,13 +27,16 @@ from typing import Any
 import pytest
 
 from infra.local.aws import AwsEndpoint
+from railguard.agent_uis import repository as agent_ui_store
 from railguard.audit.trail import AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
+from railguard.credentials import repository as credential_store
 from railguard.crypto import passwords
 from railguard.jobs import JobReport
 from railguard.retention import Retention
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
+from railguard.webhooks import repository as trigger_store
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import run_job
@@ -369,7 +372,7 @@ def _fill(ws: Workspace, *, credentials: int, triggers: int, agent_uis: int) -> 
 
 
 def _trigger_record(table: Table, workspace_id: str, trigger_id: str) -> Item:
-    pointer = table.get(item_keys.webhook_trigger_pointer(workspace_id, trigger_id))
+    pointer = table.get(trigger_store.pointer_key(workspace_id, trigger_id))
     assert pointer is not None
     record = table.get(item_keys.webhook_trigger(pointer["lookup_digest"]))
     assert record is not None
@@ -381,14 +384,14 @@ def _secrets_held(ws: Workspace, made: Resources) -> list[bytes | str]:
     secrets, PIN hashes."""
     held: list[bytes | str] = []
     for credential_id in made.credentials:
-        item = ws.table.get(item_keys.credential(ws.id, credential_id))
+        item = ws.table.get(credential_store.credential_key(ws.id, credential_id))
         assert item is not None
         held.extend([bytes(item["ciphertext"])] if "ciphertext" in item else [])
     for trigger_id in made.triggers:
         record = _trigger_record(ws.table, ws.id, trigger_id)
         held.extend(bytes(record[name]) for name in ("token", "secret") if name in record)
     for agent_ui_id in made.agent_uis:
-        item = ws.table.get(item_keys.agent_ui(ws.id, agent_ui_id))
+        item = ws.table.get(agent_ui_store.agent_ui_key(ws.id, agent_ui_id))
         assert item is not None
         held.extend([item["pin_hash"]] if "pin_hash" in item else [])
     return held
@@ -401,9 +404,9 @@ def _tombstones(ws: Workspace, made: Resources) -> list[Tombstone]:
     """Each resource's item: its name (kept, for what names it), whether it is marked purged,
     its mask (credentials) and its status."""
     items = [
-        *(ws.table.get(item_keys.credential(ws.id, cid)) for cid in made.credentials),
+        *(ws.table.get(credential_store.credential_key(ws.id, cid)) for cid in made.credentials),
         *(_trigger_record(ws.table, ws.id, tid) for tid in made.triggers),
-        *(ws.table.get(item_keys.agent_ui(ws.id, aid)) for aid in made.agent_uis),
+        *(ws.table.get(agent_ui_store.agent_ui_key(ws.id, aid)) for aid in made.agent_uis),
     ]
     return [
         (item["name"], "purged_at" in item, item.get("masked_content"), item["status"])

@@ -15,16 +15,19 @@ from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
 from infra.template import PhysicalResource
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.agent_uis import repository as agent_ui_store
 from railguard.api_keys.expiry import KeyExpiry
 from railguard.audit.trail import Actor, AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.credentials import Vault
+from railguard.credentials import repository as credential_store
 from railguard.crypto import passwords
 from railguard.crypto.envelope import Envelope, parse_envelope
 from railguard.crypto.sealing import SEALING_SHARDS
 from railguard.jobs import JobReport
 from railguard.store import Table
 from railguard.store import keys as item_keys
+from railguard.webhooks import repository as trigger_store
 from tests.support import accounts as a
 from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail
@@ -415,17 +418,17 @@ def test_retention_purges_past_the_period_keeping_tombstones_and_the_trail(
     assert purged["counts"].get("agent_ui_purged") == 1
     assert not any(name.endswith("_purged") for name in again["counts"])
     # And the secret material is gone while a tombstone remains, naming the resource
-    credential = table.get(item_keys.credential(owner.workspace, ids["credential"]))
+    credential = table.get(credential_store.credential_key(owner.workspace, ids["credential"]))
     assert credential is not None
     assert "ciphertext" not in credential
     assert credential["masked_content"] == "****"
     assert (credential["name"], credential["status"]) == ("old", "deleted")
     assert credential["purged_at"] == int(clock.now())
-    agent_ui = table.get(item_keys.agent_ui(owner.workspace, ids["agent_ui"]))
+    agent_ui = table.get(agent_ui_store.agent_ui_key(owner.workspace, ids["agent_ui"]))
     assert agent_ui is not None
     assert "pin_hash" not in agent_ui
     assert "purged_at" in agent_ui
-    pointer = table.get(item_keys.webhook_trigger_pointer(owner.workspace, ids["trigger"]))
+    pointer = table.get(trigger_store.pointer_key(owner.workspace, ids["trigger"]))
     assert pointer is not None
     record = table.get(item_keys.webhook_trigger(pointer["lookup_digest"]))
     assert record is not None
@@ -463,7 +466,7 @@ def test_a_credential_restored_in_time_is_never_purged(
     clock.advance(60 * DAY)
     run_job("retention")
     # Then the credential is whole
-    item = table.get(item_keys.credential(owner.workspace, created["id"]))
+    item = table.get(credential_store.credential_key(owner.workspace, created["id"]))
     assert item is not None
     assert "ciphertext" in item
     assert "purged_at" not in item
@@ -545,7 +548,7 @@ def test_rotation_seals_again_under_the_current_key_what_another_key_sealed(
 ) -> None:
     # Given a credential and a webhook trigger with a secret, sealed under the stack's key
     credential, trigger = _credential_and_trigger(client, owner, "sealed")
-    credential_key = item_keys.credential(owner.workspace, credential["id"])
+    credential_key = credential_store.credential_key(owner.workspace, credential["id"])
     old_arn = parse_envelope(table.get(credential_key)["ciphertext"]).key_id  # type: ignore[index]
     # When the stack's key changes and the rotation job runs, twice
     new_arn = request.getfixturevalue("new_kms_key")
@@ -557,7 +560,7 @@ def test_rotation_seals_again_under_the_current_key_what_another_key_sealed(
     stored = table.get(credential_key)
     assert stored is not None
     assert parse_envelope(stored["ciphertext"]).key_id == new_arn != old_arn
-    pointer = table.get(item_keys.webhook_trigger_pointer(owner.workspace, trigger["id"]))
+    pointer = table.get(trigger_store.pointer_key(owner.workspace, trigger["id"]))
     assert pointer is not None
     record = table.get(item_keys.webhook_trigger(pointer["lookup_digest"]))
     assert record is not None

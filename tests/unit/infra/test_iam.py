@@ -35,6 +35,7 @@ from infra.iam import (
 from infra.template import PseudoParameters, Template, load_template
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
+from railguard.agent_uis import repository as agent_ui_store
 from railguard.api_keys import EXPIRY_INDEX_PARTITION
 from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
 from railguard.crypto.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
@@ -46,6 +47,7 @@ from railguard.store import keys as item_keys
 from railguard.webhooks import SECRET_PURPOSE as WEBHOOK_SECRET
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from railguard.webhooks import TOKEN_PURPOSE as WEBHOOK_TOKEN
+from railguard.webhooks import repository as trigger_store
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 PSEUDO = PseudoParameters("eu-west-1", "111122223333", "railguard-test")
@@ -301,10 +303,10 @@ PARTITIONS = (
     item_keys.rate_window("s", 60, 0)[0],
     mfa_challenge_key("d1")[0],
     item_keys.webhook_trigger("d1")[0],
-    item_keys.webhook_delivery("t1", "d1")[0],
+    trigger_store.delivery_key("t1", "d1")[0],
     SERVER_KEYS,
-    item_keys.agent_ui_lookup("a1")[0],
-    item_keys.agent_ui_session("d1")[0],
+    agent_ui_store.lookup_key("a1")[0],
+    agent_ui_store.session_key("d1")[0],
     EXPIRY_INDEX_PARTITION,
     item_keys.DELETED_INDEX_PARTITION,
     item_keys.sweep_partition(0),

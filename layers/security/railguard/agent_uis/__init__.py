@@ -1,10 +1,10 @@
 """Agent UI deployments (contract section 9): an agent's chat page, optionally behind a PIN.
 
-Items (docs/data-model.md): the record `WS#<workspace_id> / AGENTUI#<id>` (name, agent, the PIN's
-peppered argon2id hash when there is one, `pin_version`, status, times), and the lookup
-`AGENTUI#<id> / LOOKUP` that names the workspace, because the public routes arrive with the
-deployment id alone. Both are written in one transaction with a check that the workspace is
-alive. Deletion is soft (`status = deleted`); the public routes treat a deleted deployment, or
+Items (docs/data-model.md, `railguard.agent_uis.repository`): the record in the workspace's
+partition (name, agent, the PIN's peppered argon2id hash when there is one, `pin_version`, status,
+times), and the lookup by deployment id that names the workspace, because the public routes arrive
+with the deployment id alone. Both are written in one transaction with a check that the workspace
+is alive. Deletion is soft (`status = deleted`); the public routes treat a deleted deployment, or
 one of a deleted workspace, as unknown (404 or 401).
 
 Unlocking. A PIN has 4 to 8 digits: at most 10^8 candidates, and 10^4 for the shortest, so a
@@ -35,12 +35,13 @@ import enum
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from railguard.access.network import budget_subject
 from railguard.access.plans import RateLimit
 from railguard.access.ratelimit import RateLimiter
 from railguard.access.throttle import FailureThrottle, Subject, ThrottleRule
+from railguard.agent_uis.repository import AgentUiRecord, AgentUiRepository, UnlockSession
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import (
@@ -54,16 +55,14 @@ from railguard.core.errors import (
 from railguard.core.ids import is_id, new_id
 from railguard.crypto import opaque_tokens, passwords
 from railguard.crypto.server_keys import KeyedHash
-from railguard.store import Item, Table, TransactItem
-from railguard.store import keys as item_keys
-from railguard.store.deletion import soft_deletion
-from railguard.workspaces import Listing, ResourceScope, is_live, still_live
+from railguard.store import Table
+from railguard.store.resources import project
+from railguard.workspaces import Listing, ResourceScope, still_live
 
 UNLOCK_TOKEN_PREFIX: Final = "rgu_"  # noqa: S105 - a prefix, not a secret
 SESSION_SECONDS: Final = 900
 PIN_MIN_DIGITS: Final = 4
 PIN_MAX_DIGITS: Final = 8
-AGENT_UI_PREFIX: Final = "AGENTUI#"
 
 UNLOCK_FAILURES_PER_ADDRESS = ThrottleRule("agent-ui-ip", limit=5, window_seconds=900)
 UNLOCK_FAILURES_PER_DEPLOYMENT = ThrottleRule("agent-ui-all", limit=50, window_seconds=3600)
@@ -127,19 +126,8 @@ class UnlockGrant:
         return f"UnlockGrant(expires_in={self.expires_in})"
 
 
-def _view(item: Item) -> AgentUiView:
-    return AgentUiView(
-        id=item["id"],
-        name=item["name"],
-        agent_id=item["agent_id"],
-        pin_protected="pin_hash" in item,
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-    )
-
-
-def _is_active(item: Item | None) -> bool:
-    return item is not None and item.get("status") == "active"
+def _view(record: AgentUiRecord) -> AgentUiView:
+    return project(AgentUiView, record)
 
 
 def _new_pin_version() -> str:
@@ -148,7 +136,7 @@ def _new_pin_version() -> str:
 
 class AgentUis:
     def __init__(self, table: Table, clock: Clock, audit: AuditTrail, *, pin_pepper: KeyedHash):
-        self._table = table
+        self._agent_uis = AgentUiRepository(table)
         self._clock = clock
         self._audit = audit
         self._pin_pepper = pin_pepper
@@ -158,36 +146,29 @@ class AgentUis:
     def _now(self) -> int:
         return int(self._clock.now())
 
-    def _hashed_pin(self, pin: str) -> Item:
-        """The record's attributes for a PIN: argon2id of its HMAC under the pepper key."""
-        return {
-            "pin_hash": passwords.hash_secret(self._pin_pepper.of(pin)),
-        }
+    def _hashed_pin(self, pin: str) -> str:
+        """A PIN as the record keeps it: argon2id of its HMAC under the pepper key."""
+        return passwords.hash_secret(self._pin_pepper.of(pin))
 
     # -- management (X-Workspace-ID; the permission table has admitted the principal) ---------
     def list_for(
         self, scope: ResourceScope, *, limit: int, cursor: str | None
     ) -> Listing[AgentUiView]:
-        page = self._table.query(
-            item_keys.workspace(scope.workspace_id)[0],
-            sk_prefix=AGENT_UI_PREFIX,
-            limit=limit,
-            cursor=cursor,
-            newest_first=True,  # ids are ULIDs: the sort key orders by creation
-            keep=_is_active,
-        )
-        return Listing([_view(item) for item in page.items], page.next_cursor)
+        page = self._agent_uis.list_page(scope.workspace_id, limit=limit, cursor=cursor)
+        return Listing([_view(record) for record in page.items], page.next_cursor)
 
     def get(self, scope: ResourceScope, agent_ui_id: str) -> AgentUiView:
-        return _view(self._active_item(scope, agent_ui_id))
+        return _view(self._active_record(scope, agent_ui_id))
 
-    def _active_item(self, scope: ResourceScope, agent_ui_id: str) -> Item:
-        if not is_id(agent_ui_id, "aui"):
+    def _active_record(self, scope: ResourceScope, agent_ui_id: str) -> AgentUiRecord:
+        record = (
+            self._agent_uis.get(scope.workspace_id, agent_ui_id)
+            if is_id(agent_ui_id, "aui")
+            else None
+        )
+        if record is None:
             raise NotFound("No such agent UI.")
-        item = self._table.get(item_keys.agent_ui(scope.workspace_id, agent_ui_id))
-        if item is None or item.get("status") != "active":
-            raise NotFound("No such agent UI.")
-        return item
+        return record
 
     def create(
         self, scope: ResourceScope, *, name: str, agent_id: str, pin: str | None
@@ -196,36 +177,25 @@ class AgentUis:
             check_pin(pin)
         now = self._now()
         agent_ui_id = new_id("aui")
-        pk, sk = item_keys.agent_ui(scope.workspace_id, agent_ui_id)
-        item: Item = {
-            "pk": pk,
-            "sk": sk,
-            "id": agent_ui_id,
-            "workspace_id": scope.workspace_id,
-            "name": name,
-            "agent_id": agent_id,
-            "pin_version": _new_pin_version(),
-            "status": "active",
-            "created_at": now,
-            "created_by": scope.actor,
-            "updated_at": now,
-        }
-        if pin is not None:
-            item |= self._hashed_pin(pin)
-        lookup_pk, lookup_sk = item_keys.agent_ui_lookup(agent_ui_id)
+        record = AgentUiRecord(
+            id=agent_ui_id,
+            workspace_id=scope.workspace_id,
+            name=name,
+            agent_id=agent_id,
+            pin_version=_new_pin_version(),
+            created_at=now,
+            updated_at=now,
+            pin_hash=self._hashed_pin(pin) if pin is not None else None,
+        )
         writes = [
             still_live(scope.workspace_id),
-            TransactItem.put(item, condition="attribute_not_exists(pk)"),
-            TransactItem.put(
-                {"pk": lookup_pk, "sk": lookup_sk, "workspace_id": scope.workspace_id},
-                condition="attribute_not_exists(pk)",
-            ),
+            *self._agent_uis.creation(record, created_by=scope.actor),
         ]
         try:
             self._audit.append(scope.event("agent_ui.created", agent_ui_id), writes)
         except AppendRefused:
             raise Conflict("The deployment could not be created; retry.") from None
-        return _view(item)
+        return _view(record)
 
     def update(
         self,
@@ -241,31 +211,15 @@ class AgentUis:
             raise NotFound("No such agent UI.")
         if isinstance(pin, str):
             check_pin(pin)
-        sets: dict[str, Any] = {}
-        removes: list[str] = []
-        if name is not None:
-            sets["name"] = name
-        if pin is not KEEP:
-            sets["pin_version"] = _new_pin_version()
-            if pin is None:
-                removes.append("pin_hash")
-            else:
-                sets |= self._hashed_pin(pin)
-        if not sets:
+        if name is None and pin is KEEP:
             return self.get(scope, agent_ui_id)
-        sets["updated_at"] = self._now()
-        expression = "SET " + ", ".join(f"#{field} = :{field}" for field in sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(f"#{field}" for field in removes)
-        names = {f"#{field}": field for field in [*sets, *removes]}
-        # Conditioned on the deployment being there and active: no write can resurrect a
-        # deleted one or create a stray item for an unknown id.
-        change = TransactItem.update_item(
-            item_keys.agent_ui(scope.workspace_id, agent_ui_id),
-            expression,
-            condition="#status = :active",
-            names={"#status": "status", **names},
-            values={":active": "active", **{f":{field}": v for field, v in sets.items()}},
+        change = self._agent_uis.change(
+            scope.workspace_id,
+            agent_ui_id,
+            now=self._now(),
+            name=name,
+            pin_version=None if pin is KEEP else _new_pin_version(),
+            pin_hash=self._hashed_pin(pin) if isinstance(pin, str) else None,
         )
         try:
             self._audit.append(scope.event("agent_ui.updated", agent_ui_id), [change])
@@ -277,12 +231,8 @@ class AgentUis:
         """Soft delete: gone from reads, and its unlocks and sessions stop at once."""
         if not is_id(agent_ui_id, "aui"):
             raise NotFound("No such agent UI.")
-        now = self._now()
-        deletion = soft_deletion(
-            item_keys.agent_ui(scope.workspace_id, agent_ui_id),
-            agent_ui_id,
-            now=now,
-            by=scope.actor,
+        deletion = self._agent_uis.deletion(
+            scope.workspace_id, agent_ui_id, now=self._now(), by=scope.actor
         )
         try:
             self._audit.append_protecting(scope.event("agent_ui.deleted", agent_ui_id), [deletion])
@@ -290,16 +240,6 @@ class AgentUis:
             raise NotFound("No such agent UI.") from None
 
     # -- the public side: unlock, and the unlocked session ---------------------------------------
-    def _live_record(self, workspace_id: str, agent_ui_id: str) -> Item | None:
-        """The deployment's record if it and its workspace are active (one BatchGetItem)."""
-        workspace_key = item_keys.workspace(workspace_id)
-        record_key = item_keys.agent_ui(workspace_id, agent_ui_id)
-        found = self._table.get_many([workspace_key, record_key])
-        record = found.get(record_key)
-        if not is_live(found.get(workspace_key)) or not _is_active(record):
-            return None
-        return record
-
     def unlock(self, agent_ui_id: str, pin: str | None, *, source_ip: str) -> UnlockGrant:
         """A session token for the deployment, given its PIN (none for a deployment without).
 
@@ -307,16 +247,14 @@ class AgentUis:
         (without a PIN: over the address's unlocks, `RateLimited`).
         Wrong or missing PIN: `WrongPin`, counted and audited.
         """
-        lookup = (
-            self._table.get(item_keys.agent_ui_lookup(agent_ui_id))
-            if is_id(agent_ui_id, "aui")
-            else None
+        workspace_id = (
+            self._agent_uis.workspace_of(agent_ui_id) if is_id(agent_ui_id, "aui") else None
         )
-        record = self._live_record(lookup["workspace_id"], agent_ui_id) if lookup else None
+        record = self._agent_uis.get_live(workspace_id, agent_ui_id) if workspace_id else None
         if record is None:
             raise NotFound("No such agent UI.")
         address = budget_subject(source_ip)
-        if "pin_hash" not in record:
+        if record.pin_hash is None:
             self._count_unlock_without_pin(agent_ui_id, address)
         else:
             budgets: list[Subject] = [
@@ -325,13 +263,13 @@ class AgentUis:
             ]
             reservation = self._throttle.reserve(budgets)
             # A PIN of the wrong shape cannot be right: never hashed, still counted.
-            if pin is None or not is_pin(pin) or not self._pin_matches(record, pin):
+            if pin is None or not is_pin(pin) or not self._pin_matches(record.pin_hash, pin):
                 self._audit.record(
                     AuditEvent(
                         "agent_ui.unlock_failed",
                         Actor("anonymous", source_ip),
                         agent_ui_id,
-                        workspace_id=record["workspace_id"],
+                        workspace_id=record.workspace_id,
                         details={"source_ip": source_ip},
                     )
                 )
@@ -346,25 +284,16 @@ class AgentUis:
         if not quota.allowed:
             raise RateLimited(quota.reset_seconds, "Too many unlocks; retry later.")
 
-    def _pin_matches(self, record: Item, pin: str) -> bool:
-        return passwords.verify_secret(record["pin_hash"], self._pin_pepper.of(pin))
+    def _pin_matches(self, pin_hash: str, pin: str) -> bool:
+        return passwords.verify_secret(pin_hash, self._pin_pepper.of(pin))
 
-    def _open_session(self, record: Item) -> UnlockGrant:
+    def _open_session(self, record: AgentUiRecord) -> UnlockGrant:
         token = opaque_tokens.new_token(UNLOCK_TOKEN_PREFIX)
-        expires_at = self._now() + SESSION_SECONDS
-        pk, sk = item_keys.agent_ui_session(opaque_tokens.digest(token))
-        self._table.put(
-            {
-                "pk": pk,
-                "sk": sk,
-                "agent_ui_id": record["id"],
-                "workspace_id": record["workspace_id"],
-                "pin_version": record["pin_version"],
-                "expires_at": expires_at,
-                "ttl": expires_at,
-                **item_keys.sweep_index(pk, expires_at),
-            },
-            condition="attribute_not_exists(pk)",
+        self._agent_uis.open_session(
+            opaque_tokens.digest(token),
+            UnlockSession(
+                record.id, record.workspace_id, record.pin_version, self._now() + SESSION_SECONDS
+            ),
         )
         return UnlockGrant(token, SESSION_SECONDS)
 
@@ -374,14 +303,14 @@ class AgentUis:
         `Unauthenticated`, the same for every reason."""
         if not opaque_tokens.is_well_formed(token, UNLOCK_TOKEN_PREFIX):
             raise Unauthenticated  # an access token or API key among them: no read at all
-        session = self._table.get(item_keys.agent_ui_session(opaque_tokens.digest(token)))
+        session = self._agent_uis.session(opaque_tokens.digest(token))
         if (
             session is None
-            or session["expires_at"] <= self._now()
-            or session["agent_ui_id"] != agent_ui_id  # the token's audience is one deployment
+            or session.expires_at <= self._now()
+            or session.agent_ui_id != agent_ui_id  # the token's audience is one deployment
         ):
             raise Unauthenticated
-        record = self._live_record(session["workspace_id"], agent_ui_id)
-        if record is None or not hmac.compare_digest(record["pin_version"], session["pin_version"]):
+        record = self._agent_uis.get_live(session.workspace_id, agent_ui_id)
+        if record is None or not hmac.compare_digest(record.pin_version, session.pin_version):
             raise Unauthenticated
-        return SessionView(id=record["id"], name=record["name"], agent_id=record["agent_id"])
+        return SessionView(id=record.id, name=record.name, agent_id=record.agent_id)

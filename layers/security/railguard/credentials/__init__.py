@@ -20,22 +20,23 @@ naming the credential by id and name and the fields that changed, never a value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from railguard.access.idempotency import IdempotencyKey, RepeatRaced
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, NotFound
 from railguard.core.ids import new_id
+from railguard.credentials.repository import (
+    CredentialRecord,
+    CredentialRepository,
+    CredentialView,
+)
 from railguard.crypto.envelope import Envelope, SecretOwner
-from railguard.crypto.sealing import sealed_attributes
-from railguard.store import Item, Table, TransactItem
-from railguard.store import keys as item_keys
-from railguard.store.deletion import soft_deletion
-from railguard.workspaces import Listing, ResourceScope, is_live, still_live
+from railguard.store import Table, TransactItem
+from railguard.store.resources import project
+from railguard.workspaces import Listing, ResourceScope, still_live
 
-CREDENTIAL_PREFIX = "CREDENTIAL#"
 ENVELOPE_PURPOSE = "credential"
 _MASK_VISIBLE = 4
 _MASK_MIN_LENGTH = 16
@@ -52,18 +53,8 @@ def owner_of(workspace_id: str, credential_id: str) -> SecretOwner:
     return SecretOwner(ENVELOPE_PURPOSE, workspace_id, credential_id)
 
 
-@dataclass(frozen=True)
-class CredentialView:
-    id: str
-    name: str
-    type: str
-    category: str | None
-    description: str | None
-    masked_content: str
-    is_default: bool
-    created_at: int
-    updated_at: int
-    deleted_at: int | None
+def _no_such_credential() -> NotFound:
+    return NotFound("No such credential.")
 
 
 @dataclass(frozen=True)
@@ -79,28 +70,8 @@ class NewCredential:
         return f"NewCredential(name={self.name!r}, type={self.type!r}, value=<redacted>)"
 
 
-def _view(item: Item) -> CredentialView:
-    return CredentialView(
-        id=item["id"],
-        name=item["name"],
-        type=item["type"],
-        category=item.get("category"),
-        description=item.get("description"),
-        masked_content=item["masked_content"],
-        is_default=bool(item.get("is_default")),
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        deleted_at=item.get("deleted_at"),
-    )
-
-
-def _default_removal(scope: ResourceScope, item: Item) -> TransactItem:
-    """Removes the type's default pointer, on condition that it still names this credential."""
-    return TransactItem.delete(
-        item_keys.credential_default(scope.workspace_id, item["type"]),
-        condition="credential_id = :id",
-        values={":id": item["id"]},
-    )
+def _view(record: CredentialRecord) -> CredentialView:
+    return project(CredentialView, record)
 
 
 class Credentials:
@@ -114,35 +85,33 @@ class Credentials:
         retention_seconds: int,
     ):
         self._table = table
+        self._credentials = CredentialRepository(table)
         self._envelope = envelope
         self._clock = clock
         self._audit = audit
         self._retention_seconds = retention_seconds
 
     # -- reads (never decrypt) ---------------------------------------------------------------
-    def _item(self, scope: ResourceScope, credential_id: str, *, deleted: bool = False) -> Item:
-        item = self._table.get(item_keys.credential(scope.workspace_id, credential_id))
-        if item is None or (item["status"] == "deleted") != deleted:
-            raise NotFound("No such credential.")
-        return item
+    def _record(
+        self, scope: ResourceScope, credential_id: str, *, deleted: bool = False
+    ) -> CredentialRecord:
+        record = self._credentials.get(scope.workspace_id, credential_id)
+        if record is None or record.active == deleted:
+            raise _no_such_credential()
+        return record
 
     def list_for(
         self, scope: ResourceScope, *, include_deleted: bool, limit: int, cursor: str | None
     ) -> Listing[CredentialView]:
         if include_deleted and not scope.manager:
             raise Forbidden("Only owners and admins can list deleted credentials.")
-        page = self._table.query(
-            item_keys.workspace(scope.workspace_id)[0],
-            sk_prefix=CREDENTIAL_PREFIX,
-            limit=limit,
-            cursor=cursor,
-            newest_first=True,
-            keep=lambda item: include_deleted or item["status"] == "active",
+        page = self._credentials.list_page(
+            scope.workspace_id, include_deleted=include_deleted, limit=limit, cursor=cursor
         )
-        return Listing([_view(item) for item in page.items], page.next_cursor)
+        return Listing([_view(record) for record in page.items], page.next_cursor)
 
     def get(self, scope: ResourceScope, credential_id: str) -> CredentialView:
-        return _view(self._item(scope, credential_id))
+        return _view(self._record(scope, credential_id))
 
     # -- writes ------------------------------------------------------------------------------
     def create(
@@ -159,34 +128,30 @@ class Credentials:
             if earlier is not None:
                 return self.get(scope, earlier)
         credential_id = new_id("cred")
-        pk, sk = item_keys.credential(scope.workspace_id, credential_id)
-        item: Item = {
-            "pk": pk,
-            "sk": sk,
-            "id": credential_id,
-            "name": new.name,
-            "type": new.type,
-            "category": new.category,
-            "description": new.description,
-            "masked_content": mask(new.value),
-            "ciphertext": self._envelope.encrypt(
-                new.value.encode(), owner_of(scope.workspace_id, credential_id)
-            ),
-            "is_default": False,
-            "status": "active",
-            "created_at": now,
-            "created_by": scope.actor,
-            "updated_at": now,
-        }
         owner = owner_of(scope.workspace_id, credential_id)
-        item |= sealed_attributes((pk, sk), {"ciphertext": (item["ciphertext"], owner)})
+        record = CredentialRecord(
+            workspace_id=scope.workspace_id,
+            id=credential_id,
+            name=new.name,
+            type=new.type,
+            category=new.category,
+            description=new.description,
+            masked_content=mask(new.value),
+            is_default=new.is_default,
+            active=True,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+            ciphertext=self._envelope.encrypt(new.value.encode(), owner),
+        )
         writes = [
             still_live(scope.workspace_id),
-            TransactItem.put(item, condition="attribute_not_exists(pk)"),
+            self._credentials.creation(record, created_by=scope.actor, owner=owner),
         ]
         if new.is_default:
-            item["is_default"] = True
-            writes.extend(self._default_moves(scope, new.type, credential_id, now))
+            writes.extend(
+                self._credentials.default_moves(scope.workspace_id, new.type, credential_id, now)
+            )
         if idempotency is not None:
             writes.append(idempotency.remembered(scope.workspace_id, credential_id, now))
         event = scope.event(
@@ -198,7 +163,7 @@ class Credentials:
             return self.create(scope, new, idempotency)  # its twin won: answer as it did
         except AppendRefused:
             raise Conflict("The default changed at the same time; retry.") from None
-        return _view(item)
+        return _view(record)
 
     def update(
         self,
@@ -210,137 +175,88 @@ class Credentials:
         value: str | None = None,
         is_default: bool | None = None,
     ) -> CredentialView:
-        item = self._item(scope, credential_id)
+        record = self._record(scope, credential_id)
         now = int(self._clock.now())
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = name
-        if description is not None:
-            changes["description"] = description
+        owner = owner_of(scope.workspace_id, credential_id)
+        changed = replace(
+            record,
+            name=record.name if name is None else name,
+            description=record.description if description is None else description,
+        )
         if value is not None:
             # A new value gets a new data key: encrypt() asks KMS for one per secret.
-            owner = owner_of(scope.workspace_id, credential_id)
-            sealed = self._envelope.encrypt(value.encode(), owner)
-            changes["ciphertext"] = sealed
-            changes |= sealed_attributes((item["pk"], item["sk"]), {"ciphertext": (sealed, owner)})
-            changes["masked_content"] = mask(value)
+            changed = replace(
+                changed,
+                ciphertext=self._envelope.encrypt(value.encode(), owner),
+                masked_content=mask(value),
+            )
         # What changed, by field name, for the audit event: never the value itself.
-        changed = [
+        fields = [
             field
             for field, given in (("name", name), ("description", description), ("value", value))
             if given is not None
         ]
         default_writes: list[TransactItem] = []
-        if is_default is True and not item.get("is_default"):
-            changes["is_default"] = True
-            default_writes = self._default_moves(scope, item["type"], credential_id, now)
-            changed.append("is_default")
-        elif is_default is False and item.get("is_default"):
-            changes["is_default"] = False
-            default_writes = [_default_removal(scope, item)]
-            changed.append("is_default")
-        if not changes:
-            return _view(item)
-        changes["updated_at"] = now
+        if is_default is not None and is_default != record.is_default:
+            changed = replace(changed, is_default=is_default)
+            default_writes = (
+                self._credentials.default_moves(scope.workspace_id, record.type, credential_id, now)
+                if is_default
+                else [self._credentials.default_removal(record)]
+            )
+            fields.append("is_default")
+        if not fields:
+            return _view(record)
+        changed = replace(changed, updated_at=now)
         # The fields, the default's move and the event: one transaction, so all or none.
-        change = TransactItem.update_item(
-            (item["pk"], item["sk"]),
-            "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
-            condition="#status = :active",
-            names={"#status": "status", **{f"#{field}": field for field in changes}},
-            values={":active": "active", **{f":{field}": v for field, v in changes.items()}},
-            fails_as=lambda: NotFound("No such credential."),  # deleted meanwhile
+        change = self._credentials.change(
+            record,
+            changed,
+            owner=owner,
+            fails_as=_no_such_credential,  # deleted meanwhile
         )
         event = scope.event(
-            "credential.updated",
-            item["id"],
-            {"name": str(changes.get("name", item["name"])), "fields": " ".join(changed)},
+            "credential.updated", record.id, {"name": changed.name, "fields": " ".join(fields)}
         )
         try:
             self._audit.append(event, with_writes=[change, *default_writes])
         except AppendRefused:
             raise Conflict("The default changed at the same time; retry.") from None
-        return _view({**item, **changes})
+        return _view(changed)
 
     def set_default(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         return self.update(scope, credential_id, is_default=True)
 
-    def _default_moves(
-        self, scope: ResourceScope, credential_type: str, credential_id: str, now: int
-    ) -> list[TransactItem]:
-        """The writes that make `credential_id` its type's default: the pointer, conditioned on
-        what it named when read, and the previous default's flag cleared."""
-        pointer_key = item_keys.credential_default(scope.workspace_id, credential_type)
-        pointer = self._table.get(pointer_key)
-        previous = pointer["credential_id"] if pointer else None
-        writes = [
-            TransactItem.put(
-                {"pk": pointer_key[0], "sk": pointer_key[1], "credential_id": credential_id},
-                condition=("credential_id = :previous" if previous else "attribute_not_exists(pk)"),
-                values={":previous": previous} if previous else {},
-            )
-        ]
-        if previous and previous != credential_id:
-            writes.append(
-                TransactItem.update_item(
-                    item_keys.credential(scope.workspace_id, previous),
-                    "SET is_default = :false, updated_at = :now",
-                    condition="attribute_exists(pk)",
-                    values={":false": False, ":now": now},
-                )
-            )
-        return writes
-
     def delete(self, scope: ResourceScope, credential_id: str) -> None:
         """Soft delete: gone from reads, kept (ciphertext included) for restore and audit."""
-        item = self._item(scope, credential_id)
+        record = self._record(scope, credential_id)
         now = int(self._clock.now())
-        writes = [
-            soft_deletion(
-                (item["pk"], item["sk"]),
-                credential_id,
-                now=now,
-                by=scope.actor,
-                also={"is_default": False},
-            )
-        ]
-        if item.get("is_default"):
-            writes.append(_default_removal(scope, item))
-        event = scope.event("credential.deleted", credential_id, {"name": item["name"]})
+        writes = self._credentials.deletion(record, now=now, by=scope.actor)
+        event = scope.event("credential.deleted", credential_id, {"name": record.name})
         try:
             self._audit.append_protecting(event, writes)
         except AppendRefused:
-            raise NotFound("No such credential.") from None
+            raise _no_such_credential() from None
 
     def restore(self, scope: ResourceScope, credential_id: str) -> CredentialView:
         """Back from a soft delete within the retention period (not as the default), else 404."""
-        item = self._item(scope, credential_id, deleted=True)
+        record = self._record(scope, credential_id, deleted=True)
         now = int(self._clock.now())
-        if now - item["deleted_at"] >= self._retention_seconds or "ciphertext" not in item:
-            raise NotFound("No such credential.")
-        restoration = TransactItem.update_item(
-            (item["pk"], item["sk"]),
-            "SET #status = :active, updated_at = :now"
-            " REMOVE deleted_at, deleted_by, gsi1pk, gsi1sk",
-            # Still holding its value: a purge between the read and now leaves a tombstone.
-            condition="#status = :deleted AND deleted_at > :oldest"
-            " AND attribute_exists(ciphertext)",
-            names={"#status": "status"},
-            values={
-                ":active": "active",
-                ":deleted": "deleted",
-                ":now": now,
-                ":oldest": now - self._retention_seconds,
-            },
+        deleted_at = record.deleted_at
+        if (
+            deleted_at is None
+            or now - deleted_at >= self._retention_seconds
+            or record.ciphertext is None
+        ):
+            raise _no_such_credential()
+        restoration, restored = self._credentials.restoration(
+            record, now=now, deleted_since=now - self._retention_seconds
         )
-        event = scope.event("credential.restored", credential_id, {"name": item["name"]})
+        event = scope.event("credential.restored", credential_id, {"name": record.name})
         try:
             self._audit.append(event, with_writes=[restoration])
         except AppendRefused:
-            raise NotFound("No such credential.") from None
-        restored = {**item, "status": "active", "updated_at": now}
-        for removed in ("deleted_at", "deleted_by", "gsi1pk", "gsi1sk"):
-            restored.pop(removed, None)
+            raise _no_such_credential() from None
         return _view(restored)
 
 
@@ -349,17 +265,14 @@ class Vault:
     route; every reveal is recorded."""
 
     def __init__(self, table: Table, envelope: Envelope, audit: AuditTrail):
-        self._table = table
+        self._credentials = CredentialRepository(table)
         self._envelope = envelope
         self._audit = audit
 
     def reveal(self, workspace_id: str, credential_id: str, *, actor: Actor, reason: str) -> str:
-        workspace_key = item_keys.workspace(workspace_id)
-        credential_key = item_keys.credential(workspace_id, credential_id)
-        found = self._table.get_many([workspace_key, credential_key])
-        item = found.get(credential_key)
-        if not is_live(found.get(workspace_key)) or item is None or item["status"] != "active":
-            raise NotFound("No such credential.")
+        record = self._credentials.get_live(workspace_id, credential_id)
+        if record is None or record.ciphertext is None:
+            raise _no_such_credential()
         # Recorded before the value is decrypted, on condition that the credential is still
         # active: a reveal that cannot be recorded does not happen (503), and one is never
         # recorded for a credential deleted meanwhile. A reveal writes nothing else.
@@ -368,18 +281,9 @@ class Vault:
                 AuditEvent(
                     "credential.revealed", actor, credential_id, workspace_id, {"reason": reason}
                 ),
-                [
-                    TransactItem.check(
-                        credential_key,
-                        "#status = :active",
-                        names={"#status": "status"},
-                        values={":active": "active"},
-                    )
-                ],
+                [self._credentials.active_check(record)],
             )
         except AppendRefused:
-            raise NotFound("No such credential.") from None
-        plaintext = self._envelope.decrypt(
-            item["ciphertext"], owner_of(workspace_id, credential_id)
-        )
+            raise _no_such_credential() from None
+        plaintext = self._envelope.decrypt(record.ciphertext, owner_of(workspace_id, credential_id))
         return plaintext.decode()

@@ -1,8 +1,8 @@
-"""Item keys of the single-table design (docs/data-model.md) that more than one package uses.
+"""Item keys of the single-table design (docs/data-model.md) that more than one package reads.
 
-A resource's own keys are built by its repository (e.g. `railguard.identity.mfa_repository`);
-the keys here are those other packages read too, so a workspace-scoped key cannot be built
-without its workspace id.
+A resource's own keys are built in its repository (e.g. `railguard.credentials.repository`);
+either way a key is built in one place, so the map in the docs and the code cannot drift apart,
+and a workspace-scoped key cannot be built without its workspace id.
 """
 
 from __future__ import annotations
@@ -69,13 +69,6 @@ def rate_window(subject: str, window_seconds: int, window_start: int) -> ItemKey
     return (f"RATE#{subject}", f"WINDOW#{window_seconds}#{window_start}")
 
 
-def credential(workspace_id: str, credential_id: str) -> ItemKey:
-    return (f"WS#{workspace_id}", f"CREDENTIAL#{credential_id}")
-
-
-def credential_default(workspace_id: str, credential_type: str) -> ItemKey:
-    """Names the default credential of one type in a workspace (at most one, by construction)."""
-    return (f"WS#{workspace_id}", f"CREDDEFAULT#{credential_type}")
 
 
 def webhook_trigger(lookup_digest: str) -> ItemKey:
@@ -83,38 +76,14 @@ def webhook_trigger(lookup_digest: str) -> ItemKey:
     return (f"WEBHOOK#{lookup_digest}", "TRIGGER")
 
 
-def webhook_trigger_pointer(workspace_id: str, trigger_id: str) -> ItemKey:
-    """A workspace's entry for one of its triggers: lists them and finds them by id."""
-    return (f"WS#{workspace_id}", f"TRIGGER#{trigger_id}")
-
-
 def idempotency(workspace_id: str, key_digest: str) -> ItemKey:
     """A creation's Idempotency-Key (by digest of the caller and the key), for a day."""
     return (f"WS#{workspace_id}", f"IDEMPOTENCY#{key_digest}")
 
 
-def webhook_delivery(trigger_id: str, signature_digest: str) -> ItemKey:
-    """A signed trigger call seen within the timestamp window: a second one is a replay."""
-    return (f"WEBHOOKSEEN#{trigger_id}", signature_digest)
-
-
 def server_key(name: str) -> ItemKey:
     """A key the service made for itself (e.g. the one that hashes trigger tokens), sealed."""
     return ("SERVER_KEY", name)
-
-
-def agent_ui(workspace_id: str, agent_ui_id: str) -> ItemKey:
-    return (f"WS#{workspace_id}", f"AGENTUI#{agent_ui_id}")
-
-
-def agent_ui_lookup(agent_ui_id: str) -> ItemKey:
-    """Which workspace a deployment is in, for its public routes (which name no workspace)."""
-    return (f"AGENTUI#{agent_ui_id}", "LOOKUP")
-
-
-def agent_ui_session(token_digest: str) -> ItemKey:
-    """A session opened by unlocking a deployment, found by the digest of its token."""
-    return (f"AGENTUISESSION#{token_digest}", "SESSION")
 
 
 # The retention job's sweep index (gsi2, keys only, which also holds the anchor job's work list

@@ -1,14 +1,14 @@
 """Webhook triggers (contract section 8): a token (`wht_...`) that lets an outside system start an
 agent, optionally with HMAC-signed calls, and nothing else.
 
-Two items per trigger, as for API keys (docs/data-model.md). The record, under
-`WEBHOOK#<keyed hash of the token>`, is the one copy of the trigger's state: a call finds it from
-the token with one GetItem and no KMS call, since the keyed hash is an HMAC under a server key
-(`railguard.crypto.server_keys`) unsealed once per instance. A pointer in the workspace holds that
-hash, so triggers are listed and found by id there. The token and the signing secret (`whsec_...`)
-are also kept envelope-encrypted, bound to the workspace and the trigger, and never returned after
-creation (or rotation, for the token). Rotation moves the record to the new token's hash in one
-transaction, so the old token stops at once.
+Two items per trigger, as for API keys (docs/data-model.md, `railguard.webhooks.repository`). The
+record, keyed by the keyed hash of the token, is the one copy of the trigger's state: a call finds
+it from the token with one GetItem and no KMS call, since the keyed hash is an HMAC under a server
+key (`railguard.crypto.server_keys`) unsealed once per instance. A pointer in the workspace holds
+that hash, so triggers are listed and found by id there. The token and the signing secret
+(`whsec_...`) are also kept envelope-encrypted, bound to the workspace and the trigger, and never
+returned after creation (or rotation, for the token). Rotation moves the record to the new token's
+hash in one transaction, so the old token stops at once.
 
 A call: the token's shape and checksum, the record, its workspace live (a deleted workspace's
 tokens are unknown; its triggers are many, so this is checked at use, from a 2-second cache,
@@ -24,14 +24,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from railguard.access.idempotency import IdempotencyKey, RepeatRaced
 from railguard.access.network import budget_subject
 from railguard.access.plans import RateLimit
 from railguard.access.ratelimit import RateLimiter
-from railguard.access.usage import note_last_use
 from railguard.audit.trail import AppendRefused, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import (
@@ -47,18 +46,10 @@ from railguard.core.events import EventBus
 from railguard.core.ids import new_id
 from railguard.crypto import opaque_tokens
 from railguard.crypto.envelope import Envelope, SecretOwner
-from railguard.crypto.sealing import sealed_attributes
 from railguard.crypto.server_keys import KeyedHash
-from railguard.store import (
-    ConditionFailed,
-    Item,
-    ItemKey,
-    Table,
-    TransactItem,
-)
-from railguard.store import keys as item_keys
-from railguard.store.deletion import soft_deletion
-from railguard.store.pointers import follow, follow_page
+from railguard.store import Table
+from railguard.store.resources import project
+from railguard.webhooks.repository import SealedFor, TriggerRecord, TriggerRepository
 from railguard.workspaces import Listing, LiveWorkspaces, ResourceScope, still_live
 
 TOKEN_PREFIX = "wht_"  # noqa: S105 - a prefix, not a secret
@@ -67,7 +58,6 @@ TOKEN_LOOKUP_KEY_NAME = "webhook-token-lookup"  # noqa: S105 - a key's name
 # The KMS encryption context's purpose of a trigger's sealed token and signing secret.
 TOKEN_PURPOSE = "webhook-token"  # noqa: S105 - a purpose's name
 SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - a purpose's name
-POINTER_PREFIX = "TRIGGER#"
 SIGNATURE_WINDOW_SECONDS = 300
 CALLS_PER_SOURCE = RateLimit(requests=30, window_seconds=60)
 EVENT_SOURCE = "railguard.webhooks"
@@ -82,13 +72,10 @@ def _secret_owner(workspace_id: str, trigger_id: str) -> SecretOwner:
     return SecretOwner(SECRET_PURPOSE, workspace_id, trigger_id)
 
 
-def _with_sealing(record: Item) -> Item:
-    """The record with what the rotation job needs to seal its token (and secret) again."""
-    workspace_id, trigger_id = record["workspace_id"], record["id"]
-    sealed = {"token": (record["token"], _token_owner(workspace_id, trigger_id))}
-    if "secret" in record:
-        sealed["secret"] = (record["secret"], _secret_owner(workspace_id, trigger_id))
-    return record | sealed_attributes((record["pk"], record["sk"]), sealed)
+def _sealed_for(workspace_id: str, trigger_id: str) -> SealedFor:
+    return SealedFor(
+        _token_owner(workspace_id, trigger_id), _secret_owner(workspace_id, trigger_id)
+    )
 
 
 def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -134,22 +121,16 @@ class IssuedTrigger:
         return f"IssuedTrigger(id={self.view.id!r}, token=<redacted>)"
 
 
-def _record_key(pointer: Item) -> ItemKey:
-    return item_keys.webhook_trigger(pointer["lookup_digest"])
+@dataclass(frozen=True)
+class _NewToken:
+    value: str = field(repr=False)
+    lookup_digest: str  # its keyed hash, which finds the record
+    sealed: bytes = field(repr=False)
+    prefix: str  # what is shown of it
 
 
-def _view(record: Item) -> TriggerView:
-    return TriggerView(
-        id=record["id"],
-        name=record["name"],
-        agent_id=record["agent_id"],
-        token_prefix=record["token_prefix"],
-        is_active=bool(record["is_active"]),
-        has_secret="secret" in record,
-        created_at=record["created_at"],
-        updated_at=record["updated_at"],
-        last_used_at=record.get("last_used_at"),
-    )
+def _view(record: TriggerRecord) -> TriggerView:
+    return project(TriggerView, record)
 
 
 class WebhookTriggers:
@@ -159,57 +140,39 @@ class WebhookTriggers:
         self, table: Table, envelope: Envelope, clock: Clock, lookup: TokenLookup, audit: AuditTrail
     ):
         self._table = table
+        self._triggers = TriggerRepository(table)
         self._envelope = envelope
         self._clock = clock
         self._lookup = lookup
         self._audit = audit
 
-    def _found(self, scope: ResourceScope, trigger_id: str) -> tuple[str, Item]:
-        """The trigger's lookup hash and record, or 404 (deleted, or another workspace's)."""
-        found = follow(
-            self._table,
-            item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
-            _record_key,
-        )
-        if found is None:
+    def _record(self, scope: ResourceScope, trigger_id: str) -> TriggerRecord:
+        """The trigger's record, or 404 (deleted, or another workspace's)."""
+        record = self._triggers.find(scope.workspace_id, trigger_id)
+        if record is None or record.workspace_id != scope.workspace_id or record.deleted:
             raise NotFound("No such webhook trigger.")
-        pointer, record = found
-        if record["workspace_id"] != scope.workspace_id or record["status"] != "active":
-            raise NotFound("No such webhook trigger.")
-        return pointer["lookup_digest"], record
-
-    def _record(self, scope: ResourceScope, trigger_id: str) -> Item:
-        return self._found(scope, trigger_id)[1]
+        return record
 
     # -- reads -----------------------------------------------------------------------------
     def list_for(
         self, scope: ResourceScope, *, limit: int, cursor: str | None
     ) -> Listing[TriggerView]:
-        page = follow_page(
-            self._table,
-            item_keys.workspace(scope.workspace_id)[0],
-            POINTER_PREFIX,
-            _record_key,
-            limit=limit,
-            cursor=cursor,
-        )
-        views = [_view(record) for record in page.items if record["status"] == "active"]
+        page = self._triggers.list_page(scope.workspace_id, limit=limit, cursor=cursor)
+        views = [_view(record) for record in page.items if not record.deleted]
         return Listing(views, page.next_cursor)
 
     def get(self, scope: ResourceScope, trigger_id: str) -> TriggerView:
         return _view(self._record(scope, trigger_id))
 
     # -- writes ----------------------------------------------------------------------------
-    def _sealed_token(self, scope: ResourceScope, trigger_id: str) -> tuple[str, str, Item]:
-        """A new token, its lookup hash, and the record attributes that hold it."""
+    def _new_token(self, scope: ResourceScope, trigger_id: str) -> _NewToken:
         token = opaque_tokens.new_token(TOKEN_PREFIX)
-        attributes: Item = {
-            "token": self._envelope.encrypt(
-                token.encode(), _token_owner(scope.workspace_id, trigger_id)
-            ),
-            "token_prefix": opaque_tokens.display_prefix(token, TOKEN_PREFIX),
-        }
-        return token, self._lookup.for_new_token(token), attributes
+        return _NewToken(
+            token,
+            self._lookup.for_new_token(token),
+            self._envelope.encrypt(token.encode(), _token_owner(scope.workspace_id, trigger_id)),
+            opaque_tokens.display_prefix(token, TOKEN_PREFIX),
+        )
 
     def create(
         self,
@@ -225,35 +188,32 @@ class WebhookTriggers:
         if idempotency is not None:
             idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
         trigger_id = new_id("trg")
-        token, digest, token_attributes = self._sealed_token(scope, trigger_id)
-        pk, sk = item_keys.webhook_trigger(digest)
-        record: Item = {
-            "pk": pk,
-            "sk": sk,
-            "id": trigger_id,
-            "workspace_id": scope.workspace_id,
-            "name": name,
-            "agent_id": agent_id,
-            "is_active": is_active,
-            "status": "active",
-            **token_attributes,
-            "created_at": now,
-            "created_by": scope.actor,
-            "updated_at": now,
-        }
+        token = self._new_token(scope, trigger_id)
         secret = opaque_tokens.new_token(SECRET_PREFIX) if generate_secret else None
-        if secret is not None:
-            record["secret"] = self._envelope.encrypt(
-                secret.encode(), _secret_owner(scope.workspace_id, trigger_id)
-            )
-        pointer_pk, pointer_sk = item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id)
+        record = TriggerRecord(
+            id=trigger_id,
+            workspace_id=scope.workspace_id,
+            name=name,
+            agent_id=agent_id,
+            is_active=is_active,
+            deleted=False,
+            lookup_digest=token.lookup_digest,
+            token=token.sealed,
+            token_prefix=token.prefix,
+            created_at=now,
+            created_by=scope.actor,
+            updated_at=now,
+            secret=(
+                self._envelope.encrypt(
+                    secret.encode(), _secret_owner(scope.workspace_id, trigger_id)
+                )
+                if secret is not None
+                else None
+            ),
+        )
         writes = [
             still_live(scope.workspace_id),
-            TransactItem.put(_with_sealing(record), condition="attribute_not_exists(pk)"),
-            TransactItem.put(
-                {"pk": pointer_pk, "sk": pointer_sk, "lookup_digest": digest},
-                condition="attribute_not_exists(pk)",
-            ),
+            *self._triggers.creation(record, _sealed_for(scope.workspace_id, trigger_id)),
         ]
         if idempotency is not None:
             writes.append(idempotency.remembered(scope.workspace_id, trigger_id, now))
@@ -263,38 +223,33 @@ class WebhookTriggers:
             if isinstance(refused, RepeatRaced) and idempotency is not None:
                 idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
             raise Conflict("The workspace changed at the same time; retry.") from None
-        return IssuedTrigger(_view(record), token, secret)
+        return IssuedTrigger(_view(record), token.value, secret)
 
     def update(
         self, scope: ResourceScope, trigger_id: str, *, name: str | None, is_active: bool | None
     ) -> TriggerView:
         record = self._record(scope, trigger_id)
-        changes: dict[str, Any] = {
-            field: value
-            for field, value in (("name", name), ("is_active", is_active))
-            if value is not None
-        }
-        if not changes:
+        if name is None and is_active is None:
             return _view(record)
-        changes["updated_at"] = int(self._clock.now())
-        change = TransactItem.update_item(
-            (record["pk"], record["sk"]),
-            "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
-            condition="#status = :active",
-            names={"#status": "status", **{f"#{field}": field for field in changes}},
-            values={":active": "active", **{f":{k}": v for k, v in changes.items()}},
+        changed = replace(
+            record,
+            name=record.name if name is None else name,
+            is_active=record.is_active if is_active is None else is_active,
+            updated_at=int(self._clock.now()),
         )
         try:
-            self._audit.append(scope.event("webhook_trigger.updated", trigger_id), [change])
+            self._audit.append(
+                scope.event("webhook_trigger.updated", trigger_id),
+                [self._triggers.change(record, changed)],
+            )
         except AppendRefused:
             raise NotFound("No such webhook trigger.") from None
-        return _view({**record, **changes})
+        return _view(changed)
 
     def delete(self, scope: ResourceScope, trigger_id: str) -> None:
         """Soft: the token stops at once; the record is kept, for audit."""
         record = self._record(scope, trigger_id)
-        now = int(self._clock.now())
-        deletion = soft_deletion((record["pk"], record["sk"]), trigger_id, now=now, by=scope.actor)
+        deletion = self._triggers.deletion(record, now=int(self._clock.now()), by=scope.actor)
         try:
             self._audit.append_protecting(
                 scope.event("webhook_trigger.deleted", trigger_id), [deletion]
@@ -304,31 +259,23 @@ class WebhookTriggers:
 
     def rotate_token(self, scope: ResourceScope, trigger_id: str) -> str:
         """A new token; the old one stops at once (its record moves to the new token's hash)."""
-        old_digest, record = self._found(scope, trigger_id)
-        now = int(self._clock.now())
-        token, digest, token_attributes = self._sealed_token(scope, trigger_id)
-        pk, sk = item_keys.webhook_trigger(digest)
-        moved = _with_sealing({**record, **token_attributes, "pk": pk, "sk": sk, "updated_at": now})
-        writes = [
-            TransactItem.put(moved, condition="attribute_not_exists(pk)"),
-            TransactItem.delete(
-                (record["pk"], record["sk"]),
-                condition="#status = :active",
-                names={"#status": "status"},
-                values={":active": "active"},
-            ),
-            TransactItem.update_item(
-                item_keys.webhook_trigger_pointer(scope.workspace_id, trigger_id),
-                "SET lookup_digest = :new",
-                condition="lookup_digest = :old",
-                values={":new": digest, ":old": old_digest},
-            ),
-        ]
+        record = self._record(scope, trigger_id)
+        token = self._new_token(scope, trigger_id)
+        moved = replace(
+            record,
+            lookup_digest=token.lookup_digest,
+            token=token.sealed,
+            token_prefix=token.prefix,
+            updated_at=int(self._clock.now()),
+        )
+        writes = self._triggers.token_move(
+            record, moved, _sealed_for(scope.workspace_id, trigger_id)
+        )
         try:
             self._audit.append(scope.event("webhook_trigger.token_rotated", trigger_id), writes)
         except AppendRefused:
             raise Conflict("The trigger changed at the same time; retry.") from None
-        return token
+        return token.value
 
 
 @dataclass(frozen=True)
@@ -357,7 +304,7 @@ class TriggerIngress:
         lookup: TokenLookup,
         bus: EventBus,
     ):
-        self._table = table
+        self._triggers = TriggerRepository(table)
         self._envelope = envelope
         self._clock = clock
         self._lookup = lookup
@@ -368,17 +315,15 @@ class TriggerIngress:
     def accept(self, call: TriggerCall) -> str:
         """The id of the event published for the call, or a typed refusal."""
         record = self._find(call.token)
-        trigger_id, workspace_id = record["id"], record["workspace_id"]
+        trigger_id, workspace_id = record.id, record.workspace_id
         source = budget_subject(call.source_ip)
         quota = self._rate_limiter.take(f"webhook:{trigger_id}:{source}", CALLS_PER_SOURCE)
         if not quota.allowed:
             raise RateLimited(quota.reset_seconds, "Too many calls of this trigger; retry later.")
-        if not record["is_active"]:
+        if not record.is_active:
             raise Forbidden("The webhook trigger is inactive.")
-        if "secret" in record:
-            secret = self._envelope.decrypt(
-                record["secret"], _secret_owner(workspace_id, trigger_id)
-            )
+        if record.secret is not None:
+            secret = self._envelope.decrypt(record.secret, _secret_owner(workspace_id, trigger_id))
             self._check_signature(trigger_id, secret.decode(), call)
         event_id = new_id("evt")
         self._bus.publish(
@@ -387,26 +332,22 @@ class TriggerIngress:
             {
                 "event_id": event_id,
                 "trigger_id": trigger_id,
-                "agent_id": record["agent_id"],
+                "agent_id": record.agent_id,
                 "workspace_id": workspace_id,
                 "payload": call.payload,
             },
         )
         # Bookkeeping after the event, never a reason to refuse it.
-        with suppress(ConditionFailed, ServiceUnavailable):
-            note_last_use(self._table, (record["pk"], record["sk"]), int(self._clock.now()))
+        with suppress(ServiceUnavailable):
+            self._triggers.note_use(record, int(self._clock.now()))
         return event_id
 
-    def _find(self, token: str) -> Item:
+    def _find(self, token: str) -> TriggerRecord:
         if not opaque_tokens.is_well_formed(token, TOKEN_PREFIX):
             raise Unauthenticated("The trigger token is malformed.")
         digest = self._lookup.for_presented_token(token)
-        record = self._table.get(item_keys.webhook_trigger(digest)) if digest else None
-        if (
-            record is None
-            or record["status"] != "active"
-            or self._workspaces.find(record["workspace_id"]) is None
-        ):
+        record = self._triggers.by_lookup_digest(digest) if digest else None
+        if record is None or record.deleted or self._workspaces.find(record.workspace_id) is None:
             raise Unauthenticated("Unknown webhook trigger token.")
         return record
 
@@ -424,18 +365,9 @@ class TriggerIngress:
             raise InvalidSignature
         # The same signed request again within the window is a replay: remembered until the
         # timestamp can no longer pass the window check.
-        seen_pk, seen_sk = item_keys.webhook_delivery(
-            trigger_id, hashlib.sha256(expected.encode()).hexdigest()
-        )
-        try:
-            self._table.put(
-                {
-                    "pk": seen_pk,
-                    "sk": seen_sk,
-                    "ttl": int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS,
-                    **item_keys.sweep_index(seen_pk, int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS),
-                },
-                condition="attribute_not_exists(pk)",
-            )
-        except ConditionFailed:
-            raise InvalidSignature("This signed request was already received.") from None
+        if not self._triggers.remember_delivery(
+            trigger_id,
+            hashlib.sha256(expected.encode()).hexdigest(),
+            until=int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS,
+        ):
+            raise InvalidSignature("This signed request was already received.")
