@@ -17,7 +17,7 @@ from railguard.core.settings import (
     RetentionSettings,
 )
 from railguard.credentials import Credentials, NewCredential
-from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http import ApiFunction, Data, DataList
 from railguard.http.models import (
     Cursor,
     DisplayName,
@@ -46,7 +46,7 @@ def _credentials(runtime: Runtime[CredentialSettings]) -> Credentials:
     )
 
 
-api = ApiFunction(CredentialSettings, _credentials)
+api = ApiFunction(CredentialSettings, _credentials, tag="vault")
 
 TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
 
@@ -84,7 +84,7 @@ def _scope() -> ResourceScope:
     return ResourceScope.of(api.principal)
 
 
-@api.app.get("/api/v1/credentials", summary="The workspace's credentials, masked", tags=["vault"])
+@api.route("GET /api/v1/credentials", "The workspace's credentials, masked")
 def list_credentials(
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -93,15 +93,10 @@ def list_credentials(
     listing = api.services.list_for(
         _scope(), include_deleted=include_deleted, limit=limit, cursor=cursor
     )
-    return DataList(
-        data=[Credential.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return Credential.page(listing)
 
 
-@api.app.post(
-    "/api/v1/credentials", summary="Store a credential (encrypted)", tags=["vault"], status_code=201
-)
+@api.route("POST /api/v1/credentials", "Store a credential (encrypted)", status=201)
 def create_credential(
     body: NewCredentialBody, idempotency_key: IdempotencyKeyHeader = None
 ) -> Data[Credential]:
@@ -114,17 +109,15 @@ def create_credential(
         is_default=body.is_default,
     )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return Data(data=Credential.model_validate(api.services.create(_scope(), new, idempotency)))
+    return Credential.data(api.services.create(_scope(), new, idempotency))
 
 
-@api.app.get("/api/v1/credentials/<credential_id>", summary="One credential", tags=["vault"])
+@api.route("GET /api/v1/credentials/{credential_id}", "One credential")
 def get_credential(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.model_validate(api.services.get(_scope(), credential_id)))
+    return Credential.data(api.services.get(_scope(), credential_id))
 
 
-@api.app.patch(
-    "/api/v1/credentials/<credential_id>", summary="Rename, describe, replace", tags=["vault"]
-)
+@api.route("PATCH /api/v1/credentials/{credential_id}", "Rename, describe, replace")
 def update_credential(credential_id: str, body: CredentialChanges) -> Data[Credential]:
     view = api.services.update(
         _scope(),
@@ -134,36 +127,26 @@ def update_credential(credential_id: str, body: CredentialChanges) -> Data[Crede
         value=body.value.get_secret_value() if body.value is not None else None,
         is_default=body.is_default,
     )
-    return Data(data=Credential.model_validate(view))
+    return Credential.data(view)
 
 
-@api.app.post(
-    "/api/v1/credentials/<credential_id>/set-default",
-    summary="Make it its type's default",
-    tags=["vault"],
-)
+@api.route("POST /api/v1/credentials/{credential_id}/set-default", "Make it its type's default")
 def set_default(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.model_validate(api.services.set_default(_scope(), credential_id)))
+    return Credential.data(api.services.set_default(_scope(), credential_id))
 
 
-@api.app.delete(
-    "/api/v1/credentials/<credential_id>",
-    summary="Delete (restorable 30 days)",
-    tags=["vault"],
-    status_code=204,
-)
+@api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)", status=204)
 def delete_credential(credential_id: str) -> Response[None]:
     api.services.delete(_scope(), credential_id)
     return Response(204)
 
 
-@api.app.post(
-    "/api/v1/credentials/<credential_id>/restore",
-    summary="Restore a deleted credential within retention",
-    tags=["vault"],
+@api.route(
+    "POST /api/v1/credentials/{credential_id}/restore",
+    "Restore a deleted credential within retention",
 )
 def restore_credential(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.model_validate(api.services.restore(_scope(), credential_id)))
+    return Credential.data(api.services.restore(_scope(), credential_id))
 
 
 lambda_handler = api.handler

@@ -43,7 +43,7 @@ class MeServices:
         return self._runtime.audit_log
 
 
-api = ApiFunction(MeSettings, MeServices)
+api = ApiFunction(MeSettings, MeServices, tag="identity")
 
 
 class UserIdentity(BaseModel):
@@ -74,7 +74,7 @@ def _user(principal: Principal) -> str:
     return principal.id
 
 
-@api.app.get("/api/v1/me", summary="The calling principal", tags=["identity"])
+@api.route("GET /api/v1/me", "The calling principal")
 def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
     principal = api.principal
     if principal.kind == "api_key":
@@ -98,12 +98,7 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
     )
 
 
-@api.app.post(
-    "/api/v1/me/password",
-    summary="Change the password; ends every session",
-    tags=["identity"],
-    status_code=204,
-)
+@api.route("POST /api/v1/me/password", "Change the password; ends every session", status=204)
 def change_password(body: PasswordChange) -> Response[None]:
     api.services.accounts.change_password(
         _user(api.principal),
@@ -113,10 +108,9 @@ def change_password(body: PasswordChange) -> Response[None]:
     return Response(204)
 
 
-@api.app.get(
-    "/api/v1/me/security-events",
-    summary="Your own security events (sign-up, logins, password, MFA), newest first",
-    tags=["identity"],
+@api.route(
+    "GET /api/v1/me/security-events",
+    "Your own security events (sign-up, logins, password, MFA), newest first",
 )
 def list_security_events(
     limit: Limit = 20, cursor: Cursor = None, action: ActionFilter = None

@@ -32,7 +32,7 @@ def _mfa(runtime: Runtime[MfaSettings]) -> Mfa:
     )
 
 
-api = ApiFunction(MfaSettings, _mfa)
+api = ApiFunction(MfaSettings, _mfa, tag="mfa")
 
 _CODE = Field(max_length=64, description="A 6-digit TOTP code, or an unused recovery code")
 _PASSWORD = Field(description="The user's password; a wrong one is 401 invalid_credentials")
@@ -60,10 +60,9 @@ class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Ten single-use codes, shown this once")
 
 
-@api.app.post(
-    "/api/v1/me/mfa/totp/setup",
-    summary="Start setting up an authenticator app (pending until enabled)",
-    tags=["mfa"],
+@api.route(
+    "POST /api/v1/me/mfa/totp/setup",
+    "Start setting up an authenticator app (pending until enabled)",
 )
 def set_up() -> Data[TotpSetup]:
     enrollment = api.services.set_up(api.principal.id)
@@ -74,11 +73,10 @@ def set_up() -> Data[TotpSetup]:
     )
 
 
-@api.app.post(
-    "/api/v1/me/mfa/totp/enable",
-    summary="Turn MFA on with the password and a code of the new authenticator; ends the user's"
+@api.route(
+    "POST /api/v1/me/mfa/totp/enable",
+    "Turn MFA on with the password and a code of the new authenticator; ends the user's"
     " other sessions",
-    tags=["mfa"],
 )
 def enable(body: EnableRequest) -> Data[RecoveryCodes]:
     principal = api.principal
@@ -91,11 +89,8 @@ def enable(body: EnableRequest) -> Data[RecoveryCodes]:
     return Data(data=RecoveryCodes(recovery_codes=codes))
 
 
-@api.app.post(
-    "/api/v1/me/mfa/totp/disable",
-    summary="Turn MFA off; ends the user's other sessions",
-    tags=["mfa"],
-    status_code=204,
+@api.route(
+    "POST /api/v1/me/mfa/totp/disable", "Turn MFA off; ends the user's other sessions", status=204
 )
 def disable(body: SecondFactorConfirmation) -> Response[None]:
     principal = api.principal
@@ -108,10 +103,9 @@ def disable(body: SecondFactorConfirmation) -> Response[None]:
     return Response(204)
 
 
-@api.app.post(
-    "/api/v1/me/mfa/recovery-codes",
-    summary="Replace the recovery codes (password and a code); the old set stops working",
-    tags=["mfa"],
+@api.route(
+    "POST /api/v1/me/mfa/recovery-codes",
+    "Replace the recovery codes (password and a code); the old set stops working",
 )
 def replace_recovery_codes(body: SecondFactorConfirmation) -> Data[RecoveryCodes]:
     codes = api.services.replace_recovery_codes(

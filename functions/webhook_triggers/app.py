@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictBool
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
 from railguard.crypto.server_keys import ServerKey
-from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http import ApiFunction, Data, DataList
 from railguard.http.models import (
     Cursor,
     DisplayName,
@@ -37,7 +37,7 @@ def _triggers(runtime: Runtime[TriggerSettings]) -> WebhookTriggers:
     return WebhookTriggers(table, envelope, clock, lookup, runtime.audit_trail)
 
 
-api = ApiFunction(TriggerSettings, _triggers)
+api = ApiFunction(TriggerSettings, _triggers, tag="webhooks")
 
 
 class NewTrigger(RequestModel):
@@ -78,18 +78,12 @@ def _scope() -> ResourceScope:
     return ResourceScope.of(api.principal)
 
 
-@api.app.get("/api/v1/webhook-triggers", summary="The workspace's triggers", tags=["webhooks"])
+@api.route("GET /api/v1/webhook-triggers", "The workspace's triggers")
 def list_triggers(limit: Limit = 20, cursor: Cursor = None) -> DataList[Trigger]:
-    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
-    return DataList(
-        data=[Trigger.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return Trigger.page(api.services.list_for(_scope(), limit=limit, cursor=cursor))
 
 
-@api.app.post(
-    "/api/v1/webhook-triggers", summary="Create a trigger", tags=["webhooks"], status_code=201
-)
+@api.route("POST /api/v1/webhook-triggers", "Create a trigger", status=201)
 def create_trigger(
     body: NewTrigger, idempotency_key: IdempotencyKeyHeader = None
 ) -> Data[CreatedTrigger]:
@@ -101,40 +95,32 @@ def create_trigger(
         is_active=body.is_active,
         idempotency=api.idempotency_key(idempotency_key, body),
     )
-    created = CreatedTrigger(
-        **Trigger.model_validate(issued.view).model_dump(), token=issued.token, secret=issued.secret
+    return Data(
+        data=CreatedTrigger.shown_once(issued.view, token=issued.token, secret=issued.secret)
     )
-    return Data(data=created)
 
 
-@api.app.get("/api/v1/webhook-triggers/<trigger_id>", summary="One trigger", tags=["webhooks"])
+@api.route("GET /api/v1/webhook-triggers/{trigger_id}", "One trigger")
 def get_trigger(trigger_id: str) -> Data[Trigger]:
-    return Data(data=Trigger.model_validate(api.services.get(_scope(), trigger_id)))
+    return Trigger.data(api.services.get(_scope(), trigger_id))
 
 
-@api.app.patch(
-    "/api/v1/webhook-triggers/<trigger_id>", summary="Rename, pause or resume", tags=["webhooks"]
-)
+@api.route("PATCH /api/v1/webhook-triggers/{trigger_id}", "Rename, pause or resume")
 def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
-    view = api.services.update(_scope(), trigger_id, name=body.name, is_active=body.is_active)
-    return Data(data=Trigger.model_validate(view))
+    return Trigger.data(
+        api.services.update(_scope(), trigger_id, name=body.name, is_active=body.is_active)
+    )
 
 
-@api.app.delete(
-    "/api/v1/webhook-triggers/<trigger_id>",
-    summary="Delete; the token stops",
-    tags=["webhooks"],
-    status_code=204,
-)
+@api.route("DELETE /api/v1/webhook-triggers/{trigger_id}", "Delete; the token stops", status=204)
 def delete_trigger(trigger_id: str) -> Response[None]:
     api.services.delete(_scope(), trigger_id)
     return Response(204)
 
 
-@api.app.post(
-    "/api/v1/webhook-triggers/<trigger_id>/rotate-token",
-    summary="A new token; the old one stops at once",
-    tags=["webhooks"],
+@api.route(
+    "POST /api/v1/webhook-triggers/{trigger_id}/rotate-token",
+    "A new token; the old one stops at once",
 )
 def rotate_token(trigger_id: str) -> Data[RotatedToken]:
     return Data(data=RotatedToken(token=api.services.rotate_token(_scope(), trigger_id)))

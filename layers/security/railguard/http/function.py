@@ -1,19 +1,22 @@
 """`ApiFunction`: the one resolver setup every API function uses.
 
-A function module creates one `ApiFunction`, declares its routes on `api.app` (Powertools'
-`APIGatewayHttpResolver` with pydantic validation) and exports `lambda_handler = api.handler`.
+A function module creates one `ApiFunction`, declares each route with `api.route` (on `api.app`,
+Powertools' `APIGatewayHttpResolver` with pydantic validation) and exports
+`lambda_handler = api.handler`.
 Around the resolver this adds the contract's conventions: the body guards (413, 400 not 422),
 one error envelope, `Cache-Control: no-store` and `X-Request-ID` on every response.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -41,6 +44,10 @@ from railguard.http.responses import (
 )
 
 
+# A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
 def _validation_details(error: RequestValidationError) -> dict[str, Any]:
     # loc, type and message only: pydantic's `input` echoes what the client sent, secrets included.
     fields = [
@@ -61,10 +68,18 @@ def _caller(event: dict[str, Any]) -> Principal | None:
 
 
 class ApiFunction[S: FunctionSettings, D = None]:
-    """`services` builds, from the cold-start runtime, what the routes call (once per instance)."""
+    """`services` builds, from the cold-start runtime, what the routes call (once per instance);
+    `tag` is the OpenAPI tag of its routes."""
 
-    def __init__(self, settings_model: type[S], services: Callable[[Runtime[S]], D] | None = None):
+    def __init__(
+        self,
+        settings_model: type[S],
+        services: Callable[[Runtime[S]], D] | None = None,
+        *,
+        tag: str | None = None,
+    ):
         self._settings_model = settings_model
+        self._tag = tag
         self._build_services = services
         self._runtime: Runtime[S] | None = None
         self._services: D | None = None
@@ -74,6 +89,33 @@ class ApiFunction[S: FunctionSettings, D = None]:
         self.app.exception_handler(RequestValidationError)(self._validation_error)
         self.app.exception_handler(NotFoundError)(self._route_not_found)
         self.app.exception_handler(Exception)(self._unexpected_error)
+
+    def route[F: Callable[..., Any]](
+        self,
+        key: str,
+        summary: str | None = None,
+        *,
+        status: int = 200,
+        tag: str | None = None,
+        description: str | None = None,
+        responses: dict[int, OpenAPIResponse] | None = None,
+        documented: bool = True,
+    ) -> Callable[[F], F]:
+        """Declares the decorated handler as the route `key`, spelled as the template spells it
+        (`"POST /api/v1/workspaces/{workspace_id}/members"`), answering `status` on success,
+        documented under `tag` (else the function's) with `summary` and `description`."""
+        method, path = key.split(" ", 1)
+        tag = tag or self._tag
+        return self.app.route(
+            _PATH_PARAMETER.sub(r"<\1>", path),
+            method,
+            summary=summary,
+            description=description,
+            responses=responses,
+            tags=[tag] if tag else None,
+            include_in_schema=documented,
+            status_code=status,
+        )
 
     # -- state built at the cold start -------------------------------------------------
     @property

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Any
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Protocol, Self
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -69,6 +70,15 @@ class DataList[T](BaseModel):
     meta: ListMeta
 
 
+def page_of[M: BaseModel](
+    model: type[M], items: Iterable[object], next_cursor: str | None
+) -> DataList[M]:
+    """A list's page: each item as `model` (read from its attributes or keys)."""
+    return DataList(
+        data=[model.model_validate(item) for item in items], meta=ListMeta(next_cursor=next_cursor)
+    )
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="snake_case error code")
     message: str
@@ -99,9 +109,37 @@ def _from_epoch(value: object) -> object:
 Timestamp = Annotated[str, BeforeValidator(_from_epoch)]
 
 
+class Listed(Protocol):
+    """A page of the layer's views (`railguard.workspaces.Listing`)."""
+
+    @property
+    def items(self) -> Sequence[object]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
 class ViewModel(BaseModel):
     """Base of response models made from the layer's views: `Model.model_validate(view)` reads
     each field from the view's attribute of the same name (times through `Timestamp`), so no
-    field is copied by hand and a field the view lacks fails loudly."""
+    field is copied by hand and a field the view lacks fails loudly. A route answers
+    `Model.data(view)` or, for a list, `Model.page(listing)`."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def data(cls, view: object) -> Data[Self]:
+        """`{"data": ...}`: the view as this model."""
+        return Data(data=cls.model_validate(view))
+
+    @classmethod
+    def page(cls, listing: Listed) -> DataList[Self]:
+        """`{"data": [...], "meta": ...}`: each view of the listing as this model."""
+        return page_of(cls, listing.items, listing.next_cursor)
+
+    @classmethod
+    def shown_once(cls, view: object, **secrets: object) -> Self:
+        """The view as this model, with what the view does not hold: the secrets a creation
+        shows this once (the model's other fields are the view's)."""
+        fields = {name: getattr(view, name) for name in cls.model_fields if name not in secrets}
+        return cls.model_validate({**fields, **secrets})
