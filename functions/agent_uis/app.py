@@ -16,13 +16,14 @@ from railguard.agent_uis import (
     PIN_MIN_DIGITS,
     PIN_PEPPER_KEY_NAME,
     AgentUis,
+    AgentUiView,
     PinChange,
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
 from railguard.http import ApiFunction, Data, DataList
 from railguard.http.guards import bearer_token
-from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, ViewModel
 from railguard.workspaces import ResourceScope
 
 
@@ -64,13 +65,7 @@ class UnlockRequest(RequestModel):
     pin: Pin | None = Field(default=None, description="The deployment's PIN, if it has one")
 
 
-class AgentUi(ViewModel):
-    id: str
-    name: str
-    agent_id: str
-    pin_protected: bool
-    created_at: Timestamp
-    updated_at: Timestamp
+class AgentUi(ViewModel, view=AgentUiView): ...  # whether it has a PIN, never the PIN
 
 
 class Unlocked(BaseModel):

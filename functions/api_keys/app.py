@@ -20,6 +20,7 @@ from railguard.api_keys import (
     ApiKeys,
     IssuedKey,
     KeySettings,
+    KeyView,
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, IdempotencySettings
@@ -30,7 +31,6 @@ from railguard.http.models import (
     IdempotencyKeyHeader,
     Limit,
     RequestModel,
-    Timestamp,
     ViewModel,
 )
 from railguard.workspaces import WorkspaceScope
@@ -103,19 +103,8 @@ class Rotation(RequestModel):
     grace_period_seconds: int = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS)
 
 
-class ApiKey(ViewModel):
-    id: str
-    name: str
-    key_prefix: str
-    masked_key: str
-    scopes: list[str]
-    allowed_ips: list[str]
-    allowed_origins: list[str]
-    expires_at: Timestamp | None
+class ApiKey(ViewModel, view=KeyView):
     rate_limit: RateLimitModel | None
-    status: Literal["active", "expired", "revoked"]
-    created_at: Timestamp
-    last_used_at: Timestamp | None
 
 
 class NewKey(ApiKey):

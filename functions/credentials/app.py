@@ -16,7 +16,7 @@ from railguard.core.settings import (
     IdempotencySettings,
     RetentionSettings,
 )
-from railguard.credentials import Credentials, NewCredential
+from railguard.credentials import Credentials, CredentialView, NewCredential
 from railguard.http import ApiFunction, Data, DataList
 from railguard.http.models import (
     Cursor,
@@ -67,16 +67,7 @@ class CredentialChanges(RequestModel):
     is_default: StrictBool | None = None
 
 
-class Credential(ViewModel):
-    id: str
-    name: str
-    type: str
-    category: str | None
-    description: str | None
-    masked_content: str
-    is_default: bool
-    created_at: Timestamp
-    updated_at: Timestamp
+class Credential(ViewModel, view=CredentialView):
     deleted_at: Timestamp | None = None
 
 

@@ -18,10 +18,9 @@ from railguard.http.models import (
     IdempotencyKeyHeader,
     Limit,
     RequestModel,
-    Timestamp,
     ViewModel,
 )
-from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, WebhookTriggers
+from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
 from railguard.workspaces import ResourceScope
 
 
@@ -54,15 +53,8 @@ class TriggerChanges(RequestModel):
     is_active: StrictBool | None = None
 
 
-class Trigger(ViewModel):
-    id: str
-    name: str
-    agent_id: str
-    token_prefix: str
-    is_active: bool
-    has_secret: bool
-    created_at: Timestamp
-    last_used_at: Timestamp | None
+# A trigger's view, less the time of its last change.
+class Trigger(ViewModel, view=TriggerView, leave_out={"updated_at"}): ...
 
 
 class CreatedTrigger(Trigger):

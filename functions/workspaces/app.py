@@ -12,8 +12,8 @@ from pydantic import Field, StrictBool
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings
 from railguard.http import ApiFunction, Data, DataList
-from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
-from railguard.workspaces import Workspaces, WorkspaceScope
+from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, ViewModel
+from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,21 +31,10 @@ MEMBERS = "members"  # the tag of the member routes
 AssignableRole = Literal["admin", "user"]
 
 
-class Workspace(ViewModel):
-    id: str
-    name: str
-    role: Literal["owner", "admin", "user"]
-    require_mfa: bool
-    plan: str
-    created_at: Timestamp
+class Workspace(ViewModel, view=WorkspaceView): ...  # with the caller's role in it
 
 
-class Member(ViewModel):
-    user_id: str
-    email: str
-    name: str
-    role: Literal["owner", "admin", "user"]
-    mfa_enabled: bool
+class Member(ViewModel, view=MemberView): ...
 
 
 class NewWorkspace(RequestModel):

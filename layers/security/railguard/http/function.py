@@ -43,7 +43,6 @@ from railguard.http.responses import (
     with_standard_headers,
 )
 
-
 # A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 

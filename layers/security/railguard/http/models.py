@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Annotated, Any, Protocol, Self
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
@@ -119,13 +122,38 @@ class Listed(Protocol):
     def next_cursor(self) -> str | None: ...
 
 
+def _response_type(name: str, view_type: Any) -> Any:
+    """A view field's type in a response: a time (`..._at`, epoch seconds) as `Timestamp`."""
+    if name.endswith("_at"):
+        return Timestamp | None if view_type == int | None else Timestamp
+    return view_type
+
+
 class ViewModel(BaseModel):
     """Base of response models made from the layer's views: `Model.model_validate(view)` reads
     each field from the view's attribute of the same name (times through `Timestamp`), so no
     field is copied by hand and a field the view lacks fails loudly. A route answers
-    `Model.data(view)` or, for a list, `Model.page(listing)`."""
+    `Model.data(view)` or, for a list, `Model.page(listing)`.
+
+    `class Key(ViewModel, view=KeyView)` takes its fields from the view dataclass, in its order
+    (times as `Timestamp`), less those in `leave_out`; a field the class body declares replaces
+    the view's of that name (a nested model, a default)."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    def __init_subclass__(
+        cls, *, view: type | None = None, leave_out: Collection[str] = (), **kwargs: Any
+    ) -> None:
+        if view is not None:
+            declared = dict(inspect.get_annotations(cls))
+            view_types = typing.get_type_hints(view)
+            cls.__annotations__ = {
+                field.name: declared.pop(field.name, None)
+                or _response_type(field.name, view_types[field.name])
+                for field in dataclasses.fields(view)
+                if field.name not in leave_out
+            } | declared
+        super().__init_subclass__(**kwargs)
 
     @classmethod
     def data(cls, view: object) -> Data[Self]:
