@@ -21,9 +21,9 @@ from railguard.agent_uis import (
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
-from railguard.http import ApiFunction, Data, DataList
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
 from railguard.http.guards import bearer_token
-from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit
 from railguard.workspaces import ResourceScope
 
 
@@ -41,7 +41,7 @@ def _agent_uis(runtime: Runtime[AgentUiSettings]) -> AgentUis:
     )
 
 
-api = ApiFunction(AgentUiSettings, _agent_uis, tag="agent-ui")
+api = ApiFunction(AgentUiSettings, _agent_uis, scope=ResourceScope.of, tag="agent-ui")
 
 # A secret (masked in repr, never echoed by validation errors) of 4 to 8 ASCII digits.
 Pin = Secret[
@@ -79,27 +79,23 @@ class AgentUiSession(BaseModel):
     agent_id: str
 
 
-def _scope() -> ResourceScope:
-    return ResourceScope.of(api.principal)
-
-
 # -- management (authorizer; X-Workspace-ID) ---------------------------------------------------
 @api.route("GET /api/v1/agent-uis", "The workspace's agent UI deployments")
 def list_agent_uis(limit: Limit = 20, cursor: Cursor = None) -> DataList[AgentUi]:
-    return AgentUi.page(api.services.list_for(_scope(), limit=limit, cursor=cursor))
+    return AgentUi.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
 
 
 @api.route("POST /api/v1/agent-uis", "Deploy an agent UI", status=201)
 def create_agent_ui(body: NewAgentUi) -> Data[AgentUi]:
     pin = body.pin.get_secret_value() if body.pin is not None else None
     return AgentUi.data(
-        api.services.create(_scope(), name=body.name, agent_id=body.agent_id, pin=pin)
+        api.services.create(api.scope, name=body.name, agent_id=body.agent_id, pin=pin)
     )
 
 
 @api.route("GET /api/v1/agent-uis/{agent_ui_id}", "One deployment")
 def get_agent_ui(agent_ui_id: str) -> Data[AgentUi]:
-    return AgentUi.data(api.services.get(_scope(), agent_ui_id))
+    return AgentUi.data(api.services.get(api.scope, agent_ui_id))
 
 
 @api.route(
@@ -111,14 +107,14 @@ def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
     pin: PinChange = KEEP
     if "pin" in body.model_fields_set:
         pin = body.pin.get_secret_value() if body.pin is not None else None
-    return AgentUi.data(api.services.update(_scope(), agent_ui_id, name=body.name, pin=pin))
+    return AgentUi.data(api.services.update(api.scope, agent_ui_id, name=body.name, pin=pin))
 
 
 @api.route(
     "DELETE /api/v1/agent-uis/{agent_ui_id}", "Delete a deployment; its sessions end", status=204
 )
 def delete_agent_ui(agent_ui_id: str) -> Response[None]:
-    api.services.delete(_scope(), agent_ui_id)
+    api.services.delete(api.scope, agent_ui_id)
     return Response(204)
 
 

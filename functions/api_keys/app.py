@@ -24,15 +24,8 @@ from railguard.api_keys import (
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, IdempotencySettings
-from railguard.http import ApiFunction, Data, DataList
-from railguard.http.models import (
-    Cursor,
-    DisplayName,
-    IdempotencyKeyHeader,
-    Limit,
-    RequestModel,
-    ViewModel,
-)
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit
 from railguard.workspaces import WorkspaceScope
 
 
@@ -46,7 +39,7 @@ def _api_keys(runtime: Runtime[ApiKeySettings]) -> ApiKeys:
     return ApiKeys(runtime.table, runtime.clock, runtime.audit_trail)
 
 
-api = ApiFunction(ApiKeySettings, _api_keys, tag="api keys")
+api = ApiFunction(ApiKeySettings, _api_keys, scope=WorkspaceScope.of, tag="api keys")
 
 Scope = Literal[SCOPES]  # type: ignore[valid-type]  # the contract's list, one place
 IpEntry = Annotated[str, Field(max_length=64)]
@@ -119,13 +112,9 @@ def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
-def _scope() -> WorkspaceScope:
-    return WorkspaceScope.of(api.principal)
-
-
 @api.route("GET /api/v1/api-keys", "The workspace's API keys")
 def list_keys(limit: Limit = 20, cursor: Cursor = None) -> DataList[ApiKey]:
-    return ApiKey.page(api.services.list_for(_scope(), limit=limit, cursor=cursor))
+    return ApiKey.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
 
 
 @api.route("POST /api/v1/api-keys", "Create a key (shown once)", status=201)
@@ -139,17 +128,17 @@ def create_key(body: NewApiKey, idempotency_key: IdempotencyKeyHeader = None) ->
         rate_limit=body.rate_limit.to_limit() if body.rate_limit else None,
     )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return NewKey.issued(api.services.create(_scope(), settings, idempotency))
+    return NewKey.issued(api.services.create(api.scope, settings, idempotency))
 
 
 @api.route("GET /api/v1/api-keys/{key_id}", "One API key")
 def get_key(key_id: str) -> Data[ApiKey]:
-    return ApiKey.data(api.services.get(_scope(), key_id))
+    return ApiKey.data(api.services.get(api.scope, key_id))
 
 
 @api.route("PATCH /api/v1/api-keys/{key_id}", "Change a key's settings")
 def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
-    return ApiKey.data(api.services.update(_scope(), key_id, body.changes()))
+    return ApiKey.data(api.services.update(api.scope, key_id, body.changes()))
 
 
 @api.route(
@@ -159,12 +148,12 @@ def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
 )
 def rotate_key(key_id: str, body: Annotated[Rotation | None, Body()] = None) -> Data[NewKey]:
     grace = (body or Rotation()).grace_period_seconds
-    return NewKey.issued(api.services.rotate(_scope(), key_id, grace))
+    return NewKey.issued(api.services.rotate(api.scope, key_id, grace))
 
 
 @api.route("DELETE /api/v1/api-keys/{key_id}", "Revoke a key (kept)", status=204)
 def revoke_key(key_id: str) -> Response[None]:
-    api.services.revoke(_scope(), key_id)
+    api.services.revoke(api.scope, key_id)
     return Response(204)
 
 

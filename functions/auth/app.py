@@ -18,9 +18,9 @@ from railguard.core.settings import AuditSettings, EnvelopeSettings, TokenSettin
 from railguard.crypto.public_keys import PublicKeys
 from railguard.crypto.signing_keys import SigningKeyRing
 from railguard.crypto.tokens import TokenAudience
-from railguard.http import ApiFunction, Data
+from railguard.http import ApiFunction, Data, RequestModel, ViewModel
 from railguard.http.browser_sessions import BrowserSession, ClientHeader
-from railguard.http.models import DisplayName, RequestModel, ViewModel
+from railguard.http.models import DisplayName
 from railguard.http.responses import JSON_CONTENT_TYPE
 from railguard.identity.accounts import Accounts
 from railguard.identity.logins import ClientInfo, Logins, MfaChallenge, TokenPair

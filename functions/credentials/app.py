@@ -17,16 +17,8 @@ from railguard.core.settings import (
     RetentionSettings,
 )
 from railguard.credentials import Credentials, CredentialView, NewCredential
-from railguard.http import ApiFunction, Data, DataList
-from railguard.http.models import (
-    Cursor,
-    DisplayName,
-    IdempotencyKeyHeader,
-    Limit,
-    RequestModel,
-    Timestamp,
-    ViewModel,
-)
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit, Timestamp
 from railguard.workspaces import ResourceScope
 
 
@@ -46,7 +38,7 @@ def _credentials(runtime: Runtime[CredentialSettings]) -> Credentials:
     )
 
 
-api = ApiFunction(CredentialSettings, _credentials, tag="vault")
+api = ApiFunction(CredentialSettings, _credentials, scope=ResourceScope.of, tag="vault")
 
 TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
 
@@ -71,10 +63,6 @@ class Credential(ViewModel, view=CredentialView):
     deleted_at: Timestamp | None = None
 
 
-def _scope() -> ResourceScope:
-    return ResourceScope.of(api.principal)
-
-
 @api.route("GET /api/v1/credentials", "The workspace's credentials, masked")
 def list_credentials(
     limit: Limit = 20,
@@ -82,7 +70,7 @@ def list_credentials(
     include_deleted: Annotated[bool, Query(description="Owners and admins")] = False,
 ) -> DataList[Credential]:
     listing = api.services.list_for(
-        _scope(), include_deleted=include_deleted, limit=limit, cursor=cursor
+        api.scope, include_deleted=include_deleted, limit=limit, cursor=cursor
     )
     return Credential.page(listing)
 
@@ -100,18 +88,18 @@ def create_credential(
         is_default=body.is_default,
     )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return Credential.data(api.services.create(_scope(), new, idempotency))
+    return Credential.data(api.services.create(api.scope, new, idempotency))
 
 
 @api.route("GET /api/v1/credentials/{credential_id}", "One credential")
 def get_credential(credential_id: str) -> Data[Credential]:
-    return Credential.data(api.services.get(_scope(), credential_id))
+    return Credential.data(api.services.get(api.scope, credential_id))
 
 
 @api.route("PATCH /api/v1/credentials/{credential_id}", "Rename, describe, replace")
 def update_credential(credential_id: str, body: CredentialChanges) -> Data[Credential]:
     view = api.services.update(
-        _scope(),
+        api.scope,
         credential_id,
         name=body.name,
         description=body.description,
@@ -123,12 +111,12 @@ def update_credential(credential_id: str, body: CredentialChanges) -> Data[Crede
 
 @api.route("POST /api/v1/credentials/{credential_id}/set-default", "Make it its type's default")
 def set_default(credential_id: str) -> Data[Credential]:
-    return Credential.data(api.services.set_default(_scope(), credential_id))
+    return Credential.data(api.services.set_default(api.scope, credential_id))
 
 
 @api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)", status=204)
 def delete_credential(credential_id: str) -> Response[None]:
-    api.services.delete(_scope(), credential_id)
+    api.services.delete(api.scope, credential_id)
     return Response(204)
 
 
@@ -137,7 +125,7 @@ def delete_credential(credential_id: str) -> Response[None]:
     "Restore a deleted credential within retention",
 )
 def restore_credential(credential_id: str) -> Data[Credential]:
-    return Credential.data(api.services.restore(_scope(), credential_id))
+    return Credential.data(api.services.restore(api.scope, credential_id))
 
 
 lambda_handler = api.handler

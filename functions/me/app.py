@@ -15,9 +15,9 @@ from railguard.audit.trail import AuditLog
 from railguard.core.errors import Forbidden
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
-from railguard.http import ApiFunction, Data, DataList
+from railguard.http import ApiFunction, Data, DataList, RequestModel
 from railguard.http.audit import ActionFilter, AuditEventOut, event_list
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, Limit
 from railguard.identity.accounts import Accounts
 from railguard.store import keys as item_keys
 

@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field, SecretStr
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
-from railguard.http import ApiFunction, Data
-from railguard.http.models import RequestModel
+from railguard.http import ApiFunction, Data, RequestModel
 from railguard.identity.mfa import Mfa
 
 

@@ -11,15 +11,8 @@ from pydantic import BaseModel, Field, StrictBool
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
 from railguard.crypto.server_keys import ServerKey
-from railguard.http import ApiFunction, Data, DataList
-from railguard.http.models import (
-    Cursor,
-    DisplayName,
-    IdempotencyKeyHeader,
-    Limit,
-    RequestModel,
-    ViewModel,
-)
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
 from railguard.workspaces import ResourceScope
 
@@ -36,7 +29,7 @@ def _triggers(runtime: Runtime[TriggerSettings]) -> WebhookTriggers:
     return WebhookTriggers(table, envelope, clock, lookup, runtime.audit_trail)
 
 
-api = ApiFunction(TriggerSettings, _triggers, tag="webhooks")
+api = ApiFunction(TriggerSettings, _triggers, scope=ResourceScope.of, tag="webhooks")
 
 
 class NewTrigger(RequestModel):
@@ -66,13 +59,9 @@ class RotatedToken(BaseModel):
     token: str = Field(description="The new `wht_...`; the old token has stopped")
 
 
-def _scope() -> ResourceScope:
-    return ResourceScope.of(api.principal)
-
-
 @api.route("GET /api/v1/webhook-triggers", "The workspace's triggers")
 def list_triggers(limit: Limit = 20, cursor: Cursor = None) -> DataList[Trigger]:
-    return Trigger.page(api.services.list_for(_scope(), limit=limit, cursor=cursor))
+    return Trigger.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
 
 
 @api.route("POST /api/v1/webhook-triggers", "Create a trigger", status=201)
@@ -80,7 +69,7 @@ def create_trigger(
     body: NewTrigger, idempotency_key: IdempotencyKeyHeader = None
 ) -> Data[CreatedTrigger]:
     issued = api.services.create(
-        _scope(),
+        api.scope,
         name=body.name,
         agent_id=body.agent_id,
         generate_secret=body.generate_secret,
@@ -94,19 +83,19 @@ def create_trigger(
 
 @api.route("GET /api/v1/webhook-triggers/{trigger_id}", "One trigger")
 def get_trigger(trigger_id: str) -> Data[Trigger]:
-    return Trigger.data(api.services.get(_scope(), trigger_id))
+    return Trigger.data(api.services.get(api.scope, trigger_id))
 
 
 @api.route("PATCH /api/v1/webhook-triggers/{trigger_id}", "Rename, pause or resume")
 def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
     return Trigger.data(
-        api.services.update(_scope(), trigger_id, name=body.name, is_active=body.is_active)
+        api.services.update(api.scope, trigger_id, name=body.name, is_active=body.is_active)
     )
 
 
 @api.route("DELETE /api/v1/webhook-triggers/{trigger_id}", "Delete; the token stops", status=204)
 def delete_trigger(trigger_id: str) -> Response[None]:
-    api.services.delete(_scope(), trigger_id)
+    api.services.delete(api.scope, trigger_id)
     return Response(204)
 
 
@@ -115,7 +104,7 @@ def delete_trigger(trigger_id: str) -> Response[None]:
     "A new token; the old one stops at once",
 )
 def rotate_token(trigger_id: str) -> Data[RotatedToken]:
-    return Data(data=RotatedToken(token=api.services.rotate_token(_scope(), trigger_id)))
+    return Data(data=RotatedToken(token=api.services.rotate_token(api.scope, trigger_id)))
 
 
 lambda_handler = api.handler

@@ -11,8 +11,8 @@ from pydantic import Field, StrictBool
 
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings
-from railguard.http import ApiFunction, Data, DataList
-from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, ViewModel
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit
 from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
 
 
@@ -25,7 +25,7 @@ def _workspaces(runtime: Runtime[WorkspaceSettings]) -> Workspaces:
     return Workspaces(runtime.table, runtime.clock, runtime.audit_trail)
 
 
-api = ApiFunction(WorkspaceSettings, _workspaces, tag="workspaces")
+api = ApiFunction(WorkspaceSettings, _workspaces, scope=WorkspaceScope.of, tag="workspaces")
 MEMBERS = "members"  # the tag of the member routes
 
 AssignableRole = Literal["admin", "user"]
@@ -59,10 +59,6 @@ class OwnershipTransfer(RequestModel):
     user_id: str = Field(min_length=1, max_length=64)
 
 
-def _scope() -> WorkspaceScope:
-    return WorkspaceScope.of(api.principal)
-
-
 @api.route("GET /api/v1/workspaces", "The caller's workspaces")
 def list_workspaces(limit: Limit = 20, cursor: Cursor = None) -> DataList[Workspace]:
     return Workspace.page(api.services.list_for(api.principal.id, limit=limit, cursor=cursor))
@@ -75,26 +71,26 @@ def create_workspace(body: NewWorkspace) -> Data[Workspace]:
 
 @api.route("GET /api/v1/workspaces/{workspace_id}", "One workspace")
 def get_workspace(workspace_id: str) -> Data[Workspace]:
-    return Workspace.data(api.services.get(_scope()))
+    return Workspace.data(api.services.get(api.scope))
 
 
 @api.route("PATCH /api/v1/workspaces/{workspace_id}", "Rename; MFA policy")
 def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspace]:
     return Workspace.data(
-        api.services.update(_scope(), name=body.name, require_mfa=body.require_mfa)
+        api.services.update(api.scope, name=body.name, require_mfa=body.require_mfa)
     )
 
 
 @api.route("DELETE /api/v1/workspaces/{workspace_id}", "Delete (kept for recovery)", status=204)
 def delete_workspace(workspace_id: str) -> Response[None]:
-    api.services.delete(_scope())
+    api.services.delete(api.scope)
     return Response(204)
 
 
 # -- members ---------------------------------------------------------------------------------
 @api.route("GET /api/v1/workspaces/{workspace_id}/members", "Members", tag=MEMBERS)
 def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) -> DataList[Member]:
-    return Member.page(api.services.members(_scope(), limit=limit, cursor=cursor))
+    return Member.page(api.services.members(api.scope, limit=limit, cursor=cursor))
 
 
 @api.route(
@@ -104,14 +100,14 @@ def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) ->
     tag=MEMBERS,
 )
 def add_member(workspace_id: str, body: NewMember) -> Data[Member]:
-    return Member.data(api.services.add_member(_scope(), body.email, body.role))
+    return Member.data(api.services.add_member(api.scope, body.email, body.role))
 
 
 @api.route(
     "PATCH /api/v1/workspaces/{workspace_id}/members/{user_id}", "Change a role", tag=MEMBERS
 )
 def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Member]:
-    return Member.data(api.services.change_role(_scope(), user_id, body.role))
+    return Member.data(api.services.change_role(api.scope, user_id, body.role))
 
 
 @api.route(
@@ -121,7 +117,7 @@ def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Membe
     tag=MEMBERS,
 )
 def remove_member(workspace_id: str, user_id: str) -> Response[None]:
-    api.services.remove_member(_scope(), user_id)
+    api.services.remove_member(api.scope, user_id)
     return Response(204)
 
 
@@ -132,7 +128,7 @@ def remove_member(workspace_id: str, user_id: str) -> Response[None]:
     tag=MEMBERS,
 )
 def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> Response[None]:
-    api.services.transfer_ownership(_scope(), body.user_id)
+    api.services.transfer_ownership(api.scope, body.user_id)
     return Response(204)
 
 

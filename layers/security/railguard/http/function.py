@@ -66,18 +66,21 @@ def _caller(event: dict[str, Any]) -> Principal | None:
     return Principal.from_context(context) if context is not None else None
 
 
-class ApiFunction[S: FunctionSettings, D = None]:
+class ApiFunction[S: FunctionSettings, D = None, C = None]:
     """`services` builds, from the cold-start runtime, what the routes call (once per instance);
-    `tag` is the OpenAPI tag of its routes."""
+    `scope` makes, of the caller, the scope those services take (`api.scope`, e.g.
+    `WorkspaceScope.of`); `tag` is the OpenAPI tag of its routes."""
 
     def __init__(
         self,
         settings_model: type[S],
         services: Callable[[Runtime[S]], D] | None = None,
         *,
+        scope: Callable[[Principal], C] | None = None,
         tag: str | None = None,
     ):
         self._settings_model = settings_model
+        self._scope_of = scope
         self._tag = tag
         self._build_services = services
         self._runtime: Runtime[S] | None = None
@@ -145,6 +148,13 @@ class ApiFunction[S: FunctionSettings, D = None]:
         principal = Principal.from_context(event.request_context.authorizer.get_lambda)
         path_workspace_id = (event.path_parameters or {}).get("workspace_id")
         return policy.admit(principal, event.request_context.route_key, path_workspace_id)
+
+    @property
+    def scope(self) -> C:
+        """The admitted caller's scope (see `principal`), as the services take it."""
+        if self._scope_of is None:
+            raise RuntimeError("this function declares no scope")
+        return self._scope_of(self.principal)
 
     def idempotency_key(self, value: str | None, body: BaseModel) -> IdempotencyKey | None:
         """The request's `Idempotency-Key` header value, if it has one, bound to the caller,
