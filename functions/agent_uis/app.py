@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field, Secret, StringConstraints
 
@@ -113,9 +112,8 @@ def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
 @api.route(
     "DELETE /api/v1/agent-uis/{agent_ui_id}", "Delete a deployment; its sessions end", status=204
 )
-def delete_agent_ui(agent_ui_id: str) -> Response[None]:
+def delete_agent_ui(agent_ui_id: str) -> None:
     api.services.delete(api.scope, agent_ui_id)
-    return Response(204)
 
 
 # -- the deployment's page (public: the PIN, then the unlock token, is the credential) ---------

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -152,9 +151,8 @@ def rotate_key(key_id: str, body: Annotated[Rotation | None, Body()] = None) -> 
 
 
 @api.route("DELETE /api/v1/api-keys/{key_id}", "Revoke a key (kept)", status=204)
-def revoke_key(key_id: str) -> Response[None]:
+def revoke_key(key_id: str) -> None:
     api.services.revoke(api.scope, key_id)
-    return Response(204)
 
 
 lambda_handler = api.handler

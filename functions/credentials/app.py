@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field, SecretStr, StrictBool
 
@@ -115,9 +114,8 @@ def set_default(credential_id: str) -> Data[Credential]:
 
 
 @api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)", status=204)
-def delete_credential(credential_id: str) -> Response[None]:
+def delete_credential(credential_id: str) -> None:
     api.services.delete(api.scope, credential_id)
-    return Response(204)
 
 
 @api.route(

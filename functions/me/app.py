@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.access.principal import Principal
@@ -99,13 +98,12 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
 
 
 @api.route("POST /api/v1/me/password", "Change the password; ends every session", status=204)
-def change_password(body: PasswordChange) -> Response[None]:
+def change_password(body: PasswordChange) -> None:
     api.services.accounts.change_password(
         _user(api.principal),
         body.current_password.get_secret_value(),
         body.new_password.get_secret_value(),
     )
-    return Response(204)
 
 
 @api.route(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
@@ -91,7 +90,7 @@ def enable(body: EnableRequest) -> Data[RecoveryCodes]:
 @api.route(
     "POST /api/v1/me/mfa/totp/disable", "Turn MFA off; ends the user's other sessions", status=204
 )
-def disable(body: SecondFactorConfirmation) -> Response[None]:
+def disable(body: SecondFactorConfirmation) -> None:
     principal = api.principal
     api.services.disable(
         principal.id,
@@ -99,7 +98,6 @@ def disable(body: SecondFactorConfirmation) -> Response[None]:
         body.code.get_secret_value(),
         body.password.get_secret_value(),
     )
-    return Response(204)
 
 
 @api.route(

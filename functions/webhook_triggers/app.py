@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, StrictBool
 
 from railguard.core.runtime import Runtime
@@ -94,9 +93,8 @@ def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
 
 
 @api.route("DELETE /api/v1/webhook-triggers/{trigger_id}", "Delete; the token stops", status=204)
-def delete_trigger(trigger_id: str) -> Response[None]:
+def delete_trigger(trigger_id: str) -> None:
     api.services.delete(api.scope, trigger_id)
-    return Response(204)
 
 
 @api.route(

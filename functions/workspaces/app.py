@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import Field, StrictBool
 
 from railguard.core.runtime import Runtime
@@ -82,9 +81,8 @@ def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspac
 
 
 @api.route("DELETE /api/v1/workspaces/{workspace_id}", "Delete (kept for recovery)", status=204)
-def delete_workspace(workspace_id: str) -> Response[None]:
+def delete_workspace(workspace_id: str) -> None:
     api.services.delete(api.scope)
-    return Response(204)
 
 
 # -- members ---------------------------------------------------------------------------------
@@ -116,9 +114,8 @@ def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Membe
     status=204,
     tag=MEMBERS,
 )
-def remove_member(workspace_id: str, user_id: str) -> Response[None]:
+def remove_member(workspace_id: str, user_id: str) -> None:
     api.services.remove_member(api.scope, user_id)
-    return Response(204)
 
 
 @api.route(
@@ -127,9 +124,8 @@ def remove_member(workspace_id: str, user_id: str) -> Response[None]:
     status=204,
     tag=MEMBERS,
 )
-def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> Response[None]:
+def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> None:
     api.services.transfer_ownership(api.scope, body.user_id)
-    return Response(204)
 
 
 lambda_handler = api.handler

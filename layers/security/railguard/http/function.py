@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,6 +46,14 @@ from railguard.http.responses import (
 
 # A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _no_content(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """A 204 route's handler returns nothing: the answer has no body, so no media type."""
+    response = next_middleware(app)
+    if response.body is None:
+        response.headers.pop("Content-Type", None)
+    return response
 
 
 def _validation_details(error: RequestValidationError) -> dict[str, Any]:
@@ -105,7 +114,8 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
     ) -> Callable[[F], F]:
         """Declares the decorated handler as the route `key`, spelled as the template spells it
         (`"POST /api/v1/workspaces/{workspace_id}/members"`), answering `status` on success,
-        documented under `tag` (else the function's) with `summary` and `description`."""
+        documented under `tag` (else the function's) with `summary` and `description`. The
+        handler of a 204 route returns nothing (or a `Response`, to set cookies)."""
         method, path = key.split(" ", 1)
         tag = tag or self._tag
         return self.app.route(
@@ -117,6 +127,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
             tags=[tag] if tag else None,
             include_in_schema=documented,
             status_code=status,
+            middlewares=[_no_content] if status == 204 else None,
         )
 
     # -- state built at the cold start -------------------------------------------------
