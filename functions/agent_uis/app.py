@@ -109,9 +109,7 @@ def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
     return AgentUi.data(api.services.update(api.scope, agent_ui_id, name=body.name, pin=pin))
 
 
-@api.route(
-    "DELETE /api/v1/agent-uis/{agent_ui_id}", "Delete a deployment; its sessions end", status=204
-)
+@api.route("DELETE /api/v1/agent-uis/{agent_ui_id}", "Delete a deployment; its sessions end")
 def delete_agent_ui(agent_ui_id: str) -> None:
     api.services.delete(api.scope, agent_ui_id)
 

@@ -150,7 +150,7 @@ def rotate_key(key_id: str, body: Annotated[Rotation | None, Body()] = None) -> 
     return NewKey.issued(api.services.rotate(api.scope, key_id, grace))
 
 
-@api.route("DELETE /api/v1/api-keys/{key_id}", "Revoke a key (kept)", status=204)
+@api.route("DELETE /api/v1/api-keys/{key_id}", "Revoke a key (kept)")
 def revoke_key(key_id: str) -> None:
     api.services.revoke(api.scope, key_id)
 

@@ -134,6 +134,10 @@ class MfaRequired(ViewModel):
     expires_in: int
 
 
+# The answer of a route that issues tokens (the refresh token in a browser's cookie, not the body).
+IssuedTokens = Response[Data[Tokens | BrowserTokens]]
+
+
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
 
@@ -215,9 +219,7 @@ def log_in(
     "Answer a login's MFA challenge with a TOTP or recovery code",
     description=_BROWSER_TOKENS,
 )
-def verify_mfa(
-    body: MfaVerifyRequest, client: ClientHeader = None
-) -> Response[Data[Tokens | BrowserTokens]]:
+def verify_mfa(body: MfaVerifyRequest, client: ClientHeader = None) -> IssuedTokens:
     pair = api.services.logins.complete_mfa(
         body.mfa_token.get_secret_value(), body.code.get_secret_value(), _client()
     )
@@ -230,9 +232,7 @@ def verify_mfa(
     "Spend a refresh token for a new pair",
     description=_BROWSER_TOKENS + " " + _BY_COOKIE,
 )
-def refresh(
-    body: RefreshTokenRequest | None = None, client: ClientHeader = None
-) -> Response[Data[Tokens | BrowserTokens]]:
+def refresh(body: RefreshTokenRequest | None = None, client: ClientHeader = None) -> IssuedTokens:
     session = _session(client)
     token = session.refresh_token(_body_token(body))
     pair = api.services.logins.refresh(token, _client())

@@ -113,7 +113,7 @@ def set_default(credential_id: str) -> Data[Credential]:
     return Credential.data(api.services.set_default(api.scope, credential_id))
 
 
-@api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)", status=204)
+@api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)")
 def delete_credential(credential_id: str) -> None:
     api.services.delete(api.scope, credential_id)
 

@@ -4,15 +4,12 @@ signed-in user's own password, and their own security events."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.access.principal import Principal
-from railguard.audit.trail import AuditLog
 from railguard.core.errors import Forbidden
-from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
 from railguard.http import ApiFunction, Data, DataList, RequestModel
 from railguard.http.audit import ActionFilter, AuditEventOut, event_list
@@ -27,22 +24,7 @@ class MeSettings(EnvelopeSettings, AuditSettings):
     for the server key that names accounts' failure budgets."""
 
 
-class MeServices:
-    """What the routes call; each part is built on first use."""
-
-    def __init__(self, runtime: Runtime[MeSettings]):
-        self._runtime = runtime
-
-    @cached_property
-    def accounts(self) -> Accounts:
-        return Accounts.of_runtime(self._runtime)
-
-    @property
-    def security_events(self) -> AuditLog:
-        return self._runtime.audit_log
-
-
-api = ApiFunction(MeSettings, MeServices, tag="identity")
+api = ApiFunction(MeSettings, Accounts.of_runtime, tag="identity")
 
 
 class UserIdentity(BaseModel):
@@ -85,7 +67,7 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
                 scopes=sorted(principal.scopes),
             )
         )
-    profile = api.services.accounts.profile(principal.id)
+    profile = api.services.profile(principal.id)
     return Data(
         data=UserIdentity(
             type="user",
@@ -99,7 +81,7 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
 
 @api.route("POST /api/v1/me/password", "Change the password; ends every session", status=204)
 def change_password(body: PasswordChange) -> None:
-    api.services.accounts.change_password(
+    api.services.change_password(
         _user(api.principal),
         body.current_password.get_secret_value(),
         body.new_password.get_secret_value(),
@@ -114,9 +96,7 @@ def list_security_events(
     limit: Limit = 20, cursor: Cursor = None, action: ActionFilter = None
 ) -> DataList[AuditEventOut]:
     trail = item_keys.user_trail(_user(api.principal))
-    return event_list(
-        api.services.security_events.page(trail, action=action, limit=limit, cursor=cursor)
-    )
+    return event_list(api.runtime.audit_log.page(trail, action=action, limit=limit, cursor=cursor))
 
 
 lambda_handler = api.handler

@@ -92,17 +92,17 @@ def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
     )
 
 
-@api.route("DELETE /api/v1/webhook-triggers/{trigger_id}", "Delete; the token stops", status=204)
-def delete_trigger(trigger_id: str) -> None:
-    api.services.delete(api.scope, trigger_id)
-
-
 @api.route(
     "POST /api/v1/webhook-triggers/{trigger_id}/rotate-token",
     "A new token; the old one stops at once",
 )
 def rotate_token(trigger_id: str) -> Data[RotatedToken]:
     return Data(data=RotatedToken(token=api.services.rotate_token(api.scope, trigger_id)))
+
+
+@api.route("DELETE /api/v1/webhook-triggers/{trigger_id}", "Delete; the token stops")
+def delete_trigger(trigger_id: str) -> None:
+    api.services.delete(api.scope, trigger_id)
 
 
 lambda_handler = api.handler

@@ -80,7 +80,7 @@ def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspac
     )
 
 
-@api.route("DELETE /api/v1/workspaces/{workspace_id}", "Delete (kept for recovery)", status=204)
+@api.route("DELETE /api/v1/workspaces/{workspace_id}", "Delete (kept for recovery)")
 def delete_workspace(workspace_id: str) -> None:
     api.services.delete(api.scope)
 
@@ -111,7 +111,6 @@ def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Membe
 @api.route(
     "DELETE /api/v1/workspaces/{workspace_id}/members/{user_id}",
     "Remove a member, or leave",
-    status=204,
     tag=MEMBERS,
 )
 def remove_member(workspace_id: str, user_id: str) -> None:

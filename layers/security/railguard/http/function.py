@@ -106,17 +106,19 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         key: str,
         summary: str | None = None,
         *,
-        status: int = 200,
+        status: int | None = None,
         tag: str | None = None,
         description: str | None = None,
         responses: dict[int, OpenAPIResponse] | None = None,
         documented: bool = True,
     ) -> Callable[[F], F]:
         """Declares the decorated handler as the route `key`, spelled as the template spells it
-        (`"POST /api/v1/workspaces/{workspace_id}/members"`), answering `status` on success,
-        documented under `tag` (else the function's) with `summary` and `description`. The
-        handler of a 204 route returns nothing (or a `Response`, to set cookies)."""
+        (`"POST /api/v1/workspaces/{workspace_id}/members"`), answering `status` on success (a
+        DELETE 204, else 200, unless given), documented under `tag` (else the function's) with
+        `summary` and `description`. The handler of a 204 route returns nothing (or a
+        `Response`, to set cookies)."""
         method, path = key.split(" ", 1)
+        status = status or (204 if method == "DELETE" else 200)
         tag = tag or self._tag
         return self.app.route(
             _PATH_PARAMETER.sub(r"<\1>", path),
