@@ -50,6 +50,16 @@ class NewCredentialBody(RequestModel):
     description: str | None = Field(default=None, max_length=500)
     is_default: StrictBool = False
 
+    def credential(self) -> NewCredential:
+        return NewCredential(
+            name=self.name,
+            type=self.type,
+            value=self.value.get_secret_value(),
+            category=self.category,
+            description=self.description,
+            is_default=self.is_default,
+        )
+
 
 class CredentialChanges(RequestModel):
     name: DisplayName | None = None
@@ -78,16 +88,8 @@ def list_credentials(
 def create_credential(
     body: NewCredentialBody, idempotency_key: IdempotencyKeyHeader = None
 ) -> Data[Credential]:
-    new = NewCredential(
-        name=body.name,
-        type=body.type,
-        value=body.value.get_secret_value(),
-        category=body.category,
-        description=body.description,
-        is_default=body.is_default,
-    )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return Credential.data(api.services.create(api.scope, new, idempotency))
+    return Credential.data(api.services.create(api.scope, body.credential(), idempotency))
 
 
 @api.route("GET /api/v1/credentials/{credential_id}", "One credential")
@@ -108,6 +110,14 @@ def update_credential(credential_id: str, body: CredentialChanges) -> Data[Crede
     return Credential.data(view)
 
 
+@api.route(
+    "POST /api/v1/credentials/{credential_id}/restore",
+    "Restore a deleted credential within retention",
+)
+def restore_credential(credential_id: str) -> Data[Credential]:
+    return Credential.data(api.services.restore(api.scope, credential_id))
+
+
 @api.route("POST /api/v1/credentials/{credential_id}/set-default", "Make it its type's default")
 def set_default(credential_id: str) -> Data[Credential]:
     return Credential.data(api.services.set_default(api.scope, credential_id))
@@ -116,14 +126,6 @@ def set_default(credential_id: str) -> Data[Credential]:
 @api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)")
 def delete_credential(credential_id: str) -> None:
     api.services.delete(api.scope, credential_id)
-
-
-@api.route(
-    "POST /api/v1/credentials/{credential_id}/restore",
-    "Restore a deleted credential within retention",
-)
-def restore_credential(credential_id: str) -> Data[Credential]:
-    return Credential.data(api.services.restore(api.scope, credential_id))
 
 
 lambda_handler = api.handler

@@ -21,12 +21,13 @@ class MfaSettings(EnvelopeSettings, AuditSettings):
 
 
 def _mfa(runtime: Runtime[MfaSettings]) -> Mfa:
+    subjects = runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME)  # names accounts' failure budgets
     return Mfa(
         runtime.table,
         runtime.envelope,
         runtime.clock,
         runtime.audit_trail,
-        account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
+        account_subjects=subjects,
     )
 
 
