@@ -19,12 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-from aws_lambda_powertools.event_handler.openapi.models import (
-    APIKey,
-    APIKeyIn,
-    HTTPBearer,
-    Server,
-)
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, Server
 
 from infra.template import SERVERLESS_FUNCTION, Template, load_template
 from railguard.http.models import ErrorBody

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field, Secret, StringConstraints
 
@@ -16,13 +15,14 @@ from railguard.agent_uis import (
     PIN_MIN_DIGITS,
     PIN_PEPPER_KEY_NAME,
     AgentUis,
+    AgentUiView,
     PinChange,
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
-from railguard.http import ApiFunction, Data, DataList, ListMeta
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
 from railguard.http.guards import bearer_token
-from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit
 from railguard.workspaces import ResourceScope
 
 
@@ -40,7 +40,7 @@ def _agent_uis(runtime: Runtime[AgentUiSettings]) -> AgentUis:
     )
 
 
-api = ApiFunction(AgentUiSettings, _agent_uis)
+api = ApiFunction(AgentUiSettings, _agent_uis, scope=ResourceScope.of, tag="agent-ui")
 
 # A secret (masked in repr, never echoed by validation errors) of 4 to 8 ASCII digits.
 Pin = Secret[
@@ -64,13 +64,7 @@ class UnlockRequest(RequestModel):
     pin: Pin | None = Field(default=None, description="The deployment's PIN, if it has one")
 
 
-class AgentUi(ViewModel):
-    id: str
-    name: str
-    agent_id: str
-    pin_protected: bool
-    created_at: Timestamp
-    updated_at: Timestamp
+class AgentUi(ViewModel, view=AgentUiView): ...  # whether it has a PIN, never the PIN
 
 
 class Unlocked(BaseModel):
@@ -84,66 +78,46 @@ class AgentUiSession(BaseModel):
     agent_id: str
 
 
-def _scope() -> ResourceScope:
-    return ResourceScope.of(api.principal)
-
-
 # -- management (authorizer; X-Workspace-ID) ---------------------------------------------------
-@api.app.get("/api/v1/agent-uis", summary="The workspace's agent UI deployments", tags=["agent-ui"])
+@api.route("GET /api/v1/agent-uis", "The workspace's agent UI deployments")
 def list_agent_uis(limit: Limit = 20, cursor: Cursor = None) -> DataList[AgentUi]:
-    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
-    return DataList(
-        data=[AgentUi.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return AgentUi.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
 
 
-@api.app.post("/api/v1/agent-uis", summary="Deploy an agent UI", tags=["agent-ui"], status_code=201)
+@api.route("POST /api/v1/agent-uis", "Deploy an agent UI", status=201)
 def create_agent_ui(body: NewAgentUi) -> Data[AgentUi]:
-    view = api.services.create(
-        _scope(),
-        name=body.name,
-        agent_id=body.agent_id,
-        pin=body.pin.get_secret_value() if body.pin is not None else None,
+    pin = body.pin.get_secret_value() if body.pin is not None else None
+    return AgentUi.data(
+        api.services.create(api.scope, name=body.name, agent_id=body.agent_id, pin=pin)
     )
-    return Data(data=AgentUi.model_validate(view))
 
 
-@api.app.get("/api/v1/agent-uis/<agent_ui_id>", summary="One deployment", tags=["agent-ui"])
+@api.route("GET /api/v1/agent-uis/{agent_ui_id}", "One deployment")
 def get_agent_ui(agent_ui_id: str) -> Data[AgentUi]:
-    return Data(data=AgentUi.model_validate(api.services.get(_scope(), agent_ui_id)))
+    return AgentUi.data(api.services.get(api.scope, agent_ui_id))
 
 
-@api.app.patch(
-    "/api/v1/agent-uis/<agent_ui_id>",
-    summary="Rename; set, change or remove the PIN (ends its sessions)",
-    tags=["agent-ui"],
+@api.route(
+    "PATCH /api/v1/agent-uis/{agent_ui_id}",
+    "Rename; set, change or remove the PIN (ends its sessions)",
 )
 def update_agent_ui(agent_ui_id: str, body: AgentUiChanges) -> Data[AgentUi]:
     # An absent `pin` keeps it; an explicit `"pin": null` removes it.
     pin: PinChange = KEEP
     if "pin" in body.model_fields_set:
         pin = body.pin.get_secret_value() if body.pin is not None else None
-    view = api.services.update(_scope(), agent_ui_id, name=body.name, pin=pin)
-    return Data(data=AgentUi.model_validate(view))
+    return AgentUi.data(api.services.update(api.scope, agent_ui_id, name=body.name, pin=pin))
 
 
-@api.app.delete(
-    "/api/v1/agent-uis/<agent_ui_id>",
-    summary="Delete a deployment; its sessions end",
-    tags=["agent-ui"],
-    status_code=204,
-)
-def delete_agent_ui(agent_ui_id: str) -> Response[None]:
-    api.services.delete(_scope(), agent_ui_id)
-    return Response(204)
+@api.route("DELETE /api/v1/agent-uis/{agent_ui_id}", "Delete a deployment; its sessions end")
+def delete_agent_ui(agent_ui_id: str) -> None:
+    api.services.delete(api.scope, agent_ui_id)
 
 
 # -- the deployment's page (public: the PIN, then the unlock token, is the credential) ---------
-@api.app.post(
-    "/api/v1/agent-uis/<agent_ui_id>/unlock",
-    summary="Unlock a deployment with its PIN, for a 15-minute token of that deployment",
-    tags=["agent-ui"],
+@api.route(
+    "POST /api/v1/agent-uis/{agent_ui_id}/unlock",
+    "Unlock a deployment with its PIN, for a 15-minute token of that deployment",
 )
 def unlock_agent_ui(
     agent_ui_id: str, body: Annotated[UnlockRequest | None, Body()] = None
@@ -158,10 +132,9 @@ def unlock_agent_ui(
     return Data(data=Unlocked(access_token=grant.access_token, expires_in=grant.expires_in))
 
 
-@api.app.get(
-    "/api/v1/agent-uis/<agent_ui_id>/session",
-    summary="The deployment an unlock token opens (Authorization: Bearer rgu_...)",
-    tags=["agent-ui"],
+@api.route(
+    "GET /api/v1/agent-uis/{agent_ui_id}/session",
+    "The deployment an unlock token opens (Authorization: Bearer rgu_...)",
 )
 def agent_ui_session(agent_ui_id: str) -> Data[AgentUiSession]:
     token = bearer_token(api.app.current_event.headers.get("authorization"))

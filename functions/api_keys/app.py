@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -20,19 +19,12 @@ from railguard.api_keys import (
     ApiKeys,
     IssuedKey,
     KeySettings,
+    KeyView,
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, IdempotencySettings
-from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import (
-    Cursor,
-    DisplayName,
-    IdempotencyKeyHeader,
-    Limit,
-    RequestModel,
-    Timestamp,
-    ViewModel,
-)
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit
 from railguard.workspaces import WorkspaceScope
 
 
@@ -46,7 +38,7 @@ def _api_keys(runtime: Runtime[ApiKeySettings]) -> ApiKeys:
     return ApiKeys(runtime.table, runtime.clock, runtime.audit_trail)
 
 
-api = ApiFunction(ApiKeySettings, _api_keys)
+api = ApiFunction(ApiKeySettings, _api_keys, scope=WorkspaceScope.of, tag="api keys")
 
 Scope = Literal[SCOPES]  # type: ignore[valid-type]  # the contract's list, one place
 IpEntry = Annotated[str, Field(max_length=64)]
@@ -103,49 +95,28 @@ class Rotation(RequestModel):
     grace_period_seconds: int = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS)
 
 
-class ApiKey(ViewModel):
-    id: str
-    name: str
-    key_prefix: str
-    masked_key: str
-    scopes: list[str]
-    allowed_ips: list[str]
-    allowed_origins: list[str]
-    expires_at: Timestamp | None
+class ApiKey(ViewModel, view=KeyView):
     rate_limit: RateLimitModel | None
-    status: Literal["active", "expired", "revoked"]
-    created_at: Timestamp
-    last_used_at: Timestamp | None
 
 
 class NewKey(ApiKey):
     key: str = Field(description="The key itself. Shown this once: store it now.")
 
     @classmethod
-    def issued(cls, issued: IssuedKey) -> NewKey:
-        return cls(**ApiKey.model_validate(issued.view).model_dump(), key=issued.key)
+    def issued(cls, issued: IssuedKey) -> Data[NewKey]:
+        return Data(data=cls.shown_once(issued.view, key=issued.key))
 
 
 def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
-def _scope() -> WorkspaceScope:
-    return WorkspaceScope.of(api.principal)
-
-
-@api.app.get("/api/v1/api-keys", summary="The workspace's API keys", tags=["api keys"])
+@api.route("GET /api/v1/api-keys", "The workspace's API keys")
 def list_keys(limit: Limit = 20, cursor: Cursor = None) -> DataList[ApiKey]:
-    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
-    return DataList(
-        data=[ApiKey.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return ApiKey.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
 
 
-@api.app.post(
-    "/api/v1/api-keys", summary="Create a key (shown once)", tags=["api keys"], status_code=201
-)
+@api.route("POST /api/v1/api-keys", "Create a key (shown once)", status=201)
 def create_key(body: NewApiKey, idempotency_key: IdempotencyKeyHeader = None) -> Data[NewKey]:
     settings = KeySettings(
         name=body.name,
@@ -156,36 +127,32 @@ def create_key(body: NewApiKey, idempotency_key: IdempotencyKeyHeader = None) ->
         rate_limit=body.rate_limit.to_limit() if body.rate_limit else None,
     )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return Data(data=NewKey.issued(api.services.create(_scope(), settings, idempotency)))
+    return NewKey.issued(api.services.create(api.scope, settings, idempotency))
 
 
-@api.app.get("/api/v1/api-keys/<key_id>", summary="One API key", tags=["api keys"])
+@api.route("GET /api/v1/api-keys/{key_id}", "One API key")
 def get_key(key_id: str) -> Data[ApiKey]:
-    return Data(data=ApiKey.model_validate(api.services.get(_scope(), key_id)))
+    return ApiKey.data(api.services.get(api.scope, key_id))
 
 
-@api.app.patch("/api/v1/api-keys/<key_id>", summary="Change a key's settings", tags=["api keys"])
+@api.route("PATCH /api/v1/api-keys/{key_id}", "Change a key's settings")
 def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
-    return Data(data=ApiKey.model_validate(api.services.update(_scope(), key_id, body.changes())))
+    return ApiKey.data(api.services.update(api.scope, key_id, body.changes()))
 
 
-@api.app.post(
-    "/api/v1/api-keys/<key_id>/rotate",
-    summary="A new key with the same settings; the old one ends after the grace period",
-    tags=["api keys"],
-    status_code=201,
+@api.route(
+    "POST /api/v1/api-keys/{key_id}/rotate",
+    "A new key with the same settings; the old one ends after the grace period",
+    status=201,
 )
 def rotate_key(key_id: str, body: Annotated[Rotation | None, Body()] = None) -> Data[NewKey]:
     grace = (body or Rotation()).grace_period_seconds
-    return Data(data=NewKey.issued(api.services.rotate(_scope(), key_id, grace)))
+    return NewKey.issued(api.services.rotate(api.scope, key_id, grace))
 
 
-@api.app.delete(
-    "/api/v1/api-keys/<key_id>", summary="Revoke a key (kept)", tags=["api keys"], status_code=204
-)
-def revoke_key(key_id: str) -> Response[None]:
-    api.services.revoke(_scope(), key_id)
-    return Response(204)
+@api.route("DELETE /api/v1/api-keys/{key_id}", "Revoke a key (kept)")
+def revoke_key(key_id: str) -> None:
+    api.services.revoke(api.scope, key_id)
 
 
 lambda_handler = api.handler

@@ -28,7 +28,7 @@ def _audit_log(runtime: Runtime[AuditReaderSettings]) -> AuditLog:
     return runtime.audit_log
 
 
-api = ApiFunction(AuditReaderSettings, _audit_log)
+api = ApiFunction(AuditReaderSettings, _audit_log, tag="audit")
 
 
 class BreakOut(BaseModel):
@@ -85,18 +85,14 @@ def _trail() -> str:
     return item_keys.workspace_trail(principal.workspace_id)
 
 
-@api.app.get("/api/v1/audit-events", summary="The workspace's audit events", tags=["audit"])
+@api.route("GET /api/v1/audit-events", "The workspace's audit events")
 def list_events(
     limit: Limit = 20, cursor: Cursor = None, action: ActionFilter = None
 ) -> DataList[AuditEventOut]:
     return event_list(api.services.page(_trail(), action=action, limit=limit, cursor=cursor))
 
 
-@api.app.get(
-    "/api/v1/audit-events/verify",
-    summary="Check the trail's hash chain",
-    tags=["audit"],
-)
+@api.route("GET /api/v1/audit-events/verify", "Check the trail's hash chain")
 def verify_events(full: FullCheck = False) -> Data[VerificationOut]:
     verification = api.services.verify(_trail(), full=full)
     broken, anchor = verification.broken_at, verification.anchor

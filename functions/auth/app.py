@@ -18,9 +18,9 @@ from railguard.core.settings import AuditSettings, EnvelopeSettings, TokenSettin
 from railguard.crypto.public_keys import PublicKeys
 from railguard.crypto.signing_keys import SigningKeyRing
 from railguard.crypto.tokens import TokenAudience
-from railguard.http import ApiFunction, Data
+from railguard.http import ApiFunction, Data, RequestModel, ViewModel
 from railguard.http.browser_sessions import BrowserSession, ClientHeader
-from railguard.http.models import DisplayName, RequestModel, ViewModel
+from railguard.http.models import DisplayName
 from railguard.http.responses import JSON_CONTENT_TYPE
 from railguard.identity.accounts import Accounts
 from railguard.identity.logins import ClientInfo, Logins, MfaChallenge, TokenPair
@@ -60,7 +60,7 @@ class AuthServices:
         return PublicKeys(self._runtime.table, self._runtime.clock)
 
 
-api = ApiFunction(AuthSettings, AuthServices)
+api = ApiFunction(AuthSettings, AuthServices, tag="auth")
 
 
 # -- models -----------------------------------------------------------------------------
@@ -134,6 +134,10 @@ class MfaRequired(ViewModel):
     expires_in: int
 
 
+# The answer of a route that issues tokens (the refresh token in a browser's cookie, not the body).
+IssuedTokens = Response[Data[Tokens | BrowserTokens]]
+
+
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
 
@@ -177,11 +181,10 @@ _BY_COOKIE = (
 )
 
 
-@api.app.post(
-    "/api/v1/auth/signup",
-    summary="Create an account and its first workspace (10 attempts an hour per address)",
-    tags=["auth"],
-    status_code=201,
+@api.route(
+    "POST /api/v1/auth/signup",
+    "Create an account and its first workspace (10 attempts an hour per address)",
+    status=201,
 )
 def sign_up(body: SignupRequest) -> Data[SignupResult]:
     profile, workspace = api.services.accounts.sign_up(
@@ -196,11 +199,10 @@ def sign_up(body: SignupRequest) -> Data[SignupResult]:
     return Data(data=result)
 
 
-@api.app.post(
-    "/api/v1/auth/login",
-    summary="Log in for an access and a refresh token",
+@api.route(
+    "POST /api/v1/auth/login",
+    "Log in for an access and a refresh token",
     description=_BROWSER_TOKENS,
-    tags=["auth"],
 )
 def log_in(
     body: LoginRequest, client: ClientHeader = None
@@ -212,15 +214,12 @@ def log_in(
     return _ok(_tokens(outcome, session), session.issuing(outcome))
 
 
-@api.app.post(
-    "/api/v1/auth/mfa/verify",
-    summary="Answer a login's MFA challenge with a TOTP or recovery code",
+@api.route(
+    "POST /api/v1/auth/mfa/verify",
+    "Answer a login's MFA challenge with a TOTP or recovery code",
     description=_BROWSER_TOKENS,
-    tags=["auth"],
 )
-def verify_mfa(
-    body: MfaVerifyRequest, client: ClientHeader = None
-) -> Response[Data[Tokens | BrowserTokens]]:
+def verify_mfa(body: MfaVerifyRequest, client: ClientHeader = None) -> IssuedTokens:
     pair = api.services.logins.complete_mfa(
         body.mfa_token.get_secret_value(), body.code.get_secret_value(), _client()
     )
@@ -228,27 +227,23 @@ def verify_mfa(
     return _ok(_tokens(pair, session), session.issuing(pair))
 
 
-@api.app.post(
-    "/api/v1/auth/refresh",
-    summary="Spend a refresh token for a new pair",
+@api.route(
+    "POST /api/v1/auth/refresh",
+    "Spend a refresh token for a new pair",
     description=_BROWSER_TOKENS + " " + _BY_COOKIE,
-    tags=["auth"],
 )
-def refresh(
-    body: RefreshTokenRequest | None = None, client: ClientHeader = None
-) -> Response[Data[Tokens | BrowserTokens]]:
+def refresh(body: RefreshTokenRequest | None = None, client: ClientHeader = None) -> IssuedTokens:
     session = _session(client)
     token = session.refresh_token(_body_token(body))
     pair = api.services.logins.refresh(token, _client())
     return _ok(_tokens(pair, session), session.issuing(pair))
 
 
-@api.app.post(
-    "/api/v1/auth/logout",
-    summary="End the session of a refresh token",
+@api.route(
+    "POST /api/v1/auth/logout",
+    "End the session of a refresh token",
     description=_BY_COOKIE + " A browser's logout clears the cookie.",
-    tags=["auth"],
-    status_code=204,
+    status=204,
 )
 def log_out(body: RefreshTokenRequest | None = None, client: ClientHeader = None) -> Response[None]:
     session = _session(client)
@@ -256,9 +251,7 @@ def log_out(body: RefreshTokenRequest | None = None, client: ClientHeader = None
     return Response(204, cookies=session.clearing())
 
 
-@api.app.get(
-    "/.well-known/jwks.json", summary="Public keys that verify access tokens", tags=["auth"]
-)
+@api.route("GET /.well-known/jwks.json", "Public keys that verify access tokens")
 def jwks() -> Jwks:
     return Jwks(keys=api.services.public_keys.jwks())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field, SecretStr, StrictBool
 
@@ -16,17 +15,9 @@ from railguard.core.settings import (
     IdempotencySettings,
     RetentionSettings,
 )
-from railguard.credentials import Credentials, NewCredential
-from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import (
-    Cursor,
-    DisplayName,
-    IdempotencyKeyHeader,
-    Limit,
-    RequestModel,
-    Timestamp,
-    ViewModel,
-)
+from railguard.credentials import Credentials, CredentialView, NewCredential
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit, Timestamp
 from railguard.workspaces import ResourceScope
 
 
@@ -46,7 +37,7 @@ def _credentials(runtime: Runtime[CredentialSettings]) -> Credentials:
     )
 
 
-api = ApiFunction(CredentialSettings, _credentials)
+api = ApiFunction(CredentialSettings, _credentials, scope=ResourceScope.of, tag="vault")
 
 TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,49}$"
 
@@ -59,6 +50,16 @@ class NewCredentialBody(RequestModel):
     description: str | None = Field(default=None, max_length=500)
     is_default: StrictBool = False
 
+    def credential(self) -> NewCredential:
+        return NewCredential(
+            name=self.name,
+            type=self.type,
+            value=self.value.get_secret_value(),
+            category=self.category,
+            description=self.description,
+            is_default=self.is_default,
+        )
+
 
 class CredentialChanges(RequestModel):
     name: DisplayName | None = None
@@ -67,103 +68,64 @@ class CredentialChanges(RequestModel):
     is_default: StrictBool | None = None
 
 
-class Credential(ViewModel):
-    id: str
-    name: str
-    type: str
-    category: str | None
-    description: str | None
-    masked_content: str
-    is_default: bool
-    created_at: Timestamp
-    updated_at: Timestamp
+class Credential(ViewModel, view=CredentialView):
     deleted_at: Timestamp | None = None
 
 
-def _scope() -> ResourceScope:
-    return ResourceScope.of(api.principal)
-
-
-@api.app.get("/api/v1/credentials", summary="The workspace's credentials, masked", tags=["vault"])
+@api.route("GET /api/v1/credentials", "The workspace's credentials, masked")
 def list_credentials(
     limit: Limit = 20,
     cursor: Cursor = None,
     include_deleted: Annotated[bool, Query(description="Owners and admins")] = False,
 ) -> DataList[Credential]:
     listing = api.services.list_for(
-        _scope(), include_deleted=include_deleted, limit=limit, cursor=cursor
+        api.scope, include_deleted=include_deleted, limit=limit, cursor=cursor
     )
-    return DataList(
-        data=[Credential.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return Credential.page(listing)
 
 
-@api.app.post(
-    "/api/v1/credentials", summary="Store a credential (encrypted)", tags=["vault"], status_code=201
-)
+@api.route("POST /api/v1/credentials", "Store a credential (encrypted)", status=201)
 def create_credential(
     body: NewCredentialBody, idempotency_key: IdempotencyKeyHeader = None
 ) -> Data[Credential]:
-    new = NewCredential(
-        name=body.name,
-        type=body.type,
-        value=body.value.get_secret_value(),
-        category=body.category,
-        description=body.description,
-        is_default=body.is_default,
-    )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return Data(data=Credential.model_validate(api.services.create(_scope(), new, idempotency)))
+    return Credential.data(api.services.create(api.scope, body.credential(), idempotency))
 
 
-@api.app.get("/api/v1/credentials/<credential_id>", summary="One credential", tags=["vault"])
+@api.route("GET /api/v1/credentials/{credential_id}", "One credential")
 def get_credential(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.model_validate(api.services.get(_scope(), credential_id)))
+    return Credential.data(api.services.get(api.scope, credential_id))
 
 
-@api.app.patch(
-    "/api/v1/credentials/<credential_id>", summary="Rename, describe, replace", tags=["vault"]
-)
+@api.route("PATCH /api/v1/credentials/{credential_id}", "Rename, describe, replace")
 def update_credential(credential_id: str, body: CredentialChanges) -> Data[Credential]:
     view = api.services.update(
-        _scope(),
+        api.scope,
         credential_id,
         name=body.name,
         description=body.description,
         value=body.value.get_secret_value() if body.value is not None else None,
         is_default=body.is_default,
     )
-    return Data(data=Credential.model_validate(view))
+    return Credential.data(view)
 
 
-@api.app.post(
-    "/api/v1/credentials/<credential_id>/set-default",
-    summary="Make it its type's default",
-    tags=["vault"],
-)
-def set_default(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.model_validate(api.services.set_default(_scope(), credential_id)))
-
-
-@api.app.delete(
-    "/api/v1/credentials/<credential_id>",
-    summary="Delete (restorable 30 days)",
-    tags=["vault"],
-    status_code=204,
-)
-def delete_credential(credential_id: str) -> Response[None]:
-    api.services.delete(_scope(), credential_id)
-    return Response(204)
-
-
-@api.app.post(
-    "/api/v1/credentials/<credential_id>/restore",
-    summary="Restore a deleted credential within retention",
-    tags=["vault"],
+@api.route(
+    "POST /api/v1/credentials/{credential_id}/restore",
+    "Restore a deleted credential within retention",
 )
 def restore_credential(credential_id: str) -> Data[Credential]:
-    return Data(data=Credential.model_validate(api.services.restore(_scope(), credential_id)))
+    return Credential.data(api.services.restore(api.scope, credential_id))
+
+
+@api.route("POST /api/v1/credentials/{credential_id}/set-default", "Make it its type's default")
+def set_default(credential_id: str) -> Data[Credential]:
+    return Credential.data(api.services.set_default(api.scope, credential_id))
+
+
+@api.route("DELETE /api/v1/credentials/{credential_id}", "Delete (restorable 30 days)")
+def delete_credential(credential_id: str) -> None:
+    api.services.delete(api.scope, credential_id)
 
 
 lambda_handler = api.handler

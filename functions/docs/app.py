@@ -52,7 +52,7 @@ def _security_txt(runtime: Runtime[DocsSettings]) -> SecurityTxt:
     )
 
 
-api = ApiFunction(DocsSettings, _security_txt)
+api = ApiFunction(DocsSettings, _security_txt, tag="meta")
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 _SWAGGER_ASSETS = files("aws_lambda_powertools.event_handler.openapi.swagger_ui")
@@ -115,20 +115,19 @@ def _swagger_headers() -> dict[str, str]:
     }
 
 
-@api.app.get("/api/v1/openapi.json", include_in_schema=False)
+@api.route("GET /api/v1/openapi.json", documented=False)
 def get_openapi_document() -> Response[str]:
     return Response(200, "application/json", _document())
 
 
-@api.app.get("/api/v1/docs", include_in_schema=False)
+@api.route("GET /api/v1/docs", documented=False)
 def get_swagger_ui() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", _swagger_page(), _swagger_headers())
 
 
-@api.app.get(
-    "/.well-known/security.txt",
-    summary="How to report a vulnerability (RFC 9116)",
-    tags=["meta"],
+@api.route(
+    "GET /.well-known/security.txt",
+    "How to report a vulnerability (RFC 9116)",
     responses={
         200: {
             "description": "Contact, Expires, Policy, Preferred-Languages and, when configured, "

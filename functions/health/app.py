@@ -9,14 +9,14 @@ from pydantic import BaseModel
 from railguard.core.settings import FunctionSettings
 from railguard.http import ApiFunction, Data
 
-api = ApiFunction(FunctionSettings)
+api = ApiFunction(FunctionSettings, tag="meta")
 
 
 class Health(BaseModel):
     status: Literal["ok"]
 
 
-@api.app.get("/api/v1/health", summary="Liveness of the API", tags=["meta"])
+@api.route("GET /api/v1/health", "Liveness of the API")
 def get_health() -> Data[Health]:
     return Data(data=Health(status="ok"))
 

@@ -4,20 +4,16 @@ signed-in user's own password, and their own security events."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.access.principal import Principal
-from railguard.audit.trail import AuditLog
 from railguard.core.errors import Forbidden
-from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
-from railguard.http import ApiFunction, Data, DataList
+from railguard.http import ApiFunction, Data, DataList, RequestModel
 from railguard.http.audit import ActionFilter, AuditEventOut, event_list
-from railguard.http.models import Cursor, Limit, RequestModel
+from railguard.http.models import Cursor, Limit
 from railguard.identity.accounts import Accounts
 from railguard.store import keys as item_keys
 
@@ -28,22 +24,7 @@ class MeSettings(EnvelopeSettings, AuditSettings):
     for the server key that names accounts' failure budgets."""
 
 
-class MeServices:
-    """What the routes call; each part is built on first use."""
-
-    def __init__(self, runtime: Runtime[MeSettings]):
-        self._runtime = runtime
-
-    @cached_property
-    def accounts(self) -> Accounts:
-        return Accounts.of_runtime(self._runtime)
-
-    @property
-    def security_events(self) -> AuditLog:
-        return self._runtime.audit_log
-
-
-api = ApiFunction(MeSettings, MeServices)
+api = ApiFunction(MeSettings, Accounts.of_runtime, tag="identity")
 
 
 class UserIdentity(BaseModel):
@@ -74,7 +55,7 @@ def _user(principal: Principal) -> str:
     return principal.id
 
 
-@api.app.get("/api/v1/me", summary="The calling principal", tags=["identity"])
+@api.route("GET /api/v1/me", "The calling principal")
 def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
     principal = api.principal
     if principal.kind == "api_key":
@@ -86,7 +67,7 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
                 scopes=sorted(principal.scopes),
             )
         )
-    profile = api.services.accounts.profile(principal.id)
+    profile = api.services.profile(principal.id)
     return Data(
         data=UserIdentity(
             type="user",
@@ -98,33 +79,24 @@ def get_me() -> Data[UserIdentity | ApiKeyIdentity]:
     )
 
 
-@api.app.post(
-    "/api/v1/me/password",
-    summary="Change the password; ends every session",
-    tags=["identity"],
-    status_code=204,
-)
-def change_password(body: PasswordChange) -> Response[None]:
-    api.services.accounts.change_password(
+@api.route("POST /api/v1/me/password", "Change the password; ends every session", status=204)
+def change_password(body: PasswordChange) -> None:
+    api.services.change_password(
         _user(api.principal),
         body.current_password.get_secret_value(),
         body.new_password.get_secret_value(),
     )
-    return Response(204)
 
 
-@api.app.get(
-    "/api/v1/me/security-events",
-    summary="Your own security events (sign-up, logins, password, MFA), newest first",
-    tags=["identity"],
+@api.route(
+    "GET /api/v1/me/security-events",
+    "Your own security events (sign-up, logins, password, MFA), newest first",
 )
 def list_security_events(
     limit: Limit = 20, cursor: Cursor = None, action: ActionFilter = None
 ) -> DataList[AuditEventOut]:
     trail = item_keys.user_trail(_user(api.principal))
-    return event_list(
-        api.services.security_events.page(trail, action=action, limit=limit, cursor=cursor)
-    )
+    return event_list(api.runtime.audit_log.page(trail, action=action, limit=limit, cursor=cursor))
 
 
 lambda_handler = api.handler

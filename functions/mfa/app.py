@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, SecretStr
 
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings
-from railguard.http import ApiFunction, Data
-from railguard.http.models import RequestModel
+from railguard.http import ApiFunction, Data, RequestModel
 from railguard.identity.mfa import Mfa
 
 
@@ -23,16 +21,17 @@ class MfaSettings(EnvelopeSettings, AuditSettings):
 
 
 def _mfa(runtime: Runtime[MfaSettings]) -> Mfa:
+    subjects = runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME)  # names accounts' failure budgets
     return Mfa(
         runtime.table,
         runtime.envelope,
         runtime.clock,
         runtime.audit_trail,
-        account_subjects=runtime.keyed_hash(ACCOUNT_SUBJECT_KEY_NAME),
+        account_subjects=subjects,
     )
 
 
-api = ApiFunction(MfaSettings, _mfa)
+api = ApiFunction(MfaSettings, _mfa, tag="mfa")
 
 _CODE = Field(max_length=64, description="A 6-digit TOTP code, or an unused recovery code")
 _PASSWORD = Field(description="The user's password; a wrong one is 401 invalid_credentials")
@@ -60,10 +59,9 @@ class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Ten single-use codes, shown this once")
 
 
-@api.app.post(
-    "/api/v1/me/mfa/totp/setup",
-    summary="Start setting up an authenticator app (pending until enabled)",
-    tags=["mfa"],
+@api.route(
+    "POST /api/v1/me/mfa/totp/setup",
+    "Start setting up an authenticator app (pending until enabled)",
 )
 def set_up() -> Data[TotpSetup]:
     enrollment = api.services.set_up(api.principal.id)
@@ -74,11 +72,10 @@ def set_up() -> Data[TotpSetup]:
     )
 
 
-@api.app.post(
-    "/api/v1/me/mfa/totp/enable",
-    summary="Turn MFA on with the password and a code of the new authenticator; ends the user's"
+@api.route(
+    "POST /api/v1/me/mfa/totp/enable",
+    "Turn MFA on with the password and a code of the new authenticator; ends the user's"
     " other sessions",
-    tags=["mfa"],
 )
 def enable(body: EnableRequest) -> Data[RecoveryCodes]:
     principal = api.principal
@@ -91,13 +88,10 @@ def enable(body: EnableRequest) -> Data[RecoveryCodes]:
     return Data(data=RecoveryCodes(recovery_codes=codes))
 
 
-@api.app.post(
-    "/api/v1/me/mfa/totp/disable",
-    summary="Turn MFA off; ends the user's other sessions",
-    tags=["mfa"],
-    status_code=204,
+@api.route(
+    "POST /api/v1/me/mfa/totp/disable", "Turn MFA off; ends the user's other sessions", status=204
 )
-def disable(body: SecondFactorConfirmation) -> Response[None]:
+def disable(body: SecondFactorConfirmation) -> None:
     principal = api.principal
     api.services.disable(
         principal.id,
@@ -105,13 +99,11 @@ def disable(body: SecondFactorConfirmation) -> Response[None]:
         body.code.get_secret_value(),
         body.password.get_secret_value(),
     )
-    return Response(204)
 
 
-@api.app.post(
-    "/api/v1/me/mfa/recovery-codes",
-    summary="Replace the recovery codes (password and a code); the old set stops working",
-    tags=["mfa"],
+@api.route(
+    "POST /api/v1/me/mfa/recovery-codes",
+    "Replace the recovery codes (password and a code); the old set stops working",
 )
 def replace_recovery_codes(body: SecondFactorConfirmation) -> Data[RecoveryCodes]:
     codes = api.services.replace_recovery_codes(

@@ -41,7 +41,7 @@ class IngressServices:
         return TriggerIngress(table, envelope, clock, lookup, runtime.event_bus)
 
 
-api = ApiFunction(IngressSettings, IngressServices)
+api = ApiFunction(IngressSettings, IngressServices, tag="webhooks")
 
 
 class Accepted(BaseModel):
@@ -49,11 +49,8 @@ class Accepted(BaseModel):
     event_id: str
 
 
-@api.app.post(
-    "/api/v1/webhook/trigger",
-    summary="Start the trigger's agent with this payload",
-    tags=["webhooks"],
-    status_code=202,
+@api.route(
+    "POST /api/v1/webhook/trigger", "Start the trigger's agent with this payload", status=202
 )
 def trigger() -> Data[Accepted]:
     event = api.app.current_event

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, StrictBool
 
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, EnvelopeSettings, IdempotencySettings
 from railguard.crypto.server_keys import ServerKey
-from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import (
-    Cursor,
-    DisplayName,
-    IdempotencyKeyHeader,
-    Limit,
-    RequestModel,
-    Timestamp,
-    ViewModel,
-)
-from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, WebhookTriggers
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit
+from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME, TokenLookup, TriggerView, WebhookTriggers
 from railguard.workspaces import ResourceScope
 
 
@@ -37,7 +28,7 @@ def _triggers(runtime: Runtime[TriggerSettings]) -> WebhookTriggers:
     return WebhookTriggers(table, envelope, clock, lookup, runtime.audit_trail)
 
 
-api = ApiFunction(TriggerSettings, _triggers)
+api = ApiFunction(TriggerSettings, _triggers, scope=ResourceScope.of, tag="webhooks")
 
 
 class NewTrigger(RequestModel):
@@ -54,15 +45,8 @@ class TriggerChanges(RequestModel):
     is_active: StrictBool | None = None
 
 
-class Trigger(ViewModel):
-    id: str
-    name: str
-    agent_id: str
-    token_prefix: str
-    is_active: bool
-    has_secret: bool
-    created_at: Timestamp
-    last_used_at: Timestamp | None
+# A trigger's view, less the time of its last change.
+class Trigger(ViewModel, view=TriggerView, leave_out={"updated_at"}): ...
 
 
 class CreatedTrigger(Trigger):
@@ -74,70 +58,51 @@ class RotatedToken(BaseModel):
     token: str = Field(description="The new `wht_...`; the old token has stopped")
 
 
-def _scope() -> ResourceScope:
-    return ResourceScope.of(api.principal)
-
-
-@api.app.get("/api/v1/webhook-triggers", summary="The workspace's triggers", tags=["webhooks"])
+@api.route("GET /api/v1/webhook-triggers", "The workspace's triggers")
 def list_triggers(limit: Limit = 20, cursor: Cursor = None) -> DataList[Trigger]:
-    listing = api.services.list_for(_scope(), limit=limit, cursor=cursor)
-    return DataList(
-        data=[Trigger.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return Trigger.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
 
 
-@api.app.post(
-    "/api/v1/webhook-triggers", summary="Create a trigger", tags=["webhooks"], status_code=201
-)
+@api.route("POST /api/v1/webhook-triggers", "Create a trigger", status=201)
 def create_trigger(
     body: NewTrigger, idempotency_key: IdempotencyKeyHeader = None
 ) -> Data[CreatedTrigger]:
     issued = api.services.create(
-        _scope(),
+        api.scope,
         name=body.name,
         agent_id=body.agent_id,
         generate_secret=body.generate_secret,
         is_active=body.is_active,
         idempotency=api.idempotency_key(idempotency_key, body),
     )
-    created = CreatedTrigger(
-        **Trigger.model_validate(issued.view).model_dump(), token=issued.token, secret=issued.secret
+    return Data(
+        data=CreatedTrigger.shown_once(issued.view, token=issued.token, secret=issued.secret)
     )
-    return Data(data=created)
 
 
-@api.app.get("/api/v1/webhook-triggers/<trigger_id>", summary="One trigger", tags=["webhooks"])
+@api.route("GET /api/v1/webhook-triggers/{trigger_id}", "One trigger")
 def get_trigger(trigger_id: str) -> Data[Trigger]:
-    return Data(data=Trigger.model_validate(api.services.get(_scope(), trigger_id)))
+    return Trigger.data(api.services.get(api.scope, trigger_id))
 
 
-@api.app.patch(
-    "/api/v1/webhook-triggers/<trigger_id>", summary="Rename, pause or resume", tags=["webhooks"]
-)
+@api.route("PATCH /api/v1/webhook-triggers/{trigger_id}", "Rename, pause or resume")
 def update_trigger(trigger_id: str, body: TriggerChanges) -> Data[Trigger]:
-    view = api.services.update(_scope(), trigger_id, name=body.name, is_active=body.is_active)
-    return Data(data=Trigger.model_validate(view))
+    return Trigger.data(
+        api.services.update(api.scope, trigger_id, name=body.name, is_active=body.is_active)
+    )
 
 
-@api.app.delete(
-    "/api/v1/webhook-triggers/<trigger_id>",
-    summary="Delete; the token stops",
-    tags=["webhooks"],
-    status_code=204,
-)
-def delete_trigger(trigger_id: str) -> Response[None]:
-    api.services.delete(_scope(), trigger_id)
-    return Response(204)
-
-
-@api.app.post(
-    "/api/v1/webhook-triggers/<trigger_id>/rotate-token",
-    summary="A new token; the old one stops at once",
-    tags=["webhooks"],
+@api.route(
+    "POST /api/v1/webhook-triggers/{trigger_id}/rotate-token",
+    "A new token; the old one stops at once",
 )
 def rotate_token(trigger_id: str) -> Data[RotatedToken]:
-    return Data(data=RotatedToken(token=api.services.rotate_token(_scope(), trigger_id)))
+    return Data(data=RotatedToken(token=api.services.rotate_token(api.scope, trigger_id)))
+
+
+@api.route("DELETE /api/v1/webhook-triggers/{trigger_id}", "Delete; the token stops")
+def delete_trigger(trigger_id: str) -> None:
+    api.services.delete(api.scope, trigger_id)
 
 
 lambda_handler = api.handler

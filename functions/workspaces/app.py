@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import Response
 from pydantic import Field, StrictBool
 
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings
-from railguard.http import ApiFunction, Data, DataList, ListMeta
-from railguard.http.models import Cursor, DisplayName, Limit, RequestModel, Timestamp, ViewModel
-from railguard.workspaces import Workspaces, WorkspaceScope
+from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
+from railguard.http.models import Cursor, DisplayName, Limit
+from railguard.workspaces import MemberView, Workspaces, WorkspaceScope, WorkspaceView
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,26 +24,16 @@ def _workspaces(runtime: Runtime[WorkspaceSettings]) -> Workspaces:
     return Workspaces(runtime.table, runtime.clock, runtime.audit_trail)
 
 
-api = ApiFunction(WorkspaceSettings, _workspaces)
+api = ApiFunction(WorkspaceSettings, _workspaces, scope=WorkspaceScope.of, tag="workspaces")
+MEMBERS = "members"  # the tag of the member routes
 
 AssignableRole = Literal["admin", "user"]
 
 
-class Workspace(ViewModel):
-    id: str
-    name: str
-    role: Literal["owner", "admin", "user"]
-    require_mfa: bool
-    plan: str
-    created_at: Timestamp
+class Workspace(ViewModel, view=WorkspaceView): ...  # with the caller's role in it
 
 
-class Member(ViewModel):
-    user_id: str
-    email: str
-    name: str
-    role: Literal["owner", "admin", "user"]
-    mfa_enabled: bool
+class Member(ViewModel, view=MemberView): ...
 
 
 class NewWorkspace(RequestModel):
@@ -69,98 +58,73 @@ class OwnershipTransfer(RequestModel):
     user_id: str = Field(min_length=1, max_length=64)
 
 
-def _scope() -> WorkspaceScope:
-    return WorkspaceScope.of(api.principal)
-
-
-@api.app.get("/api/v1/workspaces", summary="The caller's workspaces", tags=["workspaces"])
+@api.route("GET /api/v1/workspaces", "The caller's workspaces")
 def list_workspaces(limit: Limit = 20, cursor: Cursor = None) -> DataList[Workspace]:
-    listing = api.services.list_for(api.principal.id, limit=limit, cursor=cursor)
-    return DataList(
-        data=[Workspace.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
-    )
+    return Workspace.page(api.services.list_for(api.principal.id, limit=limit, cursor=cursor))
 
 
-@api.app.post(
-    "/api/v1/workspaces", summary="Create a workspace you own", tags=["workspaces"], status_code=201
-)
+@api.route("POST /api/v1/workspaces", "Create a workspace you own", status=201)
 def create_workspace(body: NewWorkspace) -> Data[Workspace]:
-    return Data(data=Workspace.model_validate(api.services.create(api.principal.id, body.name)))
+    return Workspace.data(api.services.create(api.principal.id, body.name))
 
 
-@api.app.get("/api/v1/workspaces/<workspace_id>", summary="One workspace", tags=["workspaces"])
+@api.route("GET /api/v1/workspaces/{workspace_id}", "One workspace")
 def get_workspace(workspace_id: str) -> Data[Workspace]:
-    return Data(data=Workspace.model_validate(api.services.get(_scope())))
+    return Workspace.data(api.services.get(api.scope))
 
 
-@api.app.patch(
-    "/api/v1/workspaces/<workspace_id>", summary="Rename; MFA policy", tags=["workspaces"]
-)
+@api.route("PATCH /api/v1/workspaces/{workspace_id}", "Rename; MFA policy")
 def update_workspace(workspace_id: str, body: WorkspaceChanges) -> Data[Workspace]:
-    view = api.services.update(_scope(), name=body.name, require_mfa=body.require_mfa)
-    return Data(data=Workspace.model_validate(view))
-
-
-@api.app.delete(
-    "/api/v1/workspaces/<workspace_id>",
-    summary="Delete (kept for recovery)",
-    tags=["workspaces"],
-    status_code=204,
-)
-def delete_workspace(workspace_id: str) -> Response[None]:
-    api.services.delete(_scope())
-    return Response(204)
-
-
-@api.app.get("/api/v1/workspaces/<workspace_id>/members", summary="Members", tags=["members"])
-def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) -> DataList[Member]:
-    listing = api.services.members(_scope(), limit=limit, cursor=cursor)
-    return DataList(
-        data=[Member.model_validate(view) for view in listing.items],
-        meta=ListMeta(next_cursor=listing.next_cursor),
+    return Workspace.data(
+        api.services.update(api.scope, name=body.name, require_mfa=body.require_mfa)
     )
 
 
-@api.app.post(
-    "/api/v1/workspaces/<workspace_id>/members",
-    summary="Add a member by email",
-    tags=["members"],
-    status_code=201,
+@api.route("DELETE /api/v1/workspaces/{workspace_id}", "Delete (kept for recovery)")
+def delete_workspace(workspace_id: str) -> None:
+    api.services.delete(api.scope)
+
+
+# -- members ---------------------------------------------------------------------------------
+@api.route("GET /api/v1/workspaces/{workspace_id}/members", "Members", tag=MEMBERS)
+def list_members(workspace_id: str, limit: Limit = 20, cursor: Cursor = None) -> DataList[Member]:
+    return Member.page(api.services.members(api.scope, limit=limit, cursor=cursor))
+
+
+@api.route(
+    "POST /api/v1/workspaces/{workspace_id}/members",
+    "Add a member by email",
+    status=201,
+    tag=MEMBERS,
 )
 def add_member(workspace_id: str, body: NewMember) -> Data[Member]:
-    return Data(
-        data=Member.model_validate(api.services.add_member(_scope(), body.email, body.role))
-    )
+    return Member.data(api.services.add_member(api.scope, body.email, body.role))
 
 
-@api.app.patch(
-    "/api/v1/workspaces/<workspace_id>/members/<user_id>", summary="Change a role", tags=["members"]
+@api.route(
+    "PATCH /api/v1/workspaces/{workspace_id}/members/{user_id}", "Change a role", tag=MEMBERS
 )
 def change_role(workspace_id: str, user_id: str, body: RoleChange) -> Data[Member]:
-    return Data(data=Member.model_validate(api.services.change_role(_scope(), user_id, body.role)))
+    return Member.data(api.services.change_role(api.scope, user_id, body.role))
 
 
-@api.app.delete(
-    "/api/v1/workspaces/<workspace_id>/members/<user_id>",
-    summary="Remove a member, or leave",
-    tags=["members"],
-    status_code=204,
+@api.route(
+    "DELETE /api/v1/workspaces/{workspace_id}/members/{user_id}",
+    "Remove a member, or leave",
+    tag=MEMBERS,
 )
-def remove_member(workspace_id: str, user_id: str) -> Response[None]:
-    api.services.remove_member(_scope(), user_id)
-    return Response(204)
+def remove_member(workspace_id: str, user_id: str) -> None:
+    api.services.remove_member(api.scope, user_id)
 
 
-@api.app.post(
-    "/api/v1/workspaces/<workspace_id>/transfer-ownership",
-    summary="Make a member the owner; you become admin",
-    tags=["members"],
-    status_code=204,
+@api.route(
+    "POST /api/v1/workspaces/{workspace_id}/transfer-ownership",
+    "Make a member the owner; you become admin",
+    status=204,
+    tag=MEMBERS,
 )
-def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> Response[None]:
-    api.services.transfer_ownership(_scope(), body.user_id)
-    return Response(204)
+def transfer_ownership(workspace_id: str, body: OwnershipTransfer) -> None:
+    api.services.transfer_ownership(api.scope, body.user_id)
 
 
 lambda_handler = api.handler

@@ -18,32 +18,15 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
+from fuzz.api import CHECKS, REQUESTS_PER_OWNER
 from infra.openapi import DOCUMENT_PATH
 from railguard.crypto import passwords
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
 
 EXAMPLES_PER_OPERATION = 3
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-    negative_data_rejection,
-]
 BASE_URL = "http://railguard.invalid"
-# The free plan allows 120 requests a minute per user: a new owner well before that.
-REQUESTS_PER_OWNER = 100
 
 schema = schemathesis.openapi.from_path(DOCUMENT_PATH)
 # The caller's credential comes from the owner; generated ones would double it (401).

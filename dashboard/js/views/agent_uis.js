@@ -4,9 +4,11 @@
 
 import { api, listAll } from '../api.js';
 import { badge, h, table, when } from '../dom.js';
-import { field, input, secretInput } from '../forms.js';
-import { session } from '../session.js';
-import { act, fieldError, formPanel, resourcePage, rowActions, rowButton, saved, text } from './resources.js';
+import { field, secretInput } from '../forms.js';
+import {
+  act, actionsColumn, agentIdField, deleteButton, fieldError, formPanel, nameField, panelButton, resourcePage, rowActions,
+  rowButton, saved, text,
+} from './resources.js';
 
 const PIN_HINT = '4 to 8 digits. Visitors type it to open the UI.';
 
@@ -33,9 +35,8 @@ function createPanel(page) {
     title: 'Create an agent UI',
     submitLabel: 'Create agent UI',
     fields: [
-      field('Name', input('name', { required: true, maxlength: 100, autocomplete: 'off' })),
-      field('Agent ID', input('agent_id', { required: true, maxlength: 100, autocomplete: 'off', spellcheck: 'false' }),
-        'The agent visitors chat with.'),
+      nameField(),
+      agentIdField('The agent visitors chat with.'),
       field('PIN (optional)', pinInput(false), `${PIN_HINT} Leave empty for an open UI.`),
     ],
     action: (formElement) => {
@@ -63,7 +64,7 @@ function renamePanel(page, deployment) {
   return formPanel(page, {
     title: `Rename agent UI "${deployment.name}"`,
     submitLabel: 'Save',
-    fields: [field('Name', input('name', { required: true, maxlength: 100, value: deployment.name, autocomplete: 'off' }))],
+    fields: [nameField(deployment.name)],
     action: (formElement) => api('PATCH', path(deployment), { body: { name: text(formElement, 'name') } }),
     done: (reply) => saved(page, `Agent UI "${reply.data.name}" saved.`),
   });
@@ -84,15 +85,12 @@ function actions(page, deployment) {
       call: () => api('PATCH', path(deployment), { body: { pin: null } }),
       success: `The PIN of "${deployment.name}" was removed.`,
     })) : null,
-    rowButton('Delete', `Delete agent UI ${deployment.name}`, () => act(page, {
-      confirm: {
-        question: `Delete agent UI "${deployment.name}"?`,
-        label: 'Delete agent UI',
-        explanation: 'It stops working, and its open sessions end. This cannot be undone.',
-      },
-      call: () => api('DELETE', path(deployment)),
-      success: `Agent UI "${deployment.name}" deleted.`,
-    }), 'danger'));
+    deleteButton(page, {
+      what: 'agent UI',
+      name: deployment.name,
+      path: path(deployment),
+      explanation: 'It stops working, and its open sessions end. This cannot be undone.',
+    }));
 }
 
 function draw(deployments, page) {
@@ -101,7 +99,7 @@ function draw(deployments, page) {
     { label: 'Agent', cell: (deployment) => h('code', {}, deployment.agent_id) },
     { label: 'Access', cell: (deployment) => (deployment.pin_protected ? badge('PIN protected', 'ok') : badge('No PIN', 'warn')) },
     { label: 'Created', cell: (deployment) => when(deployment.created_at) },
-    session.canManage ? { label: 'Actions', cell: (deployment) => actions(page, deployment) } : null,
+    actionsColumn(page, actions),
   ].filter(Boolean), deployments, 'No agent UIs yet.');
 }
 
@@ -112,9 +110,7 @@ export const agentUisView = {
     await resourcePage(screen, {
       title: 'Agent UIs',
       intro: 'A chat page for one of your agents. A PIN keeps it to the people you give it to.',
-      actions: (page) => (session.canManage
-        ? [h('button', { type: 'button', onclick: () => page.show(createPanel(page)) }, 'Create agent UI')]
-        : []),
+      actions: (page) => [panelButton(page, 'Create agent UI', createPanel)],
       load: () => listAll('/agent-uis'),
       draw,
     });

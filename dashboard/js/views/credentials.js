@@ -6,7 +6,10 @@ import { api, listAll } from '../api.js';
 import { badge, h, table, when } from '../dom.js';
 import { field, input, secretInput } from '../forms.js';
 import { session } from '../session.js';
-import { act, checkbox, formPanel, refreshOrSay, resourcePage, rowActions, rowButton, saved, text } from './resources.js';
+import {
+  act, actionsColumn, checkbox, deleteButton, formPanel, nameField, panelButton, refreshOrSay, resourcePage, rowActions,
+  rowButton, saved, text,
+} from './resources.js';
 
 const TYPE_SUGGESTIONS = ['openai', 'anthropic', 'google', 'azure-openai', 'aws', 'postgres', 'mysql', 'http', 'slack', 'github'];
 
@@ -30,7 +33,7 @@ function createPanel(page) {
     title: 'Add a credential',
     submitLabel: 'Add credential',
     fields: [
-      field('Name', input('name', { required: true, maxlength: 100, autocomplete: 'off' })),
+      nameField(),
       h('div', { class: 'form-row' },
         field('Type', input('type', { required: true, maxlength: 50, list: 'credential-types', autocomplete: 'off', spellcheck: 'false' }),
           'Lowercase letters, digits, ".", "_" or "-", e.g. openai or postgres.'),
@@ -61,7 +64,7 @@ function editPanel(page, credential) {
     title: `Edit credential "${credential.name}"`,
     submitLabel: 'Save changes',
     fields: [
-      field('Name', input('name', { required: true, maxlength: 100, value: credential.name, autocomplete: 'off' })),
+      nameField(credential.name),
       field('Description', h('textarea', { name: 'description', rows: 2, maxlength: 500, value: credential.description ?? '' })),
       field('Replace the value (optional)', valueInput(false),
         `Now ${credential.masked_content}. Leave empty to keep it.`),
@@ -89,15 +92,12 @@ function liveActions(page, credential) {
         call: () => api('POST', path(credential, '/set-default')),
         success: `"${credential.name}" is now the default for ${credential.type}.`,
       })),
-    rowButton('Delete', `Delete credential ${credential.name}`, () => act(page, {
-      confirm: {
-        question: `Delete credential "${credential.name}"?`,
-        label: 'Delete credential',
-        explanation: 'Agents can no longer use it. An owner or admin can restore it for 30 days.',
-      },
-      call: () => api('DELETE', path(credential)),
-      success: `Credential "${credential.name}" deleted.`,
-    }), 'danger'));
+    deleteButton(page, {
+      what: 'credential',
+      name: credential.name,
+      path: path(credential),
+      explanation: 'Agents can no longer use it. An owner or admin can restore it for 30 days.',
+    }));
 }
 
 const COMMON_COLUMNS = [
@@ -116,7 +116,7 @@ function draw(credentials, page, showDeleted) {
       { label: 'Default', cell: (credential) => (credential.is_default ? badge('default', 'ok') : '') },
       { label: 'Description', cell: (credential) => credential.description ?? '' },
       { label: 'Updated', cell: (credential) => when(credential.updated_at) },
-      session.canManage ? { label: 'Actions', cell: (credential) => liveActions(page, credential) } : null,
+      actionsColumn(page, liveActions),
     ].filter(Boolean), live, 'No credentials yet.'),
     showDeleted ? h('section', { 'aria-labelledby': 'deleted-title' },
       h('h2', { id: 'deleted-title' }, 'Deleted credentials'),
@@ -151,9 +151,7 @@ export const credentialsView = {
     await resourcePage(screen, {
       title: 'Credentials',
       intro: 'Secrets your agents use, such as model provider keys. Values are stored encrypted and never shown again.',
-      actions: (page) => (session.canManage
-        ? [toggle(page), h('button', { type: 'button', onclick: () => page.show(createPanel(page)) }, 'Add credential')]
-        : []),
+      actions: (page) => (session.canManage ? [toggle(page), panelButton(page, 'Add credential', createPanel)] : []),
       load: () => listAll(showDeleted ? '/credentials?include_deleted=true' : '/credentials'),
       draw: (credentials, page) => draw(credentials, page, showDeleted),
     });

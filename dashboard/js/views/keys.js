@@ -5,7 +5,9 @@ import { api, listAll } from '../api.js';
 import { badge, h, table, uid, when } from '../dom.js';
 import { checkedValues, field, input, lines } from '../forms.js';
 import { secretPanel } from '../ui.js';
-import { act, fieldError, formPanel, refreshOrSay, resourcePage, rowActions, rowButton, saved, text } from './resources.js';
+import {
+  act, fieldError, formPanel, panelButton, refreshOrSay, resourcePage, rowActions, rowButton, saved, text,
+} from './resources.js';
 
 // The contract's scopes, grouped by what they reach.
 const SCOPE_GROUPS = [
@@ -249,7 +251,7 @@ export const keysView = {
     await resourcePage(screen, {
       title: 'API keys',
       intro: 'Keys let your code call the API in this workspace. Each key is shown once, when it is created or rotated.',
-      actions: (page) => [h('button', { type: 'button', onclick: () => page.show(createPanel(page)) }, 'Create key')],
+      actions: (page) => [panelButton(page, 'Create key', createPanel)],
       load: () => listAll('/api-keys'),
       draw: keyTable,
     });

@@ -3,9 +3,10 @@
 // itself redrawn in place (so a panel survives a change), and row actions that confirm, call the
 // API, say what happened and redraw.
 
-import { ApiError } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { h, pageHeader, replace, uid } from '../dom.js';
-import { describe, form, onSubmit } from '../forms.js';
+import { describe, field, form, input, onSubmit } from '../forms.js';
+import { session } from '../session.js';
 import { confirmAction, notice } from '../ui.js';
 
 /**
@@ -52,6 +53,26 @@ export function formPanel(page, { title, submitLabel, fields, action, done }) {
   );
 }
 
+/** The header's button that opens the form `panel(page)`; owners and admins only (else null). */
+export function panelButton(page, label, panel) {
+  return session.canManage ? h('button', { type: 'button', onclick: () => page.show(panel(page)) }, label) : null;
+}
+
+/** The list's Actions column, `actions(page, row)`; owners and admins only (else null). */
+export function actionsColumn(page, actions) {
+  return session.canManage ? { label: 'Actions', cell: (row) => actions(page, row) } : null;
+}
+
+/** A resource's Name field (1 to 100 characters), holding `value` when it renames. */
+export function nameField(value, hint) {
+  return field('Name', input('name', { required: true, maxlength: 100, value, autocomplete: 'off' }), hint);
+}
+
+/** The agent a trigger starts or an agent UI chats with. */
+export function agentIdField(hint) {
+  return field('Agent ID', input('agent_id', { required: true, maxlength: 100, autocomplete: 'off', spellcheck: 'false' }), hint);
+}
+
 /** An error for one field, found before asking the API: shown beside it as the API's would be. */
 export function fieldError(name, message) {
   return new ApiError(400, { error: { code: 'validation_error', message, details: { field: name } } }, null);
@@ -76,6 +97,15 @@ export function rowButton(label, ariaLabel, onclick, kind = 'secondary') {
 
 export function rowActions(...buttons) {
   return h('div', { class: 'actions' }, buttons);
+}
+
+/** A row's Delete button: asks (saying what follows, `explanation`), deletes `path`, says so. */
+export function deleteButton(page, { what, name, path, explanation }) {
+  return rowButton('Delete', `Delete ${what} ${name}`, () => act(page, {
+    confirm: { question: `Delete ${what} "${name}"?`, label: `Delete ${what}`, explanation },
+    call: () => api('DELETE', path),
+    success: `${what[0].toUpperCase()}${what.slice(1)} "${name}" deleted.`,
+  }), 'danger');
 }
 
 /**

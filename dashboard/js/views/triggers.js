@@ -3,10 +3,11 @@
 
 import { api, listAll } from '../api.js';
 import { badge, h, table, when } from '../dom.js';
-import { field, input } from '../forms.js';
-import { session } from '../session.js';
 import { secretPanel } from '../ui.js';
-import { act, checkbox, formPanel, refreshOrSay, resourcePage, rowActions, rowButton, saved, text } from './resources.js';
+import {
+  act, actionsColumn, agentIdField, checkbox, deleteButton, formPanel, nameField, panelButton, refreshOrSay, resourcePage,
+  rowActions, rowButton, saved, text,
+} from './resources.js';
 
 const SHOWN_ONCE = "Copy it now. You won't see it again.";
 
@@ -33,9 +34,8 @@ function createPanel(page) {
     title: 'Create a webhook trigger',
     submitLabel: 'Create trigger',
     fields: [
-      field('Name', input('name', { required: true, maxlength: 100, autocomplete: 'off' })),
-      field('Agent ID', input('agent_id', { required: true, maxlength: 100, autocomplete: 'off', spellcheck: 'false' }),
-        'The agent a call starts.'),
+      nameField(),
+      agentIdField('The agent a call starts.'),
       checkbox('generate_secret', 'Require signed calls', true,
         'Also issue a signing secret; each call must then carry a signature made with it.'),
       checkbox('is_active', 'Active', true, 'An inactive trigger refuses calls.'),
@@ -81,7 +81,7 @@ function renamePanel(page, trigger) {
   return formPanel(page, {
     title: `Rename trigger "${trigger.name}"`,
     submitLabel: 'Save',
-    fields: [field('Name', input('name', { required: true, maxlength: 100, value: trigger.name, autocomplete: 'off' }))],
+    fields: [nameField(trigger.name)],
     action: (formElement) => api('PATCH', path(trigger), { body: { name: text(formElement, 'name') } }),
     done: (reply) => saved(page, `Trigger "${reply.data.name}" saved.`),
   });
@@ -97,15 +97,12 @@ function actions(page, trigger) {
         success: `Trigger "${trigger.name}" ${switchTo ? 'activated' : 'deactivated'}.`,
       })),
     rowButton('Rotate token', `Rotate the token of trigger ${trigger.name}`, () => rotateToken(page, trigger)),
-    rowButton('Delete', `Delete trigger ${trigger.name}`, () => act(page, {
-      confirm: {
-        question: `Delete trigger "${trigger.name}"?`,
-        label: 'Delete trigger',
-        explanation: 'Its token stops working. This cannot be undone.',
-      },
-      call: () => api('DELETE', path(trigger)),
-      success: `Trigger "${trigger.name}" deleted.`,
-    }), 'danger'));
+    deleteButton(page, {
+      what: 'trigger',
+      name: trigger.name,
+      path: path(trigger),
+      explanation: 'Its token stops working. This cannot be undone.',
+    }));
 }
 
 function draw(triggers, page) {
@@ -116,7 +113,7 @@ function draw(triggers, page) {
     { label: 'Status', cell: (trigger) => (trigger.is_active ? badge('active', 'ok') : badge('inactive', 'muted')) },
     { label: 'Signed', cell: (trigger) => (trigger.has_secret ? 'Yes' : 'No') },
     { label: 'Last used', cell: (trigger) => when(trigger.last_used_at) },
-    session.canManage ? { label: 'Actions', cell: (trigger) => actions(page, trigger) } : null,
+    actionsColumn(page, actions),
   ].filter(Boolean), triggers, 'No webhook triggers yet.');
 }
 
@@ -127,9 +124,7 @@ export const triggersView = {
     await resourcePage(screen, {
       title: 'Webhook triggers',
       intro: 'A trigger lets another service start an agent with one HTTP call. Its token is shown once.',
-      actions: (page) => (session.canManage
-        ? [h('button', { type: 'button', onclick: () => page.show(createPanel(page)) }, 'Create trigger')]
-        : []),
+      actions: (page) => [panelButton(page, 'Create trigger', createPanel)],
       load: () => listAll('/webhook-triggers'),
       draw,
     });

@@ -54,6 +54,16 @@ class Runtime[S: FunctionSettings]:
         """The one place configuration is read: once, when a function instance first runs."""
         return Runtime(settings_model.from_environ(os.environ))
 
+    def _declared[T](self, settings_type: type[T], what: str) -> T:
+        """The settings, as the `settings_type` a part needs: a function whose model does not
+        declare it has no such part (a deployment bug, not a request's)."""
+        if not isinstance(self.settings, settings_type):
+            raise TypeError(f"{type(self.settings).__name__} declares no {what}")
+        return self.settings
+
+    def _client(self, service: str) -> object:
+        return self._aws.create_client(service, config=AWS_CLIENT_CONFIG)
+
     @cached_property
     def _aws(self) -> botocore.session.Session:
         # botocore alone: boto3 adds only its resource layer, and its import, which we do not use.
@@ -69,20 +79,17 @@ class Runtime[S: FunctionSettings]:
 
     @cached_property
     def _dynamodb(self) -> DynamoDBClient:
-        return cast("DynamoDBClient", self._aws.create_client("dynamodb", config=AWS_CLIENT_CONFIG))
+        return cast("DynamoDBClient", self._client("dynamodb"))
 
     @cached_property
     def table(self) -> Table:
-        if not isinstance(self.settings, TableSettings):
-            raise TypeError(f"{type(self.settings).__name__} declares no table")
-        return Table(self._dynamodb, self.settings.table_name)
+        return Table(self._dynamodb, self._declared(TableSettings, "table").table_name)
 
     @cached_property
     def audit_events(self) -> Table:
         """The audit table (the events; their heads are in `table`)."""
-        if not isinstance(self.settings, AuditSettings):
-            raise TypeError(f"{type(self.settings).__name__} declares no audit table")
-        return Table(self._dynamodb, self.settings.audit_table_name)
+        settings = self._declared(AuditSettings, "audit table")
+        return Table(self._dynamodb, settings.audit_table_name)
 
     @cached_property
     def audit_trail(self) -> StoredAuditTrail:
@@ -100,34 +107,30 @@ class Runtime[S: FunctionSettings]:
 
     @cached_property
     def anchors(self) -> TrailAnchors:
-        if not isinstance(self.settings, AnchorSettings):
-            raise TypeError(f"{type(self.settings).__name__} declares no anchor bucket")
+        settings = self._declared(AnchorSettings, "anchor bucket")
         from railguard.audit.anchors import TrailAnchors  # noqa: PLC0415 - only anchors' users load it
 
-        client = self._aws.create_client("s3", config=AWS_CLIENT_CONFIG)
-        return TrailAnchors(client, self.settings.anchor_bucket_name)
+        return TrailAnchors(self._client("s3"), settings.anchor_bucket_name)
 
     @cached_property
     def _kms(self) -> KMSClient:
-        return cast("KMSClient", self._aws.create_client("kms", config=AWS_CLIENT_CONFIG))
+        return cast("KMSClient", self._client("kms"))
 
     @cached_property
     def envelope(self) -> Envelope:
-        if not isinstance(self.settings, EnvelopeSettings):
-            raise TypeError(f"{type(self.settings).__name__} declares no KMS key")
+        settings = self._declared(EnvelopeSettings, "KMS key")
         # Imported here: most functions (the authorizer first) never encrypt, so never load it.
         from railguard.crypto.envelope import DataKeyCache, Envelope  # noqa: PLC0415
 
-        return Envelope(self._kms, self.settings.kms_key_id, DataKeyCache(self.clock))
+        return Envelope(self._kms, settings.kms_key_id, DataKeyCache(self.clock))
 
     @cached_property
     def idempotency_macs(self) -> KmsMac:
         """MACs under the KMS HMAC key that fingerprints Idempotency-Key requests."""
-        if not isinstance(self.settings, IdempotencySettings):
-            raise TypeError(f"{type(self.settings).__name__} declares no idempotency MAC key")
+        settings = self._declared(IdempotencySettings, "idempotency MAC key")
         from railguard.crypto.envelope import KmsMac  # noqa: PLC0415 - only the creations load it
 
-        return KmsMac(self._kms, self.settings.idempotency_mac_key_id)
+        return KmsMac(self._kms, settings.idempotency_mac_key_id)
 
     def keyed_hash(self, key_name: str) -> KeyedHash:
         """HMAC under the server key `key_name`, one per instance, so its key is unsealed once
@@ -141,11 +144,7 @@ class Runtime[S: FunctionSettings]:
 
     @cached_property
     def event_bus(self) -> EventBus:
-        if not isinstance(self.settings, EventBusSettings):
-            raise TypeError(f"{type(self.settings).__name__} declares no event bus")
+        settings = self._declared(EventBusSettings, "event bus")
         from railguard.core.events import EventBus  # noqa: PLC0415 - only publishers load it
 
-        client = cast(
-            "EventBridgeClient", self._aws.create_client("events", config=AWS_CLIENT_CONFIG)
-        )
-        return EventBus(client, self.settings.event_bus_name)
+        return EventBus(cast("EventBridgeClient", self._client("events")), settings.event_bus_name)

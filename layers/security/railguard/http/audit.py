@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
 from railguard.audit.trail import AuditPage
-from railguard.http.models import DataList, ListMeta
+from railguard.http.models import DataList, page_of
 
 # `?action=`: only events of this action (an unknown one is a 400).
 ActionFilter = Annotated[str | None, Query(max_length=64, description="Only events of this action")]
@@ -35,7 +35,4 @@ class AuditEventOut(BaseModel):
 
 
 def event_list(page: AuditPage) -> DataList[AuditEventOut]:
-    return DataList(
-        data=[AuditEventOut.model_validate(event) for event in page.events],
-        meta=ListMeta(next_cursor=page.next_cursor),
-    )
+    return page_of(AuditEventOut, page.events, page.next_cursor)

@@ -1,19 +1,23 @@
 """`ApiFunction`: the one resolver setup every API function uses.
 
-A function module creates one `ApiFunction`, declares its routes on `api.app` (Powertools'
-`APIGatewayHttpResolver` with pydantic validation) and exports `lambda_handler = api.handler`.
+A function module creates one `ApiFunction`, declares each route with `api.route` (on `api.app`,
+Powertools' `APIGatewayHttpResolver` with pydantic validation) and exports
+`lambda_handler = api.handler`.
 Around the resolver this adds the contract's conventions: the body guards (413, 400 not 422),
 one error envelope, `Cache-Control: no-store` and `X-Request-ID` on every response.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -40,6 +44,17 @@ from railguard.http.responses import (
     with_standard_headers,
 )
 
+# A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _no_content(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """A 204 route's handler returns nothing: the answer has no body, so no media type."""
+    response = next_middleware(app)
+    if response.body is None:
+        response.headers.pop("Content-Type", None)
+    return response
+
 
 def _validation_details(error: RequestValidationError) -> dict[str, Any]:
     # loc, type and message only: pydantic's `input` echoes what the client sent, secrets included.
@@ -60,11 +75,22 @@ def _caller(event: dict[str, Any]) -> Principal | None:
     return Principal.from_context(context) if context is not None else None
 
 
-class ApiFunction[S: FunctionSettings, D = None]:
-    """`services` builds, from the cold-start runtime, what the routes call (once per instance)."""
+class ApiFunction[S: FunctionSettings, D = None, C = None]:
+    """`services` builds, from the cold-start runtime, what the routes call (once per instance);
+    `scope` makes, of the caller, the scope those services take (`api.scope`, e.g.
+    `WorkspaceScope.of`); `tag` is the OpenAPI tag of its routes."""
 
-    def __init__(self, settings_model: type[S], services: Callable[[Runtime[S]], D] | None = None):
+    def __init__(
+        self,
+        settings_model: type[S],
+        services: Callable[[Runtime[S]], D] | None = None,
+        *,
+        scope: Callable[[Principal], C] | None = None,
+        tag: str | None = None,
+    ):
         self._settings_model = settings_model
+        self._scope_of = scope
+        self._tag = tag
         self._build_services = services
         self._runtime: Runtime[S] | None = None
         self._services: D | None = None
@@ -74,6 +100,37 @@ class ApiFunction[S: FunctionSettings, D = None]:
         self.app.exception_handler(RequestValidationError)(self._validation_error)
         self.app.exception_handler(NotFoundError)(self._route_not_found)
         self.app.exception_handler(Exception)(self._unexpected_error)
+
+    def route[F: Callable[..., Any]](
+        self,
+        key: str,
+        summary: str | None = None,
+        *,
+        status: int | None = None,
+        tag: str | None = None,
+        description: str | None = None,
+        responses: dict[int, OpenAPIResponse] | None = None,
+        documented: bool = True,
+    ) -> Callable[[F], F]:
+        """Declares the decorated handler as the route `key`, spelled as the template spells it
+        (`"POST /api/v1/workspaces/{workspace_id}/members"`), answering `status` on success (a
+        DELETE 204, else 200, unless given), documented under `tag` (else the function's) with
+        `summary` and `description`. The handler of a 204 route returns nothing (or a
+        `Response`, to set cookies)."""
+        method, path = key.split(" ", 1)
+        status = status or (204 if method == "DELETE" else 200)
+        tag = tag or self._tag
+        return self.app.route(
+            _PATH_PARAMETER.sub(r"<\1>", path),
+            method,
+            summary=summary,
+            description=description,
+            responses=responses,
+            tags=[tag] if tag else None,
+            include_in_schema=documented,
+            status_code=status,
+            middlewares=[_no_content] if status == 204 else None,
+        )
 
     # -- state built at the cold start -------------------------------------------------
     @property
@@ -104,6 +161,13 @@ class ApiFunction[S: FunctionSettings, D = None]:
         principal = Principal.from_context(event.request_context.authorizer.get_lambda)
         path_workspace_id = (event.path_parameters or {}).get("workspace_id")
         return policy.admit(principal, event.request_context.route_key, path_workspace_id)
+
+    @property
+    def scope(self) -> C:
+        """The admitted caller's scope (see `principal`), as the services take it."""
+        if self._scope_of is None:
+            raise RuntimeError("this function declares no scope")
+        return self._scope_of(self.principal)
 
     def idempotency_key(self, value: str | None, body: BaseModel) -> IdempotencyKey | None:
         """The request's `Idempotency-Key` header value, if it has one, bound to the caller,

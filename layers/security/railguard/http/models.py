@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 import unicodedata
-from typing import Annotated, Any
+from collections.abc import Collection, Iterable, Sequence
+from typing import Annotated, Any, Protocol, Self
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -69,6 +73,15 @@ class DataList[T](BaseModel):
     meta: ListMeta
 
 
+def page_of[M: BaseModel](
+    model: type[M], items: Iterable[object], next_cursor: str | None
+) -> DataList[M]:
+    """A list's page: each item as `model` (read from its attributes or keys)."""
+    return DataList(
+        data=[model.model_validate(item) for item in items], meta=ListMeta(next_cursor=next_cursor)
+    )
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="snake_case error code")
     message: str
@@ -99,9 +112,62 @@ def _from_epoch(value: object) -> object:
 Timestamp = Annotated[str, BeforeValidator(_from_epoch)]
 
 
+class Listed(Protocol):
+    """A page of the layer's views (`railguard.workspaces.Listing`)."""
+
+    @property
+    def items(self) -> Sequence[object]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+def _response_type(name: str, view_type: Any) -> Any:
+    """A view field's type in a response: a time (`..._at`, epoch seconds) as `Timestamp`."""
+    if name.endswith("_at"):
+        return Timestamp | None if view_type == int | None else Timestamp
+    return view_type
+
+
 class ViewModel(BaseModel):
     """Base of response models made from the layer's views: `Model.model_validate(view)` reads
     each field from the view's attribute of the same name (times through `Timestamp`), so no
-    field is copied by hand and a field the view lacks fails loudly."""
+    field is copied by hand and a field the view lacks fails loudly. A route answers
+    `Model.data(view)` or, for a list, `Model.page(listing)`.
+
+    `class Key(ViewModel, view=KeyView)` takes its fields from the view dataclass, in its order
+    (times as `Timestamp`), less those in `leave_out`; a field the class body declares replaces
+    the view's of that name (a nested model, a default)."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    def __init_subclass__(
+        cls, *, view: type | None = None, leave_out: Collection[str] = (), **kwargs: Any
+    ) -> None:
+        if view is not None:
+            declared = dict(inspect.get_annotations(cls))
+            view_types = typing.get_type_hints(view)
+            cls.__annotations__ = {
+                field.name: declared.pop(field.name, None)
+                or _response_type(field.name, view_types[field.name])
+                for field in dataclasses.fields(view)
+                if field.name not in leave_out
+            } | declared
+        super().__init_subclass__(**kwargs)
+
+    @classmethod
+    def data(cls, view: object) -> Data[Self]:
+        """`{"data": ...}`: the view as this model."""
+        return Data(data=cls.model_validate(view))
+
+    @classmethod
+    def page(cls, listing: Listed) -> DataList[Self]:
+        """`{"data": [...], "meta": ...}`: each view of the listing as this model."""
+        return page_of(cls, listing.items, listing.next_cursor)
+
+    @classmethod
+    def shown_once(cls, view: object, **secrets: object) -> Self:
+        """The view as this model, with what the view does not hold: the secrets a creation
+        shows this once (the model's other fields are the view's)."""
+        fields = {name: getattr(view, name) for name in cls.model_fields if name not in secrets}
+        return cls.model_validate({**fields, **secrets})
