@@ -22,7 +22,7 @@ import logging
 
 from railguard.audit import chain as audit_chain
 from railguard.audit.anchors import TrailAnchors
-from railguard.audit.repository import ANCHOR_SHARDS, AuditStorage
+from railguard.audit.repository import AuditStorage
 from railguard.core.errors import ServiceUnavailable
 from railguard.jobs import JobReport, KeepGoing, while_time_remains
 from railguard.store import Table
@@ -37,19 +37,15 @@ class Anchoring:
         self._logger = logging.getLogger("railguard.audit.anchoring")
 
     def anchor_changed(self, keep_going: KeepGoing, report: JobReport) -> None:
-        for shard in range(ANCHOR_SHARDS):
-            due = self._storage.due(shard)
-            for trail in while_time_remains(due, keep_going, report):
-                if trail is None:  # only heads join the list; anything else is left be
-                    report.count("not_a_trail")
-                    continue
-                try:
-                    self._anchor(trail, keep_going, report)
-                except ServiceUnavailable:
-                    # Not anchored, still in the list: it waits for the next run, others need not.
-                    report.count("failed")
-            if not report.complete:
-                return
+        for trail in while_time_remains(self._storage.due(), keep_going, report):
+            if trail is None:  # only heads join the list; anything else is left be
+                report.count("not_a_trail")
+                continue
+            try:
+                self._anchor(trail, keep_going, report)
+            except ServiceUnavailable:
+                # Not anchored, still in the list: it waits for the next run, others need not.
+                report.count("failed")
 
     def _anchor(self, trail: str, keep_going: KeepGoing, report: JobReport) -> None:
         head = self._storage.head(trail)

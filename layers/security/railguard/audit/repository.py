@@ -13,6 +13,7 @@ and leaves it when the job has anchored that very head.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from railguard.audit.chain import Head
@@ -143,11 +144,12 @@ class AuditStorage:
 
     # The anchor job's work list
 
-    def due(self, shard: int) -> Iterator[str | None]:
-        """The trails in one shard of the work list (None for an entry that is no head: only
+    def due(self) -> Iterator[str | None]:
+        """The trails on the work list, shard by shard (None for an entry that is no head: only
         heads join the list, anything else is left be)."""
-        entries = self._heads.iterate(
-            anchor_partition(shard), index=_WORK_LIST_INDEX, page_size=100
+        entries = chain.from_iterable(
+            self._heads.iterate(anchor_partition(shard), index=_WORK_LIST_INDEX, page_size=100)
+            for shard in range(ANCHOR_SHARDS)
         )
         for entry in entries:
             trail = entry["pk"]

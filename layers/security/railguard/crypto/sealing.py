@@ -32,12 +32,9 @@ class Resealing:
 
     def reseal_stale(self, keep_going: KeepGoing, report: JobReport) -> None:
         current = self._envelope.key_arn()
-        for shard in range(SEALING_SHARDS):
-            stale = self._items.sealed_under_other_keys(shard, current)
-            for key in while_time_remains(stale, keep_going, report):
-                self._reseal(key, current, report)
-            if not report.complete:
-                return
+        stale = self._items.sealed_under_other_keys(current)
+        for key in while_time_remains(stale, keep_going, report):
+            self._reseal(key, current, report)
 
     def _reseal(self, key: ItemKey, current: str, report: JobReport) -> None:
         read = self._items.get(key)

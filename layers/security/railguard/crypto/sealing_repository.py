@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 
 from railguard.crypto.envelope import SecretOwner, parse_envelope
 from railguard.store import ConditionFailed, Item, ItemKey, Table
@@ -49,16 +48,17 @@ class SealedItems:
     def __init__(self, table: Table):
         self._table = table
 
-    def sealed_under_other_keys(self, shard: int, current: str) -> Iterator[ItemKey]:
-        """The items of one shard of the index sealed under any key but `current` (a key ARN):
+    def sealed_under_other_keys(self, current: str) -> Iterator[ItemKey]:
+        """The items sealed under any key but `current` (a key ARN), shard by shard: in each,
         those sorting before it, then after it ("$" follows the "#" that ends the current ARN
         in a sort key)."""
-        partition = _partition(shard)
-        stale = chain(
-            self._table.iterate(partition, index=SEALING_INDEX, sk_until=current),
-            self._table.iterate(partition, index=SEALING_INDEX, sk_after=f"{current}$"),
-        )
-        return ((entry["pk"], entry["sk"]) for entry in stale)
+        for shard in range(SEALING_SHARDS):
+            partition = _partition(shard)
+            for stale in (
+                self._table.iterate(partition, index=SEALING_INDEX, sk_until=current),
+                self._table.iterate(partition, index=SEALING_INDEX, sk_after=f"{current}$"),
+            ):
+                yield from ((entry["pk"], entry["sk"]) for entry in stale)
 
     def get(self, key: ItemKey) -> SealedItem | None:
         item = self._table.get(key)
