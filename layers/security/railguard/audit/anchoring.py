@@ -2,8 +2,8 @@
 a new anchor, its head copied into the anchor bucket (`railguard.audit.anchors`), where no function
 can write.
 
-The job reads its work list, never the table: a head that moves joins it (gsi2,
-`ANCHOR#<shard>`, by the time of its first move since the last anchor; `railguard.audit.trail`), and
+The job reads its work list, never the table: a head that moves joins it (by the time of its
+first move since the last anchor; `railguard.audit.trail`, `railguard.audit.repository`), and
 leaves it when the job has anchored that very head (a removal conditioned on the head being
 unchanged, so a move meanwhile keeps it in the list).
 

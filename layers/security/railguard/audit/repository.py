@@ -60,24 +60,19 @@ class AuditStorage:
         item = self._heads.get(audit_head(trail))
         return Head(item["seq"], item["hash"]) if item is not None and "seq" in item else None
 
+    @staticmethod
     def head_move(
-        self,
-        trail: str,
-        previous: Head | None,
-        moved_to: Head,
-        *,
-        since: str,
-        fails_as: Callable[[], Exception],
+        trail: str, previous: Head | None, stored: Item, *, fails_as: Callable[[], Exception]
     ) -> TransactItem:
-        """The update moving the trail's head from `previous` (None: no head yet) to `moved_to`,
-        failing as `fails_as` when the head is no longer `previous`. The head joins the work
-        list, by `since`, the time of its first move since it was last anchored."""
+        """The update moving the trail's head from `previous` (None: no head yet) to the stored
+        event, failing as `fails_as` when the head is no longer `previous`. The head joins the
+        work list, by the time of its first move since it was last anchored."""
         condition = "attribute_not_exists(seq)" if previous is None else "seq = :previous"
         values: dict[str, Any] = {
-            ":seq": moved_to.seq,
-            ":hash": moved_to.hash,
+            ":seq": stored["seq"],
+            ":hash": stored["hash"],
             ":due": anchor_due(trail),
-            ":since": since,
+            ":since": stored["occurred_at"],
         }
         if previous is not None:
             values[":previous"] = previous.seq

@@ -290,13 +290,7 @@ class StoredAuditTrail:
                 write
                 for event, head, item in zip(events, heads, stored, strict=True)
                 for write in (
-                    self._storage.head_move(
-                        event.trail,
-                        head,
-                        audit_chain.Head(item["seq"], item["hash"]),
-                        since=item["occurred_at"],
-                        fails_as=_HeadMoved,
-                    ),
+                    self._storage.head_move(event.trail, head, item, fails_as=_HeadMoved),
                     self._storage.event_put(item, fails_as=_SlotTaken),
                 )
             ]
