@@ -22,9 +22,8 @@ from fuzz.targets._inputs import check, fields, text
 from railguard.authorizer.credentials import API_KEY_PREFIX, extract_credential
 from railguard.authorizer.decision import Authorizer
 from railguard.core.errors import Forbidden, Unauthenticated
-from railguard.crypto import opaque_tokens, tokens
+from railguard.crypto import key_repository, opaque_tokens, tokens
 from railguard.store import Item, ItemKey, Page
-from railguard.store import keys as item_keys
 
 NOW = 1_800_000_000
 KID = "fuzz-key"
@@ -54,7 +53,7 @@ class _SigningKeyOnlyTable:
 
     def query(self, partition: str, **_options: Any) -> Page:
         self.reads.append(f"query {partition}")
-        if partition != item_keys.SIGNING_KEY_PARTITION:
+        if partition != key_repository.SIGNING_KEY_PARTITION:
             return Page([], None)
         return Page([{"public_jwk": _SIGNING_KEY.public_jwk()}], None)
 
@@ -105,7 +104,7 @@ def _reads_justified(headers: Mapping[str, str], reads: Sequence[str]) -> bool:
         return False
     if credential.kind == "api_key":
         return opaque_tokens.is_well_formed(credential.value, API_KEY_PREFIX)
-    signing_keys = f"query {item_keys.SIGNING_KEY_PARTITION}"
+    signing_keys = f"query {key_repository.SIGNING_KEY_PARTITION}"
     return all(read == signing_keys for read in reads) or _verifies(credential.value)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from railguard.audit import repository as audit_repository
 from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
@@ -68,7 +69,7 @@ def test_an_event_changed_after_it_was_verified_breaks_the_chain_from_there(
     _new_key(client, owner)
     # When the newest event is rewritten (its hash no longer matches what it says)
     trail = item_keys.workspace_trail(workspace)
-    events = list(audit_table.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX))
+    events = list(audit_table.iterate(trail, sk_prefix=audit_repository.AUDIT_EVENT_PREFIX))
     newest = events[-1]
     audit_table._client.update_item(
         TableName=audit_table.name,

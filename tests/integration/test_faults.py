@@ -23,6 +23,7 @@ import pytest
 
 from infra.local.invocation import Invoker
 from infra.template import Template
+from railguard.audit import repository as audit_repository
 from railguard.core.clock import rfc3339
 from railguard.core.errors import ServiceUnavailable
 from railguard.crypto import passwords
@@ -451,7 +452,7 @@ def _audited(rig: Rig, action: str) -> int:
     trail = item_keys.workspace_trail(rig.owner.workspace)
     return sum(
         1
-        for event in rig.audit_table.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX)
+        for event in rig.audit_table.iterate(trail, sk_prefix=audit_repository.AUDIT_EVENT_PREFIX)
         if event["action"] == action
     )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from railguard.audit import repository as audit_repository
 from railguard.audit.chain import event_hash
 from railguard.audit.trail import AppendRefused, AuditEvent
 from railguard.store import Item, Table, TransactionConflict, TransactItem
-from railguard.store import keys as item_keys
 
 
 class RecordingAuditTrail:
@@ -50,7 +50,7 @@ def forge(events: Table, heads: Table, trail: str, seq: int, details: dict[str, 
     """What someone holding any function's role can do: rewrite event `seq` (PutItem, which
     overwrites), recompute the hash of it and of every later event, put them back, and move the
     head to the new end. Returns the forged head's hash."""
-    stored = list(events.iterate(trail, sk_from=item_keys.audit_event(trail, seq)[1]))
+    stored = list(events.iterate(trail, sk_from=audit_repository.audit_event(trail, seq)[1]))
     stored[0]["details"] = details
     prev: str = stored[0]["prev_hash"]
     for event in stored:
@@ -58,7 +58,7 @@ def forge(events: Table, heads: Table, trail: str, seq: int, details: dict[str, 
         event["hash"] = prev = event_hash(event)
         events.put(event)  # no condition: it overwrites
     heads.update(
-        item_keys.audit_head(trail),
+        audit_repository.audit_head(trail),
         "SET #hash = :hash",
         names={"#hash": "hash"},
         values={":hash": prev},

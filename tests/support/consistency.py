@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from railguard.audit import chain as audit_chain
+from railguard.audit import repository as audit_repository
 from railguard.audit.trail import AuditLog
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
@@ -103,7 +104,7 @@ def _audited(table: Table, audit_table: Table, workspace_id: str) -> list[str]:
     verification = AuditLog(audit_table, table).verify(trail)
     problems = [] if verification.valid else [f"audit trail broken: {verification.broken_at}"]
     created: Counter[tuple[str, str]] = Counter()
-    for event in audit_table.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX):
+    for event in audit_table.iterate(trail, sk_prefix=audit_repository.AUDIT_EVENT_PREFIX):
         created[(event["action"], event["target"]["id"])] += 1
         if event["action"] == "api_key.rotated":  # the new key's creation is the rotation's
             created[("api_key.created", event["details"]["new_key_id"])] += 1
@@ -214,8 +215,10 @@ class IncrementalCheck:
     def _events_since(self, head: audit_chain.Head | None) -> Iterator[Item]:
         if head is None:
             return
-        first = item_keys.audit_event(self._trail, self._verified.seq if self._verified else 1)[1]
-        last = item_keys.audit_event(self._trail, head.seq)[1]
+        first = audit_repository.audit_event(
+            self._trail, self._verified.seq if self._verified else 1
+        )[1]
+        last = audit_repository.audit_event(self._trail, head.seq)[1]
         yield from self._audit_table.iterate(self._trail, sk_from=first, sk_until=last)
 
     def _created_once(self) -> list[str]:

@@ -17,13 +17,12 @@ import pyotp
 import pytest
 
 from infra.local.provisioning import Provisioning
+from railguard.audit.repository import audit_event, audit_head
 from railguard.audit.trail import AuditLog
 from railguard.crypto import opaque_tokens, passwords
 from railguard.store import Item, Table
 from railguard.store.keys import (
     SESSION_PREFIX,
-    audit_event,
-    audit_head,
     user_partition,
     user_trail,
     workspace_trail,

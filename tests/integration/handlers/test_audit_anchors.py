@@ -17,6 +17,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from railguard.audit import repository as audit_repository
 from railguard.audit.anchoring import Anchoring
 from railguard.audit.anchors import TrailAnchors, anchor_key
 from railguard.audit.chain import Anchor, Head, event_hash
@@ -76,7 +77,7 @@ def _verify(client: InProcessClient, owner: Owner, query: str = "") -> dict[str,
 
 
 def _head(table: Table, trail: str) -> Head:
-    item = table.get(item_keys.audit_head(trail))
+    item = table.get(audit_repository.audit_head(trail))
     assert item is not None
     return Head(item["seq"], item["hash"])
 
@@ -145,7 +146,7 @@ def test_a_check_from_the_anchor_says_an_earlier_rewrite_needs_a_full_check(
     anchored = _head(table, owner.trail).seq
     # When someone holding a function's role rewrites event 2 alone (its own hash recomputed,
     # the later events and the head untouched)
-    event = audit_table.get(item_keys.audit_event(owner.trail, 2))
+    event = audit_table.get(audit_repository.audit_event(owner.trail, 2))
     assert event is not None
     event["details"] = {"name": "nothing to see"}
     event["hash"] = event_hash(event)
@@ -212,8 +213,8 @@ def _due(table: Table) -> set[str]:
     """The trails in the anchor job's work list."""
     return {
         entry["pk"]
-        for shard in range(item_keys.ANCHOR_SHARDS)
-        for entry in table.iterate(item_keys.anchor_partition(shard), index="gsi2")
+        for shard in range(audit_repository.ANCHOR_SHARDS)
+        for entry in table.iterate(audit_repository.anchor_partition(shard), index="gsi2")
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from railguard.audit import repository as audit_repository
 from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
@@ -155,7 +156,7 @@ def test_verify_says_valid_and_finds_a_tampered_event(
     assert checked >= 3
     # When someone with raw table access edits the second event
     trail = item_keys.workspace_trail(team.workspace)
-    stored = audit_table.get(item_keys.audit_event(trail, 2))
+    stored = audit_table.get(audit_repository.audit_event(trail, 2))
     assert stored is not None
     stored["details"] = {"name": "edited"}
     audit_table._client.put_item(TableName=audit_table.name, Item=serialize(stored))

@@ -17,6 +17,7 @@ from infra.local.provisioning import Provisioning
 from railguard import kinds
 from railguard.access import policy
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
+from railguard.audit import repository as audit_repository
 from railguard.audit.trail import AuditEvent, StoredAuditTrail
 from railguard.core.errors import ServiceUnavailable
 from railguard.crypto import passwords
@@ -226,7 +227,7 @@ def test_finding_6_failed_logins_for_unknown_emails_share_no_item(
     assert len(named) == len(set(named)) == 2
     for user_id in named:
         assert user_id.startswith("usr_")
-        assert table.get(item_keys.audit_head(item_keys.user_trail(user_id))) is None
+        assert table.get(audit_repository.audit_head(item_keys.user_trail(user_id))) is None
         assert table.get(item_keys.user_profile(user_id)) is None
 
 
@@ -535,9 +536,9 @@ def _break_trail(table: Table, audit_table: Table, user_id: str) -> None:
     """What any function's role can do with one PutItem: an event at the user's trail's next
     number, without moving the head, so that every later append to the trail fails."""
     trail = item_keys.user_trail(user_id)
-    head = table.get(item_keys.audit_head(trail))
+    head = table.get(audit_repository.audit_head(trail))
     assert head is not None
-    pk, sk = item_keys.audit_event(trail, head["seq"] + 1)
+    pk, sk = audit_repository.audit_event(trail, head["seq"] + 1)
     audit_table.put({"pk": pk, "sk": sk, "seq": head["seq"] + 1, "trail": trail})
 
 

@@ -9,6 +9,7 @@ from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.decision import Authorizer
 from railguard.authorizer.function import Unauthorized
 from railguard.core.errors import ServiceUnavailable
+from railguard.crypto import key_repository
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.integration.conftest import FunctionEnv
@@ -116,7 +117,7 @@ def test_a_dynamodb_failure_on_each_read_denies_a_valid_token(
         else []
     )
     expected = {
-        "query": item_keys.SIGNING_KEY_PARTITION,
+        "query": key_repository.SIGNING_KEY_PARTITION,
         "get_many": [session_key, item_keys.user_profile(user_id), *in_workspace],
     }[read]
     assert failed == [expected]

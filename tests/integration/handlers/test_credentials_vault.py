@@ -13,6 +13,7 @@ import pytest
 
 from infra.local.aws import AwsEndpoint
 from infra.local.provisioning import Provisioning
+from railguard.audit import repository as audit_repository
 from railguard.audit.trail import Actor, AuditEvent, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.core.errors import Conflict, NotFound, ServiceUnavailable
@@ -266,9 +267,9 @@ def test_finding_11_a_reveal_that_cannot_be_recorded_reveals_nothing(
     trails = StoredAuditTrail(audit_table, table, SystemClock())
     vault = Vault(table, Envelope(kms, key_id, DataKeyCache(SystemClock())), trails)
     trail = item_keys.workspace_trail(vaulted.workspace)
-    head = table.get(item_keys.audit_head(trail))
+    head = table.get(audit_repository.audit_head(trail))
     assert head is not None
-    stray = item_keys.audit_event(trail, head["seq"] + 1)
+    stray = audit_repository.audit_event(trail, head["seq"] + 1)
     audit_table.put({"pk": stray[0], "sk": stray[1], "seq": head["seq"] + 1, "id": "evt_stray"})
     # When the credential is revealed / Then it is refused, and nothing was decrypted
     with pytest.raises(ServiceUnavailable):
@@ -279,7 +280,7 @@ def test_finding_11_a_reveal_that_cannot_be_recorded_reveals_nothing(
     assert vault.reveal(vaulted.workspace, created["id"], actor=Actor.job("a"), reason="r") == (
         SECRET
     )
-    latest = audit_table.get(item_keys.audit_event(trail, head["seq"] + 1))
+    latest = audit_table.get(audit_repository.audit_event(trail, head["seq"] + 1))
     assert latest is not None
     assert latest["action"] == "credential.revealed"
 

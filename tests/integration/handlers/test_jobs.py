@@ -21,7 +21,7 @@ from railguard.audit.trail import Actor, AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.credentials import Vault
 from railguard.credentials import repository as credential_store
-from railguard.crypto import passwords
+from railguard.crypto import key_repository, passwords
 from railguard.crypto.envelope import Envelope, parse_envelope
 from railguard.crypto.sealing import SEALING_SHARDS
 from railguard.jobs import JobReport
@@ -309,7 +309,7 @@ def test_the_signing_key_is_rotated_when_old_announced_before_it_signs_and_retir
     clock.advance(3600)
     removed = run_job("rotation")
     assert removed["counts"].get("signing_keys_removed") == 1
-    remaining = {item["sk"] for item in table.query(item_keys.SIGNING_KEY_PARTITION).items}
+    remaining = {item["sk"] for item in table.query(key_repository.SIGNING_KEY_PARTITION).items}
     assert old_kid not in remaining
     assert new_kid in remaining
 

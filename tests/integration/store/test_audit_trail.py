@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from railguard.audit import repository as audit_repository
 from railguard.audit.trail import (
     Actor,
     AppendRefused,
@@ -89,7 +90,7 @@ def test_an_append_whose_carried_write_is_refused_changes_nothing(
     name = item_keys.workspace_trail(workspace_id)
     assert [event["target"]["id"] for event in _all(log, name)] == ["cred_1"]
     assert table.get((f"WS#{workspace_id}", "NOPE")) is None
-    assert table.get(item_keys.audit_head(name))["seq"] == 1  # type: ignore[index]
+    assert table.get(audit_repository.audit_head(name))["seq"] == 1  # type: ignore[index]
 
 
 def test_a_carried_write_s_declared_failure_is_raised_even_on_a_broken_trail(
@@ -100,7 +101,7 @@ def test_a_carried_write_s_declared_failure_is_raised_even_on_a_broken_trail(
     workspace_id = new_id("ws")
     first = trail.append(_event(workspace_id, 1))
     name = item_keys.workspace_trail(workspace_id)
-    pk, sk = item_keys.audit_event(name, 2)
+    pk, sk = audit_repository.audit_event(name, 2)
     forged = {**first, "pk": pk, "sk": sk, "seq": 2, "id": "evt_forged"}
     audit_table._client.put_item(TableName=audit_table.name, Item=serialize(forged))
     refused = TransactItem.update_item(
@@ -114,13 +115,13 @@ def test_a_carried_write_s_declared_failure_is_raised_even_on_a_broken_trail(
     # not the trail's, though the chain's writes come first in the transaction
     with pytest.raises(NotFound):
         trail.append(_event(workspace_id, 3), with_writes=[refused])
-    assert table.get(item_keys.audit_head(name))["seq"] == 1  # type: ignore[index]
+    assert table.get(audit_repository.audit_head(name))["seq"] == 1  # type: ignore[index]
 
 
 def _broken(trail: StoredAuditTrail, audit_table: Table, workspace_id: str) -> None:
     """A trail with an event put past its head, as a forger with PutItem leaves it."""
     first = trail.append(_event(workspace_id, 1))
-    pk, sk = item_keys.audit_event(item_keys.workspace_trail(workspace_id), 2)
+    pk, sk = audit_repository.audit_event(item_keys.workspace_trail(workspace_id), 2)
     forged = {**first, "pk": pk, "sk": sk, "seq": 2, "id": "evt_forged"}
     audit_table._client.put_item(TableName=audit_table.name, Item=serialize(forged))
 
@@ -207,7 +208,7 @@ def test_tampering_with_a_stored_event_is_found_and_located(
     for n in range(5):
         trail.append(_event(workspace_id, n))
     name = item_keys.workspace_trail(workspace_id)
-    pk, sk = item_keys.audit_event(name, 3 if tampering != "delete_last" else 5)
+    pk, sk = audit_repository.audit_event(name, 3 if tampering != "delete_last" else 5)
     stored = audit_table.get((pk, sk))
     assert stored is not None
     # When someone with raw access to the table edits or removes an event
@@ -235,7 +236,7 @@ def test_an_event_put_past_the_head_breaks_appends_loudly_and_fails_verification
     trail.append(_event(workspace_id, 1))
     second = trail.append(_event(workspace_id, 2))
     name = item_keys.workspace_trail(workspace_id)
-    pk, sk = item_keys.audit_event(name, 3)
+    pk, sk = audit_repository.audit_event(name, 3)
     forged = {**second, "pk": pk, "sk": sk, "seq": 3, "id": "evt_forged"}
     audit_table._client.put_item(TableName=audit_table.name, Item=serialize(forged))
     # When an append is tried, directly and as a route records

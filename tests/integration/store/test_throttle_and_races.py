@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from railguard.access import rate_repository
 from railguard.access.throttle import FailureThrottle, ThrottleRule
 from railguard.core.clock import SystemClock
 from railguard.core.errors import InvalidCredentials, RateLimited
@@ -83,7 +84,7 @@ def test_a_session_is_refused_for_a_password_hash_that_is_no_longer_current(tabl
 
 
 def _counter(table: Table, subject: str, window_start: int) -> Item | None:
-    return table.get(item_keys.throttle_window(f"{RULE.name}#{subject}", window_start))
+    return table.get(rate_repository.throttle_window(f"{RULE.name}#{subject}", window_start))
 
 
 def test_finding_5_a_release_after_the_window_boundary_gives_back_only_what_was_reserved(

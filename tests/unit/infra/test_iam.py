@@ -33,11 +33,14 @@ from infra.iam import (
     stand_in_resources,
 )
 from infra.template import PseudoParameters, Template, load_template
+from railguard.access import rate_repository
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
 from railguard.agent_uis import repository as agent_ui_store
 from railguard.api_keys import EXPIRY_INDEX_PARTITION
+from railguard.audit import repository as audit_repository
 from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
+from railguard.crypto import key_repository
 from railguard.crypto.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
 from railguard.crypto.signing_keys import ENVELOPE_PURPOSE as TOKEN_SIGNING_KEY
 from railguard.identity.mfa import ENVELOPE_PURPOSE as TOTP_SECRET
@@ -124,8 +127,8 @@ def sealing(actions: str, *purposes: str, names: tuple[str, ...] | None = None) 
 MAKE_AND_READ = "GenerateDataKey Decrypt"
 WS, USER, EMAIL, RATE, THROTTLE = "WS#*", "USER#*", "EMAIL#*", "RATE#*", "THROTTLE#*"
 APIKEY, WEBHOOK = "APIKEY#*", "WEBHOOK#*"
-SERVER_KEYS = item_keys.server_key("-")[0]
-SIGNING_KEYS = item_keys.SIGNING_KEY_PARTITION
+SERVER_KEYS = key_repository.server_key("-")[0]
+SIGNING_KEYS = key_repository.SIGNING_KEY_PARTITION
 SEALED_SECRETS = (
     CREDENTIAL,
     TOTP_SECRET,
@@ -296,11 +299,11 @@ PARTITIONS = (
     item_keys.user_partition("u1"),
     item_keys.login("a@example.com")[0],
     refresh_token_key("d1")[0],
-    item_keys.throttle_window("login#s", 0)[0],
+    rate_repository.throttle_window("login#s", 0)[0],
     SIGNING_KEYS,
     item_keys.workspace("w1")[0],
     item_keys.api_key("d1")[0],
-    item_keys.rate_window("s", 60, 0)[0],
+    rate_repository.rate_window("s", 60, 0)[0],
     mfa_challenge_key("d1")[0],
     item_keys.webhook_trigger("d1")[0],
     trigger_store.delivery_key("t1", "d1")[0],
@@ -310,7 +313,7 @@ PARTITIONS = (
     EXPIRY_INDEX_PARTITION,
     item_keys.DELETED_INDEX_PARTITION,
     item_keys.sweep_partition(0),
-    item_keys.anchor_partition(0),
+    audit_repository.anchor_partition(0),
     "SEALED#00",
     "WS#w1#api_key.created",  # the audit index's partition
     "SERVER_KEYS",

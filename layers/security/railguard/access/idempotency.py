@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from railguard.access.idempotency_repository import IdempotencyKeys, RememberedKey
 from railguard.core.errors import Conflict, ValidationFailed
-from railguard.store import Item, Table, TransactItem
-from railguard.store import keys as item_keys
+from railguard.store import Table, TransactItem
 
 if TYPE_CHECKING:  # the envelope (KMS) is loaded only by the functions that create
     from railguard.crypto.envelope import KmsMac
@@ -95,23 +95,23 @@ class IdempotencyKey:
     def earlier(self, table: Table, workspace_id: str, now: int) -> str | None:
         """The id the same request created within the last day, else None; a conflict when the
         key was used for another request."""
-        item = table.get(item_keys.idempotency(workspace_id, self.digest))
-        if item is None or item["expires_at"] <= now:
+        remembered = IdempotencyKeys(table).get(workspace_id, self.digest)
+        if remembered is None or remembered.expires_at <= now:
             return None
-        if not self._same_request(item, workspace_id):
+        if not self._same_request(remembered, workspace_id):
             raise Conflict(
                 "This Idempotency-Key was used for a different request.",
                 details={"field": HEADER},
             )
-        return str(item["resource_id"])
+        return remembered.resource_id
 
     def _fingerprint(self, workspace_id: str) -> str:
         """Bound to the record it is kept in, so equal requests of two records (two workspaces
         storing one value) do not show as equal fingerprints."""
         return self.macs.of(f"{workspace_id}\n{self.digest}\n{self.request_digest}".encode())
 
-    def _same_request(self, item: Item, workspace_id: str) -> bool:
-        return hmac.compare_digest(self._fingerprint(workspace_id), str(item["request_mac"]))
+    def _same_request(self, remembered: RememberedKey, workspace_id: str) -> bool:
+        return hmac.compare_digest(self._fingerprint(workspace_id), remembered.request_mac)
 
     def refuse_repeat(self, table: Table, workspace_id: str, now: int, *, created: str) -> None:
         """For creations whose reply holds a secret shown once (a key, a trigger's token): a
@@ -128,21 +128,9 @@ class IdempotencyKey:
     def remembered(self, workspace_id: str, resource_id: str, now: int) -> TransactItem:
         """The write that remembers this key with the creation it rides along with; it fails
         its condition when a concurrent request with the same key got there first."""
-        pk, sk = item_keys.idempotency(workspace_id, self.digest)
-        expires_at = now + REMEMBERED_SECONDS
-        item: Item = {
-            "pk": pk,
-            "sk": sk,
-            "request_mac": self._fingerprint(workspace_id),
-            "resource_id": resource_id,
-            "created_at": now,
-            "expires_at": expires_at,
-            "ttl": expires_at,
-            **item_keys.sweep_index(pk, expires_at),
-        }
-        return TransactItem.put(
-            item,
-            condition="attribute_not_exists(pk) OR expires_at <= :now",
-            values={":now": now},
-            fails_as=RepeatRaced,
+        remembered = RememberedKey(
+            resource_id, self._fingerprint(workspace_id), now + REMEMBERED_SECONDS
+        )
+        return IdempotencyKeys.remember(
+            workspace_id, self.digest, remembered, now=now, fails_as=RepeatRaced
         )

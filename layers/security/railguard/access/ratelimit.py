@@ -1,9 +1,10 @@
 """Request rate limits (contract section 11): a fixed-window counter per principal, in DynamoDB.
 
-Each (principal, window) is one item, counted with one conditional `UpdateItem`: `ADD` on the
-condition that the count is still under the limit. The condition is evaluated atomically with
-the increment, so of N + k concurrent requests exactly N pass, on any number of instances; a
-read-then-write would let a burst through. Items carry a TTL just past their window.
+Each (principal, window) is one item (`railguard.access.rate_repository`), counted with one
+conditional `UpdateItem`: `ADD` on the condition that the count is still under the limit. The
+condition is evaluated atomically with the increment, so of N + k concurrent requests exactly N
+pass, on any number of instances; a read-then-write would let a burst through. Items carry a TTL
+just past their window.
 
 Why in the function and not the authorizer: an HTTP API Lambda authorizer can only allow (with
 a context), deny (403) or fail (401/500); it cannot answer 429 with `Retry-After`. So the
@@ -17,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from railguard.access.plans import RateLimit
+from railguard.access.rate_repository import WindowCounters
 from railguard.core.clock import Clock
-from railguard.store import ConditionFailed, ItemKey, Table
-from railguard.store import keys as item_keys
+from railguard.store import Table
 
 # Kept a little past their window so a late request still finds its counter.
 _TTL_SLACK_SECONDS = 60
@@ -52,42 +53,20 @@ def window(now: float, window_seconds: int) -> tuple[int, int]:
     return start, max(1, start + window_seconds - seconds)
 
 
-def count_one(table: Table, key: ItemKey, *, attribute: str, limit: int, expires_at: int) -> int:
-    """Add one to the counter at `key` if it is under `limit`; the new count, or
-    `ConditionFailed` when the limit is reached (nothing is added then)."""
-    sweep = item_keys.sweep_index(key[0], expires_at)
-    item = table.update(
-        key,
-        "ADD #count :one SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order",
-        condition="attribute_not_exists(#count) OR #count < :limit",
-        names={"#count": attribute, "#ttl": "ttl"},
-        values={
-            ":one": 1,
-            ":limit": limit,
-            ":ttl": expires_at,
-            ":sweep": sweep["gsi2pk"],
-            ":order": sweep["gsi2sk"],
-        },
-    )
-    return int(item[attribute])
-
-
 class RateLimiter:
     def __init__(self, table: Table, clock: Clock):
-        self._table = table
+        self._counters = WindowCounters(table)
         self._clock = clock
 
     def take(self, subject: str, limit: RateLimit) -> Quota:
         start, reset = window(self._clock.now(), limit.window_seconds)
-        key = item_keys.rate_window(subject, limit.window_seconds, start)
-        try:
-            used = count_one(
-                self._table,
-                key,
-                attribute="requests",
-                limit=limit.requests,
-                expires_at=start + limit.window_seconds + _TTL_SLACK_SECONDS,
-            )
-        except ConditionFailed:
+        used = self._counters.count_request(
+            subject,
+            limit.window_seconds,
+            start,
+            limit=limit.requests,
+            expires_at=start + limit.window_seconds + _TTL_SLACK_SECONDS,
+        )
+        if used is None:
             return Quota(allowed=False, limit=limit.requests, remaining=0, reset_seconds=reset)
         return Quota(True, limit.requests, max(0, limit.requests - used), reset)

@@ -13,15 +13,14 @@ attempt the next window never counted, raising its budget.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from railguard.access.ratelimit import count_one, window
+from railguard.access.rate_repository import WindowCounters
+from railguard.access.ratelimit import window
 from railguard.core.clock import Clock
 from railguard.core.errors import RateLimited
-from railguard.store import ConditionFailed, ItemKey, Table
-from railguard.store import keys as item_keys
+from railguard.store import ItemKey, Table
 
 if TYPE_CHECKING:
     from railguard.crypto.server_keys import KeyedHash
@@ -63,7 +62,7 @@ class Reservation:
 
 class FailureThrottle:
     def __init__(self, table: Table, clock: Clock):
-        self._table = table
+        self._counters = WindowCounters(table)
         self._clock = clock
 
     def reserve(
@@ -81,18 +80,15 @@ class FailureThrottle:
         counted: list[tuple[Subject, ItemKey]] = []
         for rule, subject in subjects:
             start, wait = window(self._clock.now(), rule.window_seconds)
-            key = item_keys.throttle_window(f"{rule.name}#{subject}", start)
-            try:
-                count_one(
-                    self._table,
-                    key,
-                    attribute="failures",
-                    limit=rule.limit,
-                    expires_at=start + rule.window_seconds + 60,
-                )
-            except ConditionFailed:
+            key = self._counters.count_failure(
+                f"{rule.name}#{subject}",
+                start,
+                limit=rule.limit,
+                expires_at=start + rule.window_seconds + 60,
+            )
+            if key is None:
                 self.release(Reservation(tuple(counted)))
-                raise RateLimited(wait, refusal) from None
+                raise RateLimited(wait, refusal)
             counted.append(((rule, subject), key))
         return Reservation(tuple(counted))
 
@@ -101,15 +97,9 @@ class FailureThrottle:
         were counted in. A counter already gone (cleared, or swept after its window) stays gone:
         a release never writes a negative count, nor a counter without its `ttl`."""
         for _, key in reservation.counters:
-            with suppress(ConditionFailed):
-                self._table.update(
-                    key,
-                    "ADD failures :minus_one",
-                    condition="failures > :zero",
-                    values={":minus_one": -1, ":zero": 0},
-                )
+            self._counters.give_back_failure(key)
 
     def clear(self, reservation: Reservation) -> None:
         """Forget the failures counted in the reservation's counters (a success forgives them)."""
         for _, key in reservation.counters:
-            self._table.delete(key)
+            self._counters.forget(key)

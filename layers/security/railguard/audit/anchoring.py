@@ -2,8 +2,8 @@
 a new anchor, its head copied into the anchor bucket (`railguard.audit.anchors`), where no function
 can write.
 
-The job reads its work list, never the table: a head that moves joins it (gsi2,
-`ANCHOR#<shard>`, by the time of its first move since the last anchor; `railguard.audit.trail`), and
+The job reads its work list, never the table: a head that moves joins it (by the time of its
+first move since the last anchor; `railguard.audit.trail`, `railguard.audit.repository`), and
 leaves it when the job has anchored that very head (a removal conditioned on the head being
 unchanged, so a move meanwhile keeps it in the list).
 
@@ -19,64 +19,53 @@ there.
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 
 from railguard.audit import chain as audit_chain
 from railguard.audit.anchors import TrailAnchors
+from railguard.audit.repository import AuditStorage
 from railguard.core.errors import ServiceUnavailable
 from railguard.jobs import JobReport, KeepGoing, while_time_remains
-from railguard.store import ConditionFailed, ItemKey, Table
-from railguard.store import keys as item_keys
+from railguard.store import Table
 
-_WORK_LIST_INDEX = "gsi2"
 _EVENTS_PAGE = 500
 
 
 class Anchoring:
     def __init__(self, heads: Table, events: Table, anchors: TrailAnchors):
-        self._heads = heads
-        self._events = events
+        self._storage = AuditStorage(events, heads)
         self._anchors = anchors
         self._logger = logging.getLogger("railguard.audit.anchoring")
 
     def anchor_changed(self, keep_going: KeepGoing, report: JobReport) -> None:
-        for shard in range(item_keys.ANCHOR_SHARDS):
-            due = self._heads.iterate(
-                item_keys.anchor_partition(shard), index=_WORK_LIST_INDEX, page_size=100
-            )
-            for entry in while_time_remains(due, keep_going, report):
-                try:
-                    self._anchor((entry["pk"], entry["sk"]), keep_going, report)
-                except ServiceUnavailable:
-                    # Not anchored, still in the list: it waits for the next run, others need not.
-                    report.count("failed")
-            if not report.complete:
-                return
+        for trail in while_time_remains(self._storage.due(), keep_going, report):
+            if trail is None:  # only heads join the list; anything else is left be
+                report.count("not_a_trail")
+                continue
+            try:
+                self._anchor(trail, keep_going, report)
+            except ServiceUnavailable:
+                # Not anchored, still in the list: it waits for the next run, others need not.
+                report.count("failed")
 
-    def _anchor(self, key: ItemKey, keep_going: KeepGoing, report: JobReport) -> None:
-        trail = key[0]
-        if key != item_keys.audit_head(trail):
-            report.count("not_a_trail")  # only heads join the list; anything else is left be
+    def _anchor(self, trail: str, keep_going: KeepGoing, report: JobReport) -> None:
+        head = self._storage.head(trail)
+        if head is None:
             return
-        item = self._heads.get(key)
-        if item is None or "seq" not in item:
-            return
-        head = audit_chain.Head(item["seq"], item["hash"])
         latest = self._anchors.latest(trail)
         if latest is not None and (latest.seq, latest.hash) == (head.seq, head.hash):
             report.count("already_anchored")  # a run that stopped between the two steps
-            self._leave_work_list(key, head)
+            self._storage.leave_work_list(trail, head)
             return
         verification, reached = self._checked(trail, head, latest, keep_going, report)
         if not verification.valid:
             self._broken(trail, verification, report)
-            self._leave_work_list(key, head)
+            self._storage.leave_work_list(trail, head)
             return
         if reached is None or reached.seq <= (latest.seq if latest is not None else 0):
             return  # out of time before any new event held
         report.count("anchored" if self._anchors.add(trail, reached) else "already_anchored")
         if reached == head:
-            self._leave_work_list(key, head)
+            self._storage.leave_work_list(trail, head)
 
     def _checked(
         self,
@@ -91,9 +80,8 @@ class Anchoring:
         behind = audit_chain.behind_anchor(head, [latest] if latest is not None else [])
         if behind is not None:
             return behind, None
-        first = item_keys.audit_event(trail, latest.seq if latest is not None else 1)[1]
-        last = item_keys.audit_event(trail, head.seq)[1]
-        events = self._events.iterate(trail, sk_from=first, sk_until=last, page_size=_EVENTS_PAGE)
+        first = latest.seq if latest is not None else 1
+        events = self._storage.events_between(trail, first, head.seq, page_size=_EVENTS_PAGE)
         walked = audit_chain.walk(while_time_remains(events, keep_going, report), start=latest)
         reached = (
             audit_chain.Head(walked.last_seq, walked.last_hash)
@@ -120,15 +108,3 @@ class Anchoring:
                 "reason": broken.reason if broken else None,
             },
         )
-
-    def _leave_work_list(self, key: ItemKey, head: audit_chain.Head) -> None:
-        # Moved since it was read (ConditionFailed): it stays, for the next run.
-        with suppress(ConditionFailed):
-            self._heads.update(
-                key,
-                "REMOVE gsi2pk, gsi2sk",
-                condition="seq = :seq AND #hash = :hash",
-                names={"#hash": "hash"},
-                values={":seq": head.seq, ":hash": head.hash},
-                read_back=False,  # the role may not read a head's partition back (IAM)
-            )

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from railguard.audit.chain import Anchor, Head
+from railguard.core.aws_errors import translated_errors
 from railguard.core.clock import rfc3339
-from railguard.core.errors import ServiceUnavailable
 
 _LAST_SEQ = 10**12 - 1  # sequence numbers are 12 digits in the audit table's keys too
 _NAME = re.compile(r"(?P<inverted>[0-9]{12})\.(?P<hash>[0-9a-f]{64})")
@@ -44,20 +44,13 @@ class _KeyTaken(Exception):
     """A put conditioned on the key being new found it taken."""
 
 
-@contextmanager
-def _translated_errors() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "PreconditionFailed":
-            raise _KeyTaken from None
-        if code in _RETRYABLE_CODES:
-            raise ServiceUnavailable from error
-        raise
-    except BotoCoreError as error:
-        # Connection failures and timeouts: the request may or may not have applied.
-        raise ServiceUnavailable from error
+def _meaning(code: str, _error: ClientError) -> None:
+    if code == "PreconditionFailed":
+        raise _KeyTaken from None
+
+
+def _translated_errors() -> AbstractContextManager[None]:
+    return translated_errors(_meaning, _RETRYABLE_CODES)
 
 
 def anchor_key(trail: str, head: Head) -> str:

@@ -20,7 +20,7 @@ events in one transaction (`append_all`), moving each trail's head.
 Every function's role can write the audit table and the heads, so the chain alone cannot tell a
 rewrite from the truth: the anchor job (`railguard.audit.anchoring`) copies heads where no function
 can write, and verification holds the chain to the latest copy. A head that moves joins the job's
-work list (`store.keys.anchor_due`) and stays in it until the job has anchored it.
+work list (`railguard.audit.repository`) and stays in it until the job has anchored it.
 
 Where a request came from is a property of the invocation, like the logger's request id: the
 function's entry point binds it once (`request_origin`) and every event of that invocation reads
@@ -36,15 +36,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from railguard.audit import chain as audit_chain
+from railguard.audit.repository import AuditStorage
 from railguard.core.clock import Clock, rfc3339
 from railguard.core.errors import ServiceUnavailable, ValidationFailed
 from railguard.core.ids import new_id
 from railguard.core.redaction import scrub_text
 from railguard.kinds import KINDS
-from railguard.store import Item, Page, Table, TransactionConflict, TransactItem
+from railguard.store import Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 
 if TYPE_CHECKING:
@@ -192,8 +193,7 @@ class StoredAuditTrail:
     """Appends events to their trail's chain, and logs each one (`railguard.audit.trail`)."""
 
     def __init__(self, events: Table, heads: Table, clock: Clock):
-        self._events = events
-        self._heads = heads
+        self._storage = AuditStorage(events, heads)
         self._clock = clock
         self._logger = logging.getLogger("railguard.audit.trail")
 
@@ -225,7 +225,7 @@ class StoredAuditTrail:
         except TrailBroken:
             self._log(event, level=logging.ERROR, message="audit event not stored; act done")
             try:
-                self._heads.transact(_refused_unless_declared(with_writes))
+                self._storage.commit(_refused_unless_declared(with_writes))
             except TransactionConflict:
                 # No write failed its condition (each would have raised its failure): another
                 # writer was changing the same items. Retry, rather than report the act done.
@@ -244,18 +244,21 @@ class StoredAuditTrail:
         if len({event.trail for event in events}) != len(events):
             raise ValueError("one event per trail in one append")
         for attempt in range(_MAX_APPEND_ATTEMPTS):
-            heads = [self._heads.get(item_keys.audit_head(event.trail)) for event in events]
+            heads = [self._storage.head(event.trail) for event in events]
             stored = [self._stored(event, head) for event, head in zip(events, heads, strict=True)]
             chain_writes = [
                 write
                 for event, head, item in zip(events, heads, stored, strict=True)
-                for write in (self._head_move(event.trail, head, item), self._put(item))
+                for write in (
+                    self._storage.head_move(event.trail, head, item, fails_as=_HeadMoved),
+                    self._storage.event_put(item, fails_as=_SlotTaken),
+                )
             ]
             try:
                 # Each event's head move, then its put, are the guards: sent first, and what
                 # their failures mean counts only when no carried write failed (a carried write
                 # raises what it declared, else AppendRefused).
-                self._heads.transact(_refused_unless_declared(with_writes), guards=chain_writes)
+                self._storage.commit(_refused_unless_declared(with_writes), guards=chain_writes)
             except _SlotTaken:
                 raise TrailBroken from None
             except (_HeadMoved, TransactionConflict):
@@ -269,10 +272,9 @@ class StoredAuditTrail:
             return stored
         raise TrailBusy
 
-    def _stored(self, event: AuditEvent, head: Item | None) -> Item:
+    def _stored(self, event: AuditEvent, head: audit_chain.Head | None) -> Item:
         origin = _origin.get()
-        seq = head["seq"] + 1 if head else 1
-        pk, sk = item_keys.audit_event(event.trail, seq)
+        seq = head.seq + 1 if head else 1
         stored: Item = {
             "id": new_id("evt"),
             "seq": seq,
@@ -285,47 +287,10 @@ class StoredAuditTrail:
             "user_agent": (origin.user_agent or "")[:_MAX_USER_AGENT_LENGTH] or None,
             "request_id": origin.request_id,
             "details": _clean_details(event.details),
-            "prev_hash": head["hash"] if head else audit_chain.GENESIS_HASH,
+            "prev_hash": head.hash if head else audit_chain.GENESIS_HASH,
         }
         stored["hash"] = audit_chain.event_hash(stored)
-        return {
-            "pk": pk,
-            "sk": sk,
-            "gsi1pk": f"{event.trail}#{event.action}",
-            "gsi1sk": sk,
-            **stored,
-        }
-
-    def _head_move(self, trail: str, head: Item | None, stored: Item) -> TransactItem:
-        condition = "attribute_not_exists(seq)" if head is None else "seq = :previous"
-        values: dict[str, Any] = {
-            ":seq": stored["seq"],
-            ":hash": stored["hash"],
-            ":due": item_keys.anchor_due(trail),
-            ":since": stored["occurred_at"],
-        }
-        if head is not None:
-            values[":previous"] = head["seq"]
-        # Into the anchor job's work list, by the time of the first move since the last anchor:
-        # `if_not_exists` leaves the index key as it is on later moves, which then cost the
-        # (keys-only) index nothing.
-        return TransactItem.update_item(
-            item_keys.audit_head(trail),
-            "SET seq = :seq, #hash = :hash,"
-            " gsi2pk = if_not_exists(gsi2pk, :due), gsi2sk = if_not_exists(gsi2sk, :since)",
-            condition=condition,
-            names={"#hash": "hash"},
-            values=values,
-            fails_as=_HeadMoved,
-        )
-
-    def _put(self, stored: Item) -> TransactItem:
-        return TransactItem.put(
-            stored,
-            condition="attribute_not_exists(pk)",
-            table=self._events.name,
-            fails_as=_SlotTaken,
-        )
+        return AuditStorage.stored_event(event.trail, seq, event.action, stored)
 
     def _log(self, event: AuditEvent, *, level: int, message: str) -> None:
         self._logger.log(
@@ -368,31 +333,18 @@ class AuditLog:
 
     def __init__(self, events: Table, heads: Table, anchors: TrailAnchors | None = None):
         # Without anchors (a reader that only pages), a check is as for a trail never anchored.
-        self._events = events
-        self._heads = heads
+        self._storage = AuditStorage(events, heads)
         self._anchors = anchors
 
     def page(self, trail: str, *, action: str | None, limit: int, cursor: str | None) -> AuditPage:
         if action is not None and action not in ACTIONS:
             # A filter naming no action would match nothing; say so instead of an empty page.
             raise ValidationFailed("Unknown audit action.", details={"field": "action"})
-        if action is None:
-            page: Page = self._events.query(
-                trail,
-                sk_prefix=item_keys.AUDIT_EVENT_PREFIX,
-                limit=limit,
-                cursor=cursor,
-                newest_first=True,
-            )
-        else:
-            page = self._events.query(
-                f"{trail}#{action}", index="gsi1", limit=limit, cursor=cursor, newest_first=True
-            )
+        page = self._storage.page(trail, action=action, limit=limit, cursor=cursor)
         return AuditPage([_view(item) for item in page.items], page.next_cursor)
 
     def _head(self, trail: str) -> audit_chain.Head | None:
-        item = self._heads.get(item_keys.audit_head(trail))
-        return audit_chain.Head(item["seq"], item["hash"]) if item else None
+        return self._storage.head(trail)
 
     def verify(self, trail: str, *, full: bool = False) -> audit_chain.Verification:
         """The chain up to the head as read first, held to the trail's anchors: by default from
@@ -415,8 +367,7 @@ class AuditLog:
         result = audit_chain.verify(events, head, start=start, anchors=anchors)
         if result.valid and head is not None:
             current = self._head(trail) or head
-            past = item_keys.audit_event(trail, current.seq)[1]
-            if self._events.query(trail, sk_after=past, limit=1).items:
+            if self._storage.has_event_after(trail, current.seq):
                 result = audit_chain.unvouched(result.events_checked, current.seq)
         return replace(result, anchor=latest_anchor, full=start is None)
 
@@ -426,10 +377,9 @@ class AuditLog:
         """The trail's events, oldest first, from `start`'s (else the first) to the head's."""
         if head is None:
             # No head: whatever is stored was put without one (or there is nothing).
-            yield from self._events.iterate(trail, sk_prefix=item_keys.AUDIT_EVENT_PREFIX)
+            yield from self._storage.every_event(trail)
             return
         if start is not None and start.seq > head.seq:
             return  # the head is behind its anchor: a break before any event is read
-        first = item_keys.audit_event(trail, start.seq if start else 1)[1]
-        last = item_keys.audit_event(trail, head.seq)[1]
-        yield from self._events.iterate(trail, sk_from=first, sk_until=last, page_size=500)
+        first = start.seq if start else 1
+        yield from self._storage.events_between(trail, first, head.seq, page_size=500)

@@ -27,11 +27,8 @@ from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, NotFound
 from railguard.core.ids import new_id
-from railguard.credentials.repository import (
-    CredentialRecord,
-    CredentialRepository,
-    CredentialView,
-)
+from railguard.credentials.repository import CredentialRecord, CredentialRepository
+from railguard.credentials.repository import CredentialView as CredentialView  # what reads return
 from railguard.crypto.envelope import Envelope, SecretOwner
 from railguard.store import Table, TransactItem
 from railguard.store.resources import project

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from railguard.core.clock import Clock
 from railguard.crypto import tokens
+from railguard.crypto.key_repository import SigningKeys
 from railguard.store import Table
-from railguard.store import keys as item_keys
 
 # Public keys change only when a key is added (rotation); an unknown kid forces a re-read.
 PUBLIC_KEYS_MAX_AGE_SECONDS = 300
@@ -29,18 +29,18 @@ class PublicKeys:
     """Verification side of the ring, cached in memory: what the authorizer and JWKS use."""
 
     def __init__(self, table: Table, clock: Clock):
-        self._table = table
+        self._keys = SigningKeys(table)
         self._clock = clock
         self._cached: _Cached | None = None
 
     def _load(self) -> _Cached:
-        page = self._table.query(item_keys.SIGNING_KEY_PARTITION, limit=100, newest_first=True)
+        published = self._keys.published()
         now = self._clock.now()
         # A retired key whose last token has expired verifies nothing, even before it is removed.
         jwks = [
-            dict(item["public_jwk"])
-            for item in page.items
-            if item.get("verify_until") is None or item["verify_until"] > now
+            key.public_jwk
+            for key in published
+            if key.verify_until is None or key.verify_until > now
         ]
         keys = {jwk["kid"]: tokens.public_key_from_jwk(jwk) for jwk in jwks}
         self._cached = _Cached(keys, jwks, self._clock.now())

@@ -22,9 +22,8 @@ import secrets
 
 from railguard.core.clock import Clock
 from railguard.crypto.envelope import Envelope, SecretOwner
-from railguard.crypto.sealing import sealed_attributes
-from railguard.store import ConditionFailed, Table
-from railguard.store import keys as item_keys
+from railguard.crypto.key_repository import ServerKeys
+from railguard.store import Table
 
 ENVELOPE_PURPOSE = "server-key"
 KEY_BYTES = 32
@@ -32,7 +31,7 @@ KEY_BYTES = 32
 
 class ServerKey:
     def __init__(self, table: Table, envelope: Envelope, clock: Clock, name: str):
-        self._table = table
+        self._keys = ServerKeys(table)
         self._envelope = envelope
         self._clock = clock
         self._name = name
@@ -44,30 +43,18 @@ class ServerKey:
     def load(self) -> bytes | None:
         """The key, or None if nobody has made it yet."""
         if self._material is None:
-            item = self._table.get(item_keys.server_key(self._name))
-            if item is not None:
-                self._material = self._envelope.decrypt(item["sealed"], self._owner())
+            sealed = self._keys.sealed(self._name)
+            if sealed is not None:
+                self._material = self._envelope.decrypt(sealed, self._owner())
         return self._material
 
     def load_or_create(self) -> bytes:
         material = self.load()
         if material is not None:
             return material
-        pk, sk = item_keys.server_key(self._name)
         fresh = secrets.token_bytes(KEY_BYTES)
         sealed = self._envelope.encrypt(fresh, self._owner())
-        try:
-            self._table.put(
-                {
-                    "pk": pk,
-                    "sk": sk,
-                    "sealed": sealed,
-                    **sealed_attributes((pk, sk), {"sealed": (sealed, self._owner())}),
-                    "created_at": int(self._clock.now()),
-                },
-                condition="attribute_not_exists(pk)",
-            )
-        except ConditionFailed:
+        if not self._keys.add(self._name, sealed, self._owner(), created_at=int(self._clock.now())):
             winner = self.load()  # another instance made it first: use theirs
             assert winner is not None  # noqa: S101 - it exists: that is why the put failed
             return winner

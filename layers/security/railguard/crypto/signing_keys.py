@@ -18,62 +18,45 @@ from railguard.core.clock import Clock
 from railguard.core.ids import new_id
 from railguard.crypto import tokens
 from railguard.crypto.envelope import Envelope, SecretOwner
-from railguard.crypto.sealing import sealed_attributes
+from railguard.crypto.key_repository import SigningKeyRecord, SigningKeys
 from railguard.jobs import JobReport
-from railguard.store import ConditionFailed, Item, Table
-from railguard.store import keys as item_keys
+from railguard.store import Table
 
 ENVELOPE_PURPOSE = "token-signing-key"
 # How long a signer trusts its copy of the ring: a key that starts signing is used within this.
 RING_MAX_AGE_SECONDS = 10
-_RING_LIMIT = 100
 
 
 def _owner(kid: str) -> SecretOwner:
     return SecretOwner(ENVELOPE_PURPOSE, workspace_id="-", item_id=kid)
 
 
-def _signs_from(item: Item) -> int:
-    return int(item["signs_from"] if "signs_from" in item else item["created_at"])
-
-
-def _signer_at(ring: list[Item], now: float) -> Item | None:
+def _signer_at(ring: list[SigningKeyRecord], now: float) -> SigningKeyRecord | None:
     """The key that signs at `now`: the one that started signing last, among those started."""
-    started = [item for item in ring if _signs_from(item) <= now]
-    return max(started, key=lambda item: (_signs_from(item), item["sk"]), default=None)
+    started = [record for record in ring if record.signs_from <= now]
+    return max(started, key=lambda record: (record.signs_from, record.kid), default=None)
 
 
-def _read_ring(table: Table) -> list[Item]:
-    return table.query(item_keys.SIGNING_KEY_PARTITION, limit=_RING_LIMIT).items
-
-
-def _create(table: Table, envelope: Envelope, now: int, signs_from: int) -> tokens.SigningKey:
+def _create(keys: SigningKeys, envelope: Envelope, now: int, signs_from: int) -> tokens.SigningKey:
     kid = new_id("sig")
     key = tokens.SigningKey(kid, tokens.generate_private_key())
     sealed = envelope.encrypt(tokens.private_key_to_bytes(key.private_key), _owner(kid))
-    pk, sk = item_keys.signing_key(kid)
-    try:
-        table.put(
-            {
-                "pk": pk,
-                "sk": sk,
-                "status": "active",
-                "public_jwk": key.public_jwk(),
-                "private_key": sealed,
-                **sealed_attributes((pk, sk), {"private_key": (sealed, _owner(kid))}),
-                "created_at": now,
-                "signs_from": signs_from,
-            },
-            condition="attribute_not_exists(pk)",
-        )
-    except ConditionFailed:  # a ULID collision: astronomically unlikely, but never overwrite
-        return _create(table, envelope, now, signs_from)
+    added = keys.add(
+        kid,
+        public_jwk=key.public_jwk(),
+        private_key=sealed,
+        owner=_owner(kid),
+        created_at=now,
+        signs_from=signs_from,
+    )
+    if not added:  # a ULID collision: astronomically unlikely, but never overwrite
+        return _create(keys, envelope, now, signs_from)
     return key
 
 
 @dataclass
 class _Ring:
-    items: list[Item]
+    records: list[SigningKeyRecord]
     loaded_at: float
 
 
@@ -81,7 +64,7 @@ class SigningKeyRing:
     """Signing side (needs the envelope) of the ring; used by the functions that issue tokens."""
 
     def __init__(self, table: Table, envelope: Envelope, clock: Clock):
-        self._table = table
+        self._keys = SigningKeys(table)
         self._envelope = envelope
         self._clock = clock
         self._ring: _Ring | None = None
@@ -90,16 +73,16 @@ class SigningKeyRing:
     def current(self) -> tokens.SigningKey:
         now = self._clock.now()
         if self._ring is None or now - self._ring.loaded_at >= RING_MAX_AGE_SECONDS:
-            self._ring = _Ring(_read_ring(self._table), now)
-        signer = _signer_at(self._ring.items, now)
+            self._ring = _Ring(self._keys.ring(), now)
+        signer = _signer_at(self._ring.records, now)
         if signer is None:
-            key = _create(self._table, self._envelope, int(now), int(now))
+            key = _create(self._keys, self._envelope, int(now), int(now))
             self._ring = None  # read it again next time, with the new key
             self._unsealed[key.kid] = key
             return key
-        kid = signer["sk"]
+        kid = signer.kid
         if kid not in self._unsealed:
-            private = self._envelope.decrypt(signer["private_key"], _owner(kid))
+            private = self._envelope.decrypt(signer.private_key, _owner(kid))
             self._unsealed = {kid: tokens.SigningKey(kid, tokens.private_key_from_bytes(private))}
         return self._unsealed[kid]
 
@@ -109,7 +92,7 @@ class SigningKeyRotation:
     ones it replaced. Idempotent: while a new key waits to sign, nothing new is added."""
 
     def __init__(self, table: Table, envelope: Envelope, clock: Clock):
-        self._table = table
+        self._keys = SigningKeys(table)
         self._envelope = envelope
         self._clock = clock
 
@@ -118,42 +101,37 @@ class SigningKeyRotation:
     ) -> None:
         """`now`: rotate whatever the signing key's age (after a suspected compromise)."""
         moment = int(self._clock.now())
-        ring = _read_ring(self._table)
+        ring = self._keys.ring()
         signer = _signer_at(ring, moment)
-        waiting = [item for item in ring if _signs_from(item) > moment]
-        old = signer is None or moment - _signs_from(signer) >= max_age_seconds
+        waiting = [record for record in ring if record.signs_from > moment]
+        old = signer is None or moment - signer.signs_from >= max_age_seconds
         if now or (old and not waiting):
-            _create(self._table, self._envelope, moment, moment + overlap_seconds)
+            _create(self._keys, self._envelope, moment, moment + overlap_seconds)
             report.count("signing_keys_added")
-            ring = _read_ring(self._table)
+            ring = self._keys.ring()
             signer = _signer_at(ring, moment)
         if signer is not None:
             self._retire_before(ring, signer, moment, report)
 
-    def _retire_before(self, ring: list[Item], signer: Item, now: int, report: JobReport) -> None:
+    def _retire_before(
+        self, ring: list[SigningKeyRecord], signer: SigningKeyRecord, now: int, report: JobReport
+    ) -> None:
         # A signer may keep an older key for up to RING_MAX_AGE_SECONDS after the switch; the
         # last token it signs then lives ACCESS_TOKEN_TTL_SECONDS (and verifiers allow skew).
         last_valid = (
-            _signs_from(signer)
+            signer.signs_from
             + RING_MAX_AGE_SECONDS
             + tokens.ACCESS_TOKEN_TTL_SECONDS
             + tokens.CLOCK_SKEW_SECONDS
         )
-        for item in ring:
-            if item["sk"] == signer["sk"] or _signs_from(item) > _signs_from(signer):
+        for record in ring:
+            if record.kid == signer.kid or record.signs_from > signer.signs_from:
                 continue
-            key = (item["pk"], item["sk"])
-            verify_until = item.get("verify_until")
+            verify_until = record.verify_until
             if verify_until is None:
-                verify_until = self._table.update(
-                    key,
-                    "SET verify_until = if_not_exists(verify_until, :until)",
-                    values={":until": last_valid},
-                )["verify_until"]
+                verify_until = self._keys.retire(record.kid, last_valid)
                 report.count("signing_keys_retired")
             if verify_until <= now:
-                try:
-                    self._table.delete(key, condition="verify_until <= :now", values={":now": now})
-                except ConditionFailed:
+                if not self._keys.remove_expired(record.kid, now):
                     continue
                 report.count("signing_keys_removed")

@@ -36,17 +36,6 @@ def user_partition(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
-def throttle_window(subject: str, window_start: int) -> ItemKey:
-    return (f"THROTTLE#{subject}", f"WINDOW#{window_start}")
-
-
-SIGNING_KEY_PARTITION = "SIGNING_KEY"
-
-
-def signing_key(kid: str) -> ItemKey:
-    return (SIGNING_KEY_PARTITION, kid)
-
-
 def workspace(workspace_id: str) -> ItemKey:
     return (f"WS#{workspace_id}", "META")
 
@@ -65,30 +54,14 @@ def api_key_pointer(workspace_id: str, key_id: str) -> ItemKey:
     return (f"WS#{workspace_id}", f"APIKEY#{key_id}")
 
 
-def rate_window(subject: str, window_seconds: int, window_start: int) -> ItemKey:
-    return (f"RATE#{subject}", f"WINDOW#{window_seconds}#{window_start}")
-
-
-
-
 def webhook_trigger(lookup_digest: str) -> ItemKey:
     """A webhook trigger's state, found from the token a caller presents (by its keyed hash)."""
     return (f"WEBHOOK#{lookup_digest}", "TRIGGER")
 
 
-def idempotency(workspace_id: str, key_digest: str) -> ItemKey:
-    """A creation's Idempotency-Key (by digest of the caller and the key), for a day."""
-    return (f"WS#{workspace_id}", f"IDEMPOTENCY#{key_digest}")
-
-
-def server_key(name: str) -> ItemKey:
-    """A key the service made for itself (e.g. the one that hashes trigger tokens), sealed."""
-    return ("SERVER_KEY", name)
-
-
-# The retention job's sweep index (gsi2, keys only, which also holds the anchor job's work list
-# below): items with a `ttl`, spread over a few partitions so that the writes of busy counters
-# do not all land on one.
+# The retention job's sweep index (gsi2, keys only, which also holds the anchor job's work list,
+# `railguard.audit.repository`): items with a `ttl`, spread over a few partitions so that the
+# writes of busy counters do not all land on one.
 SWEEP_SHARDS = 16
 
 
@@ -121,31 +94,3 @@ def workspace_trail(workspace_id: str) -> str:
 def user_trail(user_id: str) -> str:
     """The partition of a user's own security events (login, password, MFA) and chain head."""
     return f"USER#{user_id}"
-
-
-def audit_event(trail: str, seq: int) -> ItemKey:
-    """An event of a trail, in the audit table; zero-padded so the sort key orders by `seq`."""
-    return (trail, f"EVENT#{seq:012d}")
-
-
-AUDIT_EVENT_PREFIX = "EVENT#"
-
-
-# The anchor job's work list (gsi2, keys only): the heads of trails that moved since they were
-# last anchored, by the time of their first move since, spread like the sweep.
-ANCHOR_SHARDS = 16
-
-
-def anchor_partition(shard: int) -> str:
-    return f"ANCHOR#{shard:02d}"
-
-
-def anchor_due(trail: str) -> str:
-    """The work-list partition a trail's head joins when it moves."""
-    return anchor_partition(shard_of(trail, ANCHOR_SHARDS))
-
-
-def audit_head(trail: str) -> ItemKey:
-    """The trail's last sequence number and hash, in the main table (it is the one audit item
-    that changes, so it is kept out of the audit table, where nothing may change)."""
-    return (trail, "AUDITHEAD")

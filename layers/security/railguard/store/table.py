@@ -10,12 +10,13 @@ write declared (`TransactItem.fails_as`) when its condition did not hold, or `Se
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from railguard.core.aws_errors import translated_errors
 from railguard.core.errors import ServiceUnavailable
 from railguard.store.codec import from_attribute, to_attribute
 from railguard.store.cursor import decode_cursor, encode_cursor
@@ -141,28 +142,21 @@ def _expression_arguments(
     return arguments
 
 
-@contextmanager
-def _translated_errors() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "ConditionalCheckFailedException":
-            raise ConditionFailed from None
-        if code == "TransactionCanceledException":
-            reasons = [
-                reason.get("Code") if reason.get("Code") not in (None, "None") else None
-                for reason in error.response.get("CancellationReasons", [])
-            ]
-            if any(reason in _RETRYABLE_CANCELLATION_REASONS for reason in reasons):
-                raise ServiceUnavailable from error
-            raise TransactionConflict(reasons) from None
-        if code in _RETRYABLE_CODES:
+def _meaning(code: str, error: ClientError) -> None:
+    if code == "ConditionalCheckFailedException":
+        raise ConditionFailed from None
+    if code == "TransactionCanceledException":
+        reasons = [
+            reason.get("Code") if reason.get("Code") not in (None, "None") else None
+            for reason in error.response.get("CancellationReasons", [])
+        ]
+        if any(reason in _RETRYABLE_CANCELLATION_REASONS for reason in reasons):
             raise ServiceUnavailable from error
-        raise
-    except BotoCoreError as error:
-        # Connection failures and timeouts: the request may or may not have applied.
-        raise ServiceUnavailable from error
+        raise TransactionConflict(reasons) from None
+
+
+def _translated_errors() -> AbstractContextManager[None]:
+    return translated_errors(_meaning, _RETRYABLE_CODES)
 
 
 def _declared_failure(

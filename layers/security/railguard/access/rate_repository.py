@@ -1,0 +1,77 @@
+"""Storage of the fixed-window counters the rate limits (`railguard.access.ratelimit`) and the
+failure throttle (`railguard.access.throttle`) count in: one item per subject and window, under
+`RATE#` and `THROTTLE#`, with a `ttl` just past its window that also places it on the retention
+job's sweep index."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from railguard.store import ConditionFailed, ItemKey, Table
+from railguard.store import keys as item_keys
+
+
+def rate_window(subject: str, window_seconds: int, window_start: int) -> ItemKey:
+    return (f"RATE#{subject}", f"WINDOW#{window_seconds}#{window_start}")
+
+
+def throttle_window(subject: str, window_start: int) -> ItemKey:
+    return (f"THROTTLE#{subject}", f"WINDOW#{window_start}")
+
+
+class WindowCounters:
+    def __init__(self, table: Table):
+        self._table = table
+
+    def count_request(
+        self, subject: str, window_seconds: int, window_start: int, *, limit: int, expires_at: int
+    ) -> int | None:
+        """Count one request in its window; the new count, or None at the limit (then nothing
+        is counted)."""
+        key = rate_window(subject, window_seconds, window_start)
+        return self._count(key, attribute="requests", limit=limit, expires_at=expires_at)
+
+    def count_failure(
+        self, subject: str, window_start: int, *, limit: int, expires_at: int
+    ) -> ItemKey | None:
+        """Count one failure in its window; the counter's key (for `give_back` and `forget`), or
+        None at the limit (then nothing is counted)."""
+        key = throttle_window(subject, window_start)
+        counted = self._count(key, attribute="failures", limit=limit, expires_at=expires_at)
+        return key if counted is not None else None
+
+    def give_back_failure(self, key: ItemKey) -> None:
+        """Take one failure back; a counter gone (cleared, or swept after its window) stays gone,
+        and none goes below zero."""
+        with suppress(ConditionFailed):
+            self._table.update(
+                key,
+                "ADD failures :minus_one",
+                condition="failures > :zero",
+                values={":minus_one": -1, ":zero": 0},
+            )
+
+    def forget(self, key: ItemKey) -> None:
+        self._table.delete(key)
+
+    def _count(self, key: ItemKey, *, attribute: str, limit: int, expires_at: int) -> int | None:
+        """One atomic `ADD` conditioned on the count being under `limit`: of concurrent counts,
+        no more than the limit pass."""
+        sweep = item_keys.sweep_index(key[0], expires_at)
+        try:
+            item = self._table.update(
+                key,
+                "ADD #count :one SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order",
+                condition="attribute_not_exists(#count) OR #count < :limit",
+                names={"#count": attribute, "#ttl": "ttl"},
+                values={
+                    ":one": 1,
+                    ":limit": limit,
+                    ":ttl": expires_at,
+                    ":sweep": sweep["gsi2pk"],
+                    ":order": sweep["gsi2sk"],
+                },
+            )
+        except ConditionFailed:
+            return None
+        return int(item[attribute])
