@@ -35,7 +35,7 @@ from infra.iam import (
 from infra.template import PseudoParameters, Template, load_template
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
-from railguard.api_keys import EXPIRY_INDEX_PARTITION
+from railguard.api_keys.repository import EXPIRY_INDEX_PARTITION
 from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
 from railguard.crypto.server_keys import ENVELOPE_PURPOSE as SERVER_KEY
 from railguard.crypto.signing_keys import ENVELOPE_PURPOSE as TOKEN_SIGNING_KEY

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict
 from railguard.audit.trail import RequestOrigin, request_origin
 from railguard.core.runtime import Runtime
 from railguard.core.settings import FunctionSettings
-from railguard.store import Item
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -48,9 +47,9 @@ class JobReport:
         return {"job": self.job, "complete": self.complete, "counts": dict(self.counts)}
 
 
-def while_time_remains(
-    items: Iterable[Item], keep_going: KeepGoing, report: JobReport
-) -> Iterator[Item]:
+def while_time_remains[T](
+    items: Iterable[T], keep_going: KeepGoing, report: JobReport
+) -> Iterator[T]:
     """`items` for as long as `keep_going()`; when it says no, the report is marked incomplete
     and the iteration ends (the rest is the next run's)."""
     for item in items:
