@@ -67,12 +67,6 @@ class WorkspaceRecord:
 
 
 @dataclass(frozen=True)
-class MemberRecord:
-    user_id: str
-    role: Role
-
-
-@dataclass(frozen=True)
 class Membership:
     """A user's place in a live workspace: their role there, and the workspace."""
 
@@ -86,16 +80,24 @@ def _membership(workspace: Item | None, member: Item | None) -> Membership | Non
     return Membership(WorkspaceRecord.of(workspace), member["role"])
 
 
+def _item(key: ItemKey, **attributes: object) -> Item:
+    return {"pk": key[0], "sk": key[1], **attributes}
+
+
 def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
-    pk, sk = member_key(workspace_id, user_id)
-    return {
-        "pk": pk,
-        "sk": sk,
-        "role": role,
-        "joined_at": now,
-        "gsi1pk": item_keys.user_partition(user_id),
-        "gsi1sk": f"{_WORKSPACE_PREFIX}{workspace_id}",
-    }
+    return _item(
+        member_key(workspace_id, user_id),
+        role=role,
+        joined_at=now,
+        gsi1pk=item_keys.user_partition(user_id),
+        gsi1sk=f"{_WORKSPACE_PREFIX}{workspace_id}",
+    )
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    user_id: str
+    role: Role
 
 
 class WorkspaceRepository:
@@ -172,17 +174,15 @@ class WorkspaceRepository:
         workspace_id: str, name: str, owner_id: str, now: int
     ) -> tuple[WorkspaceRecord, list[TransactItem]]:
         """A new workspace, its owner its first member: the record, and the writes."""
-        pk, sk = item_keys.workspace(workspace_id)
-        workspace: Item = {
-            "pk": pk,
-            "sk": sk,
-            "name": name,
-            "owner_id": owner_id,
-            "plan": "free",
-            "require_mfa": False,
-            "status": "active",
-            "created_at": now,
-        }
+        workspace = _item(
+            item_keys.workspace(workspace_id),
+            name=name,
+            owner_id=owner_id,
+            plan="free",
+            require_mfa=False,
+            status="active",
+            created_at=now,
+        )
         writes = [
             TransactItem.put(workspace, condition=_NEW),
             TransactItem.put(_member_item(workspace_id, owner_id, "owner", now), condition=_NEW),
