@@ -1,11 +1,9 @@
 """API keys (contract section 6): issued once, stored only as a digest, managed by a workspace's
 owners and admins, and read by the authorizer on every keyed request.
 
-Two items per key (docs/data-model.md). The key record, under `APIKEY#<digest>`, is the one copy
-of the key's state: the authorizer finds it with one strongly consistent GetItem from the key the
-client sent. A pointer under the workspace (`WS#<ws>` / `APIKEY#<id>`) holds the digest, so the
-workspace's keys are listed and found by id with consistent reads, and a key id from another
-workspace is simply not found there. Both are written in one transaction.
+Its storage is `railguard.api_keys.repository`: a record found by the key's digest (what the
+authorizer reads), and a pointer in the workspace's partition, so a key id from another workspace
+is simply not found. Both are written in one transaction.
 
 Every change a request makes to a key (created, changed, rotated, revoked) is one event in the
 workspace's audit trail, naming the key by id and name, never the key.
@@ -31,8 +29,7 @@ from railguard.core.errors import Conflict, NotFound, ValidationFailed
 from railguard.core.ids import new_id
 from railguard.crypto import opaque_tokens
 from railguard.store import Table, TransactItem
-from railguard.workspaces import Listing, WorkspaceScope, still_live
-from railguard.workspaces.repository import WorkspaceRepository
+from railguard.workspaces import Listing, Workspaces, WorkspaceScope, still_live
 
 API_KEY_PREFIX = "pr_live_"
 DEFAULT_GRACE_SECONDS = 86_400
@@ -158,16 +155,13 @@ class ApiKeys:
     def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
         self._table = table
         self._keys = ApiKeyRepository(table)
-        self._workspaces = WorkspaceRepository(table)
+        self._workspaces = Workspaces(table, clock, audit)
         self._clock = clock
         self._audit = audit
 
     # -- reads -----------------------------------------------------------------------------
-    def _workspace_plan(self, scope: WorkspaceScope) -> str | None:
-        workspace = self._workspaces.live(scope.workspace_id)
-        if workspace is None:
-            raise NotFound("No such workspace.")
-        return workspace.plan
+    def _workspace_plan(self, scope: WorkspaceScope) -> str:
+        return self._workspaces.get(scope).plan  # NotFound once the workspace is deleted
 
     def _key(self, scope: WorkspaceScope, key_id: str) -> StoredKey:
         key = self._keys.by_id(scope.workspace_id, key_id)
