@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from railguard.api_keys.repository import pointer_key
 from railguard.audit import repository as audit_repository
 from railguard.crypto import passwords
 from railguard.store import Table
@@ -39,7 +40,7 @@ def test_a_record_left_without_its_pointer_is_found_among_the_written_keys(
     check = IncrementalCheck(table, audit_table, workspace)
     assert check.problems(set()) == []
     key = _new_key(client, owner)
-    pointer = item_keys.api_key_pointer(workspace, key["id"])
+    pointer = pointer_key(workspace, key["id"])
     record = next(
         item
         for item in table._client.scan(TableName=table.name)["Items"]

@@ -25,6 +25,7 @@ from railguard.identity import accounts
 from railguard.identity.sessions import Sessions
 from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
+from railguard.workspaces.repository import member_key
 from tests.support import accounts as a
 from tests.support.audit import logged_events, unstored_events
 from tests.support.aws_calls import record_aws_calls
@@ -52,7 +53,7 @@ def test_signup_creates_the_user_and_an_owned_workspace(table: Table) -> None:
     assert data["user"]["id"].startswith("usr_")
     assert data["workspace"]["id"].startswith("ws_")
     # And the store holds the owner membership and only a hash of the password
-    member = table.get(item_keys.member(data["workspace"]["id"], data["user"]["id"]))
+    member = table.get(member_key(data["workspace"]["id"], data["user"]["id"]))
     assert member is not None
     assert member["role"] == "owner"
     login = table.get(item_keys.login(email))

@@ -12,6 +12,7 @@ from railguard.core.errors import ServiceUnavailable
 from railguard.crypto import key_repository
 from railguard.store import Table
 from railguard.store import keys as item_keys
+from railguard.workspaces.repository import member_key
 from tests.integration.conftest import FunctionEnv
 from tests.support import accounts
 from tests.support.functions import load_function
@@ -112,7 +113,7 @@ def test_a_dynamodb_failure_on_each_read_denies_a_valid_token(
     assert decision == 403
     session_key = item_keys.session(user_id, session_id)
     in_workspace = (
-        [item_keys.workspace(workspace_id), item_keys.member(workspace_id, user_id)]
+        [item_keys.workspace(workspace_id), member_key(workspace_id, user_id)]
         if names_workspace
         else []
     )

@@ -37,7 +37,7 @@ from railguard.access import rate_repository
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
 from railguard.agent_uis import repository as agent_ui_store
-from railguard.api_keys import EXPIRY_INDEX_PARTITION
+from railguard.api_keys.repository import EXPIRY_INDEX_PARTITION
 from railguard.audit import repository as audit_repository
 from railguard.credentials import ENVELOPE_PURPOSE as CREDENTIAL
 from railguard.crypto import key_repository

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import suppress
 
-from railguard.api_keys import EXPIRY_INDEX_PARTITION
+from railguard.api_keys.repository import ApiKeyRepository, StoredKey
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, StoredAuditTrail
 from railguard.core.clock import Clock, rfc3339
 from railguard.core.errors import ServiceUnavailable
 from railguard.core.events import EventBus
 from railguard.jobs import JobReport, KeepGoing, while_time_remains
-from railguard.store import ConditionFailed, Item, Table, TransactItem
+from railguard.store import ConditionFailed, Table
 
 EXPIRING_NOTICE_SECONDS = 7 * 86_400
 EVENT_SOURCE = "railguard.api_keys"
@@ -26,7 +26,7 @@ EVENT_SOURCE = "railguard.api_keys"
 
 class KeyExpiry:
     def __init__(self, table: Table, audit: StoredAuditTrail, clock: Clock, job: str):
-        self._table = table
+        self._keys = ApiKeyRepository(table)
         self._audit = audit
         self._clock = clock
         self._actor = Actor.job(job)
@@ -34,10 +34,10 @@ class KeyExpiry:
     def expire_due(self, keep_going: KeepGoing, report: JobReport, *, rotated_only: bool) -> None:
         """Mark every key past its end `expired` (only rotated-out keys: `rotated_only`)."""
         now = int(self._clock.now())
-        for item in self._indexed_until(now, keep_going, report):
-            if rotated_only and not item.get("replaced_by"):
+        for key in self._indexed_until(now, keep_going, report):
+            if rotated_only and not key.replaced_by:
                 continue
-            self._expire(item, now, report)
+            self._expire(key, now, report)
 
     def announce_expiring(self, bus: EventBus, keep_going: KeepGoing, report: JobReport) -> None:
         """Publish `api_key.expiring` for keys that end within the week, once per end date (a
@@ -46,70 +46,51 @@ class KeyExpiry:
         now = int(self._clock.now())
         for indexed in self._indexed_until(now + EXPIRING_NOTICE_SECONDS, keep_going, report):
             # The index lags the table: the key as it is now decides (revoked, re-dated).
-            item = self._table.get((indexed["pk"], indexed["sk"]))
-            if item is None or item["status"] != "active" or item.get("expires_at") is None:
+            key = self._keys.current(indexed)
+            if key is None or key.status != "active" or key.settings.expires_at is None:
                 continue
-            if item["expires_at"] <= now or item.get("replaced_by"):
+            expires_at = key.settings.expires_at
+            if expires_at <= now or key.replaced_by:
                 continue  # expired (the other step), or rotated out (its successor lives on)
-            if item["expires_at"] > now + EXPIRING_NOTICE_SECONDS:
+            if expires_at > now + EXPIRING_NOTICE_SECONDS:
                 continue  # moved out of the week since the index was written
-            if item.get("expiring_notice_for") == item["expires_at"]:
+            if key.expiring_notice_for == expires_at:
                 continue
             bus.publish(
                 EVENT_SOURCE,
                 "api_key.expiring",
                 {
-                    "key_id": item["id"],
-                    "workspace_id": item["workspace_id"],
-                    "name": item["name"],
-                    "expires_at": rfc3339(item["expires_at"]),
+                    "key_id": key.id,
+                    "workspace_id": key.workspace_id,
+                    "name": key.settings.name,
+                    "expires_at": rfc3339(expires_at),
                 },
             )
             report.count("expiring_announced")
             # Changed since it was read (ConditionFailed): the next run judges it afresh.
             with suppress(ConditionFailed):
-                self._table.update(
-                    (item["pk"], item["sk"]),
-                    "SET expiring_notice_for = :end",
-                    condition="#status = :active AND expires_at = :end",
-                    names={"#status": "status"},
-                    values={":end": item["expires_at"], ":active": "active"},
-                )
+                self._keys.note_expiring_announced(key)
 
     def _indexed_until(
         self, until: int, keep_going: KeepGoing, report: JobReport
-    ) -> Iterator[Item]:
+    ) -> Iterator[StoredKey]:
         """The indexed keys ending at or before `until`, oldest end first, while time remains
         (when it runs out, the report says the run is incomplete)."""
-        indexed = self._table.iterate(
-            EXPIRY_INDEX_PARTITION, index="gsi1", sk_until=f"{until:012d}#~"
-        )
-        yield from while_time_remains(indexed, keep_going, report)
+        yield from while_time_remains(self._keys.ending_until(until), keep_going, report)
 
-    def _expire(self, item: Item, now: int, report: JobReport) -> None:
-        if item["expires_at"] > now:
+    def _expire(self, key: StoredKey, now: int, report: JobReport) -> None:
+        expires_at = key.settings.expires_at
+        if expires_at is None or expires_at > now:
             return
         event = AuditEvent(
             "api_key.expired",
             self._actor,
-            item["id"],
-            item["workspace_id"],
-            {"expires_at": rfc3339(item["expires_at"])},
-        )
-        transition = TransactItem.update_item(
-            (item["pk"], item["sk"]),
-            "SET #status = :expired, expired_at = :now, updated_at = :now REMOVE gsi1pk, gsi1sk",
-            condition="#status = :active AND expires_at = :end",
-            names={"#status": "status"},
-            values={
-                ":expired": "expired",
-                ":active": "active",
-                ":now": now,
-                ":end": item["expires_at"],
-            },
+            key.id,
+            key.workspace_id,
+            {"expires_at": rfc3339(expires_at)},
         )
         try:
-            self._audit.append(event, with_writes=[transition])
+            self._audit.append(event, with_writes=[ApiKeyRepository.expire(key, now=now)])
         except AppendRefused:
             report.count("already_changed")  # revoked, changed or expired since the index said
             return

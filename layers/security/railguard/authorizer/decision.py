@@ -41,7 +41,8 @@ from railguard.identity.sessions import is_valid
 from railguard.kinds import Rule
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
-from railguard.workspaces import LiveWorkspaces, is_live
+from railguard.workspaces import LiveWorkspaces
+from railguard.workspaces.repository import Membership, WorkspaceRepository
 
 # Logout, password change, role changes and key changes must apply within 5 seconds.
 STATE_MAX_AGE_SECONDS = 2.0
@@ -51,9 +52,8 @@ STATE_CACHE_ENTRIES = 4096
 @dataclass(frozen=True)
 class _State:
     session: Item | None
-    workspace: Item | None
-    member: Item | None
     profile: Item | None  # the session's generation is current; whether the user has MFA on
+    membership: Membership | None  # in the workspace the route acts in, when it is live
 
 
 def _state_cache[K: Hashable, V](clock: Clock) -> TtlCache[K, V]:
@@ -95,16 +95,15 @@ class Authorizer:
         principal = Principal(
             "user", claims.user_id, session_id=claims.session_id, rate_limit=plan_limit(None)
         )
-        if workspace_id is not None and is_live(state.workspace) and state.member is not None:
-            assert state.workspace is not None  # noqa: S101 - narrowed by is_live
+        if workspace_id is not None and state.membership is not None:
+            workspace = state.membership.workspace
             principal = replace(
                 principal,
                 workspace_id=workspace_id,
-                role=state.member["role"],
-                rate_limit=plan_limit(state.workspace.get("plan")),
+                role=state.membership.role,
+                rate_limit=plan_limit(workspace.plan),
                 # Allowed through, for the function to refuse with the contract's body.
-                mfa_required=bool(state.workspace.get("require_mfa"))
-                and not (state.profile or {}).get("mfa_enabled"),
+                mfa_required=workspace.require_mfa and not (state.profile or {}).get("mfa_enabled"),
             )
         elif workspace_id is not None and rule.workspace == "header":
             raise Forbidden("Not a member of that workspace.")
@@ -142,7 +141,7 @@ class Authorizer:
             record.id,
             workspace_id=record.workspace_id,
             scopes=record.scopes,
-            rate_limit=record.rate_limit or plan_limit(workspace.get("plan")),
+            rate_limit=record.rate_limit or plan_limit(workspace.plan),
             # Echoed in CORS headers only for keys that list their origins (browser keys).
             origin=origin if record.allowed_origins else None,
         )
@@ -189,14 +188,11 @@ class Authorizer:
         profile_key = item_keys.user_profile(user_id)
         keys = [session_key, profile_key]
         if workspace_id is not None:
-            keys += [item_keys.workspace(workspace_id), item_keys.member(workspace_id, user_id)]
+            keys += WorkspaceRepository.membership_keys(workspace_id, user_id)
         found = self._table.get_many(keys)
-        if workspace_id is None:
-            return _State(found.get(session_key), None, None, found.get(profile_key))
-        workspace_key, member_key = keys[2], keys[3]
-        return _State(
-            found.get(session_key),
-            found.get(workspace_key),
-            found.get(member_key),
-            found.get(profile_key),
+        membership = (
+            WorkspaceRepository.membership_in(found, workspace_id, user_id)
+            if workspace_id is not None
+            else None
         )
+        return _State(found.get(session_key), found.get(profile_key), membership)

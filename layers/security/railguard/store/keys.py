@@ -40,18 +40,9 @@ def workspace(workspace_id: str) -> ItemKey:
     return (f"WS#{workspace_id}", "META")
 
 
-def member(workspace_id: str, user_id: str) -> ItemKey:
-    return (f"WS#{workspace_id}", f"MEMBER#{user_id}")
-
-
 def api_key(key_digest: str) -> ItemKey:
     """The key record, found from the key a client presents (by its digest)."""
     return (f"APIKEY#{key_digest}", "KEY")
-
-
-def api_key_pointer(workspace_id: str, key_id: str) -> ItemKey:
-    """A workspace's entry for one of its keys: lists them and finds them by id."""
-    return (f"WS#{workspace_id}", f"APIKEY#{key_id}")
 
 
 def webhook_trigger(lookup_digest: str) -> ItemKey:

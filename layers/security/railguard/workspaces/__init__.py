@@ -13,26 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from railguard.access.policy import outranks
 from railguard.access.principal import Principal, Role
-from railguard.audit.trail import Actor, AppendRefused, AuditAction, AuditEvent, AuditTrail
+from railguard.audit.trail import Actor, AuditAction, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
 from railguard.core.ids import new_id
 from railguard.core.ttl_cache import TtlCache
 from railguard.kinds import MANAGERS
-from railguard.store import (
-    Item,
-    Page,
-    Table,
-    TransactItem,
-)
+from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
-
-MEMBER_PREFIX = "MEMBER#"
-WORKSPACE_PREFIX = "WS#"
+from railguard.workspaces.repository import Membership, WorkspaceRecord, WorkspaceRepository
+from railguard.workspaces.repository import is_live as is_live
+from railguard.workspaces.repository import still_live as still_live
 
 
 @dataclass(frozen=True)
@@ -112,41 +106,8 @@ class Listing[T]:
 def new_workspace(name: str, owner_id: str, now: int) -> tuple[WorkspaceView, list[TransactItem]]:
     """A new workspace owned by `owner_id`: its view, and the writes that create it, for the
     caller's transaction."""
-    workspace_id = new_id("ws")
-    ws_pk, ws_sk = item_keys.workspace(workspace_id)
-    workspace: Item = {
-        "pk": ws_pk,
-        "sk": ws_sk,
-        "name": name,
-        "owner_id": owner_id,
-        "plan": "free",
-        "require_mfa": False,
-        "status": "active",
-        "created_at": now,
-    }
-    writes = [
-        TransactItem.put(workspace, condition="attribute_not_exists(pk)"),
-        TransactItem.put(
-            _member_item(workspace_id, owner_id, "owner", now), condition="attribute_not_exists(pk)"
-        ),
-    ]
-    return _view(workspace_id, workspace, "owner"), writes
-
-
-def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
-    pk, sk = item_keys.member(workspace_id, user_id)
-    return {
-        "pk": pk,
-        "sk": sk,
-        "role": role,
-        "joined_at": now,
-        "gsi1pk": item_keys.user_partition(user_id),
-        "gsi1sk": f"{WORKSPACE_PREFIX}{workspace_id}",
-    }
-
-
-def is_live(workspace: Item | None) -> bool:
-    return workspace is not None and workspace.get("status") == "active"
+    workspace, writes = WorkspaceRepository.create(new_id("ws"), name, owner_id, now)
+    return _view(Membership(workspace, "owner")), writes
 
 
 class LiveWorkspaces:
@@ -159,65 +120,39 @@ class LiveWorkspaces:
     MAX_ENTRIES = 4096
 
     def __init__(self, table: Table, clock: Clock):
-        self._table = table
-        self._read: TtlCache[str, Item | None] = TtlCache(
+        self._workspaces = WorkspaceRepository(table)
+        self._read: TtlCache[str, WorkspaceRecord | None] = TtlCache(
             clock, max_age_seconds=self.MAX_AGE_SECONDS, max_entries=self.MAX_ENTRIES
         )
 
-    def find(self, workspace_id: str) -> Item | None:
-        """The workspace's item while it is live; None when it is deleted or unknown."""
-        workspace = self._read.get_or_load(
-            workspace_id, lambda: self._table.get(item_keys.workspace(workspace_id))
-        )
-        return workspace if is_live(workspace) else None
+    def find(self, workspace_id: str) -> WorkspaceRecord | None:
+        """The workspace while it is live; None when it is deleted or unknown."""
+        return self._read.get_or_load(workspace_id, lambda: self._workspaces.live(workspace_id))
 
 
-def still_live(workspace_id: str) -> TransactItem:
-    """For a transaction that creates something in a workspace: the workspace is not deleted,
-    checked atomically with the write (a deletion in between cancels the transaction, 404)."""
-    return TransactItem.check(
-        item_keys.workspace(workspace_id),
-        "#status = :active",
-        names={"#status": "status"},
-        values={":active": "active"},
-        fails_as=lambda: NotFound("No such workspace."),
-    )
-
-
-def _view(workspace_id: str, workspace: Item, role: Role) -> WorkspaceView:
+def _view(membership: Membership) -> WorkspaceView:
+    workspace = membership.workspace
     return WorkspaceView(
-        workspace_id,
-        workspace["name"],
-        role,
-        bool(workspace["require_mfa"]),
-        workspace["plan"],
-        workspace["created_at"],
+        workspace.id,
+        workspace.name,
+        membership.role,
+        workspace.require_mfa,
+        workspace.plan,
+        workspace.created_at,
     )
 
 
 class Workspaces:
     def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
         self._table = table
+        self._workspaces = WorkspaceRepository(table)
         self._clock = clock
         self._audit = audit
 
     # -- the caller's workspaces ----------------------------------------------------------
     def list_for(self, user_id: str, *, limit: int, cursor: str | None) -> Listing[WorkspaceView]:
-        page = self._table.query(
-            item_keys.user_partition(user_id),
-            index="gsi1",
-            sk_prefix=WORKSPACE_PREFIX,
-            limit=limit,
-            cursor=cursor,
-        )
-        ids = [item["gsi1sk"].removeprefix(WORKSPACE_PREFIX) for item in page.items]
-        found = self._table.get_many([item_keys.workspace(ws) for ws in ids])
-        views = [
-            _view(ws, found[item_keys.workspace(ws)], member["role"])
-            for ws, member in zip(ids, page.items, strict=True)
-            if is_live(found.get(item_keys.workspace(ws)))
-        ]
-        return Listing(views, page.next_cursor)
+        memberships, next_cursor = self._workspaces.memberships(user_id, limit=limit, cursor=cursor)
+        return Listing([_view(membership) for membership in memberships], next_cursor)
 
     def create(self, user_id: str, name: str) -> WorkspaceView:
         view, writes = new_workspace(name, user_id, int(self._clock.now()))
@@ -226,36 +161,29 @@ class Workspaces:
         return view
 
     # -- one workspace -------------------------------------------------------------------
-    def _live(self, scope: WorkspaceScope) -> Item:
-        workspace = self._table.get(item_keys.workspace(scope.workspace_id))
-        if not is_live(workspace):
+    def _live(self, scope: WorkspaceScope) -> WorkspaceRecord:
+        workspace = self._workspaces.live(scope.workspace_id)
+        if workspace is None:
             raise NotFound("No such workspace.")
-        assert workspace is not None  # noqa: S101 - narrowed by is_live, for the type checker
         return workspace
 
     def get(self, scope: WorkspaceScope) -> WorkspaceView:
-        return _view(scope.workspace_id, self._live(scope), scope.role)
+        return _view(Membership(self._live(scope), scope.role))
 
     def update(
         self, scope: WorkspaceScope, *, name: str | None, require_mfa: bool | None
     ) -> WorkspaceView:
-        changes: dict[str, Any] = {}
+        changes: dict[str, str | bool] = {}
         if name is not None:
             changes["name"] = name
         if require_mfa is not None:
             changes["require_mfa"] = require_mfa
         if not changes:
             return self.get(scope)
-        assignments = ", ".join(f"#{field} = :{field}" for field in changes)
-        update = TransactItem.update_item(
-            item_keys.workspace(scope.workspace_id),
-            f"SET {assignments}",
-            condition="#status = :active",
-            names={"#status": "status", **{f"#{field}": field for field in changes}},
-            values={
-                ":active": "active",
-                **{f":{field}": value for field, value in changes.items()},
-            },
+        update = WorkspaceRepository.change_settings(
+            scope.workspace_id,
+            name=name,
+            require_mfa=require_mfa,
             fails_as=lambda: NotFound("No such workspace."),
         )
         # Requiring MFA is allowed only to someone who has it: the setting applies to its
@@ -280,49 +208,35 @@ class Workspaces:
         """Soft delete: every credential of the workspace stops within seconds (each checks the
         workspace at use), and the workspace goes on the retention job's work list, which
         purges its secrets after the retention period; the items are kept as tombstones."""
-        now = int(self._clock.now())
-        index = item_keys.deleted_index(now, scope.workspace_id)
-        deletion = TransactItem.update_item(
-            item_keys.workspace(scope.workspace_id),
-            "SET #status = :deleted, deleted_at = :now, deleted_by = :by,"
-            " gsi1pk = :index, gsi1sk = :order",
+        deletion = WorkspaceRepository.delete(
+            scope.workspace_id,
             # The owner now, not as the (up to 2 s old) authorizer context remembers.
-            condition="#status = :active AND owner_id = :by",
-            names={"#status": "status"},
-            values={
-                ":deleted": "deleted",
-                ":active": "active",
-                ":now": now,
-                ":by": scope.user_id,
-                ":index": index["gsi1pk"],
-                ":order": index["gsi1sk"],
-            },
+            owner_id=scope.user_id,
+            now=int(self._clock.now()),
+            fails_as=lambda: NotFound("No such workspace."),
         )
-        try:
-            self._audit.append_protecting(
-                scope.event("workspace.deleted", scope.workspace_id), [deletion]
-            )
-        except AppendRefused:
-            raise NotFound("No such workspace.") from None
+        self._audit.append_protecting(
+            scope.event("workspace.deleted", scope.workspace_id), [deletion]
+        )
 
     # -- members ------------------------------------------------------------------------
     def members(
         self, scope: WorkspaceScope, *, limit: int, cursor: str | None
     ) -> Listing[MemberView]:
         self._live(scope)
-        page: Page = self._table.query(
-            item_keys.workspace(scope.workspace_id)[0],
-            sk_prefix=MEMBER_PREFIX,
-            limit=limit,
-            cursor=cursor,
+        members, next_cursor = self._workspaces.members(
+            scope.workspace_id, limit=limit, cursor=cursor
         )
-        user_ids = [item["sk"].removeprefix(MEMBER_PREFIX) for item in page.items]
-        profiles = self._table.get_many([item_keys.user_profile(uid) for uid in user_ids])
+        profiles = self._table.get_many(
+            [item_keys.user_profile(member.user_id) for member in members]
+        )
         views = [
-            self._member_view(uid, item["role"], profiles.get(item_keys.user_profile(uid)))
-            for uid, item in zip(user_ids, page.items, strict=True)
+            self._member_view(
+                member.user_id, member.role, profiles.get(item_keys.user_profile(member.user_id))
+            )
+            for member in members
         ]
-        return Listing(views, page.next_cursor)
+        return Listing(views, next_cursor)
 
     @staticmethod
     def _member_view(user_id: str, role: Role, profile: Item | None) -> MemberView:
@@ -332,11 +246,11 @@ class Workspaces:
             user_id, profile["email"], profile["name"], role, bool(profile["mfa_enabled"])
         )
 
-    def _member(self, scope: WorkspaceScope, user_id: str) -> Item:
-        member = self._table.get(item_keys.member(scope.workspace_id, user_id))
-        if member is None:
+    def _role_of(self, scope: WorkspaceScope, user_id: str) -> Role:
+        role = self._workspaces.role_of(scope.workspace_id, user_id)
+        if role is None:
             raise NotFound("No such member.")
-        return member
+        return role
 
     def add_member(self, scope: WorkspaceScope, email: str, role: Role) -> MemberView:
         """Only roles below the caller's own: an admin adds users, the owner admins or users."""
@@ -347,100 +261,71 @@ class Workspaces:
         if login is None:
             raise NotFound("No user has this email.")
         user_id = login["user_id"]
-        membership = TransactItem.put(
-            _member_item(scope.workspace_id, user_id, role, int(self._clock.now())),
-            condition="attribute_not_exists(pk)",
+        membership = WorkspaceRepository.add_member(
+            scope.workspace_id,
+            user_id,
+            role,
+            int(self._clock.now()),
+            fails_as=lambda: Conflict("This user is already a member."),
         )
-        try:
-            self._audit.append(scope.event("member.added", user_id, {"role": role}), [membership])
-        except AppendRefused:
-            raise Conflict("This user is already a member.") from None
+        self._audit.append(scope.event("member.added", user_id, {"role": role}), [membership])
         profile = self._table.get(item_keys.user_profile(user_id))
         return self._member_view(user_id, role, profile)
 
     def change_role(self, scope: WorkspaceScope, user_id: str, role: Role) -> MemberView:
         """Only a member below the caller, and only to a role below the caller."""
-        member = self._member(scope, user_id)
-        if not (outranks(scope.role, member["role"]) and outranks(scope.role, role)):
+        previous = self._role_of(scope, user_id)
+        if not (outranks(scope.role, previous) and outranks(scope.role, role)):
             raise Forbidden("You can only change roles below your own.")
         if role == "owner":
             raise Forbidden("Ownership changes hands only by transfer.")
-        if role != member["role"]:  # the same role again changes nothing, and records nothing
-            change = TransactItem.update_item(
-                item_keys.member(scope.workspace_id, user_id),
-                "SET #role = :role",
-                condition="#role = :previous",
-                names={"#role": "role"},
-                values={":role": role, ":previous": member["role"]},
+        if role != previous:  # the same role again changes nothing, and records nothing
+            change = WorkspaceRepository.change_role(
+                scope.workspace_id, user_id, role, previous=previous, fails_as=_changed_meanwhile
             )
             event = scope.event(
-                "member.role_changed", user_id, {"old_role": member["role"], "new_role": role}
+                "member.role_changed", user_id, {"old_role": previous, "new_role": role}
             )
-            try:
-                self._audit.append(event, [change])
-            except AppendRefused:
-                raise Conflict("The member changed at the same time; retry.") from None
+            self._audit.append(event, [change])
         profile = self._table.get(item_keys.user_profile(user_id))
         return self._member_view(user_id, role, profile)
 
     def remove_member(self, scope: WorkspaceScope, user_id: str) -> None:
         """A member may leave; managers remove members below them; the owner stays."""
-        member = self._member(scope, user_id)
-        if member["role"] == "owner":
+        role = self._role_of(scope, user_id)
+        if role == "owner":
             raise Forbidden("The owner cannot be removed; transfer ownership first.")
-        if user_id != scope.user_id and not outranks(scope.role, member["role"]):
+        if user_id != scope.user_id and not outranks(scope.role, role):
             raise Forbidden("You can only remove members below your own role.")
-        removal = TransactItem.delete(
-            item_keys.member(scope.workspace_id, user_id),
-            # The role the decision was made on: a promotion in between voids the removal.
-            condition="#role = :seen",
-            names={"#role": "role"},
-            values={":seen": member["role"]},
+        # The role the decision was made on: a promotion in between voids the removal.
+        removal = WorkspaceRepository.remove_member(
+            scope.workspace_id, user_id, seen=role, fails_as=_changed_meanwhile
         )
         reason = "left" if user_id == scope.user_id else "removed"
-        event = scope.event("member.removed", user_id, {"role": member["role"], "reason": reason})
-        try:
-            self._audit.append_protecting(event, [removal])
-        except AppendRefused:
-            raise Conflict("The member changed at the same time; retry.") from None
+        event = scope.event("member.removed", user_id, {"role": role, "reason": reason})
+        self._audit.append_protecting(event, [removal])
 
     def transfer_ownership(self, scope: WorkspaceScope, user_id: str) -> None:
-        """One transaction: the new owner, the old owner made admin, the workspace's owner_id.
-        Each write is conditioned on the state it replaces, so concurrent transfers cannot leave
-        two owners or none."""
+        """One transaction: the new owner, the old owner made admin, the workspace's owner_id,
+        each conditioned on the state it replaces (`WorkspaceRepository.hand_over`)."""
         if user_id == scope.user_id:
             raise ValidationFailed("You already own this workspace.", details={"field": "user_id"})
-        self._member(scope, user_id)
-        role = {"#role": "role"}
-        writes = [
-            TransactItem.update_item(
-                item_keys.member(scope.workspace_id, user_id),
-                "SET #role = :owner",
-                condition="attribute_exists(pk) AND #role <> :owner",
-                names=role,
-                values={":owner": "owner"},
+        self._role_of(scope, user_id)
+        writes = WorkspaceRepository.hand_over(
+            scope.workspace_id,
+            scope.user_id,
+            user_id,
+            fails_as=lambda: Conflict(
+                "Ownership changed at the same time; nothing was transferred."
             ),
-            TransactItem.update_item(
-                item_keys.member(scope.workspace_id, scope.user_id),
-                "SET #role = :admin",
-                condition="#role = :owner",
-                names=role,
-                values={":admin": "admin", ":owner": "owner"},
-            ),
-            TransactItem.update_item(
-                item_keys.workspace(scope.workspace_id),
-                "SET owner_id = :new",
-                condition="owner_id = :old AND #status = :active",
-                names={"#status": "status"},
-                values={":new": user_id, ":old": scope.user_id, ":active": "active"},
-            ),
-        ]
+        )
         event = scope.event(
             "workspace.ownership_transferred",
             scope.workspace_id,
             {"previous_owner_id": scope.user_id, "new_owner_id": user_id},
         )
-        try:
-            self._audit.append(event, writes)
-        except AppendRefused:
-            raise Conflict("Ownership changed at the same time; nothing was transferred.") from None
+        self._audit.append(event, writes)
+
+
+def _changed_meanwhile() -> Exception:
+    return Conflict("The member changed at the same time; retry.")

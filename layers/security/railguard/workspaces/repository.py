@@ -1,0 +1,304 @@
+"""The storage of workspaces and their members (docs/data-model.md), in one place.
+
+A workspace is one item in its own partition (`WS#<id>` / `META`); each member is one more
+(`WS#<id>` / `MEMBER#<user_id>`), which also stands in the member index (gsi1,
+`USER#<user_id>` / `WS#<id>`), where a user's workspaces are listed. Reads return typed records;
+writes are built here for the service to commit with its audit event, each failing as the
+service declares (`fails_as`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from railguard.access.principal import Role
+from railguard.core.errors import NotFound
+from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import keys as item_keys
+
+Failure = Callable[[], Exception]
+
+_MEMBER_PREFIX = "MEMBER#"
+_WORKSPACE_PREFIX = "WS#"
+_NEW = "attribute_not_exists(pk)"
+_ROLE = {"#role": "role"}
+_STATUS = {"#status": "status"}
+
+
+def member_key(workspace_id: str, user_id: str) -> ItemKey:
+    return (item_keys.workspace(workspace_id)[0], f"{_MEMBER_PREFIX}{user_id}")
+
+
+def is_live(workspace: Item | None) -> bool:
+    """Whether a workspace's item, as read (None: not found), is of a workspace not deleted."""
+    return workspace is not None and workspace.get("status") == "active"
+
+
+def still_live(workspace_id: str) -> TransactItem:
+    """For a transaction that creates something in a workspace: the workspace is not deleted,
+    checked atomically with the write (a deletion in between cancels the transaction, 404)."""
+    return TransactItem.check(
+        item_keys.workspace(workspace_id),
+        "#status = :active",
+        names=_STATUS,
+        values={":active": "active"},
+        fails_as=lambda: NotFound("No such workspace."),
+    )
+
+
+@dataclass(frozen=True)
+class WorkspaceRecord:
+    id: str
+    name: str
+    plan: str
+    require_mfa: bool
+    created_at: int
+
+    @classmethod
+    def of(cls, item: Item) -> WorkspaceRecord:
+        return cls(
+            id=item["pk"].removeprefix(_WORKSPACE_PREFIX),
+            name=item["name"],
+            plan=item["plan"],
+            require_mfa=bool(item["require_mfa"]),
+            created_at=item["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user's place in a live workspace: their role there, and the workspace."""
+
+    workspace: WorkspaceRecord
+    role: Role
+
+
+def _membership(workspace: Item | None, member: Item | None) -> Membership | None:
+    if member is None or workspace is None or not is_live(workspace):
+        return None
+    return Membership(WorkspaceRecord.of(workspace), member["role"])
+
+
+def _item(key: ItemKey, **attributes: object) -> Item:
+    return {"pk": key[0], "sk": key[1], **attributes}
+
+
+def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
+    return _item(
+        member_key(workspace_id, user_id),
+        role=role,
+        joined_at=now,
+        gsi1pk=item_keys.user_partition(user_id),
+        gsi1sk=f"{_WORKSPACE_PREFIX}{workspace_id}",
+    )
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    user_id: str
+    role: Role
+
+
+class WorkspaceRepository:
+    def __init__(self, table: Table):
+        self._table = table
+
+    # -- reads -----------------------------------------------------------------------------
+    def live(self, workspace_id: str) -> WorkspaceRecord | None:
+        """The workspace (a strongly consistent read); None when it is deleted or unknown."""
+        item = self._table.get(item_keys.workspace(workspace_id))
+        return WorkspaceRecord.of(item) if item is not None and is_live(item) else None
+
+    def role_of(self, workspace_id: str, user_id: str) -> Role | None:
+        """The user's role in the workspace; None when they are not a member."""
+        member = self._table.get(member_key(workspace_id, user_id))
+        return member["role"] if member is not None else None
+
+    def members(
+        self, workspace_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[MemberRecord], str | None]:
+        """A page of the workspace's members (consistent), by user id."""
+        page = self._table.query(
+            item_keys.workspace(workspace_id)[0],
+            sk_prefix=_MEMBER_PREFIX,
+            limit=limit,
+            cursor=cursor,
+        )
+        members = [
+            MemberRecord(item["sk"].removeprefix(_MEMBER_PREFIX), item["role"])
+            for item in page.items
+        ]
+        return members, page.next_cursor
+
+    def memberships(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[Membership], str | None]:
+        """A page of the user's memberships by the member index (eventually consistent), with
+        their workspaces (one BatchGetItem); those of deleted workspaces are left out."""
+        page = self._table.query(
+            item_keys.user_partition(user_id),
+            index="gsi1",
+            sk_prefix=_WORKSPACE_PREFIX,
+            limit=limit,
+            cursor=cursor,
+        )
+        keys = [
+            item_keys.workspace(member["gsi1sk"].removeprefix(_WORKSPACE_PREFIX))
+            for member in page.items
+        ]
+        found = self._table.get_many(keys)
+        memberships = [
+            _membership(found.get(key), member)
+            for key, member in zip(keys, page.items, strict=True)
+        ]
+        return [m for m in memberships if m is not None], page.next_cursor
+
+    @staticmethod
+    def membership_keys(workspace_id: str, user_id: str) -> list[ItemKey]:
+        """The items a membership is read from, for a caller's BatchGetItem that reads more."""
+        return [item_keys.workspace(workspace_id), member_key(workspace_id, user_id)]
+
+    @staticmethod
+    def membership_in(
+        found: Mapping[ItemKey, Item], workspace_id: str, user_id: str
+    ) -> Membership | None:
+        """The membership among items read by `membership_keys`; None when the user is not a
+        member or the workspace is deleted."""
+        workspace_key, member = WorkspaceRepository.membership_keys(workspace_id, user_id)
+        return _membership(found.get(workspace_key), found.get(member))
+
+    # -- writes, for the service's transaction ---------------------------------------------
+    @staticmethod
+    def create(
+        workspace_id: str, name: str, owner_id: str, now: int
+    ) -> tuple[WorkspaceRecord, list[TransactItem]]:
+        """A new workspace, its owner its first member: the record, and the writes."""
+        workspace = _item(
+            item_keys.workspace(workspace_id),
+            name=name,
+            owner_id=owner_id,
+            plan="free",
+            require_mfa=False,
+            status="active",
+            created_at=now,
+        )
+        writes = [
+            TransactItem.put(workspace, condition=_NEW),
+            TransactItem.put(_member_item(workspace_id, owner_id, "owner", now), condition=_NEW),
+        ]
+        return WorkspaceRecord.of(workspace), writes
+
+    @staticmethod
+    def change_settings(
+        workspace_id: str, *, name: str | None, require_mfa: bool | None, fails_as: Failure
+    ) -> TransactItem:
+        """The settings given (not None) changed, on condition the workspace is live."""
+        changes = {
+            field: value
+            for field, value in (("name", name), ("require_mfa", require_mfa))
+            if value is not None
+        }
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "SET " + ", ".join(f"#{field} = :{field}" for field in changes),
+            condition="#status = :active",
+            names={**_STATUS, **{f"#{field}": field for field in changes}},
+            values={
+                ":active": "active",
+                **{f":{field}": value for field, value in changes.items()},
+            },
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def delete(workspace_id: str, *, owner_id: str, now: int, fails_as: Failure) -> TransactItem:
+        """Soft delete, by its owner (as the item says now): marked deleted, by whom and when,
+        and put on the retention job's work list."""
+        index = item_keys.deleted_index(now, workspace_id)
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "SET #status = :deleted, deleted_at = :now, deleted_by = :by,"
+            " gsi1pk = :index, gsi1sk = :order",
+            condition="#status = :active AND owner_id = :by",
+            names=_STATUS,
+            values={
+                ":deleted": "deleted",
+                ":active": "active",
+                ":now": now,
+                ":by": owner_id,
+                ":index": index["gsi1pk"],
+                ":order": index["gsi1sk"],
+            },
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def add_member(
+        workspace_id: str, user_id: str, role: Role, now: int, *, fails_as: Failure
+    ) -> TransactItem:
+        """A new member; fails if they are one already."""
+        return TransactItem.put(
+            _member_item(workspace_id, user_id, role, now), condition=_NEW, fails_as=fails_as
+        )
+
+    @staticmethod
+    def change_role(
+        workspace_id: str, user_id: str, role: Role, *, previous: Role, fails_as: Failure
+    ) -> TransactItem:
+        """The member moved to `role`, on condition they still have `previous`."""
+        return TransactItem.update_item(
+            member_key(workspace_id, user_id),
+            "SET #role = :role",
+            condition="#role = :previous",
+            names=_ROLE,
+            values={":role": role, ":previous": previous},
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def remove_member(
+        workspace_id: str, user_id: str, *, seen: Role, fails_as: Failure
+    ) -> TransactItem:
+        """The member removed, on condition they still have the role `seen`."""
+        return TransactItem.delete(
+            member_key(workspace_id, user_id),
+            condition="#role = :seen",
+            names=_ROLE,
+            values={":seen": seen},
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def hand_over(
+        workspace_id: str, owner_id: str, new_owner_id: str, *, fails_as: Failure
+    ) -> list[TransactItem]:
+        """Ownership to `new_owner_id` (a member not yet owner), the owner made admin, and the
+        workspace's `owner_id`; each on condition of the state it replaces, so concurrent
+        transfers cannot leave two owners or none."""
+        return [
+            TransactItem.update_item(
+                member_key(workspace_id, new_owner_id),
+                "SET #role = :owner",
+                condition="attribute_exists(pk) AND #role <> :owner",
+                names=_ROLE,
+                values={":owner": "owner"},
+                fails_as=fails_as,
+            ),
+            TransactItem.update_item(
+                member_key(workspace_id, owner_id),
+                "SET #role = :admin",
+                condition="#role = :owner",
+                names=_ROLE,
+                values={":admin": "admin", ":owner": "owner"},
+                fails_as=fails_as,
+            ),
+            TransactItem.update_item(
+                item_keys.workspace(workspace_id),
+                "SET owner_id = :new",
+                condition="owner_id = :old AND #status = :active",
+                names=_STATUS,
+                values={":new": new_owner_id, ":old": owner_id, ":active": "active"},
+                fails_as=fails_as,
+            ),
+        ]
