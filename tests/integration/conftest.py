@@ -13,14 +13,12 @@ import pytest
 from botocore.config import Config
 
 from infra.iam import Stack
-from infra.local.aws import AwsEndpoint
-from infra.local.emulator import MotoEmulator
-from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
 from railguard.audit.anchors import TrailAnchors
 from railguard.core import runtime
 from railguard.store import Table
 from tests.support.accounts import reset_instances
+from tests.support.emulator import AwsEndpoint, Provisioning, emulated_aws, provision
 from tests.support.iam import IamCheck
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import STORED, plaintexts_in
@@ -49,10 +47,8 @@ def _patient_aws_clients() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def aws() -> Iterator[AwsEndpoint]:
-    emulator = MotoEmulator("127.0.0.1", 0)
-    endpoint = emulator.start()
-    yield endpoint
-    emulator.stop()
+    with emulated_aws() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.invocation import Invoker
 from infra.template import Template
 from railguard.core.clock import rfc3339
 from railguard.core.errors import ServiceUnavailable
@@ -40,6 +39,7 @@ from tests.support.faults import (
     ways_to_fail,
 )
 from tests.support.functions import load_function, run_job
+from tests.support.http_api import Invoker
 from tests.support.inprocess import InProcessClient, InProcessInvoker, Reply
 from tests.support.plaintexts import remember
 

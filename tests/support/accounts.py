@@ -11,9 +11,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.function import Unauthorized
 from tests.support.functions import HttpResult, call_route, load_function, loaded_functions
+from tests.support.http_api import HttpRequest, authorizer_event_for
 
 __all__ = ["HttpRequest", "call_route"]
 from tests.support.lambda_context import FakeLambdaContext
@@ -118,8 +118,7 @@ def authorize(
     headers: list[tuple[str, str]], route_key: str = "GET /api/v1/me"
 ) -> dict[str, str] | int:
     """The authorizer's answer: its context when allowed, else the status API Gateway gives."""
-    method, _, path = route_key.partition(" ")
-    event = authorizer_event(HttpRequest(method, path, headers=headers), MatchedRoute(route_key))
+    event = authorizer_event_for(headers, route_key)
     try:
         response = authorizer.lambda_handler(event, FakeLambdaContext())
     except Unauthorized:

@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME, AgentUis
 from railguard.core.clock import SystemClock
 from railguard.core.errors import RateLimited, WrongPin
@@ -24,6 +22,7 @@ from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember

@@ -16,7 +16,6 @@ from typing import Any
 import pyotp
 import pytest
 
-from infra.local.provisioning import Provisioning
 from railguard.audit.trail import AuditLog
 from railguard.crypto import opaque_tokens, passwords
 from railguard.store import Item, Table
@@ -31,6 +30,7 @@ from railguard.store.keys import (
 from tests.support import accounts as a
 from tests.support.audit import unstored_events
 from tests.support.aws_calls import record_aws_calls
+from tests.support.emulator import Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember

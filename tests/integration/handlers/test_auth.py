@@ -12,8 +12,6 @@ import jwt
 import pytest
 from argon2 import PasswordHasher
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.access import policy
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.audit.trail import AuditEvent, StoredAuditTrail
@@ -26,6 +24,7 @@ from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.audit import logged_events, unstored_events
 from tests.support.aws_calls import record_aws_calls
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult
 from tests.support.server_keys import keyed_hash

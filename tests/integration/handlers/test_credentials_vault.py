@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.audit.trail import Actor, AuditEvent, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.core.errors import Conflict, NotFound, ServiceUnavailable
@@ -24,6 +22,7 @@ from railguard.store import keys as item_keys
 from railguard.workspaces import ResourceScope
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
 from railguard.audit.trail import AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.crypto import passwords
@@ -35,6 +34,7 @@ from railguard.retention import Retention
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
+from tests.support.emulator import AwsEndpoint
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import run_job
 from tests.support.inprocess import InProcessClient, Reply

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.local.events import HttpRequest
 from infra.openapi import DOCUMENT_PATH
 from infra.template import Template
 from railguard.core.errors import ConfigurationError
 from tests.integration.conftest import FunctionEnv
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import HttpResult, call_route, load_function
+from tests.support.http_api import HttpRequest
 from tests.support.inprocess import InProcessClient
 
 docs = load_function("docs")

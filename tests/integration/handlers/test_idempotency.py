@@ -11,8 +11,6 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
 from railguard.crypto import passwords
@@ -21,6 +19,7 @@ from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from tests.support import accounts as a
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from infra.template import PhysicalResource
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.api_keys.expiry import KeyExpiry
@@ -28,6 +26,7 @@ from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.functions import run_job
 from tests.support.iam import IamCheck

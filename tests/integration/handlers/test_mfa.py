@@ -14,8 +14,6 @@ from typing import Any
 import pyotp
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.core.clock import SystemClock
 from railguard.core.errors import RateLimited
 from railguard.crypto import passwords
@@ -26,6 +24,7 @@ from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail, logged_events
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.webhooks import signature
 from tests.support import accounts as a
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember

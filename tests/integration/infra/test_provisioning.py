@@ -15,16 +15,15 @@ from infra.local.emulator import MotoEmulator
 from infra.local.errors import StartupError
 from infra.local.provisioning import STACK_NAME, Provisioning, provision
 from infra.template import Template, load_template
+from tests.support.emulator import emulated_aws
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[AwsEndpoint]:
-    server = MotoEmulator("127.0.0.1", 0)
-    endpoint = server.start()
-    yield endpoint
-    server.stop()
+    with emulated_aws() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.core.errors import ServiceUnavailable
 from railguard.crypto.envelope import (
     FORMAT_VERSION,
@@ -25,6 +23,7 @@ from railguard.crypto.envelope import (
     SecretOwner,
     parse_envelope,
 )
+from tests.support.emulator import AwsEndpoint, Provisioning
 
 OWNER = SecretOwner(purpose="signing_key", workspace_id="ws_01JENVELOPE", item_id="key-2026-01")
 SHORT_SECRET = b"s3cr3t"

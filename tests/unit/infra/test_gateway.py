@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from infra.local.events import HttpRequest
-from infra.local.gateway import Gateway, HttpResponse
-from infra.local.invocation import FunctionError, InvokeResult
+from infra.http_api.events import HttpRequest
+from infra.http_api.gateway import Gateway, HttpResponse
+from infra.http_api.invocation import FunctionError, InvokeResult
 from infra.template import Authorizer, Route
 
 AUTHORIZER = Authorizer("Guard", "GuardFunction", "2.0", simple_responses=True)
