@@ -21,18 +21,11 @@ from railguard.core.ttl_cache import TtlCache
 from railguard.crypto import opaque_tokens
 from railguard.http import cors
 from railguard.store.codec import from_attribute, to_attribute
+from tests.support.fake_time import FakeClock
 
 PREFIX = "pr_live_"
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 KEY_LENGTH = len(PREFIX) + 32 + 6
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0):
-        self.current = now
-
-    def now(self) -> float:
-        return self.current
 
 
 def _reference_checksum(body: str) -> str:
