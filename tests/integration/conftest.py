@@ -16,9 +16,12 @@ from infra.iam import Stack
 from infra.template import Template, load_template
 from railguard.audit.anchors import TrailAnchors
 from railguard.core import runtime
+from railguard.crypto import passwords
 from railguard.store import Table
+from tests.support import accounts
 from tests.support.accounts import reset_instances
 from tests.support.emulator import AwsEndpoint, Provisioning, emulated_aws, provision
+from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.iam import IamCheck
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import STORED, plaintexts_in
@@ -205,3 +208,15 @@ def client(template: Template, api_env: None) -> InProcessClient:
     """HTTP-shaped calls through the gateway logic, every function in this process (warm:
     instances are not reset between tests; ask for `identity_env` too for fresh ones)."""
     return InProcessClient(template)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    """The time every function instance reads, which the test moves instead of sleeping."""
+    yield from patched_system_clock(monkeypatch)
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast argon2id, for tests about something else than passwords: sign-ups stay cheap."""
+    monkeypatch.setattr(passwords, "_hasher", accounts.CHEAP_HASHER)
