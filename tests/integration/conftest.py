@@ -66,10 +66,12 @@ def _dynamodb(aws: AwsEndpoint) -> Any:
 
 @pytest.fixture
 def stack_name(request: pytest.FixtureRequest) -> str:
-    """One stack, hence one table, per test module. moto copies a whole table for every
-    transaction (its rollback), so a table shared by the whole session slows every write."""
-    digest = hashlib.sha256(request.module.__name__.encode()).hexdigest()[:10]
-    return f"it-{digest}"
+    """One stack, hence one table, per test module: moto copies a whole table for every
+    transaction (its rollback), so a table shared by the whole session slows every write. Per
+    test in a module marked `table_per_test` (what its mark says why)."""
+    per_test = request.node.get_closest_marker("table_per_test") is not None
+    owner = request.node.nodeid if per_test else request.module.__name__
+    return f"it-{hashlib.sha256(owner.encode()).hexdigest()[:10]}"
 
 
 @pytest.fixture(scope="session")

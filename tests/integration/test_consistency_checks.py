@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.consistency import IncrementalCheck, problems
 from tests.support.inprocess import InProcessClient
 
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
+
 
 @pytest.fixture
-def owner(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+def owner(client: InProcessClient) -> dict[str, str]:
     return a.owner_headers()
 
 

@@ -126,18 +126,16 @@ class Account:
             **extra,
         }
 
+    @classmethod
+    def of(cls, email: str, signed_up: dict[str, Any], tokens: dict[str, Any]) -> Account:
+        """From the sign-up's and the login's `data`."""
+        user, workspace = signed_up["user"]["id"], signed_up["workspace"]["id"]
+        return cls(email, user, workspace, tokens["access_token"], tokens["refresh_token"])
+
 
 def new_account(email: str | None = None) -> Account:
     email = email or new_email()
-    signed_up = sign_up(email)
-    tokens = tokens_for(email)
-    return Account(
-        email,
-        signed_up["user"]["id"],
-        signed_up["workspace"]["id"],
-        tokens["access_token"],
-        tokens["refresh_token"],
-    )
+    return Account.of(email, sign_up(email), tokens_for(email))
 
 
 def owner_headers() -> dict[str, str]:

@@ -9,7 +9,7 @@ and no secret anywhere in what was stored. Requests that are refused record noth
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import pyotp
 import pytest
 
 from railguard.audit.trail import AuditLog
-from railguard.crypto import opaque_tokens, passwords
+from railguard.crypto import opaque_tokens
 from railguard.store import Item, Table
 from railguard.store.keys import (
     SESSION_PREFIX,
@@ -28,10 +28,11 @@ from railguard.store.keys import (
     workspace_trail,
 )
 from tests.support import accounts as a
+from tests.support.accounts import Account
 from tests.support.audit import unstored_events
 from tests.support.aws_calls import record_aws_calls
 from tests.support.emulator import Provisioning
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
@@ -43,11 +44,8 @@ WRONG_PASSWORD = "not-the-password-at-all-1"
 _ADDRESSES = (f"127.2.{high}.{low}" for high, low in itertools.product(range(250), range(1, 250)))
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    # Trails are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    yield from patched_system_clock(monkeypatch)
+# Trails are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
 @pytest.fixture
@@ -101,6 +99,15 @@ class Web:
         data: dict[str, str] = reply.json()["data"]
         return data
 
+    def in_own_workspace(self, account: Account) -> Callable[..., Reply]:
+        """Calls of `account`, in the workspace made with it."""
+
+        def call(method: str, path: str, body: Any = None) -> Reply:
+            headers = {"X-Workspace-ID": account.workspace}
+            return self.call(method, path, body, token=account.token, headers=headers)
+
+        return call
+
 
 @pytest.fixture
 def web(client: InProcessClient) -> Web:
@@ -108,26 +115,9 @@ def web(client: InProcessClient) -> Web:
     return Web(client, next(_ADDRESSES))
 
 
-@dataclass(frozen=True)
-class Account:
-    email: str
-    user_id: str
-    workspace_id: str  # the workspace created with the account
-    access_token: str
-    refresh_token: str
-
-
 def _account(web: Web) -> Account:
     email = a.new_email()
-    signed_up = web.sign_up(email)
-    tokens = web.tokens(email)
-    return Account(
-        email,
-        signed_up["user"]["id"],
-        signed_up["workspace"]["id"],
-        tokens["access_token"],
-        tokens["refresh_token"],
-    )
+    return Account.of(email, web.sign_up(email), web.tokens(email))
 
 
 def _trail(log: AuditLog, trail: str) -> list[Item]:
@@ -269,7 +259,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
 ) -> None:
     # Given an account with MFA on
     account = _account(web)
-    setup = web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.access_token)
+    setup = web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.token)
     assert setup.status == 200, setup.body
     secret = remember(setup.json()["data"]["secret"])
     totp = pyotp.TOTP(secret)
@@ -277,7 +267,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
         "POST",
         "/api/v1/me/mfa/totp/enable",
         {"code": totp.at(clock.now()), "password": PASSWORD},
-        token=account.access_token,
+        token=account.token,
     )
     assert enabled.status == 200, enabled.body
     recovery_codes = [remember(code) for code in enabled.json()["data"]["recovery_codes"]]
@@ -319,7 +309,7 @@ def test_workspace_and_member_changes_are_in_the_workspaces_trail(
     owner, other = _account(web), _account(web)
 
     def call(who: Account, method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=who.access_token)
+        return web.call(method, path, body, token=who.token)
 
     # When the first creates a workspace, renames it, adds the second and promotes them
     created = call(owner, "POST", "/api/v1/workspaces", {"name": "Audit team"})
@@ -350,7 +340,7 @@ def test_workspace_and_member_changes_are_in_the_workspaces_trail(
     assert outsider_delete.status in (403, 404)
     assert deleted.status == 204
     # Then each change is one event in the workspace's trail; the refusals recorded nothing
-    secrets = [PASSWORD, owner.access_token, other.access_token]
+    secrets = [PASSWORD, owner.token, other.token]
     secrets += [owner.refresh_token, other.refresh_token]
     events = _assert_sound(audit_log, workspace_trail(workspace_id), web, secrets)
     assert _actions(events) == [
@@ -392,10 +382,7 @@ def test_workspace_and_member_changes_are_in_the_workspaces_trail(
 def test_api_key_changes_are_in_the_workspaces_trail(web: Web, audit_log: AuditLog) -> None:
     # Given an owner and their workspace
     owner = _account(web)
-    headers = {"X-Workspace-ID": owner.workspace_id}
-
-    def call(method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=owner.access_token, headers=headers)
+    call = web.in_own_workspace(owner)
 
     # When a key is created, renamed, patched with nothing, and rotated
     created = call("POST", "/api/v1/api-keys", {"name": "ci", "scopes": ["agents:read"]})
@@ -422,9 +409,9 @@ def test_api_key_changes_are_in_the_workspaces_trail(web: Web, audit_log: AuditL
     assert (refused_change.status, unknown_rotation.status) == (409, 404)
     assert [reply.status for reply in revocations] == [204] * 3
     # Then one event per change, on the key it changed; a rotation names the new key
-    secrets = [first["key"], second["key"], owner.access_token]
+    secrets = [first["key"], second["key"], owner.token]
     secrets += [opaque_tokens.digest(first["key"]), opaque_tokens.digest(second["key"])]
-    events = _assert_sound(audit_log, workspace_trail(owner.workspace_id), web, secrets)
+    events = _assert_sound(audit_log, workspace_trail(owner.workspace), web, secrets)
     assert _actions(events[:1]) == ["workspace.created"]  # at sign-up: the trail's first
     events = events[1:]
     assert _actions(events) == [
@@ -446,10 +433,7 @@ def test_credential_changes_are_in_the_workspaces_trail_by_whoever_made_them(
 ) -> None:
     # Given an owner, and an API key of theirs that may write credentials
     owner = _account(web)
-    headers = {"X-Workspace-ID": owner.workspace_id}
-
-    def call(method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=owner.access_token, headers=headers)
+    call = web.in_own_workspace(owner)
 
     issued = call("POST", "/api/v1/api-keys", {"name": "vault", "scopes": ["credentials:write"]})
     assert issued.status == 201, issued.body
@@ -478,8 +462,8 @@ def test_credential_changes_are_in_the_workspaces_trail_by_whoever_made_them(
     # Then the repeats change nothing (the deleted is gone, the restored is no longer deleted)
     assert [reply.status for reply in replies] == [200, 200, 200, 204, 404, 200, 404]
     # And each change is one event on the credential, by the key or the owner, never a value
-    secrets = [value, new_value, raw_key, owner.access_token, opaque_tokens.digest(raw_key)]
-    events = _assert_sound(audit_log, workspace_trail(owner.workspace_id), web, secrets)
+    secrets = [value, new_value, raw_key, owner.token, opaque_tokens.digest(raw_key)]
+    events = _assert_sound(audit_log, workspace_trail(owner.workspace), web, secrets)
     assert _actions(events[:1]) == ["workspace.created"]  # at sign-up: the trail's first
     events = events[1:]
     assert _actions(events) == [
@@ -518,16 +502,14 @@ def test_finding_11_a_login_or_recovery_code_use_happens_only_with_its_event(
     # Given an account with MFA on, a session whose first refresh token is spent
     account = _account(web)
     secret = remember(
-        web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.access_token).json()["data"][
-            "secret"
-        ]
+        web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.token).json()["data"]["secret"]
     )
     totp = pyotp.TOTP(secret)
     enabled = web.call(
         "POST",
         "/api/v1/me/mfa/totp/enable",
         {"code": totp.at(clock.now()), "password": PASSWORD},
-        token=account.access_token,
+        token=account.token,
     )
     assert enabled.status == 200, enabled.body
     recovery_code = remember(enabled.json()["data"]["recovery_codes"][0])
@@ -600,10 +582,7 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
     # Given an owner's workspace with a key, a trigger, an agent UI, a credential and a member
     owner = _account(web)
     member = _account(web)
-    headers = {"X-Workspace-ID": owner.workspace_id}
-
-    def call(method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=owner.access_token, headers=headers)
+    call = web.in_own_workspace(owner)
 
     def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = call("POST", path, body)
@@ -618,11 +597,11 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
     agent_ui = made("/api/v1/agent-uis", {"name": "ui", "agent_id": "agent-1"})
     value = remember("sk-broken-trail-0123456789")
     credential = made("/api/v1/credentials", {"name": "c", "type": "openai", "value": value})
-    members = f"/api/v1/workspaces/{owner.workspace_id}/members"
+    members = f"/api/v1/workspaces/{owner.workspace}/members"
     added = call("POST", members, {"email": member.email, "role": "user"})
     assert added.status == 201, added.body
     # And the workspace's trail broken: an event at its next number, the head not moved
-    trail = workspace_trail(owner.workspace_id)
+    trail = workspace_trail(owner.workspace)
     head = table.get(audit_head(trail))
     assert head is not None
     pk, sk = audit_event(trail, head["seq"] + 1)
@@ -637,7 +616,7 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
         call("DELETE", f"/api/v1/agent-uis/{agent_ui['id']}").status,
         call("DELETE", f"/api/v1/credentials/{credential['id']}").status,
         call("DELETE", f"{members}/{member.user_id}").status,
-        call("DELETE", f"/api/v1/workspaces/{owner.workspace_id}").status,
+        call("DELETE", f"/api/v1/workspaces/{owner.workspace}").status,
     ]
     # Then each is done, and the key no longer opens anything
     assert taken_away == [204] * 6

@@ -23,6 +23,7 @@ from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
+from tests.support.origins import MALFORMED_ORIGINS
 
 KEYS = "/api/v1/api-keys"
 ME = "/api/v1/me"
@@ -604,18 +605,7 @@ def test_a_preflight_names_a_well_formed_origin_without_a_credential(
 
 
 @pytest.mark.parametrize(
-    "origin",
-    [
-        "null",
-        "https://a.test/path",
-        "https://a.test/",
-        "https://A.test",
-        "https://a.test:443",
-        "http://evil.test",
-        "*",
-        "https://a.test:443@evil.test",
-        "",
-    ],
+    "origin", [*MALFORMED_ORIGINS, "http://evil.test", "https://a.test:443@evil.test"]
 )
 def test_a_preflight_for_a_malformed_origin_names_none(
     client: InProcessClient, origin: str
