@@ -120,6 +120,17 @@ def _account(web: Web) -> Account:
     return Account.of(email, web.sign_up(email), web.tokens(email))
 
 
+def _with_mfa(web: Web, clock: FakeClock, account: Account) -> tuple[pyotp.TOTP, list[str]]:
+    """MFA turned on for `account`: its authenticator, and its recovery codes."""
+    setup = web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.token)
+    assert setup.status == 200, setup.body
+    totp = pyotp.TOTP(remember(setup.json()["data"]["secret"]))
+    body = {"code": totp.at(clock.now()), "password": PASSWORD}
+    enabled = web.call("POST", "/api/v1/me/mfa/totp/enable", body, token=account.token)
+    assert enabled.status == 200, enabled.body
+    return totp, [remember(code) for code in enabled.json()["data"]["recovery_codes"]]
+
+
 def _trail(log: AuditLog, trail: str) -> list[Item]:
     """The trail's stored events, oldest first."""
     page = log.page(trail, action=None, limit=100, cursor=None)
@@ -259,18 +270,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
 ) -> None:
     # Given an account with MFA on
     account = _account(web)
-    setup = web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.token)
-    assert setup.status == 200, setup.body
-    secret = remember(setup.json()["data"]["secret"])
-    totp = pyotp.TOTP(secret)
-    enabled = web.call(
-        "POST",
-        "/api/v1/me/mfa/totp/enable",
-        {"code": totp.at(clock.now()), "password": PASSWORD},
-        token=account.token,
-    )
-    assert enabled.status == 200, enabled.body
-    recovery_codes = [remember(code) for code in enabled.json()["data"]["recovery_codes"]]
+    totp, recovery_codes = _with_mfa(web, clock, account)
     # When a login's challenge is answered with a wrong code, then with the next step's code
     challenge = web.log_in(account.email).json()["data"]
     assert challenge["mfa_required"] is True
@@ -283,7 +283,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
     assert (wrong.status, right.status) == (401, 200)
     # Then the password step alone recorded nothing; the wrong code is a failure on the
     # account, and the right one the login, naming its second factor
-    secrets = [secret, *recovery_codes, challenge["mfa_token"], account.refresh_token]
+    secrets = [totp.secret, *recovery_codes, challenge["mfa_token"], account.refresh_token]
     secrets += [right.json()["data"]["access_token"], right.json()["data"]["refresh_token"]]
     events = _assert_sound(audit_log, user_trail(account.user_id), web, secrets)
     assert _actions(events) == [
@@ -501,18 +501,8 @@ def test_finding_11_a_login_or_recovery_code_use_happens_only_with_its_event(
     without it: test_auth's test_finding_11_a_broken_trail_stops_acts_that_grant_access_...)."""
     # Given an account with MFA on, a session whose first refresh token is spent
     account = _account(web)
-    secret = remember(
-        web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.token).json()["data"]["secret"]
-    )
-    totp = pyotp.TOTP(secret)
-    enabled = web.call(
-        "POST",
-        "/api/v1/me/mfa/totp/enable",
-        {"code": totp.at(clock.now()), "password": PASSWORD},
-        token=account.token,
-    )
-    assert enabled.status == 200, enabled.body
-    recovery_code = remember(enabled.json()["data"]["recovery_codes"][0])
+    totp, recovery_codes = _with_mfa(web, clock, account)
+    recovery_code = recovery_codes[0]
     refresh = {"refresh_token": account.refresh_token}
     pair = web.call("POST", "/api/v1/auth/refresh", refresh).json()["data"]
     sessions_before = _sessions(table, account.user_id)
