@@ -52,8 +52,8 @@ from aws_encryption_sdk import (
     StrictAwsKmsMasterKeyProvider,
 )
 
+from infra.http_api.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.emulator import MotoEmulator
-from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.provisioning import provision
 from infra.template import load_template
 from railguard.audit.trail import Actor, AuditEvent, AuditTrail

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from infra.http_api.events import domain_name
 from infra.local.aws import AwsEndpoint
-from infra.local.events import domain_name
 from infra.local.ports import ensure_port_free, is_loopback
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, cast
 
+from infra.http_api.invocation import FunctionError, InvokeResult
 from infra.local.aws import AwsEndpoint
-from infra.local.invocation import FunctionError, InvokeResult
 from infra.local.lambda_worker import FRAME_HEADER, encode_frame
 from infra.template import Function
 

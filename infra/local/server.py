@@ -10,8 +10,8 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from infra.local.events import HttpRequest, domain_name
-from infra.local.gateway import HttpResponse, gateway_response, internal_error
+from infra.http_api.events import HttpRequest, domain_name
+from infra.http_api.gateway import HttpResponse, gateway_response, internal_error
 from infra.local.ports import is_loopback
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ response headers policy gives it. As CloudFront's file behaviour allows, only GE
 from __future__ import annotations
 
 from infra.dashboard import CACHE_CONTROL, DashboardSite, content_type
-from infra.local.events import HttpRequest
-from infra.local.gateway import HttpResponse
+from infra.http_api.events import HttpRequest
+from infra.http_api.gateway import HttpResponse
 from infra.local.server import RequestGateway
 
 _TEXT = "text/plain; charset=utf-8"

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra.dashboard import dashboard_site
+from infra.http_api.gateway import Gateway
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
-from infra.local.gateway import Gateway
 from infra.local.ports import ensure_port_free, port_error
 from infra.local.provisioning import provision
 from infra.local.runtime import DEFAULT_MAX_INSTANCES, FunctionRuntime

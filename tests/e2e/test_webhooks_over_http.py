@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local.aws import AwsEndpoint
 from railguard.webhooks import signature
 from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import sign_up
+from tests.support.emulator import AwsEndpoint
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "blue-table-river-42"

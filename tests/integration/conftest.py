@@ -13,14 +13,15 @@ import pytest
 from botocore.config import Config
 
 from infra.iam import Stack
-from infra.local.aws import AwsEndpoint
-from infra.local.emulator import MotoEmulator
-from infra.local.provisioning import Provisioning, provision
 from infra.template import Template, load_template
 from railguard.audit.anchors import TrailAnchors
 from railguard.core import runtime
+from railguard.crypto import passwords
 from railguard.store import Table
+from tests.support import accounts
 from tests.support.accounts import reset_instances
+from tests.support.emulator import AwsEndpoint, Provisioning, emulated_aws, provision
+from tests.support.fake_time import FakeClock, patched_system_clock
 from tests.support.iam import IamCheck
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import STORED, plaintexts_in
@@ -49,10 +50,8 @@ def _patient_aws_clients() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def aws() -> Iterator[AwsEndpoint]:
-    emulator = MotoEmulator("127.0.0.1", 0)
-    endpoint = emulator.start()
-    yield endpoint
-    emulator.stop()
+    with emulated_aws() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
@@ -67,10 +66,12 @@ def _dynamodb(aws: AwsEndpoint) -> Any:
 
 @pytest.fixture
 def stack_name(request: pytest.FixtureRequest) -> str:
-    """One stack, hence one table, per test module. moto copies a whole table for every
-    transaction (its rollback), so a table shared by the whole session slows every write."""
-    digest = hashlib.sha256(request.module.__name__.encode()).hexdigest()[:10]
-    return f"it-{digest}"
+    """One stack, hence one table, per test module: moto copies a whole table for every
+    transaction (its rollback), so a table shared by the whole session slows every write. Per
+    test in a module marked `table_per_test` (what its mark says why)."""
+    per_test = request.node.get_closest_marker("table_per_test") is not None
+    owner = request.node.nodeid if per_test else request.module.__name__
+    return f"it-{hashlib.sha256(owner.encode()).hexdigest()[:10]}"
 
 
 @pytest.fixture(scope="session")
@@ -209,3 +210,15 @@ def client(template: Template, api_env: None) -> InProcessClient:
     """HTTP-shaped calls through the gateway logic, every function in this process (warm:
     instances are not reset between tests; ask for `identity_env` too for fresh ones)."""
     return InProcessClient(template)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    """The time every function instance reads, which the test moves instead of sleeping."""
+    yield from patched_system_clock(monkeypatch)
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast argon2id, for tests about something else than passwords: sign-ups stay cheap."""
+    monkeypatch.setattr(passwords, "_hasher", accounts.CHEAP_HASHER)

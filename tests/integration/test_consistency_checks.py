@@ -9,17 +9,17 @@ import pytest
 
 from railguard.api_keys.repository import pointer_key
 from railguard.audit import repository as audit_repository
-from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.consistency import IncrementalCheck, problems
 from tests.support.inprocess import InProcessClient
 
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
+
 
 @pytest.fixture
-def owner(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+def owner(client: InProcessClient) -> dict[str, str]:
     return a.owner_headers()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +20,15 @@ from typing import Any
 
 import pytest
 
-from infra.local.invocation import Invoker
 from infra.template import Template
 from railguard.audit import repository as audit_repository
 from railguard.core.clock import rfc3339
 from railguard.core.errors import ServiceUnavailable
-from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
 from tests.support.consistency import IncrementalCheck, problems, written_keys
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.fake_time import FakeClock
 from tests.support.faults import (
     Fault,
     FaultInjector,
@@ -41,6 +38,7 @@ from tests.support.faults import (
     ways_to_fail,
 )
 from tests.support.functions import load_function, run_job
+from tests.support.http_api import Invoker
 from tests.support.inprocess import InProcessClient, InProcessInvoker, Reply
 from tests.support.plaintexts import remember
 
@@ -52,15 +50,8 @@ INTERNALS = ("Traceback", "botocore", "ClientError", "injected fault", "Exceptio
 NEXT_WINDOW = 61.0
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Faults are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+# Faults are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from infra.openapi import DOCUMENT_PATH
 from infra.template import Route, load_template
 from railguard.access import policy
 from railguard.access.principal import Role
-from railguard.crypto import passwords
 from railguard.kinds import API_KEY, CREDENTIAL, KINDS, ResourceKind
 from railguard.store import Table
 from tests.support import accounts as a
@@ -108,12 +107,10 @@ _PREPARED: list[Prepared] = []
 @pytest.fixture
 def prepared(
     client: InProcessClient,
-    monkeypatch: pytest.MonkeyPatch,
+    cheap_passwords: None,  # hashing cost is not what this test is about
     table: Table,
     audit_table: Table,
 ) -> Prepared:
-    # Password hashing cost is not what this test is about: cheap parameters keep it fast.
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
     tables = (table.name, audit_table.name)
     known = _PREPARED[0] if _PREPARED else None
     if (

@@ -7,16 +7,18 @@ import itertools
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
 
-from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.function import Unauthorized
 from tests.support.functions import HttpResult, call_route, load_function, loaded_functions
+from tests.support.http_api import HttpRequest, authorizer_event_for
+from tests.support.inprocess import InProcessClient
+from tests.support.lambda_context import FakeLambdaContext
 
 __all__ = ["HttpRequest", "call_route"]
-from tests.support.lambda_context import FakeLambdaContext
 
 auth = load_function("auth")
 me = load_function("me")
@@ -106,20 +108,65 @@ def tokens_for(email: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class Account:
+    """Someone signed up and signed in; the workspace made with the account is theirs."""
+
+    email: str
+    user_id: str
+    workspace: str
+    token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+
+    def headers(self, workspace: str | None = None, **extra: str) -> dict[str, str]:
+        """Their access token, in `workspace` (by default their own)."""
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "X-Workspace-ID": workspace or self.workspace,
+            **extra,
+        }
+
+    @classmethod
+    def of(cls, email: str, signed_up: dict[str, Any], tokens: dict[str, Any]) -> Account:
+        """From the sign-up's and the login's `data`."""
+        user, workspace = signed_up["user"]["id"], signed_up["workspace"]["id"]
+        return cls(email, user, workspace, tokens["access_token"], tokens["refresh_token"])
+
+
+def new_account(email: str | None = None) -> Account:
+    email = email or new_email()
+    return Account.of(email, sign_up(email), tokens_for(email))
+
+
 def owner_headers() -> dict[str, str]:
     """A new account's headers for its own workspace: its access token and the workspace's id."""
-    email = new_email()
-    workspace = sign_up(email)["workspace"]["id"]
-    token = tokens_for(email)["access_token"]
-    return {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
+    return new_account().headers()
+
+
+def add_member(client: InProcessClient, owner: Account, member: Account, role: str) -> None:
+    """`member` joins the owner's own workspace with `role`."""
+    added = client.request(
+        "POST",
+        f"/api/v1/workspaces/{owner.workspace}/members",
+        headers=owner.headers(),
+        body={"email": member.email, "role": role},
+    )
+    assert added.status == 201, added.body
+
+
+def team(client: InProcessClient, role: str = "user") -> tuple[Account, Account, Account]:
+    """An owner, a member of the owner's workspace with `role`, and an outsider (the owner of
+    another workspace)."""
+    owner, member, outsider = new_account(), new_account(), new_account()
+    add_member(client, owner, member, role)
+    return owner, member, outsider
 
 
 def authorize(
     headers: list[tuple[str, str]], route_key: str = "GET /api/v1/me"
 ) -> dict[str, str] | int:
     """The authorizer's answer: its context when allowed, else the status API Gateway gives."""
-    method, _, path = route_key.partition(" ")
-    event = authorizer_event(HttpRequest(method, path, headers=headers), MatchedRoute(route_key))
+    event = authorizer_event_for(headers, route_key)
     try:
         response = authorizer.lambda_handler(event, FakeLambdaContext())
     except Unauthorized:

@@ -15,11 +15,15 @@ import pytest
 
 from railguard.core.clock import SystemClock
 
+# Where a clock of its own starts (given to what takes a `Clock`): 2027-01-15, in round seconds.
+START = 1_800_000_000.0
+
 
 class FakeClock:
-    """The time every function instance sees; tests move it."""
+    """A clock that tests move: given to what takes a clock, or behind every function instance's
+    `SystemClock` (`patched_system_clock`)."""
 
-    def __init__(self, start: float):
+    def __init__(self, start: float = START):
         self.current = start
 
     def now(self) -> float:

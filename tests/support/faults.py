@@ -20,7 +20,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from infra.local.invocation import Invoker, InvokeResult
+from tests.support.http_api import Invoker, InvokeResult
 
 FAULTED_SERVICES = frozenset({"dynamodb", "kms"})
 _ENDPOINT = "https://aws.invalid"

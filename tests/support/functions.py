@@ -14,8 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from infra.local.events import HttpRequest, MatchedRoute, http_api_event
 from infra.template import SERVERLESS_FUNCTION, load_template
+from tests.support.http_api import HttpRequest, MatchedRoute, http_api_event
 from tests.support.iam import as_function
 from tests.support.lambda_context import FakeLambdaContext
 

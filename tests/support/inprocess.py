@@ -1,6 +1,6 @@
-"""The local stack's gateway (route selection, authorizer protocol, response mapping) with the
-functions invoked in this process instead of worker processes: fast enough for test matrices,
-and the same routing and refusal bodies as `make dev`."""
+"""The HTTP API (`infra.http_api`: route selection, authorizer protocol, response mapping) with
+the functions invoked in this process instead of worker processes: fast enough for test matrices,
+and the same routing and refusal bodies as `make dev`, which serves the same module."""
 
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPHeaderDict, HTTPResponse
 
-from infra.local.events import HttpRequest
-from infra.local.gateway import Gateway
-from infra.local.invocation import FunctionError, Invoker, InvokeResult
 from infra.template import Template
 from tests.support.functions import load_function
+from tests.support.http_api import FunctionError, Gateway, HttpRequest, Invoker, InvokeResult
 from tests.support.lambda_context import FakeLambdaContext
 
 

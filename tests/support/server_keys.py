@@ -3,12 +3,11 @@ under one (and show that nothing stored can be recomputed without it)."""
 
 from __future__ import annotations
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.core.clock import SystemClock
 from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.crypto.server_keys import KeyedHash, ServerKey
 from railguard.store import Table
+from tests.support.emulator import AwsEndpoint, Provisioning
 
 
 def keyed_hash(aws: AwsEndpoint, provisioned: Provisioning, table: Table, name: str) -> KeyedHash:

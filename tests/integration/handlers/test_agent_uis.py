@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME, AgentUis
 from railguard.agent_uis import repository as agent_ui_store
 from railguard.core.clock import SystemClock
@@ -24,7 +21,8 @@ from railguard.crypto import passwords
 from railguard.store import Table
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint, Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 from tests.support.server_keys import keyed_hash
@@ -42,10 +40,7 @@ def _address() -> str:
     return next(_ADDRESSES)
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    yield from patched_system_clock(monkeypatch)
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 @dataclass
@@ -98,29 +93,15 @@ class Deployer:
 
 @pytest.fixture
 def deployer(client: InProcessClient, clock: FakeClock) -> Deployer:
-    emails = {name: a.new_email() for name in ("owner", "user", "other")}
-    signups = {name: a.sign_up(email) for name, email in emails.items()}
-    tokens = {name: a.tokens_for(email)["access_token"] for name, email in emails.items()}
-    workspace = signups["owner"]["workspace"]["id"]
-    added = client.request(
-        "POST",
-        f"/api/v1/workspaces/{workspace}/members",
-        token=tokens["owner"],
-        body={"email": emails["user"], "role": "user"},
-    )
-    assert added.status == 201, added.body
-
-    def headers(name: str, ws: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[name]}", "X-Workspace-ID": ws}
-
+    owner, user, other = a.team(client, "user")
     return Deployer(
         client,
         clock,
-        workspace,
-        signups["owner"]["user"]["id"],
-        headers("owner", workspace),
-        headers("user", workspace),
-        headers("other", signups["other"]["workspace"]["id"]),
+        owner.workspace,
+        owner.user_id,
+        owner.headers(),
+        user.headers(owner.workspace),
+        other.headers(),
     )
 
 

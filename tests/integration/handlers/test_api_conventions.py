@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from infra.local.events import HttpRequest
 from railguard.core.errors import Conflict, RateLimited, ServiceUnavailable
 from railguard.core.settings import FunctionSettings
 from railguard.http import ApiFunction, Data
 from railguard.http.models import RequestModel
 from tests.integration.conftest import FunctionEnv
 from tests.support.functions import HttpResult, call_route
+from tests.support.http_api import HttpRequest
 
 api = ApiFunction(FunctionSettings)
 

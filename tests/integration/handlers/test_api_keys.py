@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,10 +12,10 @@ import pytest
 from railguard.access.policy import SCOPES
 from railguard.api_keys import DEFAULT_GRACE_SECONDS
 from railguard.core.clock import rfc3339
-from railguard.crypto import opaque_tokens, passwords
+from railguard.crypto import opaque_tokens
 from railguard.store import Table
 from tests.support import accounts as a
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
@@ -41,39 +39,16 @@ CREATED_FIELDS = {
 
 
 # -- time and people ------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
+# Keys are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Keys are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-
-
-@dataclass(frozen=True)
-class Person:
-    email: str
-    token: str
-    workspace: str  # the workspace created with the account, which this person owns
-
-    def headers(self, workspace: str | None = None) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.token}",
-            "X-Workspace-ID": workspace or self.workspace,
-        }
-
-
-def _person() -> Person:
-    email = a.new_email()
-    workspace = a.sign_up(email)["workspace"]["id"]
-    return Person(email, a.tokens_for(email)["access_token"], workspace)
+Person = a.Account
 
 
 @pytest.fixture
 def owner(client: InProcessClient) -> Person:
-    return _person()
+    return a.new_account()
 
 
 _SHARED: dict[tuple[str, str], Person] = {}
@@ -86,7 +61,7 @@ def shared_owner(client: InProcessClient, table: Table, request: pytest.FixtureR
     One per test function, so no owner comes near its plan's 120 requests a minute."""
     cache_key = (table.name, request.function.__name__)
     if cache_key not in _SHARED:
-        _SHARED[cache_key] = _person()
+        _SHARED[cache_key] = a.new_account()
     return _SHARED[cache_key]
 
 
@@ -316,15 +291,9 @@ def test_an_admin_may_manage_keys_and_a_user_member_may_not(
     client: InProcessClient, owner: Person
 ) -> None:
     # Given an admin and a plain user in the owner's workspace
-    admin, user = _person(), _person()
+    admin, user = a.new_account(), a.new_account()
     for person, role in ((admin, "admin"), (user, "user")):
-        added = client.request(
-            "POST",
-            f"/api/v1/workspaces/{owner.workspace}/members",
-            headers=owner.headers(),
-            body={"email": person.email, "role": role},
-        )
-        assert added.status == 201, added.body
+        a.add_member(client, owner, person, role)
     created = _create(client, owner)
     # When each manages keys there
     by_admin = _create(client, admin, workspace=owner.workspace)
@@ -350,7 +319,7 @@ def test_the_workspace_header_is_required_and_must_be_the_callers(
     client: InProcessClient, owner: Person
 ) -> None:
     # Given another person's workspace
-    stranger = _person()
+    stranger = a.new_account()
     # When the owner lists keys without a workspace, and in the stranger's
     missing = client.request("GET", KEYS, headers={"Authorization": f"Bearer {owner.token}"})
     foreign = client.request("GET", KEYS, headers=owner.headers(stranger.workspace))

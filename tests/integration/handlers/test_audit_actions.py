@@ -9,17 +9,16 @@ and no secret anywhere in what was stored. Requests that are refused record noth
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pyotp
 import pytest
 
-from infra.local.provisioning import Provisioning
 from railguard.audit.repository import audit_event, audit_head
 from railguard.audit.trail import AuditLog
-from railguard.crypto import opaque_tokens, passwords
+from railguard.crypto import opaque_tokens
 from railguard.store import Item, Table
 from railguard.store.keys import (
     SESSION_PREFIX,
@@ -28,9 +27,11 @@ from railguard.store.keys import (
     workspace_trail,
 )
 from tests.support import accounts as a
+from tests.support.accounts import Account
 from tests.support.audit import unstored_events
 from tests.support.aws_calls import record_aws_calls
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
@@ -42,11 +43,8 @@ WRONG_PASSWORD = "not-the-password-at-all-1"
 _ADDRESSES = (f"127.2.{high}.{low}" for high, low in itertools.product(range(250), range(1, 250)))
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    # Trails are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    yield from patched_system_clock(monkeypatch)
+# Trails are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
 @pytest.fixture
@@ -100,6 +98,15 @@ class Web:
         data: dict[str, str] = reply.json()["data"]
         return data
 
+    def in_own_workspace(self, account: Account) -> Callable[..., Reply]:
+        """Calls of `account`, in the workspace made with it."""
+
+        def call(method: str, path: str, body: Any = None) -> Reply:
+            headers = {"X-Workspace-ID": account.workspace}
+            return self.call(method, path, body, token=account.token, headers=headers)
+
+        return call
+
 
 @pytest.fixture
 def web(client: InProcessClient) -> Web:
@@ -107,26 +114,20 @@ def web(client: InProcessClient) -> Web:
     return Web(client, next(_ADDRESSES))
 
 
-@dataclass(frozen=True)
-class Account:
-    email: str
-    user_id: str
-    workspace_id: str  # the workspace created with the account
-    access_token: str
-    refresh_token: str
-
-
 def _account(web: Web) -> Account:
     email = a.new_email()
-    signed_up = web.sign_up(email)
-    tokens = web.tokens(email)
-    return Account(
-        email,
-        signed_up["user"]["id"],
-        signed_up["workspace"]["id"],
-        tokens["access_token"],
-        tokens["refresh_token"],
-    )
+    return Account.of(email, web.sign_up(email), web.tokens(email))
+
+
+def _with_mfa(web: Web, clock: FakeClock, account: Account) -> tuple[pyotp.TOTP, list[str]]:
+    """MFA turned on for `account`: its authenticator, and its recovery codes."""
+    setup = web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.token)
+    assert setup.status == 200, setup.body
+    totp = pyotp.TOTP(remember(setup.json()["data"]["secret"]))
+    body = {"code": totp.at(clock.now()), "password": PASSWORD}
+    enabled = web.call("POST", "/api/v1/me/mfa/totp/enable", body, token=account.token)
+    assert enabled.status == 200, enabled.body
+    return totp, [remember(code) for code in enabled.json()["data"]["recovery_codes"]]
 
 
 def _trail(log: AuditLog, trail: str) -> list[Item]:
@@ -268,18 +269,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
 ) -> None:
     # Given an account with MFA on
     account = _account(web)
-    setup = web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.access_token)
-    assert setup.status == 200, setup.body
-    secret = remember(setup.json()["data"]["secret"])
-    totp = pyotp.TOTP(secret)
-    enabled = web.call(
-        "POST",
-        "/api/v1/me/mfa/totp/enable",
-        {"code": totp.at(clock.now()), "password": PASSWORD},
-        token=account.access_token,
-    )
-    assert enabled.status == 200, enabled.body
-    recovery_codes = [remember(code) for code in enabled.json()["data"]["recovery_codes"]]
+    totp, recovery_codes = _with_mfa(web, clock, account)
     # When a login's challenge is answered with a wrong code, then with the next step's code
     challenge = web.log_in(account.email).json()["data"]
     assert challenge["mfa_required"] is True
@@ -292,7 +282,7 @@ def test_a_wrong_mfa_code_at_login_is_a_failure_and_the_right_one_a_success(
     assert (wrong.status, right.status) == (401, 200)
     # Then the password step alone recorded nothing; the wrong code is a failure on the
     # account, and the right one the login, naming its second factor
-    secrets = [secret, *recovery_codes, challenge["mfa_token"], account.refresh_token]
+    secrets = [totp.secret, *recovery_codes, challenge["mfa_token"], account.refresh_token]
     secrets += [right.json()["data"]["access_token"], right.json()["data"]["refresh_token"]]
     events = _assert_sound(audit_log, user_trail(account.user_id), web, secrets)
     assert _actions(events) == [
@@ -318,7 +308,7 @@ def test_workspace_and_member_changes_are_in_the_workspaces_trail(
     owner, other = _account(web), _account(web)
 
     def call(who: Account, method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=who.access_token)
+        return web.call(method, path, body, token=who.token)
 
     # When the first creates a workspace, renames it, adds the second and promotes them
     created = call(owner, "POST", "/api/v1/workspaces", {"name": "Audit team"})
@@ -349,7 +339,7 @@ def test_workspace_and_member_changes_are_in_the_workspaces_trail(
     assert outsider_delete.status in (403, 404)
     assert deleted.status == 204
     # Then each change is one event in the workspace's trail; the refusals recorded nothing
-    secrets = [PASSWORD, owner.access_token, other.access_token]
+    secrets = [PASSWORD, owner.token, other.token]
     secrets += [owner.refresh_token, other.refresh_token]
     events = _assert_sound(audit_log, workspace_trail(workspace_id), web, secrets)
     assert _actions(events) == [
@@ -391,10 +381,7 @@ def test_workspace_and_member_changes_are_in_the_workspaces_trail(
 def test_api_key_changes_are_in_the_workspaces_trail(web: Web, audit_log: AuditLog) -> None:
     # Given an owner and their workspace
     owner = _account(web)
-    headers = {"X-Workspace-ID": owner.workspace_id}
-
-    def call(method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=owner.access_token, headers=headers)
+    call = web.in_own_workspace(owner)
 
     # When a key is created, renamed, patched with nothing, and rotated
     created = call("POST", "/api/v1/api-keys", {"name": "ci", "scopes": ["agents:read"]})
@@ -421,9 +408,9 @@ def test_api_key_changes_are_in_the_workspaces_trail(web: Web, audit_log: AuditL
     assert (refused_change.status, unknown_rotation.status) == (409, 404)
     assert [reply.status for reply in revocations] == [204] * 3
     # Then one event per change, on the key it changed; a rotation names the new key
-    secrets = [first["key"], second["key"], owner.access_token]
+    secrets = [first["key"], second["key"], owner.token]
     secrets += [opaque_tokens.digest(first["key"]), opaque_tokens.digest(second["key"])]
-    events = _assert_sound(audit_log, workspace_trail(owner.workspace_id), web, secrets)
+    events = _assert_sound(audit_log, workspace_trail(owner.workspace), web, secrets)
     assert _actions(events[:1]) == ["workspace.created"]  # at sign-up: the trail's first
     events = events[1:]
     assert _actions(events) == [
@@ -445,10 +432,7 @@ def test_credential_changes_are_in_the_workspaces_trail_by_whoever_made_them(
 ) -> None:
     # Given an owner, and an API key of theirs that may write credentials
     owner = _account(web)
-    headers = {"X-Workspace-ID": owner.workspace_id}
-
-    def call(method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=owner.access_token, headers=headers)
+    call = web.in_own_workspace(owner)
 
     issued = call("POST", "/api/v1/api-keys", {"name": "vault", "scopes": ["credentials:write"]})
     assert issued.status == 201, issued.body
@@ -477,8 +461,8 @@ def test_credential_changes_are_in_the_workspaces_trail_by_whoever_made_them(
     # Then the repeats change nothing (the deleted is gone, the restored is no longer deleted)
     assert [reply.status for reply in replies] == [200, 200, 200, 204, 404, 200, 404]
     # And each change is one event on the credential, by the key or the owner, never a value
-    secrets = [value, new_value, raw_key, owner.access_token, opaque_tokens.digest(raw_key)]
-    events = _assert_sound(audit_log, workspace_trail(owner.workspace_id), web, secrets)
+    secrets = [value, new_value, raw_key, owner.token, opaque_tokens.digest(raw_key)]
+    events = _assert_sound(audit_log, workspace_trail(owner.workspace), web, secrets)
     assert _actions(events[:1]) == ["workspace.created"]  # at sign-up: the trail's first
     events = events[1:]
     assert _actions(events) == [
@@ -516,20 +500,8 @@ def test_finding_11_a_login_or_recovery_code_use_happens_only_with_its_event(
     without it: test_auth's test_finding_11_a_broken_trail_stops_acts_that_grant_access_...)."""
     # Given an account with MFA on, a session whose first refresh token is spent
     account = _account(web)
-    secret = remember(
-        web.call("POST", "/api/v1/me/mfa/totp/setup", token=account.access_token).json()["data"][
-            "secret"
-        ]
-    )
-    totp = pyotp.TOTP(secret)
-    enabled = web.call(
-        "POST",
-        "/api/v1/me/mfa/totp/enable",
-        {"code": totp.at(clock.now()), "password": PASSWORD},
-        token=account.access_token,
-    )
-    assert enabled.status == 200, enabled.body
-    recovery_code = remember(enabled.json()["data"]["recovery_codes"][0])
+    totp, recovery_codes = _with_mfa(web, clock, account)
+    recovery_code = recovery_codes[0]
     refresh = {"refresh_token": account.refresh_token}
     pair = web.call("POST", "/api/v1/auth/refresh", refresh).json()["data"]
     sessions_before = _sessions(table, account.user_id)
@@ -599,10 +571,7 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
     # Given an owner's workspace with a key, a trigger, an agent UI, a credential and a member
     owner = _account(web)
     member = _account(web)
-    headers = {"X-Workspace-ID": owner.workspace_id}
-
-    def call(method: str, path: str, body: Any = None) -> Reply:
-        return web.call(method, path, body, token=owner.access_token, headers=headers)
+    call = web.in_own_workspace(owner)
 
     def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = call("POST", path, body)
@@ -617,11 +586,11 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
     agent_ui = made("/api/v1/agent-uis", {"name": "ui", "agent_id": "agent-1"})
     value = remember("sk-broken-trail-0123456789")
     credential = made("/api/v1/credentials", {"name": "c", "type": "openai", "value": value})
-    members = f"/api/v1/workspaces/{owner.workspace_id}/members"
+    members = f"/api/v1/workspaces/{owner.workspace}/members"
     added = call("POST", members, {"email": member.email, "role": "user"})
     assert added.status == 201, added.body
     # And the workspace's trail broken: an event at its next number, the head not moved
-    trail = workspace_trail(owner.workspace_id)
+    trail = workspace_trail(owner.workspace)
     head = table.get(audit_head(trail))
     assert head is not None
     pk, sk = audit_event(trail, head["seq"] + 1)
@@ -636,7 +605,7 @@ def test_finding_11_a_broken_workspace_trail_stops_what_grants_access_not_what_t
         call("DELETE", f"/api/v1/agent-uis/{agent_ui['id']}").status,
         call("DELETE", f"/api/v1/credentials/{credential['id']}").status,
         call("DELETE", f"{members}/{member.user_id}").status,
-        call("DELETE", f"/api/v1/workspaces/{owner.workspace_id}").status,
+        call("DELETE", f"/api/v1/workspaces/{owner.workspace}").status,
     ]
     # Then each is done, and the key no longer opens anything
     assert taken_away == [204] * 6

@@ -25,7 +25,6 @@ from railguard.audit.trail import Actor, AuditEvent, AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.core.errors import ServiceUnavailable
 from railguard.core.ids import new_id
-from railguard.crypto import passwords
 from railguard.jobs import JobReport
 from railguard.store import Table
 from railguard.store import keys as item_keys
@@ -37,9 +36,7 @@ from tests.support.inprocess import InProcessClient
 VERIFY = "/api/v1/audit-events/verify"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 @dataclass(frozen=True)

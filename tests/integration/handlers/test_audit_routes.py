@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from railguard.audit import repository as audit_repository
-from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.store.table import serialize
@@ -34,9 +33,7 @@ EVENT_FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 @dataclass(frozen=True)
@@ -47,26 +44,11 @@ class Team:
     member: dict[str, str]  # headers of a member with the role "user"
 
 
-def _headers(email: str, workspace: str) -> dict[str, str]:
-    token = a.tokens_for(email)["access_token"]
-    return {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
-
-
 @pytest.fixture
 def team(client: InProcessClient) -> Team:
-    owner_email, member_email = a.new_email(), a.new_email()
-    signed_up = a.sign_up(owner_email)
-    a.sign_up(member_email)
-    workspace = signed_up["workspace"]["id"]
-    owner = _headers(owner_email, workspace)
-    added = client.request(
-        "POST",
-        f"/api/v1/workspaces/{workspace}/members",
-        headers=owner,
-        body={"email": member_email, "role": "user"},
-    )
-    assert added.status in (200, 201), added.body
-    return Team(workspace, signed_up["user"]["id"], owner, _headers(member_email, workspace))
+    owner, member = a.new_account(), a.new_account()
+    a.add_member(client, owner, member, "user")
+    return Team(owner.workspace, owner.user_id, owner.headers(), member.headers(owner.workspace))
 
 
 def _credential(client: InProcessClient, team: Team, name: str) -> str:
@@ -171,9 +153,7 @@ def test_verify_says_valid_and_finds_a_tampered_event(
 def test_a_workspace_reads_only_its_own_trail(client: InProcessClient, team: Team) -> None:
     # Given a credential created in the team's workspace, and another user's own workspace
     credential_id = _credential(client, team, "mine")
-    stranger_email = a.new_email()
-    stranger_workspace = a.sign_up(stranger_email)["workspace"]["id"]
-    stranger = _headers(stranger_email, stranger_workspace)
+    stranger = a.owner_headers()
     # When the stranger reads their trail, and tries the team's
     own = client.request("GET", EVENTS, headers=stranger).json()["data"]
     foreign = client.request("GET", EVENTS, headers={**stranger, "X-Workspace-ID": team.workspace})

@@ -6,14 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import jwt
 import pytest
 from argon2 import PasswordHasher
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard import kinds
 from railguard.access import policy
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
@@ -29,7 +27,8 @@ from railguard.workspaces.repository import member_key
 from tests.support import accounts as a
 from tests.support.audit import logged_events, unstored_events
 from tests.support.aws_calls import record_aws_calls
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint, Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.functions import HttpResult
 from tests.support.server_keys import keyed_hash
 
@@ -461,18 +460,25 @@ def test_logout_with_an_unknown_token_is_still_204() -> None:
 
 
 # -- password change --------------------------------------------------------------------
+NEW_PASSWORD = "green-lamp-harbor-77"
+
+
+def _password_change(
+    access_token: str, current: str = a.STRONG_PASSWORD, new: str = NEW_PASSWORD
+) -> HttpResult:
+    """The change of password a session asks for, through the authorizer; the answer."""
+    body = {"current_password": current, "new_password": new}
+    result = a.call_me(access_token, "POST", "/api/v1/me/password", body)
+    assert not isinstance(result, int)
+    return result
+
+
 def test_a_password_change_revokes_every_session_and_swaps_the_password() -> None:
     email = a.new_email()
     a.sign_up(email)
     first, second = a.tokens_for(email), a.tokens_for(email)
-    new_password = "green-lamp-harbor-77"
-    result = a.call_me(
-        first["access_token"],
-        "POST",
-        "/api/v1/me/password",
-        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
-    )
-    assert not isinstance(result, int)
+    new_password = NEW_PASSWORD
+    result = _password_change(first["access_token"])
     assert result.status == 204
     a.reset_instances()
     for session in (first, second):
@@ -485,12 +491,7 @@ def test_a_password_change_revokes_every_session_and_swaps_the_password() -> Non
     assert a.log_in(email, new_password).status == 200
 
 
-@pytest.fixture
-def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
-
-
-@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.usefixtures("clock")
 def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -507,14 +508,8 @@ def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
         raise RuntimeError("the function stopped here")
 
     monkeypatch.setattr(Sessions, "end_all", cut_short)
-    new_password = "green-lamp-harbor-77"
-    result = a.call_me(
-        first["access_token"],
-        "POST",
-        "/api/v1/me/password",
-        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
-    )
-    assert not isinstance(result, int)
+    new_password = NEW_PASSWORD
+    result = _password_change(first["access_token"])
     assert result.status == 500
     # Then neither older session acts any more, with or without a workspace, nor refreshes
     a.reset_instances()
@@ -568,15 +563,9 @@ def test_finding_11_a_broken_trail_stops_acts_that_grant_access_not_those_that_p
     assert a.authorize(a.bearer(rotated.json()["data"]["access_token"])) == 401
     assert isinstance(a.authorize(a.bearer(thief["access_token"])), dict)
     # When the owner changes the password
-    new_password = "green-lamp-harbor-77"
-    changed = a.call_me(
-        owner["access_token"],
-        "POST",
-        "/api/v1/me/password",
-        {"current_password": a.STRONG_PASSWORD, "new_password": new_password},
-    )
+    new_password = NEW_PASSWORD
+    changed = _password_change(owner["access_token"])
     # Then it is done, and every session ends, the thief's included, refresh tokens too
-    assert not isinstance(changed, int)
     assert changed.status == 204
     a.reset_instances()
     for session in (owner, thief):
@@ -601,15 +590,7 @@ def _change_password(current: str, new: str) -> tuple[str, HttpResult]:
     """Sign up, log in, and ask to change the password; the email and the answer."""
     email = a.new_email()
     a.sign_up(email)
-    session = a.tokens_for(email)
-    result = a.call_me(
-        session["access_token"],
-        "POST",
-        "/api/v1/me/password",
-        {"current_password": current, "new_password": new},
-    )
-    assert not isinstance(result, int)
-    return email, result
+    return email, _password_change(a.tokens_for(email)["access_token"], current, new)
 
 
 def test_a_wrong_current_password_is_403_and_changes_nothing() -> None:
@@ -662,7 +643,7 @@ def _refresh_cookie(token: str, max_age: int, *, secure: bool = True) -> str:
     )
 
 
-@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.usefixtures("clock")
 @pytest.mark.parametrize(
     ("scheme", "host", "secure"),
     [
@@ -709,14 +690,14 @@ def test_a_json_login_sets_no_cookie() -> None:
 
 
 def test_a_refresh_by_cookie_rotates_and_reusing_the_old_cookie_revokes_the_family(
-    frozen_clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a browser session, a day old
     email = a.new_email()
     a.sign_up(email)
     caplog.clear()
     first = a.cookie_token(a.browser_login(email))
-    frozen_clock.advance(DAY)
+    clock.advance(DAY)
     # When it refreshes by its cookie
     rotated = a.by_cookie("/api/v1/auth/refresh", first, a.BROWSER)
     # Then a new token in the cookie, living what is left of the 30 days, none in the body
@@ -878,7 +859,7 @@ def test_a_json_client_without_a_token_is_still_400(path: str, body: dict[str, s
     assert [field["field"] for field in error["details"]["fields"]] == ["body.refresh_token"]
 
 
-@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.usefixtures("clock")
 def test_a_body_token_is_the_json_flow_and_the_browser_header_moves_the_new_one_to_a_cookie() -> (
     None
 ):

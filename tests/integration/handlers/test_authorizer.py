@@ -5,7 +5,6 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from infra.local.events import HttpRequest, MatchedRoute, authorizer_event
 from railguard.authorizer.decision import Authorizer
 from railguard.authorizer.function import Unauthorized
 from railguard.core.errors import ServiceUnavailable
@@ -16,6 +15,7 @@ from railguard.workspaces.repository import member_key
 from tests.integration.conftest import FunctionEnv
 from tests.support import accounts
 from tests.support.functions import load_function
+from tests.support.http_api import authorizer_event_for
 from tests.support.lambda_context import FakeLambdaContext
 
 authorizer_module = load_function("authorizer")
@@ -30,9 +30,7 @@ def _fresh_instance(function_env: FunctionEnv) -> None:
 
 
 def _authorize(headers: list[tuple[str, str]]) -> dict[str, object]:
-    event = authorizer_event(
-        HttpRequest("GET", "/api/v1/me", headers=headers), MatchedRoute("GET /api/v1/me")
-    )
+    event = authorizer_event_for(headers)
     response: dict[str, object] = authorizer_module.lambda_handler(event, FakeLambdaContext())
     return response
 

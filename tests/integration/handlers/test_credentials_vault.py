@@ -3,34 +3,34 @@ default per type, soft delete and restore, keys by scope, isolation, and the int
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.audit import repository as audit_repository
 from railguard.audit.trail import Actor, AuditEvent, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.core.errors import Conflict, NotFound, ServiceUnavailable
 from railguard.credentials import Credentials, Vault, mask
 from railguard.credentials import repository as credential_store
-from railguard.crypto import passwords
 from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import ResourceScope
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
+from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.inprocess import InProcessClient
 from tests.support.plaintexts import remember
+from tests.support.races import at_once
 
 SECRET = remember("sk-proj-SECRETVALUE-0123456789-ZqsA")
 remember(SECRET + "-v2")
+
+
+pytestmark = pytest.mark.table_per_test
 
 
 @dataclass
@@ -42,34 +42,9 @@ class Vaulted:
 
 
 @pytest.fixture
-def stack_name(request: pytest.FixtureRequest) -> str:
-    return f"vault-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
-
-
-@pytest.fixture
-def vaulted(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Vaulted:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    emails = {name: a.new_email() for name in ("owner", "user", "other")}
-    signups = {name: a.sign_up(email) for name, email in emails.items()}
-    tokens = {name: a.tokens_for(email)["access_token"] for name, email in emails.items()}
-    workspace = signups["owner"]["workspace"]["id"]
-    added = client.request(
-        "POST",
-        f"/api/v1/workspaces/{workspace}/members",
-        token=tokens["owner"],
-        body={"email": emails["user"], "role": "user"},
-    )
-    assert added.status == 201
-
-    def headers(name: str, ws: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[name]}", "X-Workspace-ID": ws}
-
-    return Vaulted(
-        workspace,
-        headers("owner", workspace),
-        headers("user", workspace),
-        headers("other", signups["other"]["workspace"]["id"]),
-    )
+def vaulted(client: InProcessClient, cheap_passwords: None) -> Vaulted:
+    owner, user, other = a.team(client, "user")
+    return Vaulted(owner.workspace, owner.headers(), user.headers(owner.workspace), other.headers())
 
 
 def _create(client: InProcessClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
@@ -197,17 +172,14 @@ def test_concurrent_default_changes_leave_one_default(
         table, envelope, SystemClock(), RecordingAuditTrail(table), retention_seconds=30 * 86_400
     )
     scope = ResourceScope(vaulted.workspace, "user:test", manager=True)
-
-    def make_default(credential_id: str) -> str:
-        try:
-            credentials.set_default(scope, credential_id)
-        except Conflict:
-            return "conflict"
-        return "moved"
-
     # When each is made the default at once
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        outcomes = list(pool.map(make_default, ids))
+    outcomes = at_once(
+        lambda credential_id: credentials.set_default(scope, credential_id),
+        ids,
+        ("moved", "conflict"),
+        Conflict,
+        workers=5,
+    )
     # Then at least one won, and exactly one is the default now
     assert "moved" in outcomes
     listing = client.request("GET", "/api/v1/credentials", headers=vaulted.owner).json()["data"]

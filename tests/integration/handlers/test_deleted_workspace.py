@@ -18,27 +18,25 @@ since the job reads the whole work list.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
 from railguard.agent_uis import repository as agent_ui_store
 from railguard.audit.trail import AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.credentials import repository as credential_store
-from railguard.crypto import passwords
 from railguard.jobs import JobReport
 from railguard.retention import Retention
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from railguard.webhooks import repository as trigger_store
 from tests.support import accounts as a
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint
+from tests.support.fake_time import FakeClock
 from tests.support.functions import run_job
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import plaintexts_in, remember
@@ -49,16 +47,8 @@ CREDENTIALS = "/api/v1/credentials"
 TRIGGERS = "/api/v1/webhook-triggers"
 
 
-@pytest.fixture
-def stack_name(request: pytest.FixtureRequest) -> str:
-    """A table per test: the retention job purges every deleted workspace it finds."""
-    return f"dw-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
-
-
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    yield from patched_system_clock(monkeypatch)
+# A table per test: the retention job purges every deleted workspace it finds.
+pytestmark = [pytest.mark.table_per_test, pytest.mark.usefixtures("clock", "cheap_passwords")]
 
 
 @dataclass
@@ -106,20 +96,10 @@ class Workspace:
 
 @pytest.fixture
 def workspace(client: InProcessClient, table: Table) -> Workspace:
-    owner_email, admin_email = a.new_email(), a.new_email()
-    workspace_id = a.sign_up(owner_email)["workspace"]["id"]
-    a.sign_up(admin_email)
-    owner_token = a.tokens_for(owner_email)["access_token"]
-    added = client.request(
-        "POST",
-        f"/api/v1/workspaces/{workspace_id}/members",
-        token=owner_token,
-        body={"email": admin_email, "role": "admin"},
-    )
-    assert added.status == 201, added.body
-    admin_token = a.tokens_for(admin_email)["access_token"]
+    owner, admin = a.new_account(), a.new_account()
+    a.add_member(client, owner, admin, "admin")
     return Workspace(
-        client, table, workspace_id, owner_email, admin_email, owner_token, admin_token
+        client, table, owner.workspace, owner.email, admin.email, owner.token, admin.token
     )
 
 

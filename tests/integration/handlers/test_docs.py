@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from infra.local.events import HttpRequest
 from infra.openapi import DOCUMENT_PATH
 from infra.template import Template
 from railguard.core.errors import ConfigurationError
 from tests.integration.conftest import FunctionEnv
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.fake_time import FakeClock
 from tests.support.functions import HttpResult, call_route, load_function
+from tests.support.http_api import HttpRequest
 from tests.support.inprocess import InProcessClient
 
 docs = load_function("docs")
@@ -47,11 +46,6 @@ def test_swagger_ui_embeds_the_document_and_needs_no_outside_asset() -> None:
 
 # -- security.txt (contract section 3, RFC 9116) ----------------------------------------------
 SECURITY_TXT = "GET /.well-known/security.txt"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
 
 
 def _security_txt(request_id: str = "req-security-txt") -> HttpResult:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra.local.events import HttpRequest
 from tests.integration.conftest import FunctionEnv
 from tests.support.functions import call_route, load_function
+from tests.support.http_api import HttpRequest
 
 health = load_function("health")
 me = load_function("me")

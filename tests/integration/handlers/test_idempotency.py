@@ -7,21 +7,19 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
-from railguard.crypto import passwords
 from railguard.crypto.envelope import KmsMac
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from tests.support import accounts as a
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint, Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 from tests.support.server_keys import keyed_hash
@@ -31,20 +29,11 @@ CREDENTIALS = "/api/v1/credentials"
 TRIGGERS = "/api/v1/webhook-triggers"
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
 def _owner(email: str | None = None) -> dict[str, str]:
-    email = email or a.new_email()
-    workspace = a.sign_up(email)["workspace"]["id"]
-    return _signed_in(email, workspace)
+    return a.new_account(email).headers()
 
 
 def _signed_in(email: str, workspace: str) -> dict[str, str]:

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from infra.template import PhysicalResource
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import repository as agent_ui_store
@@ -21,7 +19,7 @@ from railguard.audit.trail import Actor, AuditLog, StoredAuditTrail
 from railguard.core.clock import SystemClock
 from railguard.credentials import Vault
 from railguard.credentials import repository as credential_store
-from railguard.crypto import key_repository, passwords
+from railguard.crypto import key_repository
 from railguard.crypto.envelope import Envelope, parse_envelope
 from railguard.crypto.sealing import SEALING_SHARDS
 from railguard.jobs import JobReport
@@ -31,7 +29,8 @@ from railguard.webhooks import repository as trigger_store
 from tests.support import accounts as a
 from tests.support.accounts import reset_instances
 from tests.support.audit import RecordingAuditTrail
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint, Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.functions import run_job
 from tests.support.iam import IamCheck
 from tests.support.inprocess import InProcessClient
@@ -42,14 +41,7 @@ DAY = 86_400
 KEYS = "/api/v1/api-keys"
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
 @dataclass
@@ -71,14 +63,9 @@ class Owner:
 
 @pytest.fixture
 def owner(client: InProcessClient) -> Owner:
-    email = a.new_email()
-    signed_up = a.sign_up(email)
+    account = a.new_account()
     return Owner(
-        signed_up["user"]["id"],
-        email,
-        a.tokens_for(email)["access_token"],
-        signed_up["workspace"]["id"],
-        SystemClock().now(),
+        account.user_id, account.email, account.token, account.workspace, SystemClock().now()
     )
 
 
@@ -356,24 +343,31 @@ def test_a_job_refuses_options_it_does_not_know() -> None:
 
 # -- retention --------------------------------------------------------------------------------
 SECRET_VALUE = "sk-retention-test-value-0123456789"
+SIGNED = {"generate_secret": True}
+
+
+def _created(client: InProcessClient, owner: Owner, path: str, **body: Any) -> dict[str, Any]:
+    """What the owner's creation answered (its `data`)."""
+    reply = client.request("POST", path, headers=owner.headers, body=body)
+    data: dict[str, Any] = reply.json()["data"]
+    return data
 
 
 def _credential_and_trigger(
     client: InProcessClient, owner: Owner, name: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A credential, and a webhook trigger with a signing secret: items holding sealed secrets."""
-    credential = client.request(
-        "POST",
-        "/api/v1/credentials",
-        headers=owner.headers,
-        body={"name": name, "type": "openai", "value": SECRET_VALUE},
-    ).json()["data"]
-    trigger = client.request(
-        "POST",
+    credential = _created(
+        client, owner, "/api/v1/credentials", type="openai", name=name, value=SECRET_VALUE
+    )
+    trigger = _created(
+        client,
+        owner,
         "/api/v1/webhook-triggers",
-        headers=owner.headers,
-        body={"name": name, "agent_id": "agent-1", "generate_secret": True},
-    ).json()["data"]
+        name=name,
+        agent_id="agent-1",
+        generate_secret=True,
+    )
     remember(trigger["token"])
     remember(trigger["secret"])
     return credential, trigger

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,12 +17,13 @@ from railguard.access.ratelimit import RateLimiter
 from railguard.api_keys import API_KEY_PREFIX
 from railguard.authorizer.decision import STATE_MAX_AGE_SECONDS
 from railguard.core.clock import SystemClock, rfc3339
-from railguard.crypto import opaque_tokens, passwords
+from railguard.crypto import opaque_tokens
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
+from tests.support.origins import MALFORMED_ORIGINS
 
 KEYS = "/api/v1/api-keys"
 ME = "/api/v1/me"
@@ -34,37 +35,16 @@ CACHE_AGED = STATE_MAX_AGE_SECONDS + 0.1
 
 
 # -- time and people ------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    yield from patched_system_clock(monkeypatch)
+# Keys are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
+pytestmark = pytest.mark.usefixtures("clock", "cheap_passwords")
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Keys are what is tested here, not passwords: a fast argon2 keeps sign-ups cheap.
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-
-
-@dataclass(frozen=True)
-class Owner:
-    email: str
-    token: str
-    workspace: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "X-Workspace-ID": self.workspace}
-
-
-def _new_owner() -> Owner:
-    email = a.new_email()
-    workspace = a.sign_up(email)["workspace"]["id"]
-    return Owner(email, a.tokens_for(email)["access_token"], workspace)
+Owner = a.Account
 
 
 @pytest.fixture
 def owner(client: InProcessClient) -> Owner:
-    return _new_owner()
+    return a.new_account()
 
 
 _SHARED: dict[str, tuple[Owner, float]] = {}
@@ -78,17 +58,17 @@ def shared_owner(client: InProcessClient, table: Table, clock: FakeClock) -> Own
     token when the module's clock has moved on far enough to age the last one."""
     cached = _SHARED.get(table.name)
     if cached is None:
-        _SHARED[table.name] = cached = (_new_owner(), clock.now())
+        _SHARED[table.name] = cached = (a.new_account(), clock.now())
     person, issued_at = cached
     if clock.now() - issued_at > _TOKEN_REUSE_SECONDS:
-        person = Owner(person.email, a.tokens_for(person.email)["access_token"], person.workspace)
+        person = replace(person, token=a.tokens_for(person.email)["access_token"])
         _SHARED[table.name] = (person, clock.now())
     return person
 
 
 def _create(client: InProcessClient, owner: Owner, **fields: Any) -> dict[str, Any]:
     body = {"name": "ci", "scopes": ["agents:read"], **fields}
-    reply = client.request("POST", KEYS, headers=owner.headers, body=body)
+    reply = client.request("POST", KEYS, headers=owner.headers(), body=body)
     assert reply.status == 201, reply.body
     data: dict[str, Any] = reply.json()["data"]
     return data
@@ -213,7 +193,7 @@ def test_a_revoked_key_is_honoured_only_from_the_cache_window(
     created = _create(client, owner)
     assert _me(client, created["key"]).status == 200
     # When it is revoked
-    revoked = client.request("DELETE", f"{KEYS}/{created['id']}", headers=owner.headers)
+    revoked = client.request("DELETE", f"{KEYS}/{created['id']}", headers=owner.headers())
     assert revoked.status == 204
     # Then the warm instance still honours its cached record, but only within the cache's age
     clock.advance(STATE_MAX_AGE_SECONDS - 0.1)
@@ -232,7 +212,7 @@ def test_a_revoked_key_is_refused_at_once_by_an_instance_that_had_not_cached_it(
     # Given a key revoked before this instance ever saw it
     created = _create(client, shared_owner)
     assert (
-        client.request("DELETE", f"{KEYS}/{created['id']}", headers=shared_owner.headers).status
+        client.request("DELETE", f"{KEYS}/{created['id']}", headers=shared_owner.headers()).status
         == 204
     )
     # When it is used, with no time passing / Then 401
@@ -263,7 +243,7 @@ def test_a_key_of_a_deleted_workspace_stops(
     assert _me(client, created["key"]).status == 200
     # When its workspace is deleted by the owner
     deleted = client.request(
-        "DELETE", f"/api/v1/workspaces/{owner.workspace}", headers=owner.headers
+        "DELETE", f"/api/v1/workspaces/{owner.workspace}", headers=owner.headers()
     )
     assert deleted.status == 204, deleted.body
     # Then within the cache window it is refused with 401
@@ -357,7 +337,7 @@ def test_a_key_acts_in_its_own_workspace_only(client: InProcessClient, shared_ow
     # Given a key, and another workspace
     key = _create(client, shared_owner, scopes=["credentials:read"])["key"]
     other = client.request(
-        "POST", "/api/v1/workspaces", headers=shared_owner.headers, body={"name": "other"}
+        "POST", "/api/v1/workspaces", headers=shared_owner.headers(), body={"name": "other"}
     )
     assert other.status == 201, other.body
     other_id = other.json()["data"]["id"]
@@ -456,7 +436,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(
     assert _me(client, key).status == 200
     assert _stored_last_used(table, key) == start
     assert authorizer_calls.count("UpdateItem") == 1
-    read = client.request("GET", f"{KEYS}/{created['id']}", headers=shared_owner.headers)
+    read = client.request("GET", f"{KEYS}/{created['id']}", headers=shared_owner.headers())
     assert read.json()["data"]["last_used_at"] == rfc3339(start)
     # When it is used again 30 s later (the cached record has aged and was read again)
     clock.advance(30)
@@ -488,11 +468,11 @@ def test_users_and_keys_get_their_plans_limit_on_every_response(
     key = _create(client, owner)["key"]
     # When each makes requests
     user_me = client.request("GET", ME, headers={"Authorization": f"Bearer {owner.token}"})
-    user_keys = client.request("GET", KEYS, headers=owner.headers)
+    user_keys = client.request("GET", KEYS, headers=owner.headers())
     key_me = _me(client, key)
     refused = client.request("GET", "/api/v1/credentials", headers={"X-API-Key": key})
     not_found = client.request(
-        "GET", f"{KEYS}/key_01J00000000000000000000000", headers=owner.headers
+        "GET", f"{KEYS}/key_01J00000000000000000000000", headers=owner.headers()
     )
     # Then every response names the free plan's 120 per 60 s and counts down per principal
     assert refused.status == 403  # (a refusal by the authorizer runs no function: not counted)
@@ -625,18 +605,7 @@ def test_a_preflight_names_a_well_formed_origin_without_a_credential(
 
 
 @pytest.mark.parametrize(
-    "origin",
-    [
-        "null",
-        "https://a.test/path",
-        "https://a.test/",
-        "https://A.test",
-        "https://a.test:443",
-        "http://evil.test",
-        "*",
-        "https://a.test:443@evil.test",
-        "",
-    ],
+    "origin", [*MALFORMED_ORIGINS, "http://evil.test", "https://a.test:443@evil.test"]
 )
 def test_a_preflight_for_a_malformed_origin_names_none(
     client: InProcessClient, origin: str

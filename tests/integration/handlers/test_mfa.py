@@ -4,9 +4,7 @@ code once, recovery codes, MFA token misuse, throttling, disabling, and workspac
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +12,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.core.clock import SystemClock
 from railguard.core.errors import RateLimited
-from railguard.crypto import passwords
 from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.identity.mfa import SecondFactors
 from railguard.identity.mfa_repository import recovery_codes_key, totp_key
@@ -26,7 +21,8 @@ from railguard.identity.sessions import Sessions
 from railguard.store import Table
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail, logged_events
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint, Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
@@ -35,16 +31,8 @@ _ADDRESSES = (
 )
 
 
-@pytest.fixture
-def stack_name(request: pytest.FixtureRequest) -> str:
-    """A table per test: moto's transactions slow down with the size of the table."""
-    return f"mfa-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    yield from patched_system_clock(monkeypatch)
+# A table per test: moto's transactions slow down with the size of the table.
+pytestmark = [pytest.mark.table_per_test, pytest.mark.usefixtures("cheap_passwords")]
 
 
 @dataclass
@@ -66,6 +54,11 @@ class Person:
         return self.client.request(
             method, path, token=self.access_token, body=body, source_ip=self.source_ip, **kwargs
         )
+
+    def enable(self, code: str) -> Reply:
+        """Turning on the pending authenticator with `code` (and the password)."""
+        body = {"code": code, "password": a.STRONG_PASSWORD}
+        return self.call("POST", "/api/v1/me/mfa/totp/enable", body)
 
     def code(self, offset_steps: int = 0) -> str:
         """What the authenticator app shows now (or `offset_steps` steps away)."""
@@ -103,17 +96,15 @@ class Person:
 
 
 def _person(client: InProcessClient, clock: FakeClock) -> Person:
-    email = a.new_email()
-    signed_up = a.sign_up(email)
-    tokens = a.tokens_for(email)
+    account = a.new_account()
     return Person(
         client,
         clock,
-        email,
-        signed_up["user"]["id"],
-        signed_up["workspace"]["id"],
-        tokens["access_token"],
-        tokens["refresh_token"],
+        account.email,
+        account.user_id,
+        account.workspace,
+        account.token,
+        account.refresh_token,
         next(_ADDRESSES),
     )
 
@@ -123,9 +114,7 @@ def _enrolled(client: InProcessClient, clock: FakeClock) -> Person:
     setup = person.call("POST", "/api/v1/me/mfa/totp/setup")
     assert setup.status == 200, setup.body
     person.secret = remember(setup.json()["data"]["secret"])
-    enabled = person.call(
-        "POST", "/api/v1/me/mfa/totp/enable", {"code": person.code(), "password": a.STRONG_PASSWORD}
-    )
+    enabled = person.enable(person.code())
     assert enabled.status == 200, enabled.body
     person.recovery_codes = tuple(enabled.json()["data"]["recovery_codes"])
     for code in person.recovery_codes:
@@ -177,12 +166,8 @@ def test_enabling_needs_a_correct_code_and_returns_ten_recovery_codes(
     )
     wrong = f"{(int(person.code()) + 1) % 1_000_000:06d}"
     # When a wrong code, then the right one, is sent
-    refused = person.call(
-        "POST", "/api/v1/me/mfa/totp/enable", {"code": wrong, "password": a.STRONG_PASSWORD}
-    )
-    enabled = person.call(
-        "POST", "/api/v1/me/mfa/totp/enable", {"code": person.code(), "password": a.STRONG_PASSWORD}
-    )
+    refused = person.enable(wrong)
+    enabled = person.enable(person.code())
     # Then the wrong one is 403 and the right one turns MFA on with ten recovery codes
     assert (refused.status, _error_code(refused)) == (403, "invalid_mfa_code")
     assert enabled.status == 200
@@ -192,11 +177,7 @@ def test_enabling_needs_a_correct_code_and_returns_ten_recovery_codes(
     assert _audited(caplog) == ["mfa.enabled"]
     # And a second setup, or enabling again, is a conflict: turning it off needs a code
     assert person.call("POST", "/api/v1/me/mfa/totp/setup").status == 409
-    again = person.call(
-        "POST",
-        "/api/v1/me/mfa/totp/enable",
-        {"code": person.next_code(), "password": a.STRONG_PASSWORD},
-    )
+    again = person.enable(person.next_code())
     assert again.status == 409
 
 
@@ -245,9 +226,7 @@ def _pending(person: Person) -> None:
 
 
 def _enable(person: Person) -> Reply:
-    return person.call(
-        "POST", "/api/v1/me/mfa/totp/enable", {"code": person.code(), "password": a.STRONG_PASSWORD}
-    )
+    return person.enable(person.code())
 
 
 def _acts(person: Person, access_token: str, refresh_token: str) -> tuple[int, int]:
@@ -320,9 +299,7 @@ def test_finding_7_enabling_cut_short_still_ends_the_other_sessions(
 
 
 def test_enabling_before_setup_is_a_conflict(person: Person) -> None:
-    reply = person.call(
-        "POST", "/api/v1/me/mfa/totp/enable", {"code": "123456", "password": a.STRONG_PASSWORD}
-    )
+    reply = person.enable("123456")
     assert (reply.status, _error_code(reply)) == (409, "conflict")
 
 
@@ -334,23 +311,9 @@ def test_a_new_setup_replaces_a_pending_secret(person: Person) -> None:
     remember(second)
     # When the first secret's code is sent / Then only the second secret enables
     person.secret = first
-    assert (
-        person.call(
-            "POST",
-            "/api/v1/me/mfa/totp/enable",
-            {"code": person.code(), "password": a.STRONG_PASSWORD},
-        ).status
-        == 403
-    )
+    assert person.enable(person.code()).status == 403
     person.secret = second
-    assert (
-        person.call(
-            "POST",
-            "/api/v1/me/mfa/totp/enable",
-            {"code": person.code(), "password": a.STRONG_PASSWORD},
-        ).status
-        == 200
-    )
+    assert person.enable(person.code()).status == 200
 
 
 def test_the_secret_is_stored_encrypted_and_never_shown_again(
@@ -730,14 +693,7 @@ def test_a_member_who_turns_mfa_on_gets_the_workspace_back(team: Team) -> None:
     member.secret = remember(
         member.call("POST", "/api/v1/me/mfa/totp/setup").json()["data"]["secret"]
     )
-    assert (
-        member.call(
-            "POST",
-            "/api/v1/me/mfa/totp/enable",
-            {"code": member.code(), "password": a.STRONG_PASSWORD},
-        ).status
-        == 200
-    )
+    assert member.enable(member.code()).status == 200
     member.clock.advance(3)
     # Then the workspace is theirs again
     assert [reply.status for reply in _member_reads(team)] == [200, 200, 200]

@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 
-from railguard.crypto import passwords
 from tests.support import accounts as a
-from tests.support.inprocess import InProcessClient
+from tests.support.inprocess import InProcessClient, Reply
 
 NOT_BOOLEANS = [0, 1, "true", "false", "yes"]
 
 
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
+
+
 @pytest.fixture
-def owner(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
+def owner(client: InProcessClient) -> dict[str, str]:
     return a.owner_headers()
 
 
@@ -33,18 +34,21 @@ def _bodies(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def _send(
+    client: InProcessClient, owner: dict[str, str], method: str, path: str, body: dict[str, Any]
+) -> Reply:
+    """The owner's request, in their workspace where the path names one."""
+    url = path.format(workspace=owner["X-Workspace-ID"])
+    return client.request(method, url, headers=owner, body=body)
+
+
 @pytest.mark.parametrize("value", NOT_BOOLEANS, ids=repr)
 def test_a_boolean_field_refuses_what_is_not_a_json_boolean(
     client: InProcessClient, owner: dict[str, str], value: Any
 ) -> None:
     for method, path, body in _bodies(value):
         # When a body gives a boolean field a number, a string or null
-        reply = client.request(
-            method,
-            path.format(workspace=owner["X-Workspace-ID"]),
-            headers=owner,
-            body=body,
-        )
+        reply = _send(client, owner, method, path, body)
         # Then it is refused as invalid, and nothing is created or changed
         assert reply.status == 400, (path, body, reply.body)
         assert reply.json()["error"]["code"] == "validation_error", reply.body
@@ -53,10 +57,5 @@ def test_a_boolean_field_refuses_what_is_not_a_json_boolean(
 def test_json_booleans_are_still_taken(client: InProcessClient, owner: dict[str, str]) -> None:
     # (false: requiring MFA needs the owner's own MFA on)
     for method, path, body in _bodies(False):
-        reply = client.request(
-            method,
-            path.format(workspace=owner["X-Workspace-ID"]),
-            headers=owner,
-            body=body,
-        )
+        reply = _send(client, owner, method, path, body)
         assert reply.status == (200 if method == "PATCH" else 201), (path, reply.body)

@@ -5,37 +5,25 @@ reaches the bus."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
-from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.webhooks import signature
 from tests.support import accounts as a
-from tests.support.fake_time import FakeClock, patched_system_clock
+from tests.support.emulator import AwsEndpoint, Provisioning
+from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
 TRIGGER_PATH = "/api/v1/webhook/trigger"
 
 
-@pytest.fixture
-def stack_name(request: pytest.FixtureRequest) -> str:
-    """A table per test: moto's transactions slow down with the size of the table."""
-    return f"wh-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
-    yield from patched_system_clock(monkeypatch)
+# A table per test: moto's transactions slow down with the size of the table.
+pytestmark = [pytest.mark.table_per_test, pytest.mark.usefixtures("cheap_passwords")]
 
 
 @dataclass
@@ -61,27 +49,9 @@ class Workspace:
 
 @pytest.fixture
 def workspace(client: InProcessClient, clock: FakeClock) -> Workspace:
-    emails = {name: a.new_email() for name in ("owner", "member", "other")}
-    signups = {name: a.sign_up(email) for name, email in emails.items()}
-    tokens = {name: a.tokens_for(email)["access_token"] for name, email in emails.items()}
-    workspace_id = signups["owner"]["workspace"]["id"]
-    added = client.request(
-        "POST",
-        f"/api/v1/workspaces/{workspace_id}/members",
-        token=tokens["owner"],
-        body={"email": emails["member"], "role": "user"},
-    )
-    assert added.status == 201
-
-    def headers(name: str, ws: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[name]}", "X-Workspace-ID": ws}
-
+    owner, member, other = a.team(client, "user")
     return Workspace(
-        client,
-        workspace_id,
-        headers("owner", workspace_id),
-        headers("member", workspace_id),
-        headers("other", signups["other"]["workspace"]["id"]),
+        client, owner.workspace, owner.headers(), member.headers(owner.workspace), other.headers()
     )
 
 

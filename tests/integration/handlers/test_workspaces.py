@@ -3,21 +3,22 @@ transfer, soft delete, lists, and mass assignment."""
 
 from __future__ import annotations
 
-import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
 from railguard.core.clock import SystemClock
 from railguard.core.errors import Conflict
-from railguard.crypto import passwords
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import Workspaces, WorkspaceScope
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
 from tests.support.inprocess import InProcessClient, Reply
+from tests.support.races import at_once
+
+# A table per test: moto's transactions slow down with the size of the table.
+pytestmark = pytest.mark.table_per_test
 
 
 @dataclass
@@ -29,37 +30,24 @@ class Team:
 
 
 @pytest.fixture
-def stack_name(request: pytest.FixtureRequest) -> str:
-    """A table per test: moto's transactions slow down with the size of the table."""
-    return f"ws-{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]}"
-
-
-@pytest.fixture
-def team(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Team:
+def team(client: InProcessClient, cheap_passwords: None) -> Team:
     """A workspace with an owner, two admins and two users; and a stranger with no workspace
     in common. (Cheap password hashing: roles are what is tested here.)"""
-    monkeypatch.setattr(passwords, "_hasher", a.CHEAP_HASHER)
     names = ("owner", "admin", "admin2", "user", "user2", "stranger")
-    emails = {name: a.new_email() for name in names}
-    ids = {name: a.sign_up(emails[name])["user"]["id"] for name in names}
-    tokens = {name: a.tokens_for(emails[name])["access_token"] for name in names}
-    workspace = client.request("GET", "/api/v1/workspaces", token=tokens["owner"]).json()["data"][
-        0
-    ]["id"]
+    people = {name: a.new_account() for name in names}
     for name, role in (
         ("admin", "admin"),
         ("admin2", "admin"),
         ("user", "user"),
         ("user2", "user"),
     ):
-        reply = client.request(
-            "POST",
-            f"/api/v1/workspaces/{workspace}/members",
-            token=tokens["owner"],
-            body={"email": emails[name], "role": role},
-        )
-        assert reply.status == 201, reply.body
-    return Team(workspace, ids, emails, tokens)
+        a.add_member(client, people["owner"], people[name], role)
+    return Team(
+        people["owner"].workspace,
+        {name: person.user_id for name, person in people.items()},
+        {name: person.email for name, person in people.items()},
+        {name: person.token for name, person in people.items()},
+    )
 
 
 def _call(
@@ -74,6 +62,11 @@ def _call(
     return client.request(
         method, f"/api/v1/workspaces/{team.workspace}{suffix}", token=team.tokens[caller], body=body
     )
+
+
+def _add(client: InProcessClient, team: Team, caller: str, email: str, role: str) -> Reply:
+    """`caller` adding the account of `email` to the team's workspace with `role`."""
+    return _call(client, team, caller, "POST", "/members", body={"email": email, "role": role})
 
 
 def _roles(client: InProcessClient, team: Team) -> dict[str, str]:
@@ -114,14 +107,7 @@ def test_an_admin_cannot(
 
 
 def test_an_admin_can_add_promote_nothing_but_users(client: InProcessClient, team: Team) -> None:
-    added = _call(
-        client,
-        team,
-        "admin",
-        "POST",
-        "/members",
-        body={"email": team.emails["stranger"], "role": "user"},
-    )
+    added = _add(client, team, "admin", team.emails["stranger"], "user")
     assert added.status == 201
     assert added.json()["data"]["role"] == "user"
     removed = _call(client, team, "admin", "DELETE", f"/members/{team.ids['user']}")
@@ -178,23 +164,9 @@ def test_the_owner_promotes_and_demotes_below_itself_only(
 def test_adding_an_unknown_email_is_404_and_a_member_twice_is_409(
     client: InProcessClient, team: Team
 ) -> None:
-    unknown = _call(
-        client,
-        team,
-        "owner",
-        "POST",
-        "/members",
-        body={"email": "nobody-here@example.com", "role": "user"},
-    )
+    unknown = _add(client, team, "owner", "nobody-here@example.com", "user")
     assert unknown.status == 404
-    again = _call(
-        client,
-        team,
-        "owner",
-        "POST",
-        "/members",
-        body={"email": team.emails["user"], "role": "user"},
-    )
+    again = _add(client, team, "owner", team.emails["user"], "user")
     assert again.status == 409
 
 
@@ -236,16 +208,14 @@ def test_concurrent_transfers_leave_exactly_one_owner(team: Team, table: Table) 
     workspaces = Workspaces(table, SystemClock(), audit)
     scope = WorkspaceScope(team.workspace, team.ids["owner"], "owner")
     targets = [team.ids[name] for name in ("admin", "admin2", "user", "user2")]
-
-    def transfer(user_id: str) -> str:
-        try:
-            workspaces.transfer_ownership(scope, user_id)
-        except Conflict:
-            return "conflict"
-        return "done"
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(transfer, targets))
+    # When each transfer is asked for at once
+    outcomes = at_once(
+        lambda user_id: workspaces.transfer_ownership(scope, user_id),
+        targets,
+        ("done", "conflict"),
+        Conflict,
+        workers=4,
+    )
     # Then exactly one happened, and the workspace has exactly one owner: that one
     assert outcomes.count("done") == 1
     winner = targets[outcomes.index("done")]

@@ -15,16 +15,15 @@ from infra.local.emulator import MotoEmulator
 from infra.local.errors import StartupError
 from infra.local.provisioning import STACK_NAME, Provisioning, provision
 from infra.template import Template, load_template
+from tests.support.emulator import emulated_aws
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[AwsEndpoint]:
-    server = MotoEmulator("127.0.0.1", 0)
-    endpoint = server.start()
-    yield endpoint
-    server.stop()
+    with emulated_aws() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -52,13 +51,18 @@ def _ref(provisioning: Provisioning, logical_id: str) -> str:
     return provisioning.intrinsics.physical[logical_id].ref
 
 
+def _table(
+    template: Template, endpoint: AwsEndpoint, provisioned: Provisioning
+) -> tuple[dict[str, Any], Any, str]:
+    """The template's table definition, a DynamoDB client, and the provisioned table's name."""
+    return _properties(template, "Table"), endpoint.client("dynamodb"), _ref(provisioned, "Table")
+
+
 def test_table_matches_the_template(
     template: Template, endpoint: AwsEndpoint, provisioned: Provisioning
 ) -> None:
     # Given the template's table definition and the table provisioned from it
-    spec = _properties(template, "Table")
-    dynamodb = endpoint.client("dynamodb")
-    name = _ref(provisioned, "Table")
+    spec, dynamodb, name = _table(template, endpoint, provisioned)
     # When the table is described
     table = dynamodb.describe_table(TableName=name)["Table"]
     # Then it has the template's name rule, keys, attributes, billing mode and protection
@@ -89,9 +93,7 @@ def test_table_ttl_and_point_in_time_recovery_match_the_template(
     template: Template, endpoint: AwsEndpoint, provisioned: Provisioning
 ) -> None:
     # Given the template's TTL and PITR settings
-    spec = _properties(template, "Table")
-    dynamodb = endpoint.client("dynamodb")
-    name = _ref(provisioned, "Table")
+    spec, dynamodb, name = _table(template, endpoint, provisioned)
     # When the table's TTL and backups are described
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]

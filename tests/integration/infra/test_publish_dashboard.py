@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from infra.dashboard import CACHE_CONTROL, DashboardSite, dashboard_site
-from infra.local.aws import AwsEndpoint
 from infra.publish_dashboard import UnpublishableFile, publish
 from infra.template import load_template
+from tests.support.emulator import AwsEndpoint
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 

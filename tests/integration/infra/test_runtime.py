@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from infra.http_api.invocation import InvokeResult
 from infra.local.aws import AwsEndpoint
-from infra.local.invocation import InvokeResult
 from infra.local.runtime import FunctionRuntime
 from infra.template import Function
 

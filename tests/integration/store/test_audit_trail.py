@@ -34,6 +34,14 @@ def _event(workspace_id: str, n: int) -> AuditEvent:
     )
 
 
+def _trail_of(trail: StoredAuditTrail, count: int) -> tuple[str, str]:
+    """A new workspace whose trail holds `count` events: its id and its trail's name."""
+    workspace_id = new_id("ws")
+    for n in range(count):
+        trail.append(_event(workspace_id, n))
+    return workspace_id, item_keys.workspace_trail(workspace_id)
+
+
 @pytest.fixture
 def trail(table: Table, audit_table: Table) -> StoredAuditTrail:
     return StoredAuditTrail(audit_table, table, SystemClock())
@@ -204,10 +212,7 @@ def test_tampering_with_a_stored_event_is_found_and_located(
     trail: StoredAuditTrail, log: AuditLog, audit_table: Table, tampering: str
 ) -> None:
     # Given a trail of five events
-    workspace_id = new_id("ws")
-    for n in range(5):
-        trail.append(_event(workspace_id, n))
-    name = item_keys.workspace_trail(workspace_id)
+    _, name = _trail_of(trail, 5)
     pk, sk = audit_repository.audit_event(name, 3 if tampering != "delete_last" else 5)
     stored = audit_table.get((pk, sk))
     assert stored is not None
@@ -257,10 +262,7 @@ def test_events_appended_while_a_trail_is_verified_do_not_make_it_invalid(
     trail: StoredAuditTrail, log: AuditLog, table: Table, audit_table: Table
 ) -> None:
     # Given a trail of three events, and a verifier that has read the head but not the events
-    workspace_id = new_id("ws")
-    for n in range(3):
-        trail.append(_event(workspace_id, n))
-    name = item_keys.workspace_trail(workspace_id)
+    workspace_id, name = _trail_of(trail, 3)
     reading = AuditLog(audit_table, table)
     original_head = reading._head
     heads_read: list[int] = []

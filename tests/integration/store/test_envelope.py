@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
-from infra.local.aws import AwsEndpoint
-from infra.local.provisioning import Provisioning
 from railguard.core.errors import ServiceUnavailable
 from railguard.crypto.envelope import (
     FORMAT_VERSION,
@@ -25,6 +24,7 @@ from railguard.crypto.envelope import (
     SecretOwner,
     parse_envelope,
 )
+from tests.support.emulator import AwsEndpoint, Provisioning
 
 OWNER = SecretOwner(purpose="signing_key", workspace_id="ws_01JENVELOPE", item_id="key-2026-01")
 SHORT_SECRET = b"s3cr3t"
@@ -305,19 +305,6 @@ _RETRYABLE_CODES = [
 
 
 @pytest.mark.parametrize("code", _RETRYABLE_CODES)
-def test_a_kms_throttle_or_outage_on_encrypt_is_service_unavailable(
-    envelope: Envelope, kms: Any, code: str
-) -> None:
-    # Given KMS failing GenerateDataKey with a retryable error
-    with Stubber(kms) as stubber:
-        stubber.add_client_error("generate_data_key", service_error_code=code)
-        # When a secret is sealed / Then the caller sees ServiceUnavailable (503)
-        with pytest.raises(ServiceUnavailable):
-            envelope.encrypt(SHORT_SECRET, OWNER)
-        stubber.assert_no_pending_responses()
-
-
-@pytest.mark.parametrize("code", _RETRYABLE_CODES)
 def test_a_kms_throttle_or_outage_on_decrypt_is_service_unavailable(
     envelope: Envelope, kms: Any, code: str
 ) -> None:
@@ -339,16 +326,24 @@ def macs(kms: Any, provisioned: Provisioning) -> KmsMac:
     return KmsMac(kms, provisioned.intrinsics.physical["IdempotencyMacKey"].ref)
 
 
+# What asks KMS for a new data key (a secret sealed) or for a MAC, and fails when KMS does.
+_GENERATING_CALLS: dict[str, Callable[[Envelope, KmsMac], object]] = {
+    "generate_data_key": lambda envelope, _macs: envelope.encrypt(SHORT_SECRET, OWNER),
+    "generate_mac": lambda _envelope, macs: macs.of(b"request"),
+}
+
+
 @pytest.mark.parametrize("code", _RETRYABLE_CODES)
-def test_a_kms_throttle_or_outage_on_a_mac_is_service_unavailable(
-    macs: KmsMac, kms: Any, code: str
+@pytest.mark.parametrize("operation", sorted(_GENERATING_CALLS))
+def test_a_kms_throttle_or_outage_on_encrypt_or_a_mac_is_service_unavailable(
+    envelope: Envelope, macs: KmsMac, kms: Any, code: str, operation: str
 ) -> None:
-    # Given KMS failing GenerateMac with a retryable error
+    # Given KMS failing GenerateDataKey or GenerateMac with a retryable error
     with Stubber(kms) as stubber:
-        stubber.add_client_error("generate_mac", service_error_code=code)
-        # When a MAC is asked for / Then the caller sees ServiceUnavailable (503)
+        stubber.add_client_error(operation, service_error_code=code)
+        # When a secret is sealed or a MAC asked for / Then the caller sees ServiceUnavailable (503)
         with pytest.raises(ServiceUnavailable):
-            macs.of(b"request")
+            _GENERATING_CALLS[operation](envelope, macs)
         stubber.assert_no_pending_responses()
 
 

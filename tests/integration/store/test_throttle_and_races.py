@@ -3,8 +3,6 @@ checks, and a session cannot be granted for a password that is no longer current
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from railguard.access import rate_repository
@@ -16,6 +14,7 @@ from railguard.store import Item, Table
 from railguard.store import keys as item_keys
 from tests.support.audit import RecordingAuditTrail
 from tests.support.fake_time import FakeClock
+from tests.support.races import at_once
 
 RULE = ThrottleRule("test-rule", limit=5, window_seconds=900)
 
@@ -24,16 +23,13 @@ def test_of_forty_concurrent_attempts_exactly_the_budget_is_reserved(table: Tabl
     # Given a budget of 5 and 40 attempts at the same moment against one subject
     throttle = FailureThrottle(table, SystemClock())
     subject = f"subject-{id(table)}-{SystemClock().now()}"
-
-    def attempt(_: int) -> str:
-        try:
-            throttle.reserve([(RULE, subject)])
-        except RateLimited:
-            return "refused"
-        return "reserved"
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(attempt, range(40)))
+    outcomes = at_once(
+        lambda _: throttle.reserve([(RULE, subject)]),
+        range(40),
+        ("reserved", "refused"),
+        RateLimited,
+        workers=8,
+    )
     # Then exactly 5 went on to check a secret, and 35 were refused without one
     assert outcomes.count("reserved") == 5
     assert outcomes.count("refused") == 35

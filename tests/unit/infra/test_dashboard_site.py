@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.dashboard import CACHE_CONTROL, CONTENT_TYPES, DashboardSite, dashboard_site
-from infra.local.events import HttpRequest
+from infra.http_api.events import HttpRequest
 from infra.local.site import SiteGateway
 from infra.template import load_template, parse_yaml
 from tests.unit.infra.test_server import RecordingGateway

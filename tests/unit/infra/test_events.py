@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
+from infra.http_api.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 
 ROUTE = MatchedRoute("POST /items/{id}", {"id": "7"})
 REQUEST = HttpRequest(

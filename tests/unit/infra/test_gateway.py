@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from infra.local.events import HttpRequest
-from infra.local.gateway import Gateway, HttpResponse
-from infra.local.invocation import FunctionError, InvokeResult
+from infra.http_api.events import HttpRequest
+from infra.http_api.gateway import Gateway, HttpResponse
+from infra.http_api.invocation import FunctionError, InvokeResult
 from infra.template import Authorizer, Route
 
 AUTHORIZER = Authorizer("Guard", "GuardFunction", "2.0", simple_responses=True)
@@ -91,42 +91,24 @@ def test_authorized_request_carries_the_authorizer_context() -> None:
     assert response.status == 200
 
 
+# API Gateway's own answers: status and body, to the byte.
+FORBIDDEN = (403, b'{"message":"Forbidden"}')
+UNAUTHORIZED = (401, b'{"message":"Unauthorized"}')
+INTERNAL_ERROR = (500, b'{"message":"Internal Server Error"}')
+
+
 @pytest.mark.parametrize(
     ("authorizer_result", "status", "body"),
     [
-        (InvokeResult(payload={"isAuthorized": False}), 403, b'{"message":"Forbidden"}'),
-        (
-            InvokeResult(error=FunctionError("Unauthorized", "Unauthorized")),
-            401,
-            b'{"message":"Unauthorized"}',
-        ),
-        (
-            InvokeResult(error=FunctionError("Exception", "Unauthorized")),
-            401,
-            b'{"message":"Unauthorized"}',
-        ),
-        (
-            InvokeResult(error=FunctionError("ValueError", "unauthorized")),
-            500,
-            b'{"message":"Internal Server Error"}',
-        ),
-        (
-            InvokeResult(error=FunctionError("Sandbox.Timedout", "Task timed out")),
-            500,
-            b'{"message":"Internal Server Error"}',
-        ),
-        (
-            InvokeResult(payload={"isAuthorized": "true"}),
-            500,
-            b'{"message":"Internal Server Error"}',
-        ),
-        (InvokeResult(payload={"allow": True}), 500, b'{"message":"Internal Server Error"}'),
-        (InvokeResult(payload="yes"), 500, b'{"message":"Internal Server Error"}'),
-        (
-            InvokeResult(payload={"isAuthorized": True, "context": ["x"]}),
-            500,
-            b'{"message":"Internal Server Error"}',
-        ),
+        (InvokeResult(payload={"isAuthorized": False}), *FORBIDDEN),
+        (InvokeResult(error=FunctionError("Unauthorized", "Unauthorized")), *UNAUTHORIZED),
+        (InvokeResult(error=FunctionError("Exception", "Unauthorized")), *UNAUTHORIZED),
+        (InvokeResult(error=FunctionError("ValueError", "unauthorized")), *INTERNAL_ERROR),
+        (InvokeResult(error=FunctionError("Sandbox.Timedout", "Task timed out")), *INTERNAL_ERROR),
+        (InvokeResult(payload={"isAuthorized": "true"}), *INTERNAL_ERROR),
+        (InvokeResult(payload={"allow": True}), *INTERNAL_ERROR),
+        (InvokeResult(payload="yes"), *INTERNAL_ERROR),
+        (InvokeResult(payload={"isAuthorized": True, "context": ["x"]}), *INTERNAL_ERROR),
     ],
 )
 def test_authorizer_refusals_and_failures_look_like_api_gateways(

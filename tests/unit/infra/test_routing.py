@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.local.routing import RouteTable
+from infra.http_api.routing import RouteTable
 from infra.template import Route
 
 ROUTES = RouteTable(

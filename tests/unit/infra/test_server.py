@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from infra.local.events import HttpRequest
-from infra.local.gateway import HttpResponse
+from infra.http_api.events import HttpRequest
+from infra.http_api.gateway import HttpResponse
 from infra.local.server import MAX_BODY_BYTES, GatewayServer
 
 

@@ -19,18 +19,11 @@ from railguard.crypto.envelope import (
     SecretOwner,
     parse_envelope,
 )
+from tests.support.fake_time import FakeClock
 
 OWNER = SecretOwner("credential", "ws_A", "cred_1")
 OTHER_ITEM = SecretOwner("credential", "ws_A", "cred_2")
 OTHER_WORKSPACE = SecretOwner("credential", "ws_B", "cred_1")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 1_000_000.0
-
-    def now(self) -> float:
-        return self.seconds
 
 
 class FakeKms:
@@ -98,7 +91,7 @@ def test_keys_expire_by_age_and_by_uses(kms: FakeKms, clock: FakeClock) -> None:
     assert kms.decrypts == 1
     envelope.decrypt(blob, OWNER)  # the fourth use unwraps again
     assert kms.decrypts == 2
-    clock.seconds += 61
+    clock.advance(61)
     envelope.decrypt(blob, OWNER)
     assert kms.decrypts == 3
 
@@ -122,7 +115,7 @@ CACHE_KEY = ("k", b"wrapped", b"{}")
 
 
 def _evict_by_age(cache: DataKeyCache, clock: FakeClock) -> None:
-    clock.seconds += 61
+    clock.advance(61)
     assert cache.take(CACHE_KEY) is None
 
 

@@ -9,17 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from railguard.core.ttl_cache import TtlCache
+from tests.support.fake_time import START, FakeClock
 
 MAX_AGE = 30.0
-START = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = START):
-        self.current = now
-
-    def now(self) -> float:
-        return self.current
 
 
 class Loader:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from urllib.parse import unquote
 
-from infra.local.events import MatchedRoute
+from infra.http_api.events import MatchedRoute
 from infra.template import Route
 
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
-from infra.local.invocation import Invoker, InvokeResult
-from infra.local.routing import RouteTable
+from infra.http_api.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
+from infra.http_api.invocation import Invoker, InvokeResult
+from infra.http_api.routing import RouteTable
 from infra.template import Authorizer, Route
 
 logger = logging.getLogger(__name__)
