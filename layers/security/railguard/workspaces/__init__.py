@@ -188,10 +188,8 @@ class Workspaces:
         )
         # Requiring MFA is allowed only to someone who has it: the setting applies to its
         # author too, and must not lock them out. Checked in the same transaction.
-        has_mfa = TransactItem.check(
-            item_keys.user_profile(scope.user_id),
-            "mfa_enabled = :true",
-            values={":true": True},
+        has_mfa = WorkspaceRepository.has_mfa(
+            scope.user_id,
             fails_as=lambda: MfaRequired(
                 "Turn on MFA for your own account before requiring it in the workspace."
             ),

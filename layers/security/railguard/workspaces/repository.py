@@ -212,6 +212,16 @@ class WorkspaceRepository:
         )
 
     @staticmethod
+    def has_mfa(user_id: str, *, fails_as: Failure) -> TransactItem:
+        """The condition that the user has MFA on (their profile says so)."""
+        return TransactItem.check(
+            item_keys.user_profile(user_id),
+            "mfa_enabled = :true",
+            values={":true": True},
+            fails_as=fails_as,
+        )
+
+    @staticmethod
     def delete(workspace_id: str, *, owner_id: str, now: int, fails_as: Failure) -> TransactItem:
         """Soft delete, by its owner (as the item says now): marked deleted, by whom and when,
         and put on the retention job's work list."""
