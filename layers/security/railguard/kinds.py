@@ -103,6 +103,38 @@ def _routes(action: str, *route_keys: str) -> dict[str, str]:
     return dict.fromkeys(route_keys, action)
 
 
+def _managed(
+    plural: str, singular: str, scope: str, parameter: str
+) -> tuple[dict[str, Rule], dict[str, str]]:
+    """The rules and routes of a resource a workspace's members read and its managers change,
+    and API keys with its `<scope>:read` or `<scope>:write`: list and create on its collection
+    (`/api/v1/<plural>`), read, update and delete one (`/{<parameter>}`)."""
+    read = Rule(ANY_ROLE, "header", scope=f"{scope}:read")
+    write = Rule(MANAGERS, "header", scope=f"{scope}:write")
+    name = singular.replace("-", "_")
+    collection = f"/api/v1/{plural}"
+    one = f"{collection}/{{{parameter}}}"
+    rules = {f"{scope}:list": read, f"{name}:read": read}
+    rules |= dict.fromkeys((f"{name}:create", f"{name}:update", f"{name}:delete"), write)
+    routes = {
+        f"GET {collection}": f"{scope}:list",
+        f"POST {collection}": f"{name}:create",
+        f"GET {one}": f"{name}:read",
+        f"PATCH {one}": f"{name}:update",
+        f"DELETE {one}": f"{name}:delete",
+    }
+    return rules, routes
+
+
+_CREDENTIAL_RULES, _CREDENTIAL_ROUTES = _managed(
+    "credentials", "credential", "credentials", "credential_id"
+)
+_TRIGGER_RULES, _TRIGGER_ROUTES = _managed(
+    "webhook-triggers", "webhook-trigger", "webhook_triggers", "trigger_id"
+)
+_AGENT_UI_RULES, _AGENT_UI_ROUTES = _managed("agent-uis", "agent-ui", "agent_uis", "agent_ui_id")
+
+
 USER = ResourceKind(
     "user",
     "usr",
@@ -225,22 +257,14 @@ CREDENTIAL = ResourceKind(
         "credential.revealed",  # not in the contract's list: the platform's reads of a plaintext
     ),
     actions={
-        "credentials:list": Rule(ANY_ROLE, "header", scope="credentials:read"),
-        "credential:read": Rule(ANY_ROLE, "header", scope="credentials:read"),
-        "credential:create": Rule(MANAGERS, "header", scope="credentials:write"),
-        "credential:update": Rule(MANAGERS, "header", scope="credentials:write"),
-        "credential:set_default": Rule(MANAGERS, "header", scope="credentials:write"),
-        "credential:delete": Rule(MANAGERS, "header", scope="credentials:write"),
+        **_CREDENTIAL_RULES,
+        "credential:set_default": _CREDENTIAL_RULES["credential:update"],
         # Restoring is for people (the contract gives keys no part in it).
         "credential:restore": Rule(MANAGERS, "header"),
     },
     routes={
-        "GET /api/v1/credentials": "credentials:list",
-        "POST /api/v1/credentials": "credential:create",
-        "GET /api/v1/credentials/{credential_id}": "credential:read",
-        "PATCH /api/v1/credentials/{credential_id}": "credential:update",
+        **_CREDENTIAL_ROUTES,
         "POST /api/v1/credentials/{credential_id}/set-default": "credential:set_default",
-        "DELETE /api/v1/credentials/{credential_id}": "credential:delete",
         "POST /api/v1/credentials/{credential_id}/restore": "credential:restore",
     },
     sealed_purposes=("credential",),
@@ -258,19 +282,11 @@ WEBHOOK_TRIGGER = ResourceKind(
         "webhook_trigger.token_rotated",
     ),
     actions={
-        "webhook_triggers:list": Rule(ANY_ROLE, "header", scope="webhook_triggers:read"),
-        "webhook_trigger:read": Rule(ANY_ROLE, "header", scope="webhook_triggers:read"),
-        "webhook_trigger:create": Rule(MANAGERS, "header", scope="webhook_triggers:write"),
-        "webhook_trigger:update": Rule(MANAGERS, "header", scope="webhook_triggers:write"),
-        "webhook_trigger:delete": Rule(MANAGERS, "header", scope="webhook_triggers:write"),
-        "webhook_trigger:rotate_token": Rule(MANAGERS, "header", scope="webhook_triggers:write"),
+        **_TRIGGER_RULES,
+        "webhook_trigger:rotate_token": _TRIGGER_RULES["webhook_trigger:update"],
     },
     routes={
-        "GET /api/v1/webhook-triggers": "webhook_triggers:list",
-        "POST /api/v1/webhook-triggers": "webhook_trigger:create",
-        "GET /api/v1/webhook-triggers/{trigger_id}": "webhook_trigger:read",
-        "PATCH /api/v1/webhook-triggers/{trigger_id}": "webhook_trigger:update",
-        "DELETE /api/v1/webhook-triggers/{trigger_id}": "webhook_trigger:delete",
+        **_TRIGGER_ROUTES,
         "POST /api/v1/webhook-triggers/{trigger_id}/rotate-token": "webhook_trigger:rotate_token",
     },
     sealed_purposes=("webhook-token", "webhook-secret"),
@@ -287,20 +303,8 @@ AGENT_UI = ResourceKind(
         "agent_ui.deleted",
         "agent_ui.unlock_failed",
     ),
-    actions={
-        "agent_uis:list": Rule(ANY_ROLE, "header", scope="agent_uis:read"),
-        "agent_ui:read": Rule(ANY_ROLE, "header", scope="agent_uis:read"),
-        "agent_ui:create": Rule(MANAGERS, "header", scope="agent_uis:write"),
-        "agent_ui:update": Rule(MANAGERS, "header", scope="agent_uis:write"),
-        "agent_ui:delete": Rule(MANAGERS, "header", scope="agent_uis:write"),
-    },
-    routes={
-        "GET /api/v1/agent-uis": "agent_uis:list",
-        "POST /api/v1/agent-uis": "agent_ui:create",
-        "GET /api/v1/agent-uis/{agent_ui_id}": "agent_ui:read",
-        "PATCH /api/v1/agent-uis/{agent_ui_id}": "agent_ui:update",
-        "DELETE /api/v1/agent-uis/{agent_ui_id}": "agent_ui:delete",
-    },
+    actions=_AGENT_UI_RULES,
+    routes=_AGENT_UI_ROUTES,
     placement=Placement("AGENTUI#"),
     erasure=Erasure(("pin_hash",)),
 )
