@@ -50,8 +50,10 @@ _EXPRESSION = re.compile(
     r"|\b(attribute_exists|attribute_not_exists|attribute_type|begins_with|contains|size)\("
     r"|[#:][A-Za-z_]\w*\s*(=|<>|<=|>=|<|>|BETWEEN)"
     r"|(=|<>|<=|>=|<|>)\s*:[A-Za-z_]"
-    r"|^[#:][A-Za-z_]\w*$"
 )
+# A placeholder alone (a `values` or `names` key), unless it is a piece of an f-string: there a
+# `:read` ends an action name (`f"{scope}:read"`), never a placeholder.
+_PLACEHOLDER = re.compile(r"^[#:][A-Za-z_]\w*$")
 
 
 def _is_repository(path: Path) -> bool:
@@ -70,18 +72,34 @@ def _docstrings(tree: ast.AST) -> set[int]:
     }
 
 
-def _expressions(path: Path) -> list[str]:
-    """The string constants of `path` (docstrings aside) shaped like a DynamoDB expression:
-    `file:line: text`."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+def _expression_nodes(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of `tree` (docstrings aside) shaped like a DynamoDB expression."""
     docstrings = _docstrings(tree)
+    pieces = {
+        id(piece)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for piece in node.values
+    }
     return [
-        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        node
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and id(node) not in docstrings
-        and _EXPRESSION.search(node.value)
+        and (
+            _EXPRESSION.search(node.value)
+            or (id(node) not in pieces and _PLACEHOLDER.search(node.value))
+        )
+    ]
+
+
+def _expressions(path: Path) -> list[str]:
+    """`file:line: text` of each expression-shaped string of `path`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for node in _expression_nodes(tree)
     ]
 
 
@@ -98,18 +116,19 @@ def test_no_expression_is_written_outside_the_store_and_the_repositories() -> No
     assert found == [], "expressions outside a repository:\n" + "\n".join(found)
 
 
-def test_the_expression_rule_sees_an_expression() -> None:
-    # Given a module that writes an update and a condition the way the store takes them
-    probe = ROOT / "layers" / "security" / "railguard" / "access" / "policy.py"
-    source = 'UPDATE = "SET #status = :deleted"\nCHECK = f"attribute_exists(pk) AND x < :{1}"\n'
-    tree = ast.parse(source)
-    # Then both are found
-    constants = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
-    assert [c for c in constants if isinstance(c, str) and _EXPRESSION.search(c)] == [
-        "SET #status = :deleted",
-        "attribute_exists(pk) AND x < :",
-    ]
-    assert not _is_repository(probe)
+def test_the_expression_rule_sees_an_expression_and_not_an_action_name() -> None:
+    # Given a module that writes an update, a condition and a value the way the store takes
+    # them, and an action name made in an f-string
+    source = (
+        'UPDATE = "SET #status = :deleted"\n'
+        'CHECK = f"attribute_exists(pk) AND x < :{1}"\n'
+        'VALUES = {":now": 1}\n'
+        'ACTION = f"{scope}:read"\n'
+    )
+    # Then the first three are found, and the action name is not
+    found = [node.value for node in _expression_nodes(ast.parse(source))]
+    assert found == ["SET #status = :deleted", "attribute_exists(pk) AND x < :", ":now"]
+    assert not _is_repository(ROOT / "layers" / "security" / "railguard" / "access" / "policy.py")
 
 
 # Packages whose services spell no storage at all, beyond expressions: no key prefix (`USER#`),

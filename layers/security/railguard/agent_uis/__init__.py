@@ -52,9 +52,9 @@ from railguard.core.errors import (
     ValidationFailed,
     WrongPin,
 )
-from railguard.core.ids import is_id, new_id
 from railguard.crypto import opaque_tokens, passwords
 from railguard.crypto.server_keys import KeyedHash
+from railguard.kinds import AGENT_UI
 from railguard.store import Table
 from railguard.store.resources import project
 from railguard.workspaces import Listing, ResourceScope, still_live
@@ -163,7 +163,7 @@ class AgentUis:
     def _active_record(self, scope: ResourceScope, agent_ui_id: str) -> AgentUiRecord:
         record = (
             self._agent_uis.get(scope.workspace_id, agent_ui_id)
-            if is_id(agent_ui_id, "aui")
+            if AGENT_UI.is_id(agent_ui_id)
             else None
         )
         if record is None:
@@ -176,7 +176,7 @@ class AgentUis:
         if pin is not None:
             check_pin(pin)
         now = self._now()
-        agent_ui_id = new_id("aui")
+        agent_ui_id = AGENT_UI.new_id()
         record = AgentUiRecord(
             id=agent_ui_id,
             workspace_id=scope.workspace_id,
@@ -207,7 +207,7 @@ class AgentUis:
     ) -> AgentUiView:
         """Rename, set or change the PIN (`pin="1234"`), or remove it (`pin=None`). Any change of
         PIN, removal included, gives a new `pin_version`: the old sessions end."""
-        if not is_id(agent_ui_id, "aui"):
+        if not AGENT_UI.is_id(agent_ui_id):
             raise NotFound("No such agent UI.")
         if isinstance(pin, str):
             check_pin(pin)
@@ -229,7 +229,7 @@ class AgentUis:
 
     def delete(self, scope: ResourceScope, agent_ui_id: str) -> None:
         """Soft delete: gone from reads, and its unlocks and sessions stop at once."""
-        if not is_id(agent_ui_id, "aui"):
+        if not AGENT_UI.is_id(agent_ui_id):
             raise NotFound("No such agent UI.")
         deletion = self._agent_uis.deletion(
             scope.workspace_id, agent_ui_id, now=self._now(), by=scope.actor
@@ -248,7 +248,7 @@ class AgentUis:
         Wrong or missing PIN: `WrongPin`, counted and audited.
         """
         workspace_id = (
-            self._agent_uis.workspace_of(agent_ui_id) if is_id(agent_ui_id, "aui") else None
+            self._agent_uis.workspace_of(agent_ui_id) if AGENT_UI.is_id(agent_ui_id) else None
         )
         record = self._agent_uis.get_live(workspace_id, agent_ui_id) if workspace_id else None
         if record is None:

@@ -26,8 +26,8 @@ from railguard.api_keys.repository import KeySettings as KeySettings
 from railguard.audit.trail import AppendRefused, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, NotFound, ValidationFailed
-from railguard.core.ids import new_id
 from railguard.crypto import opaque_tokens
+from railguard.kinds import API_KEY
 from railguard.store import Table, TransactItem
 from railguard.workspaces import Listing, Workspaces, WorkspaceScope, still_live
 
@@ -186,7 +186,7 @@ class ApiKeys:
         raw = opaque_tokens.new_token(API_KEY_PREFIX)
         key, writes = ApiKeyRepository.issue(
             scope.workspace_id,
-            new_id("key"),
+            API_KEY.new_id(),
             opaque_tokens.digest(raw),
             settings,
             key_prefix=opaque_tokens.display_prefix(raw, API_KEY_PREFIX),

@@ -42,9 +42,8 @@ from railguard.audit import chain as audit_chain
 from railguard.audit.repository import AuditStorage
 from railguard.core.clock import Clock, rfc3339
 from railguard.core.errors import ServiceUnavailable, ValidationFailed
-from railguard.core.ids import new_id
 from railguard.core.redaction import scrub_text
-from railguard.kinds import KINDS
+from railguard.kinds import AUDIT_EVENT, KINDS
 from railguard.store import Item, Table, TransactionConflict, TransactItem
 from railguard.store import keys as item_keys
 
@@ -276,7 +275,7 @@ class StoredAuditTrail:
         origin = _origin.get()
         seq = head.seq + 1 if head else 1
         stored: Item = {
-            "id": new_id("evt"),
+            "id": AUDIT_EVENT.new_id(),
             "seq": seq,
             "trail": event.trail,
             "occurred_at": rfc3339(self._clock.now()),

@@ -33,12 +33,11 @@ from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
 from railguard.authorizer.credentials import extract_credential
 from railguard.core.clock import Clock
 from railguard.core.errors import Forbidden, ServiceUnavailable, Unauthenticated
-from railguard.core.ids import is_id
 from railguard.core.ttl_cache import TtlCache
 from railguard.crypto import opaque_tokens, tokens
 from railguard.crypto.public_keys import PublicKeys
 from railguard.identity.sessions import is_valid
-from railguard.kinds import Rule
+from railguard.kinds import WORKSPACE, Rule
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import LiveWorkspaces
@@ -175,7 +174,7 @@ class Authorizer:
             named = headers.get("x-workspace-id")
         if named is None:
             return None
-        if not is_id(named, "ws"):
+        if not WORKSPACE.is_id(named):
             if rule.workspace == "header":
                 raise Forbidden("The X-Workspace-ID header does not name a workspace.")
             return None

@@ -26,10 +26,10 @@ from railguard.access.idempotency import IdempotencyKey, RepeatRaced
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, NotFound
-from railguard.core.ids import new_id
 from railguard.credentials.repository import CredentialRecord, CredentialRepository
 from railguard.credentials.repository import CredentialView as CredentialView  # what reads return
 from railguard.crypto.envelope import Envelope, SecretOwner
+from railguard.kinds import CREDENTIAL
 from railguard.store import Table, TransactItem
 from railguard.store.resources import project
 from railguard.workspaces import Listing, ResourceScope, still_live
@@ -124,7 +124,7 @@ class Credentials:
             earlier = idempotency.earlier(self._table, scope.workspace_id, now)
             if earlier is not None:
                 return self.get(scope, earlier)
-        credential_id = new_id("cred")
+        credential_id = CREDENTIAL.new_id()
         owner = owner_of(scope.workspace_id, credential_id)
         record = CredentialRecord(
             workspace_id=scope.workspace_id,

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from railguard.core.clock import Clock
-from railguard.core.ids import new_id
 from railguard.crypto import tokens
 from railguard.crypto.envelope import Envelope, SecretOwner
 from railguard.crypto.key_repository import SigningKeyRecord, SigningKeys
 from railguard.jobs import JobReport
+from railguard.kinds import SIGNING_KEY
 from railguard.store import Table
 
 ENVELOPE_PURPOSE = "token-signing-key"
@@ -38,7 +38,7 @@ def _signer_at(ring: list[SigningKeyRecord], now: float) -> SigningKeyRecord | N
 
 
 def _create(keys: SigningKeys, envelope: Envelope, now: int, signs_from: int) -> tokens.SigningKey:
-    kid = new_id("sig")
+    kid = SIGNING_KEY.new_id()
     key = tokens.SigningKey(kid, tokens.generate_private_key())
     sealed = envelope.encrypt(tokens.private_key_to_bytes(key.private_key), _owner(kid))
     added = keys.add(

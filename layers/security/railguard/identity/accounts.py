@@ -23,12 +23,12 @@ from railguard.access.throttle import (
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, NotFound, ServiceUnavailable, WrongPassword
-from railguard.core.ids import new_id
 from railguard.core.runtime import Runtime
 from railguard.crypto import passwords
 from railguard.crypto.server_keys import KeyedHash
 from railguard.identity.account_repository import AccountRepository, Login, UserProfile
 from railguard.identity.sessions import Sessions
+from railguard.kinds import USER
 from railguard.store import Table
 from railguard.store.keys import normalize_email
 from railguard.workspaces import WorkspaceView, new_workspace
@@ -71,7 +71,7 @@ class Accounts:
         email = normalize_email(email)
         passwords.check_policy(password, context=[email, name])
         now = int(self._clock.now())
-        profile = UserProfile(new_id("usr"), email, name, mfa_enabled=False)
+        profile = UserProfile(USER.new_id(), email, name, mfa_enabled=False)
         user_id = profile.id
         workspace, workspace_writes = new_workspace(f"{name}'s workspace", user_id, now)
         # The account, its workspace and both events in one transaction: the user's trail

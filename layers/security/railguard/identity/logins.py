@@ -44,7 +44,6 @@ from railguard.core.errors import (
     InvalidMfaToken,
     RailguardError,
 )
-from railguard.core.ids import new_id
 from railguard.crypto import opaque_tokens, passwords, tokens
 from railguard.crypto.envelope import Envelope
 from railguard.crypto.server_keys import KeyedHash
@@ -53,6 +52,7 @@ from railguard.identity.account_repository import AccountRepository, Login
 from railguard.identity.mfa import SecondFactors
 from railguard.identity.mfa_repository import LoginChallenge, MfaRepository
 from railguard.identity.sessions import SessionGrant, Sessions
+from railguard.kinds import USER
 from railguard.store import Table
 from railguard.store.keys import normalize_email
 
@@ -161,7 +161,7 @@ class Logins:
         """Record a failed attempt on an existing account, by whoever sent it (they proved
         nothing). For an unknown email the same calls are made, against a user id drawn for
         this attempt (a trail nobody else touches), whose condition fails: nothing is stored."""
-        user_id = account.user_id if account is not None else new_id("usr")
+        user_id = account.user_id if account is not None else USER.new_id()
         self._audit.record(
             AuditEvent(
                 "auth.login_failed",

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import InvalidCredentials, InvalidRefreshToken
-from railguard.core.ids import new_id
 from railguard.identity.account_repository import AccountRepository, generation_of
 from railguard.identity.session_repository import (
     RefreshToken,
@@ -52,6 +51,7 @@ from railguard.identity.session_repository import (
     SessionRepository,
     session_of,
 )
+from railguard.kinds import SESSION
 from railguard.store import Item, Table, TransactionConflict, TransactItem
 
 REFRESH_TOKEN_PREFIX = "rgr_"  # noqa: S105 - a prefix, not a secret
@@ -114,7 +114,7 @@ class Sessions:
         a login racing MFA's enabling cannot outlive it either. Recorded as
         `auth.login_succeeded` (with `details`) in the same transaction."""
         now = int(self._clock.now())
-        session = Session(new_id("ses"), "active", now + SESSION_LIFETIME_SECONDS, generation)
+        session = Session(SESSION.new_id(), "active", now + SESSION_LIFETIME_SECONDS, generation)
         token = _new_refresh_token()
         event = AuditEvent(
             "auth.login_succeeded",

@@ -43,10 +43,10 @@ from railguard.core.errors import (
     Unauthenticated,
 )
 from railguard.core.events import EventBus
-from railguard.core.ids import new_id
 from railguard.crypto import opaque_tokens
 from railguard.crypto.envelope import Envelope, SecretOwner
 from railguard.crypto.server_keys import KeyedHash
+from railguard.kinds import AUDIT_EVENT, WEBHOOK_TRIGGER
 from railguard.store import Table
 from railguard.store.resources import project
 from railguard.webhooks.repository import SealedFor, TriggerRecord, TriggerRepository
@@ -187,7 +187,7 @@ class WebhookTriggers:
         now = int(self._clock.now())
         if idempotency is not None:
             idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
-        trigger_id = new_id("trg")
+        trigger_id = WEBHOOK_TRIGGER.new_id()
         token = self._new_token(scope, trigger_id)
         secret = opaque_tokens.new_token(SECRET_PREFIX) if generate_secret else None
         record = TriggerRecord(
@@ -325,7 +325,7 @@ class TriggerIngress:
         if record.secret is not None:
             secret = self._envelope.decrypt(record.secret, _secret_owner(workspace_id, trigger_id))
             self._check_signature(trigger_id, secret.decode(), call)
-        event_id = new_id("evt")
+        event_id = AUDIT_EVENT.new_id()
         self._bus.publish(
             EVENT_SOURCE,
             EVENT_DETAIL_TYPE,

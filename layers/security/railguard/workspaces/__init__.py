@@ -19,9 +19,8 @@ from railguard.access.principal import Principal, Role
 from railguard.audit.trail import Actor, AuditAction, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import Conflict, Forbidden, MfaRequired, NotFound, ValidationFailed
-from railguard.core.ids import new_id
 from railguard.core.ttl_cache import TtlCache
-from railguard.kinds import MANAGERS
+from railguard.kinds import MANAGERS, WORKSPACE
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.workspaces.repository import Membership, WorkspaceRecord, WorkspaceRepository
@@ -106,7 +105,7 @@ class Listing[T]:
 def new_workspace(name: str, owner_id: str, now: int) -> tuple[WorkspaceView, list[TransactItem]]:
     """A new workspace owned by `owner_id`: its view, and the writes that create it, for the
     caller's transaction."""
-    workspace, writes = WorkspaceRepository.create(new_id("ws"), name, owner_id, now)
+    workspace, writes = WorkspaceRepository.create(WORKSPACE.new_id(), name, owner_id, now)
     return _view(Membership(workspace, "owner")), writes
 
 
