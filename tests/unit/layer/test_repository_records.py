@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from railguard.access.plans import RateLimit
-from railguard.api_keys.repository import KeySettings, StoredKey
+from railguard.api_keys.repository import ApiKeyRepository, KeySettings, StoredKey
+from railguard.identity.session_repository import RefreshToken
 from railguard.store import Item, ItemKey
 from railguard.workspaces.repository import Membership, WorkspaceRecord, WorkspaceRepository
 
@@ -77,3 +78,32 @@ def test_a_stored_key_never_shows_its_digest() -> None:
     )
     assert digest not in repr(key)
     assert digest not in str(key)
+
+
+def test_a_refresh_token_record_never_shows_its_digest() -> None:
+    # Given a refresh token's record, keyed by the digest of the token
+    token = RefreshToken("d" * 64, "usr_1", "ses_1", "active", 100)
+    # Then neither its repr nor its str names the digest
+    assert "d" * 64 not in repr(token)
+    assert "d" * 64 not in str(token)
+
+
+def test_a_new_keys_writes_declare_what_their_collision_means() -> None:
+    # Given a key issued for a rotation, whose record or pointer might already exist
+    def taken() -> Exception:
+        return RuntimeError("taken")
+
+    settings = KeySettings("k", ("agents:read",), (), (), None, None)
+    _, writes = ApiKeyRepository.issue(
+        "ws_1",
+        "key_1",
+        "d" * 64,
+        settings,
+        key_prefix="pr_live_ab",
+        masked_key="pr_live_ab…cd",
+        created_by="usr_1",
+        now=1,
+        fails_as=taken,
+    )
+    # Then both writes carry what their failure means
+    assert [write.fails_as for write in writes] == [taken, taken]

@@ -11,7 +11,7 @@ workspace's audit trail, naming the key by id and name, never the key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -181,8 +181,15 @@ class ApiKeys:
 
     # -- writes ----------------------------------------------------------------------------
     def _new_key_writes(
-        self, scope: WorkspaceScope, settings: KeySettings, now: int
+        self,
+        scope: WorkspaceScope,
+        settings: KeySettings,
+        now: int,
+        *,
+        taken: Callable[[], Exception] | None = None,
     ) -> tuple[IssuedKey, list[TransactItem]]:
+        """The new key and its writes (its workspace still live first); `taken`: what it means
+        that its record or pointer exists already (an id or digest met twice)."""
         raw = opaque_tokens.new_token(API_KEY_PREFIX)
         key, writes = ApiKeyRepository.issue(
             scope.workspace_id,
@@ -193,6 +200,7 @@ class ApiKeys:
             masked_key=opaque_tokens.masked(raw, API_KEY_PREFIX),
             created_by=scope.user_id,
             now=now,
+            fails_as=taken,
         )
         return IssuedKey(_view(key, now), raw), [still_live(scope.workspace_id), *writes]
 
@@ -261,7 +269,7 @@ class ApiKeys:
         key = self._key(scope, key_id)
         now = int(self._clock.now())
         self._require_changeable(key, now)
-        issued, writes = self._new_key_writes(scope, key.settings, now)
+        issued, writes = self._new_key_writes(scope, key.settings, now, taken=_changed_meanwhile)
         old_end = key.settings.expires_at
         end = now + grace_seconds if old_end is None else min(old_end, now + grace_seconds)
         writes.append(

@@ -196,9 +196,10 @@ class ApiKeyRepository:
         masked_key: str,
         created_by: str,
         now: int,
+        fails_as: Failure | None = None,
     ) -> tuple[StoredKey, list[TransactItem]]:
         """A new active key, by the digest of the key: its record, and the writes of the record
-        and its pointer, both new."""
+        and its pointer, both new (`fails_as`: what it means that either exists already)."""
         pk, sk = item_keys.api_key(digest)
         record: Item = {
             "pk": pk,
@@ -217,8 +218,8 @@ class ApiKeyRepository:
         pointer_pk, pointer_sk = pointer_key(workspace_id, key_id)
         pointer: Item = {"pk": pointer_pk, "sk": pointer_sk, "key_digest": digest}
         writes = [
-            TransactItem.put(record, condition="attribute_not_exists(pk)"),
-            TransactItem.put(pointer, condition="attribute_not_exists(pk)"),
+            TransactItem.put(record, condition="attribute_not_exists(pk)", fails_as=fails_as),
+            TransactItem.put(pointer, condition="attribute_not_exists(pk)", fails_as=fails_as),
         ]
         return StoredKey.of(record), writes
 

@@ -40,7 +40,7 @@ def sealed_attributes(key: ItemKey, sealed: Sealed) -> Item:
 
 @dataclass(frozen=True)
 class SealedItem:
-    key: ItemKey
+    key: ItemKey = field(repr=False)  # a key's or a trigger's record is keyed by a digest
     secrets: Sealed = field(repr=False)  # the sealed attributes it holds, with their owners
 
 

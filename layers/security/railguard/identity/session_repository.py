@@ -9,7 +9,7 @@ of a spent token is still recognised (docs/data-model.md).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from railguard.identity.account_repository import (
     GENERATION_ATTRIBUTE,
@@ -55,7 +55,7 @@ def session_of(item: Item) -> Session:
 
 @dataclass(frozen=True)
 class RefreshToken:
-    digest: str
+    digest: str = field(repr=False)  # the token's digest keys its item: never logged
     user_id: str
     session_id: str
     status: str

@@ -9,7 +9,7 @@ it should not.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from railguard.kinds import KINDS, Erasure, Placement, ResourceKind
@@ -33,7 +33,7 @@ class DueResource:
     """A resource retention erases: the item holding its secrets (`key`), of `kind`, as the
     index or its workspace's partition showed it."""
 
-    key: ItemKey
+    key: ItemKey = field(repr=False)  # a key's or a trigger's record is keyed by a digest
     kind: str
     erasure: Erasure
     workspace_id: str

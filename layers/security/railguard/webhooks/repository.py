@@ -35,7 +35,8 @@ def delivery_key(trigger_id: str, signature_digest: str) -> ItemKey:
 
 @dataclass(frozen=True)
 class TriggerRecord:
-    lookup_digest: str  # the keyed hash of its token, which keys the record
+    # The keyed hash of its token, which keys the record: never logged.
+    lookup_digest: str = field(repr=False)
     id: str
     workspace_id: str
     name: str
