@@ -17,9 +17,9 @@ from railguard.access import policy
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.audit import repository as audit_repository
 from railguard.audit.trail import AuditEvent, StoredAuditTrail
+from railguard.core import ids
 from railguard.core.errors import ServiceUnavailable
 from railguard.crypto import passwords
-from railguard.identity import accounts
 from railguard.identity.sessions import Sessions
 from railguard.store import Table, TransactItem
 from railguard.store import keys as item_keys
@@ -66,7 +66,8 @@ def test_a_sign_up_whose_new_user_id_is_taken_is_503_and_writes_nothing(
 ) -> None:
     # Given an account, and a sign-up that will draw that account's user id as its own
     taken = a.sign_up(a.new_email())["user"]["id"]
-    monkeypatch.setattr(accounts, "new_id", lambda _prefix: taken)
+    drawn = ids.new_id
+    monkeypatch.setattr(kinds, "new_id", lambda prefix: taken if prefix == "usr" else drawn(prefix))
     # When a new email signs up
     email = a.new_email()
     result = a.post(
