@@ -106,11 +106,11 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         key: str,
         summary: str | None = None,
         *,
+        documented: bool = True,
         status: int | None = None,
         tag: str | None = None,
         description: str | None = None,
         responses: dict[int, OpenAPIResponse] | None = None,
-        documented: bool = True,
     ) -> Callable[[F], F]:
         """Declares the decorated handler as the route `key`, spelled as the template spells it
         (`"POST /api/v1/workspaces/{workspace_id}/members"`), answering `status` on success (a
