@@ -7,12 +7,17 @@ The table is the promise; the integration tier proves it is enough (tests/suppor
 every AWS call a handler makes against its function's policy). To extend it: add the grant to the
 function's row here and the statement to template.yaml; both must agree.
 
+The function of a kind of workspace resource (railguard.kinds) has its row derived from the
+kind's declaration (`kind_grants`), so a new kind needs no row here; only what such a function
+needs beyond its kind is written by hand (`BEYOND_THE_KIND`).
+
 `dynamodb:LeadingKeys` is the partition key of the item, or of the index for a query on an index
 (so an index grant names the index's partitions: `KEYEXPIRY`, `DELETED`, `TTL#*` ...).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +37,9 @@ from infra.iam import (
     matches,
     stand_in_resources,
 )
+from infra.openapi import DOCUMENT_PATH
 from infra.template import PseudoParameters, Template, load_template
+from railguard import kinds
 from railguard.access import rate_repository
 from railguard.access.throttle import ACCOUNT_SUBJECT_KEY_NAME
 from railguard.agent_uis import PIN_PEPPER_KEY_NAME
@@ -157,8 +164,9 @@ def server_key(name: str, actions: str = MAKE_AND_READ) -> tuple[Grant, ...]:
 # Fingerprint an Idempotency-Key request: a MAC by KMS under the HMAC key, which no role opens.
 IDEMPOTENCY_MAC = Plain("kms:GenerateMac", "MacKey")
 
-# THE TABLE: every function, and everything its role may do. Nothing else is allowed.
-ALLOWED: dict[str, tuple[Grant, ...]] = {
+# THE TABLE, with ALLOWED below: every function, and everything its role may do. Nothing else is
+# allowed.
+HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
     "AuthorizerFunction": (
         items("GetItem BatchGetItem", USER, WS, APIKEY),
         items("Query", SIGNING_KEYS),
@@ -181,20 +189,6 @@ ALLOWED: dict[str, tuple[Grant, ...]] = {
         items("Query", USER, index="gsi1"),
         items("UpdateItem", RATE),
     ),
-    "ApiKeysFunction": (
-        append_to(WS),
-        items("GetItem Query PutItem UpdateItem ConditionCheckItem", WS),
-        items("GetItem BatchGetItem PutItem UpdateItem", APIKEY),
-        items("UpdateItem", RATE),
-        IDEMPOTENCY_MAC,
-    ),
-    "CredentialsFunction": (
-        append_to(WS),
-        items("GetItem BatchGetItem Query PutItem UpdateItem DeleteItem ConditionCheckItem", WS),
-        items("UpdateItem", RATE),
-        sealing("GenerateDataKey", CREDENTIAL),
-        IDEMPOTENCY_MAC,
-    ),
     "MeFunction": (
         append_to(USER),
         items("Query", USER, table="AuditTable"),
@@ -211,15 +205,6 @@ ALLOWED: dict[str, tuple[Grant, ...]] = {
         sealing(MAKE_AND_READ, TOTP_SECRET),
         *server_key(ACCOUNT_SUBJECT_KEY_NAME),
     ),
-    "WebhookTriggersFunction": (
-        append_to(WS),
-        items("GetItem Query PutItem UpdateItem ConditionCheckItem", WS),
-        items("GetItem BatchGetItem PutItem UpdateItem DeleteItem", WEBHOOK),
-        items("UpdateItem", RATE),
-        sealing("GenerateDataKey", WEBHOOK_TOKEN, WEBHOOK_SECRET),
-        *server_key(TOKEN_LOOKUP_KEY_NAME),
-        IDEMPOTENCY_MAC,
-    ),
     # Public, no authorizer: reads the trigger, its workspace and the token-hashing key; writes
     # only the trigger's last use, its rate limit and the signatures it has seen.
     "WebhookIngressFunction": (
@@ -229,13 +214,6 @@ ALLOWED: dict[str, tuple[Grant, ...]] = {
         sealing("Decrypt", WEBHOOK_SECRET),
         *server_key(TOKEN_LOOKUP_KEY_NAME, "Decrypt"),
         Plain("events:PutEvents", "Bus"),
-    ),
-    "AgentUisFunction": (
-        append_to(WS),
-        items("GetItem BatchGetItem Query PutItem UpdateItem ConditionCheckItem", WS),
-        items("GetItem PutItem", "AGENTUI#*", "AGENTUISESSION#*"),
-        items("UpdateItem", RATE, THROTTLE),
-        *server_key(PIN_PEPPER_KEY_NAME),
     ),
     "AuditFunction": (
         items("Query", WS, table="AuditTable"),
@@ -289,6 +267,75 @@ ALLOWED: dict[str, tuple[Grant, ...]] = {
         ),
         append_to(WS),
     ),
+}
+
+# The kinds of workspace resource: each has its entry in its workspace's partition.
+WORKSPACE_KINDS = tuple(kind for kind in kinds.KINDS if kind.placement is not None)
+# On its workspace's partition: list (Query), read (GetItem), create and change (PutItem,
+# UpdateItem, with the trail's head), and check the workspace is live (ConditionCheckItem).
+ENTRY_ACTIONS = "GetItem Query PutItem UpdateItem ConditionCheckItem"
+# On the record found from its secret: find one or several, make it, change it.
+RECORD_ACTIONS = "GetItem BatchGetItem PutItem UpdateItem"
+
+
+def idempotent_routes() -> frozenset[str]:
+    """The routes that take an Idempotency-Key, as the functions declare them."""
+    document = json.loads(DOCUMENT_PATH.read_text())
+    return frozenset(
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if any(p.get("name") == "idempotency-key" for p in operation.get("parameters", ()))
+    )
+
+
+def kind_grants(kind: kinds.ResourceKind, idempotent: frozenset[str]) -> tuple[Grant, ...]:
+    """What the function serving a kind of workspace resource needs, from its declaration: its
+    entries, its records (if a secret finds it), its audit trail, the rate limit of each
+    request, sealing its secrets, and fingerprinting its Idempotency-Key requests."""
+    placement = kind.placement
+    assert placement is not None
+    grants: list[Grant] = [items(ENTRY_ACTIONS, WS), items("UpdateItem", RATE)]
+    if placement.record_partition is not None:
+        grants.append(items(RECORD_ACTIONS, placement.record_partition + "*"))
+    if kind.audit_actions:
+        grants.append(append_to(WS))
+    if kind.sealed_purposes:
+        grants.append(sealing("GenerateDataKey", *kind.sealed_purposes))
+    if idempotent & set(kind.routes):
+        grants.append(IDEMPOTENCY_MAC)
+    return tuple(grants)
+
+
+def kind_functions(template: Template) -> dict[str, kinds.ResourceKind]:
+    """The function serving each kind of workspace resource, by its routes in the template."""
+    function_of = {route.key: route.function_id for route in template.routes}
+    return {function_of[next(iter(kind.routes))]: kind for kind in WORKSPACE_KINDS}
+
+
+# What the function of a kind needs beyond what its kind declares.
+BEYOND_THE_KIND: dict[str, tuple[Grant, ...]] = {
+    # Reads one with its workspace in one batch; removes a type's default pointer.
+    "CredentialsFunction": (items("BatchGetItem DeleteItem", WS),),
+    # A rotation moves a trigger's record to its new token's key; the token-hashing key.
+    "WebhookTriggersFunction": (
+        items("DeleteItem", WEBHOOK),
+        *server_key(TOKEN_LOOKUP_KEY_NAME),
+    ),
+    # Reads one with its workspace in one batch; unlocking: the UI's lookup and sessions, the
+    # failed-PIN throttle, the PINs' pepper.
+    "AgentUisFunction": (
+        items("BatchGetItem", WS),
+        items("GetItem PutItem", "AGENTUI#*", "AGENTUISESSION#*"),
+        items("UpdateItem", THROTTLE),
+        *server_key(PIN_PEPPER_KEY_NAME),
+    ),
+}
+
+_IDEMPOTENT = idempotent_routes()
+ALLOWED: dict[str, tuple[Grant, ...]] = HAND_WRITTEN | {
+    function_id: (*kind_grants(kind, _IDEMPOTENT), *BEYOND_THE_KIND.get(function_id, ()))
+    for function_id, kind in kind_functions(load_template(TEMPLATE)).items()
 }
 
 # ---------------------------------------------------------------- what is probed
@@ -481,6 +528,41 @@ def test_finding_4_each_role_allows_exactly_what_the_table_says(
     ]
     # Then IAM allows what the table says, and nothing else
     assert not wrong, "\n".join(wrong)
+
+
+def test_each_kind_of_workspace_resource_is_one_functions_alone(template: Template) -> None:
+    # Given the function serving each route of the template
+    function_of = {route.key: route.function_id for route in template.routes}
+    # Then all the routes of a kind of workspace resource are one function's, and no two kinds
+    # share it (its derived row is its kind's)
+    serving = [{function_of[route] for route in kind.routes} for kind in WORKSPACE_KINDS]
+    assert all(len(functions) == 1 for functions in serving), serving
+    assert len(set.union(*serving)) == len(WORKSPACE_KINDS)
+
+
+def test_a_kinds_declaration_is_what_its_function_is_held_to() -> None:
+    # Given a kind of workspace resource, found by a secret, that seals and is made idempotently
+    kind = kinds.ResourceKind(
+        "prompt",
+        "prm",
+        audit_actions=("prompt.created",),
+        routes={"POST /api/v1/prompts": "prompt:create"},
+        sealed_purposes=("prompt-secret",),
+        placement=kinds.Placement("PROMPT#", "PROMPTKEY#", "PROMPT", "lookup_digest"),
+    )
+    # When its function's row is derived, with and without the Idempotency-Key
+    row = kind_grants(kind, frozenset({"POST /api/v1/prompts"}))
+    plain = kind_grants(kind, frozenset())
+    # Then it may do what its declaration says, and no more
+    assert set(row) == {
+        items(ENTRY_ACTIONS, WS),
+        items("UpdateItem", RATE),
+        items(RECORD_ACTIONS, "PROMPTKEY#*"),
+        append_to(WS),
+        sealing("GenerateDataKey", "prompt-secret"),
+        IDEMPOTENCY_MAC,
+    }
+    assert set(row) - set(plain) == {IDEMPOTENCY_MAC}
 
 
 SEALERS = sorted(
