@@ -543,23 +543,23 @@ def test_each_kind_of_workspace_resource_is_one_functions_alone(template: Templa
 def test_a_kinds_declaration_is_what_its_function_is_held_to() -> None:
     # Given a kind of workspace resource, found by a secret, that seals and is made idempotently
     kind = kinds.ResourceKind(
-        "prompt",
-        "prm",
-        audit_actions=("prompt.created",),
-        routes={"POST /api/v1/prompts": "prompt:create"},
-        sealed_purposes=("prompt-secret",),
-        placement=kinds.Placement("PROMPT#", "PROMPTKEY#", "PROMPT", "lookup_digest"),
+        "snippet",
+        "snp",
+        audit_actions=("snippet.created",),
+        routes={"POST /api/v1/snippets": "snippet:create"},
+        sealed_purposes=("snippet-secret",),
+        placement=kinds.Placement("SNIPPET#", "SNIPPETKEY#", "SNIPPET", "lookup_digest"),
     )
     # When its function's row is derived, with and without the Idempotency-Key
-    row = kind_grants(kind, frozenset({"POST /api/v1/prompts"}))
+    row = kind_grants(kind, frozenset({"POST /api/v1/snippets"}))
     plain = kind_grants(kind, frozenset())
     # Then it may do what its declaration says, and no more
     assert set(row) == {
         items(ENTRY_ACTIONS, WS),
         items("UpdateItem", RATE),
-        items(RECORD_ACTIONS, "PROMPTKEY#*"),
+        items(RECORD_ACTIONS, "SNIPPETKEY#*"),
         append_to(WS),
-        sealing("GenerateDataKey", "prompt-secret"),
+        sealing("GenerateDataKey", "snippet-secret"),
         IDEMPOTENCY_MAC,
     }
     assert set(row) - set(plain) == {IDEMPOTENCY_MAC}

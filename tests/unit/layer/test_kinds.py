@@ -35,6 +35,14 @@ def test_no_two_kinds_share_a_name_an_id_prefix_an_audit_action_or_a_route() -> 
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+def test_a_kinds_rules_name_only_scopes_a_key_can_hold(kind: ResourceKind) -> None:
+    # Given the scopes its rules admit API keys with
+    scopes = {rule.scope for rule in kind.actions.values() if rule.scope is not None}
+    # Then each is one a key may be given (a misspelt one would be a rule no key ever meets)
+    assert scopes <= set(policy.SCOPES)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
 def test_a_kinds_routes_name_its_own_actions_and_each_action_has_a_route(
     kind: ResourceKind,
 ) -> None:
