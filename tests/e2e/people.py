@@ -91,6 +91,13 @@ def new_owner(stack: StackProcess) -> Owner:
     return Owner(email, workspace, headers)
 
 
+def new_member(stack: StackProcess, owner: Owner, role: str) -> Owner:
+    """A new user (see `new_owner`), added to `owner`'s workspace as `role` over HTTP."""
+    member = new_owner(stack)
+    add_member(stack, owner, member.email, role)
+    return member
+
+
 def add_member(stack: StackProcess, owner: Owner, email: str, role: str) -> dict[str, Any]:
     """`POST /workspaces/{id}/members` by the owner, over HTTP; the new member."""
     added = requests.post(

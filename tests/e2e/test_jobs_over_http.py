@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.e2e.local_stack import ROOT, StackProcess
-from tests.e2e.people import access_token, new_owner
+from tests.e2e.people import access_token, create_key, new_owner
 
 pytestmark = pytest.mark.e2e
 # Signers re-read the key ring, and verifiers look up an unknown key, within 10 seconds.
@@ -38,22 +38,19 @@ def _make_job(stack: StackProcess, name: str, detail: dict[str, Any] | None = No
     return json.loads(completed.stdout)
 
 
+def _make_job_twice(stack: StackProcess, name: str) -> tuple[Any, Any]:
+    """`make job NAME=<name>`, then again at once: both reports."""
+    return _make_job(stack, name), _make_job(stack, name)
+
+
 def test_the_expiry_job_marks_a_key_expired_with_an_audit_event(stack: StackProcess) -> None:
     # Given a key that ends a few seconds from now (its first request may start functions)
     headers = new_owner(stack).headers
     ends_at = int(time.time()) + 5
-    created = requests.post(
-        f"{stack.url}/api/v1/api-keys",
-        headers=headers,
-        json={"name": "short-lived", "scopes": ["agents:read"], "expires_at": ends_at},
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    key_id = created.json()["data"]["id"]
+    key_id = create_key(stack, headers, "short-lived", expires_at=ends_at)["id"]
     # When its end has passed and the expiry job runs (twice: the second changes nothing)
     time.sleep(max(0.0, ends_at + 1 - time.time()))
-    first = _make_job(stack, "expiry")
-    second = _make_job(stack, "expiry")
+    first, second = _make_job_twice(stack, "expiry")
     # Then the key is `expired`, by the first run
     assert first["complete"] is True
     assert first["counts"].get("expired", 0) >= 1
@@ -80,16 +77,9 @@ def test_the_anchor_job_anchors_a_changed_trail_and_verify_reports_the_anchor(
 ) -> None:
     # Given a workspace whose trail has its creation event and a key's
     headers = new_owner(stack).headers
-    created = requests.post(
-        f"{stack.url}/api/v1/api-keys",
-        headers=headers,
-        json={"name": "anchored", "scopes": ["agents:read"]},
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
+    create_key(stack, headers, "anchored")
     # When the anchor job runs by hand, twice
-    first = _make_job(stack, "anchor")
-    second = _make_job(stack, "anchor")
+    first, second = _make_job_twice(stack, "anchor")
     # Then the first anchored the changed trails (this one among them), the second none
     assert first["complete"] is True
     assert first["counts"].get("anchored", 0) >= 1

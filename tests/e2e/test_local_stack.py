@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -68,25 +69,20 @@ def test_protected_route_without_credential_is_401(stack: StackProcess) -> None:
     assert response.content == b'{"message":"Unauthorized"}'
 
 
-def test_taken_port_exits_2_naming_the_port(stack: StackProcess, tmp_path: Path) -> None:
-    # Given a port the running stack already listens on
-    # When a second stack is started on it
-    second = launch(tmp_path, port=stack.port)
+@pytest.mark.parametrize("variable", ["PORT", "AWS_PORT"])
+def test_a_taken_port_exits_2_naming_its_setting(
+    stack: StackProcess, tmp_path: Path, variable: str
+) -> None:
+    # Given a port the running stack (PORT) or its emulator (AWS_PORT) already listens on
+    setting = variable.lower()  # `port` or `aws_port`, of the stack and of `launch` alike
+    taken: int = getattr(stack, setting)
+    # When a second stack is started with that PORT (or AWS_PORT)
+    ports: dict[str, Any] = {setting: taken}
+    second = launch(tmp_path, **ports)
     # Then it exits 2 with a message naming the port and how to change it, without a traceback
     assert second.wait() == 2
-    assert f"port {stack.port}" in second.stderr
-    assert "PORT=" in second.stderr
-    assert "Traceback" not in second.stderr
-
-
-def test_taken_aws_port_exits_2_naming_the_setting(stack: StackProcess, tmp_path: Path) -> None:
-    # Given the port the running stack's emulator listens on
-    # When a second stack is started with that AWS_PORT
-    second = launch(tmp_path, aws_port=stack.aws_port)
-    # Then it exits 2 naming the port and AWS_PORT
-    assert second.wait() == 2
-    assert f"port {stack.aws_port}" in second.stderr
-    assert "AWS_PORT=" in second.stderr
+    assert f"port {taken}" in second.stderr
+    assert f"{variable}=" in second.stderr
     assert "Traceback" not in second.stderr
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -29,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from fuzz.api import OwnerPool
 from infra.openapi import DOCUMENT_PATH
 from tests.e2e.local_stack import StackProcess, launch
+from tests.support.schema_fuzz import is_protected, per_operation
 
 EXAMPLES_PER_OPERATION = 1
 CONFORMANCE_CHECKS = [
@@ -78,20 +78,13 @@ def test_the_stack_serves_the_shipped_document(fuzzed_stack: StackProcess) -> No
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES_PER_OPERATION,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@per_operation(EXAMPLES_PER_OPERATION)
 def test_every_answer_is_declared_by_the_document(
     case: schemathesis.Case[Any], owners: OwnerPool, fuzzed_stack: StackProcess
 ) -> None:
     # Given a request generated from the document, sent as a signed-in owner of a workspace
     # (a public route gets no credential: it needs none)
-    protected = bool(case.operation.definition.raw.get("security"))
-    headers = owners.headers() if protected else {}
+    headers = owners.headers() if is_protected(case) else {}
     # When the stack answers it
     # Then it is no 5xx, and its status, content type and body are the document's
     case.call_and_validate(base_url=fuzzed_stack.url, headers=headers, checks=CONFORMANCE_CHECKS)

@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
 
 from fuzz.api import CHECKS, REQUESTS_PER_OWNER
 from infra.openapi import DOCUMENT_PATH
 from railguard.crypto import passwords
 from tests.support import accounts as a
 from tests.support.inprocess import InProcessClient
+from tests.support.schema_fuzz import is_protected, per_operation
 
 EXAMPLES_PER_OPERATION = 3
 BASE_URL = "http://railguard.invalid"
@@ -82,20 +83,13 @@ def session(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES_PER_OPERATION,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@per_operation(EXAMPLES_PER_OPERATION, HealthCheck.function_scoped_fixture)
 def test_every_answer_is_declared_by_the_document(
     case: schemathesis.Case[Any], client: InProcessClient, session: requests.Session
 ) -> None:
     # Given a request generated from the document (valid or not), sent as a signed-in owner of
     # a workspace (a public route gets no credential: it needs none)
-    protected = bool(case.operation.definition.raw.get("security"))
-    headers = _OWNERS.headers(client) if protected else {}
+    headers = _OWNERS.headers(client) if is_protected(case) else {}
     # When the gateway and the function answer it
     # Then it is no 5xx, its status, content type and body are the document's, and an invalid
     # request is refused

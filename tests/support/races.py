@@ -12,10 +12,11 @@ def at_once[T](
     outcomes: tuple[str, str],
     refusal: type[Exception],
     *,
-    workers: int,
+    workers: int | None = None,
 ) -> list[str]:
-    """`act` on each of `args`, in `workers` threads at once: per call, in order, the first of
-    `outcomes` where it returned and the second where it raised `refusal`."""
+    """`act` on each of `args`, in `workers` threads at once (one a call unless said): per call,
+    in order, the first of `outcomes` where it returned and the second where it raised
+    `refusal`."""
     done, refused = outcomes
 
     def attempt(arg: T) -> str:
@@ -25,5 +26,5 @@ def at_once[T](
             return refused
         return done
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers or len(args)) as pool:
         return list(pool.map(attempt, args))

@@ -1,5 +1,6 @@
-"""Steps that more than one browser test takes: reading a value shown once, confirming a
-dialog, answering a form with a code and the password, and waiting for a change to apply."""
+"""Steps that more than one browser test takes: signing a new owner in, reading a value shown
+once, confirming a dialog, answering a form with a code and the password, and waiting for a
+change to apply."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.people import PASSWORD
+from tests.e2e.browser.pages import Dashboard
+from tests.e2e.local_stack import StackProcess
+from tests.e2e.people import PASSWORD, Owner, new_owner
 
 CHANGE_BOUND_SECONDS = 5.0  # the contract's bound for changes and revocations to take effect
+
+
+def signed_in_owner(dashboard: Dashboard, stack: StackProcess) -> Owner:
+    """A new owner (see `new_owner`), logged in on `dashboard`."""
+    owner = new_owner(stack)
+    dashboard.log_in(owner.email, PASSWORD)
+    return owner
 
 
 def eventually(check: Callable[[], bool]) -> bool:

@@ -12,9 +12,9 @@ from playwright.sync_api import expect
 
 from railguard.crypto import totp
 from tests.e2e.browser.pages import Dashboard
-from tests.e2e.browser.steps import confirm_with_code, shown_recovery_codes
+from tests.e2e.browser.steps import confirm_with_code, shown_recovery_codes, signed_in_owner
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import PASSWORD, new_owner
+from tests.e2e.people import PASSWORD
 
 NEW_PASSWORD = "green-lamp-harbour-77"
 
@@ -23,9 +23,8 @@ def test_a_person_turns_on_two_factor_logs_in_with_it_renews_codes_and_turns_it_
     dashboard: Dashboard, stack: StackProcess
 ) -> None:
     # Given an owner signed in, on their account screen
-    owner = new_owner(stack)
+    owner = signed_in_owner(dashboard, stack)
     page = dashboard.page
-    dashboard.log_in(owner.email, PASSWORD)
     page.get_by_role("link", name=owner.email).click()
     expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
     events = page.get_by_role("table", name="Your security events")

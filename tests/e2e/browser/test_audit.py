@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser.pages import Dashboard
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import PASSWORD, add_member, new_owner
+from tests.e2e.people import PASSWORD, new_member, new_owner
 
 
 def test_an_owners_acts_appear_in_the_verified_trail_and_a_filter_narrows_it(
@@ -15,8 +15,7 @@ def test_an_owners_acts_appear_in_the_verified_trail_and_a_filter_narrows_it(
 ) -> None:
     # Given an owner who added a member over HTTP, signed in, and renames the workspace here
     owner = new_owner(stack)
-    person = new_owner(stack)
-    add_member(stack, owner, person.email, "user")
+    person = new_member(stack, owner, "user")
     page = dashboard.page
     dashboard.log_in(owner.email, PASSWORD)
     page.get_by_role("link", name="Workspace settings").click()

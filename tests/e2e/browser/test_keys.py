@@ -10,9 +10,9 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.browser.pages import Dashboard
-from tests.e2e.browser.steps import eventually, saved_it, shown_key
+from tests.e2e.browser.steps import eventually, saved_it, shown_key, signed_in_owner
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import PASSWORD, add_member, create_key, me_status_from, new_owner
+from tests.e2e.people import PASSWORD, create_key, me_status_from, new_member, new_owner
 
 
 def keys_of(stack: StackProcess, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -26,9 +26,8 @@ def test_a_refused_setting_shows_beside_its_field_and_a_new_key_is_shown_once(
     dashboard: Dashboard, stack: StackProcess
 ) -> None:
     # Given an owner signed in, on the keys screen (the first screen an owner sees)
-    owner = new_owner(stack)
+    owner = signed_in_owner(dashboard, stack)
     page = dashboard.page
-    dashboard.log_in(owner.email, PASSWORD)
     expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
     expect(page.get_by_text("No API keys yet.")).to_be_visible()
     dashboard.snap("keys-empty")
@@ -162,8 +161,7 @@ def test_a_user_member_is_not_offered_keys_and_reads_resources_only(
 ) -> None:
     # Given a workspace with a credential, and a member with the role `user`
     owner = new_owner(stack)
-    member = new_owner(stack)
-    add_member(stack, owner, member.email, "user")
+    member = new_member(stack, owner, "user")
     stored = requests.post(
         f"{stack.url}/api/v1/credentials",
         headers=owner.headers,

@@ -12,17 +12,16 @@ from playwright.sync_api import Locator, Page, expect
 
 from railguard.webhooks import signature
 from tests.e2e.browser.pages import Dashboard
-from tests.e2e.browser.steps import go_to
+from tests.e2e.browser.steps import go_to, signed_in_owner
 from tests.e2e.local_stack import StackProcess
-from tests.e2e.people import PASSWORD, Owner, new_owner
+from tests.e2e.people import Owner
 
 TYPED_VALUE = "sk-proj-Aq7Xk2mW9pLr4TnV8bYc3ZqsA"
 REPLACED_VALUE = "sk-proj-Replaced7Kd2Jf8Hs5Lq1Wx"
 
 
 def signed_in_at(dashboard: Dashboard, stack: StackProcess, screen: str) -> tuple[Owner, Page]:
-    owner = new_owner(stack)
-    dashboard.log_in(owner.email, PASSWORD)
+    owner = signed_in_owner(dashboard, stack)
     go_to(dashboard.page, screen)
     return owner, dashboard.page
 

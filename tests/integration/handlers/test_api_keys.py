@@ -80,6 +80,11 @@ def _me(client: InProcessClient, key: str, **kwargs: Any) -> Reply:
     return client.request("GET", "/api/v1/me", headers={"X-API-Key": key}, **kwargs)
 
 
+def _rotate(client: InProcessClient, person: Person, key_id: str, body: Any = None) -> Reply:
+    """`POST /api-keys/{key_id}/rotate` by `person`, with `body` if any."""
+    return client.request("POST", f"{KEYS}/{key_id}/rotate", headers=person.headers(), body=body)
+
+
 def _error_code(reply: Reply) -> str:
     code: str = reply.json()["error"]["code"]
     return code
@@ -150,7 +155,7 @@ def test_no_stored_item_holds_the_raw_key(
 ) -> None:
     # Given a created and a rotated key
     created = _create(client, owner, allowed_ips=["127.0.0.1"])
-    rotated = client.request("POST", f"{KEYS}/{created['id']}/rotate", headers=owner.headers())
+    rotated = _rotate(client, owner, created["id"])
     assert rotated.status == 201, rotated.body
     raw_keys = (created["key"], rotated.json()["data"]["key"])
     # When the whole table is read back
@@ -505,10 +510,7 @@ def test_a_revoked_or_rotated_key_cannot_be_patched(client: InProcessClient, own
         client.request("DELETE", f"{KEYS}/{revoked['id']}", headers=owner.headers()).status == 204
     )
     rotated = _create(client, owner)
-    assert (
-        client.request("POST", f"{KEYS}/{rotated['id']}/rotate", headers=owner.headers()).status
-        == 201
-    )
+    assert _rotate(client, owner, rotated["id"]).status == 201
     # When either is patched
     replies = [
         client.request(
@@ -538,7 +540,7 @@ def test_rotate_issues_a_new_key_with_the_same_settings(
     )
     clock.advance(100)
     # When it is rotated without a body (default grace)
-    reply = client.request("POST", f"{KEYS}/{created['id']}/rotate", headers=owner.headers())
+    reply = _rotate(client, owner, created["id"])
     # Then a new key (shown this once) carries the same settings
     assert reply.status == 201, reply.body
     new = reply.json()["data"]
@@ -566,12 +568,7 @@ def test_rotation_never_extends_the_old_keys_life(
     end = int(clock.now()) + 3600
     created = _create(client, owner, expires_at=rfc3339(end))
     # When it is rotated with a week of grace
-    reply = client.request(
-        "POST",
-        f"{KEYS}/{created['id']}/rotate",
-        headers=owner.headers(),
-        body={"grace_period_seconds": 604_800},
-    )
+    reply = _rotate(client, owner, created["id"], {"grace_period_seconds": 604_800})
     # Then the old one still ends in an hour, and the new one inherits that end
     assert reply.status == 201, reply.body
     old = client.request("GET", f"{KEYS}/{created['id']}", headers=owner.headers()).json()["data"]
@@ -586,12 +583,7 @@ def test_rotation_with_no_grace_stops_the_old_key_at_once(
     created = _create(client, owner)
     assert _me(client, created["key"]).status == 200
     # When it is rotated with no grace
-    reply = client.request(
-        "POST",
-        f"{KEYS}/{created['id']}/rotate",
-        headers=owner.headers(),
-        body={"grace_period_seconds": 0},
-    )
+    reply = _rotate(client, owner, created["id"], {"grace_period_seconds": 0})
     assert reply.status == 201, reply.body
     new_key = reply.json()["data"]["key"]
     # Then it ends now; once the authorizer's 2 s cache has aged (within the 5 s bound), 401
@@ -613,12 +605,7 @@ def test_rotate_refuses_a_grace_outside_its_range(
     # Given a key
     created = _create(client, shared_owner)
     # When it is rotated with a grace period out of 0..604800 (or not an integer)
-    reply = client.request(
-        "POST",
-        f"{KEYS}/{created['id']}/rotate",
-        headers=shared_owner.headers(),
-        body={"grace_period_seconds": grace},
-    )
+    reply = _rotate(client, shared_owner, created["id"], {"grace_period_seconds": grace})
     # Then 400, and it was not rotated
     assert reply.status == 400, reply.body
     assert _error_code(reply) == "validation_error"
@@ -633,15 +620,14 @@ def test_a_rotated_or_revoked_key_cannot_be_rotated_again(
 ) -> None:
     # Given a key rotated once, and a revoked key
     rotated = _create(client, owner)
-    path = f"{KEYS}/{rotated['id']}/rotate"
-    assert client.request("POST", path, headers=owner.headers()).status == 201
+    assert _rotate(client, owner, rotated["id"]).status == 201
     revoked = _create(client, owner)
     assert (
         client.request("DELETE", f"{KEYS}/{revoked['id']}", headers=owner.headers()).status == 204
     )
     # When each is rotated (again) / Then 409
-    again = client.request("POST", path, headers=owner.headers())
-    dead = client.request("POST", f"{KEYS}/{revoked['id']}/rotate", headers=owner.headers())
+    again = _rotate(client, owner, rotated["id"])
+    dead = _rotate(client, owner, revoked["id"])
     assert (again.status, dead.status) == (409, 409)
 
 

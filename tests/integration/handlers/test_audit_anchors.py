@@ -87,13 +87,19 @@ def _anchor_everything() -> dict[str, Any]:
     return report
 
 
+def _anchored(client: InProcessClient, owner: Owner, table: Table, credentials: int) -> Head:
+    """The owner's trail, with `credentials` credentials created in it, anchored by the job: the
+    head it anchored."""
+    _credentials(client, owner, credentials)
+    _anchor_everything()
+    return _head(table, owner.trail)
+
+
 def test_a_forger_who_recomputes_every_hash_and_moves_the_head_is_found_once_anchored(
     client: InProcessClient, owner: Owner, table: Table, audit_table: Table
 ) -> None:
     # Given a workspace's trail with a few events, anchored by the job
-    _credentials(client, owner, 3)
-    _anchor_everything()
-    head = _head(table, owner.trail)
+    head = _anchored(client, owner, table, 3)
     before = _verify(client, owner)
     assert (before["valid"], before["anchored_seq"]) == (True, head.seq)
     # When someone holding a function's role rewrites event 2, recomputes every later hash, and
@@ -119,9 +125,7 @@ def test_events_after_the_last_anchor_can_still_be_rewritten_and_the_answer_says
     client: InProcessClient, owner: Owner, table: Table, audit_table: Table
 ) -> None:
     # Given a trail anchored, then one more event
-    _credentials(client, owner, 2)
-    _anchor_everything()
-    anchored = _head(table, owner.trail).seq
+    anchored = _anchored(client, owner, table, 2).seq
     _credentials(client, owner, 1)
     # When a forger rewrites that event (after the anchor) and moves the head
     forge(audit_table, table, owner.trail, anchored + 1, {"name": "rewritten"})
@@ -138,9 +142,7 @@ def test_a_check_from_the_anchor_says_an_earlier_rewrite_needs_a_full_check(
     client: InProcessClient, owner: Owner, table: Table, audit_table: Table
 ) -> None:
     # Given a trail of three events, anchored
-    _credentials(client, owner, 3)
-    _anchor_everything()
-    anchored = _head(table, owner.trail).seq
+    anchored = _anchored(client, owner, table, 3).seq
     # When someone holding a function's role rewrites event 2 alone (its own hash recomputed,
     # the later events and the head untouched)
     event = audit_table.get(audit_repository.audit_event(owner.trail, 2))
@@ -176,9 +178,7 @@ def test_an_anchor_cannot_be_overwritten_or_deleted(
     client: InProcessClient, owner: Owner, table: Table, aws: Any, anchor_bucket: str
 ) -> None:
     # Given a trail anchored by the job
-    _credentials(client, owner, 2)
-    _anchor_everything()
-    head = _head(table, owner.trail)
+    head = _anchored(client, owner, table, 2)
     s3 = aws.client("s3")
     key = anchor_key(owner.trail, head)
     (original,) = s3.list_object_versions(Bucket=anchor_bucket, Prefix=key)["Versions"]

@@ -478,7 +478,6 @@ def test_a_password_change_revokes_every_session_and_swaps_the_password() -> Non
     email = a.new_email()
     a.sign_up(email)
     first, second = a.tokens_for(email), a.tokens_for(email)
-    new_password = NEW_PASSWORD
     result = _password_change(first["access_token"])
     assert result.status == 204
     a.reset_instances()
@@ -489,7 +488,7 @@ def test_a_password_change_revokes_every_session_and_swaps_the_password() -> Non
             == 401
         )
     assert a.log_in(email).status == 401
-    assert a.log_in(email, new_password).status == 200
+    assert a.log_in(email, NEW_PASSWORD).status == 200
 
 
 @pytest.mark.usefixtures("clock")
@@ -509,7 +508,6 @@ def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
         raise RuntimeError("the function stopped here")
 
     monkeypatch.setattr(Sessions, "end_all", cut_short)
-    new_password = NEW_PASSWORD
     result = _password_change(first["access_token"])
     assert result.status == 500
     # Then neither older session acts any more, with or without a workspace, nor refreshes
@@ -521,7 +519,7 @@ def test_finding_8_a_password_change_cut_short_still_ends_every_older_session(
         refresh = a.post("/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]})
         assert (refresh.status, refresh.json()["error"]["code"]) == (401, "invalid_refresh_token")
     # And a session started after the change, in the same second, acts and refreshes
-    third = a.tokens_for(email, new_password)
+    third = a.tokens_for(email, NEW_PASSWORD)
     assert isinstance(a.authorize(a.bearer(third["access_token"])), dict)
     assert isinstance(
         a.authorize([*a.bearer(third["access_token"]), *in_workspace], _LIST_KEYS), dict
@@ -564,7 +562,6 @@ def test_finding_11_a_broken_trail_stops_acts_that_grant_access_not_those_that_p
     assert a.authorize(a.bearer(rotated.json()["data"]["access_token"])) == 401
     assert isinstance(a.authorize(a.bearer(thief["access_token"])), dict)
     # When the owner changes the password
-    new_password = NEW_PASSWORD
     changed = _password_change(owner["access_token"])
     # Then it is done, and every session ends, the thief's included, refresh tokens too
     assert changed.status == 204
@@ -583,7 +580,7 @@ def test_finding_11_a_broken_trail_stops_acts_that_grant_access_not_those_that_p
         "auth.login_failed",
     ]
     # While a login with the new password, which grants access, is refused until someone looks
-    login = a.log_in(email, new_password)
+    login = a.log_in(email, NEW_PASSWORD)
     assert (login.status, login.json()["error"]["code"]) == (503, "service_unavailable")
 
 

@@ -178,7 +178,6 @@ def test_concurrent_default_changes_leave_one_default(
         ids,
         ("moved", "conflict"),
         Conflict,
-        workers=5,
     )
     # Then at least one won, and exactly one is the default now
     assert "moved" in outcomes

@@ -80,6 +80,19 @@ def _me(
     return client.request("GET", ME, headers={"X-API-Key": key, **(headers or {})}, **kwargs)
 
 
+def _in_use(client: InProcessClient, owner: Owner, **fields: Any) -> dict[str, Any]:
+    """A new key (see `_create`) that has answered a request: the authorizer has its record
+    cached."""
+    created = _create(client, owner, **fields)
+    assert _me(client, created["key"]).status == 200
+    return created
+
+
+def _revoke(client: InProcessClient, owner: Owner, key_id: str) -> None:
+    reply = client.request("DELETE", f"{KEYS}/{key_id}", headers=owner.headers())
+    assert reply.status == 204, reply.body
+
+
 # -- DynamoDB calls the authorizer makes --------------------------------------------------------
 class CallCounter:
     """Counts the authorizer's DynamoDB API calls by operation, through botocore's event hooks."""
@@ -190,11 +203,9 @@ def test_a_revoked_key_is_honoured_only_from_the_cache_window(
     client: InProcessClient, owner: Owner, clock: FakeClock
 ) -> None:
     # Given a key in use (the authorizer instance has its record cached)
-    created = _create(client, owner)
-    assert _me(client, created["key"]).status == 200
+    created = _in_use(client, owner)
     # When it is revoked
-    revoked = client.request("DELETE", f"{KEYS}/{created['id']}", headers=owner.headers())
-    assert revoked.status == 204
+    _revoke(client, owner, created["id"])
     # Then the warm instance still honours its cached record, but only within the cache's age
     clock.advance(STATE_MAX_AGE_SECONDS - 0.1)
     assert _me(client, created["key"]).status == 200
@@ -211,10 +222,7 @@ def test_a_revoked_key_is_refused_at_once_by_an_instance_that_had_not_cached_it(
 ) -> None:
     # Given a key revoked before this instance ever saw it
     created = _create(client, shared_owner)
-    assert (
-        client.request("DELETE", f"{KEYS}/{created['id']}", headers=shared_owner.headers()).status
-        == 204
-    )
+    _revoke(client, shared_owner, created["id"])
     # When it is used, with no time passing / Then 401
     assert _me(client, created["key"]).status == 401
 
@@ -224,8 +232,7 @@ def test_an_expired_key_is_refused_against_the_clock(
 ) -> None:
     # Given a key that ends in 5 s, in use (its record cached)
     end = int(clock.now()) + 5
-    created = _create(client, shared_owner, expires_at=rfc3339(end))
-    assert _me(client, created["key"]).status == 200
+    created = _in_use(client, shared_owner, expires_at=rfc3339(end))
     clock.advance(end - clock.now() - 0.5)
     assert _me(client, created["key"]).status == 200
     # When the clock reaches its end (no expiry job has run: the record still says active)
@@ -239,8 +246,7 @@ def test_a_key_of_a_deleted_workspace_stops(
     client: InProcessClient, owner: Owner, clock: FakeClock
 ) -> None:
     # Given a key in use
-    created = _create(client, owner)
-    assert _me(client, created["key"]).status == 200
+    created = _in_use(client, owner)
     # When its workspace is deleted by the owner
     deleted = client.request(
         "DELETE", f"/api/v1/workspaces/{owner.workspace}", headers=owner.headers()

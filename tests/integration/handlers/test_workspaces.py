@@ -214,7 +214,6 @@ def test_concurrent_transfers_leave_exactly_one_owner(team: Team, table: Table) 
         targets,
         ("done", "conflict"),
         Conflict,
-        workers=4,
     )
     # Then exactly one happened, and the workspace has exactly one owner: that one
     assert outcomes.count("done") == 1

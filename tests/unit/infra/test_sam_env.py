@@ -311,27 +311,32 @@ def _fake_runtime(directory: Path, name: str, exit_status: int, stderr: str = ""
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 
 
-def test_no_runtime_on_path_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a PATH with neither docker nor finch
-    monkeypatch.setenv("PATH", str(tmp_path))
-    # When a container runtime is looked for
-    runtime = find_container_runtime()
-    # Then there is none, and the reason says so
-    assert runtime.name is None
-    assert "on PATH" in runtime.reason
+DAEMON_DOWN = "Cannot connect to the Docker daemon"
 
 
-def test_a_runtime_whose_daemon_does_not_answer_is_not_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("clients", "reason"),
+    [
+        pytest.param([], "on PATH", id="neither-docker-nor-finch"),
+        pytest.param([("docker", 1, DAEMON_DOWN)], DAEMON_DOWN, id="docker-without-its-daemon"),
+    ],
+)
+def test_no_runtime_that_answers_is_reported_with_why(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clients: list[tuple[str, int, str]],
+    reason: str,
 ) -> None:
-    # Given a docker client whose `docker info` fails (no daemon)
-    _fake_runtime(tmp_path, "docker", 1, "Cannot connect to the Docker daemon")
+    # Given a PATH with neither docker nor finch, or with a docker client whose `docker info`
+    # fails (no daemon)
+    for name, exit_status, stderr in clients:
+        _fake_runtime(tmp_path, name, exit_status, stderr)
     monkeypatch.setenv("PATH", str(tmp_path))
     # When a container runtime is looked for
     runtime = find_container_runtime()
-    # Then there is none, and the reason quotes the client
+    # Then there is none, and the reason says so (quoting the client where there is one)
     assert runtime.name is None
-    assert "Cannot connect to the Docker daemon" in runtime.reason
+    assert reason in runtime.reason
 
 
 def test_the_first_runtime_that_answers_is_used(

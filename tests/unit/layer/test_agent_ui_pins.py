@@ -55,16 +55,9 @@ def test_a_malformed_pin_is_refused_before_it_is_hashed(monkeypatch: pytest.Monk
     assert "12a4" not in refused.value.message
 
 
-@pytest.mark.parametrize(
-    ("authorization", "token"),
-    [
-        ("Bearer rgu_abc", "rgu_abc"),
-        ("bearer rgu_abc", "rgu_abc"),
-        ("BEARER  rgu_abc ", "rgu_abc"),
-    ],
-)
-def test_the_bearer_value_is_read_from_authorization(authorization: str, token: str) -> None:
-    assert bearer_token(authorization) == token
+@pytest.mark.parametrize("authorization", ["Bearer rgu_abc", "bearer rgu_abc", "BEARER  rgu_abc "])
+def test_the_bearer_value_is_read_from_authorization(authorization: str) -> None:
+    assert bearer_token(authorization) == "rgu_abc"
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,21 @@ what a forger who recomputes every hash and moves the head cannot match, and che
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from railguard.audit.chain import GENESIS_HASH, Head, event_hash, verify, walk
+from railguard.audit.chain import (
+    GENESIS_HASH,
+    Break,
+    Head,
+    Verification,
+    Walk,
+    event_hash,
+    verify,
+    walk,
+)
 
 
 def _chain(length: int) -> list[dict[str, Any]]:
@@ -36,6 +46,12 @@ def _chain(length: int) -> list[dict[str, Any]]:
 
 def _head(events: list[dict[str, Any]]) -> Head:
     return Head(events[-1]["seq"], events[-1]["hash"])
+
+
+def _broken_at(result: Verification | Walk) -> Break:
+    """Where `result` says the chain broke, after checking that it says it broke."""
+    assert result.broken_at is not None
+    return result.broken_at
 
 
 def test_an_untouched_chain_is_valid_and_counts_every_event() -> None:
@@ -77,51 +93,75 @@ def test_changing_any_field_of_an_event_breaks_the_chain_at_that_event(
     result = verify(events, head)
     # Then it is invalid at event 3, after two good ones
     assert result.valid is False
-    assert result.broken_at is not None
-    assert (result.broken_at.seq, result.broken_at.event_id) == (3, events[2]["id"])
+    broken = _broken_at(result)
+    assert (broken.seq, broken.event_id) == (3, events[2]["id"])
     assert result.events_checked == 2
-    assert "content" in result.broken_at.reason
+    assert "content" in broken.reason
 
 
-def test_an_edit_that_recomputes_its_own_hash_still_breaks_the_next_link() -> None:
-    # Given a forger who edits event 2 and gives it a matching hash
-    events = _chain(4)
-    head = _head(events)
+def _event_2_edited_with_a_matching_hash(events: list[dict[str, Any]]) -> None:
     forged = {**events[1], "details": {"name": "innocent"}}
     forged["hash"] = event_hash(forged)
     events[1] = forged
-    # When it is verified
-    result = verify(events, head)
-    # Then event 3 no longer follows it
-    assert result.broken_at is not None
-    assert result.broken_at.seq == 3
-    assert "prev_hash" in result.broken_at.reason
 
 
-def test_a_removed_event_is_named() -> None:
-    # Given a chain with event 3 deleted
-    events = _chain(5)
-    head = _head(events)
+def _event_3_deleted(events: list[dict[str, Any]]) -> None:
     del events[2]
+
+
+@pytest.mark.parametrize(
+    ("length", "tamper", "found"),
+    [
+        # an edit that recomputes its own hash still breaks the next link: event 3's prev_hash
+        pytest.param(4, _event_2_edited_with_a_matching_hash, "prev_hash", id="edit-own-hash"),
+        # a removed event is named
+        pytest.param(5, _event_3_deleted, "missing", id="removed-event"),
+    ],
+)
+def test_an_edit_with_its_own_hash_or_a_removed_event_breaks_the_chain_at_event_3(
+    length: int, tamper: Callable[[list[dict[str, Any]]], None], found: str
+) -> None:
+    # Given a forger who edits event 2 and gives it a matching hash, or deletes event 3
+    events = _chain(length)
+    head = _head(events)
+    tamper(events)
     # When it is verified
     result = verify(events, head)
-    # Then the gap is reported at 3
-    assert result.broken_at is not None
-    assert result.broken_at.seq == 3
-    assert "missing" in result.broken_at.reason
+    # Then event 3 no longer follows it, or the gap is reported at 3
+    broken = _broken_at(result)
+    assert broken.seq == 3
+    assert found in broken.reason
 
 
-def test_events_removed_from_the_end_are_found_through_the_head() -> None:
-    # Given a chain whose last two events were deleted (the chain alone still looks whole)
+@pytest.mark.parametrize(
+    ("head_at", "anchored_at", "reason"),
+    [
+        # events removed from the end are found through the head
+        pytest.param(5, [], "events 4 to 5 are missing", id="removed-from-the-end"),
+        # a head moved behind its anchor is a break, right after the head, naming the anchor
+        pytest.param(
+            3,
+            [5],
+            "the trail's head is at 3, behind its anchor at 5",
+            id="head-moved-behind-its-anchor",
+        ),
+    ],
+)
+def test_events_removed_from_the_end_are_found_through_the_head_or_an_anchor(
+    head_at: int, anchored_at: list[int], reason: str
+) -> None:
+    # Given a chain whose last two events were deleted (the chain alone still looks whole), its
+    # head left at 5, or moved back to 3 behind an anchor at 5
     events = _chain(5)
-    head = _head(events)
-    # When it is verified against its head
-    result = verify(events[:3], head)
-    # Then events 4 and 5 are reported missing
+    head = Head(head_at, events[head_at - 1]["hash"])
+    anchors = [Head(seq, events[seq - 1]["hash"]) for seq in anchored_at]
+    # When it is verified against its head (and anchors)
+    result = verify(events[:3], head, anchors=anchors)
+    # Then it is invalid from event 4, saying why
     assert result.valid is False
-    assert result.broken_at is not None
-    assert result.broken_at.seq == 4
-    assert result.broken_at.reason == "events 4 to 5 are missing"
+    broken = _broken_at(result)
+    assert broken.seq == 4
+    assert broken.reason == reason
 
 
 def test_an_event_added_past_the_head_is_not_vouched_for() -> None:
@@ -131,16 +171,14 @@ def test_an_event_added_past_the_head_is_not_vouched_for() -> None:
     # When it is verified
     result = verify(events, head)
     # Then the trail is invalid from event 4
-    assert result.broken_at is not None
-    assert result.broken_at.seq == 4
+    assert _broken_at(result).seq == 4
 
 
 def test_a_head_that_does_not_match_the_last_event_is_reported() -> None:
     events = _chain(3)
     result = verify(events, Head(3, "f" * 64))
     assert result.valid is False
-    assert result.broken_at is not None
-    assert "head" in result.broken_at.reason
+    assert "head" in _broken_at(result).reason
 
 
 def test_reordered_events_break_the_chain() -> None:
@@ -154,8 +192,7 @@ def test_reordered_events_break_the_chain() -> None:
     result = verify(events, head)
     # Then the chain breaks at the first moved event
     assert result.valid is False
-    assert result.broken_at is not None
-    assert result.broken_at.seq == 2
+    assert _broken_at(result).seq == 2
 
 
 def _forged(events: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
@@ -190,9 +227,9 @@ def test_a_forgery_before_an_anchor_breaks_at_the_anchored_event() -> None:
     # Then both break at the anchored event, which no longer hashes to the anchor
     for result in (full, checkpoint):
         assert result.valid is False
-        assert result.broken_at is not None
-        assert (result.broken_at.seq, result.broken_at.event_id) == (4, "evt_4")
-        assert result.broken_at.reason == "the event does not match the trail's anchor"
+        broken = _broken_at(result)
+        assert (broken.seq, broken.event_id) == (4, "evt_4")
+        assert broken.reason == "the event does not match the trail's anchor"
 
 
 def test_a_forgery_after_the_anchor_is_not_found() -> None:
@@ -216,26 +253,10 @@ def test_a_checkpoint_reads_from_the_anchored_event_and_checks_it() -> None:
     assert (result.valid, result.events_checked) == (True, 3)
     # And the anchored event itself, edited in storage, is found
     edited = [{**events[3], "details": {"name": "x"}}, *events[4:]]
-    broken = verify(edited, _head(events), start=anchor)
-    assert broken.broken_at is not None
-    assert broken.broken_at.seq == 4
+    assert _broken_at(verify(edited, _head(events), start=anchor)).seq == 4
     # And a missing anchored event is a gap at the anchor
-    missing = verify(events[4:], _head(events), start=anchor)
-    assert missing.broken_at is not None
-    assert (missing.broken_at.seq, missing.broken_at.reason) == (4, "event 4 is missing")
-
-
-def test_a_head_moved_behind_its_anchor_is_a_break() -> None:
-    # Given a chain anchored at 5 whose head was moved back to 3
-    events = _chain(5)
-    anchor = Head(5, events[4]["hash"])
-    # When it is verified
-    result = verify(events[:3], Head(3, events[2]["hash"]), anchors=[anchor])
-    # Then it breaks right after the head, naming the anchor
-    assert result.valid is False
-    assert result.broken_at is not None
-    assert result.broken_at.seq == 4
-    assert result.broken_at.reason == "the trail's head is at 3, behind its anchor at 5"
+    missing = _broken_at(verify(events[4:], _head(events), start=anchor))
+    assert (missing.seq, missing.reason) == (4, "event 4 is missing")
 
 
 def test_a_walk_says_how_far_the_chain_held() -> None:
@@ -249,5 +270,4 @@ def test_a_walk_says_how_far_the_chain_held() -> None:
     assert (whole.checked, whole.last_seq, whole.last_hash) == (4, 5, events[4]["hash"])
     assert whole.broken_at is None
     assert (cut.checked, cut.last_seq, cut.last_hash) == (2, 3, events[2]["hash"])
-    assert cut.broken_at is not None
-    assert cut.broken_at.seq == 4
+    assert _broken_at(cut).seq == 4
