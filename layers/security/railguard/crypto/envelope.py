@@ -137,6 +137,8 @@ class CachedDataKey(bytearray):
     def __repr__(self) -> str:
         return "CachedDataKey(<redacted>)"  # never the key's bytes, in a log or a traceback
 
+    __str__ = __repr__
+
 
 class DataKeyCache:
     """Unwrapped data keys, for at most `max_age_seconds` and `max_uses` decryptions each, the
