@@ -24,6 +24,7 @@ from tests.support.fake_time import FakeClock
 OWNER = SecretOwner("credential", "ws_A", "cred_1")
 OTHER_ITEM = SecretOwner("credential", "ws_A", "cred_2")
 OTHER_WORKSPACE = SecretOwner("credential", "ws_B", "cred_1")
+OTHER_PURPOSE = SecretOwner("webhook-secret", "ws_A", "cred_1")
 
 
 class FakeKms:
@@ -169,10 +170,10 @@ def test_finding_12_decryption_uses_only_the_caches_buffer_so_eviction_wipes_eve
     assert [envelope.decrypt(blob, OWNER) for _ in range(3)] == [b"value"] * 3
     assert kms.decrypts == 1
     cache.clear()
-    # Then every key AES-GCM was given was the cache's one buffer, now overwritten: no copy of
-    # the data key made here outlives the eviction (KMS's own answer is another matter)
-    assert len(keys_used) == 3
-    assert all(key is keys_used[0] for key in keys_used)
+    # Then AES-GCM was given a key once, the cache's one buffer, whose cipher served all three
+    # reads, and that buffer is now overwritten: no copy of the data key made here outlives the
+    # eviction (KMS's own answer is another matter)
+    assert len(keys_used) == 1
     assert keys_used[0] == bytearray(32)
 
 
@@ -187,7 +188,8 @@ class CarelessKms(FakeKms):
 
     def decrypt(self, **request: Any) -> dict[str, Any]:
         self.decrypts += 1
-        return {"Plaintext": request["CiphertextBlob"].rpartition(b"|")[2]}
+        # The context first: a random data key may itself contain the separator.
+        return {"Plaintext": request["CiphertextBlob"].partition(b"|")[2]}
 
 
 @pytest.mark.parametrize("stranger", [OTHER_ITEM, OTHER_WORKSPACE], ids=["item", "workspace"])
@@ -196,3 +198,77 @@ def test_the_gcm_binding_alone_refuses_a_swapped_owner(stranger: SecretOwner) ->
     blob = envelope.encrypt(b"value", OWNER)
     with pytest.raises(DecryptionFailed):
         envelope.decrypt(blob, stranger)
+
+
+@pytest.mark.parametrize(
+    "stranger", [OTHER_ITEM, OTHER_WORKSPACE, OTHER_PURPOSE], ids=["item", "workspace", "purpose"]
+)
+def test_a_cached_key_is_never_served_to_another_owner_even_when_kms_would_unwrap(
+    clock: FakeClock, stranger: SecretOwner
+) -> None:
+    # Given a KMS that unwraps for any context, and a secret whose key is cached for its owner
+    kms = CarelessKms()
+    envelope = Envelope(kms, "alias/test", DataKeyCache(clock))  # type: ignore[arg-type]
+    blob = envelope.encrypt(b"value", OWNER)
+    assert envelope.decrypt(blob, OWNER) == b"value"
+    # When it is opened twice naming another owner (another item, workspace or purpose)
+    for _ in range(2):
+        with pytest.raises(DecryptionFailed):
+            envelope.decrypt(blob, stranger)
+    # Then the owner's cached key was not used for the stranger: its first read went to KMS (and
+    # then the GCM binding refused it), while the owner still reads from the cache
+    assert kms.decrypts == 2
+    assert envelope.decrypt(blob, OWNER) == b"value"
+    assert kms.decrypts == 2
+
+
+def _altered(blob: bytes, spliced: bytes) -> dict[str, bytes]:
+    """Every one-bit flip and every truncation of `blob`, and the other ways of altering it."""
+    flips = {
+        f"flip {index}": blob[:index] + bytes([blob[index] ^ 1 << index % 8]) + blob[index + 1 :]
+        for index in range(len(blob))
+    }
+    truncations = {f"first {length} bytes": blob[:length] for length in range(len(blob))}
+    parsed, other = parse_envelope(blob), parse_envelope(spliced)
+    others = {
+        "appended byte": blob + b"\x00",
+        "doubled": blob + blob,
+        "header spliced onto another's nonce and ciphertext": parsed.header
+        + other.nonce
+        + other.sealed,
+        "another's header onto this nonce and ciphertext": other.header
+        + parsed.nonce
+        + parsed.sealed,
+    }
+    return flips | truncations | others
+
+
+def test_with_its_key_cached_every_altered_envelope_is_refused(clock: FakeClock) -> None:
+    # Given two secrets of one owner, both keys cached, under a KMS that unwraps for any context
+    kms = CarelessKms()
+    envelope = Envelope(kms, "alias/test", DataKeyCache(clock))  # type: ignore[arg-type]
+    blob, other = envelope.encrypt(b"value", OWNER), envelope.encrypt(b"other", OWNER)
+    assert (envelope.decrypt(blob, OWNER), envelope.decrypt(other, OWNER)) == (b"value", b"other")
+    # When each alteration of the first (any bit of its header, nonce, ciphertext or tag, any
+    # truncation, a splice with the second) is opened for the owner
+    outcomes: dict[str, str] = {}
+    for name, altered in _altered(blob, other).items():
+        try:
+            outcomes[name] = f"returned {envelope.decrypt(altered, OWNER)!r}"
+        except DecryptionFailed:
+            continue
+        except Exception as error:  # noqa: BLE001 - any other exception is what the test reports
+            outcomes[name] = f"raised {type(error).__name__}"
+    # Then every one is DecryptionFailed, and both secrets still open from the cache
+    assert outcomes == {}
+    assert (envelope.decrypt(blob, OWNER), envelope.decrypt(other, OWNER)) == (b"value", b"other")
+
+
+def test_a_cached_key_never_shows_its_bytes(clock: FakeClock) -> None:
+    # Given a cached key
+    cache = DataKeyCache(clock)
+    cache.put(CACHE_KEY, bytes(range(32)))
+    cached = cache.take(CACHE_KEY)
+    # When it is written out, as a log line or a traceback would / Then its bytes are not there
+    assert cached is not None
+    assert repr(cached) == str(cached) == "CachedDataKey(<redacted>)"

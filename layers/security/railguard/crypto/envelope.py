@@ -12,21 +12,25 @@ Format, version 1 (all integers big-endian):
 
 Every decryption failure is the same `DecryptionFailed`, with no partial plaintext.
 
-Unwrapped data keys are cached (`DataKeyCache`) by wrapped key, KMS key and owner, for a bounded
-time and number of uses, so reading the same secret again does not call KMS. Encryption never
-reuses a data key: each secret gets its own.
+Unwrapped data keys are cached (`DataKeyCache`) for a bounded time and number of uses, so reading
+the same secret again does not call KMS. A cached key is filed under the associated data it opens
+(the envelope's header, which names the KMS key and holds the wrapped key, then the owner's
+canonical context), with the AES-GCM cipher made from it once: a cached key only ever opens
+envelopes with exactly that header for exactly that owner, and reading a cached secret is parsing
+two lengths, one lookup and AES-GCM. Encryption never reuses a data key: each secret gets its own.
 
 Key material in memory (best effort; the cache's bounds on age and uses are the real limit):
 - Overwritten: the cache's own copy of each data key, a `bytearray` it owns, zeroed in place
-  when the key is evicted (age, uses, size, replacement or `clear`). Decryption hands that very
+  when the key is evicted (age, uses, size, replacement or `clear`). The cache hands that very
   buffer to AES-GCM, so this module keeps no other copy of an unwrapped key.
 - Not overwritten, because Python cannot: what KMS answered. botocore reads the response body,
   parses its JSON and base64-decodes `Plaintext` into `bytes`; those are immutable, and CPython
   frees them without clearing the memory. The same holds for `GenerateDataKey`'s plaintext key
   when encrypting, and for the plaintext secrets this module returns.
 - Left to OpenSSL: each `AESGCM` object copies the key into its own OpenSSL cipher contexts
-  (the key schedule), which OpenSSL clears when they are freed, as the object is at the end of
-  each call here.
+  (the key schedule), which OpenSSL clears when they are freed. A cached key's cipher is freed
+  with the key, when it is evicted (or when a decryption under way with it ends); an uncached
+  one at the end of its call.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ import json
 import secrets
 import struct
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -89,12 +94,22 @@ class SecretOwner:
         return {"purpose": self.purpose, "workspace_id": self.workspace_id, "item_id": self.item_id}
 
 
-def _canonical_context(owner: SecretOwner) -> bytes:
-    return json.dumps(owner.context(), sort_keys=True, separators=(",", ":")).encode()
+@lru_cache(maxsize=4096)
+def _canonical_context(purpose: str, workspace_id: str, item_id: str) -> bytes:
+    """The owner as the associated data names it (computed once per owner, not per call)."""
+    context = {"purpose": purpose, "workspace_id": workspace_id, "item_id": item_id}
+    return json.dumps(context, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _associated_data(header: bytes, owner: SecretOwner) -> bytes:
-    return header + _canonical_context(owner)
+    return header + _canonical_context(owner.purpose, owner.workspace_id, owner.item_id)
+
+
+def _opened(cipher: AESGCM, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    try:
+        return cipher.decrypt(nonce, sealed, aad)
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed from None
 
 
 def open_sealed(data_key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
@@ -102,29 +117,36 @@ def open_sealed(data_key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: b
     tag); anything else, or any tampered byte, is `DecryptionFailed` with no plaintext."""
     if len(data_key) != DATA_KEY_BYTES or len(nonce) != NONCE_BYTES or len(sealed) < 16:
         raise DecryptionFailed
-    try:
-        # The caller's buffer itself, never a `bytes` copy of it that nobody could overwrite.
-        return AESGCM(data_key).decrypt(nonce, sealed, aad)
-    except (InvalidTag, ValueError):
-        raise DecryptionFailed from None
+    # The caller's buffer itself, never a `bytes` copy of it that nobody could overwrite.
+    return _opened(AESGCM(data_key), nonce, sealed, aad)
 
 
-_CacheKey = tuple[str, bytes, bytes]  # (KMS key id, wrapped data key, canonical owner)
+class CachedDataKey(bytearray):
+    """A cached data key: the cache's own buffer of it (zeroed when it is evicted), the AES-GCM
+    cipher made from that buffer once, when it was unwrapped and how often it has been used."""
 
+    __slots__ = ("cipher", "loaded_at", "uses")
 
-@dataclass
-class _CachedKey:
-    material: bytearray
-    loaded_at: float
-    uses: int = 0
+    def __init__(self, material: bytes, loaded_at: float) -> None:
+        super().__init__(material)
+        # The buffer itself, never a `bytes` copy of it that nobody could overwrite.
+        self.cipher = AESGCM(self)
+        self.loaded_at = loaded_at
+        self.uses = 1
+
+    def __repr__(self) -> str:
+        return "CachedDataKey(<redacted>)"  # never the key's bytes, in a log or a traceback
+
+    __str__ = __repr__
 
 
 class DataKeyCache:
     """Unwrapped data keys, for at most `max_age_seconds` and `max_uses` decryptions each, the
-    least recently used evicted first. The owner is part of the cache key, so a cached key is
-    only ever used for the owner KMS unwrapped it for. Each key is kept in one `bytearray` the
-    cache owns, the buffer `take` and `put` return, and zeroed in place when it is evicted (what
-    that does and does not cover: the module's docstring)."""
+    least recently used evicted first. The envelope files each key under the associated data it
+    opens, which names the owner, so a cached key is only ever used for the owner KMS unwrapped it
+    for. Each key is kept in one `bytearray` the cache owns, the buffer `take` and `put` return
+    (with its cipher), and zeroed in place when it is evicted (what that does and does not cover:
+    the module's docstring)."""
 
     def __init__(
         self,
@@ -138,9 +160,9 @@ class DataKeyCache:
         self._max_age = max_age_seconds
         self._max_uses = max_uses
         self._max_entries = max_entries
-        self._entries: OrderedDict[_CacheKey, _CachedKey] = OrderedDict()
+        self._entries: OrderedDict[Hashable, CachedDataKey] = OrderedDict()
 
-    def take(self, key: _CacheKey) -> bytearray | None:
+    def take(self, key: Hashable) -> CachedDataKey | None:
         """The data key, counting one use; None when absent, too old or used up."""
         entry = self._entries.get(key)
         if entry is None:
@@ -150,15 +172,14 @@ class DataKeyCache:
             return None
         entry.uses += 1
         self._entries.move_to_end(key)
-        return entry.material
+        return entry
 
-    def put(self, key: _CacheKey, material: bytes) -> bytearray:
+    def put(self, key: Hashable, material: bytes) -> CachedDataKey:
         """Keep a copy of `material` (counting one use) and return it: the buffer to use, which
-        the cache overwrites on eviction."""
+        the cache overwrites on eviction, and its cipher."""
         if key in self._entries:
             self._evict(key)
-        owned = bytearray(material)
-        self._entries[key] = _CachedKey(owned, self._clock.now(), uses=1)
+        owned = self._entries[key] = CachedDataKey(material, self._clock.now())
         while len(self._entries) > self._max_entries:
             self._evict(next(iter(self._entries)))
         return owned
@@ -170,9 +191,9 @@ class DataKeyCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _evict(self, key: _CacheKey) -> None:
+    def _evict(self, key: Hashable) -> None:
         entry = self._entries.pop(key)
-        entry.material[:] = bytes(len(entry.material))
+        entry[:] = bytes(len(entry))
 
 
 def _header(key_id: str, wrapped_key: bytes) -> bytes:
@@ -195,29 +216,32 @@ class ParsedEnvelope:
     sealed: bytes
 
 
+def _lengths(blob: bytes) -> tuple[int, int]:
+    """The lengths version 1's header states for its key id and its wrapped key, unchecked (the
+    header is 5 bytes longer than the two together); IndexError when the blob ends first."""
+    key_id_length = blob[1] << 8 | blob[2]
+    wrapped_at = 3 + key_id_length
+    return key_id_length, blob[wrapped_at] << 8 | blob[wrapped_at + 1]
+
+
 def parse_envelope(blob: bytes) -> ParsedEnvelope:
     """Split an envelope into its parts, refusing anything not exactly version 1's shape."""
     try:
         if blob[0] != FORMAT_VERSION:
             raise DecryptionFailed
-        offset = 1
-        (key_id_length,) = _U16.unpack_from(blob, offset)
-        offset += _U16.size
-        key_id = blob[offset : offset + key_id_length].decode()
-        offset += key_id_length
-        (wrapped_length,) = _U16.unpack_from(blob, offset)
-        offset += _U16.size
-        wrapped_key = blob[offset : offset + wrapped_length]
-        offset += wrapped_length
-        nonce = blob[offset : offset + NONCE_BYTES]
-        sealed = blob[offset + NONCE_BYTES :]
-    except (IndexError, struct.error, UnicodeDecodeError):
+        key_id_length, wrapped_length = _lengths(blob)
+        key_id = blob[3 : 3 + key_id_length].decode()
+    except (IndexError, UnicodeDecodeError):
         raise DecryptionFailed from None
     if not (0 < key_id_length <= _MAX_KEY_ID_BYTES and 0 < wrapped_length <= _MAX_WRAPPED_BYTES):
         raise DecryptionFailed
+    header_length = 5 + key_id_length + wrapped_length
+    wrapped_key = blob[5 + key_id_length : header_length]
+    nonce = blob[header_length : header_length + NONCE_BYTES]
+    sealed = blob[header_length + NONCE_BYTES :]
     if len(wrapped_key) != wrapped_length or len(nonce) != NONCE_BYTES or len(sealed) < 16:
         raise DecryptionFailed
-    return ParsedEnvelope(blob[:offset], key_id, wrapped_key, nonce, sealed)
+    return ParsedEnvelope(blob[:header_length], key_id, wrapped_key, nonce, sealed)
 
 
 # What KMS answers when a wrapped key (or the key id beside it) has been tampered with: the
@@ -283,20 +307,32 @@ class Envelope:
         return header + nonce + sealed
 
     def decrypt(self, blob: bytes, owner: SecretOwner) -> bytes:
-        envelope = parse_envelope(blob)
-        data_key: bytes | bytearray
         if self._cache is None:
-            data_key = self._unwrap(envelope, owner)
-        else:
-            cache_key = (envelope.key_id, envelope.wrapped_key, _canonical_context(owner))
-            cached = self._cache.take(cache_key)
+            envelope = parse_envelope(blob)
+            aad = _associated_data(envelope.header, owner)
+            return open_sealed(self._unwrap(envelope, owner), envelope.nonce, envelope.sealed, aad)
+        try:
+            key_id_length, wrapped_length = _lengths(blob)
+        except IndexError:
+            raise DecryptionFailed from None
+        nonce_at = 5 + key_id_length + wrapped_length
+        sealed_at = nonce_at + NONCE_BYTES
+        if len(blob) < sealed_at + 16:  # a nonce and at least a tag after the header
+            raise DecryptionFailed
+        # The cache key is the associated data itself: the header, read by its lengths alone,
+        # then the owner. A key is cached only under a header that passed every check of
+        # `parse_envelope` and that KMS unwrapped for this owner, so a hit is exactly that header
+        # for exactly that owner; anything else misses and is checked in full.
+        aad = _associated_data(blob[:nonce_at], owner)
+        data_key = self._cache.take(aad)
+        if data_key is None:
+            envelope = parse_envelope(blob)
+            unwrapped = self._unwrap(envelope, owner)
+            if len(unwrapped) != DATA_KEY_BYTES:
+                raise DecryptionFailed
             # The cache's own buffer (overwritten on eviction), never another copy of KMS's bytes.
-            if cached is None:
-                cached = self._cache.put(cache_key, self._unwrap(envelope, owner))
-            data_key = cached
-        return open_sealed(
-            data_key, envelope.nonce, envelope.sealed, _associated_data(envelope.header, owner)
-        )
+            data_key = self._cache.put(aad, unwrapped)
+        return _opened(data_key.cipher, blob[nonce_at:sealed_at], blob[sealed_at:], aad)
 
     def _unwrap(self, envelope: ParsedEnvelope, owner: SecretOwner) -> bytes:
         with _kms_errors(decrypting=True):
