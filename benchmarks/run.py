@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,14 @@ from aws_encryption_sdk import (
     StrictAwsKmsMasterKeyProvider,
 )
 
+from benchmarks import cold_start
+from benchmarks.cold_start import ReplayingDynamoDB
+from benchmarks.floor import BareAuthorizer, cached_key
 from infra.http_api.events import HttpRequest, MatchedRoute, authorizer_event, http_api_event
 from infra.local.emulator import MotoEmulator
 from infra.local.provisioning import provision
 from infra.template import load_template
+from railguard.access import policy
 from railguard.audit.trail import Actor, AuditEvent, AuditTrail
 from railguard.authorizer.function import Unauthorized
 from railguard.core.clock import SystemClock
@@ -65,8 +69,10 @@ from railguard.credentials import (
     Vault,
     owner_of,
 )
+from railguard.crypto import opaque_tokens
 from railguard.crypto.envelope import DataKeyCache, Envelope
 from railguard.store import Item, Table, TransactItem
+from railguard.store import keys as item_keys
 from railguard.workspaces import ResourceScope, Workspaces
 from tests.e2e.local_stack import free_port
 from tests.support.functions import load_function
@@ -137,6 +143,7 @@ class Iterations:
     envelope_decrypts: int = 2000
     esdk_decrypts: int = 300
     imports: int = 11
+    cold_starts: int = 9
     reveals: int = 1000
     rate_limit: int = 50
     burst: int = 100
@@ -147,6 +154,7 @@ QUICK = Iterations(
     envelope_decrypts=20,
     esdk_decrypts=5,
     imports=1,
+    cold_starts=1,
     reveals=50,
     rate_limit=5,
     burst=10,
@@ -207,27 +215,39 @@ def _environment(template: Any, endpoint: Any, provisioning: Any) -> dict[str, s
     return {**environment, **endpoint.environment()}
 
 
-def _key_for_new_workspace(client: InProcessClient) -> str:
-    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-    signup = client.request(
-        "POST",
-        "/api/v1/auth/signup",
-        body={"email": email, "password": PASSWORD, "name": "Bench"},
-    )
-    workspace = signup.json()["data"]["workspace"]["id"]
-    login = client.request(
-        "POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD}
-    )
-    token = login.json()["data"]["access_token"]
-    created = client.request(
-        "POST",
-        "/api/v1/api-keys",
-        token=token,
-        headers={"X-Workspace-ID": workspace},
-        body={"name": "bench", "scopes": ["agents:read"], "allowed_ips": ["127.0.0.0/8"]},
-    )
-    key: str = created.json()["data"]["key"]
-    return key
+@dataclass(frozen=True)
+class Account:
+    """A user signed up in the emulated stack, logged in, with their workspace."""
+
+    token: str
+    workspace_id: str
+
+    @staticmethod
+    def new(client: InProcessClient) -> Account:
+        email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+        signup = client.request(
+            "POST",
+            "/api/v1/auth/signup",
+            body={"email": email, "password": PASSWORD, "name": "Bench"},
+        )
+        login = client.request(
+            "POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD}
+        )
+        return Account(
+            login.json()["data"]["access_token"], signup.json()["data"]["workspace"]["id"]
+        )
+
+    def new_key(self, client: InProcessClient) -> dict[str, Any]:
+        """A new API key of the workspace, as POST /api-keys answers it (with `key`)."""
+        created = client.request(
+            "POST",
+            "/api/v1/api-keys",
+            token=self.token,
+            headers={"X-Workspace-ID": self.workspace_id},
+            body={"name": "bench", "scopes": ["agents:read"], "allowed_ips": ["127.0.0.0/8"]},
+        )
+        key: dict[str, Any] = created.json()["data"]
+        return key
 
 
 @contextmanager
@@ -244,9 +264,11 @@ def emulated_stack() -> Iterator[tuple[Any, Any, Any]]:
         emulator.stop()
 
 
-def measure_authorizer(template: Any, iterations: Iterations) -> dict[str, Any]:
-    client = InProcessClient(template)
-    key = _key_for_new_workspace(client)
+def measure_authorizer(
+    client: InProcessClient, account: Account, iterations: Iterations
+) -> dict[str, Any]:
+    created = account.new_key(client)
+    key: str = created["key"]
     authorizer = load_function("authorizer").authorizer
     me = load_function("me").api
     # Fresh instances of both, as after a deployment; their runtimes exist (no AWS call
@@ -292,20 +314,128 @@ def measure_authorizer(template: Any, iterations: Iterations) -> dict[str, Any]:
         MatchedRoute("GET /api/v1/me"),
     )
     context = FakeLambdaContext()
-    samples = []
+    answer = authorizer.handler(event, context)
+    bare = _bare_authorizer(key, created, account.workspace_id, answer["context"]["rate_limit"])
+    assert bare.handler(event) == answer  # the same decision, or the floor is no floor
     with counter.counting() as timed_calls:
-        for _ in range(iterations.authorizer_loop):
-            started = time.thread_time_ns()
-            authorizer.handler(event, context)
-            samples.append(time.thread_time_ns() - started)
+        warm_ns, bare_ns = _alternated_cpu_ns(
+            lambda: authorizer.handler(event, context),
+            lambda: bare.handler(event),
+            iterations.authorizer_loop,
+        )
     return {
-        "authorizer_warm_us": round(statistics.median(samples) / 1000, 1),
+        "authorizer_warm_us": round(warm_ns / 1000, 1),
+        "authorizer_bare_us": round(bare_ns / 1000, 2),
+        "authorizer_warm_to_floor": round(warm_ns / bare_ns, 2),
         "authorizer_warm_aws_calls_in_loop": len(timed_calls),
         "aws_calls_key_cold": len(cold),
         "aws_calls_key_cold_detail": cold,
         "aws_calls_key_warm": len(warm),
         "aws_calls_key_warm_detail": warm,
         "aws_calls_malformed": len(malformed),
+    }
+
+
+def _bare_authorizer(
+    key: str, created: dict[str, Any], workspace_id: str, rate_limit: str
+) -> BareAuthorizer:
+    """The floor, with the key of `created` (POST /api-keys's answer: no expiry) cached as the
+    authorizer has it cached; every route an API key may call, with the scope it needs."""
+    route_scopes = {
+        route: "" if rule.any_api_key else (rule.scope or "")
+        for route, rule in ((route, policy.rule_for(route)) for route in policy.ROUTE_ACTIONS)
+        if rule.any_api_key or rule.scope is not None
+    }
+    bare = BareAuthorizer(len(key), route_scopes)
+    bare.cache(
+        key,
+        cached_key(
+            key_id=created["id"],
+            workspace_id=workspace_id,
+            scopes=created["scopes"],
+            allowed_ips=created["allowed_ips"],
+            allowed_origins=created["allowed_origins"],
+            expires_at=created["expires_at"],
+            rate_limit=rate_limit,
+        ),
+    )
+    return bare
+
+
+def _alternated_cpu_ns(
+    measured: Callable[[], object], floor: Callable[[], object], calls: int, batch: int = 50
+) -> tuple[float, float]:
+    """Median CPU time (thread time) of one call of each, timed in batches of `batch` calls
+    (the clock costs about as much as the floor's call), batches alternated so that the
+    machine's drift hits both alike."""
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(max(1, calls // batch)):
+        for operation, into in ((measured, samples[0]), (floor, samples[1])):
+            started = time.thread_time_ns()
+            for _ in range(batch):
+                operation()
+            into.append((time.thread_time_ns() - started) / batch)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
+def measure_cold_start(
+    client: InProcessClient,
+    account: Account,
+    *,
+    template: Any,
+    endpoint: Any,
+    provisioning: Any,
+    runs: int,
+) -> dict[str, Any]:
+    """Fresh processes, each from its first import to its first answer (see cold_start.py): the
+    authorizer on a key never used, the bare client handler, and the authorizer on the
+    account's access token; alternated, medians."""
+    key = account.new_key(client)["key"]
+    (function,) = (
+        function
+        for function in template.functions(provisioning.intrinsics)
+        if function.logical_id == "AuthorizerFunction"
+    )
+    stub = ReplayingDynamoDB(endpoint.url)
+    stub.start()
+    try:
+        environment = {
+            **cold_start.function_environment(
+                os.environ, function.environment, replace(endpoint, url=stub.url).environment()
+            ),
+            "PYTHONPATH": str(ROOT / "layers" / "security"),  # where Lambda puts the layer
+        }
+
+        def decision(credential: tuple[str, str]) -> cold_start.Program:
+            event = authorizer_event(
+                HttpRequest("GET", "/api/v1/me", headers=[credential]),
+                MatchedRoute("GET /api/v1/me"),
+            )
+            return cold_start.authorizer_program(function.code_dir, event)
+
+        pk, sk = item_keys.api_key(opaque_tokens.digest(key))
+        programs = {
+            "key": decision(("X-API-Key", key)),
+            "bare": cold_start.bare_client_program(
+                ROOT, function.environment["TABLE_NAME"], {"pk": pk, "sk": sk}
+            ),
+            "token": decision(("Authorization", f"Bearer {account.token}")),
+        }
+        _compile_layer()
+        for program in programs.values():  # recorded once, from the emulator
+            cold_start.run(program, environment)
+        stub.recording = False
+        timings = cold_start.medians(programs, environment, runs)
+    finally:
+        stub.stop()
+    key_ms, bare_ms, token_ms = (timings[name].total_ms for name in ("key", "bare", "token"))
+    return {
+        "cold_start_key_ms": round(key_ms, 1),
+        "cold_start_key_import_ms": round(timings["key"].imported_ms, 1),
+        "cold_start_bare_ms": round(bare_ms, 1),
+        "cold_start_ratio": round(key_ms / bare_ms, 2),
+        "cold_start_token_ms": round(token_ms, 1),
+        "cold_start_token_ratio": round(token_ms / bare_ms, 2),
     }
 
 
@@ -399,9 +529,14 @@ def _import_ms(code: str, cwd: Path) -> float:
     return float(output.stdout.decode().split()[-1]) * 1000
 
 
-def measure_imports(runs: int) -> dict[str, Any]:
+def _compile_layer() -> None:
+    """Bytecode for the layer and the authorizer, as a deployment package would ship it."""
     compileall.compile_dir(ROOT / "layers" / "security" / "railguard", quiet=1)
     compileall.compile_dir(ROOT / "functions" / "authorizer", quiet=1)
+
+
+def measure_imports(runs: int) -> dict[str, Any]:
+    _compile_layer()
     authorizer_dir = ROOT / "functions" / "authorizer"
     authorizer_ms, boto3_ms = [], []
     for _ in range(runs):  # alternated, so drift in the machine's load hits both alike
@@ -514,7 +649,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {}
     with emulated_stack() as (template, endpoint, provisioning):
-        results |= measure_authorizer(template, iterations)
+        client = InProcessClient(template)
+        account = Account.new(client)
+        results |= measure_authorizer(client, account, iterations)
+        results |= measure_cold_start(
+            client,
+            account,
+            template=template,
+            endpoint=endpoint,
+            provisioning=provisioning,
+            runs=iterations.cold_starts,
+        )
         results |= measure_vault(endpoint, provisioning, iterations)
     results |= measure_imports(iterations.imports)
     results |= measure_rate_limit(iterations.rate_limit, iterations.burst)
