@@ -402,7 +402,8 @@ def _bare_authorizer(
     key: str, created: dict[str, Any], workspace_id: str, rate_limit: str
 ) -> BareAuthorizer:
     """The floor, with the key of `created` (POST /api-keys's answer: no expiry) cached as the
-    authorizer has it cached; every route an API key may call, with the scope it needs."""
+    authorizer has it cached, its rate limit as the authorizer states it (the plan's, constant
+    per record); every route an API key may call, with the scope it needs."""
     route_scopes = {
         route: "" if rule.any_api_key else (rule.scope or "")
         for route, rule in ((route, policy.rule_for(route)) for route in policy.ROUTE_ACTIONS)
@@ -428,8 +429,8 @@ def _alternated_cpu_ns(
     measured: Callable[[], object], floor: Callable[[], object], calls: int, batch: int = 50
 ) -> tuple[float, float]:
     """Median CPU time (thread time) of one call of each, timed in batches of `batch` calls
-    (the clock costs about as much as the floor's call), batches alternated so that the
-    machine's drift hits both alike."""
+    (reading the thread clock is a system call, a fair share of the floor's few microseconds),
+    batches alternated so that the machine's drift hits both alike."""
     samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(max(1, calls // batch)):
         for operation, into in ((measured, samples[0]), (floor, samples[1])):
