@@ -32,10 +32,12 @@ def test_each_missed_goal_is_named_and_met_ones_are_not() -> None:
     # Given results meeting every goal but one
     results: dict[str, float] = {
         "authorizer_warm_us": 10,
+        "authorizer_warm_to_floor": 1.4,
         "aws_calls_key_cold": 2,
         "aws_calls_key_warm": 1,
         "aws_calls_malformed": 0,
-        "authorizer_import_ratio": 1.5,  # the goal is < 1.3
+        "authorizer_import_ratio": 1.5,  # the goal is <= 1.15
+        "cold_start_ratio": 1.1,
         "rate_limit_exact": 50,
         "kms_calls_per_1000_reads": 10,
         "envelope_kms_calls_while_timed": 0,
@@ -46,4 +48,4 @@ def test_each_missed_goal_is_named_and_met_ones_are_not() -> None:
     }
     assert set(results) == set(GOALS)
     # When judged, then only that one is reported
-    assert missed_goals(results) == ["authorizer_import_ratio = 1.5, goal < 1.3"]
+    assert missed_goals(results) == ["authorizer_import_ratio = 1.5, goal <= 1.15"]
