@@ -29,19 +29,18 @@ from typing import Any
 from railguard.access import policy
 from railguard.access.plans import plan_limit
 from railguard.access.principal import Principal
-from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
+from railguard.api_keys.repository import API_KEY_PREFIX, KeyLookup, KeyRecord
 from railguard.authorizer.credentials import extract_credential
 from railguard.core.clock import Clock
 from railguard.core.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from railguard.core.ttl_cache import TtlCache
 from railguard.crypto import opaque_tokens, tokens
 from railguard.crypto.public_keys import PublicKeys
-from railguard.identity.sessions import is_valid
+from railguard.identity.session_repository import is_valid
 from railguard.kinds import WORKSPACE, Rule
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
-from railguard.workspaces import LiveWorkspaces
-from railguard.workspaces.repository import Membership, WorkspaceRepository
+from railguard.workspaces.repository import LiveWorkspaces, Membership, WorkspaceRepository
 
 # Logout, password change, role changes and key changes must apply within 5 seconds.
 STATE_MAX_AGE_SECONDS = 2.0
