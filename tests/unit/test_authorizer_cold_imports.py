@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # HTTP resolver and logger (Powertools, the logger loaded on a first refusal only), boto3's
 # resource layer (the clients are botocore's).
 KEPT_OUT = ("pydantic", "aws_lambda_powertools", "boto3")
-# What the decision never runs, each with everything under it. The authorizer writes no audit
-# event and takes no Idempotency-Key; it reads keys, workspaces and sessions through their
-# repositories, never their services; it encrypts nothing (KMS), publishes nothing, and loads
-# PyJWT and `cryptography` on the first access token it verifies, which an API key never needs.
+# What an API key's decision never runs, each with everything under it. The authorizer writes
+# no audit event and takes no Idempotency-Key; it reads keys and workspaces through their
+# repositories, never their services; it encrypts nothing (KMS) and publishes nothing. The token
+# path (PyJWT, `cryptography`, the signing keys, the sessions) loads on the first access token.
 NEVER_IMPORTED_BY_THE_AUTHORIZER = (
     "pydantic",
     "aws_lambda_powertools",
@@ -33,9 +33,9 @@ NEVER_IMPORTED_BY_THE_AUTHORIZER = (
     "railguard.access.throttle",
     "railguard.api_keys.service",
     "railguard.workspaces.service",
-    "railguard.identity.sessions",
-    "railguard.identity.accounts",
-    "railguard.identity.logins",
+    "railguard.identity",
+    "railguard.crypto.public_keys",
+    "railguard.crypto.key_repository",
     "railguard.crypto.envelope",
     "railguard.crypto.server_keys",
     "railguard.crypto.signing_keys",
@@ -85,7 +85,6 @@ def test_importing_the_authorizer_loads_only_what_its_decision_uses() -> None:
         "railguard.authorizer.decision",
         "railguard.api_keys.repository",
         "railguard.workspaces.repository",
-        "railguard.identity.session_repository",
     } <= loaded
     # And nothing the decision never runs
     assert sorted(name for name in loaded if _under(name, NEVER_IMPORTED_BY_THE_AUTHORIZER)) == []
