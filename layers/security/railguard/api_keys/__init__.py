@@ -2,314 +2,33 @@
 owners and admins, and read by the authorizer on every keyed request.
 
 Its storage is `railguard.api_keys.repository`: a record found by the key's digest (what the
-authorizer reads), and a pointer in the workspace's partition, so a key id from another workspace
-is simply not found. Both are written in one transaction.
+authorizer reads, `KeyLookup`), and a pointer in the workspace's partition, so a key id from
+another workspace is simply not found. Both are written in one transaction.
 
 Every change a request makes to a key (created, changed, rotated, revoked) is one event in the
 workspace's audit trail, naming the key by id and name, never the key.
+
+The rules are in `service.py`, loaded on first use of one of its names below (PEP 562): the
+authorizer reads keys through `repository.py` alone, so importing it must not load them, nor
+the audit trail and idempotency they use (`tests/unit/test_authorizer_cold_imports.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING
 
-from railguard.access.idempotency import IdempotencyKey, RepeatRaced
-from railguard.access.network import IpAllowlist, parse_origins
-from railguard.access.plans import RateLimit, plan_limit
-from railguard.access.policy import SCOPES
-from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS
-from railguard.api_keys.repository import ApiKeyRepository, KeyStatus, StoredKey
+from railguard.api_keys.repository import API_KEY_PREFIX as API_KEY_PREFIX
 from railguard.api_keys.repository import KeySettings as KeySettings
-from railguard.audit.trail import AppendRefused, AuditTrail
-from railguard.core.clock import Clock
-from railguard.core.errors import Conflict, NotFound, ValidationFailed
-from railguard.crypto import opaque_tokens
-from railguard.kinds import API_KEY
-from railguard.store import Table, TransactItem
-from railguard.workspaces import Listing, Workspaces, WorkspaceScope, still_live
 
-API_KEY_PREFIX = "pr_live_"
-DEFAULT_GRACE_SECONDS = 86_400
-MAX_GRACE_SECONDS = 604_800
+if TYPE_CHECKING:
+    from railguard.api_keys.service import DEFAULT_GRACE_SECONDS as DEFAULT_GRACE_SECONDS
+    from railguard.api_keys.service import MAX_GRACE_SECONDS as MAX_GRACE_SECONDS
+    from railguard.api_keys.service import ApiKeys as ApiKeys
+    from railguard.api_keys.service import IssuedKey as IssuedKey
+    from railguard.api_keys.service import KeyView as KeyView
+    from railguard.api_keys.service import validate as validate
 
 
-@dataclass(frozen=True)
-class KeyRecord:
-    """The key as the authorizer uses it: parsed once per cache load, cheap to check."""
-
-    id: str
-    workspace_id: str
-    scopes: frozenset[str]
-    allowed_ips: IpAllowlist
-    allowed_origins: frozenset[str]
-    expires_at: int | None
-    rate_limit: RateLimit | None
-    revoked: bool
-    last_used_at: int | None
-
-    @classmethod
-    def of(cls, key: StoredKey) -> KeyRecord:
-        return cls(
-            id=key.id,
-            workspace_id=key.workspace_id,
-            scopes=frozenset(key.settings.scopes),
-            allowed_ips=IpAllowlist.parse(key.settings.allowed_ips),
-            allowed_origins=frozenset(key.settings.allowed_origins),
-            expires_at=key.settings.expires_at,
-            rate_limit=key.settings.rate_limit,
-            revoked=key.status == "revoked",
-            last_used_at=key.last_used_at,
-        )
-
-    def usable_at(self, now: float) -> bool:
-        """Not revoked and not past its end, against the clock now (never DynamoDB's TTL)."""
-        return not self.revoked and (self.expires_at is None or now < self.expires_at)
-
-
-@dataclass(frozen=True)
-class KeyView:
-    id: str
-    name: str
-    key_prefix: str
-    masked_key: str
-    scopes: list[str]
-    allowed_ips: list[str]
-    allowed_origins: list[str]
-    expires_at: int | None
-    rate_limit: RateLimit | None
-    status: KeyStatus
-    created_at: int
-    last_used_at: int | None
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    """A new key: its view, and the raw key, which is shown this once and never stored."""
-
-    view: KeyView
-    key: str
-
-    def __repr__(self) -> str:
-        return f"IssuedKey(id={self.view.id!r}, key=<redacted>)"
-
-
-def _status(key: StoredKey, now: float) -> KeyStatus:
-    """The key's status now: an active key whose end has passed is expired before the expiry
-    job marks it."""
-    if key.status == "revoked":
-        return "revoked"
-    expires_at = key.settings.expires_at
-    if key.status == "expired" or (expires_at is not None and now >= expires_at):
-        return "expired"
-    return "active"
-
-
-def _view(key: StoredKey, now: float) -> KeyView:
-    return KeyView(
-        id=key.id,
-        name=key.settings.name,
-        key_prefix=key.key_prefix,
-        masked_key=key.masked_key,
-        scopes=list(key.settings.scopes),
-        allowed_ips=list(key.settings.allowed_ips),
-        allowed_origins=list(key.settings.allowed_origins),
-        expires_at=key.settings.expires_at,
-        rate_limit=key.settings.rate_limit,
-        status=_status(key, now),
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-    )
-
-
-def validate(settings: KeySettings, *, now: float, plan: str | None) -> KeySettings:
-    """The settings in canonical form, or `ValidationFailed` (400) naming the field."""
-    unknown = sorted(set(settings.scopes) - set(SCOPES))
-    if unknown or not settings.scopes:
-        raise ValidationFailed(
-            "Scopes must be a non-empty list of the documented scopes.",
-            details={"field": "scopes", "unknown": unknown},
-        )
-    if settings.expires_at is not None and settings.expires_at <= now:
-        raise ValidationFailed("expires_at must be in the future.", details={"field": "expires_at"})
-    # A key may narrow its workspace's plan, never widen it: neither a higher average rate nor,
-    # through a longer window, a bigger burst than the plan's whole window allows.
-    if settings.rate_limit is not None and not settings.rate_limit.within(plan_limit(plan)):
-        raise ValidationFailed(
-            "rate_limit may not allow more than the workspace's plan.",
-            details={"field": "rate_limit", "plan_limit": plan_limit(plan).to_text()},
-        )
-    return KeySettings(
-        name=settings.name,
-        scopes=tuple(sorted(set(settings.scopes))),
-        allowed_ips=IpAllowlist.parse(settings.allowed_ips).entries,
-        allowed_origins=parse_origins(settings.allowed_origins),
-        expires_at=settings.expires_at,
-        rate_limit=settings.rate_limit,
-    )
-
-
-class ApiKeys:
-    def __init__(self, table: Table, clock: Clock, audit: AuditTrail):
-        self._table = table
-        self._keys = ApiKeyRepository(table)
-        self._workspaces = Workspaces(table, clock, audit)
-        self._clock = clock
-        self._audit = audit
-
-    # -- reads -----------------------------------------------------------------------------
-    def _workspace_plan(self, scope: WorkspaceScope) -> str:
-        return self._workspaces.get(scope).plan  # NotFound once the workspace is deleted
-
-    def _key(self, scope: WorkspaceScope, key_id: str) -> StoredKey:
-        key = self._keys.by_id(scope.workspace_id, key_id)
-        if key is None or key.workspace_id != scope.workspace_id:
-            raise NotFound("No such API key.")
-        return key
-
-    def list_for(
-        self, scope: WorkspaceScope, *, limit: int, cursor: str | None
-    ) -> Listing[KeyView]:
-        keys, next_cursor = self._keys.page(scope.workspace_id, limit=limit, cursor=cursor)
-        now = self._clock.now()
-        return Listing([_view(key, now) for key in keys], next_cursor)
-
-    def get(self, scope: WorkspaceScope, key_id: str) -> KeyView:
-        return _view(self._key(scope, key_id), self._clock.now())
-
-    # -- writes ----------------------------------------------------------------------------
-    def _new_key_writes(
-        self,
-        scope: WorkspaceScope,
-        settings: KeySettings,
-        now: int,
-        *,
-        taken: Callable[[], Exception] | None = None,
-    ) -> tuple[IssuedKey, list[TransactItem]]:
-        """The new key and its writes (its workspace still live first); `taken`: what it means
-        that its record or pointer exists already (an id or digest met twice)."""
-        raw = opaque_tokens.new_token(API_KEY_PREFIX)
-        key, writes = ApiKeyRepository.issue(
-            scope.workspace_id,
-            API_KEY.new_id(),
-            opaque_tokens.digest(raw),
-            settings,
-            key_prefix=opaque_tokens.display_prefix(raw, API_KEY_PREFIX),
-            masked_key=opaque_tokens.masked(raw, API_KEY_PREFIX),
-            created_by=scope.user_id,
-            now=now,
-            fails_as=taken,
-        )
-        return IssuedKey(_view(key, now), raw), [still_live(scope.workspace_id), *writes]
-
-    def create(
-        self,
-        scope: WorkspaceScope,
-        settings: KeySettings,
-        idempotency: IdempotencyKey | None = None,
-    ) -> IssuedKey:
-        now = int(self._clock.now())
-        if idempotency is not None:
-            idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
-        settings = validate(settings, now=now, plan=self._workspace_plan(scope))
-        issued, writes = self._new_key_writes(scope, settings, now)
-        if idempotency is not None:
-            writes.append(idempotency.remembered(scope.workspace_id, issued.view.id, now))
-        event = scope.event(
-            "api_key.created",
-            issued.view.id,
-            {"name": settings.name, "scopes": " ".join(settings.scopes)},
-        )
-        try:
-            self._audit.append(event, with_writes=writes)
-        except (AppendRefused, RepeatRaced) as refused:
-            if isinstance(refused, RepeatRaced) and idempotency is not None:
-                idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
-            raise Conflict("The workspace changed at the same time; retry.") from None
-        return issued
-
-    def update(self, scope: WorkspaceScope, key_id: str, changes: Mapping[str, Any]) -> KeyView:
-        """Apply the fields present in `changes` (a PATCH); a key that is revoked, expired or
-        rotated is not changed, so a change can never bring a key back or extend a rotation."""
-        key = self._key(scope, key_id)
-        now = int(self._clock.now())
-        self._require_changeable(key, now)
-        merged = KeySettings(
-            **{
-                name: changes.get(name, getattr(key.settings, name))
-                for name in KeySettings.__dataclass_fields__
-            }
-        )
-        settings = validate(merged, now=now, plan=self._workspace_plan(scope))
-        if not changes:  # an empty PATCH changes nothing, and records nothing
-            return _view(key, now)
-        updated, change = ApiKeyRepository.change_settings(
-            key, settings, now=now, fails_as=_changed_meanwhile
-        )
-        event = scope.event(
-            "api_key.updated",
-            key.id,
-            {"name": settings.name, "fields": " ".join(sorted(changes))},
-        )
-        self._audit.append(event, with_writes=[change])
-        return _view(updated, now)
-
-    @staticmethod
-    def _require_changeable(key: StoredKey, now: int) -> None:
-        if _status(key, now) != "active":
-            raise Conflict(f"The key is {_status(key, now)}; it can no longer be changed.")
-        if key.replaced_by:
-            raise Conflict("The key has been rotated; only revoking it is still possible.")
-
-    def rotate(self, scope: WorkspaceScope, key_id: str, grace_seconds: int) -> IssuedKey:
-        """A new key with the same settings; the old one ends at `min(its end, now + grace)`,
-        so a rotation never lengthens a key's life."""
-        key = self._key(scope, key_id)
-        now = int(self._clock.now())
-        self._require_changeable(key, now)
-        issued, writes = self._new_key_writes(scope, key.settings, now, taken=_changed_meanwhile)
-        old_end = key.settings.expires_at
-        end = now + grace_seconds if old_end is None else min(old_end, now + grace_seconds)
-        writes.append(
-            ApiKeyRepository.rotate_out(
-                key, end=end, successor_id=issued.view.id, now=now, fails_as=_changed_meanwhile
-            )
-        )
-        event = scope.event(
-            "api_key.rotated", key.id, {"name": key.settings.name, "new_key_id": issued.view.id}
-        )
-        self._audit.append(event, with_writes=writes)
-        return issued
-
-    def revoke(self, scope: WorkspaceScope, key_id: str) -> None:
-        """Revoked for good; revoking again changes nothing. The key stays listed, for audit."""
-        key = self._key(scope, key_id)
-        if key.status == "revoked":
-            return
-        revocation = ApiKeyRepository.revoke(key, by=scope.user_id, now=int(self._clock.now()))
-        event = scope.event("api_key.revoked", key.id, {"name": key.settings.name})
-        with suppress(AppendRefused):  # revoked by a concurrent request: nothing to do here
-            self._audit.append_protecting(event, [revocation])
-
-
-def _changed_meanwhile() -> Exception:
-    return Conflict("The key changed at the same time, or was revoked or rotated.")
-
-
-class KeyLookup:
-    """The authorizer's side: find a presented key's record, and note that it was used."""
-
-    LAST_USED_RESOLUTION_SECONDS = LAST_USED_RESOLUTION_SECONDS
-
-    def __init__(self, table: Table):
-        self._keys = ApiKeyRepository(table)
-
-    def find(self, digest: str) -> KeyRecord | None:
-        key = self._keys.find(digest)
-        return KeyRecord.of(key) if key is not None else None
-
-    def note_use(self, digest: str, now: int) -> None:
-        """Set `last_used_at`, unless it was set less than a minute ago (by any instance)."""
-        self._keys.note_use(digest, now)
+def __getattr__(name: str) -> object:
+    return getattr(importlib.import_module(f"{__name__}.service"), name)

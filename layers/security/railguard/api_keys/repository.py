@@ -5,7 +5,8 @@ state, found from the key a client presents (by its digest). A pointer under the
 (`WS#<ws>` / `APIKEY#<id>`) holds the digest, so the workspace's keys are listed and found by id
 with consistent reads. While a key is active and has an end, its record is also in the expiry
 index (gsi1, `KEYEXPIRY` / `<end>#<id>`), the expiry job's work list. Reads return `StoredKey`s;
-writes are built here for the service to commit with its audit event.
+writes are built here for the service to commit with its audit event. The authorizer's side,
+`KeyLookup`, finds a presented key's record as a `KeyRecord` and notes its use.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from railguard.access.network import IpAllowlist
 from railguard.access.plans import RateLimit
-from railguard.access.usage import note_last_use
+from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS, note_last_use
 from railguard.store import Item, ItemKey, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.pointers import follow, follow_page
+
+API_KEY_PREFIX = "pr_live_"  # what every key starts with
 
 KeyStatus = Literal["active", "expired", "revoked"]
 Failure = Callable[[], Exception]
@@ -299,3 +303,53 @@ class ApiKeyRepository:
                 ":end": key.settings.expires_at,
             },
         )
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """The key as the authorizer uses it: parsed once per cache load, cheap to check."""
+
+    id: str
+    workspace_id: str
+    scopes: frozenset[str]
+    allowed_ips: IpAllowlist
+    allowed_origins: frozenset[str]
+    expires_at: int | None
+    rate_limit: RateLimit | None
+    revoked: bool
+    last_used_at: int | None
+
+    @classmethod
+    def of(cls, key: StoredKey) -> KeyRecord:
+        return cls(
+            id=key.id,
+            workspace_id=key.workspace_id,
+            scopes=frozenset(key.settings.scopes),
+            allowed_ips=IpAllowlist.parse(key.settings.allowed_ips),
+            allowed_origins=frozenset(key.settings.allowed_origins),
+            expires_at=key.settings.expires_at,
+            rate_limit=key.settings.rate_limit,
+            revoked=key.status == "revoked",
+            last_used_at=key.last_used_at,
+        )
+
+    def usable_at(self, now: float) -> bool:
+        """Not revoked and not past its end, against the clock now (never DynamoDB's TTL)."""
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
+
+
+class KeyLookup:
+    """The authorizer's side: find a presented key's record, and note that it was used."""
+
+    LAST_USED_RESOLUTION_SECONDS = LAST_USED_RESOLUTION_SECONDS
+
+    def __init__(self, table: Table):
+        self._keys = ApiKeyRepository(table)
+
+    def find(self, digest: str) -> KeyRecord | None:
+        key = self._keys.find(digest)
+        return KeyRecord.of(key) if key is not None else None
+
+    def note_use(self, digest: str, now: int) -> None:
+        """Set `last_used_at`, unless it was set less than a minute ago (by any instance)."""
+        self._keys.note_use(digest, now)

@@ -24,24 +24,25 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from railguard.access import policy
 from railguard.access.plans import plan_limit
 from railguard.access.principal import Principal
-from railguard.api_keys import API_KEY_PREFIX, KeyLookup, KeyRecord
+from railguard.api_keys.repository import API_KEY_PREFIX, KeyLookup, KeyRecord
 from railguard.authorizer.credentials import extract_credential
 from railguard.core.clock import Clock
 from railguard.core.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from railguard.core.ttl_cache import TtlCache
-from railguard.crypto import opaque_tokens, tokens
-from railguard.crypto.public_keys import PublicKeys
-from railguard.identity.sessions import is_valid
+from railguard.crypto import opaque_tokens
 from railguard.kinds import WORKSPACE, Rule
 from railguard.store import ConditionFailed, Item, Table
 from railguard.store import keys as item_keys
-from railguard.workspaces import LiveWorkspaces
-from railguard.workspaces.repository import Membership, WorkspaceRepository
+from railguard.workspaces.repository import LiveWorkspaces, Membership, WorkspaceRepository
+
+if TYPE_CHECKING:
+    from railguard.crypto.public_keys import PublicKeys
+    from railguard.crypto.tokens import AccessClaims, TokenAudience
 
 # Logout, password change, role changes and key changes must apply within 5 seconds.
 STATE_MAX_AGE_SECONDS = 2.0
@@ -60,11 +61,11 @@ def _state_cache[K: Hashable, V](clock: Clock) -> TtlCache[K, V]:
 
 
 class Authorizer:
-    def __init__(self, table: Table, clock: Clock, audience: tokens.TokenAudience):
+    def __init__(self, table: Table, clock: Clock, audience: TokenAudience):
         self._table = table
         self._clock = clock
         self._audience = audience
-        self._public_keys = PublicKeys(table, clock)
+        self._public_keys: PublicKeys | None = None  # on the first token: `_verified`
         self._key_lookup = KeyLookup(table)
         self._state: TtlCache[tuple[str, str, str | None], _State] = _state_cache(clock)
         self._keys: TtlCache[str, KeyRecord | None] = _state_cache(clock)
@@ -81,9 +82,9 @@ class Authorizer:
         rule = policy.rule_for(str(event.get("routeKey", "")))
         if credential.kind == "api_key":
             return self._decide_for_key(event, headers, rule, credential.value)
-        claims = tokens.verify_access_token(
-            credential.value, self._public_keys.lookup, self._audience, now=self._clock.now()
-        )
+        from railguard.identity.session_repository import is_valid  # noqa: PLC0415 - as `_verified`
+
+        claims = self._verified(credential.value)
         workspace_id = self._named_workspace(event, headers, rule)
         state = self._state.get_or_load(
             (claims.user_id, claims.session_id, workspace_id),
@@ -111,6 +112,19 @@ class Authorizer:
         if principal.workspace_id is not None or rule.workspace == "none":
             policy.check(principal, rule)
         return principal
+
+    def _verified(self, token: str) -> AccessClaims:
+        """The access token's claims. The token path's modules (PyJWT and `cryptography`, the
+        signing keys, the sessions' repository) load on the first token an instance verifies:
+        an API key's decision never needs them (`tests/unit/test_authorizer_cold_imports.py`)."""
+        from railguard.crypto import tokens  # noqa: PLC0415
+        from railguard.crypto.public_keys import PublicKeys  # noqa: PLC0415
+
+        if self._public_keys is None:
+            self._public_keys = PublicKeys(self._table, self._clock)
+        return tokens.verify_access_token(
+            token, self._public_keys.lookup, self._audience, now=self._clock.now()
+        )
 
     def _decide_for_key(
         self, event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule, key: str

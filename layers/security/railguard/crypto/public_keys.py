@@ -5,13 +5,15 @@ KMS), so the authorizer imports nothing it does not use."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from railguard.core.clock import Clock
 from railguard.crypto import tokens
 from railguard.crypto.key_repository import SigningKeys
 from railguard.store import Table
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 # Public keys change only when a key is added (rotation); an unknown kid forces a re-read.
 PUBLIC_KEYS_MAX_AGE_SECONDS = 300

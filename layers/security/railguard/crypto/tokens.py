@@ -4,6 +4,10 @@ envelope-encrypted, verified locally against the public keys it publishes as the
 Verification pins the algorithm to ES256, selects the key by `kid` among our own keys only (a
 `jku`, `x5u` or embedded `jwk` header is never consulted), requires `typ: at+jwt` and every
 registered claim, and checks the times against an injected clock.
+
+PyJWT and `cryptography` are imported by the functions that use them, on first use: the
+authorizer imports this module for the access tokens it may verify, and an API key's decision
+never needs them (`tests/unit/test_authorizer_cold_imports.py`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,12 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from railguard.core.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068's media type, not a secret
@@ -54,10 +57,14 @@ class SigningKey:
 
 
 def generate_private_key() -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415 - see the top
+
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def private_key_to_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - see the top
+
     return key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -66,6 +73,9 @@ def private_key_to_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def private_key_from_bytes(data: bytes) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - see the top
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
     key = serialization.load_der_private_key(data, password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise TypeError("a signing key must be an EC private key")
@@ -73,11 +83,16 @@ def private_key_from_bytes(data: bytes) -> ec.EllipticCurvePrivateKey:
 
 
 def public_jwk(kid: str, key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    import jwt.algorithms  # noqa: PLC0415 - see the top
+
     jwk: dict[str, str] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key))
     return {**jwk, "kid": kid, "use": "sig", "alg": ALGORITHM}
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    import jwt.algorithms  # noqa: PLC0415 - see the top
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
     key = jwt.algorithms.ECAlgorithm.from_jwk(dict(jwk))
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise TypeError("a verification key must be an EC public key")
@@ -87,6 +102,8 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
 def issue_access_token(
     key: SigningKey, audience: TokenAudience, *, user_id: str, session_id: str, now: float
 ) -> str:
+    import jwt  # noqa: PLC0415 - see the top
+
     issued_at = int(now)
     claims = {
         "iss": audience.issuer,
@@ -110,6 +127,8 @@ def verify_access_token(
     now: float,
 ) -> AccessClaims:
     """The token's claims, or `Unauthenticated` for anything short of a valid access token."""
+    import jwt  # noqa: PLC0415 - see the top
+
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE:

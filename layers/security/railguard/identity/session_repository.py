@@ -53,6 +53,15 @@ def session_of(item: Item) -> Session:
     )
 
 
+def is_valid(session: Item | None, profile: Item | None, now: float) -> bool:
+    """Whether a session may still act: active, unexpired, and started in the profile's current
+    generation (no password change since). A missing profile (account gone) voids it too."""
+    if session is None or profile is None:
+        return False
+    record = session_of(session)
+    return record.is_active(now) and record.generation >= generation_of(profile)
+
+
 @dataclass(frozen=True)
 class RefreshToken:
     digest: str = field(repr=False)  # the token's digest keys its item: never logged

@@ -44,15 +44,14 @@ from dataclasses import dataclass
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, AuditTrail
 from railguard.core.clock import Clock
 from railguard.core.errors import InvalidCredentials, InvalidRefreshToken
-from railguard.identity.account_repository import AccountRepository, generation_of
+from railguard.identity.account_repository import AccountRepository
 from railguard.identity.session_repository import (
     RefreshToken,
     Session,
     SessionRepository,
-    session_of,
 )
 from railguard.kinds import SESSION
-from railguard.store import Item, Table, TransactionConflict, TransactItem
+from railguard.store import Table, TransactionConflict, TransactItem
 
 REFRESH_TOKEN_PREFIX = "rgr_"  # noqa: S105 - a prefix, not a secret
 SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
@@ -76,15 +75,6 @@ def _digest(refresh_token: str) -> str:
 
 def _new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def is_valid(session: Item | None, profile: Item | None, now: float) -> bool:
-    """Whether a session may still act: active, unexpired, and started in the profile's current
-    generation (no password change since). A missing profile (account gone) voids it too."""
-    if session is None or profile is None:
-        return False
-    record = session_of(session)
-    return record.is_active(now) and record.generation >= generation_of(profile)
 
 
 class Sessions:

@@ -50,7 +50,8 @@ from railguard.kinds import AUDIT_EVENT, WEBHOOK_TRIGGER
 from railguard.store import Table
 from railguard.store.resources import project
 from railguard.webhooks.repository import SealedFor, TriggerRecord, TriggerRepository
-from railguard.workspaces import Listing, LiveWorkspaces, ResourceScope, still_live
+from railguard.workspaces import Listing, ResourceScope, still_live
+from railguard.workspaces.repository import LiveWorkspaces
 
 TOKEN_PREFIX = "wht_"  # noqa: S105 - a prefix, not a secret
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret

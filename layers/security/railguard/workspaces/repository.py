@@ -4,7 +4,8 @@ A workspace is one item in its own partition (`WS#<id>` / `META`); each member i
 (`WS#<id>` / `MEMBER#<user_id>`), which also stands in the member index (gsi1,
 `USER#<user_id>` / `WS#<id>`), where a user's workspaces are listed. Reads return typed records;
 writes are built here for the service to commit with its audit event, each failing as the
-service declares (`fails_as`).
+service declares (`fails_as`). `LiveWorkspaces` is the liveness read of the credentials that name
+their workspace (the authorizer's keys, webhook triggers), cached a moment.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from railguard.access.principal import Role
+from railguard.core.clock import Clock
 from railguard.core.errors import NotFound
+from railguard.core.ttl_cache import TtlCache
 from railguard.store import Item, ItemKey, Table, TransactItem
 from railguard.store import keys as item_keys
 
@@ -312,3 +315,23 @@ class WorkspaceRepository:
                 fails_as=fails_as,
             ),
         ]
+
+
+class LiveWorkspaces:
+    """Whether a workspace is live, as read at most `MAX_AGE_SECONDS` ago: for the credentials
+    that name their workspace in their own record (API keys, webhook tokens), checked at every
+    use. A deletion cannot reach an unbounded number of them in one transaction; this check
+    stops them all within the contract's 5 seconds, without a read per request."""
+
+    MAX_AGE_SECONDS = 2.0
+    MAX_ENTRIES = 4096
+
+    def __init__(self, table: Table, clock: Clock):
+        self._workspaces = WorkspaceRepository(table)
+        self._read: TtlCache[str, WorkspaceRecord | None] = TtlCache(
+            clock, max_age_seconds=self.MAX_AGE_SECONDS, max_entries=self.MAX_ENTRIES
+        )
+
+    def find(self, workspace_id: str) -> WorkspaceRecord | None:
+        """The workspace while it is live; None when it is deleted or unknown."""
+        return self._read.get_or_load(workspace_id, lambda: self._workspaces.live(workspace_id))
