@@ -151,12 +151,7 @@ class ApiKeyRepository:
     ) -> tuple[list[StoredKey], str | None]:
         """A page of the workspace's keys, newest first."""
         page = follow_page(
-            self._table,
-            item_keys.workspace(workspace_id)[0],
-            _POINTER_PREFIX,
-            _record_key,
-            limit=limit,
-            cursor=cursor,
+            self._table, workspace_id, _POINTER_PREFIX, _record_key, limit=limit, cursor=cursor
         )
         return [StoredKey.of(item) for item in page.items], page.next_cursor
 

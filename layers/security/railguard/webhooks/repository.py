@@ -108,12 +108,7 @@ class TriggerRepository:
     ) -> Listing[TriggerRecord]:
         """A page of the workspace's triggers, deleted ones included, newest first."""
         page = follow_page(
-            self._table,
-            item_keys.workspace(workspace_id)[0],
-            POINTER_PREFIX,
-            _record_key,
-            limit=limit,
-            cursor=cursor,
+            self._table, workspace_id, POINTER_PREFIX, _record_key, limit=limit, cursor=cursor
         )
         return Listing([_record(item) for item in page.items], page.next_cursor)
 
