@@ -16,7 +16,7 @@ from typing import Literal
 
 from railguard.access.plans import RateLimit
 from railguard.access.usage import note_last_use
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import Item, ItemKey, Repository, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.pointers import follow, follow_page
 
@@ -124,10 +124,7 @@ class StoredKey:
         )
 
 
-class ApiKeyRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class ApiKeyRepository(Repository):
     # -- reads -----------------------------------------------------------------------------
     def find(self, digest: str) -> StoredKey | None:
         """The key whose digest a client presented (one strongly consistent GetItem)."""

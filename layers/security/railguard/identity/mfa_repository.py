@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
 from railguard.identity.account_repository import GENERATION_ATTRIBUTE, generation_of
-from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
+from railguard.store import ConditionFailed, Item, ItemKey, Repository, TransactItem
 from railguard.store.keys import sweep_index
 
 # How long a challenge's item is kept past its expiry, for the sweep to find.
@@ -64,10 +64,7 @@ class LoginChallenge:
         return self.status == "pending" and self.expires_at > now
 
 
-class MfaRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class MfaRepository(Repository):
     # -- the TOTP factor -----------------------------------------------------------------
     def totp(self, user_id: str) -> TotpFactor | None:
         item = self._table.get(totp_key(user_id))

@@ -410,3 +410,11 @@ class Table:
                 self._client.transact_write_items(TransactItems=request)
         except TransactionConflict as conflict:
             raise _declared_failure(conflict, actions, guards) from None
+
+
+class Repository:
+    """The storage of one kind of resource: the one place its items are built, read and written
+    (in `<package>/repository.py`), over the table it is given."""
+
+    def __init__(self, table: Table):
+        self._table = table

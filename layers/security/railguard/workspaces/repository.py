@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from railguard.access.principal import Role
 from railguard.core.errors import NotFound
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import Item, ItemKey, Repository, TransactItem
 from railguard.store import keys as item_keys
 
 Failure = Callable[[], Exception]
@@ -100,10 +100,7 @@ class MemberRecord:
     role: Role
 
 
-class WorkspaceRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class WorkspaceRepository(Repository):
     # -- reads -----------------------------------------------------------------------------
     def live(self, workspace_id: str) -> WorkspaceRecord | None:
         """The workspace (a strongly consistent read); None when it is deleted or unknown."""
