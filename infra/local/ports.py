@@ -1,13 +1,23 @@
-"""Listening locally: whether a port is free before anything starts on it, and whether a name
-is this machine's own (a loopback address or `localhost`)."""
+"""Listening locally: the port a setting names, whether it is free before anything starts on it,
+and whether a name is this machine's own (a loopback address or `localhost`)."""
 
 from __future__ import annotations
 
 import errno
 import ipaddress
 import socket
+from collections.abc import Mapping
 
 from infra.local.errors import StartupError
+
+
+def port_setting(environment: Mapping[str, str], name: str, default: int) -> int:
+    """The port the variable `name` sets (`default` when unset); `StartupError` for anything but
+    a port number."""
+    value = environment.get(name, str(default))
+    if not value.isascii() or not value.isdigit() or int(value) > 65535:
+        raise StartupError(f"{name} must be a port number, got {value!r}")
+    return int(value)
 
 
 def ensure_port_free(host: str, port: int, setting: str) -> None:

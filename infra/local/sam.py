@@ -21,10 +21,8 @@ import ipaddress
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +33,7 @@ from infra.build import SAM_CLI, SAMCONFIG, BuildError, host_build
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
 from infra.local.errors import StartupError
-from infra.local.ports import is_loopback
+from infra.local.ports import is_loopback, port_setting
 from infra.local.provisioning import provision
 from infra.local.sam_env import (
     DEFAULT_CONTAINER_HOST,
@@ -46,11 +44,11 @@ from infra.local.sam_env import (
     write_sam_environment,
 )
 from infra.local.stack import DEFAULT_TEMPLATE
+from infra.local.stopping import StopSignals
 from infra.template import TemplateError, load_template
 
 SAM_CONFIG_ENV = "local"
 _CANNOT_START = 2
-_SIGNAL_CHECK_SECONDS = 0.2
 _RUNTIME_CHECK_SECONDS = 15
 CONTAINER_RUNTIMES = ("docker", "finch")
 
@@ -64,18 +62,11 @@ class Settings:
     env_file: Path
 
 
-def _port(environment: Mapping[str, str], name: str, default: int) -> int:
-    value = environment.get(name, str(default))
-    if not value.isascii() or not value.isdigit() or int(value) > 65535:
-        raise StartupError(f"{name} must be a port number, got {value!r}")
-    return int(value)
-
-
 def settings_from(environment: Mapping[str, str]) -> Settings:
     return Settings(
         template=Path(environment.get("TEMPLATE", str(DEFAULT_TEMPLATE))),
         bind_host=environment.get("AWS_HOST", "0.0.0.0"),  # noqa: S104 - containers must reach it
-        port=_port(environment, "AWS_PORT", 4566),
+        port=port_setting(environment, "AWS_PORT", 4566),
         container_host=environment.get("SAM_AWS_HOST") or DEFAULT_CONTAINER_HOST,
         env_file=Path(environment.get("SAM_ENV_FILE", str(DEFAULT_ENV_FILE))),
     )
@@ -202,15 +193,6 @@ def next_commands(
     ]
 
 
-def _wait_for_stop() -> None:
-    stop_requested = threading.Event()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signal_number, lambda _signal, _frame: stop_requested.set())
-    # Timed, as in `make dev`: a signal runs its handler only when the main thread runs bytecode.
-    while not stop_requested.wait(timeout=_SIGNAL_CHECK_SECONDS):
-        pass
-
-
 def run(settings: Settings, emulator: MotoEmulator) -> list[str]:
     """Start `emulator`, provision, write the env file; return the lines to print next."""
     overrides = local_parameter_overrides()
@@ -266,7 +248,7 @@ def main(environment: Mapping[str, str] = os.environ) -> int:
             )
             return 0
         print(f"\n{runtime.name} answers. AWS emulator running for sam local; Ctrl-C stops it.")
-        _wait_for_stop()
+        StopSignals().wait()
     finally:
         emulator.stop()
     print("AWS emulator stopped", flush=True)

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,3 +134,43 @@ class IdempotencyKey:
         return IdempotencyKeys.remember(
             workspace_id, self.digest, remembered, now=now, fails_as=RepeatRaced
         )
+
+
+@dataclass(frozen=True)
+class ShownOnce:
+    """A creation whose reply holds a secret shown once (a key, a trigger's token), under the
+    client's Idempotency-Key if it sent one (`idempotency`): its repeat is refused with the id of
+    what the first created (`IdempotencyKey.refuse_repeat`), both before the creation and when a
+    concurrent request with the same key committed first."""
+
+    idempotency: IdempotencyKey | None
+    table: Table
+    workspace_id: str
+    now: int
+    created: str  # what it creates, as the refusal names it: "key", "trigger"
+
+    def refuse_repeat(self) -> None:
+        if self.idempotency is not None:
+            self.idempotency.refuse_repeat(
+                self.table, self.workspace_id, self.now, created=self.created
+            )
+
+    def commit(
+        self,
+        append: Callable[[Sequence[TransactItem]], object],
+        writes: Sequence[TransactItem],
+        resource_id: str,
+    ) -> None:
+        """`append` the creation's writes and the one that remembers the key, in one
+        transaction. `RepeatRaced` only when a concurrent request with the same key won and
+        what it created cannot be named (it is refused as a repeat otherwise)."""
+        remembered = (
+            []
+            if self.idempotency is None
+            else [self.idempotency.remembered(self.workspace_id, resource_id, self.now)]
+        )
+        try:
+            append([*writes, *remembered])
+        except RepeatRaced:
+            self.refuse_repeat()
+            raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import Item, ItemKey, Repository, TransactItem
 from railguard.store import keys as item_keys
 
 
@@ -23,10 +23,7 @@ class RememberedKey:
     expires_at: int
 
 
-class IdempotencyKeys:
-    def __init__(self, table: Table):
-        self._table = table
-
+class IdempotencyKeys(Repository):
     def get(self, workspace_id: str, key_digest: str) -> RememberedKey | None:
         item = self._table.get(idempotency(workspace_id, key_digest))
         if item is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from railguard.store import ConditionFailed, ItemKey, Table
+from railguard.store import ConditionFailed, ItemKey, Repository
 from railguard.store import keys as item_keys
 
 
@@ -19,10 +19,7 @@ def throttle_window(subject: str, window_start: int) -> ItemKey:
     return (f"THROTTLE#{subject}", f"WINDOW#{window_start}")
 
 
-class WindowCounters:
-    def __init__(self, table: Table):
-        self._table = table
-
+class WindowCounters(Repository):
     def count_request(
         self, subject: str, window_seconds: int, window_start: int, *, limit: int, expires_at: int
     ) -> int | None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from railguard.access.network import budget_subject
@@ -119,11 +119,8 @@ class SessionView:
 
 @dataclass(frozen=True)
 class UnlockGrant:
-    access_token: str
+    access_token: str = field(repr=False)  # never let a token reach a log through repr()
     expires_in: int
-
-    def __repr__(self) -> str:  # never let a token reach a log through repr()
-        return f"UnlockGrant(expires_in={self.expires_in})"
 
 
 def _view(record: AgentUiRecord) -> AgentUiView:

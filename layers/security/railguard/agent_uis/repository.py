@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from railguard.store import ItemKey, Table, TransactItem, resources
+from railguard.store import ItemKey, Repository, TransactItem, resources
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.workspaces import Listing, is_live
@@ -57,11 +57,8 @@ class UnlockSession:
     expires_at: int
 
 
-class AgentUiRepository:
+class AgentUiRepository(Repository):
     """Reads find active deployments only: a deleted one is as good as unknown."""
-
-    def __init__(self, table: Table):
-        self._table = table
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, workspace_id: str, agent_ui_id: str) -> AgentUiRecord | None:

@@ -18,7 +18,7 @@ from typing import Literal
 from railguard.access.network import IpAllowlist
 from railguard.access.plans import RateLimit
 from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS, note_last_use
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import Item, ItemKey, Repository, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.pointers import follow, follow_page
 
@@ -128,10 +128,7 @@ class StoredKey:
         )
 
 
-class ApiKeyRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class ApiKeyRepository(Repository):
     # -- reads -----------------------------------------------------------------------------
     def find(self, digest: str) -> StoredKey | None:
         """The key whose digest a client presented (one strongly consistent GetItem)."""
@@ -155,12 +152,7 @@ class ApiKeyRepository:
     ) -> tuple[list[StoredKey], str | None]:
         """A page of the workspace's keys, newest first."""
         page = follow_page(
-            self._table,
-            item_keys.workspace(workspace_id)[0],
-            _POINTER_PREFIX,
-            _record_key,
-            limit=limit,
-            cursor=cursor,
+            self._table, workspace_id, _POINTER_PREFIX, _record_key, limit=limit, cursor=cursor
         )
         return [StoredKey.of(item) for item in page.items], page.next_cursor
 

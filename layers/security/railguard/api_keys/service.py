@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from railguard.access.idempotency import IdempotencyKey, RepeatRaced
+from railguard.access.idempotency import IdempotencyKey, RepeatRaced, ShownOnce
 from railguard.access.network import IpAllowlist, parse_origins
 from railguard.access.plans import RateLimit, plan_limit
 from railguard.access.policy import SCOPES
@@ -172,22 +173,18 @@ class ApiKeys:
         idempotency: IdempotencyKey | None = None,
     ) -> IssuedKey:
         now = int(self._clock.now())
-        if idempotency is not None:
-            idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
+        once = ShownOnce(idempotency, self._table, scope.workspace_id, now, created="key")
+        once.refuse_repeat()
         settings = validate(settings, now=now, plan=self._workspace_plan(scope))
         issued, writes = self._new_key_writes(scope, settings, now)
-        if idempotency is not None:
-            writes.append(idempotency.remembered(scope.workspace_id, issued.view.id, now))
         event = scope.event(
             "api_key.created",
             issued.view.id,
             {"name": settings.name, "scopes": " ".join(settings.scopes)},
         )
         try:
-            self._audit.append(event, with_writes=writes)
-        except (AppendRefused, RepeatRaced) as refused:
-            if isinstance(refused, RepeatRaced) and idempotency is not None:
-                idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="key")
+            once.commit(partial(self._audit.append, event), writes, issued.view.id)
+        except (AppendRefused, RepeatRaced):
             raise Conflict("The workspace changed at the same time; retry.") from None
         return issued
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
-from railguard.store import Item, ItemKey, Table, TransactItem, resources
+from railguard.store import Item, ItemKey, Repository, TransactItem, resources
 from railguard.store.deletion import soft_deletion
 from railguard.workspaces import Listing, is_live
 
@@ -64,10 +64,7 @@ def _record(workspace_id: str, item: Item) -> CredentialRecord:
     )
 
 
-class CredentialRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class CredentialRepository(Repository):
     # -- reads -------------------------------------------------------------------------------
     def get(self, workspace_id: str, credential_id: str) -> CredentialRecord | None:
         item = self._table.get(credential_key(workspace_id, credential_id))

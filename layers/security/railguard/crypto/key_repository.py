@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from railguard.store import ConditionFailed, Item, ItemKey, Table
+from railguard.store import ConditionFailed, Item, ItemKey, Repository, Table
 
 if TYPE_CHECKING:
     from railguard.crypto.envelope import SecretOwner
@@ -52,10 +52,7 @@ def _sealed(key: ItemKey, name: str, sealed: bytes, owner: SecretOwner) -> Item:
     return {name: sealed, **sealed_attributes(key, {name: (sealed, owner)})}
 
 
-class SigningKeys:
-    def __init__(self, table: Table):
-        self._table = table
-
+class SigningKeys(Repository):
     def ring(self) -> list[SigningKeyRecord]:
         return [
             SigningKeyRecord(
@@ -120,10 +117,7 @@ class SigningKeys:
         return True
 
 
-class ServerKeys:
-    def __init__(self, table: Table):
-        self._table = table
-
+class ServerKeys(Repository):
     def sealed(self, name: str) -> bytes | None:
         item = self._table.get(server_key(name))
         return item["sealed"] if item is not None else None

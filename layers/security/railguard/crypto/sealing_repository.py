@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from railguard.crypto.envelope import SecretOwner, parse_envelope
-from railguard.store import ConditionFailed, Item, ItemKey, Table
+from railguard.store import ConditionFailed, Item, ItemKey, Repository
 from railguard.store import keys as item_keys
 
 SEALING_SHARDS = 16
@@ -44,10 +44,7 @@ class SealedItem:
     secrets: Sealed = field(repr=False)  # the sealed attributes it holds, with their owners
 
 
-class SealedItems:
-    def __init__(self, table: Table):
-        self._table = table
-
+class SealedItems(Repository):
     def sealed_under_other_keys(self, current: str) -> Iterator[ItemKey]:
         """The items sealed under any key but `current` (a key ARN), shard by shard: in each,
         those sorting before it, then after it ("$" follows the "#" that ends the current ARN

@@ -16,7 +16,7 @@ logged.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Header
@@ -62,10 +62,8 @@ class BrowserSession:
 
     browser: bool  # it sent `X-Railguard-Client: browser`
     secure: bool  # the cookies it gets are `Secure`
-    presented: tuple[str, ...]  # the values of the `rg_refresh` cookies it sent
-
-    def __repr__(self) -> str:  # never let a token reach a log through repr()
-        return f"BrowserSession(browser={self.browser}, secure={self.secure})"
+    # The values of the `rg_refresh` cookies it sent: never let a token reach a log through repr().
+    presented: tuple[str, ...] = field(repr=False)
 
     @classmethod
     def of(cls, event: APIGatewayProxyEventV2, client: str | None) -> BrowserSession:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from railguard.store import ConditionFailed, Item, Table, TransactItem
+from railguard.store import ConditionFailed, Item, Repository, TransactItem
 from railguard.store.keys import login as login_key
 from railguard.store.keys import user_profile as profile_key
 
@@ -49,10 +49,7 @@ class Login:
     password_hash: str = field(repr=False)
 
 
-class AccountRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class AccountRepository(Repository):
     # -- reads ---------------------------------------------------------------------------
     def profile(self, user_id: str) -> UserProfile | None:
         item = self._table.get(profile_key(user_id))

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
 from railguard.identity.account_repository import GENERATION_ATTRIBUTE, generation_of
-from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
-from railguard.store.keys import sweep_index
+from railguard.store import ConditionFailed, Item, ItemKey, Repository, TransactItem
+from railguard.store.keys import sweep_index, user_partition
 
 # How long a challenge's item is kept past its expiry, for the sweep to find.
 _CHALLENGE_TTL_SLACK_SECONDS = 3600
@@ -28,12 +28,12 @@ _ENABLED_VALUES = {":enabled": "enabled"}
 
 def totp_key(user_id: str) -> ItemKey:
     """The user's TOTP factor: its sealed secret, pending or enabled, and the last step used."""
-    return (f"USER#{user_id}", "MFA#TOTP")
+    return (user_partition(user_id), "MFA#TOTP")
 
 
 def recovery_codes_key(user_id: str) -> ItemKey:
     """The digests of the user's unused recovery codes, as one set."""
-    return (f"USER#{user_id}", "MFA#RECOVERY")
+    return (user_partition(user_id), "MFA#RECOVERY")
 
 
 def mfa_challenge_key(token_digest: str) -> ItemKey:
@@ -64,10 +64,7 @@ class LoginChallenge:
         return self.status == "pending" and self.expires_at > now
 
 
-class MfaRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class MfaRepository(Repository):
     # -- the TOTP factor -----------------------------------------------------------------
     def totp(self, user_id: str) -> TotpFactor | None:
         item = self._table.get(totp_key(user_id))

@@ -16,7 +16,7 @@ from railguard.identity.account_repository import (
     generation_is,
     generation_of,
 )
-from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
+from railguard.store import ConditionFailed, Item, ItemKey, Repository, TransactItem
 from railguard.store.keys import SESSION_PREFIX, sweep_index, user_partition
 from railguard.store.keys import session as session_key
 
@@ -71,10 +71,7 @@ class RefreshToken:
     expires_at: int
 
 
-class SessionRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class SessionRepository(Repository):
     # -- reads ---------------------------------------------------------------------------
     def session(self, user_id: str, session_id: str) -> Session | None:
         item = self._table.get(session_key(user_id, session_id))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from railguard.kinds import KINDS, Erasure, Placement, ResourceKind
-from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem
+from railguard.store import ConditionFailed, Item, ItemKey, Repository, TransactItem
 from railguard.store import keys as item_keys
 
 # Every purge also takes the item off the work list and, with nothing sealed left in it, out of
@@ -96,10 +96,7 @@ def _purge_expression(
     return update, f"{due} AND {_NOT_YET_PURGED}", names, values
 
 
-class RetentionRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class RetentionRepository(Repository):
     def deleted_until(self, cutoff: int) -> Iterator[DueResource | DeletedWorkspace]:
         """What was deleted at or before `cutoff` and is still deleted, oldest first: resources
         deleted on their own, and deleted workspaces."""

@@ -17,8 +17,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def user_partition(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+SESSION_PREFIX = "SESSION#"
+
+
 def user_profile(user_id: str) -> ItemKey:
-    return (f"USER#{user_id}", "PROFILE")
+    return (user_partition(user_id), "PROFILE")
 
 
 def login(email: str) -> ItemKey:
@@ -26,14 +33,7 @@ def login(email: str) -> ItemKey:
 
 
 def session(user_id: str, session_id: str) -> ItemKey:
-    return (f"USER#{user_id}", f"SESSION#{session_id}")
-
-
-SESSION_PREFIX = "SESSION#"
-
-
-def user_partition(user_id: str) -> str:
-    return f"USER#{user_id}"
+    return (user_partition(user_id), f"{SESSION_PREFIX}{session_id}")
 
 
 def workspace(workspace_id: str) -> ItemKey:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from railguard.store import keys
 from railguard.store.table import Item, ItemKey, Page, Table
 
 RecordKeyOf = Callable[[Item], ItemKey]  # the record's key, from its pointer
@@ -22,17 +23,21 @@ def follow(
 
 def follow_page(
     table: Table,
-    partition: str,
+    workspace_id: str,
     pointer_prefix: str,
     record_key_of: RecordKeyOf,
     *,
     limit: int,
     cursor: str | None,
 ) -> Page:
-    """A page of the records the partition's pointers name, newest first (one query, one
+    """A page of the records the workspace's pointers name, newest first (one query, one
     BatchGetItem); a record gone since its pointer was read is left out."""
     pointers = table.query(
-        partition, sk_prefix=pointer_prefix, limit=limit, cursor=cursor, newest_first=True
+        keys.workspace(workspace_id)[0],
+        sk_prefix=pointer_prefix,
+        limit=limit,
+        cursor=cursor,
+        newest_first=True,
     )
     record_keys = [record_key_of(pointer) for pointer in pointers.items]
     found = table.get_many(record_keys)

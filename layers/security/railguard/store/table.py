@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,26 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 ItemKey = tuple[str, str]  # (pk, sk)
+
+
+class Conditions(TypedDict, total=False):
+    """What a single write (put, update, delete) is conditioned on: a condition expression and
+    the attribute names and values it refers to."""
+
+    condition: str | None
+    names: Mapping[str, str] | None
+    values: Mapping[str, Any] | None
+
+
+class SortKeyRange(TypedDict, total=False):
+    """A query's one condition on the sort key: a prefix, up to `sk_until` (inclusive), after
+    `sk_after` (exclusive), or from `sk_from` (inclusive); or `sk_from` with `sk_until` (both
+    inclusive)."""
+
+    sk_prefix: str | None
+    sk_until: str | None
+    sk_after: str | None
+    sk_from: str | None
 
 
 # Errors that say "not now" rather than "never": the caller gets a 503 and may retry.
@@ -128,9 +148,9 @@ def _key(key: ItemKey) -> dict[str, AttributeValueTypeDef]:
 
 
 def _expression_arguments(
-    condition: str | None,
-    names: Mapping[str, str],
-    values: Mapping[str, Any],
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     arguments: dict[str, Any] = {}
     if condition:
@@ -188,23 +208,26 @@ def _declared_failure(
 
 
 def _sort_key_condition(
-    name: str, prefix: str | None, until: str | None, after: str | None, start: str | None
+    name: str,
+    sk_prefix: str | None = None,
+    sk_until: str | None = None,
+    sk_after: str | None = None,
+    sk_from: str | None = None,
 ) -> tuple[str, dict[str, str]] | None:
-    """A query's one condition on the sort key, with its values (`start` and `until` together
-    are one range, both ends included)."""
-    ranged = start is not None or until is not None
-    if sum((prefix is not None, after is not None, ranged)) > 1:
+    """The `SortKeyRange` as a key condition on the sort key `name`, with its values."""
+    ranged = sk_from is not None or sk_until is not None
+    if sum((sk_prefix is not None, sk_after is not None, ranged)) > 1:
         raise ValueError("a query takes one sort-key condition")
-    if prefix:
-        return f"begins_with({name}, :prefix)", {":prefix": prefix}
-    if after:
-        return f"{name} > :after", {":after": after}
-    if start and until:
-        return f"{name} BETWEEN :from AND :until", {":from": start, ":until": until}
-    if start:
-        return f"{name} >= :from", {":from": start}
-    if until:
-        return f"{name} <= :until", {":until": until}
+    if sk_prefix:
+        return f"begins_with({name}, :prefix)", {":prefix": sk_prefix}
+    if sk_after:
+        return f"{name} > :after", {":after": sk_after}
+    if sk_from and sk_until:
+        return f"{name} BETWEEN :from AND :until", {":from": sk_from, ":until": sk_until}
+    if sk_from:
+        return f"{name} >= :from", {":from": sk_from}
+    if sk_until:
+        return f"{name} <= :until", {":until": sk_until}
     return None
 
 
@@ -240,19 +263,10 @@ class Table:
             request_keys = list(unprocessed[self.name]["Keys"]) if self.name in unprocessed else []
         return found
 
-    def put(
-        self,
-        item: Item,
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> None:
+    def put(self, item: Item, **conditions: Unpack[Conditions]) -> None:
         with _translated_errors():
             self._client.put_item(
-                TableName=self.name,
-                Item=serialize(item),
-                **_expression_arguments(condition, names or {}, values or {}),
+                TableName=self.name, Item=serialize(item), **_expression_arguments(**conditions)
             )
 
     def update(
@@ -260,10 +274,8 @@ class Table:
         key: ItemKey,
         update: str,
         *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
         read_back: bool = True,
+        **conditions: Unpack[Conditions],
     ) -> Item:
         """Apply an update expression; returns the item as it is after the update, or, without
         `read_back`, nothing (an empty item): a role allowed to name only some attributes may
@@ -274,42 +286,31 @@ class Table:
                 Key=_key(key),
                 UpdateExpression=update,
                 ReturnValues="ALL_NEW" if read_back else "NONE",
-                **_expression_arguments(condition, names or {}, values or {}),
+                **_expression_arguments(**conditions),
             )
         return deserialize(response.get("Attributes", {}))
 
-    def delete(
-        self,
-        key: ItemKey,
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> None:
+    def delete(self, key: ItemKey, **conditions: Unpack[Conditions]) -> None:
         with _translated_errors():
             self._client.delete_item(
-                TableName=self.name,
-                Key=_key(key),
-                **_expression_arguments(condition, names or {}, values or {}),
+                TableName=self.name, Key=_key(key), **_expression_arguments(**conditions)
             )
 
     def query(
         self,
         partition: str,
         *,
-        sk_prefix: str | None = None,
-        sk_until: str | None = None,
-        sk_after: str | None = None,
-        sk_from: str | None = None,
         index: str | None = None,
         limit: int = 20,
         cursor: str | None = None,
         newest_first: bool = False,
         keep: Callable[[Item], bool] | None = None,
+        **sort_key_range: Unpack[SortKeyRange],
     ) -> Page:
-        """One page of a partition, optionally narrowed to a sort-key prefix, to sort keys up to
-        `sk_until` (inclusive), to those after `sk_after` (exclusive), or from `sk_from`
-        (inclusive): one of these, or `sk_from` with `sk_until` (both inclusive).
+        """One page of a partition, optionally narrowed by a `SortKeyRange`: to a sort-key
+        prefix, to sort keys up to `sk_until` (inclusive), to those after `sk_after` (exclusive),
+        or from `sk_from` (inclusive): one of these, or `sk_from` with `sk_until` (both
+        inclusive).
 
         The cursor carries only the sort key(s) of the last item; the partition always comes
         from the caller, so a forged cursor cannot reach another partition. `keep` filters items
@@ -319,7 +320,7 @@ class Table:
         pk_name, sk_name = (f"{index}pk", f"{index}sk") if index else ("pk", "sk")
         condition = f"{pk_name} = :pk"
         values: dict[str, Any] = {":pk": partition}
-        sort_key = _sort_key_condition(sk_name, sk_prefix, sk_until, sk_after, sk_from)
+        sort_key = _sort_key_condition(sk_name, **sort_key_range)
         if sort_key is not None:
             condition += f" AND {sort_key[0]}"
             values.update(sort_key[1])
@@ -357,24 +358,14 @@ class Table:
         partition: str,
         *,
         index: str | None = None,
-        sk_prefix: str | None = None,
-        sk_until: str | None = None,
-        sk_after: str | None = None,
-        sk_from: str | None = None,
         page_size: int = 100,
+        **sort_key_range: Unpack[SortKeyRange],
     ) -> Iterator[Item]:
         """Every item of a partition (narrowed as `query` narrows), in order, page by page."""
         cursor: str | None = None
         while True:
             page = self.query(
-                partition,
-                index=index,
-                sk_prefix=sk_prefix,
-                sk_until=sk_until,
-                sk_after=sk_after,
-                sk_from=sk_from,
-                limit=page_size,
-                cursor=cursor,
+                partition, index=index, limit=page_size, cursor=cursor, **sort_key_range
             )
             yield from page.items
             if page.next_cursor is None:
@@ -410,3 +401,11 @@ class Table:
                 self._client.transact_write_items(TransactItems=request)
         except TransactionConflict as conflict:
             raise _declared_failure(conflict, actions, guards) from None
+
+
+class Repository:
+    """The storage of one kind of resource: the one place its items are built, read and written
+    (in `<package>/repository.py`), over the table it is given."""
+
+    def __init__(self, table: Table):
+        self._table = table

@@ -25,9 +25,10 @@ import hashlib
 import hmac
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
-from railguard.access.idempotency import IdempotencyKey, RepeatRaced
+from railguard.access.idempotency import IdempotencyKey, RepeatRaced, ShownOnce
 from railguard.access.network import budget_subject
 from railguard.access.plans import RateLimit
 from railguard.access.ratelimit import RateLimiter
@@ -186,8 +187,8 @@ class WebhookTriggers:
         idempotency: IdempotencyKey | None = None,
     ) -> IssuedTrigger:
         now = int(self._clock.now())
-        if idempotency is not None:
-            idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
+        once = ShownOnce(idempotency, self._table, scope.workspace_id, now, created="trigger")
+        once.refuse_repeat()
         trigger_id = WEBHOOK_TRIGGER.new_id()
         token = self._new_token(scope, trigger_id)
         secret = opaque_tokens.new_token(SECRET_PREFIX) if generate_secret else None
@@ -216,13 +217,10 @@ class WebhookTriggers:
             still_live(scope.workspace_id),
             *self._triggers.creation(record, _sealed_for(scope.workspace_id, trigger_id)),
         ]
-        if idempotency is not None:
-            writes.append(idempotency.remembered(scope.workspace_id, trigger_id, now))
+        event = scope.event("webhook_trigger.created", trigger_id)
         try:
-            self._audit.append(scope.event("webhook_trigger.created", trigger_id), writes)
-        except (AppendRefused, RepeatRaced) as refused:
-            if isinstance(refused, RepeatRaced) and idempotency is not None:
-                idempotency.refuse_repeat(self._table, scope.workspace_id, now, created="trigger")
+            once.commit(partial(self._audit.append, event), writes, trigger_id)
+        except (AppendRefused, RepeatRaced):
             raise Conflict("The workspace changed at the same time; retry.") from None
         return IssuedTrigger(_view(record), token.value, secret)
 

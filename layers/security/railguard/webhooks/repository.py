@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from railguard.access.usage import note_last_use
 from railguard.crypto.envelope import SecretOwner
 from railguard.crypto.sealing import sealed_attributes
-from railguard.store import ConditionFailed, Item, ItemKey, Table, TransactItem, resources
+from railguard.store import (
+    ConditionFailed,
+    Item,
+    ItemKey,
+    Repository,
+    TransactItem,
+    resources,
+)
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.store.pointers import follow, follow_page
@@ -93,10 +100,7 @@ def _item(record: TriggerRecord, sealed_for: SealedFor) -> Item:
     return item | sealed_attributes(record.key, sealed)
 
 
-class TriggerRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class TriggerRepository(Repository):
     # -- reads -------------------------------------------------------------------------------
     def find(self, workspace_id: str, trigger_id: str) -> TriggerRecord | None:
         """The record the workspace's pointer names (two consistent reads), deleted or not."""
@@ -108,12 +112,7 @@ class TriggerRepository:
     ) -> Listing[TriggerRecord]:
         """A page of the workspace's triggers, deleted ones included, newest first."""
         page = follow_page(
-            self._table,
-            item_keys.workspace(workspace_id)[0],
-            POINTER_PREFIX,
-            _record_key,
-            limit=limit,
-            cursor=cursor,
+            self._table, workspace_id, POINTER_PREFIX, _record_key, limit=limit, cursor=cursor
         )
         return Listing([_record(item) for item in page.items], page.next_cursor)
 

@@ -17,7 +17,7 @@ from railguard.access.principal import Role
 from railguard.core.clock import Clock
 from railguard.core.errors import NotFound
 from railguard.core.ttl_cache import TtlCache
-from railguard.store import Item, ItemKey, Table, TransactItem
+from railguard.store import Item, ItemKey, Repository, Table, TransactItem
 from railguard.store import keys as item_keys
 
 Failure = Callable[[], Exception]
@@ -103,10 +103,7 @@ class MemberRecord:
     role: Role
 
 
-class WorkspaceRepository:
-    def __init__(self, table: Table):
-        self._table = table
-
+class WorkspaceRepository(Repository):
     # -- reads -----------------------------------------------------------------------------
     def live(self, workspace_id: str) -> WorkspaceRecord | None:
         """The workspace (a strongly consistent read); None when it is deleted or unknown."""
