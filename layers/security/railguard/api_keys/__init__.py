@@ -21,6 +21,8 @@ from railguard.access.network import IpAllowlist, parse_origins
 from railguard.access.plans import RateLimit, plan_limit
 from railguard.access.policy import SCOPES
 from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS
+from railguard.api_keys.key_format import API_KEY_PREFIX as API_KEY_PREFIX
+from railguard.api_keys.key_format import new_key
 from railguard.api_keys.repository import ApiKeyRepository, KeyStatus, StoredKey
 from railguard.api_keys.repository import KeySettings as KeySettings
 from railguard.audit.trail import AppendRefused, AuditTrail
@@ -29,9 +31,10 @@ from railguard.core.errors import Conflict, NotFound, ValidationFailed
 from railguard.crypto import opaque_tokens
 from railguard.kinds import API_KEY
 from railguard.store import Table, TransactItem
+from railguard.store import keys as item_keys
 from railguard.workspaces import Listing, Workspaces, WorkspaceScope, still_live
+from railguard.workspaces.repository import WorkspaceRecord, WorkspaceRepository
 
-API_KEY_PREFIX = "pr_live_"
 DEFAULT_GRACE_SECONDS = 86_400
 MAX_GRACE_SECONDS = 604_800
 
@@ -190,7 +193,7 @@ class ApiKeys:
     ) -> tuple[IssuedKey, list[TransactItem]]:
         """The new key and its writes (its workspace still live first); `taken`: what it means
         that its record or pointer exists already (an id or digest met twice)."""
-        raw = opaque_tokens.new_token(API_KEY_PREFIX)
+        raw = new_key(scope.workspace_id)
         key, writes = ApiKeyRepository.issue(
             scope.workspace_id,
             API_KEY.new_id(),
@@ -299,17 +302,21 @@ def _changed_meanwhile() -> Exception:
 
 
 class KeyLookup:
-    """The authorizer's side: find a presented key's record, and note that it was used."""
+    """The authorizer's side: a presented key's record, with the workspace the key names."""
 
     LAST_USED_RESOLUTION_SECONDS = LAST_USED_RESOLUTION_SECONDS
 
     def __init__(self, table: Table):
-        self._keys = ApiKeyRepository(table)
+        self._table = table
 
-    def find(self, digest: str) -> KeyRecord | None:
-        key = self._keys.find(digest)
-        return KeyRecord.of(key) if key is not None else None
-
-    def note_use(self, digest: str, now: int) -> None:
-        """Set `last_used_at`, unless it was set less than a minute ago (by any instance)."""
-        self._keys.note_use(digest, now)
+    def find(
+        self, digest: str, workspace_id: str
+    ) -> tuple[KeyRecord | None, WorkspaceRecord | None]:
+        """The key whose digest a client presented, and the workspace its key names (None when
+        deleted or unknown), in one strongly consistent BatchGetItem. A record of another
+        workspace than the key names is no key of it (None)."""
+        record_key = item_keys.api_key(digest)
+        found = self._table.get_many([record_key, item_keys.workspace(workspace_id)])
+        key = ApiKeyRepository.record_in(found, record_key)
+        record = KeyRecord.of(key) if key is not None and key.workspace_id == workspace_id else None
+        return record, WorkspaceRepository.live_in(found, workspace_id)

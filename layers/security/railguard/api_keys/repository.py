@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from railguard.access.plans import RateLimit
-from railguard.access.usage import note_last_use
 from railguard.store import Item, ItemKey, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.pointers import follow, follow_page
@@ -141,6 +140,12 @@ class ApiKeyRepository:
         item = self._table.get(record_key)
         return StoredKey.of(item) if item is not None else None
 
+    @staticmethod
+    def record_in(found: Mapping[ItemKey, Item], record_key: ItemKey) -> StoredKey | None:
+        """The key among items a caller's BatchGetItem read (`item_keys.api_key(digest)`)."""
+        item = found.get(record_key)
+        return StoredKey.of(item) if item is not None else None
+
     def by_id(self, workspace_id: str, key_id: str) -> StoredKey | None:
         """The key the workspace's pointer names (two consistent reads)."""
         found = follow(self._table, pointer_key(workspace_id, key_id), _record_key)
@@ -169,10 +174,6 @@ class ApiKeyRepository:
             yield StoredKey.of(item)
 
     # -- writes ----------------------------------------------------------------------------
-    def note_use(self, digest: str, now: int) -> None:
-        """Set `last_used_at`, unless it was set less than a minute ago (`ConditionFailed`)."""
-        note_last_use(self._table, item_keys.api_key(digest), now)
-
     def note_expiring_announced(self, key: StoredKey) -> None:
         """Note that the key's end, as read, was announced; `ConditionFailed` if the key is no
         longer active or its end moved since."""
