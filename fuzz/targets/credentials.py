@@ -10,7 +10,7 @@ Property: `extract_credential` returns a credential or raises `Unauthenticated`;
 `Unauthenticated` or `Forbidden` (the handler denies anything else, but as a bug) and never allows,
 since no session, key or workspace exists. Nothing is read for a request whose credential is
 malformed: no lookup for a missing, doubled or badly shaped credential, nor for an API key
-that fails its checksum.
+that fails its checksum or names no workspace.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fuzz.targets._inputs import check, fields, text
-from railguard.authorizer.credentials import API_KEY_PREFIX, extract_credential
+from railguard.api_keys.key_format import workspace_named
+from railguard.authorizer.credentials import extract_credential
 from railguard.authorizer.decision import Authorizer
 from railguard.core.errors import Forbidden, Unauthenticated
-from railguard.crypto import key_repository, opaque_tokens, tokens
+from railguard.crypto import key_repository, tokens
 from railguard.store import Item, ItemKey, Page
 
 NOW = 1_800_000_000
@@ -94,8 +95,9 @@ def _verifies(token: str) -> bool:
 
 
 def _reads_justified(headers: Mapping[str, str], reads: Sequence[str]) -> bool:
-    """A read needs a well-formed credential: an API key that passes its checksum, or an access
-    token, whose signing keys may be read to verify it but nothing more unless it verifies."""
+    """A read needs a well-formed credential: an API key that passes its checksum and names a
+    workspace, or an access token, whose signing keys may be read to verify it but nothing more
+    unless it verifies."""
     if not reads:
         return True
     try:
@@ -103,7 +105,7 @@ def _reads_justified(headers: Mapping[str, str], reads: Sequence[str]) -> bool:
     except Unauthenticated:
         return False
     if credential.kind == "api_key":
-        return opaque_tokens.is_well_formed(credential.value, API_KEY_PREFIX)
+        return workspace_named(credential.value) is not None
     signing_keys = f"query {key_repository.SIGNING_KEY_PARTITION}"
     return all(read == signing_keys for read in reads) or _verifies(credential.value)
 

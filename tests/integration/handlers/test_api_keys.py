@@ -11,6 +11,7 @@ import pytest
 
 from railguard.access.policy import SCOPES
 from railguard.api_keys import DEFAULT_GRACE_SECONDS
+from railguard.api_keys.key_format import workspace_named
 from railguard.core.clock import rfc3339
 from railguard.crypto import opaque_tokens
 from railguard.store import Table
@@ -20,7 +21,8 @@ from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
 
 KEYS = "/api/v1/api-keys"
-KEY_SHAPE = re.compile(r"^pr_live_[0-9A-Za-z]{32}[0-9A-Za-z]{6}$")
+# 32 random base62 characters, the ULID of the key's workspace, a 6-character checksum of both.
+KEY_SHAPE = re.compile(r"^pr_live_[0-9A-Za-z]{32}[0-9A-HJKMNP-TV-Z]{26}[0-9A-Za-z]{6}$")
 CREATED_FIELDS = {
     "id",
     "name",
@@ -110,7 +112,7 @@ def test_create_returns_the_key_once_with_every_field(
     assert set(data) == CREATED_FIELDS
     key = data["key"]
     assert KEY_SHAPE.match(key), key
-    assert opaque_tokens.is_well_formed(key, "pr_live_")
+    assert workspace_named(key) == owner.workspace  # well formed, naming its workspace
     assert data["key_prefix"] == key[:12]
     assert data["masked_key"] == f"{key[:12]}...{key[-4:]}"
     assert data["id"].startswith("key_")

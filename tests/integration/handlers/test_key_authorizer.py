@@ -4,6 +4,7 @@ read, status and expiry against the clock, workspace, source IP, Origin, scopes,
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -15,13 +16,18 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from railguard.access.plans import RateLimit
 from railguard.access.ratelimit import RateLimiter
 from railguard.api_keys import API_KEY_PREFIX
+from railguard.api_keys.key_format import new_key, workspace_named
 from railguard.authorizer.decision import STATE_MAX_AGE_SECONDS
 from railguard.core.clock import SystemClock, rfc3339
 from railguard.crypto import opaque_tokens
+from railguard.kinds import WORKSPACE
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from tests.support import accounts as a
+from tests.support.aws_calls import record_whole_aws_calls
+from tests.support.consistency import written_keys
 from tests.support.fake_time import FakeClock
+from tests.support.faults import Call
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.origins import MALFORMED_ORIGINS
 
@@ -119,7 +125,7 @@ def _authorizer_client() -> Any:
 def authorizer_calls(client: InProcessClient) -> Iterator[CallCounter]:
     """A warm authorizer instance, and a count of every DynamoDB call it makes from now on."""
     # An unknown but well-formed key: the instance starts, and reads the table once.
-    assert _me(client, opaque_tokens.new_token(API_KEY_PREFIX)).status == 401
+    assert _me(client, _unknown_key()).status == 401
     counter = CallCounter()
     events = _authorizer_client().meta.events
     events.register("before-call.dynamodb", counter)
@@ -128,6 +134,11 @@ def authorizer_calls(client: InProcessClient) -> Iterator[CallCounter]:
 
 
 # -- the key's shape, before any read -----------------------------------------------------------
+def _unknown_key() -> str:
+    """A well-formed key never issued, of a workspace that does not exist."""
+    return new_key(WORKSPACE.new_id())
+
+
 def _malformed(valid: str) -> dict[str, str]:
     body = valid[len(API_KEY_PREFIX) :]
     last = valid[-1]
@@ -142,17 +153,21 @@ def _malformed(valid: str) -> dict[str, str]:
         "wrong-prefix": "pr_test_" + body,
         "upper-prefix": "PR_LIVE_" + body,
         "no-prefix": body,
+        # A valid checksum, but no workspace id where the key names one, or no room for one (a
+        # key of the format before keys named their workspace)
+        "names-no-workspace-id": opaque_tokens.new_token(API_KEY_PREFIX, "Z" * 26),
+        "names-nothing": opaque_tokens.new_token(API_KEY_PREFIX),
     }
 
 
 @pytest.mark.parametrize("header", ["X-API-Key", "Authorization"])
-@pytest.mark.parametrize("variant", list(_malformed(opaque_tokens.new_token(API_KEY_PREFIX))))
+@pytest.mark.parametrize("variant", list(_malformed(_unknown_key())))
 def test_a_malformed_key_is_refused_without_reading_the_table(
     client: InProcessClient, authorizer_calls: CallCounter, variant: str, header: str
 ) -> None:
     # Given a well-formed key's malformed variant (in either header)
-    key = _malformed(opaque_tokens.new_token(API_KEY_PREFIX))[variant]
-    assert not opaque_tokens.is_well_formed(key, API_KEY_PREFIX)
+    key = _malformed(_unknown_key())[variant]
+    assert workspace_named(key) is None
     value = key if header == "X-API-Key" else f"Bearer {key}"
     # When it is presented
     reply = client.request("GET", ME, headers={header: value})
@@ -166,11 +181,12 @@ def test_an_unknown_well_formed_key_is_looked_up_and_refused(
     client: InProcessClient, authorizer_calls: CallCounter
 ) -> None:
     # Given a key with a valid checksum that was never issued
-    key = opaque_tokens.new_token(API_KEY_PREFIX)
-    # When it is presented / Then 401, after one read by its digest (the counter does count)
+    key = _unknown_key()
+    # When it is presented / Then 401, after one read of its record (by its digest) and the
+    # workspace it names, in one batch (the counter does count)
     reply = _me(client, key)
     assert (reply.status, reply.json()) == (401, UNAUTHORIZED)
-    assert authorizer_calls.calls == ["GetItem"]
+    assert authorizer_calls.calls == ["BatchGetItem"]
 
 
 def test_a_key_works_in_either_header_but_not_in_both(
@@ -385,7 +401,7 @@ def test_a_key_needs_the_routes_scope(client: InProcessClient, shared_owner: Own
 def _throttled(**_kwargs: Any) -> None:
     raise ClientError(
         {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
-        "GetItem",
+        "BatchGetItem",
     )
 
 
@@ -410,7 +426,7 @@ def test_any_error_in_the_authorizer_denies(
     # Given a valid key this instance has not cached, and the authorizer's reads failing
     key = _create(client, shared_owner)["key"]
     with monkeypatch.context() as patch:
-        patch.setattr(_authorizer_client(), "get_item", failure)
+        patch.setattr(_authorizer_client(), "batch_get_item", failure)
         # When it is used
         reply = _me(client, key)
     # Then it is denied (403), never allowed
@@ -427,21 +443,28 @@ def _stored_last_used(table: Table, key: str) -> int | None:
     return value
 
 
+def _record_writes(calls: list[Call], key: str) -> int:
+    """How many of `calls` wrote the record of `key`."""
+    record = item_keys.api_key(opaque_tokens.digest(key))
+    return sum(1 for call in calls if record in written_keys([call]))
+
+
 def test_last_used_at_is_written_at_most_once_a_minute(
     client: InProcessClient,
     shared_owner: Owner,
     table: Table,
     clock: FakeClock,
-    authorizer_calls: CallCounter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a new key, never used
     created = _create(client, shared_owner)
     key = created["key"]
     start = int(clock.now())
+    calls = record_whole_aws_calls(monkeypatch)
     # When it is first used / Then last_used_at is set to now, by one write
     assert _me(client, key).status == 200
     assert _stored_last_used(table, key) == start
-    assert authorizer_calls.count("UpdateItem") == 1
+    assert _record_writes(calls, key) == 1
     read = client.request("GET", f"{KEYS}/{created['id']}", headers=shared_owner.headers())
     assert read.json()["data"]["last_used_at"] == rfc3339(start)
     # When it is used again 30 s later (the cached record has aged and was read again)
@@ -449,12 +472,105 @@ def test_last_used_at_is_written_at_most_once_a_minute(
     assert _me(client, key).status == 200
     # Then nothing is written
     assert _stored_last_used(table, key) == start
-    assert authorizer_calls.count("UpdateItem") == 1
+    assert _record_writes(calls, key) == 1
     # When it is used 61 s after the first use / Then it is written again
     clock.advance(31)
     assert _me(client, key).status == 200
     assert _stored_last_used(table, key) == start + 61
-    assert authorizer_calls.count("UpdateItem") == 2
+    assert _record_writes(calls, key) == 2
+
+
+# -- AWS calls per request (issue 20) ---------------------------------------------------------
+def _operations(calls: list[Call]) -> list[str]:
+    operations = [call.operation for call in calls]
+    calls.clear()
+    return operations
+
+
+def test_a_key_costs_two_aws_calls_uncached_one_cached_and_none_malformed(
+    client: InProcessClient,
+    shared_owner: Owner,
+    table: Table,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given warm instances (the authorizer's and GET /me's), and a new key, at a window's start
+    clock.to_window_start(60)
+    key = _create(client, shared_owner)["key"]
+    me = client.request("GET", ME, headers={"Authorization": f"Bearer {shared_owner.token}"})
+    assert me.status == 200
+    calls = record_whole_aws_calls(monkeypatch)
+    # When it is first used (not cached, its last use due, its window new)
+    first_use = int(clock.now())
+    first = _me(client, key)
+    # Then 2 calls: the authorizer's one read of its record and workspace, and the function's
+    # count of the request with the key's last use, in one transaction
+    assert first.status == 200
+    assert first.headers["ratelimit-remaining"] == "119"
+    assert _operations(calls) == ["BatchGetItem", "TransactWriteItems"]
+    # When it is used again while the authorizer has it cached / Then 1 call: the count
+    clock.advance(1)
+    assert _me(client, key).status == 200
+    assert _operations(calls) == ["UpdateItem"]
+    # When it is used once its cached record has aged (its last use not due) / Then 2 calls
+    clock.advance(CACHE_AGED)
+    assert _me(client, key).status == 200
+    assert _operations(calls) == ["BatchGetItem", "UpdateItem"]
+    # When a malformed key is presented / Then 401, and no call at all, by any function
+    malformed = _me(client, key[:-1] + ("A" if key[-1] != "A" else "B"))
+    assert (malformed.status, malformed.json()) == (401, UNAUTHORIZED)
+    assert _operations(calls) == []
+    # And the first use was noted, once
+    assert _stored_last_used(table, key) == first_use
+
+
+def test_a_last_use_due_in_a_counted_window_is_noted_by_its_own_write(
+    client: InProcessClient,
+    shared_owner: Owner,
+    table: Table,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a key first used half-way through a window, then early in the next one
+    clock.to_window_start(60)
+    clock.advance(30)
+    key = _create(client, shared_owner)["key"]
+    first_use = int(clock.now())
+    assert _me(client, key).status == 200
+    clock.advance(31)
+    assert _me(client, key).status == 200
+    calls = record_whole_aws_calls(monkeypatch)
+    # When it is used a minute after its first use, in the window this function counted in
+    clock.advance(30)
+    reply = _me(client, key)
+    # Then it is counted as usual (its count read back), and its last use noted by one more
+    # write: 3 calls, at most once a minute per key
+    assert reply.status == 200
+    assert reply.headers["ratelimit-remaining"] == "118"
+    assert _operations(calls) == ["BatchGetItem", "UpdateItem", "UpdateItem"]
+    assert _stored_last_used(table, key) == first_use + 61
+
+
+def test_a_key_whose_record_names_another_workspace_is_unknown(
+    client: InProcessClient, owner: Owner, table: Table, clock: FakeClock
+) -> None:
+    # Given a key in use, and another workspace of its owner
+    key = _create(client, owner)["key"]
+    assert _me(client, key).status == 200
+    other = client.request(
+        "POST", "/api/v1/workspaces", headers=owner.headers(), body={"name": "other"}
+    )
+    assert other.status == 201, other.body
+    # When its record comes to name the other workspace than the one the key names
+    table.update(
+        item_keys.api_key(opaque_tokens.digest(key)),
+        "SET workspace_id = :other",
+        values={":other": other.json()["data"]["id"]},
+    )
+    clock.advance(CACHE_AGED)
+    reply = _me(client, key)
+    # Then it is refused as an unknown key
+    assert (reply.status, reply.json()) == (401, UNAUTHORIZED)
 
 
 # -- rate limits (section 11) ------------------------------------------------------------------
@@ -569,6 +685,54 @@ def test_concurrent_takes_of_one_counter_pass_exactly_the_limit(
     assert len(allowed) == 10
     assert sorted(quota.remaining for quota in allowed) == list(range(10))
     assert all(quota.remaining == 0 for quota in quotas if not quota.allowed)
+
+
+def _key_record(table: Table, **attributes: Any) -> tuple[str, str]:
+    """A key's record (only what noting a use reads), under a digest of its own."""
+    record = item_keys.api_key(opaque_tokens.digest(new_key(WORKSPACE.new_id())))
+    table.put({"pk": record[0], "sk": record[1], **attributes})
+    return record
+
+
+def test_a_last_use_noted_meanwhile_by_another_instance_refuses_nothing(
+    table: Table, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a key's record whose last use another instance noted 10 s ago, and a new window
+    clock.to_window_start(60)
+    noted = int(clock.now()) - 10
+    record = _key_record(table, last_used_at=noted)
+    limiter = RateLimiter(table, clock)
+    calls = record_whole_aws_calls(monkeypatch)
+    # When a request whose authorizer saw the last use due (an older record) is counted
+    quota = limiter.take(f"api_key:{uuid.uuid4()}", RateLimit(10, 60), last_use_of=record)
+    # Then it is allowed and counted once, by a second call made in that race only
+    assert (quota.allowed, quota.remaining) == (True, 9)
+    assert _operations(calls) == ["TransactWriteItems", "UpdateItem"]
+    # And the other instance's note stands
+    assert table.get(record) == {"pk": record[0], "sk": record[1], "last_used_at": noted}
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(10, (True, 8)), (1, (False, 0))])
+def test_a_new_instance_notes_a_last_use_in_a_window_counted_elsewhere(
+    table: Table,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    limit: int,
+    expected: tuple[bool, int],
+) -> None:
+    # Given a key never used that another instance counted a request of (it was not due there)
+    clock.to_window_start(60)
+    record = _key_record(table)
+    subject = f"api_key:{uuid.uuid4()}"
+    assert RateLimiter(table, clock).take(subject, RateLimit(limit, 60)).allowed
+    calls = record_whole_aws_calls(monkeypatch)
+    # When a new instance counts a request with its last use due
+    quota = RateLimiter(table, clock).take(subject, RateLimit(limit, 60), last_use_of=record)
+    # Then the count is exact, as is a refusal at the limit (the transaction that would start
+    # the window cannot), and the last use is noted on its own, as before any limit
+    assert (quota.allowed, quota.remaining) == expected
+    assert _operations(calls) == ["TransactWriteItems", "UpdateItem", "UpdateItem"]
+    assert table.get(record) == {"pk": record[0], "sk": record[1], "last_used_at": int(clock.now())}
 
 
 def test_public_routes_carry_no_rate_limit_headers(client: InProcessClient) -> None:

@@ -163,14 +163,17 @@ def server_key(name: str, actions: str = MAKE_AND_READ) -> tuple[Grant, ...]:
 
 # Fingerprint an Idempotency-Key request: a MAC by KMS under the HMAC key, which no role opens.
 IDEMPOTENCY_MAC = Plain("kms:GenerateMac", "MacKey")
+# A function serving routes an API key may call notes the key's last use with the request's count
+# (naming only `last_used_at`, reading nothing back: test_finding_4_noting_a_last_use_...).
+NOTE_KEY_USE = items("UpdateItem", APIKEY)
 
 # THE TABLE, with ALLOWED below: every function, and everything its role may do. Nothing else is
 # allowed.
 HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
+    # Reads only: a key's last use is noted by the function the key calls (NOTE_KEY_USE).
     "AuthorizerFunction": (
-        items("GetItem BatchGetItem", USER, WS, APIKEY),
+        items("BatchGetItem", USER, WS, APIKEY),
         items("Query", SIGNING_KEYS),
-        items("UpdateItem", APIKEY),
     ),
     "AuthFunction": (
         append_to(USER, WS),
@@ -189,12 +192,14 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("Query", USER, index="gsi1"),
         items("UpdateItem", RATE),
     ),
+    # GET /me admits any API key (`me:read`).
     "MeFunction": (
         append_to(USER),
         items("Query", USER, table="AuditTable"),
         items("Query", USER, table="AuditTable", index="gsi1"),
         items("GetItem Query UpdateItem", USER, EMAIL),
         items("UpdateItem", RATE, THROTTLE),
+        NOTE_KEY_USE,
         *server_key(ACCOUNT_SUBJECT_KEY_NAME),
     ),
     "MfaFunction": (
@@ -292,10 +297,13 @@ def idempotent_routes() -> frozenset[str]:
 def kind_grants(kind: kinds.ResourceKind, idempotent: frozenset[str]) -> tuple[Grant, ...]:
     """What the function serving a kind of workspace resource needs, from its declaration: its
     entries, its records (if a secret finds it), its audit trail, the rate limit of each
-    request, sealing its secrets, and fingerprinting its Idempotency-Key requests."""
+    request and the last use of the API keys its rules admit, sealing its secrets, and
+    fingerprinting its Idempotency-Key requests."""
     placement = kind.placement
     assert placement is not None
     grants: list[Grant] = [items(ENTRY_ACTIONS, WS), items("UpdateItem", RATE)]
+    if any(rule.scope is not None or rule.any_api_key for rule in kind.actions.values()):
+        grants.append(NOTE_KEY_USE)
     if placement.record_partition is not None:
         grants.append(items(RECORD_ACTIONS, placement.record_partition + "*"))
     if kind.audit_actions:
@@ -565,6 +573,30 @@ def test_a_kinds_declaration_is_what_its_function_is_held_to() -> None:
     assert set(row) - set(plain) == {IDEMPOTENCY_MAC}
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        kinds.Rule(kinds.ANY_ROLE, "header", scope="prompts:read"),
+        kinds.Rule(kinds.ANY_ROLE, "none", any_api_key=True),
+    ],
+    ids=["scope", "any-api-key"],
+)
+def test_a_kind_whose_rules_admit_api_keys_may_note_their_last_use(rule: kinds.Rule) -> None:
+    # Given a kind with a rule an API key may meet, and the same kind for people only
+    for_keys = kinds.ResourceKind(
+        "prompt",
+        "prm",
+        actions={"prompt:read": rule},
+        routes={"GET /api/v1/prompts": "prompt:read"},
+        placement=kinds.Placement("PROMPT#"),
+    )
+    people_only = replace(for_keys, actions={"prompt:read": kinds.Rule(kinds.MANAGERS, "header")})
+    # When their functions' rows are derived
+    # Then only the first may note a key's last use
+    assert NOTE_KEY_USE in kind_grants(for_keys, frozenset())
+    assert NOTE_KEY_USE not in kind_grants(people_only, frozenset())
+
+
 SEALERS = sorted(
     function_id
     for function_id, grants in ALLOWED.items()
@@ -660,14 +692,41 @@ def test_finding_4_only_auth_and_workspaces_may_make_a_member_or_an_owner(
     assert allowed == MEMBERSHIP_WRITERS
 
 
+# The functions that note an API key's last use: those serving routes a key may call.
+KEY_USE_NOTERS = sorted(f for f, grants in ALLOWED.items() if NOTE_KEY_USE in grants)
+
+
+def test_the_functions_of_keyed_routes_note_key_use_and_the_authorizer_writes_nothing(
+    template: Template, stack: Stack
+) -> None:
+    # Given the functions serving a route whose rule admits an API key
+    function_of = {route.key: route.function_id for route in template.routes}
+    rule_of = {
+        route: kind.actions[action] for kind in kinds.KINDS for route, action in kind.routes.items()
+    }
+    keyed = {
+        function_of[route]
+        for route, rule in rule_of.items()
+        if rule.scope is not None or rule.any_api_key
+    }
+    # Then exactly they may note a key's last use
+    assert keyed == set(KEY_USE_NOTERS)
+    # And the authorizer may write nothing at all
+    authorizer = stack.policy("AuthorizerFunction")
+    for action in ("PutItem", "UpdateItem", "DeleteItem"):
+        for partition in ("APIKEY#d1", "WS#w1", "USER#u1"):
+            assert not authorizer.allows(stack.item_request(action, "Table", partition))
+
+
 @pytest.mark.parametrize(
     ("function_id", "partition"),
-    [("AuthorizerFunction", "APIKEY#d1"), ("WebhookIngressFunction", "WEBHOOK#d1")],
+    [*((f, "APIKEY#d1") for f in KEY_USE_NOTERS), ("WebhookIngressFunction", "WEBHOOK#d1")],
 )
 def test_finding_4_noting_a_last_use_cannot_make_a_key_or_a_trigger(
     stack: Stack, function_id: str, partition: str
 ) -> None:
-    # Given the authorizer's and the public ingress's one write to a key's or trigger's record
+    # Given a write to a key's record by a function a key calls, or to a trigger's record by
+    # the public ingress
     policy = stack.policy(function_id)
 
     def update(*attributes: str, returns: str = "NONE") -> Request:

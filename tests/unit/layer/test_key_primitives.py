@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from railguard.access.plans import PLAN_LIMITS, RateLimit, plan_limit
 from railguard.access.principal import Principal
 from railguard.access.ratelimit import Quota, window
+from railguard.api_keys.key_format import new_key, workspace_named
 from railguard.core.errors import Unauthenticated
 from railguard.core.ttl_cache import TtlCache
 from railguard.crypto import opaque_tokens
 from railguard.http import cors
+from railguard.kinds import WORKSPACE
 from railguard.store.codec import from_attribute, to_attribute
 from tests.support.fake_time import FakeClock
 from tests.support.origins import MALFORMED_ORIGINS
@@ -129,6 +131,43 @@ def test_display_prefix_and_mask_show_8_of_38_secret_characters() -> None:
     masked = opaque_tokens.masked(token, PREFIX)
     assert masked == f"{token[:12]}...{token[-4:]}"
     assert token[12:-4] not in masked
+
+
+# -- API keys: a token that names its workspace ------------------------------------------------
+def test_an_api_key_carries_its_workspaces_id_under_the_checksum() -> None:
+    # Given a workspace / When keys of it are made
+    workspace_id = WORKSPACE.new_id()
+    keys = [new_key(workspace_id) for _ in range(50)]
+    for key in keys:
+        # Then each is the prefix, 32 random characters, the workspace's ULID, and a checksum
+        # of both
+        assert len(key) == len(PREFIX) + 32 + 26 + 6
+        body = key[len(PREFIX) : -6]
+        assert set(body[:32]) <= set(BASE62)
+        assert body[32:] == workspace_id.removeprefix("ws_")
+        assert key[-6:] == _reference_checksum(body)
+        # And it names its workspace, read without any lookup
+        assert workspace_named(key) == workspace_id
+    # And the shown prefix is random: it tells one workspace's keys apart
+    assert len({opaque_tokens.display_prefix(key, PREFIX) for key in keys}) > 1
+
+
+def test_a_key_that_names_no_workspace_id_is_malformed() -> None:
+    # Given a key, and keys with a valid checksum that carry no workspace id where a key does
+    key = new_key(WORKSPACE.new_id())
+    start, end = len(PREFIX) + 32, len(key) - 6
+    not_ids = [
+        opaque_tokens.new_token(PREFIX, "8" + key[start + 1 : end]),  # past a ULID's range
+        opaque_tokens.new_token(PREFIX, key[start:end].lower()),
+        opaque_tokens.new_token(PREFIX, "I" * 26),  # not Crockford's
+        opaque_tokens.new_token(PREFIX),  # room for none (the format before)
+    ]
+    # Then none names a workspace
+    assert [workspace_named(value) for value in not_ids] == [None] * 4
+    # And changing one character of the workspace's part breaks the checksum
+    for position in range(start, end):
+        other = "0" if key[position] != "0" else "1"
+        assert workspace_named(key[:position] + other + key[position + 1 :]) is None
 
 
 # -- fixed windows and their headers ---------------------------------------------------------

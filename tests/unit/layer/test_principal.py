@@ -36,6 +36,16 @@ def test_a_user_held_back_by_mfa_round_trips_and_others_are_not() -> None:
     )
 
 
+def test_a_keys_due_last_use_round_trips_and_is_otherwise_absent() -> None:
+    # Given a key whose last use is due, and one whose is not
+    due = Principal("api_key", "key_1", workspace_id="ws_1", last_use_due=True)
+    not_due = Principal("api_key", "key_2", workspace_id="ws_1")
+    # When both go through the context / Then only the first says so
+    assert Principal.from_context(due.to_context()).last_use_due is True
+    assert "last_use_due" not in not_due.to_context()
+    assert Principal.from_context({**not_due.to_context(), "last_use_due": "1"}) == not_due
+
+
 @pytest.mark.parametrize(
     "context",
     [

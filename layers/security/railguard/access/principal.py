@@ -31,6 +31,9 @@ class Principal:
     origin: str | None = None
     # The workspace requires MFA and this user has not turned it on: the function refuses.
     mfa_required: bool = False
+    # The API key's `last_used_at` is due (`railguard.access.usage`): the function's count of
+    # the request notes it, since the authorizer writes nothing.
+    last_use_due: bool = False
 
     @property
     def rate_subject(self) -> str:
@@ -53,6 +56,8 @@ class Principal:
             context["origin"] = self.origin
         if self.mfa_required:
             context["mfa_required"] = "true"
+        if self.last_use_due:
+            context["last_use_due"] = "true"
         return context
 
     @classmethod
@@ -83,4 +88,5 @@ class Principal:
             rate_limit=rate_limit,
             origin=context.get("origin") or None,
             mfa_required=context.get("mfa_required") == "true",
+            last_use_due=context.get("last_use_due") == "true",
         )

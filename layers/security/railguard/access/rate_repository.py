@@ -5,10 +5,14 @@ job's sweep index."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
-from railguard.store import ConditionFailed, ItemKey, Repository
+from railguard.store import ConditionFailed, ItemKey, Repository, TransactItem
 from railguard.store import keys as item_keys
+
+Failure = Callable[[], Exception]
 
 
 def rate_window(subject: str, window_seconds: int, window_start: int) -> ItemKey:
@@ -51,24 +55,56 @@ class WindowCounters(Repository):
     def forget(self, key: ItemKey) -> None:
         self._table.delete(key)
 
+    def count_first_request(
+        self,
+        subject: str,
+        window_seconds: int,
+        window_start: int,
+        *,
+        expires_at: int,
+        fails_as: Failure,
+        with_write: TransactItem,
+    ) -> None:
+        """Count the window's first request and make `with_write`, in one transaction: both or
+        neither. The count is then 1, known without reading it back (a transaction reads
+        nothing back); `fails_as`: what it means that the window has a count already."""
+        key = rate_window(subject, window_seconds, window_start)
+        update, names, values = _counting(key, "requests", expires_at)
+        first = TransactItem.update_item(
+            key,
+            update,
+            condition="attribute_not_exists(#count)",
+            names=names,
+            values=values,
+            fails_as=fails_as,
+        )
+        self._table.transact([first, with_write])
+
     def _count(self, key: ItemKey, *, attribute: str, limit: int, expires_at: int) -> int | None:
         """One atomic `ADD` conditioned on the count being under `limit`: of concurrent counts,
         no more than the limit pass."""
-        sweep = item_keys.sweep_index(key[0], expires_at)
+        update, names, values = _counting(key, attribute, expires_at)
         try:
             item = self._table.update(
                 key,
-                "ADD #count :one SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order",
+                update,
                 condition="attribute_not_exists(#count) OR #count < :limit",
-                names={"#count": attribute, "#ttl": "ttl"},
-                values={
-                    ":one": 1,
-                    ":limit": limit,
-                    ":ttl": expires_at,
-                    ":sweep": sweep["gsi2pk"],
-                    ":order": sweep["gsi2sk"],
-                },
+                names=names,
+                values={**values, ":limit": limit},
             )
         except ConditionFailed:
             return None
         return int(item[attribute])
+
+
+def _counting(
+    key: ItemKey, attribute: str, expires_at: int
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The update that counts one more in the window counter `key` (its `attribute`), with its
+    TTL and its place on the retention job's sweep index: its expression, names and values."""
+    sweep = item_keys.sweep_index(key[0], expires_at)
+    return (
+        "ADD #count :one SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order",
+        {"#count": attribute, "#ttl": "ttl"},
+        {":one": 1, ":ttl": expires_at, ":sweep": sweep["gsi2pk"], ":order": sweep["gsi2sk"]},
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from railguard.api_keys.repository import API_KEY_PREFIX as API_KEY_PREFIX
+from railguard.api_keys.key_format import API_KEY_PREFIX as API_KEY_PREFIX
 from railguard.api_keys.repository import KeySettings as KeySettings
 
 if TYPE_CHECKING:

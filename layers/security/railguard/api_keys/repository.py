@@ -17,12 +17,11 @@ from typing import Literal
 
 from railguard.access.network import IpAllowlist
 from railguard.access.plans import RateLimit
-from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS, note_last_use
+from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS
 from railguard.store import Item, ItemKey, Repository, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.pointers import follow, follow_page
-
-API_KEY_PREFIX = "pr_live_"  # what every key starts with
+from railguard.workspaces.repository import WorkspaceRecord, WorkspaceRepository
 
 KeyStatus = Literal["active", "expired", "revoked"]
 Failure = Callable[[], Exception]
@@ -142,6 +141,12 @@ class ApiKeyRepository(Repository):
         item = self._table.get(record_key)
         return StoredKey.of(item) if item is not None else None
 
+    @staticmethod
+    def record_in(found: Mapping[ItemKey, Item], record_key: ItemKey) -> StoredKey | None:
+        """The key among items a caller's BatchGetItem read (`item_keys.api_key(digest)`)."""
+        item = found.get(record_key)
+        return StoredKey.of(item) if item is not None else None
+
     def by_id(self, workspace_id: str, key_id: str) -> StoredKey | None:
         """The key the workspace's pointer names (two consistent reads)."""
         found = follow(self._table, pointer_key(workspace_id, key_id), _record_key)
@@ -165,10 +170,6 @@ class ApiKeyRepository(Repository):
             yield StoredKey.of(item)
 
     # -- writes ----------------------------------------------------------------------------
-    def note_use(self, digest: str, now: int) -> None:
-        """Set `last_used_at`, unless it was set less than a minute ago (`ConditionFailed`)."""
-        note_last_use(self._table, item_keys.api_key(digest), now)
-
     def note_expiring_announced(self, key: StoredKey) -> None:
         """Note that the key's end, as read, was announced; `ConditionFailed` if the key is no
         longer active or its end moved since."""
@@ -331,17 +332,21 @@ class KeyRecord:
 
 
 class KeyLookup:
-    """The authorizer's side: find a presented key's record, and note that it was used."""
+    """The authorizer's side: a presented key's record, with the workspace the key names."""
 
     LAST_USED_RESOLUTION_SECONDS = LAST_USED_RESOLUTION_SECONDS
 
     def __init__(self, table: Table):
-        self._keys = ApiKeyRepository(table)
+        self._table = table
 
-    def find(self, digest: str) -> KeyRecord | None:
-        key = self._keys.find(digest)
-        return KeyRecord.of(key) if key is not None else None
-
-    def note_use(self, digest: str, now: int) -> None:
-        """Set `last_used_at`, unless it was set less than a minute ago (by any instance)."""
-        self._keys.note_use(digest, now)
+    def find(
+        self, digest: str, workspace_id: str
+    ) -> tuple[KeyRecord | None, WorkspaceRecord | None]:
+        """The key whose digest a client presented, and the workspace its key names (None when
+        deleted or unknown), in one strongly consistent BatchGetItem. A record of another
+        workspace than the key names is no key of it (None)."""
+        record_key = item_keys.api_key(digest)
+        found = self._table.get_many([record_key, item_keys.workspace(workspace_id)])
+        key = ApiKeyRepository.record_in(found, record_key)
+        record = KeyRecord.of(key) if key is not None and key.workspace_id == workspace_id else None
+        return record, WorkspaceRepository.live_in(found, workspace_id)

@@ -12,8 +12,8 @@ from railguard.access.idempotency import IdempotencyKey, RepeatRaced, ShownOnce
 from railguard.access.network import IpAllowlist, parse_origins
 from railguard.access.plans import RateLimit, plan_limit
 from railguard.access.policy import SCOPES
+from railguard.api_keys.key_format import API_KEY_PREFIX, new_key
 from railguard.api_keys.repository import (
-    API_KEY_PREFIX,
     ApiKeyRepository,
     KeySettings,
     KeyStatus,
@@ -152,7 +152,7 @@ class ApiKeys:
     ) -> tuple[IssuedKey, list[TransactItem]]:
         """The new key and its writes (its workspace still live first); `taken`: what it means
         that its record or pointer exists already (an id or digest met twice)."""
-        raw = opaque_tokens.new_token(API_KEY_PREFIX)
+        raw = new_key(scope.workspace_id)
         key, writes = ApiKeyRepository.issue(
             scope.workspace_id,
             API_KEY.new_id(),

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from railguard.api_keys.key_format import API_KEY_PREFIX
 from railguard.core.errors import Unauthenticated
 
 CredentialKind = Literal["api_key", "access_token"]
 
-API_KEY_PREFIX = "pr_live_"
 # Real credentials are far shorter; a cap keeps parsing cheap whatever a client sends.
 MAX_CREDENTIAL_LENGTH = 4096
 

@@ -9,9 +9,12 @@ requires MFA of a member who has not turned it on is marked in the principal (`m
 the function answers 403 `mfa_required`, since an authorizer's own refusal can only be API
 Gateway's bare 403.
 
-API keys: shape and checksum (no I/O: a malformed key costs nothing), the key record by its
-digest, status and expiry against the clock now, the workspace alive, the source IP, the Origin,
-the `X-Workspace-ID` header, and last the route's scope.
+API keys: shape and checksum (no I/O: a malformed key costs nothing), then one strongly
+consistent BatchGetItem for the key record by its digest and the workspace the key names (a
+record of another workspace is refused as unknown), status and expiry against the clock now, the
+workspace alive, the source IP, the Origin, the `X-Workspace-ID` header, and last the route's
+scope. The authorizer writes nothing: when the key's `last_used_at` is due, the principal says
+so, and the function's count of the request notes it (`railguard.access.ratelimit`).
 
 Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
 changes and revocations apply within 5 seconds. The decision also names the principal's rate
@@ -22,23 +25,23 @@ limit, which the function enforces (an authorizer cannot answer 429; see
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from railguard.access import policy
 from railguard.access.plans import plan_limit
 from railguard.access.principal import Principal
-from railguard.api_keys.repository import API_KEY_PREFIX, KeyLookup, KeyRecord
+from railguard.api_keys.key_format import workspace_named
+from railguard.api_keys.repository import KeyLookup, KeyRecord
 from railguard.authorizer.credentials import extract_credential
 from railguard.core.clock import Clock
-from railguard.core.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from railguard.core.errors import Forbidden, Unauthenticated
 from railguard.core.ttl_cache import TtlCache
 from railguard.crypto import opaque_tokens
 from railguard.kinds import WORKSPACE, Rule
-from railguard.store import ConditionFailed, Item, Table
+from railguard.store import Item, Table
 from railguard.store import keys as item_keys
-from railguard.workspaces.repository import LiveWorkspaces, Membership, WorkspaceRepository
+from railguard.workspaces.repository import Membership, WorkspaceRecord, WorkspaceRepository
 
 if TYPE_CHECKING:
     from railguard.crypto.public_keys import PublicKeys
@@ -68,8 +71,10 @@ class Authorizer:
         self._public_keys: PublicKeys | None = None  # on the first token: `_verified`
         self._key_lookup = KeyLookup(table)
         self._state: TtlCache[tuple[str, str, str | None], _State] = _state_cache(clock)
-        self._keys: TtlCache[str, KeyRecord | None] = _state_cache(clock)
-        self._workspaces = LiveWorkspaces(table, clock)
+        # By the key's digest: its record, and the workspace the key names (each None if none).
+        self._keys: TtlCache[str, tuple[KeyRecord | None, WorkspaceRecord | None]] = _state_cache(
+            clock
+        )
         self._last_used_noted: TtlCache[str, float] = TtlCache(
             clock,
             max_age_seconds=KeyLookup.LAST_USED_RESOLUTION_SECONDS,
@@ -129,14 +134,16 @@ class Authorizer:
     def _decide_for_key(
         self, event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule, key: str
     ) -> Principal:
-        if not opaque_tokens.is_well_formed(key, API_KEY_PREFIX):
+        key_workspace_id = workspace_named(key)
+        if key_workspace_id is None:
             raise Unauthenticated("The API key is malformed.")
         digest = opaque_tokens.digest(key)
-        record = self._keys.get_or_load(digest, lambda: self._key_lookup.find(digest))
+        record, workspace = self._keys.get_or_load(
+            digest, lambda: self._key_lookup.find(digest, key_workspace_id)
+        )
         now = self._clock.now()
         if record is None or not record.usable_at(now):
             raise Unauthenticated("The API key is unknown, revoked or expired.")
-        workspace = self._workspaces.find(record.workspace_id)
         if workspace is None:
             raise Unauthenticated("The API key's workspace is deleted.")
         # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
@@ -159,21 +166,21 @@ class Authorizer:
             origin=origin if record.allowed_origins else None,
         )
         policy.check(principal, rule)
-        self._note_use(record, digest, now)
+        if self._last_use_due(record, now):
+            principal = replace(principal, last_use_due=True)
         return principal
 
-    def _note_use(self, record: KeyRecord, digest: str, now: float) -> None:
-        """`last_used_at`, at most once a minute per key: bookkeeping after the decision, not part
-        of it, so its failure (another instance won the write, or a throttle) never refuses a
-        request the checks allowed."""
+    def _last_use_due(self, record: KeyRecord, now: float) -> bool:
+        """Whether this request should note the key's `last_used_at` (at most once a minute per
+        key): the function writes it with its count of the request, and its failure (another
+        instance noted it first) never refuses a request the checks allowed."""
         resolution = KeyLookup.LAST_USED_RESOLUTION_SECONDS
         if record.last_used_at is not None and now - record.last_used_at < resolution:
-            return
+            return False
         if self._last_used_noted.get(record.id) is not None:
-            return  # this instance wrote it a moment ago; the cached record is older
+            return False  # a request of this instance noted it a moment ago; the record is older
         self._last_used_noted.put(record.id, now)
-        with suppress(ConditionFailed, ServiceUnavailable):
-            self._key_lookup.note_use(digest, int(now))
+        return True
 
     @staticmethod
     def _named_workspace(

@@ -26,6 +26,7 @@ from railguard.access.idempotency import IdempotencyKey
 from railguard.access.principal import Principal
 from railguard.access.ratelimit import RateLimiter
 from railguard.audit.trail import RequestOrigin, request_origin
+from railguard.authorizer.credentials import extract_credential
 from railguard.core.errors import (
     MfaRequired,
     NotFound,
@@ -35,6 +36,7 @@ from railguard.core.errors import (
 )
 from railguard.core.runtime import Runtime
 from railguard.core.settings import FunctionSettings
+from railguard.crypto import opaque_tokens
 from railguard.http import cors
 from railguard.http.guards import settled_event
 from railguard.http.responses import (
@@ -43,6 +45,8 @@ from railguard.http.responses import (
     error_status_and_body,
     with_standard_headers,
 )
+from railguard.store import ItemKey
+from railguard.store import keys as item_keys
 
 # A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -73,6 +77,15 @@ def _caller(event: dict[str, Any]) -> Principal | None:
     """The principal the authorizer established, or None on a public route (no authorizer)."""
     context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
     return Principal.from_context(context) if context is not None else None
+
+
+def _key_record(caller: Principal, event: dict[str, Any]) -> ItemKey | None:
+    """The record of the caller's API key when its last use is due: found by the digest of the
+    key the request presents, the one the authorizer admitted."""
+    if caller.kind != "api_key" or not caller.last_use_due:
+        return None
+    credential = extract_credential(event.get("headers") or {})
+    return item_keys.api_key(opaque_tokens.digest(credential.value))
 
 
 class ApiFunction[S: FunctionSettings, D = None, C = None]:
@@ -203,7 +216,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
                 caller = _caller(event)
                 if caller is not None:
                     extra_headers |= cors.response_headers(caller.origin)
-                    self._count_request(caller, extra_headers)
+                    self._count_request(caller, event, extra_headers)
                     if caller.mfa_required:
                         raise MfaRequired
                 result = self.app.resolve(settled_event(event), context)
@@ -215,14 +228,19 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         finally:
             logger.remove_keys(["request_id", "route"])
 
-    def _count_request(self, caller: Principal, headers: dict[str, str]) -> None:
+    def _count_request(
+        self, caller: Principal, event: dict[str, Any], headers: dict[str, str]
+    ) -> None:
         """Count the request against the caller's rate limit before any route runs; over the
-        limit, `RateLimited` (429). The limit's headers go on every response."""
+        limit, `RateLimited` (429). The limit's headers go on every response. With the count,
+        the caller's key's `last_used_at` when the authorizer says it is due."""
         if caller.rate_limit is None:
             return
         if self._rate_limiter is None:
             self._rate_limiter = RateLimiter(self.runtime.table, self.runtime.clock)
-        quota = self._rate_limiter.take(caller.rate_subject, caller.rate_limit)
+        quota = self._rate_limiter.take(
+            caller.rate_subject, caller.rate_limit, last_use_of=_key_record(caller, event)
+        )
         headers |= quota.headers()
         if not quota.allowed:
             raise RateLimited(quota.reset_seconds, "Rate limit exceeded; see Retry-After.")

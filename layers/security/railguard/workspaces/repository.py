@@ -107,7 +107,15 @@ class WorkspaceRepository(Repository):
     # -- reads -----------------------------------------------------------------------------
     def live(self, workspace_id: str) -> WorkspaceRecord | None:
         """The workspace (a strongly consistent read); None when it is deleted or unknown."""
-        item = self._table.get(item_keys.workspace(workspace_id))
+        key = item_keys.workspace(workspace_id)
+        item = self._table.get(key)
+        return self.live_in({key: item} if item is not None else {}, workspace_id)
+
+    @staticmethod
+    def live_in(found: Mapping[ItemKey, Item], workspace_id: str) -> WorkspaceRecord | None:
+        """The workspace among items a caller's BatchGetItem read (`item_keys.workspace`); None
+        when it is deleted or unknown."""
+        item = found.get(item_keys.workspace(workspace_id))
         return WorkspaceRecord.of(item) if item is not None and is_live(item) else None
 
     def role_of(self, workspace_id: str, user_id: str) -> Role | None:
