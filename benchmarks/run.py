@@ -485,7 +485,7 @@ def _bare_authorizer(
         for route, rule in ((route, policy.rule_for(route)) for route in policy.ROUTE_ACTIONS)
         if rule.any_api_key or rule.scope is not None
     }
-    bare = BareAuthorizer(len(key), route_scopes)
+    bare = BareAuthorizer(route_scopes)
     bare.cache(
         key,
         cached_key(

@@ -397,6 +397,39 @@ def test_a_key_needs_the_routes_scope(client: InProcessClient, shared_owner: Own
     assert results == {"narrow": (403, 200), "reader": (200, 200)}
 
 
+def test_a_remembered_decision_is_for_its_own_request_only(
+    client: InProcessClient, shared_owner: Owner
+) -> None:
+    # Given a key for one address and one origin, without credentials:read, that the warm
+    # authorizer has just allowed on /me
+    key = _create(client, shared_owner, allowed_ips=["127.0.0.1"], allowed_origins=[ORIGIN])
+    at_home = {"headers": {"Origin": ORIGIN}, "source_ip": "127.0.0.1"}
+    first = _me(client, key["key"], **at_home)
+    # When, within its cache's life, the same key asks for another route, from another address,
+    # with another origin and naming another workspace, then asks as it did first
+    others = [
+        client.request(
+            "GET",
+            "/api/v1/credentials",
+            headers={"X-API-Key": key["key"], "Origin": ORIGIN},
+            source_ip="127.0.0.1",
+        ),
+        _me(client, key["key"], {"Origin": ORIGIN}, source_ip="127.0.0.2"),
+        _me(client, key["key"], {"Origin": "https://evil.example.com"}, source_ip="127.0.0.1"),
+        _me(
+            client,
+            key["key"],
+            {"Origin": ORIGIN, "X-Workspace-ID": WORKSPACE.new_id()},
+            source_ip="127.0.0.1",
+        ),
+    ]
+    again = _me(client, key["key"], **at_home)
+    # Then each is decided on its own: only the request it allowed is allowed again
+    assert first.status == 200, first.body
+    assert [reply.status for reply in others] == [403, 403, 403, 403]
+    assert again.status == 200, again.body
+
+
 # -- failing closed --------------------------------------------------------------------------
 def _throttled(**_kwargs: Any) -> None:
     raise ClientError(

@@ -341,9 +341,10 @@ BEYOND_THE_KIND: dict[str, tuple[Grant, ...]] = {
 }
 
 _IDEMPOTENT = idempotent_routes()
+DERIVED = kind_functions(load_template(TEMPLATE))
 ALLOWED: dict[str, tuple[Grant, ...]] = HAND_WRITTEN | {
     function_id: (*kind_grants(kind, _IDEMPOTENT), *BEYOND_THE_KIND.get(function_id, ()))
-    for function_id, kind in kind_functions(load_template(TEMPLATE)).items()
+    for function_id, kind in DERIVED.items()
 }
 
 # ---------------------------------------------------------------- what is probed
@@ -548,6 +549,21 @@ def test_each_kind_of_workspace_resource_is_one_functions_alone(template: Templa
     assert len(set.union(*serving)) == len(WORKSPACE_KINDS)
 
 
+def test_the_derived_rows_stay_within_what_the_table_probes() -> None:
+    # Given the kinds whose rows are derived, and the functions written by hand
+    records = [k.placement.record_partition for k in WORKSPACE_KINDS if k.placement is not None]
+    declared = [partition for partition in records if partition is not None]
+    # Then a kind's record partition is its own (no two kinds, and none of the table's other
+    # partitions), and is probed like every other; and no derived row replaces a hand-written one
+    assert len(set(declared)) == len(declared)
+    others = {WS, USER, EMAIL, RATE, THROTTLE, "SIGNING_KEY*", "SERVER_KEY*", "REFRESH#*"}
+    assert not {f"{partition}*" for partition in declared} & others
+    probed = {partition.split("#")[0] + "#" for partition in PARTITIONS if "#" in partition}
+    assert set(declared) <= probed
+    assert not set(HAND_WRITTEN) & set(DERIVED)
+    assert set(BEYOND_THE_KIND) <= set(DERIVED)
+
+
 def test_a_kinds_declaration_is_what_its_function_is_held_to() -> None:
     # Given a kind of workspace resource, found by a secret, that seals and is made idempotently
     kind = kinds.ResourceKind(
@@ -739,11 +755,17 @@ def test_finding_4_noting_a_last_use_cannot_make_a_key_or_a_trigger(
 
     # Then it may set last_used_at, reading nothing back
     assert policy.allows(update("last_used_at"))
-    # And not name what makes a record a credential (its workspace, scopes, status), nor read
-    # the record back
-    for attribute in ("workspace_id", "scopes", "status", "allowed_ips", "secret"):
+    # And name no other attribute (an allow-list: what makes a record a credential, its expiry,
+    # limits, successor, index keys, or any name at all), nor read the record back in any way
+    others = (
+        *("workspace_id", "scopes", "status", "allowed_ips", "allowed_origins", "secret"),
+        *("expires_at", "rate_limit", "replaced_by", "id", "gsi1pk", "gsi1sk", "zz"),
+    )
+    for attribute in others:
         assert not policy.allows(update("last_used_at", attribute)), attribute
-    assert not policy.allows(update("last_used_at", returns="ALL_NEW"))
+        assert not policy.allows(update(attribute)), attribute
+    for returns in ("ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", "ALL_NEW"):
+        assert not policy.allows(update("last_used_at", returns=returns)), returns
 
 
 # ---------------------------------------------------------------- the evaluator itself

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from railguard.access.plans import RateLimit
@@ -41,6 +42,11 @@ class Principal:
         return f"{self.kind}:{self.id}"
 
     def to_context(self) -> dict[str, str]:
+        return dict(self._context)  # a copy: the answer is the caller's to change
+
+    @cached_property
+    def _context(self) -> dict[str, str]:
+        # Once per principal: a warm authorizer answers with the same one again and again.
         context = {"principal_type": self.kind, "principal_id": self.id}
         if self.workspace_id:
             context["workspace_id"] = self.workspace_id

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from railguard.api_keys.key_format import API_KEY_PREFIX
 from railguard.core.errors import Unauthenticated
@@ -24,8 +23,7 @@ _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 _API_KEY_SHAPE = re.compile(r"^pr_live_[A-Za-z0-9]+$")
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):  # a tuple: made on every request, and a frozen class costs more
     kind: CredentialKind
     value: str
 

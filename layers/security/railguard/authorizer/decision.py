@@ -59,6 +59,26 @@ class _State:
     membership: Membership | None  # in the workspace the route acts in, when it is live
 
 
+# The requests a key entry remembers its decision for (by route, address, Origin and workspace
+# header): a bound on what varied clients can make an entry hold.
+DECISIONS_PER_KEY = 64
+_KeyRequest = tuple[str, str, str | None, str | None]
+
+
+@dataclass(slots=True)
+class _KeyEntry:
+    """What an instance knows of a key for at most `STATE_MAX_AGE_SECONDS`: its record, the
+    workspace the key names (each None if none), and the principals its checks allowed, by
+    request. A decision lives no longer than the reads it was made on. `last_use_checked`: whether
+    the key's last use was due has been asked once on it (at most a 2-s delay on a minute's
+    resolution)."""
+
+    record: KeyRecord | None
+    workspace: WorkspaceRecord | None
+    allowed: dict[_KeyRequest, Principal]
+    last_use_checked: bool = False
+
+
 def _state_cache[K: Hashable, V](clock: Clock) -> TtlCache[K, V]:
     return TtlCache(clock, max_age_seconds=STATE_MAX_AGE_SECONDS, max_entries=STATE_CACHE_ENTRIES)
 
@@ -71,10 +91,7 @@ class Authorizer:
         self._public_keys: PublicKeys | None = None  # on the first token: `_verified`
         self._key_lookup = KeyLookup(table)
         self._state: TtlCache[tuple[str, str, str | None], _State] = _state_cache(clock)
-        # By the key's digest: its record, and the workspace the key names (each None if none).
-        self._keys: TtlCache[str, tuple[KeyRecord | None, WorkspaceRecord | None]] = _state_cache(
-            clock
-        )
+        self._keys: TtlCache[str, _KeyEntry] = _state_cache(clock)  # by the key's digest
         self._last_used_noted: TtlCache[str, float] = TtlCache(
             clock,
             max_age_seconds=KeyLookup.LAST_USED_RESOLUTION_SECONDS,
@@ -84,9 +101,9 @@ class Authorizer:
     def decide(self, event: Mapping[str, Any]) -> Principal:
         headers: Mapping[str, str] = event.get("headers") or {}
         credential = extract_credential(headers)
-        rule = policy.rule_for(str(event.get("routeKey", "")))
         if credential.kind == "api_key":
-            return self._decide_for_key(event, headers, rule, credential.value)
+            return self._decide_for_key(event, headers, credential.value)
+        rule = policy.rule_for(str(event.get("routeKey", "")))
         from railguard.identity.session_repository import is_valid  # noqa: PLC0415 - as `_verified`
 
         claims = self._verified(credential.value)
@@ -132,28 +149,54 @@ class Authorizer:
         )
 
     def _decide_for_key(
-        self, event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule, key: str
+        self, event: Mapping[str, Any], headers: Mapping[str, str], key: str
     ) -> Principal:
-        key_workspace_id = workspace_named(key)
-        if key_workspace_id is None:
-            raise Unauthenticated("The API key is malformed.")
         digest = opaque_tokens.digest(key)
-        record, workspace = self._keys.get_or_load(
-            digest, lambda: self._key_lookup.find(digest, key_workspace_id)
-        )
+        # An entry is only ever made for a key whose shape passed (below): a hit is that very
+        # key again, whose shape needs no second look.
+        entry = self._keys.get(digest)
+        if entry is None:
+            key_workspace_id = workspace_named(key)
+            if key_workspace_id is None:
+                raise Unauthenticated("The API key is malformed.")  # and no read is made
+            entry = _KeyEntry(*self._key_lookup.find(digest, key_workspace_id), {})
+            self._keys.put(digest, entry)
         now = self._clock.now()
-        if record is None or not record.usable_at(now):
+        record = entry.record
+        if record is None or not record.usable_at(now):  # the expiry too, on every request
             raise Unauthenticated("The API key is unknown, revoked or expired.")
+        # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
+        source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", ""))
+        request = (
+            str(event.get("routeKey", "")),
+            source_ip,
+            headers.get("origin"),
+            headers.get("x-workspace-id"),
+        )
+        principal = entry.allowed.get(request)
+        if principal is None:
+            principal = self._checked(record, entry.workspace, request)
+            if len(entry.allowed) < DECISIONS_PER_KEY:
+                entry.allowed[request] = principal
+        if not entry.last_use_checked:
+            entry.last_use_checked = True
+            if self._last_use_due(record, now):
+                principal = replace(principal, last_use_due=True)
+        return principal
+
+    @staticmethod
+    def _checked(
+        record: KeyRecord, workspace: WorkspaceRecord | None, request: _KeyRequest
+    ) -> Principal:
+        """The principal of a usable key's request, once its workspace, network, Origin,
+        workspace header and scope allow it."""
+        route_key, source_ip, origin, named_workspace = request
         if workspace is None:
             raise Unauthenticated("The API key's workspace is deleted.")
-        # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
-        source_ip = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", "")
-        if not record.allowed_ips.allows(str(source_ip)):
+        if not record.allowed_ips.allows(source_ip):
             raise Forbidden("The API key may not be used from this address.")
-        origin = headers.get("origin")
         if record.allowed_origins and origin not in record.allowed_origins:
             raise Forbidden("The API key may not be used from this origin.")
-        named_workspace = headers.get("x-workspace-id")
         if named_workspace is not None and named_workspace != record.workspace_id:
             raise Forbidden("An API key acts in its own workspace only.")
         principal = Principal(
@@ -165,9 +208,7 @@ class Authorizer:
             # Echoed in CORS headers only for keys that list their origins (browser keys).
             origin=origin if record.allowed_origins else None,
         )
-        policy.check(principal, rule)
-        if self._last_use_due(record, now):
-            principal = replace(principal, last_use_due=True)
+        policy.check(principal, policy.rule_for(route_key))
         return principal
 
     def _last_use_due(self, record: KeyRecord, now: float) -> bool:

@@ -38,6 +38,12 @@ def allow(principal: Principal) -> dict[str, Any]:
 DENY: dict[str, Any] = {"isAuthorized": False}
 
 
+def _request_id(event: dict[str, Any]) -> str | None:
+    """The gateway's id of the request, for a refusal's log line (an allow is not logged)."""
+    request_context = event.get("requestContext")
+    return request_context.get("requestId") if isinstance(request_context, dict) else None
+
+
 class AuthorizerFunction:
     def __init__(self) -> None:
         self._runtime: Runtime[AuthorizerSettings] | None = None
@@ -57,24 +63,23 @@ class AuthorizerFunction:
 
     def handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         runtime, authorizer = self._cold_start()
-        request_id = (event.get("requestContext") or {}).get("requestId")
         try:
             principal = authorizer.decide(event)
         except Unauthenticated as refusal:
             runtime.logger.info(
-                "refused: 401", extra={"request_id": request_id, "reason": refusal.message}
+                "refused: 401", extra={"request_id": _request_id(event), "reason": refusal.message}
             )
             raise Unauthorized from None
         except Forbidden as refusal:
             runtime.logger.info(
-                "refused: 403", extra={"request_id": request_id, "reason": refusal.message}
+                "refused: 403", extra={"request_id": _request_id(event), "reason": refusal.message}
             )
             return DENY
         except Exception as error:  # fail closed on anything unforeseen
             # Denied, and logged with its traceback so the bug is seen, never hidden.
             runtime.logger.exception(
                 "authorizer error: denied",
-                extra={"request_id": request_id, "error_type": type(error).__name__},
+                extra={"request_id": _request_id(event), "error_type": type(error).__name__},
             )
             return DENY
         return allow(principal)  # not logged: the gateway's access log records every request
