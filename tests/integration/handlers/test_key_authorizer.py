@@ -403,8 +403,7 @@ def test_a_remembered_decision_is_for_its_own_request_only(
     # Given a key for one address and one origin, without credentials:read, that the warm
     # authorizer has just allowed on /me
     key = _create(client, shared_owner, allowed_ips=["127.0.0.1"], allowed_origins=[ORIGIN])
-    at_home = {"headers": {"Origin": ORIGIN}, "source_ip": "127.0.0.1"}
-    first = _me(client, key["key"], **at_home)
+    first = _me(client, key["key"], {"Origin": ORIGIN}, source_ip="127.0.0.1")
     # When, within its cache's life, the same key asks for another route, from another address,
     # with another origin and naming another workspace, then asks as it did first
     others = [
@@ -423,7 +422,7 @@ def test_a_remembered_decision_is_for_its_own_request_only(
             source_ip="127.0.0.1",
         ),
     ]
-    again = _me(client, key["key"], **at_home)
+    again = _me(client, key["key"], {"Origin": ORIGIN}, source_ip="127.0.0.1")
     # Then each is decided on its own: only the request it allowed is allowed again
     assert first.status == 200, first.body
     assert [reply.status for reply in others] == [403, 403, 403, 403]
