@@ -28,6 +28,7 @@ from tests.support.aws_calls import record_whole_aws_calls
 from tests.support.consistency import written_keys
 from tests.support.fake_time import FakeClock
 from tests.support.faults import Call
+from tests.support.functions import load_function
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.origins import MALFORMED_ORIGINS
 
@@ -427,6 +428,23 @@ def test_a_remembered_decision_is_for_its_own_request_only(
     assert first.status == 200, first.body
     assert [reply.status for reply in others] == [403, 403, 403, 403]
     assert again.status == 200, again.body
+
+
+def test_what_a_key_does_not_limit_never_grows_what_is_remembered_of_it(
+    client: InProcessClient, shared_owner: Owner
+) -> None:
+    # Given a key that limits neither addresses nor origins
+    key = _create(client, shared_owner)["key"]
+    # When it is used from 30 addresses with 30 origins, within its cache's life
+    replies = [
+        _me(client, key, {"Origin": f"https://{n}.example.com"}, source_ip=f"127.0.0.{n + 1}")
+        for n in range(30)
+    ]
+    # Then each is allowed, and the warm authorizer remembers one decision for them all
+    assert {reply.status for reply in replies} == {200}
+    authorizer = load_function("authorizer").authorizer._authorizer
+    entry = authorizer._keys.get(opaque_tokens.digest(key))
+    assert len(entry.allowed) == 1
 
 
 # -- failing closed --------------------------------------------------------------------------

@@ -322,7 +322,7 @@ class KeyRecord:
             allowed_origins=frozenset(key.settings.allowed_origins),
             expires_at=key.settings.expires_at,
             rate_limit=key.settings.rate_limit,
-            revoked=key.status == "revoked",
+            revoked=key.status != "active",  # revoked, or expired by the job (its end passed too)
             last_used_at=key.last_used_at,
         )
 

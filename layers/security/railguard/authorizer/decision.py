@@ -101,9 +101,9 @@ class Authorizer:
     def decide(self, event: Mapping[str, Any]) -> Principal:
         headers: Mapping[str, str] = event.get("headers") or {}
         credential = extract_credential(headers)
+        rule = policy.rule_for(str(event.get("routeKey", "")))  # no rule: 403 before any read
         if credential.kind == "api_key":
-            return self._decide_for_key(event, headers, credential.value)
-        rule = policy.rule_for(str(event.get("routeKey", "")))
+            return self._decide_for_key(event, headers, rule, credential.value)
         from railguard.identity.session_repository import is_valid  # noqa: PLC0415 - as `_verified`
 
         claims = self._verified(credential.value)
@@ -149,7 +149,7 @@ class Authorizer:
         )
 
     def _decide_for_key(
-        self, event: Mapping[str, Any], headers: Mapping[str, str], key: str
+        self, event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule, key: str
     ) -> Principal:
         digest = opaque_tokens.digest(key)
         # An entry is only ever made for a key whose shape passed (below): a hit is that very
@@ -167,15 +167,17 @@ class Authorizer:
             raise Unauthenticated("The API key is unknown, revoked or expired.")
         # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
         source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", ""))
+        # The address and the Origin only where the key limits them: elsewhere they change no
+        # decision, and a client varying them must not make the entry hold more.
         request = (
             str(event.get("routeKey", "")),
-            source_ip,
-            headers.get("origin"),
+            source_ip if record.allowed_ips.entries else "",
+            headers.get("origin") if record.allowed_origins else None,
             headers.get("x-workspace-id"),
         )
         principal = entry.allowed.get(request)
         if principal is None:
-            principal = self._checked(record, entry.workspace, request)
+            principal = self._checked(record, entry.workspace, rule, request)
             if len(entry.allowed) < DECISIONS_PER_KEY:
                 entry.allowed[request] = principal
         if not entry.last_use_checked:
@@ -186,11 +188,11 @@ class Authorizer:
 
     @staticmethod
     def _checked(
-        record: KeyRecord, workspace: WorkspaceRecord | None, request: _KeyRequest
+        record: KeyRecord, workspace: WorkspaceRecord | None, rule: Rule, request: _KeyRequest
     ) -> Principal:
         """The principal of a usable key's request, once its workspace, network, Origin,
         workspace header and scope allow it."""
-        route_key, source_ip, origin, named_workspace = request
+        _, source_ip, origin, named_workspace = request
         if workspace is None:
             raise Unauthenticated("The API key's workspace is deleted.")
         if not record.allowed_ips.allows(source_ip):
@@ -208,7 +210,7 @@ class Authorizer:
             # Echoed in CORS headers only for keys that list their origins (browser keys).
             origin=origin if record.allowed_origins else None,
         )
-        policy.check(principal, policy.rule_for(route_key))
+        policy.check(principal, rule)
         return principal
 
     def _last_use_due(self, record: KeyRecord, now: float) -> bool:
