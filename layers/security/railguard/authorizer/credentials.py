@@ -21,7 +21,6 @@ CredentialKind = Literal["api_key", "access_token"]
 MAX_CREDENTIAL_LENGTH = 4096
 
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-_API_KEY_SHAPE = re.compile(r"^pr_live_[A-Za-z0-9]+$")
 
 
 @dataclass(slots=True)  # made on every request: slots, and not frozen (which costs twice)
@@ -44,7 +43,9 @@ def _classify(value: str) -> Credential:
     if len(value) > MAX_CREDENTIAL_LENGTH:
         raise Unauthenticated
     if value.startswith(API_KEY_PREFIX):
-        if not _API_KEY_SHAPE.match(value):
+        body = value[len(API_KEY_PREFIX) :]
+        # ASCII letters and digits, at least one (two C-speed tests, where a regex costs more).
+        if not (body.isascii() and body.isalnum()):
             raise Unauthenticated
         return Credential("api_key", value)
     if _JWT_SHAPE.match(value):

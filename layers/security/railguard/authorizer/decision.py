@@ -100,10 +100,14 @@ class Authorizer:
 
     def decide(self, event: Mapping[str, Any]) -> Principal:
         headers: Mapping[str, str] = event.get("headers") or {}
+        known = self._known_key(headers)
+        if known is not None:
+            rule = policy.rule_for(str(event.get("routeKey", "")))
+            return self._decide_for_key(event, headers, rule, *known)
         credential = extract_credential(headers)
         rule = policy.rule_for(str(event.get("routeKey", "")))  # no rule: 403 before any read
         if credential.kind == "api_key":
-            return self._decide_for_key(event, headers, rule, credential.value)
+            return self._decide_for_key(event, headers, rule, *self._read_key(credential.value))
         from railguard.identity.session_repository import is_valid  # noqa: PLC0415 - as `_verified`
 
         claims = self._verified(credential.value)
@@ -148,20 +152,39 @@ class Authorizer:
             token, self._public_keys.lookup, self._audience, now=self._clock.now()
         )
 
-    def _decide_for_key(
-        self, event: Mapping[str, Any], headers: Mapping[str, str], rule: Rule, key: str
-    ) -> Principal:
+    def _known_key(self, headers: Mapping[str, str]) -> tuple[_KeyEntry, float] | None:
+        """The cached entry of the key presented alone in `X-API-Key`, if this instance read
+        it within the cache's life, and the time now. An entry is only ever made for a key
+        whose every shape check passed (`extract_credential`, then `_read_key`): a hit is that
+        very string again, which needs no second look."""
+        presented = headers.get("x-api-key")
+        if presented is None or "authorization" in headers:
+            return None
+        now = self._clock.now()
+        entry = self._keys.get(opaque_tokens.digest(presented.strip()), now=now)
+        return None if entry is None else (entry, now)
+
+    def _read_key(self, key: str) -> tuple[_KeyEntry, float]:
+        """The key's entry, read (one BatchGetItem) unless cached, and the time now."""
         digest = opaque_tokens.digest(key)
-        # An entry is only ever made for a key whose shape passed (below): a hit is that very
-        # key again, whose shape needs no second look.
-        entry = self._keys.get(digest)
+        now = self._clock.now()
+        entry = self._keys.get(digest, now=now)
         if entry is None:
             key_workspace_id = workspace_named(key)
             if key_workspace_id is None:
                 raise Unauthenticated("The API key is malformed.")  # and no read is made
             entry = _KeyEntry(*self._key_lookup.find(digest, key_workspace_id), {})
             self._keys.put(digest, entry)
-        now = self._clock.now()
+        return entry, now
+
+    def _decide_for_key(
+        self,
+        event: Mapping[str, Any],
+        headers: Mapping[str, str],
+        rule: Rule,
+        entry: _KeyEntry,
+        now: float,
+    ) -> Principal:
         record = entry.record
         if record is None or not record.usable_at(now):  # the expiry too, on every request
             raise Unauthenticated("The API key is unknown, revoked or expired.")

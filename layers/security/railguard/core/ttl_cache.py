@@ -17,10 +17,10 @@ class TtlCache[K: Hashable, V]:
         self._max_entries = max_entries
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
-    def get(self, key: K) -> V | None:
-        """The value while it is fresh, else None."""
+    def get(self, key: K, *, now: float | None = None) -> V | None:
+        """The value while it is fresh, else None (`now`: the clock's, if the caller has it)."""
         entry = self._entries.get(key)
-        if entry is None or self._clock.now() - entry[0] >= self._max_age:
+        if entry is None or (self._clock.now() if now is None else now) - entry[0] >= self._max_age:
             return None
         self._entries.move_to_end(key)
         return entry[1]
