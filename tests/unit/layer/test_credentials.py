@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from railguard.authorizer.credentials import MAX_CREDENTIAL_LENGTH, extract_credential
+from railguard.authorizer.decision import Authorizer
 from railguard.core.errors import Unauthenticated
+from railguard.crypto.tokens import TokenAudience
+from tests.support.fake_time import FakeClock
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
 KEY = "pr_live_" + "A1b2C3d4" * 5
@@ -57,3 +60,20 @@ def test_missing_ambiguous_or_malformed_credentials_are_refused(headers: dict[st
 def test_a_credential_never_shows_in_its_repr() -> None:
     credential = extract_credential({"x-api-key": KEY})
     assert KEY not in repr(credential)
+
+
+@pytest.mark.parametrize("value", ["\ud800", "pr_live_\ud800", "pr_live_é"])
+def test_a_key_header_that_is_not_ascii_is_refused_as_malformed_before_any_read(
+    value: str,
+) -> None:
+    # Given a warm authorizer whose table must not be read
+    class NoTable:
+        def get_many(self, keys: object) -> None:
+            raise AssertionError("read")
+
+    authorizer = Authorizer(NoTable(), FakeClock(), TokenAudience("issuer", "audience"))  # type: ignore[arg-type]
+    # When a request presents a key header that is not ASCII (one no key can be)
+    event = {"headers": {"x-api-key": value}, "routeKey": "GET /api/v1/me"}
+    # Then it is refused as malformed (401), with no read
+    with pytest.raises(Unauthenticated):
+        authorizer.decide(event)

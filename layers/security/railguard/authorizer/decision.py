@@ -160,8 +160,11 @@ class Authorizer:
         presented = headers.get("x-api-key")
         if presented is None or "authorization" in headers:
             return None
+        key = presented.strip()
+        if not key.isascii():  # no key; and the full path answers a malformed one with its 401
+            return None
         now = self._clock.now()
-        entry = self._keys.get(opaque_tokens.digest(presented.strip()), now=now)
+        entry = self._keys.get(opaque_tokens.digest(key), now=now)
         return None if entry is None else (entry, now)
 
     def _read_key(self, key: str) -> tuple[_KeyEntry, float]:
@@ -175,6 +178,7 @@ class Authorizer:
                 raise Unauthenticated("The API key is malformed.")  # and no read is made
             entry = _KeyEntry(*self._key_lookup.find(digest, key_workspace_id), {})
             self._keys.put(digest, entry)
+            now = self._clock.now()  # the expiry judged after the read, as the cache's age is
         return entry, now
 
     def _decide_for_key(
