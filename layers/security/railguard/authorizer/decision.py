@@ -17,7 +17,9 @@ scope. The authorizer writes nothing: when the key's `last_used_at` is due, the 
 so, and the function's count of the request notes it (`railguard.access.ratelimit`).
 
 Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
-changes and revocations apply within 5 seconds. The decision also names the principal's rate
+changes and revocations apply within 5 seconds. With a key's cached reads go the decisions made
+on them (`_KeyEntry`), so a warm instance answers a key's repeated request from its digest, its
+expiry and one lookup. The decision also names the principal's rate
 limit, which the function enforces (an authorizer cannot answer 429; see
 `railguard.access.ratelimit`).
 """
