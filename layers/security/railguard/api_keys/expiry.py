@@ -90,9 +90,9 @@ class KeyExpiry:
             {"expires_at": rfc3339(expires_at)},
         )
         try:
-            self._audit.append(event, with_writes=[ApiKeyRepository.expire(key, now=now)])
+            self._audit.append(event, with_writes=ApiKeyRepository.expire(key, now=now))
         except AppendRefused:
-            report.count("already_changed")  # revoked, changed or expired since the index said
+            report.count("already_changed")  # revoked, rotated or expired since the index said
             return
         except ServiceUnavailable:  # TrailBroken among them
             # Neither happened; this key waits for the next run, the others need not.

@@ -7,6 +7,11 @@ with consistent reads. While a key is active and has an end, its record is also 
 index (gsi1, `KEYEXPIRY` / `<end>#<id>`), the expiry job's work list. Reads return `StoredKey`s;
 writes are built here for the service to commit with its audit event. The authorizer's side,
 `KeyLookup`, finds a presented key's record as a `KeyRecord` and notes its use.
+
+A key holds one slot of its workspace's count of active keys (`holds_slot`) from its creation
+until it is revoked or marked expired; a rotation hands the slot to the successor, so a key
+rotated out holds none. The writes that end a slot-holding key free its slot in the same
+transaction, on condition it still holds it.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ _POINTER_PREFIX = "APIKEY#"
 # The expiry job's index: every active key with an end, in the order of its end (gsi1).
 EXPIRY_INDEX_PARTITION = "KEYEXPIRY"
 
-# A key's writes after its creation: still active, in its workspace, not rotated out.
-_CHANGEABLE = "#status = :active AND workspace_id = :ws AND attribute_not_exists(replaced_by)"
+# That a key holds its workspace's slot (`StoredKey.holds_slot`): active, not rotated out.
+_HOLDS_SLOT = "#status = :active AND attribute_not_exists(replaced_by)"
+# A key's writes after its creation: still holding its slot, in its workspace.
+_CHANGEABLE = f"{_HOLDS_SLOT} AND workspace_id = :ws"
 _STATUS = {"#status": "status"}
 
 
@@ -102,6 +109,12 @@ class StoredKey:
     last_used_at: int | None
     expiring_notice_for: int | None  # the end last announced as near
     record_key: ItemKey = field(repr=False)  # names the key's digest: never logged
+
+    @property
+    def holds_slot(self) -> bool:
+        """Whether the key, as read, counts in its workspace's active keys: active as stored
+        (even past its end, until the expiry job marks it) and not rotated out."""
+        return self.status == "active" and self.replaced_by is None
 
     @classmethod
     def of(cls, item: Item) -> StoredKey:
@@ -268,26 +281,38 @@ class ApiKeyRepository(Repository):
         )
 
     @staticmethod
-    def revoke(key: StoredKey, *, by: str, now: int) -> TransactItem:
-        """The key revoked for good, on condition it is in its workspace and not revoked
-        already (of concurrent revocations, one changes it)."""
-        return TransactItem.update_item(
-            key.record_key,
-            "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
-            " REMOVE gsi1pk, gsi1sk",
-            condition="workspace_id = :ws AND #status <> :revoked",
-            names=_STATUS,
-            values={":revoked": "revoked", ":now": now, ":by": by, ":ws": key.workspace_id},
-        )
+    def revoke(key: StoredKey, *, by: str, now: int) -> list[TransactItem]:
+        """The key revoked for good, on condition it is in its workspace and as read: a key that
+        holds its slot still holds it (and frees it), any other is not revoked already. Of
+        concurrent revocations, one changes it."""
+        writes = [
+            TransactItem.update_item(
+                key.record_key,
+                "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
+                " REMOVE gsi1pk, gsi1sk",
+                condition="workspace_id = :ws AND "
+                + (_HOLDS_SLOT if key.holds_slot else "#status <> :revoked"),
+                names=_STATUS,
+                values={
+                    ":revoked": "revoked",
+                    ":now": now,
+                    ":by": by,
+                    ":ws": key.workspace_id,
+                    **({":active": "active"} if key.holds_slot else {}),
+                },
+            )
+        ]
+        return [*writes, *_slot_freed(key)]
 
     @staticmethod
-    def expire(key: StoredKey, *, now: int) -> TransactItem:
-        """The key marked expired and out of the expiry index, on condition it is active and
-        its end is still the one read."""
-        return TransactItem.update_item(
+    def expire(key: StoredKey, *, now: int) -> list[TransactItem]:
+        """The key marked expired and out of the expiry index, on condition it is active, its
+        end is still the one read, and it holds its slot (freed) or not as read."""
+        slot = _HOLDS_SLOT if key.holds_slot else "attribute_exists(replaced_by)"
+        expiry = TransactItem.update_item(
             key.record_key,
             "SET #status = :expired, expired_at = :now, updated_at = :now REMOVE gsi1pk, gsi1sk",
-            condition="#status = :active AND expires_at = :end",
+            condition=f"#status = :active AND expires_at = :end AND {slot}",
             names=_STATUS,
             values={
                 ":expired": "expired",
@@ -296,6 +321,12 @@ class ApiKeyRepository(Repository):
                 ":end": key.settings.expires_at,
             },
         )
+        return [expiry, *_slot_freed(key)]
+
+
+def _slot_freed(key: StoredKey) -> list[TransactItem]:
+    """The write that frees the key's slot, if it holds one as read."""
+    return [WorkspaceRepository.free_key_slot(key.workspace_id)] if key.holds_slot else []
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,10 @@ A workspace is one item in its own partition (`WS#<id>` / `META`); each member i
 writes are built here for the service to commit with its audit event, each failing as the
 service declares (`fails_as`). `LiveWorkspaces` is the liveness read of the credentials that name
 their workspace (the authorizer's keys, webhook triggers), cached a moment.
+
+The workspace's item also keeps its plan and its count of active API keys (`active_keys`, absent
+until its first key): the count changes only in the transactions that change a key's activity,
+and a key is created only on condition the count is under the plan's cap.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ _WORKSPACE_PREFIX = "WS#"
 _NEW = "attribute_not_exists(pk)"
 _ROLE = {"#role": "role"}
 _STATUS = {"#status": "status"}
+_STATUS_AND_PLAN = {**_STATUS, "#plan": "plan"}  # PLAN is one of DynamoDB's reserved words
 
 
 def member_key(workspace_id: str, user_id: str) -> ItemKey:
@@ -57,6 +62,7 @@ class WorkspaceRecord:
     plan: str
     require_mfa: bool
     created_at: int
+    active_keys: int = 0  # API keys holding a slot of the plan's cap (`take_key_slot`)
 
     @classmethod
     def of(cls, item: Item) -> WorkspaceRecord:
@@ -66,6 +72,7 @@ class WorkspaceRecord:
             plan=item["plan"],
             require_mfa=bool(item["require_mfa"]),
             created_at=item["created_at"],
+            active_keys=int(item.get("active_keys", 0)),
         )
 
 
@@ -217,6 +224,47 @@ class WorkspaceRepository(Repository):
                 **{f":{field}": value for field, value in changes.items()},
             },
             fails_as=fails_as,
+        )
+
+    @staticmethod
+    def change_plan(
+        workspace_id: str, *, previous: str, plan: str, fails_as: Failure
+    ) -> TransactItem:
+        """The workspace moved to `plan`, on condition it is live and still on `previous`."""
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "SET #plan = :plan",
+            condition="#status = :active AND #plan = :previous",
+            names=_STATUS_AND_PLAN,
+            values={":plan": plan, ":previous": previous, ":active": "active"},
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def take_key_slot(
+        workspace_id: str, *, plan: str, max_active_keys: int, fails_as: Failure
+    ) -> TransactItem:
+        """One more active key, on condition the workspace is live, still on `plan`, and has
+        fewer than `max_active_keys` (in the key's creation: of concurrent creations at the cap,
+        exactly as many as it has room for succeed)."""
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "ADD active_keys :one",
+            condition="#status = :active AND #plan = :plan"
+            " AND (attribute_not_exists(active_keys) OR active_keys < :max)",
+            names=_STATUS_AND_PLAN,
+            values={":one": 1, ":active": "active", ":plan": plan, ":max": max_active_keys},
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def free_key_slot(workspace_id: str) -> TransactItem:
+        """One active key fewer (in the transaction that revokes or expires it). Unconditioned:
+        the key's own write is the condition, and a deleted workspace keeps its count too."""
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "ADD active_keys :minus_one",
+            values={":minus_one": -1},
         )
 
     @staticmethod
