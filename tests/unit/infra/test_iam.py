@@ -254,6 +254,11 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         Plain("s3:ListBucketVersions", "AnchorBucket"),
         Plain("s3:PutObject", "Anchor"),
     ),
+    # The operator's plan change: the workspace (read, its plan moved), its trail.
+    "PlanChangeFunction": (
+        items("GetItem UpdateItem", WS),
+        append_to(WS),
+    ),
     "RetentionJobFunction": (
         items("Query", item_keys.DELETED_INDEX_PARTITION, index="gsi1"),
         items("Query", "TTL#*", index="gsi2"),
