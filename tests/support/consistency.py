@@ -125,7 +125,7 @@ def _audited(table: Table, audit_table: Table, workspace_id: str) -> list[str]:
 
 def _key_slots(table: Table, workspace_id: str) -> list[str]:
     """The workspace's count of active keys, unless it is the number of its keys that hold a
-    slot (active, not rotated out: `StoredKey.holds_slot`)."""
+    slot (active, rotated out in its grace or not: `StoredKey.holds_slot`)."""
     workspace = table.get(item_keys.workspace(workspace_id))
     if workspace is None:
         return []
@@ -134,7 +134,6 @@ def _key_slots(table: Table, workspace_id: str) -> list[str]:
         for record in _scan(table, "APIKEY#")
         if record.get("workspace_id") == workspace_id
         and record.get("status") == "active"
-        and record.get("replaced_by") is None
     )
     counted = int(workspace.get("active_keys", 0))
     return [] if counted == holding else [f"active_keys {counted}, but {holding} keys hold a slot"]

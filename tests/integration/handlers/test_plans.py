@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra.template import load_template
+from railguard.access.idempotency import ShownOnce
 from railguard.access.plans import plan_terms
 from railguard.api_keys import ApiKeys, KeyLimitReached, KeySettings
 from railguard.audit.trail import AuditLog
@@ -21,6 +22,7 @@ from railguard.store import keys as item_keys
 from railguard.workspaces import WorkspaceScope
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
+from tests.support.consistency import problems
 from tests.support.fake_time import FakeClock
 from tests.support.functions import ROOT, function_ids, load_function, run_job
 from tests.support.inprocess import InProcessClient, Reply
@@ -109,47 +111,144 @@ def test_one_key_over_the_plan_is_409_key_limit_reached_and_a_revocation_frees_a
     assert _active_keys(table, owner.workspace) == FREE_CAP
 
 
-def test_a_rotation_keeps_the_count_and_revoking_the_rotated_key_frees_nothing(
-    client: InProcessClient, owner: a.Account, table: Table
+def _rotate(client: InProcessClient, owner: a.Account, key_id: str, **body: Any) -> Reply:
+    reply = client.request("POST", f"{KEYS}/{key_id}/rotate", headers=owner.headers(), body=body)
+    if reply.status == 201:
+        remember(reply.json()["data"]["key"])
+    return reply
+
+
+def test_a_rotated_out_key_holds_its_slot_in_its_grace_and_revoking_it_frees_the_slot(
+    client: InProcessClient, owner: a.Account, table: Table, audit_table: Table
+) -> None:
+    # Given a workspace one key under its cap
+    ids = _fill(client, owner, FREE_CAP - 1)
+    # When a key is rotated (the old one lives on in its grace, and still authenticates)
+    rotated = _rotate(client, owner, ids[0])
+    # Then the new key took a slot of its own: the workspace is at its cap
+    assert rotated.status == 201, rotated.body
+    assert _active_keys(table, owner.workspace) == FREE_CAP
+    assert _create(client, owner).json()["error"]["code"] == "key_limit_reached"
+    assert problems(table, audit_table, owner.workspace) == []
+    # When the old key is revoked in its grace, its slot is freed
+    assert client.request("DELETE", f"{KEYS}/{ids[0]}", headers=owner.headers()).status == 204
+    assert _active_keys(table, owner.workspace) == FREE_CAP - 1
+    # And revoking the new key frees its own
+    new_id = rotated.json()["data"]["id"]
+    assert client.request("DELETE", f"{KEYS}/{new_id}", headers=owner.headers()).status == 204
+    assert _active_keys(table, owner.workspace) == FREE_CAP - 2
+    assert problems(table, audit_table, owner.workspace) == []
+
+
+def test_a_rotation_chain_at_the_cap_stops_at_the_cap(
+    client: InProcessClient, owner: a.Account, table: Table, audit_table: Table
+) -> None:
+    # Given a workspace two keys under its cap
+    key_id = _fill(client, owner, FREE_CAP - 2)[0]
+    # When its key is rotated, then its successor at once, again and again
+    statuses = []
+    for _ in range(4):
+        reply = _rotate(client, owner, key_id)
+        statuses.append(reply.status)
+        if reply.status == 201:
+            key_id = reply.json()["data"]["id"]
+    # Then the chain stops at the cap: two rotations, then 409 key_limit_reached
+    assert statuses == [201, 201, 409, 409]
+    assert reply.json()["error"] == {
+        "code": "key_limit_reached",
+        "message": f"The free plan allows {FREE_CAP} active API keys; revoke one first.",
+        "details": {"plan": "free", "max_active_keys": FREE_CAP},
+    }
+    assert _active_keys(table, owner.workspace) == FREE_CAP
+    listed = client.request("GET", f"{KEYS}?limit=100", headers=owner.headers()).json()["data"]
+    assert [key["status"] for key in listed].count("active") == FREE_CAP
+    assert problems(table, audit_table, owner.workspace) == []
+
+
+def test_a_rotation_without_grace_at_the_cap_hands_its_slot_over(
+    client: InProcessClient, owner: a.Account, table: Table, audit_table: Table
 ) -> None:
     # Given a workspace at its cap
     ids = _fill(client, owner, FREE_CAP)
-    # When a key is rotated (the old one lives on in its grace)
-    rotated = client.request("POST", f"{KEYS}/{ids[0]}/rotate", headers=owner.headers())
-    # Then the rotation is allowed at the cap, and the count is unchanged: the new key took
-    # the old one's slot
+    # When a key is rotated with no grace period
+    rotated = _rotate(client, owner, ids[0], grace_period_seconds=0)
+    # Then the old key ended at once and its successor took over its slot
     assert rotated.status == 201, rotated.body
-    remember(rotated.json()["data"]["key"])
+    old = client.request("GET", f"{KEYS}/{ids[0]}", headers=owner.headers()).json()["data"]
+    assert old["status"] == "expired"
     assert _active_keys(table, owner.workspace) == FREE_CAP
-    assert _create(client, owner).status == 409
-    # When the old key is revoked in its grace, the count stays (it held no slot)
-    assert client.request("DELETE", f"{KEYS}/{ids[0]}", headers=owner.headers()).status == 204
-    assert _active_keys(table, owner.workspace) == FREE_CAP
-    # And revoking the new key frees its slot
-    new_id = rotated.json()["data"]["id"]
-    assert client.request("DELETE", f"{KEYS}/{new_id}", headers=owner.headers()).status == 204
-    assert _active_keys(table, owner.workspace) == FREE_CAP - 1
+    assert problems(table, audit_table, owner.workspace) == []
 
 
-def test_the_expiry_job_frees_the_slot_of_an_expired_key_and_of_no_rotated_one(
-    client: InProcessClient, owner: a.Account, table: Table, clock: FakeClock
+def test_the_expiry_job_frees_the_slots_of_expired_keys_and_of_ended_grace_periods(
+    client: InProcessClient, owner: a.Account, table: Table, audit_table: Table, clock: FakeClock
 ) -> None:
-    # Given a workspace at its cap: two of its keys end in a minute, one of those rotated (its
-    # successor holds its slot)
+    # Given a workspace at its cap: two of its keys end in a minute, and one rotated out (its
+    # successor took the last slot) ends its grace in a minute
     now = int(clock.now())
-    ending = _fill(client, owner, 2, expires_at=now + 60)
-    _fill(client, owner, FREE_CAP - 2)
-    rotated = client.request("POST", f"{KEYS}/{ending[1]}/rotate", headers=owner.headers(), body={})
-    assert rotated.status == 201
-    remember(rotated.json()["data"]["key"])
-    # When their end has passed and the expiry job runs (twice)
+    _fill(client, owner, 2, expires_at=now + 60)
+    others = _fill(client, owner, FREE_CAP - 3)
+    assert _rotate(client, owner, others[0], grace_period_seconds=60).status == 201
+    assert _active_keys(table, owner.workspace) == FREE_CAP
+    # When their ends have passed and the expiry job runs (twice)
     clock.advance(120)
     first, second = run_job("expiry"), run_job("expiry")
-    # Then all three are expired (the successor has its predecessor's end), and only the two
-    # that held a slot freed it, once
+    # Then all three are expired, each freed its slot, once
     assert (first["counts"].get("expired"), second["counts"].get("expired")) == (3, None)
-    assert _active_keys(table, owner.workspace) == FREE_CAP - 2
-    assert [_create(client, owner).status for _ in range(3)] == [201, 201, 409]
+    assert _active_keys(table, owner.workspace) == FREE_CAP - 3
+    assert problems(table, audit_table, owner.workspace) == []
+    assert [_create(client, owner).status for _ in range(4)] == [201, 201, 201, 409]
+
+
+def test_a_workspace_with_keys_but_no_count_never_goes_negative(
+    client: InProcessClient, owner: a.Account, table: Table, clock: FakeClock
+) -> None:
+    # Given a workspace whose keys were made before the count existed (no `active_keys`)
+    now = int(clock.now())
+    revoked, ending = _fill(client, owner, 1)[0], _fill(client, owner, 1, expires_at=now + 60)[0]
+    table.update(item_keys.workspace(owner.workspace), "REMOVE active_keys")
+    # When one key is revoked and the other expires
+    assert client.request("DELETE", f"{KEYS}/{revoked}", headers=owner.headers()).status == 204
+    clock.advance(120)
+    assert run_job("expiry")["counts"].get("expired") == 1
+    # Then both ended, and the count was left as it was: never below 0
+    listed = client.request("GET", f"{KEYS}?limit=100", headers=owner.headers()).json()["data"]
+    assert {key["id"]: key["status"] for key in listed} == {
+        revoked: "revoked",
+        ending: "expired",
+    }
+    workspace = table.get(item_keys.workspace(owner.workspace))
+    assert workspace is not None
+    assert "active_keys" not in workspace
+
+
+def test_a_racing_repeat_of_an_idempotency_key_at_the_last_slot_is_already_applied(
+    client: InProcessClient, owner: a.Account, table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a workspace one key under its cap, and a creation with an Idempotency-Key whose
+    # repeat commits between its check for a repeat and its own commit
+    _fill(client, owner, FREE_CAP - 1)
+    headers = {**owner.headers(), "Idempotency-Key": "create-once"}
+    body = {"name": "ci", "scopes": ["agents:read"]}
+    checked = ShownOnce.refuse_repeat
+    raced_once: list[bool] = []
+    winners: list[Reply] = []
+
+    def raced(once: ShownOnce) -> None:
+        checked(once)
+        if not raced_once:
+            raced_once.append(True)
+            winners.append(client.request("POST", KEYS, headers=headers, body=body))
+
+    monkeypatch.setattr(ShownOnce, "refuse_repeat", raced)
+    # When the loser commits (the last slot is the winner's)
+    loser = client.request("POST", KEYS, headers=headers, body=body)
+    # Then the winner created the key and the loser is told so, not that the cap is reached
+    assert winners[0].status == 201
+    remember(winners[0].json()["data"]["key"])
+    assert (loser.status, loser.json()["error"]["code"]) == (409, "already_applied")
+    assert loser.json()["error"]["details"] == {"id": winners[0].json()["data"]["id"]}
+    assert _active_keys(table, owner.workspace) == FREE_CAP
 
 
 def test_the_cap_is_exact_under_concurrent_creations(owner: a.Account, table: Table) -> None:
@@ -213,9 +312,8 @@ def test_a_plan_change_applies_within_5_seconds_and_is_audited(
 ) -> None:
     # Given a free workspace at its cap, whose key and owner are counted at the free rate
     (key_id,) = _fill(client, owner, 1)
-    _fill(client, owner, FREE_CAP - 1)
-    key = client.request("POST", f"{KEYS}/{key_id}/rotate", headers=owner.headers())
-    remember(secret := key.json()["data"]["key"])
+    _fill(client, owner, FREE_CAP - 2)
+    secret = _rotate(client, owner, key_id).json()["data"]["key"]
     me = client.request("GET", "/api/v1/me", headers={"X-API-Key": secret})
     assert me.headers["ratelimit-limit"] == "120"
     # When the operator moves it to pro

@@ -17,6 +17,8 @@ from railguard.api_keys.repository import (
     KeySettings,
     KeyStatus,
     StoredKey,
+    freeing_slot,
+    hands_over_slot,
 )
 from railguard.audit.trail import AppendRefused, AuditTrail
 from railguard.core.clock import Clock
@@ -195,13 +197,9 @@ class ApiKeys:
         once.refuse_repeat()
         plan = self._workspace_plan(scope)
         settings = validate(settings, now=now, plan=plan)
-        slot = WorkspaceRepository.take_key_slot(
-            scope.workspace_id,
-            plan=plan,
-            max_active_keys=plan_terms(plan).max_active_keys,
-            fails_as=_NoSlot,
+        issued, writes = self._new_key_writes(
+            scope, settings, now, workspace=self._slot(scope, plan)
         )
-        issued, writes = self._new_key_writes(scope, settings, now, workspace=slot)
         event = scope.event(
             "api_key.created",
             issued.view.id,
@@ -212,8 +210,18 @@ class ApiKeys:
         except (AppendRefused, RepeatRaced):
             raise Conflict("The workspace changed at the same time; retry.") from None
         except _NoSlot:
+            once.refuse_repeat()  # a concurrent repeat took the last slot: already applied
             raise self._why_no_slot(scope, plan) from None
         return issued
+
+    def _slot(self, scope: WorkspaceScope, plan: str) -> TransactItem:
+        """The condition of a new key on its workspace: one more slot of the plan's cap."""
+        return WorkspaceRepository.take_key_slot(
+            scope.workspace_id,
+            plan=plan,
+            max_active_keys=plan_terms(plan).max_active_keys,
+            fails_as=_NoSlot,
+        )
 
     def _why_no_slot(self, scope: WorkspaceScope, plan: str) -> Exception:
         """Why a creation's slot take failed, from the workspace as it is now: deleted (404,
@@ -262,20 +270,25 @@ class ApiKeys:
 
     def rotate(self, scope: WorkspaceScope, key_id: str, grace_seconds: int) -> IssuedKey:
         """A new key with the same settings; the old one ends at `min(its end, now + grace)`,
-        so a rotation never lengthens a key's life."""
+        so a rotation never lengthens a key's life. The old key holds its slot while it can
+        authenticate, so the new key takes a slot of its own under the cap (409
+        `key_limit_reached` at the cap), unless the old one ends now and hands its slot over.
+        The settings are copied as they are: a rate limit above a plan lowered since is
+        clamped to the plan's by the authorizer."""
         key = self._key(scope, key_id)
         now = int(self._clock.now())
         self._require_changeable(key, now)
-        # The new key takes over the old one's slot: the count does not change.
+        old_end = key.settings.expires_at
+        end = now + grace_seconds if old_end is None else min(old_end, now + grace_seconds)
+        plan = self._workspace_plan(scope)
+        handed_over = hands_over_slot(end, now)
         issued, writes = self._new_key_writes(
             scope,
             key.settings,
             now,
-            workspace=still_live(scope.workspace_id),
+            workspace=still_live(scope.workspace_id) if handed_over else self._slot(scope, plan),
             taken=_changed_meanwhile,
         )
-        old_end = key.settings.expires_at
-        end = now + grace_seconds if old_end is None else min(old_end, now + grace_seconds)
         writes.append(
             ApiKeyRepository.rotate_out(
                 key, end=end, successor_id=issued.view.id, now=now, fails_as=_changed_meanwhile
@@ -284,7 +297,10 @@ class ApiKeys:
         event = scope.event(
             "api_key.rotated", key.id, {"name": key.settings.name, "new_key_id": issued.view.id}
         )
-        self._audit.append(event, with_writes=writes)
+        try:
+            self._audit.append(event, with_writes=writes)
+        except _NoSlot:
+            raise self._why_no_slot(scope, plan) from None
         return issued
 
     def revoke(self, scope: WorkspaceScope, key_id: str) -> None:
@@ -297,7 +313,7 @@ class ApiKeys:
             revocation = ApiKeyRepository.revoke(key, by=scope.user_id, now=int(self._clock.now()))
             event = scope.event("api_key.revoked", key.id, {"name": key.settings.name})
             try:
-                self._audit.append_protecting(event, revocation)
+                freeing_slot(partial(self._audit.append_protecting, event), revocation)
             except AppendRefused:
                 continue  # revoked, rotated or expired by a concurrent writer: judged again
             return

@@ -55,6 +55,10 @@ def still_live(workspace_id: str) -> TransactItem:
     )
 
 
+class SlotUncounted(Exception):
+    """What freeing a key's slot declares when the workspace counts none (`free_key_slot`)."""
+
+
 @dataclass(frozen=True)
 class WorkspaceRecord:
     id: str
@@ -259,12 +263,16 @@ class WorkspaceRepository(Repository):
 
     @staticmethod
     def free_key_slot(workspace_id: str) -> TransactItem:
-        """One active key fewer (in the transaction that revokes or expires it). Unconditioned:
-        the key's own write is the condition, and a deleted workspace keeps its count too."""
+        """One active key fewer (in the transaction that revokes or expires it), on condition
+        the count is above 0: the key's own write is the condition that it held a slot, and a
+        deleted workspace keeps its count too. A key made before the count existed holds none
+        counted (`SlotUncounted`: its end is then written without this one)."""
         return TransactItem.update_item(
             item_keys.workspace(workspace_id),
             "ADD active_keys :minus_one",
-            values={":minus_one": -1},
+            condition="active_keys > :zero",
+            values={":minus_one": -1, ":zero": 0},
+            fails_as=SlotUncounted,
         )
 
     @staticmethod
