@@ -339,6 +339,25 @@ def test_a_plan_change_applies_within_5_seconds_and_is_audited(
     assert event["details"] == {"from": "free", "to": "pro"}
 
 
+def test_after_a_downgrade_a_key_with_a_higher_limit_of_its_own_gets_the_plans_within_5_seconds(
+    client: InProcessClient, owner: a.Account, clock: FakeClock
+) -> None:
+    # Given an enterprise workspace whose key has a limit of its own, enterprise's whole rate
+    assert _change_plan(workspace_id=owner.workspace, plan="enterprise")["counts"] == {"changed": 1}
+    created = _create(client, owner, rate_limit={"requests": 15_000, "window_seconds": 60})
+    assert created.status == 201, created.body
+    secret = created.json()["data"]["key"]
+    me = client.request("GET", "/api/v1/me", headers={"X-API-Key": secret})
+    assert me.headers["ratelimit-limit"] == "15000"
+    # When the operator moves the workspace to free
+    assert _change_plan(workspace_id=owner.workspace, plan="free")["counts"] == {"changed": 1}
+    # Then within 5 seconds the key is limited as free allows: its own limit may only narrow it
+    clock.advance(2.1)
+    me = client.request("GET", "/api/v1/me", headers={"X-API-Key": secret})
+    assert me.status == 200
+    assert me.headers["ratelimit-limit"] == "120"
+
+
 def test_the_same_plan_again_changes_and_records_nothing(
     owner: a.Account, table: Table, audit_table: Table
 ) -> None:
