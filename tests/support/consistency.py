@@ -132,8 +132,7 @@ def _key_slots(table: Table, workspace_id: str) -> list[str]:
     holding = sum(
         1
         for record in _scan(table, "APIKEY#")
-        if record.get("workspace_id") == workspace_id
-        and record.get("status") == "active"
+        if record.get("workspace_id") == workspace_id and record.get("status") == "active"
     )
     counted = int(workspace.get("active_keys", 0))
     return [] if counted == holding else [f"active_keys {counted}, but {holding} keys hold a slot"]

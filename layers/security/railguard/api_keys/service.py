@@ -218,7 +218,6 @@ class ApiKeys:
         """The condition of a new key on its workspace: one more slot of the plan's cap."""
         return WorkspaceRepository.take_key_slot(
             scope.workspace_id,
-            plan=plan,
             max_active_keys=plan_terms(plan).max_active_keys,
             fails_as=_NoSlot,
         )
