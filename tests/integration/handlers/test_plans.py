@@ -1,7 +1,8 @@
 """Contract section 11 (v1.1), plans: the cap on a workspace's active API keys (409
-`key_limit_reached`, exact under concurrency, a slot freed by revocation and expiry and kept by
-rotation), and the operator's plan change (a function no route reaches, taking effect within
-5 seconds, on the audit trail)."""
+`key_limit_reached`, exact under concurrency; a key holds a slot while it can authenticate, a
+rotated-out key in its grace included; a slot freed by revocation and expiry, never below 0),
+and the operator's plan change (a function no route reaches, taking effect within 5 seconds, on
+the audit trail; a key's own limit never above its plan's)."""
 
 from __future__ import annotations
 
