@@ -20,7 +20,7 @@ PORT ?= 3000
 AWS_PORT ?= 4566
 export HOST PORT AWS_PORT
 
-.PHONY: help dev job test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format \
+.PHONY: help dev job plan test lint typecheck cfn-lint unit integration e2e bench openapi lock clean format \
 	build package-test validate sam-lock sam-local fuzz fuzz-parsers fuzz-api \
 	publish-dashboard screenshots
 
@@ -47,6 +47,10 @@ sam-local: $(VENV)/.installed $(SAM_VENV)/.installed ## The AWS emulator for `sa
 job: $(VENV)/.installed ## Run one scheduled job once (NAME=expiry|rotation|retention|anchor [DETAIL=json]) against the local stack
 	@test -n "$(NAME)" || { echo "usage: make job NAME=expiry|rotation|retention|anchor [DETAIL='{...}']"; exit 2; }
 	$(PY) -m infra.local.job $(NAME) --detail '$(or $(DETAIL),{})'
+
+plan: $(VENV)/.installed ## Move a workspace to another plan, as the operator (WORKSPACE=ws_... PLAN=free|starter|pro|enterprise), against the local stack
+	@test -n "$(WORKSPACE)" -a -n "$(PLAN)" || { echo "usage: make plan WORKSPACE=ws_... PLAN=free|starter|pro|enterprise"; exit 2; }
+	$(PY) -m infra.local.job plan --detail '{"workspace_id": "$(WORKSPACE)", "plan": "$(PLAN)"}'
 
 $(SAM_VENV)/.installed: infra/build/requirements-sam.txt $(VENV)/.installed
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv install 3.13.0, or PYTHON313=/path/to/python3.13)"; exit 1; }

@@ -68,6 +68,12 @@ _ERROR_DESCRIPTIONS = {
     500: "Unexpected error (internal_error)",
     503: "A dependency failed or throttled (service_unavailable); see Retry-After",
 }
+# Where a route's error means more than the common description says (contract section 11).
+_ROUTE_ERROR_DESCRIPTIONS = {
+    ("POST /api/v1/api-keys", 409): _ERROR_DESCRIPTIONS[409]
+    + "; or one more active key than the workspace's plan allows (key_limit_reached, "
+    "details {plan, max_active_keys})",
+}
 # Every function answers these, whatever the route: the body guards (400, 413), the one mapping
 # of unexpected errors (500) and of AWS-side failures (503).
 _EVERY_ROUTE_ERRORS = frozenset({400, 413, 500, 503})
@@ -140,6 +146,8 @@ def _apply_contract_responses(document: dict[str, Any], protected: set[str]) -> 
                 responses["204"].pop("content", None)  # No Content: no body, no media type
             for status in sorted(_error_statuses(key, method, operation, is_protected)):
                 responses[str(status)] = _error_response(status, protected=is_protected)
+                if (key, status) in _ROUTE_ERROR_DESCRIPTIONS:
+                    responses[str(status)]["description"] = _ROUTE_ERROR_DESCRIPTIONS[key, status]
             if is_protected:
                 operation["security"] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
@@ -160,7 +168,7 @@ def _resolver_schema(template: Template, function_id: str) -> dict[str, Any] | N
     spec.loader.exec_module(module)
     api = getattr(module, "api", None)
     if api is None:
-        return None  # the authorizer and the jobs serve no route
+        return None  # the authorizer, the jobs and the operator's functions serve no route
     schema: dict[str, Any] = json.loads(
         api.app.get_openapi_json_schema(title=TITLE, version=VERSION)
     )

@@ -1,4 +1,5 @@
 """`make job NAME=expiry|rotation|retention|anchor`: run one scheduled job once, print its report.
+`make plan WORKSPACE=ws_... PLAN=pro` runs the operator's plan change the same way (`plan`).
 
 The job runs as its schedule runs it (the template's function, in a Lambda-like worker process,
 with a scheduled event), against the AWS endpoint in AWS_ENDPOINT_URL, by default the emulator of
@@ -32,6 +33,8 @@ JOBS = {
     "expiry": "ExpiryJobFunction",
     "rotation": "RotationJobFunction",
     "retention": "RetentionJobFunction",
+    # The operator's act, not a schedule's: its DETAIL is `{"workspace_id", "plan"}`.
+    "plan": "PlanChangeFunction",
 }
 _FAILED = 1
 _CANNOT_START = 2

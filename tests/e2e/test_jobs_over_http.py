@@ -148,3 +148,37 @@ def test_a_signing_key_rotation_keeps_old_tokens_and_new_ones_verify(stack: Stac
         KEY_RING_REFRESH_BOUND_SECONDS,
     )
     assert authorized
+
+
+def test_make_plan_moves_a_workspace_to_pro_within_5_seconds_on_its_trail(
+    stack: StackProcess,
+) -> None:
+    # Given a free workspace whose key is counted at the free rate
+    owner = new_owner(stack)
+    key = create_key(stack, owner.headers, "planned")["key"]
+    me = requests.get(f"{stack.url}/api/v1/me", headers={"X-API-Key": key}, timeout=10)
+    assert me.headers["RateLimit-Limit"] == "120"
+    # When the operator runs `make plan WORKSPACE=... PLAN=pro`
+    report = _make_job(stack, "plan", {"workspace_id": owner.workspace, "plan": "pro"})
+    assert report["counts"] == {"changed": 1}
+    # Then within 5 seconds of the change (the command returns once it is stored) the key is
+    # counted at pro's rate
+    limit = _poll(
+        lambda: (
+            requests.get(f"{stack.url}/api/v1/me", headers={"X-API-Key": key}, timeout=10).headers[
+                "RateLimit-Limit"
+            ]
+            == "3000"
+        ),
+        5.0,
+    )
+    assert limit
+    # And the workspace's trail records it, from free to pro
+    events = requests.get(
+        f"{stack.url}/api/v1/audit-events",
+        params={"action": "workspace.plan_changed"},
+        headers=owner.headers,
+        timeout=10,
+    )
+    (event,) = events.json()["data"]
+    assert event["details"] == {"from": "free", "to": "pro"}

@@ -81,3 +81,19 @@ def test_an_event_changed_after_it_was_verified_breaks_the_chain_from_there(
     )
     # Then the incremental check, reading only past the verified head, finds the break
     assert any(problem.startswith("audit trail broken") for problem in check.problems(set()))
+
+
+def test_a_count_of_active_keys_that_drifted_from_the_keys_is_found(
+    client: InProcessClient, owner: dict[str, str], table: Table, audit_table: Table
+) -> None:
+    # Given a workspace with two keys, one revoked: checked clean
+    workspace = owner["X-Workspace-ID"]
+    _new_key(client, owner)
+    revoked = _new_key(client, owner)
+    reply = client.request("DELETE", f"/api/v1/api-keys/{revoked['id']}", headers=owner)
+    assert reply.status == 204, reply.body
+    assert problems(table, audit_table, workspace) == []
+    # When its count is left one too high (as a revocation that lost its count's write would)
+    table.update(item_keys.workspace(workspace), "ADD active_keys :one", values={":one": 1})
+    # Then the check names the drift
+    assert problems(table, audit_table, workspace) == ["active_keys 2, but 1 keys hold a slot"]

@@ -40,6 +40,7 @@ from tests.support.faults import (
 from tests.support.functions import load_function, run_job
 from tests.support.http_api import Invoker
 from tests.support.inprocess import InProcessClient, InProcessInvoker, Reply
+from tests.support.lambda_context import FakeLambdaContext
 from tests.support.plaintexts import remember
 
 AUTHORIZER = "AuthorizerFunction"
@@ -131,6 +132,9 @@ def owner(client: InProcessClient) -> Owner:
     email = a.new_email()
     workspace = a.sign_up(email)["workspace"]["id"]
     token = a.tokens_for(email)["access_token"]
+    # The operator's largest plan: the acts make a key per fault tried, more than free's cap.
+    change = load_function("plan_change").lambda_handler
+    change({"detail": {"workspace_id": workspace, "plan": "enterprise"}}, FakeLambdaContext())
     return Owner(
         email, workspace, {"Authorization": f"Bearer {token}", "X-Workspace-ID": workspace}
     )

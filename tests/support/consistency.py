@@ -123,9 +123,25 @@ def _audited(table: Table, audit_table: Table, workspace_id: str) -> list[str]:
     return problems
 
 
+def _key_slots(table: Table, workspace_id: str) -> list[str]:
+    """The workspace's count of active keys, unless it is the number of its keys that hold a
+    slot (active, rotated out in its grace or not: `StoredKey.holds_slot`)."""
+    workspace = table.get(item_keys.workspace(workspace_id))
+    if workspace is None:
+        return []
+    holding = sum(
+        1
+        for record in _scan(table, "APIKEY#")
+        if record.get("workspace_id") == workspace_id and record.get("status") == "active"
+    )
+    counted = int(workspace.get("active_keys", 0))
+    return [] if counted == holding else [f"active_keys {counted}, but {holding} keys hold a slot"]
+
+
 def problems(table: Table, audit_table: Table, workspace_id: str) -> list[str]:
     """Everything inconsistent about the workspace's keys, triggers, credentials and trail."""
     return [
+        *_key_slots(table, workspace_id),
         *_pointed(table, workspace_id, "APIKEY#", "key_digest"),
         *_pointed(table, workspace_id, "TRIGGER#", "lookup_digest"),
         *_unpointed_records(table, workspace_id),

@@ -183,6 +183,8 @@ WORKSPACE = ResourceKind(
         "workspace.updated",
         "workspace.deleted",
         "workspace.ownership_transferred",
+        # By the operator alone (functions/plan_change): no route changes a plan.
+        "workspace.plan_changed",
     ),
     actions={
         "workspaces:list": Rule(ANY_ROLE, "none"),

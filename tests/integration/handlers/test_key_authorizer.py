@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from railguard.access.plans import RateLimit
+from railguard.access.plans import RateLimit, plan_terms
 from railguard.access.ratelimit import RateLimiter
 from railguard.api_keys import API_KEY_PREFIX
 from railguard.api_keys.key_format import new_key, workspace_named
@@ -55,6 +55,14 @@ def owner(client: InProcessClient) -> Owner:
 
 
 _SHARED: dict[str, tuple[Owner, float]] = {}
+_SLOTS_A_TEST_NEEDS = 5
+
+
+def _slots_left(table: Table, workspace_id: str) -> int:
+    workspace = table.get(item_keys.workspace(workspace_id)) or {}
+    return plan_terms(workspace.get("plan")).max_active_keys - int(workspace.get("active_keys", 0))
+
+
 _TOKEN_REUSE_SECONDS = 600  # access tokens live 900 s of the (moving) fake clock
 
 
@@ -62,9 +70,10 @@ _TOKEN_REUSE_SECONDS = 600  # access tokens live 900 s of the (moving) fake cloc
 def shared_owner(client: InProcessClient, table: Table, clock: FakeClock) -> Owner:
     """An owner for tests that only create keys (one sign-up instead of many: moto copies the
     whole table per transaction). Only key requests count against keys' limits. A new access
-    token when the module's clock has moved on far enough to age the last one."""
+    token when the module's clock has moved on far enough to age the last one; a new owner when
+    the workspace nears its plan's cap on active keys (no test here creates more than a few)."""
     cached = _SHARED.get(table.name)
-    if cached is None:
+    if cached is None or _slots_left(table, cached[0].workspace) < _SLOTS_A_TEST_NEEDS:
         _SHARED[table.name] = cached = (a.new_account(), clock.now())
     person, issued_at = cached
     if clock.now() - issued_at > _TOKEN_REUSE_SECONDS:

@@ -88,6 +88,7 @@ def test_every_function_that_records_events_can_append_and_knows_the_table(
         "ExpiryJobFunction",
         "RotationJobFunction",
         "RetentionJobFunction",
+        "PlanChangeFunction",
     }
     appenders = {
         function_id

@@ -254,6 +254,11 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         Plain("s3:ListBucketVersions", "AnchorBucket"),
         Plain("s3:PutObject", "Anchor"),
     ),
+    # The operator's plan change: the workspace (read, its plan moved), its trail.
+    "PlanChangeFunction": (
+        items("GetItem UpdateItem", WS),
+        append_to(WS),
+    ),
     "RetentionJobFunction": (
         items("Query", item_keys.DELETED_INDEX_PARTITION, index="gsi1"),
         items("Query", "TTL#*", index="gsi2"),
@@ -706,6 +711,56 @@ def test_finding_4_only_auth_and_workspaces_may_make_a_member_or_an_owner(
     # Then only sign-up and workspace management may make it
     allowed = {f for f in stack.function_ids() if stack.policy(f).allows(request)}
     assert allowed == MEMBERSHIP_WRITERS
+
+
+# Who may write a workspace's plan (the operator's function) and its count of active keys
+# (those that make and end keys: creation, revocation and rotation, the ends of keys and of
+# grace periods).
+WORKSPACE_ATTRIBUTE_WRITERS = {
+    "plan": {"PlanChangeFunction"},
+    "active_keys": {"ApiKeysFunction", "ExpiryJobFunction", "RotationJobFunction"},
+}
+
+
+@pytest.mark.parametrize("action", ["PutItem", "UpdateItem"])
+@pytest.mark.parametrize("attribute", sorted(WORKSPACE_ATTRIBUTE_WRITERS))
+def test_only_the_plan_change_writes_a_plan_and_only_the_key_writers_the_count_of_keys(
+    stack: Stack, action: str, attribute: str
+) -> None:
+    # Given a write in a workspace's partition that names its plan or its count of active keys,
+    # as one that lifted a workspace's plan or freed its cap would
+    request = Request(
+        f"dynamodb:{action}",
+        stack.arn("Table"),
+        {LEADING_KEYS: ("WS#w1",), ATTRIBUTES: ("pk", "sk", attribute)},
+    )
+    # Then only the functions whose acts change it may make it, and only as an update (neither
+    # is ever put: a put could set either afresh)
+    allowed = {f for f in stack.function_ids() if stack.policy(f).allows(request)}
+    assert allowed == (WORKSPACE_ATTRIBUTE_WRITERS[attribute] if action == "UpdateItem" else set())
+
+
+@pytest.mark.parametrize(
+    ("attributes", "allowed"),
+    [
+        (("pk", "sk", "plan", "status"), True),  # the plan moved, on condition of the status
+        (("pk", "sk", "seq", "hash", "gsi2pk", "gsi2sk"), True),  # the trail's head moved
+        (("pk", "sk", "plan", "name"), False),
+        (("pk", "sk", "require_mfa"), False),
+        (("pk", "sk", "deleted_at", "status"), False),
+    ],
+)
+def test_the_plan_change_updates_only_a_workspaces_plan_and_its_trails_head(
+    stack: Stack, attributes: tuple[str, ...], allowed: bool
+) -> None:
+    # Given an update in a workspace's partition naming `attributes`
+    request = Request(
+        "dynamodb:UpdateItem",
+        stack.arn("Table"),
+        {LEADING_KEYS: ("WS#w1",), ATTRIBUTES: attributes},
+    )
+    # Then the plan change may make it only if it names the plan's or the head's attributes
+    assert stack.policy("PlanChangeFunction").allows(request) is allowed
 
 
 # The functions that note an API key's last use: those serving routes a key may call.

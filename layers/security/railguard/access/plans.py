@@ -1,17 +1,29 @@
-"""Workspace plans and the request rate each allows (contract section 11).
+"""Workspace plans (contract section 11): what each allows, as data.
 
-A principal's limit is its API key's own `rate_limit` when set, else its workspace's plan's. A
-user acting outside any workspace (their profile, their list of workspaces) gets the free plan's.
+For each plan: a budget per endpoint class per window (`budgets`, the workspace's, shared by all
+its keys and members), the maximum number of active API keys (`max_active_keys`), and the limit
+of one principal (`principal_limit`).
+
+Today a principal's limit is its API key's own `rate_limit` when set, else its workspace's plan's
+`principal_limit` (`plan_limit`). A user acting outside any workspace (their profile, their list of
+workspaces) gets the free plan's. The README's table gives the numbers and why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from types import MappingProxyType
+from typing import Literal, get_args
 
 Plan = Literal["free", "starter", "pro", "enterprise"]
 DEFAULT_PLAN: Plan = "free"
+PLAN_NAMES: tuple[Plan, ...] = get_args(Plan)
+
+# The classes of endpoint a workspace's budget is kept per: reads, writes, webhook ingress,
+# authentication.
+EndpointClass = Literal["read", "write", "webhook", "auth"]
+ENDPOINT_CLASSES: tuple[EndpointClass, ...] = get_args(EndpointClass)
 
 
 @dataclass(frozen=True)
@@ -40,14 +52,73 @@ class RateLimit:
         return self.per_second() <= other.per_second() and self.requests <= other.requests
 
 
-PLAN_LIMITS: Mapping[str, RateLimit] = {
-    "free": RateLimit(120, 60),
-    "starter": RateLimit(600, 60),
-    "pro": RateLimit(3_000, 60),
-    "enterprise": RateLimit(15_000, 60),
-}
+@dataclass(frozen=True)
+class PlanTerms:
+    """What one plan allows a workspace."""
+
+    name: Plan
+    budgets: Mapping[EndpointClass, RateLimit]  # the workspace's, per endpoint class
+    max_active_keys: int
+    principal_limit: RateLimit  # one API key or user, whatever the endpoint
+
+    def __post_init__(self) -> None:
+        if set(self.budgets) != set(ENDPOINT_CLASSES):
+            raise ValueError(f"plan {self.name!r} must budget every endpoint class")
+        if self.max_active_keys < 1:
+            raise ValueError(f"plan {self.name!r} must allow a key")
+
+
+def _terms(
+    name: Plan, *, read: int, write: int, webhook: int, auth: int, keys: int, principal: int
+) -> PlanTerms:
+    """A plan whose budgets and principal limit are all per minute."""
+    budgets: dict[EndpointClass, RateLimit] = {
+        "read": RateLimit(read, 60),
+        "write": RateLimit(write, 60),
+        "webhook": RateLimit(webhook, 60),
+        "auth": RateLimit(auth, 60),
+    }
+    return PlanTerms(name, MappingProxyType(budgets), keys, RateLimit(principal, 60))
+
+
+PLANS: Mapping[str, PlanTerms] = MappingProxyType(
+    {
+        terms.name: terms
+        for terms in (
+            _terms("free", read=300, write=60, webhook=60, auth=30, keys=10, principal=120),
+            _terms("starter", read=1_500, write=300, webhook=300, auth=150, keys=50, principal=600),
+            _terms(
+                "pro", read=7_500, write=1_500, webhook=1_500, auth=750, keys=250, principal=3_000
+            ),
+            _terms(
+                "enterprise",
+                read=30_000,
+                write=6_000,
+                webhook=6_000,
+                auth=3_000,
+                keys=2_000,
+                principal=15_000,
+            ),
+        )
+    }
+)
+
+# One principal's limit by plan (today's limit: the authorizer names it, the function counts it).
+PLAN_LIMITS: Mapping[str, RateLimit] = MappingProxyType(
+    {name: terms.principal_limit for name, terms in PLANS.items()}
+)
+
+
+def is_plan(name: object) -> bool:
+    """Whether `name` names a plan (an operator's request is refused otherwise)."""
+    return name in PLANS
+
+
+def plan_terms(plan: str | None) -> PlanTerms:
+    """The plan's terms; an unknown or missing plan gets the free plan's (never none at all)."""
+    return PLANS.get(plan or DEFAULT_PLAN, PLANS[DEFAULT_PLAN])
 
 
 def plan_limit(plan: str | None) -> RateLimit:
-    """The plan's limit; an unknown or missing plan gets the free plan's (never none at all)."""
-    return PLAN_LIMITS.get(plan or DEFAULT_PLAN, PLAN_LIMITS[DEFAULT_PLAN])
+    """One principal's limit under the plan; an unknown or missing plan gets the free plan's."""
+    return plan_terms(plan).principal_limit

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from railguard.api_keys.service import MAX_GRACE_SECONDS as MAX_GRACE_SECONDS
     from railguard.api_keys.service import ApiKeys as ApiKeys
     from railguard.api_keys.service import IssuedKey as IssuedKey
+    from railguard.api_keys.service import KeyLimitReached as KeyLimitReached
     from railguard.api_keys.service import KeyView as KeyView
     from railguard.api_keys.service import validate as validate
 

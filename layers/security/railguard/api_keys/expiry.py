@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import suppress
+from functools import partial
 
-from railguard.api_keys.repository import ApiKeyRepository, StoredKey
+from railguard.api_keys.repository import ApiKeyRepository, StoredKey, freeing_slot
 from railguard.audit.trail import Actor, AppendRefused, AuditEvent, StoredAuditTrail
 from railguard.core.clock import Clock, rfc3339
 from railguard.core.errors import ServiceUnavailable
@@ -90,9 +91,10 @@ class KeyExpiry:
             {"expires_at": rfc3339(expires_at)},
         )
         try:
-            self._audit.append(event, with_writes=[ApiKeyRepository.expire(key, now=now)])
+            expiry = ApiKeyRepository.expire(key, now=now)
+            freeing_slot(partial(self._audit.append, event), expiry)
         except AppendRefused:
-            report.count("already_changed")  # revoked, changed or expired since the index said
+            report.count("already_changed")  # revoked, rotated or expired since the index said
             return
         except ServiceUnavailable:  # TrailBroken among them
             # Neither happened; this key waits for the next run, the others need not.

@@ -7,6 +7,11 @@ with consistent reads. While a key is active and has an end, its record is also 
 index (gsi1, `KEYEXPIRY` / `<end>#<id>`), the expiry job's work list. Reads return `StoredKey`s;
 writes are built here for the service to commit with its audit event. The authorizer's side,
 `KeyLookup`, finds a presented key's record as a `KeyRecord` and notes its use.
+
+A key holds one slot of its workspace's count of active keys (`holds_slot`) while it can
+authenticate: from its creation until it is revoked or marked expired, a key rotated out in its
+grace included (its successor takes a slot of its own). The writes that end a slot-holding key
+free its slot in the same transaction, on condition it still holds it (`freeing_slot`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from railguard.access.usage import LAST_USED_RESOLUTION_SECONDS
 from railguard.store import Item, ItemKey, Repository, Table, TransactItem
 from railguard.store import keys as item_keys
 from railguard.store.pointers import follow, follow_page
-from railguard.workspaces.repository import WorkspaceRecord, WorkspaceRepository
+from railguard.workspaces.repository import SlotUncounted, WorkspaceRecord, WorkspaceRepository
 
 KeyStatus = Literal["active", "expired", "revoked"]
 Failure = Callable[[], Exception]
@@ -31,8 +36,10 @@ _POINTER_PREFIX = "APIKEY#"
 # The expiry job's index: every active key with an end, in the order of its end (gsi1).
 EXPIRY_INDEX_PARTITION = "KEYEXPIRY"
 
-# A key's writes after its creation: still active, in its workspace, not rotated out.
-_CHANGEABLE = "#status = :active AND workspace_id = :ws AND attribute_not_exists(replaced_by)"
+# That a key holds its workspace's slot (`StoredKey.holds_slot`): active, rotated out or not.
+_HOLDS_SLOT = "#status = :active"
+# A key's writes after its creation: active, not rotated out, in its workspace.
+_CHANGEABLE = f"{_HOLDS_SLOT} AND attribute_not_exists(replaced_by) AND workspace_id = :ws"
 _STATUS = {"#status": "status"}
 
 
@@ -102,6 +109,12 @@ class StoredKey:
     last_used_at: int | None
     expiring_notice_for: int | None  # the end last announced as near
     record_key: ItemKey = field(repr=False)  # names the key's digest: never logged
+
+    @property
+    def holds_slot(self) -> bool:
+        """Whether the key, as read, counts in its workspace's active keys: active as stored
+        (even past its end, until the expiry job marks it; rotated out in its grace too)."""
+        return self.status == "active"
 
     @classmethod
     def of(cls, item: Item) -> StoredKey:
@@ -248,7 +261,24 @@ class ApiKeyRepository(Repository):
         key: StoredKey, *, end: int, successor_id: str, now: int, fails_as: Failure
     ) -> TransactItem:
         """The key replaced by `successor_id`, ending at `end`, on condition it is still
-        changeable."""
+        changeable. A key that ends now (no grace) is marked expired at once: its successor
+        takes over its slot (`hands_over_slot`)."""
+        if hands_over_slot(end, now):
+            return TransactItem.update_item(
+                key.record_key,
+                "SET #status = :expired, expired_at = :now, expires_at = :now,"
+                " replaced_by = :new, updated_at = :now REMOVE gsi1pk, gsi1sk",
+                condition=_CHANGEABLE,
+                names=_STATUS,
+                values={
+                    ":expired": "expired",
+                    ":new": successor_id,
+                    ":now": now,
+                    ":active": "active",
+                    ":ws": key.workspace_id,
+                },
+                fails_as=fails_as,
+            )
         return TransactItem.update_item(
             key.record_key,
             "SET expires_at = :end, replaced_by = :new, updated_at = :now,"
@@ -268,26 +298,37 @@ class ApiKeyRepository(Repository):
         )
 
     @staticmethod
-    def revoke(key: StoredKey, *, by: str, now: int) -> TransactItem:
-        """The key revoked for good, on condition it is in its workspace and not revoked
-        already (of concurrent revocations, one changes it)."""
-        return TransactItem.update_item(
-            key.record_key,
-            "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
-            " REMOVE gsi1pk, gsi1sk",
-            condition="workspace_id = :ws AND #status <> :revoked",
-            names=_STATUS,
-            values={":revoked": "revoked", ":now": now, ":by": by, ":ws": key.workspace_id},
-        )
+    def revoke(key: StoredKey, *, by: str, now: int) -> list[TransactItem]:
+        """The key revoked for good, on condition it is in its workspace and as read: a key that
+        holds its slot still holds it (and frees it), any other is not revoked already. Of
+        concurrent revocations, one changes it."""
+        writes = [
+            TransactItem.update_item(
+                key.record_key,
+                "SET #status = :revoked, revoked_at = :now, revoked_by = :by, updated_at = :now"
+                " REMOVE gsi1pk, gsi1sk",
+                condition="workspace_id = :ws AND "
+                + (_HOLDS_SLOT if key.holds_slot else "#status <> :revoked"),
+                names=_STATUS,
+                values={
+                    ":revoked": "revoked",
+                    ":now": now,
+                    ":by": by,
+                    ":ws": key.workspace_id,
+                    **({":active": "active"} if key.holds_slot else {}),
+                },
+            )
+        ]
+        return [*writes, *_slot_freed(key)]
 
     @staticmethod
-    def expire(key: StoredKey, *, now: int) -> TransactItem:
-        """The key marked expired and out of the expiry index, on condition it is active and
-        its end is still the one read."""
-        return TransactItem.update_item(
+    def expire(key: StoredKey, *, now: int) -> list[TransactItem]:
+        """The key marked expired and out of the expiry index, on condition it is active, its
+        end is still the one read (its slot freed)."""
+        expiry = TransactItem.update_item(
             key.record_key,
             "SET #status = :expired, expired_at = :now, updated_at = :now REMOVE gsi1pk, gsi1sk",
-            condition="#status = :active AND expires_at = :end",
+            condition=f"{_HOLDS_SLOT} AND expires_at = :end",
             names=_STATUS,
             values={
                 ":expired": "expired",
@@ -296,6 +337,30 @@ class ApiKeyRepository(Repository):
                 ":end": key.settings.expires_at,
             },
         )
+        return [expiry, *_slot_freed(key)]
+
+
+def _slot_freed(key: StoredKey) -> list[TransactItem]:
+    """The write that frees the key's slot, if it holds one as read."""
+    return [WorkspaceRepository.free_key_slot(key.workspace_id)] if key.holds_slot else []
+
+
+def hands_over_slot(end: int, now: int) -> bool:
+    """Whether a rotation that ends its key at `end` hands the key's slot to the successor
+    (the key ends now: `rotate_out` marks it expired) rather than take one more."""
+    return end <= now
+
+
+def freeing_slot(
+    commit: Callable[[list[TransactItem]], object], writes: list[TransactItem]
+) -> None:
+    """`commit` the writes that end a key (`revoke`, `expire`); when its workspace counts no
+    slot to free (`SlotUncounted`: keys made before the count existed), the key ends all the
+    same, the count left as it is (never below 0)."""
+    try:
+        commit(writes)
+    except SlotUncounted:
+        commit([write for write in writes if write.fails_as is not SlotUncounted])
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from railguard.access.idempotency import IdempotencyKey, RepeatRaced, ShownOnce
 from railguard.access.network import IpAllowlist, parse_origins
-from railguard.access.plans import RateLimit, plan_limit
+from railguard.access.plans import RateLimit, plan_limit, plan_terms
 from railguard.access.policy import SCOPES
 from railguard.api_keys.key_format import API_KEY_PREFIX, new_key
 from railguard.api_keys.repository import (
@@ -18,6 +17,8 @@ from railguard.api_keys.repository import (
     KeySettings,
     KeyStatus,
     StoredKey,
+    freeing_slot,
+    hands_over_slot,
 )
 from railguard.audit.trail import AppendRefused, AuditTrail
 from railguard.core.clock import Clock
@@ -26,9 +27,23 @@ from railguard.crypto import opaque_tokens
 from railguard.kinds import API_KEY
 from railguard.store import Table, TransactItem
 from railguard.workspaces import Listing, Workspaces, WorkspaceScope, still_live
+from railguard.workspaces.repository import WorkspaceRepository
 
 DEFAULT_GRACE_SECONDS = 86_400
 MAX_GRACE_SECONDS = 604_800
+# Revocations that met a concurrent change of the key (rotated, expired) read it again this often.
+_REVOKE_ATTEMPTS = 3
+
+
+class KeyLimitReached(Conflict, code="key_limit_reached"):
+    """One more active key than the workspace's plan allows (contract section 11)."""
+
+    default_message = "The workspace has as many active API keys as its plan allows."
+
+
+class _NoSlot(Exception):
+    """What the creation's slot take declares when it fails: the workspace is deleted, changed
+    plan, or is at its plan's cap; `create` reads it again to say which."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +163,12 @@ class ApiKeys:
         settings: KeySettings,
         now: int,
         *,
+        workspace: TransactItem,
         taken: Callable[[], Exception] | None = None,
     ) -> tuple[IssuedKey, list[TransactItem]]:
-        """The new key and its writes (its workspace still live first); `taken`: what it means
-        that its record or pointer exists already (an id or digest met twice)."""
+        """The new key and its writes, after `workspace` (its condition on the workspace: live,
+        and for a creation its slot taken); `taken`: what it means that its record or pointer
+        exists already (an id or digest met twice)."""
         raw = new_key(scope.workspace_id)
         key, writes = ApiKeyRepository.issue(
             scope.workspace_id,
@@ -164,7 +181,7 @@ class ApiKeys:
             now=now,
             fails_as=taken,
         )
-        return IssuedKey(_view(key, now), raw), [still_live(scope.workspace_id), *writes]
+        return IssuedKey(_view(key, now), raw), [workspace, *writes]
 
     def create(
         self,
@@ -172,11 +189,17 @@ class ApiKeys:
         settings: KeySettings,
         idempotency: IdempotencyKey | None = None,
     ) -> IssuedKey:
+        """A new active key, in the same transaction as its slot of the plan's cap: with the
+        workspace at the cap, 409 `key_limit_reached` (a repeat of an Idempotency-Key is refused
+        before, and counts nothing)."""
         now = int(self._clock.now())
         once = ShownOnce(idempotency, self._table, scope.workspace_id, now, created="key")
         once.refuse_repeat()
-        settings = validate(settings, now=now, plan=self._workspace_plan(scope))
-        issued, writes = self._new_key_writes(scope, settings, now)
+        plan = self._workspace_plan(scope)
+        settings = validate(settings, now=now, plan=plan)
+        issued, writes = self._new_key_writes(
+            scope, settings, now, workspace=self._slot(scope, plan)
+        )
         event = scope.event(
             "api_key.created",
             issued.view.id,
@@ -186,7 +209,30 @@ class ApiKeys:
             once.commit(partial(self._audit.append, event), writes, issued.view.id)
         except (AppendRefused, RepeatRaced):
             raise Conflict("The workspace changed at the same time; retry.") from None
+        except _NoSlot:
+            once.refuse_repeat()  # a concurrent repeat took the last slot: already applied
+            raise self._why_no_slot(scope, plan) from None
         return issued
+
+    def _slot(self, scope: WorkspaceScope, plan: str) -> TransactItem:
+        """The condition of a new key on its workspace: one more slot of the plan's cap."""
+        return WorkspaceRepository.take_key_slot(
+            scope.workspace_id,
+            max_active_keys=plan_terms(plan).max_active_keys,
+            fails_as=_NoSlot,
+        )
+
+    def _why_no_slot(self, scope: WorkspaceScope, plan: str) -> Exception:
+        """Why a creation's slot take failed, from the workspace as it is now: deleted (404,
+        raised by the read), on another plan since (a conflict, to retry), else at its cap."""
+        now_plan = self._workspace_plan(scope)
+        if now_plan != plan:
+            return Conflict("The workspace changed plan at the same time; retry.")
+        terms = plan_terms(plan)
+        return KeyLimitReached(
+            f"The {plan} plan allows {terms.max_active_keys} active API keys; revoke one first.",
+            details={"plan": plan, "max_active_keys": terms.max_active_keys},
+        )
 
     def update(self, scope: WorkspaceScope, key_id: str, changes: Mapping[str, Any]) -> KeyView:
         """Apply the fields present in `changes` (a PATCH); a key that is revoked, expired or
@@ -223,13 +269,25 @@ class ApiKeys:
 
     def rotate(self, scope: WorkspaceScope, key_id: str, grace_seconds: int) -> IssuedKey:
         """A new key with the same settings; the old one ends at `min(its end, now + grace)`,
-        so a rotation never lengthens a key's life."""
+        so a rotation never lengthens a key's life. The old key holds its slot while it can
+        authenticate, so the new key takes a slot of its own under the cap (409
+        `key_limit_reached` at the cap), unless the old one ends now and hands its slot over.
+        The settings are copied as they are: a rate limit above a plan lowered since is
+        clamped to the plan's by the authorizer."""
         key = self._key(scope, key_id)
         now = int(self._clock.now())
         self._require_changeable(key, now)
-        issued, writes = self._new_key_writes(scope, key.settings, now, taken=_changed_meanwhile)
         old_end = key.settings.expires_at
         end = now + grace_seconds if old_end is None else min(old_end, now + grace_seconds)
+        plan = self._workspace_plan(scope)
+        handed_over = hands_over_slot(end, now)
+        issued, writes = self._new_key_writes(
+            scope,
+            key.settings,
+            now,
+            workspace=still_live(scope.workspace_id) if handed_over else self._slot(scope, plan),
+            taken=_changed_meanwhile,
+        )
         writes.append(
             ApiKeyRepository.rotate_out(
                 key, end=end, successor_id=issued.view.id, now=now, fails_as=_changed_meanwhile
@@ -238,18 +296,27 @@ class ApiKeys:
         event = scope.event(
             "api_key.rotated", key.id, {"name": key.settings.name, "new_key_id": issued.view.id}
         )
-        self._audit.append(event, with_writes=writes)
+        try:
+            self._audit.append(event, with_writes=writes)
+        except _NoSlot:
+            raise self._why_no_slot(scope, plan) from None
         return issued
 
     def revoke(self, scope: WorkspaceScope, key_id: str) -> None:
-        """Revoked for good; revoking again changes nothing. The key stays listed, for audit."""
-        key = self._key(scope, key_id)
-        if key.status == "revoked":
+        """Revoked for good, its slot freed if it held one; revoking again changes nothing. The
+        key stays listed, for audit."""
+        for _ in range(_REVOKE_ATTEMPTS):
+            key = self._key(scope, key_id)
+            if key.status == "revoked":
+                return
+            revocation = ApiKeyRepository.revoke(key, by=scope.user_id, now=int(self._clock.now()))
+            event = scope.event("api_key.revoked", key.id, {"name": key.settings.name})
+            try:
+                freeing_slot(partial(self._audit.append_protecting, event), revocation)
+            except AppendRefused:
+                continue  # revoked, rotated or expired by a concurrent writer: judged again
             return
-        revocation = ApiKeyRepository.revoke(key, by=scope.user_id, now=int(self._clock.now()))
-        event = scope.event("api_key.revoked", key.id, {"name": key.settings.name})
-        with suppress(AppendRefused):  # revoked by a concurrent request: nothing to do here
-            self._audit.append_protecting(event, [revocation])
+        raise Conflict("The key changed at the same time; retry.")
 
 
 def _changed_meanwhile() -> Exception:

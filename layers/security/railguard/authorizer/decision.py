@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from railguard.access import policy
-from railguard.access.plans import plan_limit
+from railguard.access.plans import RateLimit, plan_limit
 from railguard.access.principal import Principal
 from railguard.api_keys.key_format import workspace_named
 from railguard.api_keys.repository import KeyLookup, KeyRecord
@@ -235,7 +235,7 @@ class Authorizer:
             record.id,
             workspace_id=record.workspace_id,
             scopes=record.scopes,
-            rate_limit=record.rate_limit or plan_limit(workspace.plan),
+            rate_limit=_effective_limit(record, workspace),
             # Echoed in CORS headers only for keys that list their origins (browser keys).
             origin=origin if record.allowed_origins else None,
         )
@@ -288,3 +288,12 @@ class Authorizer:
             else None
         )
         return _State(found.get(session_key), found.get(profile_key), membership)
+
+
+def _effective_limit(record: KeyRecord, workspace: WorkspaceRecord) -> RateLimit:
+    """The key's own limit if it is within its workspace's plan's, else the plan's: a key's
+    limit may only narrow its plan (a plan lowered since the key was made or rotated wins).
+    Computed when the decision is made, which is memoized: nothing more per request."""
+    plan = plan_limit(workspace.plan)
+    own = record.rate_limit
+    return own if own is not None and own.within(plan) else plan

@@ -6,6 +6,11 @@ A workspace is one item in its own partition (`WS#<id>` / `META`); each member i
 writes are built here for the service to commit with its audit event, each failing as the
 service declares (`fails_as`). `LiveWorkspaces` is the liveness read of the credentials that name
 their workspace (the authorizer's keys, webhook triggers), cached a moment.
+
+The workspace's item also keeps its plan (absent until the operator sets one: the default plan)
+and its count of active API keys (`active_keys`, absent
+until its first key): the count changes only in the transactions that change a key's activity,
+and a key is created only on condition the count is under the plan's cap.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from railguard.access.plans import DEFAULT_PLAN
 from railguard.access.principal import Role
 from railguard.core.clock import Clock
 from railguard.core.errors import NotFound
@@ -27,6 +33,14 @@ _WORKSPACE_PREFIX = "WS#"
 _NEW = "attribute_not_exists(pk)"
 _ROLE = {"#role": "role"}
 _STATUS = {"#status": "status"}
+_STATUS_AND_PLAN = {**_STATUS, "#plan": "plan"}  # PLAN is one of DynamoDB's reserved words
+
+
+def _on_plan(value: str) -> str:
+    """The condition that the workspace is on the plan `:<value>` names (`#plan` and
+    `:default_plan` in the names and values; a workspace made without one is on the default
+    plan)."""
+    return f"(#plan = :{value} OR (attribute_not_exists(#plan) AND :{value} = :default_plan))"
 
 
 def member_key(workspace_id: str, user_id: str) -> ItemKey:
@@ -50,6 +64,10 @@ def still_live(workspace_id: str) -> TransactItem:
     )
 
 
+class SlotUncounted(Exception):
+    """What freeing a key's slot declares when the workspace counts none (`free_key_slot`)."""
+
+
 @dataclass(frozen=True)
 class WorkspaceRecord:
     id: str
@@ -57,15 +75,17 @@ class WorkspaceRecord:
     plan: str
     require_mfa: bool
     created_at: int
+    active_keys: int = 0  # API keys holding a slot of the plan's cap (`take_key_slot`)
 
     @classmethod
     def of(cls, item: Item) -> WorkspaceRecord:
         return cls(
             id=item["pk"].removeprefix(_WORKSPACE_PREFIX),
             name=item["name"],
-            plan=item["plan"],
+            plan=item.get("plan", DEFAULT_PLAN),  # none written until the operator sets one
             require_mfa=bool(item["require_mfa"]),
             created_at=item["created_at"],
+            active_keys=int(item.get("active_keys", 0)),
         )
 
 
@@ -186,7 +206,6 @@ class WorkspaceRepository(Repository):
             item_keys.workspace(workspace_id),
             name=name,
             owner_id=owner_id,
-            plan="free",
             require_mfa=False,
             status="active",
             created_at=now,
@@ -217,6 +236,58 @@ class WorkspaceRepository(Repository):
                 **{f":{field}": value for field, value in changes.items()},
             },
             fails_as=fails_as,
+        )
+
+    @staticmethod
+    def change_plan(
+        workspace_id: str, *, previous: str, plan: str, fails_as: Failure
+    ) -> TransactItem:
+        """The workspace moved to `plan`, on condition it is live and still on `previous`."""
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "SET #plan = :plan",
+            condition=f"#status = :active AND {_on_plan('previous')}",
+            names=_STATUS_AND_PLAN,
+            values={
+                ":plan": plan,
+                ":previous": previous,
+                ":active": "active",
+                ":default_plan": DEFAULT_PLAN,
+            },
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def take_key_slot(
+        workspace_id: str, *, max_active_keys: int, fails_as: Failure
+    ) -> TransactItem:
+        """One more active key, on condition the workspace is live and has fewer than
+        `max_active_keys` (its plan's, as read; in the key's creation: of concurrent creations
+        at the cap, exactly as many as it has room for succeed). It does not name the plan: a
+        key's writer may not name it at all (IAM), and a plan changed between the read and
+        the take admits at most the old plan's cap, as the keys a downgrade leaves do."""
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "ADD active_keys :one",
+            condition="#status = :active"
+            " AND (attribute_not_exists(active_keys) OR active_keys < :max)",
+            names=_STATUS,
+            values={":one": 1, ":active": "active", ":max": max_active_keys},
+            fails_as=fails_as,
+        )
+
+    @staticmethod
+    def free_key_slot(workspace_id: str) -> TransactItem:
+        """One active key fewer (in the transaction that revokes or expires it), on condition
+        the count is above 0: the key's own write is the condition that it held a slot, and a
+        deleted workspace keeps its count too. A key made before the count existed holds none
+        counted (`SlotUncounted`: its end is then written without this one)."""
+        return TransactItem.update_item(
+            item_keys.workspace(workspace_id),
+            "ADD active_keys :minus_one",
+            condition="active_keys > :zero",
+            values={":minus_one": -1, ":zero": 0},
+            fails_as=SlotUncounted,
         )
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from railguard.access.plans import PLAN_NAMES, is_plan
 from railguard.access.policy import outranks
 from railguard.access.principal import Principal, Role
 from railguard.audit.trail import Actor, AuditAction, AuditEvent, AuditTrail
@@ -183,6 +184,35 @@ class Workspaces:
         self._audit.append_protecting(
             scope.event("workspace.deleted", scope.workspace_id), [deletion]
         )
+
+    def change_plan(self, workspace_id: str, plan: str, *, by: Actor) -> tuple[str, str]:
+        """The operator's act (no route reaches it): the live workspace moved to `plan`, with
+        `workspace.plan_changed` {from, to}; returns (from, to). A workspace already on `plan` is
+        left as it is, and nothing is recorded. The authorizer reads the plan afresh within 2 s."""
+        if not is_plan(plan):
+            raise ValidationFailed(
+                f"Unknown plan {plan!r}.", details={"field": "plan", "plans": list(PLAN_NAMES)}
+            )
+        workspace = self._workspaces.live(workspace_id)
+        if workspace is None:
+            raise NotFound("No such workspace, or it is deleted.")
+        if workspace.plan == plan:
+            return plan, plan
+        change = WorkspaceRepository.change_plan(
+            workspace_id,
+            previous=workspace.plan,
+            plan=plan,
+            fails_as=lambda: Conflict("The workspace was changed or deleted meanwhile; retry."),
+        )
+        event = AuditEvent(
+            "workspace.plan_changed",
+            by,
+            workspace_id,
+            workspace_id,
+            {"from": workspace.plan, "to": plan},
+        )
+        self._audit.append(event, [change])
+        return workspace.plan, plan
 
     # -- members ------------------------------------------------------------------------
     def members(
