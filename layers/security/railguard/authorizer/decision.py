@@ -291,9 +291,15 @@ class Authorizer:
 
 
 def _effective_limit(record: KeyRecord, workspace: WorkspaceRecord) -> RateLimit:
-    """The key's own limit if it is within its workspace's plan's, else the plan's: a key's
-    limit may only narrow its plan (a plan lowered since the key was made or rotated wins).
-    Computed when the decision is made, which is memoized: nothing more per request."""
+    """The key's own limit, narrowed to its workspace's plan: a key's limit may only narrow its
+    plan (a plan lowered since the key was made or rotated wins), and a plan never loosens what
+    the key's own limit holds. Where neither is within the other, the fewer requests over the
+    longer window, which is within both. Computed when the decision is made, which is
+    memoized: nothing more per request."""
     plan = plan_limit(workspace.plan)
     own = record.rate_limit
-    return own if own is not None and own.within(plan) else plan
+    if own is None or own.within(plan):
+        return own or plan
+    if plan.within(own):
+        return plan
+    return RateLimit(min(own.requests, plan.requests), max(own.window_seconds, plan.window_seconds))
