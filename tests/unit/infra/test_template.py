@@ -16,6 +16,7 @@ from infra.template import (
     Template,
     TemplateError,
     load_template,
+    merge_globals,
     parse_yaml,
 )
 from railguard.http.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN
@@ -176,6 +177,18 @@ def test_authorizer_is_the_default_lambda_authorizer(template: Template) -> None
     assert authorizer.function_id == "AuthorizerFunction"
     assert authorizer.payload_format_version == "2.0"
     assert authorizer.simple_responses is True
+
+
+def test_no_function_is_traced_while_no_code_traces(template: Template) -> None:
+    # Given the functions, with the Globals they take
+    tracing = {
+        function.logical_id: merge_globals(template.function_globals, function.properties).get(
+            "Tracing"
+        )
+        for function in template.resources_of_type("AWS::Serverless::Function")
+    }
+    # Then none turns X-Ray on (it would record only Lambda's segments, and grant X-Ray writes)
+    assert set(tracing.values()) == {None}
 
 
 def test_functions_have_globals_applied_and_environment_resolved(template: Template) -> None:
