@@ -691,6 +691,17 @@ def test_the_anchor_job_may_only_take_a_head_off_its_work_list(stack: Stack) -> 
     assert not update("REMOVE gsi2pk", "seq = :seq", ReturnValues="ALL_OLD")
 
 
+def _writers_in_a_workspace(stack: Stack, action: str, attribute: str) -> set[str]:
+    """The functions whose role allows `action` on an item of a workspace's partition naming
+    `attribute`."""
+    request = Request(
+        f"dynamodb:{action}",
+        stack.arn("Table"),
+        {LEADING_KEYS: ("WS#w1",), ATTRIBUTES: ("pk", "sk", attribute)},
+    )
+    return {f for f in stack.function_ids() if stack.policy(f).allows(request)}
+
+
 # Those who may make a membership or change a workspace's owner; every other role that writes
 # in a workspace's partition is denied naming `role` or `owner_id` (third review of issue 16).
 MEMBERSHIP_WRITERS = {"AuthFunction", "WorkspacesFunction"}
@@ -703,14 +714,8 @@ def test_finding_4_only_auth_and_workspaces_may_make_a_member_or_an_owner(
 ) -> None:
     # Given a write in a workspace's partition that names a membership's or an ownership's
     # attribute, as one that made the attacker an owner would
-    request = Request(
-        f"dynamodb:{action}",
-        stack.arn("Table"),
-        {LEADING_KEYS: ("WS#w1",), ATTRIBUTES: ("pk", "sk", attribute)},
-    )
     # Then only sign-up and workspace management may make it
-    allowed = {f for f in stack.function_ids() if stack.policy(f).allows(request)}
-    assert allowed == MEMBERSHIP_WRITERS
+    assert _writers_in_a_workspace(stack, action, attribute) == MEMBERSHIP_WRITERS
 
 
 # Who may write a workspace's plan (the operator's function) and its count of active keys
@@ -729,15 +734,10 @@ def test_only_the_plan_change_writes_a_plan_and_only_the_key_writers_the_count_o
 ) -> None:
     # Given a write in a workspace's partition that names its plan or its count of active keys,
     # as one that lifted a workspace's plan or freed its cap would
-    request = Request(
-        f"dynamodb:{action}",
-        stack.arn("Table"),
-        {LEADING_KEYS: ("WS#w1",), ATTRIBUTES: ("pk", "sk", attribute)},
-    )
     # Then only the functions whose acts change it may make it, and only as an update (neither
     # is ever put: a put could set either afresh)
-    allowed = {f for f in stack.function_ids() if stack.policy(f).allows(request)}
-    assert allowed == (WORKSPACE_ATTRIBUTE_WRITERS[attribute] if action == "UpdateItem" else set())
+    expected = WORKSPACE_ATTRIBUTE_WRITERS[attribute] if action == "UpdateItem" else set()
+    assert _writers_in_a_workspace(stack, action, attribute) == expected
 
 
 @pytest.mark.parametrize(
