@@ -191,8 +191,8 @@ def revoke_key(key_id: str) -> None:
 
 
 USAGE_DESCRIPTION = (
-    "Every bucket of the range, oldest first, zeros included: a page is `limit` buckets, and "
-    "`meta.next_cursor` continues with the next (the range must be asked for again with it)."
+    "Every bucket of the range, newest first, zeros included: a page is `limit` buckets, and "
+    "`meta.next_cursor` continues with older ones (ask for the same range with it)."
 )
 
 

@@ -280,13 +280,13 @@ def test_the_reader_joins_recent_minutes_with_rolled_up_hours(table: Table) -> N
     # When the workspace's last 4 hours are read, by hour
     query = UsageQuery(start=now - 4 * HOUR, end=now, granularity="hour", limit=100)
     page = Usage(table, FakeClock(now)).of_workspace(SCOPE, query)
-    # Then every hour is there, oldest first, empty ones as zeros, the recent ones exact
+    # Then every hour is there, newest first, empty ones as zeros, the recent ones exact
     assert _buckets(page) == [
-        (MIDNIGHT + 6 * HOUR, 0, 0),
-        (old, 2, 1),
-        (MIDNIGHT + 8 * HOUR, 0, 0),
-        (previous, 4, 0),
         (current, 6, 1),
+        (previous, 4, 0),
+        (MIDNIGHT + 8 * HOUR, 0, 0),
+        (old, 2, 1),
+        (MIDNIGHT + 6 * HOUR, 0, 0),
     ]
     assert page.next_cursor is None
 
@@ -304,7 +304,7 @@ def test_days_are_the_sums_of_their_utc_hours(table: Table) -> None:
     query = UsageQuery(start=MIDNIGHT + 3600, end=now, granularity="day")
     page = Usage(table, FakeClock(now)).of_workspace(SCOPE, query)
     # Then each day (from the one `from` falls in) sums its hours
-    assert _buckets(page) == [(MIDNIGHT, 5, 2), (MIDNIGHT + DAY, 4, 0), (MIDNIGHT + 2 * DAY, 0, 0)]
+    assert _buckets(page) == [(MIDNIGHT + 2 * DAY, 0, 0), (MIDNIGHT + DAY, 4, 0), (MIDNIGHT, 5, 2)]
 
 
 def test_a_long_range_comes_in_pages(table: Table) -> None:
@@ -321,8 +321,8 @@ def test_a_long_range_comes_in_pages(table: Table) -> None:
         cursor = page.next_cursor
         if cursor is None:
             break
-    # Then every hour came once, in order
-    assert starts == [now - n * HOUR for n in range(5, 0, -1)]
+    # Then every hour came once, newest first
+    assert starts == [now - n * HOUR for n in range(1, 6)]
 
 
 @pytest.mark.parametrize(
@@ -334,7 +334,7 @@ def test_a_long_range_comes_in_pages(table: Table) -> None:
         (MIDNIGHT, MIDNIGHT + DAY, "bm90LWEtbnVtYmVy", "cursor"),  # not a number
         (MIDNIGHT, MIDNIGHT + DAY, _cursor(MIDNIGHT + 60), "cursor"),  # not a bucket's start
         (MIDNIGHT, MIDNIGHT + DAY, _cursor(MIDNIGHT - HOUR), "cursor"),  # before the range
-        (MIDNIGHT, MIDNIGHT + DAY, _cursor(MIDNIGHT + DAY), "cursor"),  # after it
+        (MIDNIGHT, MIDNIGHT + DAY, _cursor(MIDNIGHT + DAY), "cursor"),  # after it (`to` is out)
     ],
 )
 def test_a_range_that_is_empty_too_long_or_a_foreign_cursor_is_refused(

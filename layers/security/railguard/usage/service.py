@@ -1,9 +1,9 @@
 """The usage reader: a key's or a workspace's requests by hour or UTC day, as a list in the
 contract's conventions (section 1).
 
-A series is a list of buckets, oldest first, every bucket of the range (empty ones as zeros, so
-a page is `limit` buckets and a chart needs no gap filling); `meta.next_cursor` names the next
-bucket. Each hour's refusals and 429s come from its usage items; its allowed requests from them
+A series is a list of buckets, newest first as every list of the API (the default page is the
+latest 20 hours), every bucket of the range (empty ones as zeros, so a page is `limit` buckets
+and a chart needs no gap filling); `meta.next_cursor` names the next, older, bucket. Each hour's refusals and 429s come from its usage items; its allowed requests from them
 too once the rollup job has summed the hour, and from the workspace minute items themselves for
 the current and the previous hour (exact at once, and never missing while the hourly job has yet
 to run).
@@ -80,11 +80,16 @@ class _Range:
     def first(self) -> int:
         return self.start - self.start % self.size
 
+    @property
+    def last(self) -> int:
+        return (self.end - 1) - (self.end - 1) % self.size
+
     def page_from(self, cursor: str | None) -> int:
+        """The newest bucket of the page: the range's last, or the one the cursor names."""
         if cursor is None:
-            return self.first
+            return self.last
         bucket = _decode_cursor(cursor)
-        if bucket is None or bucket % self.size or not self.first <= bucket < self.end:
+        if bucket is None or bucket % self.size or not self.first <= bucket <= self.last:
             raise ValidationFailed("The cursor is not valid.", details={"field": "cursor"})
         return bucket
 
@@ -135,12 +140,12 @@ class Usage:
 
     def _page(self, series: Series, query: UsageQuery) -> UsagePage:
         span = self._range(query)
-        first = span.page_from(query.cursor)
-        starts = list(range(first, span.end, span.size))[: query.limit]
-        after = starts[-1] + span.size
-        hours = self._hours(series, starts[0], after - HOUR_SECONDS)
+        newest = span.page_from(query.cursor)
+        starts = list(range(newest, span.first - 1, -span.size))[: query.limit]
+        older = starts[-1] - span.size
+        hours = self._hours(series, starts[-1], newest + span.size - HOUR_SECONDS)
         buckets = [_bucket(b, span.size, hours) for b in starts]
-        return UsagePage(buckets, _encode_cursor(after) if after < span.end else None)
+        return UsagePage(buckets, _encode_cursor(older) if older >= span.first else None)
 
     def _hours(self, series: Series, first_hour: int, last_hour: int) -> dict[int, Counter[str]]:
         """Each hour's counts: from its usage item, and for the recent hours the allowed
