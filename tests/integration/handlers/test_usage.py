@@ -86,8 +86,6 @@ def test_refusals_of_a_workspaces_keys_are_counted_within_the_flush_delay(
     assert _totals(_usage(client, owner)) == ZEROS
     # And once it has passed, the next decision writes them: each key's own, and the workspace's
     clock.advance(FLUSH_AFTER_SECONDS)
-    import sys
-
     assert _totals(_usage(client, owner, fenced["id"])) == {**ZEROS, "refused_network": 1}
     assert _totals(_usage(client, owner, narrow["id"])) == {**ZEROS, "refused_scope": 1}
     assert _totals(_usage(client, owner, revoked["id"])) == {**ZEROS, "refused_credential": 1}

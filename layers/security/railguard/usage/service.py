@@ -3,10 +3,10 @@ contract's conventions (section 1).
 
 A series is a list of buckets, newest first as every list of the API (the default page is the
 latest 20 hours), every bucket of the range (empty ones as zeros, so a page is `limit` buckets
-and a chart needs no gap filling); `meta.next_cursor` names the next, older, bucket. Each hour's refusals and 429s come from its usage items; its allowed requests from them
-too once the rollup job has summed the hour, and from the workspace minute items themselves for
-the current and the previous hour (exact at once, and never missing while the hourly job has yet
-to run).
+and a chart needs no gap filling); `meta.next_cursor` names the next, older, bucket. Each hour's
+refusals and 429s come from its usage items; its allowed requests from them too once the rollup
+job has summed the hour, and from the workspace minute items themselves for the current and the
+previous hour (exact at once, and never missing while the hourly job has yet to run).
 """
 
 from __future__ import annotations
