@@ -291,6 +291,13 @@ def load_template(path: Path, parameter_overrides: Mapping[str, str] | None = No
         document = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise TemplateError(path, f"not valid YAML: {exc}") from exc
+    return read_template(path, document, parameter_overrides)
+
+
+def read_template(
+    path: Path, document: Any, parameter_overrides: Mapping[str, str] | None = None
+) -> Template:
+    """`load_template` of a parsed `document`; `path` places its code (CodeUri, ContentUri)."""
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         raise TemplateError(path, "not a template: no Resources mapping")
 
