@@ -214,7 +214,7 @@ class Template:
             for name, value in variables.items()
         }
         environment = {  # a variable that resolved to AWS::NoValue is not set at all
-            name: _environment_value(value)
+            name: environment_value(value)
             for name, value in resolved_variables.items()
             if value is not None
         }
@@ -255,7 +255,7 @@ class Template:
         return directory
 
 
-def _environment_value(value: Any) -> str:
+def environment_value(value: Any) -> str:
     # CloudFormation passes every environment value as a string; YAML may have typed it.
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -1,0 +1,74 @@
+"""The deploy rehearsal's tier: one worker (`infra.rehearsal.Rehearsal`) per session, and each
+stage of samconfig.toml expanded and linted once, when a test first asks for it. The tier runs
+whole on one xdist worker (tests/conftest.py), so that is once per `make test`. Without
+`.venv-sam` (`make test` and `make validate` create it) the tier fails, saying so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.rehearsal import Expansion, Rehearsal, RehearsalError
+from infra.samconfig import Stage, deploy_stages
+from infra.template import Template, parse_yaml, read_template
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+STAGES = {stage.name: stage for stage in deploy_stages()}
+
+
+@dataclass(frozen=True)
+class Rehearsed:
+    """A template expanded for a stage, and the same template as the local stack reads it."""
+
+    stage: Stage
+    expansion: Expansion
+    template: Template
+
+
+def sam_document() -> dict[str, Any]:
+    document: dict[str, Any] = parse_yaml(TEMPLATE.read_text(encoding="utf-8"))
+    return document
+
+
+def rehearse(
+    rehearsal: Rehearsal,
+    document: dict[str, Any],
+    stage: Stage,
+    baseline: Rehearsed | None = None,
+) -> Rehearsed:
+    expansion = rehearsal.rehearse(
+        document, stage, baseline=baseline.expansion.template if baseline else None
+    )
+    return Rehearsed(stage, expansion, read_template(TEMPLATE, document, stage.parameters))
+
+
+@pytest.fixture(scope="session")
+def rehearsal() -> Iterator[Rehearsal]:
+    try:
+        worker = Rehearsal()
+    except RehearsalError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with worker:
+        yield worker
+
+
+class Stages:
+    """Each stage's rehearsal of the real template, made once."""
+
+    def __init__(self, rehearsal: Rehearsal) -> None:
+        self._rehearsal = rehearsal
+        self._done: dict[str, Rehearsed] = {}
+
+    def __getitem__(self, name: str) -> Rehearsed:
+        if name not in self._done:
+            self._done[name] = rehearse(self._rehearsal, sam_document(), STAGES[name])
+        return self._done[name]
+
+
+@pytest.fixture(scope="session")
+def stages(rehearsal: Rehearsal) -> Stages:
+    return Stages(rehearsal)
