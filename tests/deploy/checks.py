@@ -313,5 +313,9 @@ CHECKS: dict[str, Callable[[Expansion, Template], Findings]] = {
 
 
 def findings(expansion: Expansion, template: Template) -> list[str]:
-    """Every check's findings on `expansion` of `template`."""
-    return [finding for check in CHECKS.values() for finding in check(expansion, template)]
+    """Every check's findings on `expansion` of `template`, each led by the check's name."""
+    return [
+        f"[{name}] {finding}"
+        for name, check in CHECKS.items()
+        for finding in check(expansion, template)
+    ]

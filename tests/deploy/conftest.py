@@ -14,7 +14,8 @@ import pytest
 
 from infra.rehearsal import Expansion, Rehearsal, RehearsalError
 from infra.samconfig import Stage, deploy_stages
-from infra.template import Template, parse_yaml, read_template
+from infra.template import Template, TemplateError, parse_yaml, read_template
+from tests.deploy.checks import findings
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 STAGES = {stage.name: stage for stage in deploy_stages()}
@@ -22,11 +23,22 @@ STAGES = {stage.name: stage for stage in deploy_stages()}
 
 @dataclass(frozen=True)
 class Rehearsed:
-    """A template expanded for a stage, and the same template as the local stack reads it."""
+    """A template expanded for a stage, and the same template as the local stack reads it (None
+    when it cannot: `local_error` says why)."""
 
     stage: Stage
     expansion: Expansion
-    template: Template
+    template: Template | None
+    local_error: str | None = None
+
+    def refusals(self) -> list[str]:
+        """Why the transform, cfn-lint, the local stack's reader or checks.py refuse it."""
+        lines = [str(problem) for problem in self.expansion.problems]
+        if self.local_error is not None:
+            lines.append(f"(local stack): {self.local_error}")
+        if self.expansion.template is not None and self.template is not None:
+            lines.extend(findings(self.expansion, self.template))
+        return lines
 
 
 def sam_document() -> dict[str, Any]:
@@ -40,10 +52,16 @@ def rehearse(
     stage: Stage,
     baseline: Rehearsed | None = None,
 ) -> Rehearsed:
+    """`document` rehearsed for `stage`; with a `baseline` (the stage's own rehearsal), cfn-lint
+    reads only what differs from it (`infra.rehearsal.changed_part`)."""
     expansion = rehearsal.rehearse(
         document, stage, baseline=baseline.expansion.template if baseline else None
     )
-    return Rehearsed(stage, expansion, read_template(TEMPLATE, document, stage.parameters))
+    try:
+        template = read_template(TEMPLATE, document, stage.parameters)
+    except TemplateError as exc:
+        return Rehearsed(stage, expansion, None, str(exc))
+    return Rehearsed(stage, expansion, template)
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,12 @@ def test_every_deployed_stage_is_rehearsed() -> None:
 def test_the_template_expands_and_lints_clean(stages: Stages, stage: str) -> None:
     # Given the template expanded for the stage's parameters
     rehearsed = stages[stage]
-    # Then the transform accepted it and cfn-lint finds nothing in what it became
-    assert rehearsed.expansion.template is not None, "\n".join(
-        map(str, rehearsed.expansion.problems)
-    )
-    assert not rehearsed.expansion.problems, "\n".join(map(str, rehearsed.expansion.problems))
+    # Then the transform accepted it, cfn-lint finds nothing in what it became, and the local
+    # stack reads the same template
+    problems = [str(problem) for problem in rehearsed.expansion.problems]
+    assert rehearsed.expansion.template is not None, "\n".join(problems)
+    assert not problems, "\n".join(problems)
+    assert rehearsed.local_error is None
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
@@ -32,6 +33,7 @@ def test_the_template_expands_and_lints_clean(stages: Stages, stage: str) -> Non
 def test_the_expansion_keeps_its_security(stages: Stages, stage: str, check: str) -> None:
     # Given the template expanded for the stage, and as the local stack reads it
     rehearsed = stages[stage]
+    assert rehearsed.template is not None, rehearsed.local_error
     # When the check reads the expansion
     found = list(CHECKS[check](rehearsed.expansion, rehearsed.template))
     # Then it finds nothing
