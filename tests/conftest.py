@@ -31,10 +31,9 @@ def _group(item: pytest.Item) -> str | None:
     path = item.path.relative_to(Path(__file__).parent).as_posix()
     if path.startswith("unit/"):
         return None  # no shared state: spread test by test
-    if path.startswith("packaging/"):
-        return "packaging"
-    if path.startswith("deploy/"):
-        return "deploy"  # one rehearsal worker, each stage expanded once
+    for tier in ("packaging", "deploy"):  # the builds; one rehearsal worker, each stage once
+        if path.startswith(f"{tier}/"):
+            return tier
     if path.startswith("e2e/browser/"):
         # A stack and a browser of their own, so they can run beside the HTTP tests.
         return "e2e-browser"
