@@ -140,10 +140,16 @@ class Rehearsal:
         if "template" not in translated:
             return Expansion(None, _problems(translated))
         template: dict[str, Any] = translated["template"]
-        linted = template if baseline is None else changed_part(template, baseline)
-        problems = _problems(self._ask({"lint": linted, "region": stage.region}))
-        if baseline is not None:  # what the rest of the template uses is not in the part
-            problems = tuple(p for p in problems if p.check not in _WHOLE_TEMPLATE_CHECKS)
+        if baseline is None:
+            problems = _problems(self._ask({"lint": template, "region": stage.region}))
+        elif (part := changed_part(template, baseline))["Resources"] or part["Outputs"]:
+            problems = tuple(  # what the rest of the template uses is not in the part
+                problem
+                for problem in _problems(self._ask({"lint": part, "region": stage.region}))
+                if problem.check not in _WHOLE_TEMPLATE_CHECKS
+            )
+        else:
+            problems = ()  # the baseline's CloudFormation, which linted clean
         return Expansion(template, problems + tuple(missing_attributes(template)))
 
 

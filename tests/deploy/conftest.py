@@ -75,7 +75,10 @@ def rehearsal() -> Iterator[Rehearsal]:
 
 
 class Stages:
-    """Each stage's rehearsal of the real template, made once."""
+    """Each stage's rehearsal of the real template, made once. The first stage's expansion is
+    linted whole; another stage's only where it differs from the first's (cfn-lint is given no
+    parameters, so the same CloudFormation lints the same: today the three are identical, the
+    parameters staying Refs), which saves two thirds of the tier's lint time."""
 
     def __init__(self, rehearsal: Rehearsal) -> None:
         self._rehearsal = rehearsal
@@ -83,7 +86,11 @@ class Stages:
 
     def __getitem__(self, name: str) -> Rehearsed:
         if name not in self._done:
-            self._done[name] = rehearse(self._rehearsal, sam_document(), STAGES[name])
+            first = next(iter(STAGES))
+            baseline = None if name == first else self[first]
+            if baseline is not None and baseline.expansion.problems:
+                baseline = None  # a baseline must have linted clean
+            self._done[name] = rehearse(self._rehearsal, sam_document(), STAGES[name], baseline)
         return self._done[name]
 
 
