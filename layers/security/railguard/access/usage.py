@@ -29,5 +29,6 @@ def note_key_use(
         key,
         now=now,
         unless_used_since=now - LAST_USED_RESOLUTION_SECONDS,
-        origin=(source_ip, user_agent[:USER_AGENT_MAX_CHARS] if user_agent is not None else None),
+        # An empty one (no header) is unknown too.
+        origin=(source_ip or None, user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None),
     )
