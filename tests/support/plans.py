@@ -36,7 +36,7 @@ def patch_budgets(
     per_class: dict[EndpointClass, RateLimit] = dict(terms.budgets)
     for name, requests in budgets.items():
         assert name in plans.ENDPOINT_CLASSES, name
-        per_class[name] = RateLimit(requests, plans.BUDGET_WINDOW_SECONDS)  # type: ignore[index]
+        per_class[name] = RateLimit(requests, plans.BUDGET_WINDOW_SECONDS)
     changed = replace(
         terms,
         budgets=MappingProxyType(per_class),
