@@ -414,7 +414,7 @@ def measure_authorizer(
     )
     context = FakeLambdaContext()
     answer = authorizer.handler(event, context)
-    bare = _bare_authorizer(key, created, account.workspace_id, answer["context"]["rate_limit"])
+    bare = _bare_authorizer(key, created, account.workspace_id, answer["context"])
     assert bare.handler(event) == answer  # the same decision, or the floor is no floor
     with counter.counting() as timed_calls:
         warm_ns, bare_ns = _alternated_cpu_ns(
@@ -517,11 +517,12 @@ def _sdk_openers(
 
 
 def _bare_authorizer(
-    key: str, created: dict[str, Any], workspace_id: str, rate_limit: str
+    key: str, created: dict[str, Any], workspace_id: str, answer: dict[str, str]
 ) -> BareAuthorizer:
     """The floor, with the key of `created` (POST /api-keys's answer: no expiry) cached as the
-    authorizer has it cached, its rate limit as the authorizer states it (the plan's, constant
-    per record); every route an API key may call, with the scope it needs."""
+    authorizer has it cached, its rate limit and plan as the authorizer states them (constant
+    per record, in its `answer`'s context); every route an API key may call, with the scope it
+    needs."""
     route_scopes = {
         route: "" if rule.any_api_key else (rule.scope or "")
         for route, rule in ((route, policy.rule_for(route)) for route in policy.ROUTE_ACTIONS)
@@ -537,7 +538,8 @@ def _bare_authorizer(
             allowed_ips=created["allowed_ips"],
             allowed_origins=created["allowed_origins"],
             expires_at=created["expires_at"],
-            rate_limit=rate_limit,
+            rate_limit=answer["rate_limit"],
+            plan=answer["plan"],
         ),
     )
     return bare
