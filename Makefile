@@ -117,8 +117,11 @@ build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build: arm64 (.aws-sam/b
 package-test: $(VENV)/.installed $(SAM_VENV)/.installed ## Build if stale, then import every handler from the built artifacts alone
 	$(PY) -m pytest tests/packaging
 
-validate: $(SAM_VENV)/.installed ## sam validate --lint (offline)
+# `sam validate --lint` reads the template before the SAM transform; the deploy rehearsal
+# (tests/deploy, also in `make test`) expands it for each samconfig stage and lints the result.
+validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint, then the deploy rehearsal: the template expanded for each stage, linted and checked (offline)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint
+	$(PY) -m pytest -p no:xdist tests/deploy
 
 fuzz: fuzz-parsers fuzz-api ## Both fuzzers, longer than make test runs them (FUZZ_SECONDS, FUZZ_EXAMPLES)
 

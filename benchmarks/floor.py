@@ -51,6 +51,7 @@ def cached_key(
     allowed_origins: list[str],
     expires_at: float | None,
     rate_limit: str,
+    plan: str,
 ) -> CachedKey:
     networks = [ipaddress.ip_network(entry, strict=False) for entry in allowed_ips]
     context = {
@@ -59,6 +60,7 @@ def cached_key(
         "workspace_id": workspace_id,
         "scopes": " ".join(sorted(scopes)),
         "rate_limit": rate_limit,
+        "plan": plan,
     }
     return CachedKey(
         workspace_id=workspace_id,

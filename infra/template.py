@@ -214,7 +214,7 @@ class Template:
             for name, value in variables.items()
         }
         environment = {  # a variable that resolved to AWS::NoValue is not set at all
-            name: _environment_value(value)
+            name: environment_value(value)
             for name, value in resolved_variables.items()
             if value is not None
         }
@@ -255,7 +255,7 @@ class Template:
         return directory
 
 
-def _environment_value(value: Any) -> str:
+def environment_value(value: Any) -> str:
     # CloudFormation passes every environment value as a string; YAML may have typed it.
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -291,6 +291,13 @@ def load_template(path: Path, parameter_overrides: Mapping[str, str] | None = No
         document = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise TemplateError(path, f"not valid YAML: {exc}") from exc
+    return read_template(path, document, parameter_overrides)
+
+
+def read_template(
+    path: Path, document: Any, parameter_overrides: Mapping[str, str] | None = None
+) -> Template:
+    """`load_template` of a parsed `document`; `path` places its code (CodeUri, ContentUri)."""
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         raise TemplateError(path, "not a template: no Resources mapping")
 

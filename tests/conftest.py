@@ -26,13 +26,14 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 # the e2e tier's local stack), started by session fixtures. A group runs whole on one worker, so
 # what a group's tests share stays in one process: a module's stack and plaintext check, a
 # permission-matrix route's world, a fault act's table, the one e2e stack, the browser tests'
-# stack and browser, the packaging builds.
+# stack and browser, the packaging builds, the deploy rehearsal's worker.
 def _group(item: pytest.Item) -> str | None:
     path = item.path.relative_to(Path(__file__).parent).as_posix()
     if path.startswith("unit/"):
         return None  # no shared state: spread test by test
-    if path.startswith("packaging/"):
-        return "packaging"
+    for tier in ("packaging", "deploy"):  # the builds; one rehearsal worker, each stage once
+        if path.startswith(f"{tier}/"):
+            return tier
     if path.startswith("e2e/browser/"):
         # A stack and a browser of their own, so they can run beside the HTTP tests.
         return "e2e-browser"

@@ -23,12 +23,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from infra import samconfig as samconfig_file
 from infra.build import SAM_CLI, SAMCONFIG, BuildError, host_build
 from infra.local.aws import AwsEndpoint
 from infra.local.emulator import MotoEmulator
@@ -75,16 +75,11 @@ def settings_from(environment: Mapping[str, str]) -> Settings:
 def local_parameter_overrides(samconfig: Path = SAMCONFIG) -> dict[str, str]:
     """`parameter_overrides` of samconfig's `local` start-api environment, as a mapping."""
     try:
-        config = tomllib.loads(samconfig.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise StartupError(f"cannot read {samconfig}: {exc}") from exc
-    section = config.get(SAM_CONFIG_ENV, {}).get("local_start_api", {}).get("parameters", {})
-    overrides = section.get("parameter_overrides", [])
-    items = shlex.split(overrides) if isinstance(overrides, str) else list(overrides)
-    malformed = [item for item in items if "=" not in item]
-    if malformed:
-        raise StartupError(f"{samconfig}: parameter overrides must be Name=Value, got {malformed}")
-    return dict(item.split("=", 1) for item in items)
+        config = samconfig_file.read(samconfig)
+        section = config.get(SAM_CONFIG_ENV, {}).get("local_start_api", {}).get("parameters", {})
+        return samconfig_file.parameter_overrides(section, samconfig)
+    except samconfig_file.SamConfigError as exc:
+        raise StartupError(str(exc)) from exc
 
 
 def _local_url(bind_host: str, port: int) -> str:

@@ -58,11 +58,6 @@ def test_a_keys_refusals_are_readable_within_the_flush_delay(stack: StackProcess
     assert _totals(stack, owner)["refused_network"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="allowed requests are read from the workspace minute item, which the limits part of "
-    "issue 21 writes (the rate limiter's counting write); remove this mark when it is merged",
-)
 def test_a_keys_allowed_requests_are_exactly_those_sent(stack: StackProcess) -> None:
     # Given a key
     owner = new_owner(stack)

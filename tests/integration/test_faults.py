@@ -435,8 +435,10 @@ def test_random_faults_on_both_sides_never_let_a_request_through_wrongly(
                 body={"name": "y", "type": "openai", "value": remember(SECRET + "-y")},
             )
         outcomes.append((allowed.status, refused.status, created.status))
-        # Then a refused act stays refused, the others succeed or answer 403 (denied) or 503
-        assert allowed.status in {200, 403, 503}
+        # Then a refused act stays refused, the others succeed or answer 403 (denied) or 503,
+        # or 429 when the fault is a condition failure of the rate limiter's counter (over the
+        # limit, as its condition says)
+        assert allowed.status in {200, 403, 429, 503}
         assert refused.status == 403
         assert created.status in {201, 403, 409, 429, 503}
         assert rig.new_problems() == []

@@ -1,16 +1,16 @@
-"""Workspace minute items as the rate limiter writes them (issue 21's design: its one counting
-write per request), for tests of usage, whose readers take the allowed requests from them.
-
-Key `("RATE#workspace:{workspace_id}", "WINDOW#60#{start}")`; `c:{class}` the requests of that
-endpoint class, `p:{rate_subject}` the principal's; `ttl` = start + 60 + 6 h, on the sweep index.
-"""
+"""Workspace minute items in the rate limiter's layout (`railguard.access.rate_repository`), many
+requests at once, for tests of usage, whose readers take the allowed requests from them."""
 
 from __future__ import annotations
 
+from railguard.access.rate_repository import (
+    class_attribute,
+    principal_attribute,
+    workspace_window,
+    workspace_window_expiry,
+)
 from railguard.store import Table
 from railguard.store import keys as item_keys
-
-MINUTE_TTL_SECONDS = 60 + 6 * 3600
 
 
 def count_in_minute(
@@ -25,12 +25,16 @@ def count_in_minute(
     """`requests` requests of `subject` (`api_key:{id}`, `user:{id}`) counted in the minute
     window starting at `start` (a multiple of 60)."""
     assert start % 60 == 0
-    pk = f"RATE#workspace:{workspace_id}"
-    ttl = start + MINUTE_TTL_SECONDS
-    sweep = item_keys.sweep_index(pk, ttl)
+    key = workspace_window(workspace_id, start)
+    ttl = workspace_window_expiry(start)
+    sweep = item_keys.sweep_index(key[0], ttl)
     table.update(
-        (pk, f"WINDOW#60#{start}"),
+        key,
         "ADD #class :n, #principal :n SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order",
-        names={"#class": f"c:{endpoint_class}", "#principal": f"p:{subject}", "#ttl": "ttl"},
+        names={
+            "#class": class_attribute(endpoint_class),
+            "#principal": principal_attribute(subject),
+            "#ttl": "ttl",
+        },
         values={":n": requests, ":ttl": ttl, ":sweep": sweep["gsi2pk"], ":order": sweep["gsi2sk"]},
     )

@@ -6,7 +6,7 @@ import { badge, h, table, uid, when } from '../dom.js';
 import { checkedValues, field, input, lines } from '../forms.js';
 import { secretPanel } from '../ui.js';
 import {
-  act, fieldError, formPanel, panelButton, refreshOrSay, resourcePage, rowActions, rowButton, saved, text,
+  act, editFresh, fieldError, formPanel, panelButton, refreshOrSay, resourcePage, rowActions, rowButton, saved, text,
 } from './resources.js';
 
 // The contract's scopes, grouped by what they reach.
@@ -235,7 +235,7 @@ function keyTable(keys, page) {
         // Rotation keeps the name, so the mask tells two keys apart.
         const which = `key ${key.name} (${key.masked_key})`;
         return rowActions(
-          rowButton('Edit', `Edit ${which}`, () => page.show(editPanel(page, key))),
+          rowButton('Edit', `Edit ${which}`, () => editFresh(page, `/api-keys/${encodeURIComponent(key.id)}`, editPanel)),
           key.status === 'active' ? rowButton('Rotate', `Rotate ${which}`, () => page.show(rotatePanel(page, key))) : null,
           rowButton('Revoke', `Revoke ${which}`, () => revoke(page, key), 'danger'));
       },

@@ -120,15 +120,31 @@ export async function act(page, { confirm, call, success }) {
     notice(describe(error), 'bad');
     return;
   }
-  notice(success);
+  // The list is redrawn before the notice: a row clicked once the notice shows is never stale.
   await refreshOrSay(page);
+  notice(success);
 }
 
-/** After a form's change: say so, close the form, redraw the list. */
-export function saved(page, message) {
-  notice(message);
+/**
+ * Open an edit form on the resource at `path` as it is now, not as its row drew it: an edit sends
+ * only what differs from the form's starting values, so a stale start would drop or undo changes.
+ */
+export async function editFresh(page, path, panelOf) {
+  let current;
+  try {
+    current = (await api('GET', path)).data;
+  } catch (error) {
+    notice(describe(error), 'bad');
+    return;
+  }
+  page.show(panelOf(page, current));
+}
+
+/** After a form's change: close the form, redraw the list, then say so (see `act`). */
+export async function saved(page, message) {
   page.close();
-  return refreshOrSay(page);
+  await refreshOrSay(page);
+  notice(message);
 }
 
 /** Redraw the list; a failure is said in a notice (the change itself was made). */

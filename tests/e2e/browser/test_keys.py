@@ -1,6 +1,7 @@
 """The API keys screen (contract section 6) in a browser: a refused setting shown beside its
 field, a key shown once and working from the allowed address alone, its restrictions edited, a
-rotation and a revocation that the API honours, and no keys screen for a `user` member."""
+rotation and a revocation that the API honours, an edit that starts from the key as it is now,
+and no keys screen for a `user` member."""
 
 from __future__ import annotations
 
@@ -154,6 +155,41 @@ def test_an_owner_edits_rotates_and_revokes_a_key(
     assert eventually(lambda: me_status_from(stack, "127.0.0.2", {"X-API-Key": rotated}) == 401)
     expect(page.get_by_role("row").filter(has_text=new["masked_key"])).to_contain_text("revoked")
     dashboard.snap("keys-revoked")
+
+
+def test_an_edit_starts_from_the_key_as_it_is_now_not_as_its_row_was_drawn(
+    dashboard: Dashboard, stack: StackProcess
+) -> None:
+    # Given the keys screen drawn with a key that has no limit
+    owner = new_owner(stack)
+    created = create_key(stack, owner.headers, "Billing service")
+    page = dashboard.page
+    dashboard.log_in(owner.email, PASSWORD)
+    which = f"key Billing service ({created['masked_key']})"
+    expect(page.get_by_role("button", name=f"Edit {which}")).to_be_visible()
+
+    # And another admin then gives it a limit, which the drawn row does not show
+    limited = requests.patch(
+        f"{stack.url}/api/v1/api-keys/{created['id']}",
+        headers=owner.headers,
+        json={"rate_limit": {"requests": 30, "window_seconds": 60}},
+        timeout=10,
+    )
+    assert limited.status_code == 200, limited.text
+
+    # When the owner edits the key from that row and renames it
+    page.get_by_role("button", name=f"Edit {which}").click()
+    expect(page.get_by_label("Requests")).to_have_value("30")
+    page.get_by_label("Name", exact=True).fill("Billing")
+    page.get_by_role("button", name="Save changes").click()
+
+    # Then the form started from the limit of now, and saving the name kept it
+    expect(page.get_by_text('Key "Billing" saved.')).to_be_visible()
+    (edited,) = keys_of(stack, owner.headers)
+    assert (edited["name"], edited["rate_limit"]) == (
+        "Billing",
+        {"requests": 30, "window_seconds": 60},
+    )
 
 
 def test_a_user_member_is_not_offered_keys_and_reads_resources_only(

@@ -25,6 +25,7 @@ from tests.support.emulator import AwsEndpoint, Provisioning
 from tests.support.fake_time import FakeClock
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import remember
+from tests.support.plans import change_plan
 from tests.support.server_keys import keyed_hash
 
 # Eight digits: long enough that the session's scan for plaintext secrets finds no false match.
@@ -263,7 +264,9 @@ def test_finding_10_a_pin_hash_leaves_no_offline_search_without_the_server_key(
 
 
 def test_finding_10_unlocks_without_a_pin_are_limited_per_address(deployer: Deployer) -> None:
-    # Given a deployment without a PIN, at the start of a 15-minute window
+    # Given a deployment without a PIN, at the start of a 15-minute window, in a workspace whose
+    # plan's auth budget (150 a minute) leaves the per-address budget to decide
+    assert change_plan(workspace_id=deployer.workspace, plan="starter")["counts"]["changed"] == 1
     created = deployer.create()
     deployer.clock.to_window_start(900)
     # When one IPv6 /64 unlocks it 61 times, from addresses across it
@@ -521,7 +524,9 @@ def test_finding_5_a_right_pin_checked_across_a_window_boundary_keeps_the_next_b
 
 def test_fifty_failures_in_an_hour_lock_out_every_address(deployer: Deployer) -> None:
     # Given a deployment, and 50 wrong PINs within an hour from 25 addresses (2 each: no
-    # address reaches its own limit)
+    # address reaches its own limit), in a workspace whose plan's auth budget (150 a minute)
+    # leaves the deployment's budget to decide
+    assert change_plan(workspace_id=deployer.workspace, plan="starter")["counts"]["changed"] == 1
     created, other = deployer.create(pin=PIN), deployer.create(pin=PIN)
     # (Moved after creating: the owner's access token lives 15 minutes, the window an hour.)
     deployer.clock.to_window_start(3600)

@@ -37,6 +37,8 @@ CREATED_FIELDS = {
     "status",
     "created_at",
     "last_used_at",
+    "last_used_ip",
+    "last_used_user_agent",
 }
 
 

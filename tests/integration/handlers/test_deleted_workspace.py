@@ -40,6 +40,7 @@ from tests.support.fake_time import FakeClock
 from tests.support.functions import run_job
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.plaintexts import plaintexts_in, remember
+from tests.support.plans import change_plan
 
 STOPS_WITHIN_SECONDS = 5.0  # the contract's bound (section 5)
 PIN = remember("73915046")
@@ -501,7 +502,9 @@ def test_a_workspace_larger_than_a_transaction_is_purged_across_runs_cut_off_hal
 ) -> None:
     ws = workspace
     # Given a deleted workspace holding more resources than one transaction can (100), past
-    # its retention period
+    # its retention period (made in one minute: on starter, whose 300 writes a minute allow it)
+    assert change_plan(workspace_id=ws.id, plan="starter")["counts"] == {"changed": 1}
+    clock.advance(2.1)  # past the authorizer's 2 s of cached reads
     made = _fill(ws, credentials=3, triggers=2, agent_uis=101)
     ws.delete()
     clock.advance((RETENTION_DAYS + 1) * DAY)

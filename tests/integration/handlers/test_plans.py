@@ -25,10 +25,10 @@ from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
 from tests.support.consistency import problems
 from tests.support.fake_time import FakeClock
-from tests.support.functions import ROOT, function_ids, load_function, run_job
+from tests.support.functions import ROOT, function_ids, run_job
 from tests.support.inprocess import InProcessClient, Reply
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.plaintexts import remember
+from tests.support.plans import change_plan
 from tests.support.races import at_once
 
 KEYS = "/api/v1/api-keys"
@@ -66,13 +66,6 @@ def _active_keys(table: Table, workspace_id: str) -> int:
     workspace = table.get(item_keys.workspace(workspace_id))
     assert workspace is not None
     return int(workspace.get("active_keys", 0))
-
-
-def _change_plan(**detail: Any) -> dict[str, Any]:
-    """The operator's plan change, invoked as `make plan` invokes it."""
-    function = load_function("plan_change")
-    report: dict[str, Any] = function.lambda_handler({"detail": detail}, FakeLambdaContext())
-    return report
 
 
 def _plan_events(table: Table, audit_table: Table, workspace_id: str) -> list[dict[str, Any]]:
@@ -318,7 +311,7 @@ def test_a_plan_change_applies_within_5_seconds_and_is_audited(
     me = client.request("GET", "/api/v1/me", headers={"X-API-Key": secret})
     assert me.headers["ratelimit-limit"] == "120"
     # When the operator moves it to pro
-    report = _change_plan(workspace_id=owner.workspace, plan="pro")
+    report = change_plan(workspace_id=owner.workspace, plan="pro")
     # Then the function says so, and the workspace is on pro
     assert report["counts"] == {"changed": 1}
     workspace = client.request(
@@ -344,14 +337,14 @@ def test_after_a_downgrade_a_key_with_a_higher_limit_of_its_own_gets_the_plans_w
     client: InProcessClient, owner: a.Account, clock: FakeClock
 ) -> None:
     # Given an enterprise workspace whose key has a limit of its own, enterprise's whole rate
-    assert _change_plan(workspace_id=owner.workspace, plan="enterprise")["counts"] == {"changed": 1}
+    assert change_plan(workspace_id=owner.workspace, plan="enterprise")["counts"] == {"changed": 1}
     created = _create(client, owner, rate_limit={"requests": 15_000, "window_seconds": 60})
     assert created.status == 201, created.body
     secret = created.json()["data"]["key"]
     me = client.request("GET", "/api/v1/me", headers={"X-API-Key": secret})
     assert me.headers["ratelimit-limit"] == "15000"
     # When the operator moves the workspace to free
-    assert _change_plan(workspace_id=owner.workspace, plan="free")["counts"] == {"changed": 1}
+    assert change_plan(workspace_id=owner.workspace, plan="free")["counts"] == {"changed": 1}
     # Then within 5 seconds the key is limited as free allows: its own limit may only narrow it
     clock.advance(2.1)
     me = client.request("GET", "/api/v1/me", headers={"X-API-Key": secret})
@@ -363,7 +356,7 @@ def test_the_same_plan_again_changes_and_records_nothing(
     owner: a.Account, table: Table, audit_table: Table
 ) -> None:
     # When a free workspace is "moved" to free
-    report = _change_plan(workspace_id=owner.workspace, plan="free")
+    report = change_plan(workspace_id=owner.workspace, plan="free")
     # Then nothing changed, and nothing was recorded
     assert report["counts"] == {"unchanged": 1}
     assert _plan_events(table, audit_table, owner.workspace) == []
@@ -387,7 +380,7 @@ def test_the_plan_change_refuses_a_malformed_request(
     request = {name: value for name, value in request.items() if value is not None}
     # Then the invocation fails, naming the field, and the workspace is as it was
     with pytest.raises(ValidationError) as refused:
-        _change_plan(**request)
+        change_plan(**request)
     assert {error["loc"][0] for error in refused.value.errors()} <= {
         "plan",
         "workspace_id",
@@ -414,7 +407,7 @@ def test_the_plan_change_refuses_an_unknown_or_deleted_workspace(
     # Then each is refused as not found, and nothing changed
     for workspace_id in (owner.workspace, unknown):
         with pytest.raises(NotFound, match="No such workspace, or it is deleted"):
-            _change_plan(workspace_id=workspace_id, plan="pro")
+            change_plan(workspace_id=workspace_id, plan="pro")
     workspace = table.get(item_keys.workspace(owner.workspace))
     assert workspace is not None
     assert "plan" not in workspace  # still on the default plan, free

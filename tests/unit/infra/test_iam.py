@@ -166,8 +166,9 @@ def server_key(name: str, actions: str = MAKE_AND_READ) -> tuple[Grant, ...]:
 
 # Fingerprint an Idempotency-Key request: a MAC by KMS under the HMAC key, which no role opens.
 IDEMPOTENCY_MAC = Plain("kms:GenerateMac", "MacKey")
-# A function serving routes an API key may call notes the key's last use with the request's count
-# (naming only `last_used_at`, reading nothing back: test_finding_4_noting_a_last_use_...).
+# A function serving routes an API key may call notes the key's last use after the request's count
+# (naming only `last_used_at`, `last_used_ip` and `last_used_user_agent`, reading nothing back:
+# test_finding_4_noting_a_last_use_...).
 NOTE_KEY_USE = items("UpdateItem", APIKEY)
 # A function serving routes that act in a workspace counts the 429s it answers in the workspace's
 # usage (naming only `rate_limited` and `ttl`, reading nothing back: test_usage_writers_...).
@@ -910,8 +911,11 @@ def test_finding_4_noting_a_last_use_cannot_make_a_key_or_a_trigger(
         }
         return Request("dynamodb:UpdateItem", stack.arn("Table"), context)
 
-    # Then it may set last_used_at, reading nothing back
+    # Then it may set last_used_at, reading nothing back; on a key's record also where the use
+    # came from (its address and user agent)
     assert policy.allows(update("last_used_at"))
+    details = ("last_used_ip", "last_used_user_agent")
+    assert policy.allows(update("last_used_at", *details)) is partition.startswith("APIKEY#")
     # And name no other attribute (an allow-list: what makes a record a credential, its expiry,
     # limits, successor, index keys, or any name at all), nor read the record back in any way
     others = (

@@ -20,6 +20,7 @@ from infra.template import (
     parse_yaml,
 )
 from railguard.http.security_txt import CONTACT_PATTERN, HTTPS_URI_PATTERN
+from tests.support.public_routes import PUBLIC_ROUTES
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
@@ -124,25 +125,8 @@ def test_the_public_routes_are_exactly_the_contracts(template: Template) -> None
     # Given the repository's template
     # When the routes without an authorizer are read
     public = {route.key for route in template.routes if route.authorizer is None}
-    # Then they are the contract's public ones (section 3, the auth flows of section 4, the
-    # webhook call, the agent UI unlock and its session) and CORS preflights, and nothing else
-    # (docs/security.md, "Every route is protected by default", lists them)
-    assert public == {
-        "GET /api/v1/health",
-        "GET /.well-known/jwks.json",
-        "GET /api/v1/openapi.json",
-        "GET /api/v1/docs",
-        "GET /.well-known/security.txt",
-        "POST /api/v1/auth/signup",
-        "POST /api/v1/auth/login",
-        "POST /api/v1/auth/mfa/verify",
-        "POST /api/v1/auth/refresh",
-        "POST /api/v1/auth/logout",
-        "POST /api/v1/webhook/trigger",
-        "POST /api/v1/agent-uis/{agent_ui_id}/unlock",
-        "GET /api/v1/agent-uis/{agent_ui_id}/session",
-        "OPTIONS /{proxy+}",
-    }
+    # Then they are the contract's public ones and CORS preflights, and nothing else
+    assert public == PUBLIC_ROUTES
 
 
 def test_a_prod_stack_refuses_the_placeholder_disclosure_channel() -> None:

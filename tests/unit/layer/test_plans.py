@@ -15,6 +15,7 @@ from railguard.access.plans import (
     PLANS,
     PlanTerms,
     RateLimit,
+    endpoint_class,
     is_plan,
     plan_limit,
     plan_terms,
@@ -39,8 +40,8 @@ def test_each_plan_allows_more_than_the_one_below_in_everything() -> None:
         below, above = PLANS[lower], PLANS[higher]
         assert above.max_active_keys > below.max_active_keys
         assert above.principal_limit.per_second() > below.principal_limit.per_second()
-        for endpoint_class in ENDPOINT_CLASSES:
-            assert above.budgets[endpoint_class].requests > below.budgets[endpoint_class].requests
+        for each_class in ENDPOINT_CLASSES:
+            assert above.budgets[each_class].requests > below.budgets[each_class].requests
 
 
 def test_the_numbers_are_the_readmes() -> None:
@@ -98,3 +99,32 @@ def test_terms_that_leave_a_class_unbudgeted_or_allow_no_key_are_refused() -> No
     every = {name: RateLimit(1, 60) for name in ENDPOINT_CLASSES}
     with pytest.raises(ValueError, match="must allow a key"):
         PlanTerms("free", MappingProxyType(every), 0, RateLimit(1, 60))
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ("POST /api/v1/webhook/trigger", "webhook"),
+        ("POST /api/v1/agent-uis/{agent_ui_id}/unlock", "auth"),
+        ("GET /api/v1/agent-uis/{agent_ui_id}/session", "auth"),
+        ("GET /api/v1/agent-uis/{agent_ui_id}", "read"),
+        ("GET /api/v1/me", "read"),
+        ("POST /api/v1/api-keys", "write"),
+        ("PATCH /api/v1/agent-uis/{agent_ui_id}", "write"),
+        ("DELETE /api/v1/credentials/{credential_id}", "write"),
+        ("", "write"),
+    ],
+)
+def test_a_routes_class_is_its_own_else_read_for_a_get_else_write(
+    route: str, expected: str
+) -> None:
+    assert endpoint_class(route) == expected
+
+
+def test_a_plan_budgets_per_minute_only() -> None:
+    # Given terms whose read budget is per hour / Then they are no plan: a workspace's counts
+    # are kept per minute
+    terms = PLANS["free"]
+    hourly = {**terms.budgets, "read": RateLimit(300, 3600)}
+    with pytest.raises(ValueError, match="per 60 s"):
+        PlanTerms("free", MappingProxyType(hourly), 10, terms.principal_limit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from railguard.access.plans import RateLimit
 from railguard.access.principal import Principal
 from railguard.core.errors import Unauthenticated
 
@@ -16,6 +17,8 @@ def test_a_principal_round_trips_through_the_context() -> None:
         workspace_id="ws_1",
         role=None,
         scopes=frozenset({"agents:read", "credentials:write"}),
+        rate_limit=RateLimit(50, 3600),
+        plan="pro",
     )
     # When it is written to and read from the authorizer context
     context = principal.to_context()
@@ -55,6 +58,8 @@ def test_a_keys_due_last_use_round_trips_and_is_otherwise_absent() -> None:
         {"principal_type": "user"},
         {"principal_type": "user", "principal_id": ""},
         {"principal_type": "user", "principal_id": "u", "role": "superuser"},
+        {"principal_type": "user", "principal_id": "u", "plan": "platinum"},
+        {"principal_type": "user", "principal_id": "u", "rate_limit": "0/60"},
     ],
 )
 def test_an_incomplete_or_odd_context_is_no_principal(context: dict[str, str] | None) -> None:

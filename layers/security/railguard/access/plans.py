@@ -1,12 +1,15 @@
-"""Workspace plans (contract section 11): what each allows, as data.
+"""Workspace plans (contract section 11): what each allows, as data, and the endpoint classes
+their budgets are kept per.
 
-For each plan: a budget per endpoint class per window (`budgets`, the workspace's, shared by all
+For each plan: a budget per endpoint class per minute (`budgets`, the workspace's, shared by all
 its keys and members), the maximum number of active API keys (`max_active_keys`), and the limit
 of one principal (`principal_limit`).
 
-Today a principal's limit is its API key's own `rate_limit` when set, else its workspace's plan's
-`principal_limit` (`plan_limit`). A user acting outside any workspace (their profile, their list of
-workspaces) gets the free plan's. The README's table gives the numbers and why.
+A request counts against its workspace's budget for its class (`endpoint_class`) and against its
+principal's own limit: its API key's own `rate_limit` narrowed to the plan's `principal_limit`,
+or, for a member, the plan's `principal_limit` (`railguard.access.ratelimit`). A user acting
+outside any workspace (their profile, their list of workspaces) gets the free plan's principal
+limit. The README's table gives the numbers and why.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 Plan = Literal["free", "starter", "pro", "enterprise"]
 DEFAULT_PLAN: Plan = "free"
@@ -24,6 +27,17 @@ PLAN_NAMES: tuple[Plan, ...] = get_args(Plan)
 # authentication.
 EndpointClass = Literal["read", "write", "webhook", "auth"]
 ENDPOINT_CLASSES: tuple[EndpointClass, ...] = get_args(EndpointClass)
+# The routes of a class of their own (public: their token or PIN is the credential), as the
+# template spells them; any other GET reads, any other method writes.
+_ROUTE_CLASSES: Mapping[str, EndpointClass] = MappingProxyType(
+    {
+        "POST /api/v1/webhook/trigger": "webhook",
+        "POST /api/v1/agent-uis/{agent_ui_id}/unlock": "auth",
+        "GET /api/v1/agent-uis/{agent_ui_id}/session": "auth",
+    }
+)
+# Every budget is per minute: a workspace's counts are kept in one item per minute.
+BUDGET_WINDOW_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -66,17 +80,20 @@ class PlanTerms:
             raise ValueError(f"plan {self.name!r} must budget every endpoint class")
         if self.max_active_keys < 1:
             raise ValueError(f"plan {self.name!r} must allow a key")
+        if any(budget.window_seconds != BUDGET_WINDOW_SECONDS for budget in self.budgets.values()):
+            raise ValueError(f"plan {self.name!r} must budget per {BUDGET_WINDOW_SECONDS} s")
 
 
 def _terms(
     name: Plan, *, read: int, write: int, webhook: int, auth: int, keys: int, principal: int
 ) -> PlanTerms:
     """A plan whose budgets and principal limit are all per minute."""
+    per_minute = BUDGET_WINDOW_SECONDS
     budgets: dict[EndpointClass, RateLimit] = {
-        "read": RateLimit(read, 60),
-        "write": RateLimit(write, 60),
-        "webhook": RateLimit(webhook, 60),
-        "auth": RateLimit(auth, 60),
+        "read": RateLimit(read, per_minute),
+        "write": RateLimit(write, per_minute),
+        "webhook": RateLimit(webhook, per_minute),
+        "auth": RateLimit(auth, per_minute),
     }
     return PlanTerms(name, MappingProxyType(budgets), keys, RateLimit(principal, 60))
 
@@ -103,13 +120,13 @@ PLANS: Mapping[str, PlanTerms] = MappingProxyType(
     }
 )
 
-# One principal's limit by plan (today's limit: the authorizer names it, the function counts it).
+# One principal's limit by plan (the authorizer names it, the function counts it).
 PLAN_LIMITS: Mapping[str, RateLimit] = MappingProxyType(
     {name: terms.principal_limit for name, terms in PLANS.items()}
 )
 
 
-def is_plan(name: object) -> bool:
+def is_plan(name: object) -> TypeGuard[Plan]:
     """Whether `name` names a plan (an operator's request is refused otherwise)."""
     return name in PLANS
 
@@ -122,3 +139,11 @@ def plan_terms(plan: str | None) -> PlanTerms:
 def plan_limit(plan: str | None) -> RateLimit:
     """One principal's limit under the plan; an unknown or missing plan gets the free plan's."""
     return plan_terms(plan).principal_limit
+
+
+def endpoint_class(route_key: str) -> EndpointClass:
+    """The class of a route (`"GET /api/v1/me"`): its own, else `read` for a GET, else `write`."""
+    known = _ROUTE_CLASSES.get(route_key)
+    if known is not None:
+        return known
+    return "read" if route_key.startswith("GET ") else "write"

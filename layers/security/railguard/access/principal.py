@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from railguard.access.plans import RateLimit
+from railguard.access.plans import Plan, RateLimit, is_plan
 from railguard.core.errors import Unauthenticated
 
 PrincipalKind = Literal["user", "api_key"]
@@ -31,9 +31,11 @@ class Principal:
     role: Role | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     session_id: str | None = None
-    # What the function enforces for the authorizer: the principal's request budget, and the
-    # browser Origin its key allows, to echo in CORS headers.
+    # What the function enforces for the authorizer: the principal's own request limit, its
+    # workspace's plan (whose budgets its requests share with the workspace's other keys and
+    # members), and the browser Origin its key allows, to echo in CORS headers.
     rate_limit: RateLimit | None = None
+    plan: Plan | None = None
     origin: str | None = None
     # The workspace requires MFA and this user has not turned it on: the function refuses.
     mfa_required: bool = False
@@ -63,6 +65,8 @@ class Principal:
             context["session_id"] = self.session_id
         if self.rate_limit:
             context["rate_limit"] = self.rate_limit.to_text()
+        if self.plan:
+            context["plan"] = self.plan
         if self.origin:
             context["origin"] = self.origin
         if self.mfa_required:
@@ -82,6 +86,9 @@ class Principal:
             raise Unauthenticated
         if role is not None and role not in _ROLES:
             raise Unauthenticated
+        plan = context.get("plan")
+        if plan is not None and not is_plan(plan):
+            raise Unauthenticated
         scopes = context.get("scopes") or ""
         try:
             rate_limit = (
@@ -97,6 +104,7 @@ class Principal:
             scopes=frozenset(str(scopes).split()),
             session_id=context.get("session_id") or None,
             rate_limit=rate_limit,
+            plan=plan,
             origin=context.get("origin") or None,
             mfa_required=context.get("mfa_required") == "true",
             last_use_due=context.get("last_use_due") == "true",

@@ -1,62 +1,59 @@
-"""Request rate limits (contract section 11): a fixed-window counter per principal, in DynamoDB.
+"""Request rate limits (contract section 11): fixed-window counters in DynamoDB.
 
-Each (principal, window) is one item (`railguard.access.rate_repository`), counted with one
-conditional `UpdateItem`: `ADD` on the condition that the count is still under the limit. The
+A request in a workspace counts against two limits at once: the workspace's budget for the
+request's endpoint class (its plan's, shared by all its keys and members: minting keys adds no
+budget), and its principal's own limit (its API key's own `rate_limit` narrowed to the plan's
+principal limit, or the plan's principal limit for a member). Both counts are in one item, the
+workspace's minute (`railguard.access.rate_repository`), and are taken with one conditional
+`UpdateItem`: `ADD` to both, on the condition that both are still under their limits. The
 condition is evaluated atomically with the increment, so of N + k concurrent requests exactly N
-pass, on any number of instances; a read-then-write would let a burst through. Items carry a TTL
-just past their window.
+pass, from any number of principals and instances; a read-then-write would let a burst through.
+The refusal brings back the counts that refused it, in the same call, which say which limit it
+was. Public routes that act for a workspace (webhook ingress, agent UI unlock and session) count
+its class alone.
+
+The one exception, which costs a second call: an API key's own limit over a window other than a
+minute is counted first in the key's own item (`RATE#api_key:{id}`, as every limit was before
+workspace budgets), then the workspace's minute; the key's count is given back if the workspace
+refuses. A user acting outside any workspace counts in a per-user item, as before.
 
 Why in the function and not the authorizer: an HTTP API Lambda authorizer can only allow (with
 a context), deny (403) or fail (401/500); it cannot answer 429 with `Retry-After`. So the
-authorizer decides *which* limit applies (the key's own, or the plan's) and passes it in its
-context, and the function's entry point (`railguard.http`) counts the request before any route
-runs, and answers 429 itself.
-
-The count also carries an API key's `last_used_at` when it is due (the authorizer says so, and
-writes nothing): a request of a key unused for a while is usually its window's first, so one
-transaction makes the window's counter (condition: no count yet, which makes the count 1 without
-reading it back, since a transaction reads nothing back) and notes the use. Otherwise (the
-window had a count already) the request is counted as usual and the use noted by its own write;
-a use another instance noted first refuses nothing, and costs a second call in that race only.
+authorizer decides *which* limits apply (the workspace's plan, the principal's own limit) and
+passes them in its context, and the function's entry point (`railguard.http`) counts the request
+before any route runs, and answers 429 itself.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
+from typing import Literal
 
-from railguard.access.plans import RateLimit
-from railguard.access.rate_repository import WindowCounters
-from railguard.access.usage import last_use, note_last_use
+from railguard.access.plans import EndpointClass, PlanTerms, RateLimit
+from railguard.access.rate_repository import WORKSPACE_WINDOW_SECONDS, WindowCounters
 from railguard.core.clock import Clock
-from railguard.core.errors import ServiceUnavailable
-from railguard.core.ttl_cache import TtlCache
-from railguard.store import ConditionFailed, ItemKey, Table, TransactionConflict
+from railguard.core.errors import RateLimited
+from railguard.store import Table
 
 # Kept a little past their window so a late request still finds its counter.
 _TTL_SLACK_SECONDS = 60
-# The windows this instance has counted in, remembered this long: there a due last use is noted
-# by its own write, without first trying a transaction that would find the count.
-_STARTED_WINDOWS_SECONDS = 3600
-_STARTED_WINDOWS_ENTRIES = 4096
 
-
-class _WindowStarted(Exception):
-    """The window has a count already: the transaction of its first request does not hold."""
-
-
-class _NotedElsewhere(Exception):
-    """Another instance noted the last use less than a minute ago."""
+# The limit a 429 names (contract section 11): the workspace's budget for the class, the API
+# key's own, or the user's.
+LimitName = Literal["workspace", "key", "user"]
 
 
 @dataclass(frozen=True)
 class Quota:
-    """The outcome of counting one request, and what the `RateLimit-*` headers say."""
+    """The outcome of counting one request, and what the `RateLimit-*` headers say: of the
+    limits counted, the one closest to running out, or the one that refused (`name`: which
+    one, None for a limit no 429 names)."""
 
     allowed: bool
     limit: int
     remaining: int
     reset_seconds: int
+    name: LimitName | None = None
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -68,6 +65,25 @@ class Quota:
             headers["Retry-After"] = str(self.reset_seconds)
         return headers
 
+    def refusal(self, message: str, endpoint_class: EndpointClass | None = None) -> RateLimited:
+        """The 429 of a refused request: naming the limit and the class when it has a name."""
+        details = (
+            {"limit": self.name, "class": endpoint_class}
+            if self.name is not None and endpoint_class is not None
+            else None
+        )
+        return RateLimited(self.reset_seconds, message, details=details, headers=self.headers())
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Whose request it is, in its workspace: its rate subject (`api_key:{id}`, `user:{id}`),
+    its own limit, and that limit's name in a 429 (`key` or `user`)."""
+
+    subject: str
+    limit: RateLimit
+    name: LimitName
+
 
 def window(now: float, window_seconds: int) -> tuple[int, int]:
     """The fixed window `now` falls in: its start, and the whole seconds until it ends (>= 1)."""
@@ -78,59 +94,83 @@ def window(now: float, window_seconds: int) -> tuple[int, int]:
 
 class RateLimiter:
     def __init__(self, table: Table, clock: Clock):
-        self._table = table
         self._counters = WindowCounters(table)
         self._clock = clock
-        self._started: TtlCache[tuple[str, int, int], bool] = TtlCache(
-            clock, max_age_seconds=_STARTED_WINDOWS_SECONDS, max_entries=_STARTED_WINDOWS_ENTRIES
-        )
 
-    def take(self, subject: str, limit: RateLimit, *, last_use_of: ItemKey | None = None) -> Quota:
-        """Count one request of `subject` against `limit`; `last_use_of`: the item (an API key's
-        record) whose `last_used_at` the request notes, at most once a minute."""
+    def take(self, subject: str, limit: RateLimit, *, name: LimitName | None = None) -> Quota:
+        """Count one request of `subject` against `limit` in the subject's own item."""
+        return self._take_own(subject, limit, name, self._clock.now())
+
+    def take_in_workspace(
+        self,
+        workspace_id: str,
+        endpoint_class: EndpointClass,
+        plan: PlanTerms,
+        principal: Counted | None = None,
+    ) -> Quota:
+        """Count one request in its workspace: against the plan's budget for its class, and
+        the principal's own limit (none on a public route). One call, but for an own limit
+        over another window than a minute (two: see the module's docstring)."""
         now = self._clock.now()
-        start, reset = window(now, limit.window_seconds)
-        if last_use_of is None:
-            used = self._count(subject, limit, start)
-        else:
-            used = self._count_noting_use(subject, limit, start, last_use_of, int(now))
-        self._started.put((subject, limit.window_seconds, start), True)
-        if used is None:
-            return Quota(allowed=False, limit=limit.requests, remaining=0, reset_seconds=reset)
-        return Quota(True, limit.requests, max(0, limit.requests - used), reset)
+        budget = plan.budgets[endpoint_class]
+        start, reset = window(now, WORKSPACE_WINDOW_SECONDS)
+        in_minute = (
+            principal is not None and principal.limit.window_seconds == WORKSPACE_WINDOW_SECONDS
+        )
+        own: Quota | None = None
+        if principal is not None and not in_minute:
+            own = self._take_own(principal.subject, principal.limit, principal.name, now)
+            if not own.allowed:
+                return own
+        counts = self._counters.count_in_workspace(
+            workspace_id,
+            start,
+            endpoint_class=endpoint_class,
+            class_budget=budget.requests,
+            principal=principal.subject if principal is not None else None,
+            principal_limit=principal.limit.requests if principal and in_minute else None,
+        )
+        if not counts.counted:
+            if principal is not None and own is not None:  # the key's count was taken first
+                own_start, _ = window(now, principal.limit.window_seconds)
+                self._counters.give_back_request(
+                    principal.subject, principal.limit.window_seconds, own_start
+                )
+            # The counts as the condition found them say which limit refused.
+            if principal is None or counts.endpoint_class >= budget.requests:
+                return Quota(False, budget.requests, 0, reset, "workspace")
+            return Quota(False, principal.limit.requests, 0, reset, principal.name)
+        quotas = [
+            Quota(
+                True, budget.requests, budget.requests - counts.endpoint_class, reset, "workspace"
+            )
+        ]
+        if principal is not None and in_minute and counts.principal is not None:
+            remaining = principal.limit.requests - counts.principal
+            quotas.append(Quota(True, principal.limit.requests, remaining, reset, principal.name))
+        if own is not None:
+            quotas.append(own)
+        return _closest(quotas)
 
-    def _count(self, subject: str, limit: RateLimit, start: int) -> int | None:
-        return self._counters.count_request(
+    def _take_own(
+        self, subject: str, limit: RateLimit, name: LimitName | None, now: float
+    ) -> Quota:
+        start, reset = window(now, limit.window_seconds)
+        used = self._counters.count_request(
             subject,
             limit.window_seconds,
             start,
             limit=limit.requests,
             expires_at=start + limit.window_seconds + _TTL_SLACK_SECONDS,
         )
+        if used is None:
+            return Quota(False, limit.requests, 0, reset, name)
+        return Quota(True, limit.requests, max(0, limit.requests - used), reset, name)
 
-    def _count_noting_use(
-        self, subject: str, limit: RateLimit, start: int, item: ItemKey, now: int
-    ) -> int | None:
-        """The request's count, with the last use of `item` noted: in one transaction when the
-        window is new, else by a write of its own."""
-        if self._started.get((subject, limit.window_seconds, start)) is None:
-            try:
-                self._counters.count_first_request(
-                    subject,
-                    limit.window_seconds,
-                    start,
-                    expires_at=start + limit.window_seconds + _TTL_SLACK_SECONDS,
-                    fails_as=_WindowStarted,
-                    with_write=last_use(item, now, fails_as=_NotedElsewhere),
-                )
-            except _NotedElsewhere:
-                return self._count(subject, limit, start)  # noted already: count alone
-            except (_WindowStarted, TransactionConflict):
-                pass  # counted meanwhile, or being counted or noted by another request now
-            else:
-                return 1
-        used = self._count(subject, limit, start)
-        # Bookkeeping, not part of the decision: its failure never refuses the request.
-        with suppress(ConditionFailed, ServiceUnavailable):
-            note_last_use(self._table, item, now)
-        return used
+
+def _closest(quotas: list[Quota]) -> Quota:
+    """The limit closest to running out: the fewest remaining, then the soonest reset."""
+    closest = min(quotas, key=lambda quota: (quota.remaining, quota.reset_seconds))
+    return Quota(
+        True, closest.limit, max(0, closest.remaining), closest.reset_seconds, closest.name
+    )

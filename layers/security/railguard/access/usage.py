@@ -1,16 +1,17 @@
-"""`last_used_at` of things presented as credentials (API keys, webhook triggers): written at most
+"""The last use of things presented as credentials (API keys, webhook triggers): written at most
 once a minute per item, by whichever instance sees a use first, with a conditional write
 (`railguard.access.usage_repository`). An API key's is written by the function serving the
-request, with its count of the request when it can be (`railguard.access.ratelimit`)."""
+request, after its count of the request (`railguard.http.function`), with the request's source
+address and user agent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from railguard.access.usage_repository import mark_used, used_mark
-from railguard.store import ItemKey, Table, TransactItem
+from railguard.access.usage_repository import mark_used
+from railguard.store import ItemKey, Table
 
 LAST_USED_RESOLUTION_SECONDS = 60
+# A user agent is the client's to choose: kept no longer than this.
+USER_AGENT_MAX_CHARS = 256
 
 
 def note_last_use(table: Table, key: ItemKey, now: int) -> None:
@@ -18,9 +19,16 @@ def note_last_use(table: Table, key: ItemKey, now: int) -> None:
     mark_used(table, key, now=now, unless_used_since=now - LAST_USED_RESOLUTION_SECONDS)
 
 
-def last_use(key: ItemKey, now: int, *, fails_as: Callable[[], Exception]) -> TransactItem:
-    """`note_last_use`'s write, for a transaction; `fails_as`: what it means that it was set
-    less than a minute ago."""
-    return used_mark(
-        key, now=now, unless_used_since=now - LAST_USED_RESOLUTION_SECONDS, fails_as=fails_as
+def note_key_use(
+    table: Table, key: ItemKey, now: int, *, source_ip: str | None, user_agent: str | None
+) -> None:
+    """`note_last_use` of an API key's record, with where the use came from (the user agent
+    cut to `USER_AGENT_MAX_CHARS`)."""
+    mark_used(
+        table,
+        key,
+        now=now,
+        unless_used_since=now - LAST_USED_RESOLUTION_SECONDS,
+        # An empty one (no header) is unknown too.
+        origin=(source_ip or None, user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None),
     )

@@ -19,7 +19,10 @@ with the right PIN; a right PIN gives its counts back. Each wrong PIN is an
 `agent_ui.unlock_failed` audit event (ids and the address, never the PIN). A deployment without
 a PIN unlocks without one, but every unlock writes a session, so those are limited too: 60 per
 15 minutes per (deployment, address), enough for an office behind one address (a visitor
-unlocks about once per 15-minute session).
+unlocks about once per 15-minute session). Past those, every unlock and every session check
+counts against its workspace's `auth` budget (its plan's, shared by all its deployments; the
+plan read with the deployment, so a change applies at once): a refusal there gives a reserved
+PIN attempt back, as it was never checked.
 
 The unlock token (`rgu_` + 190 random bits + checksum, `railguard.crypto.opaque_tokens`) is opaque,
 not a JWT, so the authorizer refuses it on every other route; it is stored only as the digest that
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from railguard.access.network import budget_subject
-from railguard.access.plans import RateLimit
+from railguard.access.plans import RateLimit, plan_terms
 from railguard.access.ratelimit import RateLimiter
 from railguard.access.throttle import FailureThrottle, Subject, ThrottleRule
 from railguard.agent_uis.repository import AgentUiRecord, AgentUiRepository, UnlockSession
@@ -247,18 +250,25 @@ class AgentUis:
         workspace_id = (
             self._agent_uis.workspace_of(agent_ui_id) if AGENT_UI.is_id(agent_ui_id) else None
         )
-        record = self._agent_uis.get_live(workspace_id, agent_ui_id) if workspace_id else None
-        if record is None:
+        live = self._agent_uis.get_live(workspace_id, agent_ui_id) if workspace_id else None
+        if live is None:
             raise NotFound("No such agent UI.")
+        record, plan = live
         address = budget_subject(source_ip)
         if record.pin_hash is None:
             self._count_unlock_without_pin(agent_ui_id, address)
+            self._count_in_workspace(record.workspace_id, plan)
         else:
             budgets: list[Subject] = [
                 (UNLOCK_FAILURES_PER_ADDRESS, f"{agent_ui_id}#{address}"),
                 (UNLOCK_FAILURES_PER_DEPLOYMENT, agent_ui_id),
             ]
             reservation = self._throttle.reserve(budgets)
+            try:
+                self._count_in_workspace(record.workspace_id, plan)
+            except RateLimited:
+                self._throttle.release(reservation)  # refused unchecked: not a failure
+                raise
             # A PIN of the wrong shape cannot be right: never hashed, still counted.
             if pin is None or not is_pin(pin) or not self._pin_matches(record.pin_hash, pin):
                 self._audit.record(
@@ -279,7 +289,14 @@ class AgentUis:
             f"agent-ui:{agent_ui_id}:{address}", UNLOCKS_WITHOUT_PIN_PER_ADDRESS
         )
         if not quota.allowed:
-            raise RateLimited(quota.reset_seconds, "Too many unlocks; retry later.")
+            raise quota.refusal("Too many unlocks; retry later.")
+
+    def _count_in_workspace(self, workspace_id: str, plan: str) -> None:
+        """Count the request against its workspace's `auth` budget, shared by its deployments
+        (after the per-address budgets, so that one address spends its own first)."""
+        quota = self._rate_limiter.take_in_workspace(workspace_id, "auth", plan_terms(plan))
+        if not quota.allowed:
+            raise quota.refusal("The workspace's unlocks are spent; retry later.", "auth")
 
     def _pin_matches(self, pin_hash: str, pin: str) -> bool:
         return passwords.verify_secret(pin_hash, self._pin_pepper.of(pin))
@@ -307,7 +324,9 @@ class AgentUis:
             or session.agent_ui_id != agent_ui_id  # the token's audience is one deployment
         ):
             raise Unauthenticated
-        record = self._agent_uis.get_live(session.workspace_id, agent_ui_id)
-        if record is None or not hmac.compare_digest(record.pin_version, session.pin_version):
+        live = self._agent_uis.get_live(session.workspace_id, agent_ui_id)
+        if live is None or not hmac.compare_digest(live[0].pin_version, session.pin_version):
             raise Unauthenticated
+        record, plan = live
+        self._count_in_workspace(record.workspace_id, plan)
         return SessionView(id=record.id, name=record.name, agent_id=record.agent_id)

@@ -11,6 +11,7 @@ from railguard.store import ItemKey, Repository, TransactItem, resources
 from railguard.store import keys as item_keys
 from railguard.store.deletion import soft_deletion
 from railguard.workspaces import Listing, is_live
+from railguard.workspaces.repository import WorkspaceRecord
 
 AGENT_UI_PREFIX = "AGENTUI#"
 
@@ -69,11 +70,15 @@ class AgentUiRepository(Repository):
             else None
         )
 
-    def get_live(self, workspace_id: str, agent_ui_id: str) -> AgentUiRecord | None:
-        """The deployment if it and its workspace are active (one BatchGetItem)."""
+    def get_live(self, workspace_id: str, agent_ui_id: str) -> tuple[AgentUiRecord, str] | None:
+        """The deployment if it and its workspace are active, with the workspace's plan (one
+        BatchGetItem, so the plan is as fresh as the deployment)."""
         key = agent_ui_key(workspace_id, agent_ui_id)
-        item = resources.active_in_live_workspace(self._table, workspace_id, key, is_live=is_live)
-        return resources.record_of(AgentUiRecord, item) if item is not None else None
+        found = resources.active_in_live_workspace(self._table, workspace_id, key, is_live=is_live)
+        if found is None:
+            return None
+        item, workspace = found
+        return resources.record_of(AgentUiRecord, item), WorkspaceRecord.of(workspace).plan
 
     def list_page(
         self, workspace_id: str, *, limit: int, cursor: str | None

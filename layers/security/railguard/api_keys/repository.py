@@ -107,6 +107,8 @@ class StoredKey:
     replaced_by: str | None
     created_at: int
     last_used_at: int | None
+    last_used_ip: str | None  # where the last use came from (`railguard.access.usage`)
+    last_used_user_agent: str | None
     expiring_notice_for: int | None  # the end last announced as near
     record_key: ItemKey = field(repr=False)  # names the key's digest: never logged
 
@@ -135,6 +137,8 @@ class StoredKey:
             replaced_by=item.get("replaced_by"),
             created_at=item["created_at"],
             last_used_at=item.get("last_used_at"),
+            last_used_ip=item.get("last_used_ip"),
+            last_used_user_agent=item.get("last_used_user_agent"),
             expiring_notice_for=item.get("expiring_notice_for"),
             record_key=(item["pk"], item["sk"]),
         )

@@ -60,6 +60,8 @@ class KeyView:
     status: KeyStatus
     created_at: int
     last_used_at: int | None
+    last_used_ip: str | None
+    last_used_user_agent: str | None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def _view(key: StoredKey, now: float) -> KeyView:
         status=_status(key, now),
         created_at=key.created_at,
         last_used_at=key.last_used_at,
+        last_used_ip=key.last_used_ip,
+        last_used_user_agent=key.last_used_user_agent,
     )
 
 

@@ -160,7 +160,7 @@ class AuditStorage:
                 condition="seq = :seq AND #hash = :hash",
                 names={"#hash": "hash"},
                 values={":seq": head.seq, ":hash": head.hash},
-                read_back=False,  # the role may not read a head's partition back (IAM)
+                read_back="nothing",  # the role may not read a head's partition back (IAM)
             )
         except ConditionFailed:
             return False

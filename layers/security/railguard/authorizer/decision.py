@@ -25,9 +25,9 @@ scope, role or workspace header as `refused_scope`.
 Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
 changes and revocations apply within 5 seconds. With a key's cached reads go the decisions made
 on them (`_KeyEntry`), so a warm instance answers a key's repeated request from its digest, its
-expiry and one lookup. The decision also names the principal's rate
-limit, which the function enforces (an authorizer cannot answer 429; see
-`railguard.access.ratelimit`).
+expiry and one lookup. The decision also names the principal's own rate limit and its
+workspace's plan (whose budgets the function counts the request against: an authorizer cannot
+answer 429; see `railguard.access.ratelimit`): a plan change applies within the same 5 seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from railguard.access import policy
-from railguard.access.plans import RateLimit, plan_limit
+from railguard.access.plans import RateLimit, plan_limit, plan_terms
 from railguard.access.principal import Principal, rate_subject
 from railguard.api_keys.key_format import workspace_named
 from railguard.api_keys.repository import KeyLookup, KeyRecord
@@ -147,6 +147,7 @@ class Authorizer:
                 workspace_id=workspace_id,
                 role=state.membership.role,
                 rate_limit=plan_limit(workspace.plan),
+                plan=plan_terms(workspace.plan).name,
                 # Allowed through, for the function to refuse with the contract's body.
                 mfa_required=workspace.require_mfa and not (state.profile or {}).get("mfa_enabled"),
             )
@@ -270,6 +271,7 @@ class Authorizer:
             workspace_id=record.workspace_id,
             scopes=record.scopes,
             rate_limit=_effective_limit(record, workspace),
+            plan=plan_terms(workspace.plan).name,
             # Echoed in CORS headers only for keys that list their origins (browser keys).
             origin=origin if record.allowed_origins else None,
         )

@@ -140,13 +140,23 @@ class UnsupportedMediaType(RailguardError, status=400, code="unsupported_media_t
 
 
 class RateLimited(RailguardError, status=429, code="rate_limited"):
-    """Over the caller's rate limit; `Retry-After` says when to come back."""
+    """Over a rate limit; `Retry-After` says when to come back. `details` name the limit
+    (`{"limit": "workspace" | "key" | "user", "class": ...}`); `headers`: the limit's
+    `RateLimit-*` headers."""
 
     default_message = "Too many requests."
 
-    def __init__(self, retry_after_seconds: int, message: str | None = None):
-        super().__init__(message)
+    def __init__(
+        self,
+        retry_after_seconds: int,
+        message: str | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ):
+        super().__init__(message, details=details)
         self.retry_after_seconds = max(1, retry_after_seconds)
+        self.headers = dict(headers or {})
 
 
 class ServiceUnavailable(RailguardError, status=503, code="service_unavailable"):

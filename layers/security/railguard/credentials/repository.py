@@ -73,8 +73,8 @@ class CredentialRepository(Repository):
     def get_live(self, workspace_id: str, credential_id: str) -> CredentialRecord | None:
         """The credential if it and its workspace are active (one BatchGetItem)."""
         key = credential_key(workspace_id, credential_id)
-        item = resources.active_in_live_workspace(self._table, workspace_id, key, is_live=is_live)
-        return _record(workspace_id, item) if item is not None else None
+        found = resources.active_in_live_workspace(self._table, workspace_id, key, is_live=is_live)
+        return _record(workspace_id, found[0]) if found is not None else None
 
     def list_page(
         self, workspace_id: str, *, include_deleted: bool, limit: int, cursor: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -23,9 +24,10 @@ from pydantic import BaseModel
 
 from railguard.access import policy
 from railguard.access.idempotency import IdempotencyKey
-from railguard.access.plans import ENDPOINT_CLASSES
+from railguard.access.plans import ENDPOINT_CLASSES, endpoint_class, plan_terms
 from railguard.access.principal import Principal
-from railguard.access.ratelimit import RateLimiter
+from railguard.access.ratelimit import Counted, LimitName, RateLimiter
+from railguard.access.usage import note_key_use
 from railguard.audit.trail import RequestOrigin, request_origin
 from railguard.authorizer.credentials import extract_credential
 from railguard.core.errors import (
@@ -33,6 +35,7 @@ from railguard.core.errors import (
     NotFound,
     RailguardError,
     RateLimited,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from railguard.core.runtime import Runtime
@@ -46,7 +49,7 @@ from railguard.http.responses import (
     error_status_and_body,
     with_standard_headers,
 )
-from railguard.store import ItemKey
+from railguard.store import ConditionFailed, ItemKey
 from railguard.store import keys as item_keys
 from railguard.usage.tally import RATE_LIMITED, UsageTally
 
@@ -242,19 +245,47 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
     def _count_request(
         self, caller: Principal, event: dict[str, Any], headers: dict[str, str]
     ) -> None:
-        """Count the request against the caller's rate limit before any route runs; over the
-        limit, `RateLimited` (429). The limit's headers go on every response. With the count,
-        the caller's key's `last_used_at` when the authorizer says it is due."""
+        """Count the request before any route runs: in its workspace, against the plan's budget
+        for the route's class and the caller's own limit; outside any workspace, against the
+        user's own limit. Over a limit, `RateLimited` (429) naming it. The headers of the limit
+        closest to running out go on every response. Then the caller's key's last use, when
+        the authorizer says it is due."""
         if caller.rate_limit is None:
             return
         if self._rate_limiter is None:
             self._rate_limiter = RateLimiter(self.runtime.table, self.runtime.clock)
-        quota = self._rate_limiter.take(
-            caller.rate_subject, caller.rate_limit, last_use_of=_key_record(caller, event)
-        )
+        endpoint = endpoint_class(str(event.get("routeKey", "")))
+        own: LimitName = "key" if caller.kind == "api_key" else "user"
+        if caller.workspace_id is None:
+            quota = self._rate_limiter.take(caller.rate_subject, caller.rate_limit, name=own)
+        else:
+            quota = self._rate_limiter.take_in_workspace(
+                caller.workspace_id,
+                endpoint,
+                plan_terms(caller.plan),
+                Counted(caller.rate_subject, caller.rate_limit, own),
+            )
+        self._note_last_use(caller, event)
         headers |= quota.headers()
         if not quota.allowed:
-            raise RateLimited(quota.reset_seconds, "Rate limit exceeded; see Retry-After.")
+            raise quota.refusal("Rate limit exceeded; see Retry-After.", endpoint)
+
+    def _note_last_use(self, caller: Principal, event: dict[str, Any]) -> None:
+        """The caller's key's last use (time, address, user agent), when due: bookkeeping, not
+        part of any decision, so its failure (another instance noted it first) refuses
+        nothing."""
+        record = _key_record(caller, event)
+        if record is None:
+            return
+        http = (event.get("requestContext") or {}).get("http") or {}
+        with suppress(ConditionFailed, ServiceUnavailable):
+            note_key_use(
+                self.runtime.table,
+                record,
+                int(self.runtime.clock.now()),
+                source_ip=http.get("sourceIp"),
+                user_agent=http.get("userAgent"),
+            )
 
     # -- usage: the 429s of the rate limit (railguard.usage.tally) -------------------------
     def _note_rate_limited(self, caller: Principal, error: RateLimited) -> None:
@@ -264,10 +295,10 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
             self._usage = UsageTally(self.runtime.table, self.runtime.clock)
         if caller.workspace_id is not None:
             self._usage.count("rate_limited", caller.workspace_id, caller.rate_subject)
-        limit, endpoint_class = (error.details.get(name) for name in ("limit", "class"))
+        limit, endpoint = (error.details.get(name) for name in ("limit", "class"))
         dimensions = {
             "limit": limit if limit in _LIMITS else "other",
-            "class": endpoint_class if endpoint_class in ENDPOINT_CLASSES else "other",
+            "class": endpoint if endpoint in ENDPOINT_CLASSES else "other",
         }
         self._usage.metric(RATE_LIMITED, **dimensions)
 

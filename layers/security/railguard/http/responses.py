@@ -14,6 +14,8 @@ def error_status_and_body(error: RailguardError) -> tuple[int, dict[str, Any], d
     """Status, body and extra headers for a typed error (contract section 1)."""
     body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
     headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers |= error.headers
     if isinstance(error, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after_seconds)
     return error.status, body, headers

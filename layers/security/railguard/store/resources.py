@@ -123,10 +123,12 @@ def page_of_workspace(
 
 def active_in_live_workspace(
     table: Table, workspace_id: str, key: ItemKey, *, is_live: Callable[[Item | None], bool]
-) -> Item | None:
-    """The active item at `key` of the workspace's partition, if the workspace `is_live` too
-    (one BatchGetItem for both)."""
+) -> tuple[Item, Item] | None:
+    """The active item at `key` of the workspace's partition, with the workspace's item, if the
+    workspace `is_live` too (one BatchGetItem for both)."""
     workspace_key = item_keys.workspace(workspace_id)
     found = table.get_many([workspace_key, key])
-    item = found.get(key)
-    return item if is_live(found.get(workspace_key)) and is_active(item) else None
+    item, workspace = found.get(key), found.get(workspace_key)
+    if item is None or workspace is None or not is_live(workspace) or not is_active(item):
+        return None
+    return item, workspace

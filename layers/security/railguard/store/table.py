@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 ItemKey = tuple[str, str]  # (pk, sk)
+# What an update reads back: the whole item after it, only the attributes it changed, or nothing.
+ReadBack = Literal["all", "updated", "nothing"]
+_RETURN_VALUES: dict[ReadBack, Literal["ALL_NEW", "UPDATED_NEW", "NONE"]] = {
+    "all": "ALL_NEW",
+    "updated": "UPDATED_NEW",
+    "nothing": "NONE",
+}
 
 
 class Conditions(TypedDict, total=False):
@@ -71,7 +78,13 @@ _RETRYABLE_CANCELLATION_REASONS = frozenset(
 
 
 class ConditionFailed(Exception):
-    """A conditional write's condition did not hold (the item exists, changed, or is missing)."""
+    """A conditional write's condition did not hold (the item exists, changed, or is missing).
+    `item`: the item as the condition found it, when the write asked for it (`old_on_failure`;
+    None then means there was no item)."""
+
+    def __init__(self, item: Item | None = None):
+        super().__init__("condition failed")
+        self.item = item
 
 
 class TransactionConflict(Exception):
@@ -164,7 +177,9 @@ def _expression_arguments(
 
 def _meaning(code: str, error: ClientError) -> None:
     if code == "ConditionalCheckFailedException":
-        raise ConditionFailed from None
+        # With `old_on_failure`, botocore puts the item the condition found beside the error.
+        old: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+        raise ConditionFailed(deserialize(old) if old is not None else None) from None
     if code == "TransactionCanceledException":
         reasons = [
             reason.get("Code") if reason.get("Code") not in (None, "None") else None
@@ -274,19 +289,26 @@ class Table:
         key: ItemKey,
         update: str,
         *,
-        read_back: bool = True,
+        read_back: ReadBack = "all",
+        old_on_failure: bool = False,
         **conditions: Unpack[Conditions],
     ) -> Item:
-        """Apply an update expression; returns the item as it is after the update, or, without
-        `read_back`, nothing (an empty item): a role allowed to name only some attributes may
-        not read the others back (`dynamodb:ReturnValues`)."""
+        """Apply an update expression; returns the item as it is after the update, or only the
+        attributes it changed (`read_back="updated"`: an item of many attributes is not sent
+        back whole), or nothing (an empty item; a role allowed to name only some attributes
+        may not read the others back: `dynamodb:ReturnValues`). `old_on_failure`: a
+        `ConditionFailed` carries the item as the condition found it, in the same call."""
+        extra: dict[str, Any] = {}
+        if old_on_failure:
+            extra["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         with _translated_errors():
             response = self._client.update_item(
                 TableName=self.name,
                 Key=_key(key),
                 UpdateExpression=update,
-                ReturnValues="ALL_NEW" if read_back else "NONE",
+                ReturnValues=_RETURN_VALUES[read_back],
                 **_expression_arguments(**conditions),
+                **extra,
             )
         return deserialize(response.get("Attributes", {}))
 

@@ -10,10 +10,8 @@ and 429s are ADDed by the instances that decided them (`railguard.usage.tally`).
 DynamoDB TTL only: they are not on the sweep index, whose range the rollup job reads, and
 nothing depends on their leaving at the minute.
 
-The minute items are the rate limiter's (`railguard.access.rate_repository`): key
-`rate_window("workspace:{workspace_id}", 60, start)`, attribute `c:{class}` per endpoint class and
-`p:{rate_subject}` per principal, `ttl` = start + 60 + 6 h on the sweep index. This module names
-that layout in one place for its readers.
+The minute items are the rate limiter's, and so is their layout (`railguard.access.rate_repository`:
+`workspace_window`, `principal_counts`, `workspace_window_expiry`); this module only reads them.
 """
 
 from __future__ import annotations
@@ -23,7 +21,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from railguard.access.rate_repository import rate_window
+from railguard.access.rate_repository import (
+    WORKSPACE_WINDOW_SECONDS,
+    principal_counts,
+    window_start_of,
+    workspace_of_window,
+    workspace_window,
+    workspace_window_expiry,
+)
 from railguard.store import Item, Repository
 from railguard.store import keys as item_keys
 
@@ -34,14 +39,6 @@ RETENTION_SECONDS = 90 * 86_400
 Outcome = Literal["refused_credential", "refused_network", "refused_scope", "rate_limited"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 ALLOWED = "allowed"  # set by the rollup job
-
-# The workspace minute item (the rate limiter's): its window, its life past its start, and the
-# prefix of its per-principal counts.
-MINUTE_SECONDS = 60
-MINUTE_TTL_SECONDS = MINUTE_SECONDS + 6 * HOUR_SECONDS
-PRINCIPAL_COUNT_PREFIX = "p:"
-_MINUTE_SUBJECT_PREFIX = "workspace:"
-_MINUTE_PARTITION_PREFIX = rate_window(_MINUTE_SUBJECT_PREFIX, MINUTE_SECONDS, 0)[0]
 
 
 def hour_of(moment: float) -> int:
@@ -66,26 +63,22 @@ class Series:
 
     def allowed_in(self, minute: Item) -> int:
         """The requests of this series a workspace minute item counted."""
-        if self.subject is not None:
-            return int(minute.get(PRINCIPAL_COUNT_PREFIX + self.subject, 0))
-        return sum(int(v) for k, v in minute.items() if k.startswith(PRINCIPAL_COUNT_PREFIX))
+        return sum(
+            requests
+            for subject, requests in principal_counts(minute)
+            if self.subject is None or subject == self.subject
+        )
 
 
 def _hour_sort_key(hour_start: int) -> str:
     return f"HOUR#{hour_start:012d}"
 
 
-def _minute_window(workspace_id: str, start: int) -> tuple[str, str]:
-    return rate_window(_MINUTE_SUBJECT_PREFIX + workspace_id, MINUTE_SECONDS, start)
-
-
 def allowed_by_principal(minutes: Iterator[Item]) -> Counter[str]:
     """The requests each principal (by rate subject) made in these minute items."""
     counts: Counter[str] = Counter()
     for minute in minutes:
-        for name, value in minute.items():
-            if name.startswith(PRINCIPAL_COUNT_PREFIX):
-                counts[name.removeprefix(PRINCIPAL_COUNT_PREFIX)] += int(value)
+        counts.update(dict(principal_counts(minute)))
     return counts
 
 
@@ -102,7 +95,7 @@ class UsageRepository(Repository):
             f"ADD {adds} SET #ttl = :ttl",
             names={**names, "#ttl": "ttl"},
             values={**values, ":ttl": hour_start + HOUR_SECONDS + RETENTION_SECONDS},
-            read_back=False,
+            read_back="nothing",
         )
 
     def set_allowed(self, series: Series, hour_start: int, allowed: int) -> None:
@@ -115,7 +108,7 @@ class UsageRepository(Repository):
                 ":allowed": allowed,
                 ":ttl": hour_start + HOUR_SECONDS + RETENTION_SECONDS,
             },
-            read_back=False,
+            read_back="nothing",
         )
 
     def hours(self, series: Series, first_hour: int, last_hour: int) -> dict[int, Item]:
@@ -132,23 +125,23 @@ class UsageRepository(Repository):
         """The workspace's minute items whose windows start from `first_start` to `last_start`
         (both included). Their sort keys hold the start in decimal, ten digits until 2286, so
         text order is time order."""
-        first, last = (_minute_window(workspace_id, s) for s in (first_start, last_start))
+        first, last = (workspace_window(workspace_id, s) for s in (first_start, last_start))
         return self._table.iterate(first[0], sk_from=first[1], sk_until=last[1])
 
     def allowed_by_hour(self, series: Series, first_hour: int, last_hour: int) -> Counter[int]:
         """The series' allowed requests in each hour from `first_hour` to `last_hour` (both
         included), summed from the workspace's minute items."""
         counts: Counter[int] = Counter()
-        last_start = last_hour + HOUR_SECONDS - MINUTE_SECONDS
+        last_start = last_hour + HOUR_SECONDS - WORKSPACE_WINDOW_SECONDS
         for minute in self.minutes(series.workspace_id, first_hour, last_start):
-            counts[hour_of(int(minute["sk"].rsplit("#", 1)[1]))] += series.allowed_in(minute)
+            counts[hour_of(window_start_of(minute["sk"]))] += series.allowed_in(minute)
         return counts
 
     def workspaces_counted(self, hour_start: int) -> Iterator[str]:
         """The workspaces that have minute items in the hour (one or more times each), found
         on the sweep index by their ttl: every shard's range of the hour's minute items."""
-        first = hour_start + MINUTE_TTL_SECONDS
-        last = first + HOUR_SECONDS - MINUTE_SECONDS
+        first = workspace_window_expiry(hour_start)
+        last = first + HOUR_SECONDS - WORKSPACE_WINDOW_SECONDS
         for shard in range(item_keys.SWEEP_SHARDS):
             for item in self._table.iterate(
                 item_keys.sweep_partition(shard),
@@ -156,5 +149,6 @@ class UsageRepository(Repository):
                 sk_from=f"{first:012d}",
                 sk_until=f"{last:012d}",
             ):
-                if item["pk"].startswith(_MINUTE_PARTITION_PREFIX):
-                    yield item["pk"].removeprefix(_MINUTE_PARTITION_PREFIX)
+                workspace_id = workspace_of_window(item["pk"])
+                if workspace_id is not None:
+                    yield workspace_id

@@ -10,12 +10,12 @@ scan. The index holds other items in the same range (sessions, counters), which 
 
 from __future__ import annotations
 
+from railguard.access.rate_repository import WORKSPACE_WINDOW_SECONDS
 from railguard.core.clock import Clock
 from railguard.jobs import JobReport, KeepGoing, while_time_remains
 from railguard.store import Table
 from railguard.usage.repository import (
     HOUR_SECONDS,
-    MINUTE_SECONDS,
     Series,
     UsageRepository,
     allowed_by_principal,
@@ -47,7 +47,9 @@ class UsageRollup:
                 return
 
     def _sum(self, workspace_id: str, hour: int, report: JobReport) -> None:
-        minutes = self._usage.minutes(workspace_id, hour, hour + HOUR_SECONDS - MINUTE_SECONDS)
+        minutes = self._usage.minutes(
+            workspace_id, hour, hour + HOUR_SECONDS - WORKSPACE_WINDOW_SECONDS
+        )
         allowed = allowed_by_principal(minutes)
         for subject, requests in allowed.items():
             self._usage.set_allowed(Series(workspace_id, subject), hour, requests)

@@ -13,9 +13,11 @@ hash in one transaction, so the old token stops at once.
 A call: the token's shape and checksum, the record, its workspace live (a deleted workspace's
 tokens are unknown; its triggers are many, so this is checked at use, from a 2-second cache,
 rather than by the deletion), 30 calls a minute per source address (an IPv6 address counts as
-its /64) and trigger, the active flag, then (with a secret) `X-Webhook-Timestamp` within 300
-seconds and `X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`,
-compared in constant time; a signed call is accepted once (its signature is remembered for the
+its /64) and trigger, the workspace's `webhook` budget of its plan (read from the same cache, so
+a plan change applies within 2 seconds; `railguard.access.ratelimit`), the active flag, then
+(with a secret) `X-Webhook-Timestamp` within 300 seconds and
+`X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`, compared in
+constant time; a signed call is accepted once (its signature is remembered for the
 window). The event goes to the stack's EventBridge bus.
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 
 from railguard.access.idempotency import IdempotencyKey, RepeatRaced, ShownOnce
 from railguard.access.network import budget_subject
-from railguard.access.plans import RateLimit
+from railguard.access.plans import RateLimit, plan_terms
 from railguard.access.ratelimit import RateLimiter
 from railguard.audit.trail import AppendRefused, AuditTrail
 from railguard.core.clock import Clock
@@ -39,7 +41,6 @@ from railguard.core.errors import (
     Forbidden,
     InvalidSignature,
     NotFound,
-    RateLimited,
     ServiceUnavailable,
     Unauthenticated,
 )
@@ -52,7 +53,7 @@ from railguard.store import Table
 from railguard.store.resources import project
 from railguard.webhooks.repository import SealedFor, TriggerRecord, TriggerRepository
 from railguard.workspaces import Listing, ResourceScope, still_live
-from railguard.workspaces.repository import LiveWorkspaces
+from railguard.workspaces.repository import LiveWorkspaces, WorkspaceRecord
 
 TOKEN_PREFIX = "wht_"  # noqa: S105 - a prefix, not a secret
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -313,12 +314,18 @@ class TriggerIngress:
 
     def accept(self, call: TriggerCall) -> str:
         """The id of the event published for the call, or a typed refusal."""
-        record = self._find(call.token)
+        record, workspace = self._find(call.token)
         trigger_id, workspace_id = record.id, record.workspace_id
         source = budget_subject(call.source_ip)
         quota = self._rate_limiter.take(f"webhook:{trigger_id}:{source}", CALLS_PER_SOURCE)
         if not quota.allowed:
-            raise RateLimited(quota.reset_seconds, "Too many calls of this trigger; retry later.")
+            raise quota.refusal("Too many calls of this trigger; retry later.")
+        # Then the workspace's webhook budget, shared by all its triggers, before any more work.
+        quota = self._rate_limiter.take_in_workspace(
+            workspace_id, "webhook", plan_terms(workspace.plan)
+        )
+        if not quota.allowed:
+            raise quota.refusal("The workspace's webhook calls are spent; retry later.", "webhook")
         if not record.is_active:
             raise Forbidden("The webhook trigger is inactive.")
         if record.secret is not None:
@@ -341,14 +348,16 @@ class TriggerIngress:
             self._triggers.note_use(record, int(self._clock.now()))
         return event_id
 
-    def _find(self, token: str) -> TriggerRecord:
+    def _find(self, token: str) -> tuple[TriggerRecord, WorkspaceRecord]:
+        """The token's trigger, and its live workspace (its plan read at most 2 s ago)."""
         if not opaque_tokens.is_well_formed(token, TOKEN_PREFIX):
             raise Unauthenticated("The trigger token is malformed.")
         digest = self._lookup.for_presented_token(token)
         record = self._triggers.by_lookup_digest(digest) if digest else None
-        if record is None or record.deleted or self._workspaces.find(record.workspace_id) is None:
+        workspace = self._workspaces.find(record.workspace_id) if record is not None else None
+        if record is None or record.deleted or workspace is None:
             raise Unauthenticated("Unknown webhook trigger token.")
-        return record
+        return record, workspace
 
     def _check_signature(self, trigger_id: str, secret: str, call: TriggerCall) -> None:
         timestamp, presented = call.timestamp, call.signature
