@@ -26,7 +26,14 @@ from railguard.api_keys import (
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, IdempotencySettings
 from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
-from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit, Timestamp
+from railguard.http.models import (
+    Cursor,
+    DisplayName,
+    IdempotencyKeyHeader,
+    Limit,
+    Rfc3339Time,
+    Timestamp,
+)
 from railguard.usage import Bucket, Granularity, Usage, UsageQuery
 from railguard.workspaces import WorkspaceScope
 
@@ -125,10 +132,10 @@ class UsageBucket(ViewModel, view=Bucket):
     start: Timestamp = Field(description="The hour's or the UTC day's start")
 
 
-# The range of a usage read: RFC 3339 times with their offset (pydantic), `to` after `from`, at
+# The range of a usage read: RFC 3339 times with their offset, `to` after `from`, at
 # most 90 days apart (the layer checks both); by default the last 24 hours.
-From = Annotated[AwareDatetime | None, Query(alias="from", description="Default: `to` - 24 h")]
-To = Annotated[AwareDatetime | None, Query(alias="to", description="Default: now")]
+From = Annotated[Rfc3339Time | None, Query(alias="from", description="Default: `to` - 24 h")]
+To = Annotated[Rfc3339Time | None, Query(alias="to", description="Default: now")]
 GranularityParameter = Annotated[Granularity, Query(description="`hour` or UTC `day`")]
 
 
