@@ -44,8 +44,8 @@ dev: $(VENV)/.installed ## Serve the API at http://$HOST:$PORT with the embedded
 sam-local: $(VENV)/.installed $(SAM_VENV)/.installed ## The AWS emulator for `sam local start-api` (Docker/Finch): writes .aws-sam/local/env.json, prints the commands (AWS_HOST, AWS_PORT, SAM_AWS_HOST)
 	$(PY) -m infra.local.sam
 
-job: $(VENV)/.installed ## Run one scheduled job once (NAME=expiry|rotation|retention|anchor [DETAIL=json]) against the local stack
-	@test -n "$(NAME)" || { echo "usage: make job NAME=expiry|rotation|retention|anchor [DETAIL='{...}']"; exit 2; }
+job: $(VENV)/.installed ## Run one scheduled job once (NAME=expiry|rotation|retention|anchor|usage [DETAIL=json]) against the local stack
+	@test -n "$(NAME)" || { echo "usage: make job NAME=expiry|rotation|retention|anchor|usage [DETAIL='{...}']"; exit 2; }
 	$(PY) -m infra.local.job $(NAME) --detail '$(or $(DETAIL),{})'
 
 plan: $(VENV)/.installed ## Move a workspace to another plan, as the operator (WORKSPACE=ws_... PLAN=free|starter|pro|enterprise), against the local stack

@@ -1,13 +1,15 @@
 """API keys (contract section 6), managed by a workspace's owners and admins with a user session
-and `X-Workspace-ID`. The raw key appears once, in the answer to a create or a rotate."""
+and `X-Workspace-ID`. The raw key appears once, in the answer to a create or a rotate. And usage
+(section 11): a key's and the whole workspace's requests by hour or day, for the same people."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import AwareDatetime, Field, model_validator
 
 from railguard.access.network import MAX_ALLOWED_IPS, MAX_ALLOWED_ORIGINS
@@ -24,7 +26,15 @@ from railguard.api_keys import (
 from railguard.core.runtime import Runtime
 from railguard.core.settings import AuditSettings, IdempotencySettings
 from railguard.http import ApiFunction, Data, DataList, RequestModel, ViewModel
-from railguard.http.models import Cursor, DisplayName, IdempotencyKeyHeader, Limit
+from railguard.http.models import (
+    Cursor,
+    DisplayName,
+    IdempotencyKeyHeader,
+    Limit,
+    Rfc3339Time,
+    Timestamp,
+)
+from railguard.usage import Bucket, Granularity, Usage, UsageQuery
 from railguard.workspaces import WorkspaceScope
 
 
@@ -34,11 +44,22 @@ class ApiKeySettings(IdempotencySettings, AuditSettings):
     for the HMAC key that fingerprints Idempotency-Key requests."""
 
 
-def _api_keys(runtime: Runtime[ApiKeySettings]) -> ApiKeys:
-    return ApiKeys(runtime.table, runtime.clock, runtime.audit_trail)
+class ApiKeyServices:
+    """What the routes call; each part is built on first use."""
+
+    def __init__(self, runtime: Runtime[ApiKeySettings]):
+        self._runtime = runtime
+
+    @cached_property
+    def keys(self) -> ApiKeys:
+        return ApiKeys(self._runtime.table, self._runtime.clock, self._runtime.audit_trail)
+
+    @cached_property
+    def usage(self) -> Usage:
+        return Usage(self._runtime.table, self._runtime.clock)
 
 
-api = ApiFunction(ApiKeySettings, _api_keys, scope=WorkspaceScope.of, tag="api keys")
+api = ApiFunction(ApiKeySettings, ApiKeyServices, scope=WorkspaceScope.of, tag="api keys")
 
 Scope = Literal[SCOPES]  # type: ignore[valid-type]  # the contract's list, one place
 IpEntry = Annotated[str, Field(max_length=64)]
@@ -107,13 +128,34 @@ class NewKey(ApiKey):
         return Data(data=cls.shown_once(issued.view, key=issued.key))
 
 
+class UsageBucket(ViewModel, view=Bucket):
+    start: Timestamp = Field(description="The hour's or the UTC day's start")
+
+
+# The range of a usage read: RFC 3339 times with their offset, `to` after `from`, at
+# most 90 days apart (the layer checks both); by default the last 24 hours.
+From = Annotated[Rfc3339Time | None, Query(alias="from", description="Default: `to` - 24 h")]
+To = Annotated[Rfc3339Time | None, Query(alias="to", description="Default: now")]
+GranularityParameter = Annotated[Granularity, Query(description="`hour` or UTC `day`")]
+
+
 def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
+def _usage_query(
+    start: datetime | None,
+    end: datetime | None,
+    granularity: Granularity,
+    limit: int,
+    cursor: str | None,
+) -> UsageQuery:
+    return UsageQuery(_epoch(start), _epoch(end), granularity, limit, cursor)
+
+
 @api.route("GET /api/v1/api-keys", "The workspace's API keys")
 def list_keys(limit: Limit = 20, cursor: Cursor = None) -> DataList[ApiKey]:
-    return ApiKey.page(api.services.list_for(api.scope, limit=limit, cursor=cursor))
+    return ApiKey.page(api.services.keys.list_for(api.scope, limit=limit, cursor=cursor))
 
 
 @api.route("POST /api/v1/api-keys", "Create a key (shown once)", status=201)
@@ -127,17 +169,17 @@ def create_key(body: NewApiKey, idempotency_key: IdempotencyKeyHeader = None) ->
         rate_limit=body.rate_limit.to_limit() if body.rate_limit else None,
     )
     idempotency = api.idempotency_key(idempotency_key, body)
-    return NewKey.issued(api.services.create(api.scope, settings, idempotency))
+    return NewKey.issued(api.services.keys.create(api.scope, settings, idempotency))
 
 
 @api.route("GET /api/v1/api-keys/{key_id}", "One API key")
 def get_key(key_id: str) -> Data[ApiKey]:
-    return ApiKey.data(api.services.get(api.scope, key_id))
+    return ApiKey.data(api.services.keys.get(api.scope, key_id))
 
 
 @api.route("PATCH /api/v1/api-keys/{key_id}", "Change a key's settings")
 def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
-    return ApiKey.data(api.services.update(api.scope, key_id, body.changes()))
+    return ApiKey.data(api.services.keys.update(api.scope, key_id, body.changes()))
 
 
 @api.route(
@@ -147,12 +189,54 @@ def update_key(key_id: str, body: ApiKeyChanges) -> Data[ApiKey]:
 )
 def rotate_key(key_id: str, body: Annotated[Rotation | None, Body()] = None) -> Data[NewKey]:
     grace = (body or Rotation()).grace_period_seconds
-    return NewKey.issued(api.services.rotate(api.scope, key_id, grace))
+    return NewKey.issued(api.services.keys.rotate(api.scope, key_id, grace))
 
 
 @api.route("DELETE /api/v1/api-keys/{key_id}", "Revoke a key (kept)")
 def revoke_key(key_id: str) -> None:
-    api.services.revoke(api.scope, key_id)
+    api.services.keys.revoke(api.scope, key_id)
+
+
+USAGE_DESCRIPTION = (
+    "Every bucket of the range, newest first, zeros included: a page is `limit` buckets, and "
+    "`meta.next_cursor` continues with older ones (ask for the same range with it)."
+)
+
+
+@api.route(
+    "GET /api/v1/api-keys/{key_id}/usage",
+    "A key's requests by hour or day, by outcome",
+    description=USAGE_DESCRIPTION,
+)
+def key_usage(
+    key_id: str,
+    *,
+    start: From = None,
+    end: To = None,
+    granularity: GranularityParameter = "hour",
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> DataList[UsageBucket]:
+    query = _usage_query(start, end, granularity, limit, cursor)
+    return UsageBucket.page(api.services.usage.of_key(api.scope, key_id, query))
+
+
+@api.route(
+    "GET /api/v1/usage",
+    "The workspace's requests by hour or day, by outcome",
+    tag="usage",
+    description=USAGE_DESCRIPTION,
+)
+def workspace_usage(
+    *,
+    start: From = None,
+    end: To = None,
+    granularity: GranularityParameter = "hour",
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> DataList[UsageBucket]:
+    query = _usage_query(start, end, granularity, limit, cursor)
+    return UsageBucket.page(api.services.usage.of_workspace(api.scope, query))
 
 
 lambda_handler = api.handler

@@ -1,4 +1,5 @@
-"""`make job NAME=expiry|rotation|retention|anchor`: run one scheduled job once, print its report.
+"""`make job NAME=<job>`: run one scheduled job once, print its report (expiry, rotation,
+retention, anchor, usage).
 `make plan WORKSPACE=ws_... PLAN=pro` runs the operator's plan change the same way (`plan`).
 
 The job runs as its schedule runs it (the template's function, in a Lambda-like worker process,
@@ -33,6 +34,7 @@ JOBS = {
     "expiry": "ExpiryJobFunction",
     "rotation": "RotationJobFunction",
     "retention": "RetentionJobFunction",
+    "usage": "UsageJobFunction",
     # The operator's act, not a schedule's: its DETAIL is `{"workspace_id", "plan"}`.
     "plan": "PlanChangeFunction",
 }

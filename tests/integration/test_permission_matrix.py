@@ -349,9 +349,9 @@ def _generate_cases() -> Iterator[Any]:
 
 def _rate_counter(_table: str, item: RawItem) -> bool:
     """What a refused request may change: the rate-limit counters (`RATE#...`) of the budgets
-    it was counted against, which every request is, before the function decides. Nothing
-    else."""
-    return str(item["pk"]["S"]).startswith("RATE#")
+    it was counted against, which every request is, before the function decides, and the usage
+    counts (`USAGE#...`) that refusals are counted in (railguard.usage). Nothing else."""
+    return str(item["pk"]["S"]).startswith(("RATE#", "USAGE#"))
 
 
 def _success_status(route: Route) -> int:

@@ -232,6 +232,7 @@ API_KEY = ResourceKind(
         "api_key:update": Rule(MANAGERS, "header"),
         "api_key:rotate": Rule(MANAGERS, "header"),
         "api_key:revoke": Rule(MANAGERS, "header"),
+        "api_key:usage": Rule(MANAGERS, "header"),
     },
     routes={
         "GET /api/v1/api-keys": "api_keys:list",
@@ -240,6 +241,7 @@ API_KEY = ResourceKind(
         "PATCH /api/v1/api-keys/{key_id}": "api_key:update",
         "POST /api/v1/api-keys/{key_id}/rotate": "api_key:rotate",
         "DELETE /api/v1/api-keys/{key_id}": "api_key:revoke",
+        "GET /api/v1/api-keys/{key_id}/usage": "api_key:usage",
     },
     placement=Placement("APIKEY#", "APIKEY#", "KEY", "key_digest"),
     # A key has no secret to erase (its record holds a keyed digest), but it must not outlive
@@ -319,6 +321,14 @@ AUDIT_EVENT = ResourceKind(
     routes=_routes("audit:read", "GET /api/v1/audit-events", "GET /api/v1/audit-events/verify"),
 )
 
+# What the workspace's keys and members did, by hour (railguard.usage): for the people who run it.
+USAGE = ResourceKind(
+    "usage",
+    None,
+    actions={"usage:read": Rule(MANAGERS, "header")},
+    routes={"GET /api/v1/usage": "usage:read"},
+)
+
 # The service's own things: ids, and what they seal.
 SESSION = ResourceKind("session", "ses")
 SIGNING_KEY = ResourceKind("signing_key", "sig", sealed_purposes=("token-signing-key",))
@@ -332,6 +342,7 @@ KINDS: tuple[ResourceKind, ...] = (
     WEBHOOK_TRIGGER,
     AGENT_UI,
     AUDIT_EVENT,
+    USAGE,
     SESSION,
     SIGNING_KEY,
     SERVER_KEY,

@@ -54,6 +54,7 @@ from railguard.identity.mfa import ENVELOPE_PURPOSE as TOTP_SECRET
 from railguard.identity.mfa_repository import mfa_challenge_key
 from railguard.identity.session_repository import refresh_token_key
 from railguard.store import keys as item_keys
+from railguard.usage.repository import Series
 from railguard.webhooks import SECRET_PURPOSE as WEBHOOK_SECRET
 from railguard.webhooks import TOKEN_LOOKUP_KEY_NAME
 from railguard.webhooks import TOKEN_PURPOSE as WEBHOOK_TOKEN
@@ -133,6 +134,8 @@ def sealing(actions: str, *purposes: str, names: tuple[str, ...] | None = None) 
 
 MAKE_AND_READ = "GenerateDataKey Decrypt"
 WS, USER, EMAIL, RATE, THROTTLE = "WS#*", "USER#*", "EMAIL#*", "RATE#*", "THROTTLE#*"
+# Usage (railguard.usage): the hourly items, and the workspace minute items of the rate limiter.
+USAGE, WORKSPACE_MINUTES = "USAGE#*", "RATE#workspace:*"
 APIKEY, WEBHOOK = "APIKEY#*", "WEBHOOK#*"
 SERVER_KEYS = key_repository.server_key("-")[0]
 SIGNING_KEYS = key_repository.SIGNING_KEY_PARTITION
@@ -167,14 +170,19 @@ IDEMPOTENCY_MAC = Plain("kms:GenerateMac", "MacKey")
 # (naming only `last_used_at`, `last_used_ip` and `last_used_user_agent`, reading nothing back:
 # test_finding_4_noting_a_last_use_...).
 NOTE_KEY_USE = items("UpdateItem", APIKEY)
+# A function serving routes that act in a workspace counts the 429s it answers in the workspace's
+# usage (naming only `rate_limited` and `ttl`, reading nothing back: test_usage_writers_...).
+COUNT_429S = items("UpdateItem", USAGE)
 
 # THE TABLE, with ALLOWED below: every function, and everything its role may do. Nothing else is
 # allowed.
 HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
-    # Reads only: a key's last use is noted by the function the key calls (NOTE_KEY_USE).
+    # Reads, and the refusals it decided added to usage items; a key's last use is noted by the
+    # function the key calls (NOTE_KEY_USE).
     "AuthorizerFunction": (
         items("BatchGetItem", USER, WS, APIKEY),
         items("Query", SIGNING_KEYS),
+        items("UpdateItem", USAGE),
     ),
     "AuthFunction": (
         append_to(USER, WS),
@@ -192,6 +200,7 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("Query PutItem UpdateItem DeleteItem", WS),
         items("Query", USER, index="gsi1"),
         items("UpdateItem", RATE),
+        COUNT_429S,
     ),
     # GET /me admits any API key (`me:read`).
     "MeFunction": (
@@ -201,6 +210,7 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("GetItem Query UpdateItem", USER, EMAIL),
         items("UpdateItem", RATE, THROTTLE),
         NOTE_KEY_USE,
+        COUNT_429S,
         *server_key(ACCOUNT_SUBJECT_KEY_NAME),
     ),
     "MfaFunction": (
@@ -226,6 +236,7 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("Query", WS, table="AuditTable", index="gsi1"),
         items("GetItem", WS),
         items("UpdateItem", RATE),
+        COUNT_429S,
         Plain("s3:ListBucketVersions", "AnchorBucket"),
     ),
     "PreflightFunction": (),
@@ -254,6 +265,12 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("Query", WS, USER, table="AuditTable"),
         Plain("s3:ListBucketVersions", "AnchorBucket"),
         Plain("s3:PutObject", "Anchor"),
+    ),
+    # The hour's workspaces from the sweep index, their minute items, their hourly usage items.
+    "UsageJobFunction": (
+        items("Query", "TTL#*", index="gsi2"),
+        items("Query", WORKSPACE_MINUTES),
+        items("UpdateItem", USAGE),
     ),
     # The operator's plan change: the workspace (read, its plan moved), its trail.
     "PlanChangeFunction": (
@@ -300,6 +317,12 @@ def idempotent_routes() -> frozenset[str]:
     )
 
 
+def _acts_in_a_workspace(rule: kinds.Rule) -> bool:
+    """Whether a caller admitted by `rule` acts in a workspace (whose usage its 429s count in):
+    a member on a workspace's route, or an API key, which acts in its own."""
+    return rule.workspace != "none" or rule.scope is not None or rule.any_api_key
+
+
 def kind_grants(kind: kinds.ResourceKind, idempotent: frozenset[str]) -> tuple[Grant, ...]:
     """What the function serving a kind of workspace resource needs, from its declaration: its
     entries, its records (if a secret finds it), its audit trail, the rate limit of each
@@ -310,6 +333,8 @@ def kind_grants(kind: kinds.ResourceKind, idempotent: frozenset[str]) -> tuple[G
     grants: list[Grant] = [items(ENTRY_ACTIONS, WS), items("UpdateItem", RATE)]
     if any(rule.scope is not None or rule.any_api_key for rule in kind.actions.values()):
         grants.append(NOTE_KEY_USE)
+    if any(_acts_in_a_workspace(rule) for rule in kind.actions.values()):
+        grants.append(COUNT_429S)
     if placement.record_partition is not None:
         grants.append(items(RECORD_ACTIONS, placement.record_partition + "*"))
     if kind.audit_actions:
@@ -329,6 +354,8 @@ def kind_functions(template: Template) -> dict[str, kinds.ResourceKind]:
 
 # What the function of a kind needs beyond what its kind declares.
 BEYOND_THE_KIND: dict[str, tuple[Grant, ...]] = {
+    # Usage (its routes serve a key's and the workspace's): the hourly items and the minute items.
+    "ApiKeysFunction": (items("Query", USAGE, WORKSPACE_MINUTES),),
     # Reads one with its workspace in one batch; removes a type's default pointer.
     "CredentialsFunction": (items("BatchGetItem DeleteItem", WS),),
     # A rotation moves a trigger's record to its new token's key; the token-hashing key.
@@ -366,6 +393,9 @@ PARTITIONS = (
     item_keys.workspace("w1")[0],
     item_keys.api_key("d1")[0],
     rate_repository.rate_window("s", 60, 0)[0],
+    rate_repository.rate_window("workspace:w1", 60, 0)[0],
+    Series("w1").partition,
+    Series("w1", "api_key:k1").partition,
     mfa_challenge_key("d1")[0],
     item_keys.webhook_trigger("d1")[0],
     trigger_store.delivery_key("t1", "d1")[0],
@@ -768,7 +798,7 @@ def test_the_plan_change_updates_only_a_workspaces_plan_and_its_trails_head(
 KEY_USE_NOTERS = sorted(f for f, grants in ALLOWED.items() if NOTE_KEY_USE in grants)
 
 
-def test_the_functions_of_keyed_routes_note_key_use_and_the_authorizer_writes_nothing(
+def test_the_functions_of_keyed_routes_note_key_use_and_the_authorizer_writes_no_state(
     template: Template, stack: Stack
 ) -> None:
     # Given the functions serving a route whose rule admits an API key
@@ -783,11 +813,83 @@ def test_the_functions_of_keyed_routes_note_key_use_and_the_authorizer_writes_no
     }
     # Then exactly they may note a key's last use
     assert keyed == set(KEY_USE_NOTERS)
-    # And the authorizer may write nothing at all
+    # And the authorizer may write none of what it decides on (its only write: usage, below)
     authorizer = stack.policy("AuthorizerFunction")
     for action in ("PutItem", "UpdateItem", "DeleteItem"):
         for partition in ("APIKEY#d1", "WS#w1", "USER#u1"):
             assert not authorizer.allows(stack.item_request(action, "Table", partition))
+
+
+# The functions that count the 429s they answer in a workspace's usage (the authorizer and the
+# rollup job hold the same grant, for other counts: their attributes tell them apart, below).
+RATE_LIMIT_COUNTERS = sorted(
+    f
+    for f, grants in ALLOWED.items()
+    if COUNT_429S in grants and f not in {"AuthorizerFunction", "UsageJobFunction"}
+)
+
+
+def test_the_functions_of_workspace_routes_count_their_429s_in_usage(template: Template) -> None:
+    # Given the functions serving a route whose caller acts in a workspace (a member on a
+    # workspace's route, or an API key)
+    function_of = {route.key: route.function_id for route in template.routes}
+    acting = {
+        function_of[route]
+        for kind in kinds.KINDS
+        for route, action in kind.routes.items()
+        if _acts_in_a_workspace(kind.actions[action])
+    }
+    # Then exactly they may count their 429s in a workspace's usage
+    assert acting == set(RATE_LIMIT_COUNTERS)
+
+
+# Who writes usage items, and the counts each may name: the authorizer its refusals, the
+# functions their 429s, the rollup job the allowed requests it sums.
+USAGE_WRITERS: dict[str, tuple[str, ...]] = {
+    "AuthorizerFunction": ("refused_credential", "refused_network", "refused_scope"),
+    **dict.fromkeys(RATE_LIMIT_COUNTERS, ("rate_limited",)),
+    "UsageJobFunction": ("allowed",),
+}
+
+
+def test_only_the_usage_writers_may_write_a_usage_item(stack: Stack) -> None:
+    # Given a put, an update or a delete of a usage item
+    def may_write(function_id: str) -> bool:
+        policy = stack.policy(function_id)
+        return any(
+            policy.allows(stack.item_request(action, "Table", Series("w1").partition))
+            for action in ("PutItem", "UpdateItem", "DeleteItem")
+        )
+
+    # Then only the functions that count usage may make one
+    assert {f for f in stack.function_ids() if may_write(f)} == set(USAGE_WRITERS)
+
+
+@pytest.mark.parametrize("function_id", sorted(USAGE_WRITERS))
+def test_usage_writers_name_only_their_own_counts_and_read_nothing_back(
+    stack: Stack, function_id: str
+) -> None:
+    # Given an update of a key's hourly usage item by a function that counts usage
+    policy = stack.policy(function_id)
+    own = USAGE_WRITERS[function_id]
+
+    def update(*attributes: str, returns: str = "NONE") -> Request:
+        context = {
+            LEADING_KEYS: (Series("w1", "api_key:k1").partition,),
+            ATTRIBUTES: ("pk", "sk", *attributes),
+            RETURN_VALUES: (returns,),
+        }
+        return Request("dynamodb:UpdateItem", stack.arn("Table"), context)
+
+    # Then it may write its own counts with the item's ttl
+    assert policy.allows(update(*own, "ttl"))
+    # And no one else's count (a refusal made an allowed request, or the reverse), no other
+    # attribute, nor read the item back
+    others = {count for counts in USAGE_WRITERS.values() for count in counts} - set(own)
+    for attribute in sorted(others | {"gsi2pk", "zz"}):
+        assert not policy.allows(update(*own, attribute)), attribute
+    for returns in ("ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", "ALL_NEW"):
+        assert not policy.allows(update(*own, returns=returns)), returns
 
 
 @pytest.mark.parametrize(

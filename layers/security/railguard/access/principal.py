@@ -18,6 +18,11 @@ _KINDS: frozenset[str] = frozenset({"user", "api_key"})
 _ROLES: frozenset[str] = frozenset({"owner", "admin", "user"})
 
 
+def rate_subject(kind: PrincipalKind, principal_id: str) -> str:
+    """Whose counters a request counts in, and whose usage it is: one per API key, one per user."""
+    return f"{kind}:{principal_id}"
+
+
 @dataclass(frozen=True)
 class Principal:
     kind: PrincipalKind
@@ -41,7 +46,7 @@ class Principal:
     @property
     def rate_subject(self) -> str:
         """Whose counter a request counts against: one per API key, one per user."""
-        return f"{self.kind}:{self.id}"
+        return rate_subject(self.kind, self.id)
 
     def to_context(self) -> dict[str, str]:
         return dict(self._context)  # a copy: the answer is the caller's to change

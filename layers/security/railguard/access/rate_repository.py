@@ -10,6 +10,7 @@ the minute, so that usage can be read from these counts (`WORKSPACE_WINDOW_KEPT_
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +33,28 @@ WORKSPACE_WINDOW_SECONDS = 60
 WORKSPACE_WINDOW_KEPT_SECONDS = 6 * 3600
 
 
+_WORKSPACE_SUBJECT = "workspace:"
+_WORKSPACE_PARTITION = rate_window(_WORKSPACE_SUBJECT, WORKSPACE_WINDOW_SECONDS, 0)[0]
+_PRINCIPAL_PREFIX = "p:"
+
+
 def workspace_window(workspace_id: str, window_start: int) -> ItemKey:
     """The item of the workspace's minute starting at `window_start` (a multiple of 60)."""
-    return rate_window(f"workspace:{workspace_id}", WORKSPACE_WINDOW_SECONDS, window_start)
+    return rate_window(
+        f"{_WORKSPACE_SUBJECT}{workspace_id}", WORKSPACE_WINDOW_SECONDS, window_start
+    )
+
+
+def workspace_of_window(partition: str) -> str | None:
+    """The workspace whose minute items are in `partition`; None for any other partition."""
+    if not partition.startswith(_WORKSPACE_PARTITION):
+        return None
+    return partition.removeprefix(_WORKSPACE_PARTITION)
+
+
+def window_start_of(sort_key: str) -> int:
+    """The start of the window whose item has `sort_key`."""
+    return int(sort_key.rsplit("#", 1)[1])
 
 
 def workspace_window_expiry(window_start: int) -> int:
@@ -50,7 +70,14 @@ def class_attribute(endpoint_class: str) -> str:
 def principal_attribute(rate_subject: str) -> str:
     """The attribute of a workspace's minute item counting one principal's requests
     (`api_key:{key_id}` or `user:{user_id}`)."""
-    return f"p:{rate_subject}"
+    return f"{_PRINCIPAL_PREFIX}{rate_subject}"
+
+
+def principal_counts(minute: Mapping[str, Any]) -> Iterator[tuple[str, int]]:
+    """A workspace minute item's principal counts: (rate subject, requests) each."""
+    for name, value in minute.items():
+        if name.startswith(_PRINCIPAL_PREFIX):
+            yield name.removeprefix(_PRINCIPAL_PREFIX), int(value)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,14 @@ API keys: shape and checksum (no I/O: a malformed key costs nothing), then one s
 consistent BatchGetItem for the key record by its digest and the workspace the key names (a
 record of another workspace is refused as unknown), status and expiry against the clock now, the
 workspace alive, the source IP, the Origin, the `X-Workspace-ID` header, and last the route's
-scope. The authorizer writes nothing: when the key's `last_used_at` is due, the principal says
-so, and the function's count of the request notes it (`railguard.access.ratelimit`).
+scope. The authorizer writes nothing on a decision: when the key's `last_used_at` is due, the
+principal says so, and the function's count of the request notes it (`railguard.access.ratelimit`).
+
+Refusals of a key or member of a live workspace are counted in that workspace's usage
+(`railguard.usage.tally`, in memory, written every few seconds by `AuthorizerFunction`): an
+unknown, expired or revoked key or an ended session as `refused_credential` (a key unknown in a
+workspace it names, for the workspace alone), its address or Origin as `refused_network`, its
+scope, role or workspace header as `refused_scope`.
 
 Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
 changes and revocations apply within 5 seconds. With a key's cached reads go the decisions made
@@ -32,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from railguard.access import policy
 from railguard.access.plans import RateLimit, plan_limit, plan_terms
-from railguard.access.principal import Principal
+from railguard.access.principal import Principal, rate_subject
 from railguard.api_keys.key_format import workspace_named
 from railguard.api_keys.repository import KeyLookup, KeyRecord
 from railguard.authorizer.credentials import extract_credential
@@ -43,6 +49,8 @@ from railguard.crypto import opaque_tokens
 from railguard.kinds import WORKSPACE, Rule
 from railguard.store import Item, Table
 from railguard.store import keys as item_keys
+from railguard.usage.repository import Outcome
+from railguard.usage.tally import UsageTally
 from railguard.workspaces.repository import Membership, WorkspaceRecord, WorkspaceRepository
 
 if TYPE_CHECKING:
@@ -52,6 +60,11 @@ if TYPE_CHECKING:
 # Logout, password change, role changes and key changes must apply within 5 seconds.
 STATE_MAX_AGE_SECONDS = 2.0
 STATE_CACHE_ENTRIES = 4096
+
+
+class RefusedByNetwork(Forbidden):
+    """A key used from an address or an Origin its allowlists do not hold (`refused_network`;
+    every other 403 is the route's scope or role, or the workspace)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,7 @@ class Authorizer:
             max_age_seconds=KeyLookup.LAST_USED_RESOLUTION_SECONDS,
             max_entries=STATE_CACHE_ENTRIES,
         )
+        self.usage = UsageTally(table, clock)  # written by `AuthorizerFunction`, between decisions
 
     def decide(self, event: Mapping[str, Any]) -> Principal:
         headers: Mapping[str, str] = event.get("headers") or {}
@@ -119,6 +133,9 @@ class Authorizer:
             lambda: self._load_state(claims.user_id, claims.session_id, workspace_id),
         )
         if not is_valid(state.session, state.profile, self._clock.now()):
+            if workspace_id is not None and state.membership is not None:
+                subject = rate_subject("user", claims.user_id)
+                self.usage.count("refused_credential", workspace_id, subject)
             raise Unauthenticated("The session has ended.")
         principal = Principal(
             "user", claims.user_id, session_id=claims.session_id, rate_limit=plan_limit(None)
@@ -138,7 +155,13 @@ class Authorizer:
             raise Forbidden("Not a member of that workspace.")
         # A path workspace the user is not in passes without a workspace: the function answers
         # 404, as for any id that does not exist in the caller's workspaces.
-        if principal.workspace_id is not None or rule.workspace == "none":
+        if principal.workspace_id is not None:
+            try:
+                policy.check(principal, rule)
+            except Forbidden:
+                self.usage.count("refused_scope", principal.workspace_id, principal.rate_subject)
+                raise
+        elif rule.workspace == "none":
             policy.check(principal, rule)
         return principal
 
@@ -194,6 +217,9 @@ class Authorizer:
     ) -> Principal:
         record = entry.record
         if record is None or not record.usable_at(now):  # the expiry too, on every request
+            if entry.workspace is not None:  # a key of no live workspace is no one's usage
+                subject = None if record is None else rate_subject("api_key", record.id)
+                self.usage.count("refused_credential", entry.workspace.id, subject)
             raise Unauthenticated("The API key is unknown, revoked or expired.")
         # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.
         source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", ""))
@@ -207,7 +233,15 @@ class Authorizer:
         )
         principal = entry.allowed.get(request)
         if principal is None:
-            principal = self._checked(record, entry.workspace, rule, request)
+            try:
+                principal = self._checked(record, entry.workspace, rule, request)
+            except Forbidden as refusal:
+                outcome: Outcome = (
+                    "refused_network" if isinstance(refusal, RefusedByNetwork) else "refused_scope"
+                )
+                subject = rate_subject("api_key", record.id)
+                self.usage.count(outcome, record.workspace_id, subject)
+                raise
             if len(entry.allowed) < DECISIONS_PER_KEY:
                 entry.allowed[request] = principal
         if not entry.last_use_checked:
@@ -226,9 +260,9 @@ class Authorizer:
         if workspace is None:
             raise Unauthenticated("The API key's workspace is deleted.")
         if not record.allowed_ips.allows(source_ip):
-            raise Forbidden("The API key may not be used from this address.")
+            raise RefusedByNetwork("The API key may not be used from this address.")
         if record.allowed_origins and origin not in record.allowed_origins:
-            raise Forbidden("The API key may not be used from this origin.")
+            raise RefusedByNetwork("The API key may not be used from this origin.")
         if named_workspace is not None and named_workspace != record.workspace_id:
             raise Forbidden("An API key acts in its own workspace only.")
         principal = Principal(

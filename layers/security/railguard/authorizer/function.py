@@ -3,6 +3,10 @@
 API Gateway HTTP API, payload 2.0, simple responses: `{"isAuthorized": true, "context": {...}}`
 lets the request through with the principal in the context; `{"isAuthorized": false}` is a 403;
 an error whose message is exactly `Unauthorized` is a 401. Every other failure denies.
+
+After each decision, its outcome is counted for the `Decisions` metric, and the instance's
+counts are written when due (`railguard.usage.tally`). That bookkeeping never changes a decision:
+its failure is logged, and the counts it held are dropped.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from railguard.access.principal import Principal
-from railguard.authorizer.decision import Authorizer
+from railguard.authorizer.decision import Authorizer, RefusedByNetwork
 from railguard.core.errors import Forbidden, Unauthenticated
 from railguard.core.runtime import Runtime
 from railguard.core.settings import TokenSettings
 from railguard.crypto.tokens import TokenAudience
+from railguard.usage.tally import DECISIONS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -69,11 +74,14 @@ class AuthorizerFunction:
             runtime.logger.info(
                 "refused: 401", extra={"request_id": _request_id(event), "reason": refusal.message}
             )
+            self._counted(runtime, authorizer, "refused_credential")
             raise Unauthorized from None
         except Forbidden as refusal:
             runtime.logger.info(
                 "refused: 403", extra={"request_id": _request_id(event), "reason": refusal.message}
             )
+            network = isinstance(refusal, RefusedByNetwork)
+            self._counted(runtime, authorizer, "refused_network" if network else "refused_scope")
             return DENY
         except Exception as error:  # fail closed on anything unforeseen
             # Denied, and logged with its traceback so the bug is seen, never hidden.
@@ -81,5 +89,24 @@ class AuthorizerFunction:
                 "authorizer error: denied",
                 extra={"request_id": _request_id(event), "error_type": type(error).__name__},
             )
+            self._counted(runtime, authorizer, "error")
             return DENY
+        self._counted(runtime, authorizer, None)
         return allow(principal)  # not logged: the gateway's access log records every request
+
+    @staticmethod
+    def _counted(
+        runtime: Runtime[AuthorizerSettings], authorizer: Authorizer, refusal: str | None
+    ) -> None:
+        """The decision (None: allowed) counted for the metrics, and the instance's counts
+        written if due. Bookkeeping: whatever fails here is logged, and the decision stands."""
+        try:
+            if refusal is None:
+                authorizer.usage.allowed()
+            else:
+                authorizer.usage.metric(DECISIONS, outcome=refusal)
+            authorizer.usage.flush_if_due()
+        except Exception as error:  # noqa: BLE001 - a decision is never changed by its counting
+            runtime.logger.warning(
+                "usage counts not written: dropped", extra={"error_type": type(error).__name__}
+            )

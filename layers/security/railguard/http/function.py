@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from railguard.access import policy
 from railguard.access.idempotency import IdempotencyKey
-from railguard.access.plans import endpoint_class, plan_terms
+from railguard.access.plans import ENDPOINT_CLASSES, endpoint_class, plan_terms
 from railguard.access.principal import Principal
 from railguard.access.ratelimit import Counted, LimitName, RateLimiter
 from railguard.access.usage import note_key_use
@@ -34,6 +34,7 @@ from railguard.core.errors import (
     MfaRequired,
     NotFound,
     RailguardError,
+    RateLimited,
     ServiceUnavailable,
     ValidationFailed,
 )
@@ -50,6 +51,10 @@ from railguard.http.responses import (
 )
 from railguard.store import ConditionFailed, ItemKey
 from railguard.store import keys as item_keys
+from railguard.usage.tally import RATE_LIMITED, UsageTally
+
+# The values a 429's `details` may give the `RateLimited` metric's dimensions; any other: "other".
+_LIMITS = ("workspace", "key", "user")
 
 # A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -111,6 +116,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         self._runtime: Runtime[S] | None = None
         self._services: D | None = None
         self._rate_limiter: RateLimiter | None = None
+        self._usage: UsageTally | None = None  # the 429s this instance answered, until flushed
         self.app = APIGatewayHttpResolver(enable_validation=True, debug=False)
         self.app.exception_handler(RailguardError)(self._typed_error)
         self.app.exception_handler(RequestValidationError)(self._validation_error)
@@ -168,6 +174,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         self._runtime = None
         self._services = None
         self._rate_limiter = None
+        self._usage = None
 
     @property
     def principal(self) -> Principal:
@@ -214,6 +221,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
     ) -> dict[str, Any]:
         logger = self.runtime.logger
         extra_headers: dict[str, str] = {}
+        caller: Principal | None = None
         try:
             try:
                 caller = _caller(event)
@@ -225,8 +233,11 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
                 result = self.app.resolve(settled_event(event), context)
             except RailguardError as error:
                 logger.info("request refused before routing", extra={"error_code": error.code})
+                if isinstance(error, RateLimited) and caller is not None:
+                    self._note_rate_limited(caller, error)
                 result = error_result(error)
             logger.info("request handled", extra={"status": result.get("statusCode")})
+            self._flush_usage()
             return with_standard_headers(result, request_id, extra_headers)
         finally:
             logger.remove_keys(["request_id", "route"])
@@ -274,6 +285,33 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
                 int(self.runtime.clock.now()),
                 source_ip=http.get("sourceIp"),
                 user_agent=http.get("userAgent"),
+            )
+
+    # -- usage: the 429s of the rate limit (railguard.usage.tally) -------------------------
+    def _note_rate_limited(self, caller: Principal, error: RateLimited) -> None:
+        """Count the caller's 429 in its workspace's usage and for the `RateLimited` metric,
+        by the limit and class its `details` name."""
+        if self._usage is None:
+            self._usage = UsageTally(self.runtime.table, self.runtime.clock)
+        if caller.workspace_id is not None:
+            self._usage.count("rate_limited", caller.workspace_id, caller.rate_subject)
+        limit, endpoint = (error.details.get(name) for name in ("limit", "class"))
+        dimensions = {
+            "limit": limit if limit in _LIMITS else "other",
+            "class": endpoint if endpoint in ENDPOINT_CLASSES else "other",
+        }
+        self._usage.metric(RATE_LIMITED, **dimensions)
+
+    def _flush_usage(self) -> None:
+        """Write the counts waiting, if due. Bookkeeping: a failure is logged and drops them;
+        the response stands."""
+        if self._usage is None:
+            return
+        try:
+            self._usage.flush_if_due()
+        except Exception as error:  # noqa: BLE001 - a response is never changed by its counting
+            self.runtime.logger.warning(
+                "usage counts not written: dropped", extra={"error_type": type(error).__name__}
             )
 
     # -- the one mapping of errors to responses ------------------------------------------

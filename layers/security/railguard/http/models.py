@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import typing
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from typing import Annotated, Any, Protocol, Self
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from railguard.core.clock import rfc3339
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _rfc3339_text(value: object) -> object:
+    # pydantic also reads a number, or a string of one, as epoch seconds: the contract says
+    # RFC 3339.
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise ValueError("must be an RFC 3339 time with its offset, e.g. 2026-01-02T03:04:05Z")
+
+
+# A time a request gives (a query parameter): RFC 3339 text with its offset, nothing else.
+Rfc3339Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 # The query parameters of every list (section 1): `?limit=` 1..100 and `?cursor=`.
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
