@@ -7,7 +7,7 @@ import { badge, h, table, when } from '../dom.js';
 import { field, input, secretInput } from '../forms.js';
 import { session } from '../session.js';
 import {
-  act, actionsColumn, checkbox, deleteButton, editFresh, formPanel, nameField, panelButton, refreshOrSay, resourcePage, rowActions,
+  act, actionsColumn, checkbox, deleteButton, openFresh, formPanel, nameField, panelButton, refreshOrSay, resourcePage, rowActions,
   rowButton, saved, text,
 } from './resources.js';
 
@@ -86,7 +86,7 @@ function editPanel(page, credential) {
 
 function liveActions(page, credential) {
   return rowActions(
-    rowButton('Edit', `Edit credential ${credential.name}`, () => editFresh(page, path(credential), editPanel)),
+    rowButton('Edit', `Edit credential ${credential.name}`, () => openFresh(page, path(credential), editPanel)),
     credential.is_default ? null : rowButton('Set default', `Make ${credential.name} the default for ${credential.type}`,
       () => act(page, {
         call: () => api('POST', path(credential, '/set-default')),

@@ -6,8 +6,9 @@ import { badge, h, table, uid, when } from '../dom.js';
 import { checkedValues, field, input, lines } from '../forms.js';
 import { secretPanel } from '../ui.js';
 import {
-  act, editFresh, fieldError, formPanel, panelButton, refreshOrSay, resourcePage, rowActions, rowButton, saved, text,
+  act, openFresh, fieldError, formPanel, panelButton, refreshOrSay, resourcePage, rowActions, rowButton, saved, text,
 } from './resources.js';
+import { usagePanel } from './usage.js';
 
 // The contract's scopes, grouped by what they reach.
 const SCOPE_GROUPS = [
@@ -231,11 +232,14 @@ function keyTable(keys, page) {
     {
       label: 'Actions',
       cell: (key) => {
-        if (key.status === 'revoked') return null;
         // Rotation keeps the name, so the mask tells two keys apart.
         const which = `key ${key.name} (${key.masked_key})`;
+        const usage = rowButton('Usage', `Usage of ${which}`,
+          () => openFresh(page, `/api-keys/${encodeURIComponent(key.id)}`, usagePanel));
+        if (key.status === 'revoked') return rowActions(usage);
         return rowActions(
-          rowButton('Edit', `Edit ${which}`, () => editFresh(page, `/api-keys/${encodeURIComponent(key.id)}`, editPanel)),
+          rowButton('Edit', `Edit ${which}`, () => openFresh(page, `/api-keys/${encodeURIComponent(key.id)}`, editPanel)),
+          usage,
           key.status === 'active' ? rowButton('Rotate', `Rotate ${which}`, () => page.show(rotatePanel(page, key))) : null,
           rowButton('Revoke', `Revoke ${which}`, () => revoke(page, key), 'danger'));
       },

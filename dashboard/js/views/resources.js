@@ -126,10 +126,11 @@ export async function act(page, { confirm, call, success }) {
 }
 
 /**
- * Open an edit form on the resource at `path` as it is now, not as its row drew it: an edit sends
- * only what differs from the form's starting values, so a stale start would drop or undo changes.
+ * Open the panel `panelOf(page, resource)` on the resource at `path` as it is now, not as its row
+ * drew it: an edit sends only what differs from the form's starting values, so a stale start
+ * would drop or undo changes (and a usage panel shows the last use as of now).
  */
-export async function editFresh(page, path, panelOf) {
+export async function openFresh(page, path, panelOf) {
   let current;
   try {
     current = (await api('GET', path)).data;

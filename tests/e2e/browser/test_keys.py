@@ -1,10 +1,11 @@
 """The API keys screen (contract section 6) in a browser: a refused setting shown beside its
 field, a key shown once and working from the allowed address alone, its restrictions edited, a
 rotation and a revocation that the API honours, an edit that starts from the key as it is now,
-and no keys screen for a `user` member."""
+its usage chart and last use, and no keys screen for a `user` member."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -190,6 +191,46 @@ def test_an_edit_starts_from_the_key_as_it_is_now_not_as_its_row_was_drawn(
         "Billing",
         {"requests": 30, "window_seconds": 60},
     )
+
+
+def test_a_keys_usage_shows_as_a_chart_with_its_last_use(
+    dashboard: Dashboard, stack: StackProcess
+) -> None:
+    # Given a key that made three requests from 127.0.0.2 with its own client name
+    owner = new_owner(stack)
+    created = create_key(stack, owner.headers, "Billing service")
+    client = {"X-API-Key": created["key"], "User-Agent": "billing-sync/2.1"}
+    for _ in range(3):
+        assert me_status_from(stack, "127.0.0.2", client) == 200
+
+    # When the owner opens its usage
+    page = dashboard.page
+    dashboard.log_in(owner.email, PASSWORD)
+    which = f"key Billing service ({created['masked_key']})"
+    page.get_by_role("button", name=f"Usage of {which}").click()
+
+    # Then the panel shows the last day's three requests, as a chart and as figures
+    panel = page.get_by_role("region", name='Usage of key "Billing service"')
+    expect(panel.get_by_text("3 requests in this period.")).to_be_visible()
+    expect(panel.get_by_role("img", name='Usage of key "Billing service"')).to_be_visible()
+    expect(panel.locator("rect.bar-allowed")).to_have_count(1)
+    panel.get_by_text("Show the figures").click()
+    allowed = panel.locator("td[data-label='Allowed']")
+    expect(allowed.filter(has_text=re.compile(r"^3$"))).to_have_count(1)
+    expect(allowed.filter(has_text=re.compile(r"^0$"))).to_have_count(
+        24
+    )  # 25 hours touched by the last 24
+    # And the last use: its address and client
+    expect(panel.get_by_text("127.0.0.2", exact=True)).to_be_visible()
+    expect(panel.get_by_text("billing-sync/2.1", exact=True)).to_be_visible()
+    dashboard.snap("keys-usage")
+
+    # When they choose the last 7 days, by day
+    page.get_by_label("Period").select_option(label="Last 7 days, by day")
+
+    # Then the same three requests show, in one day's bar
+    expect(panel.get_by_text("3 requests in this period.")).to_be_visible()
+    expect(panel.locator("rect.bar-allowed")).to_have_count(1)
 
 
 def test_a_user_member_is_not_offered_keys_and_reads_resources_only(
