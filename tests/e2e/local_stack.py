@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -49,6 +51,22 @@ class StackProcess:
     @property
     def stderr(self) -> str:
         return self.stderr_path.read_text()
+
+    def run_job(self, name: str, detail: dict[str, Any] | None = None) -> Any:
+        """`make job NAME=<name> [DETAIL=...]` (or `make plan`, the job `plan`), pointed at this
+        stack's emulator; its report."""
+        environment = {**os.environ, "AWS_ENDPOINT_URL": self.aws_endpoint_url}
+        completed = subprocess.run(  # noqa: S603 - our own module, no shell
+            [sys.executable, "-m", "infra.local.job", name, "--detail", json.dumps(detail or {})],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        return json.loads(completed.stdout)
 
     def wait_until_healthy(self) -> None:
         """Poll the health route; fail with the process's output if it never answers."""

@@ -5,14 +5,9 @@ them, changed by the operator's `make plan` within 5 seconds."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -149,23 +144,6 @@ def _spend_writes_down_to(stack: StackProcess, key: str, left: int) -> None:
         assert _write(stack, key).status_code == 404
 
 
-def _make_plan(stack: StackProcess, workspace_id: str, plan: str) -> Any:
-    """`make plan WORKSPACE=... PLAN=...`, pointed at this stack's emulator; its report."""
-    environment = {**os.environ, "AWS_ENDPOINT_URL": stack.aws_endpoint_url}
-    detail = json.dumps({"workspace_id": workspace_id, "plan": plan})
-    completed = subprocess.run(  # noqa: S603 - our own module, no shell
-        [sys.executable, "-m", "infra.local.job", "plan", "--detail", detail],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)
-
-
 def test_100_concurrent_writes_over_5_keys_pass_exactly_the_workspaces_50_left(
     stack: StackProcess,
 ) -> None:
@@ -229,7 +207,9 @@ def test_make_plan_gives_a_spent_workspace_its_new_budget_within_5_seconds(
     refused = _write(stack, key)
     assert refused.json()["error"]["details"] == {"limit": "workspace", "class": "write"}
     # When the operator runs `make plan WORKSPACE=... PLAN=starter`
-    assert _make_plan(stack, workspace_id, "starter")["counts"] == {"changed": 1}
+    assert stack.run_job("plan", {"workspace_id": workspace_id, "plan": "starter"})["counts"] == {
+        "changed": 1
+    }
     # Then within 5 seconds of the change (stored when the command returns) its writes pass
     # again, under starter's budget of 300
     deadline = time.monotonic() + 5.0

@@ -3,10 +3,6 @@ local stack, exactly as `make job NAME=...` runs them, and their effects seen ov
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -14,7 +10,7 @@ import jwt
 import pytest
 import requests
 
-from tests.e2e.local_stack import ROOT, StackProcess
+from tests.e2e.local_stack import StackProcess
 from tests.e2e.people import access_token, create_key, new_owner
 
 pytestmark = pytest.mark.e2e
@@ -22,25 +18,9 @@ pytestmark = pytest.mark.e2e
 KEY_RING_REFRESH_BOUND_SECONDS = 15.0
 
 
-def _make_job(stack: StackProcess, name: str, detail: dict[str, Any] | None = None) -> Any:
-    """`make job NAME=<name> [DETAIL=...]`, pointed at this stack's emulator; its report."""
-    environment = {**os.environ, "AWS_ENDPOINT_URL": stack.aws_endpoint_url}
-    completed = subprocess.run(  # noqa: S603 - our own module, no shell
-        [sys.executable, "-m", "infra.local.job", name, "--detail", json.dumps(detail or {})],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)
-
-
 def _make_job_twice(stack: StackProcess, name: str) -> tuple[Any, Any]:
     """`make job NAME=<name>`, then again at once: both reports."""
-    return _make_job(stack, name), _make_job(stack, name)
+    return stack.run_job(name), stack.run_job(name)
 
 
 def test_the_expiry_job_marks_a_key_expired_with_an_audit_event(stack: StackProcess) -> None:
@@ -106,7 +86,7 @@ def test_a_signing_key_rotation_keeps_old_tokens_and_new_ones_verify(stack: Stac
     email, headers, old_token = owner.email, owner.headers, owner.access_token
     old_kid = jwt.get_unverified_header(old_token)["kid"]
     # When the rotation job is asked to rotate now, with no overlap
-    report = _make_job(stack, "rotation", {"rotate_signing_key_now": True, "overlap_seconds": 0})
+    report = stack.run_job("rotation", {"rotate_signing_key_now": True, "overlap_seconds": 0})
     assert report["counts"].get("signing_keys_added") == 1
     # Then the JWKS publishes the new key beside the old one
     jwks = requests.get(f"{stack.url}/.well-known/jwks.json", timeout=10).json()["keys"]
@@ -159,7 +139,7 @@ def test_make_plan_moves_a_workspace_to_pro_within_5_seconds_on_its_trail(
     me = requests.get(f"{stack.url}/api/v1/me", headers={"X-API-Key": key}, timeout=10)
     assert me.headers["RateLimit-Limit"] == "120"
     # When the operator runs `make plan WORKSPACE=... PLAN=pro`
-    report = _make_job(stack, "plan", {"workspace_id": owner.workspace, "plan": "pro"})
+    report = stack.run_job("plan", {"workspace_id": owner.workspace, "plan": "pro"})
     assert report["counts"] == {"changed": 1}
     # Then within 5 seconds of the change (the command returns once it is stored) the key is
     # counted at pro's rate
