@@ -19,7 +19,12 @@ from railguard.store import Table
 from railguard.usage.repository import Series, UsageRepository
 from railguard.usage.rollup import UsageRollup
 from railguard.usage.service import Usage, UsageQuery
-from railguard.usage.tally import FLUSH_AFTER_SECONDS, UsageTally
+from railguard.usage.tally import (
+    FLUSH_AFTER_SECONDS,
+    MAX_PENDING,
+    MAX_WRITES_PER_FLUSH,
+    UsageTally,
+)
 from railguard.workspaces import WorkspaceScope
 from tests.support.fake_time import FakeClock
 from tests.support.usage import count_in_minute
@@ -105,6 +110,36 @@ def test_refusals_wait_in_memory_until_the_oldest_is_5_seconds_old(table: Table)
     assert counting.updates == 3
 
 
+def test_a_flood_of_refused_keys_costs_a_flush_at_most_its_bound_and_loses_detail_not_totals(
+    table: Table,
+) -> None:
+    # Given an instance that refused more distinct keys than it holds (keys revoked or forged
+    # on purpose to make many series)
+    clock = FakeClock(MIDNIGHT + 10)
+    counting = CountingTable(table)
+    tally = UsageTally(counting, clock)
+    for n in range(MAX_PENDING + 10):
+        tally.count("refused_credential", "ws_1", f"api_key:key_{n}")
+    # When a flush is due
+    clock.advance(FLUSH_AFTER_SECONDS)
+    tally.flush_if_due()
+    # Then it writes its bound, the workspace's total first, and every refusal is in it
+    assert counting.updates == MAX_WRITES_PER_FLUSH
+    workspace = _hour_item(table, Series("ws_1"), MIDNIGHT)
+    assert workspace["refused_credential"] == MAX_PENDING + 10
+    # And the keys held wait for the next flushes, those past the bound are not kept
+    assert _hour_item(table, Series("ws_1", "api_key:key_0"), MIDNIGHT)["refused_credential"] == 1
+    assert not tally.due
+    for _ in range(MAX_PENDING // MAX_WRITES_PER_FLUSH + 2):
+        clock.advance(FLUSH_AFTER_SECONDS)
+        tally.flush_if_due()
+    assert counting.updates == MAX_PENDING  # the workspace's item and MAX_PENDING - 1 keys'
+    last_held = f"api_key:key_{MAX_PENDING - 2}"
+    assert _hour_item(table, Series("ws_1", last_held), MIDNIGHT)["refused_credential"] == 1
+    dropped = f"api_key:key_{MAX_PENDING - 1}"
+    assert _hour_item(table, Series("ws_1", dropped), MIDNIGHT) == {}
+
+
 def test_counts_add_to_what_other_instances_wrote_in_their_hour(table: Table) -> None:
     # Given two instances that refused the same key in the same hour, and one an hour later
     clock = FakeClock(MIDNIGHT + HOUR - 2)
@@ -120,19 +155,6 @@ def test_counts_add_to_what_other_instances_wrote_in_their_hour(table: Table) ->
     # Then each hour holds its own refusals, from both
     assert _hour_item(table, Series("ws_1", KEY), MIDNIGHT)["refused_credential"] == 2
     assert _hour_item(table, Series("ws_1", KEY), MIDNIGHT + HOUR)["refused_credential"] == 1
-
-
-def test_an_unknown_key_counts_for_its_workspace_alone(table: Table) -> None:
-    # Given a refusal of a key no principal owns
-    clock = FakeClock(MIDNIGHT)
-    tally = UsageTally(table, clock)
-    tally.count("refused_credential", "ws_1", None)
-    # When it is flushed
-    clock.advance(FLUSH_AFTER_SECONDS)
-    tally.flush_if_due()
-    # Then the workspace's hour has it, and no principal's partition was made
-    assert _hour_item(table, Series("ws_1"), MIDNIGHT)["refused_credential"] == 1
-    assert table.query("USAGE#ws_1#None").items == []
 
 
 def test_a_failed_flush_drops_its_counts(table: Table, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,9 +18,9 @@ principal says so, and the function's count of the request notes it (`railguard.
 
 Refusals of a key or member of a live workspace are counted in that workspace's usage
 (`railguard.usage.tally`, in memory, written every few seconds by `AuthorizerFunction`): an
-unknown, expired or revoked key or an ended session as `refused_credential` (a key unknown in a
-workspace it names, for the workspace alone), its address or Origin as `refused_network`, its
-scope, role or workspace header as `refused_scope`.
+expired or revoked key or an ended session as `refused_credential` (a key unknown in the
+workspace it names in the operators' metrics alone: anyone can forge one), its address or Origin
+as `refused_network`, its scope, role or workspace header as `refused_scope`.
 
 Everything read is cached for at most `STATE_MAX_AGE_SECONDS`, so logouts, role changes, key
 changes and revocations apply within 5 seconds. With a key's cached reads go the decisions made
@@ -217,8 +217,12 @@ class Authorizer:
     ) -> Principal:
         record = entry.record
         if record is None or not record.usable_at(now):  # the expiry too, on every request
-            if entry.workspace is not None:  # a key of no live workspace is no one's usage
-                subject = None if record is None else rate_subject("api_key", record.id)
+            # A key of no live workspace is no one's usage; nor is a key unknown in the workspace
+            # it names: anyone can forge one naming any workspace (its check digits are no
+            # secret), and would fill that workspace's usage with refusals (the operators'
+            # metrics still count it).
+            if record is not None and entry.workspace is not None:
+                subject = rate_subject("api_key", record.id)
                 self.usage.count("refused_credential", entry.workspace.id, subject)
             raise Unauthenticated("The API key is unknown, revoked or expired.")
         # Only the TCP peer API Gateway saw counts: X-Forwarded-For and the like are the client's.

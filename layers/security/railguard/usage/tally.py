@@ -5,10 +5,16 @@ An authorizer instance counts the keys and members it refused (`refused_credenti
 `refused_network`, `refused_scope`), a function instance the 429s its rate limit answered
 (`rate_limited`), each by workspace, principal and hour; and both count their decisions for the
 operators' metrics (`railguard.usage.metrics`). On an invocation, when the oldest count waiting is
-`FLUSH_AFTER_SECONDS` old (or `MAX_PENDING` items wait), the instance writes them: one `ADD`
-per (principal, hour) item touched and one per (workspace, hour), and one metrics line per
-dimension set. A count waits at most that long while the instance is invoked; what an instance
-holds when it crashes or is recycled is lost.
+`FLUSH_AFTER_SECONDS` old, the instance writes them: one `ADD` per (workspace, hour) item and per
+(principal, hour) item touched, and one metrics line per dimension set. What an instance holds
+when it crashes or is recycled is lost.
+
+A flush runs inside the invocation that finds it due, whoever's it is: so it writes at most
+`MAX_WRITES_PER_FLUSH` items (the workspaces' first), and the rest wait for the next; and an
+instance holds at most `MAX_PENDING` items, beyond which a new principal's counts are kept for its
+workspace alone, and a new workspace's dropped. A flood of refusals of many keys or workspaces
+(keys revoked on purpose, forged keys) thus costs any one request at most that many writes, and
+loses detail rather than delay decisions.
 
 A write that fails drops the counts not yet written: an `ADD` whose answer was lost may have
 been applied, and trying it again could count twice, so the counts stay at most what happened.
@@ -18,15 +24,16 @@ The caller logs the failure; it never changes a decision.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 
 from railguard.core.clock import Clock
 from railguard.store import Table
 from railguard.usage.repository import Outcome, Series, UsageRepository, hour_of
 
 FLUSH_AFTER_SECONDS = 5.0
-# A bound on what an instance holds however varied its refusals (distinct keys and hours).
-MAX_PENDING = 1024
+# Bounds on what an instance holds however varied its refusals (distinct keys and hours), and on
+# the writes one flush adds to the invocation that runs it.
+MAX_PENDING = 512
+MAX_WRITES_PER_FLUSH = 25
 
 # The metrics (`railguard.usage.metrics`), and a metric with its dimensions (few-valued only:
 # outcomes, limits, classes).
@@ -45,12 +52,23 @@ class UsageTally:
         self._allowed = 0  # the authorizer's allowed decisions: its hot path, kept to an add
         self._oldest: float | None = None
 
-    def count(self, outcome: Outcome, workspace_id: str, subject: str | None) -> None:
-        """One request of `subject` (a rate subject; None: a key no principal owns, counted for
-        the workspace alone) in the workspace, refused or rate limited now."""
-        now = self._note_time()
-        series = Series(workspace_id, subject)
-        self._counts.setdefault((series, hour_of(now)), Counter())[outcome] += 1
+    def count(self, outcome: Outcome, workspace_id: str, subject: str) -> None:
+        """One request of `subject` (a rate subject) in the workspace, refused or rate limited
+        now: in the workspace's hour, and the principal's."""
+        hour = hour_of(self._note_time())
+        if self._add((Series(workspace_id), hour), outcome):
+            self._add((Series(workspace_id, subject), hour), outcome)
+
+    def _add(self, item: tuple[Series, int], outcome: Outcome) -> bool:
+        """One more `outcome` in the item waiting to be written; False when it is not waiting
+        and `MAX_PENDING` are (the count is dropped)."""
+        counts = self._counts.get(item)
+        if counts is None:
+            if len(self._counts) >= MAX_PENDING:
+                return False
+            counts = self._counts[item] = Counter()
+        counts[outcome] += 1
+        return True
 
     def allowed(self) -> None:
         """One more allowed decision, for the `Decisions` metric."""
@@ -71,39 +89,26 @@ class UsageTally:
 
     @property
     def due(self) -> bool:
-        """Whether a flush should write now: the oldest count waiting is old enough, or too
-        many wait."""
-        if self._oldest is None:
-            return False
-        old = self._clock.now() - self._oldest >= FLUSH_AFTER_SECONDS
-        return old or len(self._counts) >= MAX_PENDING
+        """Whether a flush should write now: the oldest count waiting is old enough."""
+        return self._oldest is not None and self._clock.now() - self._oldest >= FLUSH_AFTER_SECONDS
 
     def flush_if_due(self) -> None:
-        """Write what waits, if `due`: the metrics, then the counts. What is taken is forgotten
-        first, so a failure (raised to the caller) drops what was not written."""
+        """Write what waits, if `due`: the metrics, then at most `MAX_WRITES_PER_FLUSH` items,
+        the workspaces' first (what is left waits another `FLUSH_AFTER_SECONDS`). What is taken
+        is forgotten first, so a failure (raised to the caller) drops what was not written."""
         if not self.due:
             return
-        counts, metrics = self._counts, self._metrics
+        metrics = self._metrics
         if self._allowed:
             metrics[_ALLOWED] += self._allowed
-        self._counts, self._metrics, self._allowed, self._oldest = {}, Counter(), 0, None
+        self._metrics, self._allowed = Counter(), 0
+        taken = sorted(self._counts, key=lambda item: item[0].subject is not None)
+        taken = taken[:MAX_WRITES_PER_FLUSH]
+        writes = [(item, self._counts.pop(item)) for item in taken]
+        self._oldest = self._clock.now() if self._counts else None
         if metrics:
             from railguard.usage.metrics import emit  # noqa: PLC0415 - Powertools, on a flush only
 
             emit(metrics)
-        for (series, hour), outcomes in _with_workspace_totals(counts).items():
+        for (series, hour), outcomes in writes:
             self._repository.add(series, hour, outcomes)
-
-
-def _with_workspace_totals(
-    counts: Mapping[tuple[Series, int], Counter[Outcome]],
-) -> dict[tuple[Series, int], Counter[Outcome]]:
-    """Each principal's counts, and each workspace's: the sum of its principals' with the
-    counts of no principal."""
-    writes: dict[tuple[Series, int], Counter[Outcome]] = {}
-    for (series, hour), outcomes in counts.items():
-        if series.subject is not None:
-            writes[(series, hour)] = outcomes
-        workspace = (Series(series.workspace_id), hour)
-        writes.setdefault(workspace, Counter()).update(outcomes)
-    return writes
