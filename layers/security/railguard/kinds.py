@@ -36,6 +36,11 @@ class Rule:
     scope: str | None = None  # the API key scope that allows it; None: never an API key
     any_api_key: bool = False  # allowed to every API key of the workspace, whatever its scopes
 
+    @property
+    def for_keys(self) -> bool:
+        """Whether an API key may perform it at all (any key, or one with the scope)."""
+        return self.any_api_key or self.scope is not None
+
 
 @dataclass(frozen=True)
 class Erasure:

@@ -2,7 +2,8 @@
 a workspace's budget per class is shared by all its keys and members (minting keys adds none), a
 key's own limit only narrows it, the count is exact under concurrency across principals, the
 classes are counted apart, the public webhook and agent UI routes spend their workspace's
-`webhook` and `auth` budgets, a plan change applies within 5 seconds, and a 429 names the limit.
+`webhook` and `auth` budgets (an agent UI's session check reads), a plan change applies within
+5 seconds, a key never keeps an owner from revoking it, and a 429 names the limit.
 
 Budgets are made small with `patch_budgets` (the plans' terms, for the test only)."""
 
@@ -16,6 +17,7 @@ import pytest
 from railguard.access.rate_repository import class_attribute, workspace_window
 from railguard.authorizer.decision import STATE_MAX_AGE_SECONDS
 from railguard.store import Table
+from railguard.webhooks import signature
 from tests.support import accounts as a
 from tests.support.aws_calls import record_whole_aws_calls
 from tests.support.fake_time import FakeClock
@@ -24,6 +26,7 @@ from tests.support.plaintexts import remember
 from tests.support.plans import change_plan, patch_budgets
 
 KEYS = "/api/v1/api-keys"
+CREDENTIALS = "/api/v1/credentials"
 ME = "/api/v1/me"
 CACHE_AGED = STATE_MAX_AGE_SECONDS + 0.1
 
@@ -125,10 +128,10 @@ def test_members_share_the_workspaces_budget_with_its_keys(
     patch_budgets(monkeypatch, read=3)
     key = _key(client, owner)
     clock.to_window_start(60)
-    # When the key reads twice, and the owner lists the workspace's keys twice
+    # When the key reads twice, and the owner lists the workspace's credentials twice
     assert [_me(client, key).status for _ in range(2)] == [200, 200]
-    first = client.request("GET", KEYS, headers=owner.headers())
-    second = client.request("GET", KEYS, headers=owner.headers())
+    first = client.request("GET", CREDENTIALS, headers=owner.headers())
+    second = client.request("GET", CREDENTIALS, headers=owner.headers())
     # Then the owner gets the one read left, then the workspace's 429
     assert (first.status, _limits(first)[:2]) == (200, (3, 0))
     assert _refused_by(second) == (429, "rate_limited", {"limit": "workspace", "class": "read"})
@@ -146,7 +149,7 @@ def test_a_user_over_their_own_limit_is_told_the_user_limit(
     me = {"Authorization": f"Bearer {owner.token}"}
     # When a user calls outside any workspace three times, and in their workspace three times
     outside = [client.request("GET", ME, headers=me) for _ in range(3)]
-    inside = [client.request("GET", KEYS, headers=owner.headers()) for _ in range(3)]
+    inside = [client.request("GET", CREDENTIALS, headers=owner.headers()) for _ in range(3)]
     # Then the third of each is refused by the user's limit
     assert [reply.status for reply in outside + inside] == [200, 200, 429] * 2
     assert _refused_by(outside[2])[2] == {"limit": "user", "class": "read"}
@@ -170,6 +173,29 @@ def test_reads_spent_leave_writes_their_own_budget(
     assert _refused_by(reads[2])[2] == {"limit": "workspace", "class": "read"}
     assert [reply.status for reply in writes] == [404, 404, 404, 429]
     assert _refused_by(writes[3])[2] == {"limit": "workspace", "class": "write"}
+
+
+def test_a_key_that_spends_the_workspaces_writes_cannot_keep_the_owner_from_revoking_it(
+    client: InProcessClient, owner: a.Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a workspace allowing 2 writes a minute, spent by a misused key
+    patch_budgets(monkeypatch, write=2)
+    clock.to_window_start(60)
+    created = client.request(
+        "POST", KEYS, headers=owner.headers(), body={"name": "ci", "scopes": ["agent_uis:write"]}
+    )
+    assert created.status == 201, created.body
+    key = remember(created.json()["data"]["key"])
+    gone = "/api/v1/agent-uis/aui_01J00000000000000000000000"
+    spent = [client.request("DELETE", gone, headers={"X-API-Key": key}) for _ in range(3)]
+    assert [reply.status for reply in spent] == [404, 404, 429]
+    # When the owner revokes it, in the same minute (a route no key may use)
+    revoked = client.request(
+        "DELETE", f"{KEYS}/{created.json()['data']['id']}", headers=owner.headers()
+    )
+    # Then the revocation passes, counted against the owner's own limit alone
+    assert revoked.status == 204
+    assert _limits(revoked) == (120, 118, 60)  # the creation and the revocation
 
 
 def test_of_100_concurrent_requests_over_5_keys_exactly_the_budget_of_50_pass(
@@ -276,7 +302,57 @@ def test_webhook_calls_spend_their_workspaces_webhook_budget(
     assert client.request("GET", KEYS, headers=owner.headers()).status == 200
 
 
-def test_agent_ui_unlocks_and_sessions_spend_their_workspaces_auth_budget(
+def test_a_token_alone_spends_none_of_the_webhook_budget_of_a_signed_trigger(
+    client: InProcessClient, owner: a.Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a workspace allowing 2 webhook calls a minute, and a trigger that signs its calls
+    patch_budgets(monkeypatch, webhook=2)
+    created = client.request(
+        "POST",
+        "/api/v1/webhook-triggers",
+        headers=owner.headers(),
+        body={"name": "signed", "agent_id": "agent-1", "generate_secret": True},
+    )
+    assert created.status == 201, created.body
+    token = remember(created.json()["data"]["token"])
+    secret = remember(created.json()["data"]["secret"])
+    clock.to_window_start(60)
+    # When someone with the token alone calls it unsigned and badly signed, from many addresses
+    raw = b'{"n": 1}'
+    forged = [
+        client.request(
+            "POST",
+            "/api/v1/webhook/trigger",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Webhook-Timestamp": str(int(clock.now())),
+                "X-Webhook-Signature": "sha256=00",
+            },
+            raw_body=raw,
+            source_ip=f"203.0.113.{n}",
+        ).status
+        for n in range(1, 5)
+    ]
+    # Then each is refused, and the sender's signed calls still have the whole budget
+    assert forged == [401] * 4
+    signed = {
+        "Authorization": f"Bearer {token}",
+        "X-Webhook-Timestamp": str(int(clock.now())),
+    }
+    statuses = []
+    for n in range(3):
+        body = f'{{"n": {n}}}'.encode()
+        headers = {
+            **signed,
+            "X-Webhook-Signature": signature(secret, signed["X-Webhook-Timestamp"], body),
+        }
+        statuses.append(
+            client.request("POST", "/api/v1/webhook/trigger", headers=headers, raw_body=body).status
+        )
+    assert statuses == [202, 202, 429]
+
+
+def test_agent_ui_unlocks_spend_their_workspaces_auth_budget_and_sessions_its_reads(
     client: InProcessClient, owner: a.Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a workspace allowing 3 authentications a minute, and a deployment without a PIN
@@ -290,24 +366,23 @@ def test_agent_ui_unlocks_and_sessions_spend_their_workspaces_auth_budget(
     assert created.status == 201, created.body
     path = f"/api/v1/agent-uis/{created.json()['data']['id']}"
     clock.to_window_start(60)
-    # When it is unlocked twice, its session checked once, then unlocked again
+    # When it is unlocked four times, from four addresses, then a session is checked
     unlocked = [
         client.request("POST", f"{path}/unlock", body={}, source_ip=f"198.51.100.{n}")
-        for n in (1, 2)
+        for n in (1, 2, 3, 4)
     ]
     token = remember(unlocked[0].json()["data"]["access_token"])
     session = client.request("GET", f"{path}/session", headers={"Authorization": f"Bearer {token}"})
-    over = client.request("POST", f"{path}/unlock", body={}, source_ip="198.51.100.3")
-    again = client.request("GET", f"{path}/session", headers={"Authorization": f"Bearer {token}"})
-    # Then the first three pass and the rest are the workspace's 429 for its auth class
-    assert [reply.status for reply in (*unlocked, session)] == [200, 200, 200]
-    for refused in (over, again):
-        assert _refused_by(refused) == (
-            429,
-            "rate_limited",
-            {"limit": "workspace", "class": "auth"},
-        )
-        assert refused.headers["retry-after"] == "60"
+    # Then the first three pass and the fourth is the workspace's 429 for its auth class
+    assert [reply.status for reply in unlocked[:3]] == [200, 200, 200]
+    assert _refused_by(unlocked[3]) == (
+        429,
+        "rate_limited",
+        {"limit": "workspace", "class": "auth"},
+    )
+    assert unlocked[3].headers["retry-after"] == "60"
+    # And the session already open is still served: its check is a read
+    assert session.status == 200
 
 
 def test_a_pin_attempt_refused_by_the_workspace_is_not_counted_as_a_failure(

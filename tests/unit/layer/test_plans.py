@@ -106,7 +106,7 @@ def test_terms_that_leave_a_class_unbudgeted_or_allow_no_key_are_refused() -> No
     [
         ("POST /api/v1/webhook/trigger", "webhook"),
         ("POST /api/v1/agent-uis/{agent_ui_id}/unlock", "auth"),
-        ("GET /api/v1/agent-uis/{agent_ui_id}/session", "auth"),
+        ("GET /api/v1/agent-uis/{agent_ui_id}/session", "read"),
         ("GET /api/v1/agent-uis/{agent_ui_id}", "read"),
         ("GET /api/v1/me", "read"),
         ("POST /api/v1/api-keys", "write"),

@@ -28,12 +28,13 @@ PLAN_NAMES: tuple[Plan, ...] = get_args(Plan)
 EndpointClass = Literal["read", "write", "webhook", "auth"]
 ENDPOINT_CLASSES: tuple[EndpointClass, ...] = get_args(EndpointClass)
 # The routes of a class of their own (public: their token or PIN is the credential), as the
-# template spells them; any other GET reads, any other method writes.
+# template spells them; any other GET reads, any other method writes. An agent UI's session
+# check is a read: anyone may try to unlock, so were checks of the sessions already open in the
+# same budget, a flood of unlocks from a few addresses would close those too.
 _ROUTE_CLASSES: Mapping[str, EndpointClass] = MappingProxyType(
     {
         "POST /api/v1/webhook/trigger": "webhook",
         "POST /api/v1/agent-uis/{agent_ui_id}/unlock": "auth",
-        "GET /api/v1/agent-uis/{agent_ui_id}/session": "auth",
     }
 )
 # Every budget is per minute: a workspace's counts are kept in one item per minute.

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from railguard.access.network import budget_subject
-from railguard.access.plans import RateLimit, plan_terms
+from railguard.access.plans import EndpointClass, RateLimit, plan_terms
 from railguard.access.ratelimit import RateLimiter
 from railguard.access.throttle import FailureThrottle, Subject, ThrottleRule
 from railguard.agent_uis.repository import AgentUiRecord, AgentUiRepository, UnlockSession
@@ -291,12 +291,15 @@ class AgentUis:
         if not quota.allowed:
             raise quota.refusal("Too many unlocks; retry later.")
 
-    def _count_in_workspace(self, workspace_id: str, plan: str) -> None:
-        """Count the request against its workspace's `auth` budget, shared by its deployments
-        (after the per-address budgets, so that one address spends its own first)."""
-        quota = self._rate_limiter.take_in_workspace(workspace_id, "auth", plan_terms(plan))
+    def _count_in_workspace(
+        self, workspace_id: str, plan: str, endpoint: EndpointClass = "auth"
+    ) -> None:
+        """Count the request against its workspace's budget of the class, shared by its
+        deployments: an unlock's `auth` (after the per-address budgets, so that one address
+        spends its own first), a session check's `read` (`railguard.access.plans`)."""
+        quota = self._rate_limiter.take_in_workspace(workspace_id, endpoint, plan_terms(plan))
         if not quota.allowed:
-            raise quota.refusal("The workspace's unlocks are spent; retry later.", "auth")
+            raise quota.refusal("The workspace's requests are spent; retry later.", endpoint)
 
     def _pin_matches(self, pin_hash: str, pin: str) -> bool:
         return passwords.verify_secret(pin_hash, self._pin_pepper.of(pin))
@@ -328,5 +331,5 @@ class AgentUis:
         if live is None or not hmac.compare_digest(live[0].pin_version, session.pin_version):
             raise Unauthenticated
         record, plan = live
-        self._count_in_workspace(record.workspace_id, plan)
+        self._count_in_workspace(record.workspace_id, plan, "read")
         return SessionView(id=record.id, name=record.name, agent_id=record.agent_id)

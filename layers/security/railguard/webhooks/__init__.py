@@ -320,17 +320,23 @@ class TriggerIngress:
         quota = self._rate_limiter.take(f"webhook:{trigger_id}:{source}", CALLS_PER_SOURCE)
         if not quota.allowed:
             raise quota.refusal("Too many calls of this trigger; retry later.")
-        # Then the workspace's webhook budget, shared by all its triggers, before any more work.
+        if not record.is_active:
+            raise Forbidden("The webhook trigger is inactive.")
+        delivery = None
+        if record.secret is not None:
+            secret = self._envelope.decrypt(record.secret, _secret_owner(workspace_id, trigger_id))
+            delivery = self._signed(secret.decode(), call)
+        # Then the workspace's webhook budget, shared by all its triggers: only a call that would
+        # be delivered spends it, so a token alone (unsigned or badly signed calls, or calls of
+        # an inactive trigger) cannot spend the budget of the workspace's signed triggers.
         quota = self._rate_limiter.take_in_workspace(
             workspace_id, "webhook", plan_terms(workspace.plan)
         )
         if not quota.allowed:
             raise quota.refusal("The workspace's webhook calls are spent; retry later.", "webhook")
-        if not record.is_active:
-            raise Forbidden("The webhook trigger is inactive.")
-        if record.secret is not None:
-            secret = self._envelope.decrypt(record.secret, _secret_owner(workspace_id, trigger_id))
-            self._check_signature(trigger_id, secret.decode(), call)
+        # Remembered once counted: a call refused by the budget may be sent again as it was.
+        if delivery is not None:
+            self._remember(trigger_id, *delivery)
         event_id = AUDIT_EVENT.new_id()
         self._bus.publish(
             EVENT_SOURCE,
@@ -359,7 +365,8 @@ class TriggerIngress:
             raise Unauthenticated("Unknown webhook trigger token.")
         return record, workspace
 
-    def _check_signature(self, trigger_id: str, secret: str, call: TriggerCall) -> None:
+    def _signed(self, secret: str, call: TriggerCall) -> tuple[str, int]:
+        """The checked signature and timestamp of a signed call, or `InvalidSignature`."""
         timestamp, presented = call.timestamp, call.signature
         if timestamp is None or presented is None or not timestamp.isascii():
             raise InvalidSignature("X-Webhook-Timestamp and X-Webhook-Signature are required.")
@@ -371,11 +378,14 @@ class TriggerIngress:
         expected = signature(secret, timestamp, call.raw_body)
         if not hmac.compare_digest(expected.encode(), presented.strip().lower().encode()):
             raise InvalidSignature
-        # The same signed request again within the window is a replay: remembered until the
-        # timestamp can no longer pass the window check.
+        return expected, int(timestamp)
+
+    def _remember(self, trigger_id: str, expected: str, timestamp: int) -> None:
+        """The same signed request again within the window is a replay: remembered until the
+        timestamp can no longer pass the window check."""
         if not self._triggers.remember_delivery(
             trigger_id,
             hashlib.sha256(expected.encode()).hexdigest(),
-            until=int(timestamp) + 2 * SIGNATURE_WINDOW_SECONDS,
+            until=timestamp + 2 * SIGNATURE_WINDOW_SECONDS,
         ):
             raise InvalidSignature("This signed request was already received.")
