@@ -246,6 +246,23 @@ def test_a_keys_own_limit_over_an_hour_is_counted_apart_and_given_back_when_the_
     assert _refused_by(_me(client, key))[2] == {"limit": "key", "class": "read"}
 
 
+def test_a_keys_own_window_that_does_not_divide_a_minute_still_holds_the_plans_minute(
+    client: InProcessClient, owner: a.Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plan allowing one principal 20 requests a minute, and a key allowed 7 per 21 s
+    # (the same rate: within the plan), at a moment both windows start
+    patch_budgets(monkeypatch, principal=20)
+    key = _key(client, owner, rate_limit={"requests": 7, "window_seconds": 21})
+    clock.to_window_start(420)
+    # When it spends each of the three 21 s windows that start in the minute
+    statuses = []
+    for _ in range(3):
+        statuses += [_me(client, key).status for _ in range(7)]
+        clock.advance(21)
+    # Then the plan's 20 a minute hold: the 21st is refused, by the key's limit
+    assert statuses == [200] * 20 + [429]
+
+
 def test_a_plan_change_gives_the_workspace_its_new_budgets_within_5_seconds(
     client: InProcessClient, owner: a.Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

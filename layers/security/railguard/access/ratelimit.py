@@ -122,13 +122,18 @@ class RateLimiter:
             own = self._take_own(principal.subject, principal.limit, principal.name, now)
             if not own.allowed:
                 return own
+        # In the minute, the principal's own limit, or for a limit over another window the
+        # plan's: windows that do not divide a minute could otherwise pass a little more.
+        minute_limit = (
+            principal.limit if principal is not None and in_minute else plan.principal_limit
+        )
         counts = self._counters.count_in_workspace(
             workspace_id,
             start,
             endpoint_class=endpoint_class,
             class_budget=budget.requests,
             principal=principal.subject if principal is not None else None,
-            principal_limit=principal.limit.requests if principal and in_minute else None,
+            principal_limit=minute_limit.requests if principal is not None else None,
         )
         if not counts.counted:
             if principal is not None and own is not None:  # the key's count was taken first
@@ -139,15 +144,15 @@ class RateLimiter:
             # The counts as the condition found them say which limit refused.
             if principal is None or counts.endpoint_class >= budget.requests:
                 return Quota(False, budget.requests, 0, reset, "workspace")
-            return Quota(False, principal.limit.requests, 0, reset, principal.name)
+            return Quota(False, minute_limit.requests, 0, reset, principal.name)
         quotas = [
             Quota(
                 True, budget.requests, budget.requests - counts.endpoint_class, reset, "workspace"
             )
         ]
-        if principal is not None and in_minute and counts.principal is not None:
-            remaining = principal.limit.requests - counts.principal
-            quotas.append(Quota(True, principal.limit.requests, remaining, reset, principal.name))
+        if principal is not None and counts.principal is not None:
+            remaining = minute_limit.requests - counts.principal
+            quotas.append(Quota(True, minute_limit.requests, remaining, reset, principal.name))
         if own is not None:
             quotas.append(own)
         return _closest(quotas)
