@@ -659,14 +659,15 @@ def test_users_and_keys_get_their_plans_limit_on_every_response(
     )
     # Then every response names the free plan's 120 per 60 s and counts down per principal
     assert refused.status == 403  # (a refusal by the authorizer runs no function: not counted)
-    # (the user's requests outside the workspace and on the routes no key may use, the key's
-    # creation first, are counted by the user's own limit alone; the key's is closer to its own
-    # limit than to the workspace's budget for its class: 300 reads)
-    assert _rate_headers(user_me) == (120, 118, 60)
-    assert _rate_headers(user_keys) == (120, 117, 60)
+    # (the user's own requests outside the workspace are counted apart from those in it, where
+    # the create was its first; the user's there are on routes no key may use, which the
+    # workspace's budget counts but never refuses; the key's is closer to its own limit than to
+    # the workspace's budget for its class: 300 reads)
+    assert _rate_headers(user_me) == (120, 119, 60)
+    assert _rate_headers(user_keys) == (120, 118, 60)
     assert _rate_headers(key_me) == (120, 119, 60)
     assert not_found.status == 404  # an error from a function is counted and says so too
-    assert _rate_headers(not_found) == (120, 116, 60)
+    assert _rate_headers(not_found) == (120, 117, 60)
     assert "retry-after" not in key_me.headers
 
 

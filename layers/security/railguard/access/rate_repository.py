@@ -115,14 +115,14 @@ class WindowCounters(Repository):
         window_start: int,
         *,
         endpoint_class: str,
-        class_budget: int,
+        class_budget: int | None,
         principal: str | None = None,
         principal_limit: int | None = None,
     ) -> MinuteCounts:
         """Count one request in its workspace's minute, in one conditional `UpdateItem`: its
         class's count, and its principal's (`principal`, a rate subject) if any; on the
         condition that the class's count is under `class_budget` and the principal's under
-        `principal_limit` (if given), both evaluated atomically with the increment. A refusal
+        `principal_limit` (each if given), evaluated atomically with the increment. A refusal
         counts nothing and brings back, in the same call, the counts that refused it."""
         key = workspace_window(workspace_id, window_start)
         expires_at = workspace_window_expiry(window_start)
@@ -130,25 +130,27 @@ class WindowCounters(Repository):
         names = {"#class": class_attribute(endpoint_class), "#ttl": "ttl"}
         values: dict[str, Any] = {
             ":one": 1,
-            ":budget": class_budget,
             ":ttl": expires_at,
             ":sweep": sweep["gsi2pk"],
             ":order": sweep["gsi2sk"],
         }
         adds = ["#class :one"]
-        condition = "(attribute_not_exists(#class) OR #class < :budget)"
+        conditions = []
+        if class_budget is not None:
+            values[":budget"] = class_budget
+            conditions.append("(attribute_not_exists(#class) OR #class < :budget)")
         if principal is not None:
             names["#principal"] = principal_attribute(principal)
             adds.append("#principal :one")
             if principal_limit is not None:
                 values[":limit"] = principal_limit
-                condition += " AND (attribute_not_exists(#principal) OR #principal < :limit)"
+                conditions.append("(attribute_not_exists(#principal) OR #principal < :limit)")
         update = f"ADD {', '.join(adds)} SET #ttl = :ttl, gsi2pk = :sweep, gsi2sk = :order"
         try:
             item = self._table.update(
                 key,
                 update,
-                condition=condition,
+                condition=" AND ".join(conditions) or None,
                 names=names,
                 values=values,
                 read_back="updated",  # the item holds every principal of the minute

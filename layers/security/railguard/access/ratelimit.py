@@ -107,10 +107,13 @@ class RateLimiter:
         endpoint_class: EndpointClass,
         plan: PlanTerms,
         principal: Counted | None = None,
+        *,
+        budgeted: bool = True,
     ) -> Quota:
-        """Count one request in its workspace: against the plan's budget for its class, and
-        the principal's own limit (none on a public route). One call, but for an own limit
-        over another window than a minute (two: see the module's docstring)."""
+        """Count one request in its workspace: against the plan's budget for its class (unless
+        not `budgeted`: counted in it, never refused by it), and the principal's own limit
+        (none on a public route). One call, but for an own limit over another window than a
+        minute (two: see the module's docstring)."""
         now = self._clock.now()
         budget = plan.budgets[endpoint_class]
         start, reset = window(now, WORKSPACE_WINDOW_SECONDS)
@@ -131,7 +134,7 @@ class RateLimiter:
             workspace_id,
             start,
             endpoint_class=endpoint_class,
-            class_budget=budget.requests,
+            class_budget=budget.requests if budgeted else None,
             principal=principal.subject if principal is not None else None,
             principal_limit=minute_limit.requests if principal is not None else None,
         )
@@ -142,14 +145,13 @@ class RateLimiter:
                     principal.subject, principal.limit.window_seconds, own_start
                 )
             # The counts as the condition found them say which limit refused.
-            if principal is None or counts.endpoint_class >= budget.requests:
+            if principal is None or (budgeted and counts.endpoint_class >= budget.requests):
                 return Quota(False, budget.requests, 0, reset, "workspace")
             return Quota(False, minute_limit.requests, 0, reset, principal.name)
-        quotas = [
-            Quota(
-                True, budget.requests, budget.requests - counts.endpoint_class, reset, "workspace"
-            )
-        ]
+        quotas = []
+        if budgeted:
+            remaining = budget.requests - counts.endpoint_class
+            quotas.append(Quota(True, budget.requests, remaining, reset, "workspace"))
         if principal is not None and counts.principal is not None:
             remaining = minute_limit.requests - counts.principal
             quotas.append(Quota(True, minute_limit.requests, remaining, reset, principal.name))

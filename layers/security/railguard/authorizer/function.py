@@ -43,6 +43,12 @@ def allow(principal: Principal) -> dict[str, Any]:
 DENY: dict[str, Any] = {"isAuthorized": False}
 
 
+def _dropped(runtime: Runtime[AuthorizerSettings], error: Exception) -> None:
+    runtime.logger.warning(
+        "usage counts not written: dropped", extra={"error_type": type(error).__name__}
+    )
+
+
 def _request_id(event: dict[str, Any]) -> str | None:
     """The gateway's id of the request, for a refusal's log line (an allow is not logged)."""
     request_context = event.get("requestContext")
@@ -91,22 +97,20 @@ class AuthorizerFunction:
             )
             self._counted(runtime, authorizer, "error")
             return DENY
-        self._counted(runtime, authorizer, None)
+        try:
+            authorizer.usage.allowed()  # and the flush, when due
+        except Exception as error:  # noqa: BLE001 - a decision is never changed by its counting
+            _dropped(runtime, error)
         return allow(principal)  # not logged: the gateway's access log records every request
 
     @staticmethod
     def _counted(
-        runtime: Runtime[AuthorizerSettings], authorizer: Authorizer, refusal: str | None
+        runtime: Runtime[AuthorizerSettings], authorizer: Authorizer, refusal: str
     ) -> None:
-        """The decision (None: allowed) counted for the metrics, and the instance's counts
-        written if due. Bookkeeping: whatever fails here is logged, and the decision stands."""
+        """The refusal counted for the metrics, and the instance's counts written if due.
+        Bookkeeping: whatever fails here is logged, and the decision stands."""
         try:
-            if refusal is None:
-                authorizer.usage.allowed()
-            else:
-                authorizer.usage.metric(DECISIONS, outcome=refusal)
+            authorizer.usage.metric(DECISIONS, outcome=refusal)
             authorizer.usage.flush_if_due()
         except Exception as error:  # noqa: BLE001 - a decision is never changed by its counting
-            runtime.logger.warning(
-                "usage counts not written: dropped", extra={"error_type": type(error).__name__}
-            )
+            _dropped(runtime, error)

@@ -246,10 +246,11 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         self, caller: Principal, event: dict[str, Any], headers: dict[str, str]
     ) -> None:
         """Count the request before any route runs: in its workspace, against the plan's budget
-        for the route's class and the caller's own limit; outside any workspace or on a route
-        no key may use, against the user's own limit. Over a limit, `RateLimited` (429)
-        naming it. The headers of the limit closest to running out go on every response. Then
-        the caller's key's last use, when the authorizer says it is due."""
+        for the route's class (a route no key may use: counted in it, never refused by it) and
+        the caller's own limit; outside any workspace, against the user's own limit. Over a
+        limit, `RateLimited` (429) naming it. The headers of the limit closest to running out go
+        on every response. Then the caller's key's last use, when the authorizer says it is
+        due."""
         if caller.rate_limit is None:
             return
         if self._rate_limiter is None:
@@ -257,11 +258,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         route_key = str(event.get("routeKey", ""))
         endpoint = endpoint_class(route_key)
         own: LimitName = "key" if caller.kind == "api_key" else "user"
-        # Outside any workspace, and on the routes no API key may use (keys, members, the
-        # workspace, its audit trail and usage), the user's own limit alone: what a key or a
-        # member's script spends of the workspace's budget never keeps an owner or admin from
-        # revoking a key.
-        if caller.workspace_id is None or not policy.rule_for(route_key).for_keys:
+        if caller.workspace_id is None:
             quota = self._rate_limiter.take(caller.rate_subject, caller.rate_limit, name=own)
         else:
             quota = self._rate_limiter.take_in_workspace(
@@ -269,6 +266,10 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
                 endpoint,
                 plan_terms(caller.plan),
                 Counted(caller.rate_subject, caller.rate_limit, own),
+                # The routes no API key may use (keys, members, the workspace, its audit trail
+                # and usage) are counted, never refused, by the workspace's budget: what a key or
+                # a member's script spends of it never keeps an owner from revoking a key.
+                budgeted=policy.rule_for(route_key).for_keys,
             )
         self._note_last_use(caller, event)
         headers |= quota.headers()

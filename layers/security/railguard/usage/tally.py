@@ -30,6 +30,8 @@ from railguard.store import Table
 from railguard.usage.repository import Outcome, Series, UsageRepository, hour_of
 
 FLUSH_AFTER_SECONDS = 5.0
+# How often an instance with no refusal waiting looks at the clock for its allowed decisions.
+ALLOWED_PER_CHECK = 16
 # Bounds on what an instance holds however varied its refusals (distinct keys and hours), and on
 # the writes one flush adds to the invocation that runs it.
 MAX_PENDING = 512
@@ -49,7 +51,7 @@ class UsageTally:
         self._clock = clock
         self._counts: dict[tuple[Series, int], Counter[Outcome]] = {}
         self._metrics: Counter[MetricKey] = Counter()
-        self._allowed = 0  # the authorizer's allowed decisions: its hot path, kept to an add
+        self._allowed = 0  # the authorizer's allowed decisions (`allowed`)
         self._oldest: float | None = None
 
     def count(self, outcome: Outcome, workspace_id: str, subject: str) -> None:
@@ -71,10 +73,14 @@ class UsageTally:
         return True
 
     def allowed(self) -> None:
-        """One more allowed decision, for the `Decisions` metric."""
+        """One more allowed decision, for the `Decisions` metric; then a flush, if due. The
+        authorizer's hot path, kept to an add and a test: the clock is read while counts of
+        refusals wait (so they are written on time), else at every `ALLOWED_PER_CHECK`-th
+        decision (the allowed ones alone may wait that many decisions more)."""
         self._allowed += 1
-        if self._oldest is None:
-            self._oldest = self._clock.now()
+        if self._oldest is not None or not self._allowed % ALLOWED_PER_CHECK:
+            self._note_time()
+            self.flush_if_due()
 
     def metric(self, name: str, **dimensions: str) -> None:
         """One more of the metric `name` with these dimensions, for the next flush."""
