@@ -74,11 +74,11 @@ class UsageTally:
 
     def allowed(self) -> None:
         """One more allowed decision, for the `Decisions` metric; then a flush, if due. The
-        authorizer's hot path, kept to an add and a test: the clock is read while counts of
-        refusals wait (so they are written on time), else at every `ALLOWED_PER_CHECK`-th
-        decision (the allowed ones alone may wait that many decisions more)."""
+        authorizer's hot path, kept to an add and a test: the clock is read while a
+        workspace's counts wait (so they are written on time), else at every
+        `ALLOWED_PER_CHECK`-th decision (the metrics alone may wait that many decisions more)."""
         self._allowed += 1
-        if self._oldest is not None or not self._allowed % ALLOWED_PER_CHECK:
+        if self._counts or not self._allowed % ALLOWED_PER_CHECK:
             self._note_time()
             self.flush_if_due()
 
