@@ -336,6 +336,7 @@ def test_a_rotation_asked_for_during_an_overlap_still_adds_a_key(
     assert forced["counts"].get("signing_keys_added") == 1
 
 
+@pytest.mark.usefixtures("api_env")  # the job's settings: it may be the first to start cold
 def test_a_job_refuses_options_it_does_not_know() -> None:
     with pytest.raises(ValueError, match="extra"):
         run_job("expiry", rotate_everything=True)

@@ -2,7 +2,7 @@
 a workspace's budget per class is shared by all its keys and members (minting keys adds none), a
 key's own limit only narrows it, the count is exact under concurrency across principals, the
 classes are counted apart, the public webhook and agent UI routes spend their workspace's
-`webhook` and `auth` budgets (an agent UI's session check reads), a plan change applies within
+`webhook` and `auth` budgets (an agent UI's session check spends none), a plan change applies within
 5 seconds, a key never keeps an owner from revoking it, and a 429 names the limit.
 
 Budgets are made small with `patch_budgets` (the plans' terms, for the test only)."""
@@ -370,11 +370,12 @@ def test_a_token_alone_spends_none_of_the_webhook_budget_of_a_signed_trigger(
     assert statuses == [202, 202, 429]
 
 
-def test_agent_ui_unlocks_spend_their_workspaces_auth_budget_and_sessions_its_reads(
+def test_agent_ui_unlocks_spend_their_workspaces_auth_budget_and_session_checks_none(
     client: InProcessClient, owner: a.Account, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a workspace allowing 3 authentications a minute, and a deployment without a PIN
-    patch_budgets(monkeypatch, auth=3)
+    # Given a workspace allowing 3 authentications and 1 read a minute, and a deployment
+    # without a PIN
+    patch_budgets(monkeypatch, auth=3, read=1)
     created = client.request(
         "POST",
         "/api/v1/agent-uis",
@@ -384,14 +385,15 @@ def test_agent_ui_unlocks_spend_their_workspaces_auth_budget_and_sessions_its_re
     assert created.status == 201, created.body
     path = f"/api/v1/agent-uis/{created.json()['data']['id']}"
     clock.to_window_start(60)
-    # When it is unlocked four times, from four addresses, then a session is checked
+    # When it is unlocked four times, from four addresses, then its session checked 60 times
     unlocked = [
         client.request("POST", f"{path}/unlock", body={}, source_ip=f"198.51.100.{n}")
         for n in (1, 2, 3, 4)
     ]
     token = remember(unlocked[0].json()["data"]["access_token"])
-    session = client.request("GET", f"{path}/session", headers={"Authorization": f"Bearer {token}"})
-    # Then the first three pass and the fourth is the workspace's 429 for its auth class
+    holder = {"Authorization": f"Bearer {token}"}
+    checks = [client.request("GET", f"{path}/session", headers=holder) for _ in range(60)]
+    # Then the first three unlocks pass and the fourth is the workspace's 429 for its auth class
     assert [reply.status for reply in unlocked[:3]] == [200, 200, 200]
     assert _refused_by(unlocked[3]) == (
         429,
@@ -399,8 +401,13 @@ def test_agent_ui_unlocks_spend_their_workspaces_auth_budget_and_sessions_its_re
         {"limit": "workspace", "class": "auth"},
     )
     assert unlocked[3].headers["retry-after"] == "60"
-    # And the session already open is still served: its check is a read
-    assert session.status == 200
+    # And the session open is served all the same, spending none of the workspace's budgets:
+    # only its own 60 checks a minute, past which it waits
+    assert {reply.status for reply in checks} == {200}
+    over = client.request("GET", f"{path}/session", headers=holder)
+    assert (over.status, over.json()["error"]["code"]) == (429, "rate_limited")
+    # And the workspace's one read is still there for its members
+    assert client.request("GET", CREDENTIALS, headers=owner.headers()).status == 200
 
 
 def test_a_pin_attempt_refused_by_the_workspace_is_not_counted_as_a_failure(

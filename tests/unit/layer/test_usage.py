@@ -21,7 +21,7 @@ from railguard.usage.rollup import UsageRollup
 from railguard.usage.service import Usage, UsageQuery
 from railguard.usage.tally import (
     FLUSH_AFTER_SECONDS,
-    MAX_PENDING,
+    MAX_PENDING_PER_WORKSPACE,
     MAX_WRITES_PER_FLUSH,
     UsageTally,
 )
@@ -110,34 +110,36 @@ def test_refusals_wait_in_memory_until_the_oldest_is_5_seconds_old(table: Table)
     assert counting.updates == 3
 
 
-def test_a_flood_of_refused_keys_costs_a_flush_at_most_its_bound_and_loses_detail_not_totals(
+def test_a_flood_of_refused_keys_costs_a_flush_its_bound_and_never_pushes_out_other_workspaces(
     table: Table,
 ) -> None:
-    # Given an instance that refused more distinct keys than it holds (keys revoked or forged
-    # on purpose to make many series)
+    # Given an instance that refused many distinct keys of one workspace (revoked on purpose
+    # to make many series), then one key of another
     clock = FakeClock(MIDNIGHT + 10)
     counting = CountingTable(table)
     tally = UsageTally(counting, clock)
-    for n in range(MAX_PENDING + 10):
-        tally.count("refused_credential", "ws_1", f"api_key:key_{n}")
+    flood = MAX_PENDING_PER_WORKSPACE + 10
+    for n in range(flood):
+        tally.count("refused_credential", "ws_flood", f"api_key:key_{n}")
+    tally.count("refused_scope", "ws_victim", KEY)
     # When a flush is due
     clock.advance(FLUSH_AFTER_SECONDS)
     tally.flush_if_due()
-    # Then it writes its bound, the workspace's total first, and every refusal is in it
+    # Then it writes its bound, the workspaces' totals first, every refusal in them
     assert counting.updates == MAX_WRITES_PER_FLUSH
-    workspace = _hour_item(table, Series("ws_1"), MIDNIGHT)
-    assert workspace["refused_credential"] == MAX_PENDING + 10
-    # And the keys held wait for the next flushes, those past the bound are not kept
-    assert _hour_item(table, Series("ws_1", "api_key:key_0"), MIDNIGHT)["refused_credential"] == 1
-    assert not tally.due
-    for _ in range(MAX_PENDING // MAX_WRITES_PER_FLUSH + 2):
+    assert _hour_item(table, Series("ws_flood"), MIDNIGHT)["refused_credential"] == flood
+    assert _hour_item(table, Series("ws_victim"), MIDNIGHT)["refused_scope"] == 1
+    # And the rest wait for the next flushes: the flooding workspace's first keys, up to its
+    # share, and the other workspace's key, which the flood did not push out
+    for _ in range(3):
         clock.advance(FLUSH_AFTER_SECONDS)
         tally.flush_if_due()
-    assert counting.updates == MAX_PENDING  # the workspace's item and MAX_PENDING - 1 keys'
-    last_held = f"api_key:key_{MAX_PENDING - 2}"
-    assert _hour_item(table, Series("ws_1", last_held), MIDNIGHT)["refused_credential"] == 1
-    dropped = f"api_key:key_{MAX_PENDING - 1}"
-    assert _hour_item(table, Series("ws_1", dropped), MIDNIGHT) == {}
+    assert counting.updates == 2 + MAX_PENDING_PER_WORKSPACE + 1
+    assert _hour_item(table, Series("ws_victim", KEY), MIDNIGHT)["refused_scope"] == 1
+    last_held = f"api_key:key_{MAX_PENDING_PER_WORKSPACE - 1}"
+    assert _hour_item(table, Series("ws_flood", last_held), MIDNIGHT)["refused_credential"] == 1
+    past_its_share = f"api_key:key_{MAX_PENDING_PER_WORKSPACE}"
+    assert _hour_item(table, Series("ws_flood", past_its_share), MIDNIGHT) == {}
 
 
 def test_counts_add_to_what_other_instances_wrote_in_their_hour(table: Table) -> None:

@@ -28,9 +28,8 @@ PLAN_NAMES: tuple[Plan, ...] = get_args(Plan)
 EndpointClass = Literal["read", "write", "webhook", "auth"]
 ENDPOINT_CLASSES: tuple[EndpointClass, ...] = get_args(EndpointClass)
 # The routes of a class of their own (public: their token or PIN is the credential), as the
-# template spells them; any other GET reads, any other method writes. An agent UI's session
-# check is a read: anyone may try to unlock, so were checks of the sessions already open in the
-# same budget, a flood of unlocks from a few addresses would close those too.
+# template spells them; any other GET reads, any other method writes. (An agent UI's session
+# check spends no workspace budget: `railguard.agent_uis` counts it per session.)
 _ROUTE_CLASSES: Mapping[str, EndpointClass] = MappingProxyType(
     {
         "POST /api/v1/webhook/trigger": "webhook",

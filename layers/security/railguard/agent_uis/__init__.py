@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from railguard.access.network import budget_subject
-from railguard.access.plans import EndpointClass, RateLimit, plan_terms
+from railguard.access.plans import RateLimit, plan_terms
 from railguard.access.ratelimit import RateLimiter
 from railguard.access.throttle import FailureThrottle, Subject, ThrottleRule
 from railguard.agent_uis.repository import AgentUiRecord, AgentUiRepository, UnlockSession
@@ -70,6 +70,8 @@ PIN_MAX_DIGITS: Final = 8
 UNLOCK_FAILURES_PER_ADDRESS = ThrottleRule("agent-ui-ip", limit=5, window_seconds=900)
 UNLOCK_FAILURES_PER_DEPLOYMENT = ThrottleRule("agent-ui-all", limit=50, window_seconds=3600)
 UNLOCKS_WITHOUT_PIN_PER_ADDRESS = RateLimit(requests=60, window_seconds=900)
+# The checks of one session: the page holding it asks far less often.
+SESSION_CHECKS_PER_SESSION = RateLimit(requests=60, window_seconds=60)
 PIN_PEPPER_KEY_NAME: Final = "agent-ui-pin-pepper"
 
 _ASCII_DIGITS = frozenset("0123456789")
@@ -291,15 +293,12 @@ class AgentUis:
         if not quota.allowed:
             raise quota.refusal("Too many unlocks; retry later.")
 
-    def _count_in_workspace(
-        self, workspace_id: str, plan: str, endpoint: EndpointClass = "auth"
-    ) -> None:
-        """Count the request against its workspace's budget of the class, shared by its
-        deployments: an unlock's `auth` (after the per-address budgets, so that one address
-        spends its own first), a session check's `read` (`railguard.access.plans`)."""
-        quota = self._rate_limiter.take_in_workspace(workspace_id, endpoint, plan_terms(plan))
+    def _count_in_workspace(self, workspace_id: str, plan: str) -> None:
+        """Count the request against its workspace's `auth` budget, shared by its deployments
+        (after the per-address budgets, so that one address spends its own first)."""
+        quota = self._rate_limiter.take_in_workspace(workspace_id, "auth", plan_terms(plan))
         if not quota.allowed:
-            raise quota.refusal("The workspace's requests are spent; retry later.", endpoint)
+            raise quota.refusal("The workspace's unlocks are spent; retry later.", "auth")
 
     def _pin_matches(self, pin_hash: str, pin: str) -> bool:
         return passwords.verify_secret(pin_hash, self._pin_pepper.of(pin))
@@ -320,7 +319,8 @@ class AgentUis:
         `Unauthenticated`, the same for every reason."""
         if not opaque_tokens.is_well_formed(token, UNLOCK_TOKEN_PREFIX):
             raise Unauthenticated  # an access token or API key among them: no read at all
-        session = self._agent_uis.session(opaque_tokens.digest(token))
+        digest = opaque_tokens.digest(token)
+        session = self._agent_uis.session(digest)
         if (
             session is None
             or session.expires_at <= self._now()
@@ -330,6 +330,12 @@ class AgentUis:
         live = self._agent_uis.get_live(session.workspace_id, agent_ui_id)
         if live is None or not hmac.compare_digest(live[0].pin_version, session.pin_version):
             raise Unauthenticated
-        record, plan = live
-        self._count_in_workspace(record.workspace_id, plan, "read")
+        record, _ = live
+        # Counted per session (its item is found by the same digest), in no workspace budget:
+        # anyone may unlock a deployment without a PIN, and a session holder must spend neither
+        # the `auth` budget (a flood of unlocks would then close the sessions open) nor the
+        # `read` budget the workspace's keys and members read with.
+        quota = self._rate_limiter.take(f"agent-ui-session:{digest}", SESSION_CHECKS_PER_SESSION)
+        if not quota.allowed:
+            raise quota.refusal("Too many checks of this session; retry later.")
         return SessionView(id=record.id, name=record.name, agent_id=record.agent_id)

@@ -11,10 +11,11 @@ when it crashes or is recycled is lost.
 
 A flush runs inside the invocation that finds it due, whoever's it is: so it writes at most
 `MAX_WRITES_PER_FLUSH` items (the workspaces' first), and the rest wait for the next; and an
-instance holds at most `MAX_PENDING` items, beyond which a new principal's counts are kept for its
-workspace alone, and a new workspace's dropped. A flood of refusals of many keys or workspaces
-(keys revoked on purpose, forged keys) thus costs any one request at most that many writes, and
-loses detail rather than delay decisions.
+instance holds at most `MAX_PENDING` principals' items (`MAX_PENDING_PER_WORKSPACE` of any one
+workspace), beyond which a new principal's counts are kept for its workspace alone, and at most
+`MAX_PENDING_WORKSPACES` workspaces' items, beyond which a new workspace's are dropped. A flood
+of refusals of many keys (revoked on purpose) thus costs any one request at most that many
+writes, loses detail rather than delay decisions, and never pushes another workspace's keys out.
 
 A write that fails drops the counts not yet written: an `ADD` whose answer was lost may have
 been applied, and trying it again could count twice, so the counts stay at most what happened.
@@ -32,9 +33,13 @@ from railguard.usage.repository import Outcome, Series, UsageRepository, hour_of
 FLUSH_AFTER_SECONDS = 5.0
 # How often an instance with no refusal waiting looks at the clock for its allowed decisions.
 ALLOWED_PER_CHECK = 16
-# Bounds on what an instance holds however varied its refusals (distinct keys and hours), and on
-# the writes one flush adds to the invocation that runs it.
+# Bounds on what an instance holds however varied its refusals: the workspaces' hours, and the
+# principals' hours of all workspaces and of any one (so that one workspace's keys, revoked on
+# purpose, never push another's out); and on the writes one flush adds to the invocation that
+# runs it.
+MAX_PENDING_WORKSPACES = 4096
 MAX_PENDING = 512
+MAX_PENDING_PER_WORKSPACE = 32
 MAX_WRITES_PER_FLUSH = 25
 
 # The metrics (`railguard.usage.metrics`), and a metric with its dimensions (few-valued only:
@@ -50,6 +55,7 @@ class UsageTally:
         self._repository = UsageRepository(table)
         self._clock = clock
         self._counts: dict[tuple[Series, int], Counter[Outcome]] = {}
+        self._principals_waiting: Counter[str] = Counter()  # by workspace
         self._metrics: Counter[MetricKey] = Counter()
         self._allowed = 0  # the authorizer's allowed decisions (`allowed`)
         self._oldest: float | None = None
@@ -58,17 +64,24 @@ class UsageTally:
         """One request of `subject` (a rate subject) in the workspace, refused or rate limited
         now: in the workspace's hour, and the principal's."""
         hour = hour_of(self._note_time())
-        if self._add((Series(workspace_id), hour), outcome):
-            self._add((Series(workspace_id, subject), hour), outcome)
+        workspaces = len(self._counts) - self._principals_waiting.total()
+        if self._add((Series(workspace_id), hour), outcome, workspaces < MAX_PENDING_WORKSPACES):
+            room = (
+                self._principals_waiting.total() < MAX_PENDING
+                and self._principals_waiting[workspace_id] < MAX_PENDING_PER_WORKSPACE
+            )
+            self._add((Series(workspace_id, subject), hour), outcome, room)
 
-    def _add(self, item: tuple[Series, int], outcome: Outcome) -> bool:
+    def _add(self, item: tuple[Series, int], outcome: Outcome, room: bool) -> bool:
         """One more `outcome` in the item waiting to be written; False when it is not waiting
-        and `MAX_PENDING` are (the count is dropped)."""
+        and there is no `room` for one more (the count is dropped)."""
         counts = self._counts.get(item)
         if counts is None:
-            if len(self._counts) >= MAX_PENDING:
+            if not room:
                 return False
             counts = self._counts[item] = Counter()
+            if item[0].subject is not None:
+                self._principals_waiting[item[0].workspace_id] += 1
         counts[outcome] += 1
         return True
 
@@ -111,6 +124,9 @@ class UsageTally:
         taken = sorted(self._counts, key=lambda item: item[0].subject is not None)
         taken = taken[:MAX_WRITES_PER_FLUSH]
         writes = [(item, self._counts.pop(item)) for item in taken]
+        for series, _ in taken:
+            if series.subject is not None:
+                self._principals_waiting[series.workspace_id] -= 1
         self._oldest = self._clock.now() if self._counts else None
         if metrics:
             from railguard.usage.metrics import emit  # noqa: PLC0415 - Powertools, on a flush only
