@@ -5,8 +5,9 @@ A workspace is one item in its own partition (`WS#<id>` / `META`); each member i
 `USER#<user_id>` / `WS#<id>`), where a user's workspaces are listed, and keeps the member's last
 use of the workspace (written by the shared write of `railguard.access.usage_repository`).
 Reads return typed records; writes are built here for the service to commit with its audit
-event, each failing as the service declares (`fails_as`). `LiveWorkspaces` is the liveness read of the credentials that name
-their workspace (the authorizer's keys, webhook triggers), cached a moment.
+event, each failing as the service declares (`fails_as`). `LiveWorkspaces` is the liveness read
+of the credentials that name their workspace (the authorizer's keys, webhook triggers), cached a
+moment.
 
 The workspace's item also keeps its plan (absent until the operator sets one: the default plan)
 and its count of active API keys (`active_keys`, absent
