@@ -1,6 +1,6 @@
 """Usage (issue 21, contract section 11) end to end: a key's refusals counted by the local
 stack's authorizer instances and readable within the flush delay, the allowed requests equal to
-those sent, and who may read it, over real HTTP."""
+those sent, who may read it, and a member's last use in the members list, over real HTTP."""
 
 from __future__ import annotations
 
@@ -90,3 +90,25 @@ def test_usage_is_for_owners_and_admins_of_the_workspace_only(stack: StackProces
     assert mine.status_code == 200
     assert len(mine.json()["data"]) == 2
     assert mine.json()["meta"]["next_cursor"] is not None
+
+
+def test_a_members_last_use_is_in_the_members_list(stack: StackProcess) -> None:
+    # Given a workspace and a user member who has not used it yet
+    owner = new_owner(stack)
+    member = new_member(stack, owner, "user")
+    workspace = f"{stack.url}/api/v1/workspaces/{owner.workspace}"
+
+    def last_use() -> tuple[str | None, str | None, str | None]:
+        listed = requests.get(f"{workspace}/members", headers=owner.headers, timeout=10)
+        assert listed.status_code == 200, listed.text
+        (row,) = [m for m in listed.json()["data"] if m["email"] == member.email]
+        return row["last_used_at"], row["last_used_ip"], row["last_used_user_agent"]
+
+    assert last_use() == (None, None, None)
+    # When the member reads the workspace with a user agent of its own
+    headers = {**member.headers, "User-Agent": "e2e-member/1.0"}
+    assert requests.get(workspace, headers=headers, timeout=10).status_code == 200
+    # Then the owner's members list says when, from where (the TCP peer) and by what
+    used_at, address, agent = last_use()
+    assert used_at is not None
+    assert (address, agent) == ("127.0.0.1", "e2e-member/1.0")

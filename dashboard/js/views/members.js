@@ -3,7 +3,7 @@
 // owner hands ownership to another member. What a role cannot do is not offered.
 
 import { api, listAll } from '../api.js';
-import { badge, h, pageHeader, replace, table } from '../dom.js';
+import { badge, h, pageHeader, replace, table, when } from '../dom.js';
 import { describe, field, form, input, onSubmit } from '../forms.js';
 import { session } from '../session.js';
 import { confirmAction, notice } from '../ui.js';
@@ -14,6 +14,15 @@ const RANK = { user: 1, admin: 2, owner: 3 };
 /** The roles one may give: those below one's own (never owner: that is a transfer). */
 function assignable(role) {
   return ['admin', 'user'].filter((candidate) => RANK[candidate] < (RANK[role] ?? 0));
+}
+
+/** A member's last use of the workspace (noted at most once a minute): when, from where, and
+ * by which client on hover. */
+function lastUse(member) {
+  if (!member.last_used_at) return when(null);
+  return h('span', {}, when(member.last_used_at),
+    h('span', { class: 'muted', title: member.last_used_user_agent ?? 'unknown client' },
+      ` from ${member.last_used_ip ?? 'an unknown address'}`));
 }
 
 function outranks(role, other) {
@@ -157,6 +166,7 @@ export const membersView = {
         { label: 'Email', cell: (member) => member.email },
         { label: 'Role', cell: (member) => badge(member.role, member.role === 'owner' ? 'ok' : 'muted') },
         { label: 'Two-factor', cell: (member) => (member.mfa_enabled ? badge('On', 'ok') : badge('Off', 'warn')) },
+        { label: 'Last used', cell: lastUse },
         { label: 'Actions', cell: (member) => rowActions(member, me, myRole, context) ?? '—' },
       ], members, 'No members.'),
       myRole === 'owner' ? transferSection(members, me, context) : null);

@@ -773,8 +773,8 @@ def test_a_last_use_noted_meanwhile_by_another_instance_refuses_nothing(
     noted = int(clock.now()) - 10
     due = Authorizer._last_use_due
 
-    def raced(authorizer: Authorizer, key_record: Any, now: float) -> bool:
-        answer = due(authorizer, key_record, now)
+    def raced(authorizer: Authorizer, used: str, last_used_at: int | None, now: float) -> bool:
+        answer = due(authorizer, used, last_used_at, now)
         # The other instance's write: no function's of this test (a context of its own).
         contextvars.Context().run(
             table.update, record, "SET last_used_at = :noted", values={":noted": noted}

@@ -1,5 +1,5 @@
 """Contract section 5's rules beyond the matrix: what each role may do to whom, ownership
-transfer, soft delete, lists, and mass assignment."""
+transfer, soft delete, lists, mass assignment, and a member's last use."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from railguard.core.clock import SystemClock
+from railguard.authorizer.decision import STATE_MAX_AGE_SECONDS
+from railguard.core.clock import SystemClock, rfc3339
 from railguard.core.errors import Conflict
 from railguard.store import Table
 from railguard.store import keys as item_keys
 from railguard.workspaces import Workspaces, WorkspaceScope
+from railguard.workspaces.repository import member_key
 from tests.support import accounts as a
 from tests.support.audit import RecordingAuditTrail
+from tests.support.aws_calls import record_whole_aws_calls
+from tests.support.fake_time import FakeClock
+from tests.support.faults import Call
 from tests.support.inprocess import InProcessClient, Reply
 from tests.support.races import at_once
 
@@ -325,3 +330,90 @@ def test_a_name_in_any_script_or_with_emoji_is_kept(client: InProcessClient, tea
     # Then it is kept as given
     assert created.status == 201
     assert created.json()["data"]["name"] == name
+
+
+# -- a member's last use (issue 21, "Usage") -------------------------------------------------
+def _member_writes(calls: list[Call], workspace_id: str) -> list[Call]:
+    """The writes among `calls` to an item of the workspace's members."""
+    return [
+        call
+        for call in calls
+        if call.operation in ("UpdateItem", "PutItem")
+        and call.params.get("Key", {}).get("pk", {}).get("S")
+        == item_keys.workspace(workspace_id)[0]
+        and call.params["Key"]["sk"]["S"].startswith("MEMBER#")
+    ]
+
+
+def _last_use(client: InProcessClient, team: Team, name: str) -> tuple[str | None, ...]:
+    """The member's last use as the members list shows it."""
+    members = _call(client, team, "owner", "GET", "/members?limit=100").json()["data"]
+    (member,) = [m for m in members if m["user_id"] == team.ids[name]]
+    return member["last_used_at"], member["last_used_ip"], member["last_used_user_agent"]
+
+
+def test_a_members_last_use_is_noted_once_a_minute_with_address_and_user_agent(
+    client: InProcessClient,
+    team: Team,
+    table: Table,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an admin of the team who has not used the workspace since being added
+    assert _last_use(client, team, "admin") == (None, None, None)
+    calls = record_whole_aws_calls(monkeypatch)
+    # When they read its audit trail (a function that writes nothing else in a workspace's
+    # partition) from 10.9.8.7 with an overlong user agent
+    used_at = int(clock.now())
+    agent = "probe/2.0 " + "x" * 400
+    headers = {"X-Workspace-ID": team.workspace, "User-Agent": agent}
+    reply = client.request(
+        "GET",
+        "/api/v1/audit-events",
+        token=team.tokens["admin"],
+        headers=headers,
+        source_ip="10.9.8.7",
+    )
+    assert reply.status == 200, reply.body
+    # Then their membership notes the use, by one write naming only its three attributes
+    (write,) = _member_writes(calls, team.workspace)
+    assert write.params["Key"]["sk"]["S"] == f"MEMBER#{team.ids['admin']}"
+    assert write.params.get("ReturnValues", "NONE") == "NONE"
+    assert "attribute_exists(pk)" in write.params["ConditionExpression"]
+    # And the members list shows the time, the TCP peer and the user agent (cut to 256)
+    assert _last_use(client, team, "admin") == (rfc3339(used_at), "10.9.8.7", agent[:256])
+    # When they use it again within the minute, from the cache and after it aged, elsewhere
+    calls.clear()
+    clock.advance(1)
+    assert _call(client, team, "admin", "GET").status == 200
+    clock.advance(STATE_MAX_AGE_SECONDS + 0.1)
+    assert _call(client, team, "admin", "GET", "/members").status == 200
+    # Then nothing is written to their membership, and the first use stays the last noted
+    assert _member_writes(calls, team.workspace) == []
+    assert _last_use(client, team, "admin") == (rfc3339(used_at), "10.9.8.7", agent[:256])
+    # When they use it a minute after the first, without a user agent / Then that use is noted
+    clock.advance(60)
+    assert _call(client, team, "admin", "GET").status == 200
+    assert _last_use(client, team, "admin") == (rfc3339(int(clock.now())), "127.0.0.1", None)
+
+
+def test_a_user_outside_any_workspace_notes_no_members_use(
+    client: InProcessClient, team: Team, table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a member, and a stranger to the team's workspace
+    calls = record_whole_aws_calls(monkeypatch)
+    # When the member calls routes that act in no workspace, and the stranger the workspace's
+    me = client.request("GET", "/api/v1/me", token=team.tokens["user"])
+    mine = client.request("GET", "/api/v1/workspaces", token=team.tokens["user"])
+    stranger = _call(client, team, "stranger", "GET")
+    # Then those are answered (the stranger's as no such workspace), and no membership is written
+    assert (me.status, mine.status, stranger.status) == (200, 200, 404)
+    assert not [
+        call
+        for call in calls
+        if call.operation in ("UpdateItem", "PutItem")
+        and call.params.get("Key", {}).get("sk", {}).get("S", "").startswith("MEMBER#")
+    ]
+    assert _last_use(client, team, "user") == (None, None, None)
+    stored = table.get(member_key(team.workspace, team.ids["stranger"]))
+    assert stored is None

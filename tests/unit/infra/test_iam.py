@@ -170,6 +170,10 @@ IDEMPOTENCY_MAC = Plain("kms:GenerateMac", "MacKey")
 # (naming only `last_used_at`, `last_used_ip` and `last_used_user_agent`, reading nothing back:
 # test_finding_4_noting_a_last_use_...).
 NOTE_KEY_USE = items("UpdateItem", APIKEY)
+# A function serving routes where a member acts in a workspace notes the member's last use there
+# after the request's count, on the membership (naming only `last_used_at`, `last_used_ip` and
+# `last_used_user_agent`, reading nothing back: test_finding_4_noting_a_members_last_use_...).
+NOTE_MEMBER_USE = items("UpdateItem", WS)
 # A function serving routes that act in a workspace counts the 429s it answers in the workspace's
 # usage (naming only `rate_limited` and `ttl`, reading nothing back: test_usage_writers_...).
 COUNT_429S = items("UpdateItem", USAGE)
@@ -200,6 +204,7 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("Query PutItem UpdateItem DeleteItem", WS),
         items("Query", USER, index="gsi1"),
         items("UpdateItem", RATE),
+        NOTE_MEMBER_USE,
         COUNT_429S,
     ),
     # GET /me admits any API key (`me:read`).
@@ -236,6 +241,7 @@ HAND_WRITTEN: dict[str, tuple[Grant, ...]] = {
         items("Query", WS, table="AuditTable", index="gsi1"),
         items("GetItem", WS),
         items("UpdateItem", RATE),
+        NOTE_MEMBER_USE,
         COUNT_429S,
         Plain("s3:ListBucketVersions", "AnchorBucket"),
     ),
@@ -317,6 +323,11 @@ def idempotent_routes() -> frozenset[str]:
     )
 
 
+def _admits_a_member(rule: kinds.Rule) -> bool:
+    """Whether `rule` admits a member acting in a workspace (whose last use there is noted)."""
+    return rule.workspace != "none"
+
+
 def _acts_in_a_workspace(rule: kinds.Rule) -> bool:
     """Whether a caller admitted by `rule` acts in a workspace (whose usage its 429s count in):
     a member on a workspace's route, or an API key, which acts in its own."""
@@ -326,13 +337,15 @@ def _acts_in_a_workspace(rule: kinds.Rule) -> bool:
 def kind_grants(kind: kinds.ResourceKind, idempotent: frozenset[str]) -> tuple[Grant, ...]:
     """What the function serving a kind of workspace resource needs, from its declaration: its
     entries, its records (if a secret finds it), its audit trail, the rate limit of each
-    request and the last use of the API keys its rules admit, sealing its secrets, and
+    request and the last use of the API keys and members its rules admit, sealing its secrets, and
     fingerprinting its Idempotency-Key requests."""
     placement = kind.placement
     assert placement is not None
     grants: list[Grant] = [items(ENTRY_ACTIONS, WS), items("UpdateItem", RATE)]
     if any(rule.scope is not None or rule.any_api_key for rule in kind.actions.values()):
         grants.append(NOTE_KEY_USE)
+    if any(_admits_a_member(rule) for rule in kind.actions.values()):
+        grants.append(NOTE_MEMBER_USE)
     if any(_acts_in_a_workspace(rule) for rule in kind.actions.values()):
         grants.append(COUNT_429S)
     if placement.record_partition is not None:
@@ -927,6 +940,85 @@ def test_finding_4_noting_a_last_use_cannot_make_a_key_or_a_trigger(
         assert not policy.allows(update(attribute)), attribute
     for returns in ("ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", "ALL_NEW"):
         assert not policy.allows(update("last_used_at", returns=returns)), returns
+
+
+# The functions that note a member's last use in a workspace: those serving a route where a
+# member acts in one.
+MEMBER_USE_NOTERS = sorted(f for f, grants in ALLOWED.items() if NOTE_MEMBER_USE in grants)
+MEMBER_USE = ("last_used_at", "last_used_ip", "last_used_user_agent")
+
+
+def _member_update(
+    stack: Stack, *attributes: str, partition: str = "WS#w1", returns: str = "NONE"
+) -> Request:
+    """An update of an item in `partition` (a membership: `WS#<id>` / `MEMBER#<user_id>`)."""
+    context = {
+        LEADING_KEYS: (partition,),
+        ATTRIBUTES: ("pk", "sk", *attributes),
+        RETURN_VALUES: (returns,),
+    }
+    return Request("dynamodb:UpdateItem", stack.arn("Table"), context)
+
+
+def _member_use_statements(stack: Stack, function_id: str) -> tuple[Statement, ...]:
+    """The statements of the function's role that allow noting a member's last use and that
+    alone: not the broad writes in a workspace's partition some roles have besides."""
+    return tuple(
+        statement
+        for statement in stack.policy(function_id).statements
+        if statement.effect == "Allow"
+        and statement.applies_to(_member_update(stack, *MEMBER_USE))
+        and not statement.applies_to(_member_update(stack, "role"))
+    )
+
+
+def test_the_functions_of_member_routes_note_member_use_on_a_statement_of_its_own(
+    template: Template, stack: Stack
+) -> None:
+    # Given the functions serving a route whose rule admits a member acting in a workspace
+    function_of = {route.key: route.function_id for route in template.routes}
+    serving = {
+        function_of[route]
+        for kind in kinds.KINDS
+        for route, action in kind.routes.items()
+        if _admits_a_member(kind.actions[action])
+    }
+    # Then exactly they note a member's last use, each by a statement of its own (so narrowing
+    # its other writes never stops it), and the whole role allows that write too
+    assert serving == set(MEMBER_USE_NOTERS)
+    assert {f for f in stack.function_ids() if _member_use_statements(stack, f)} == serving
+    for function_id in serving:
+        assert stack.policy(function_id).allows(_member_update(stack, *MEMBER_USE)), function_id
+
+
+@pytest.mark.parametrize("function_id", MEMBER_USE_NOTERS)
+def test_finding_4_noting_a_members_last_use_cannot_make_a_member(
+    stack: Stack, function_id: str
+) -> None:
+    # Given the statement by which a function serving members notes a member's last use
+    alone = Policy(function_id, _member_use_statements(stack, function_id))
+
+    def allows(*attributes: str, partition: str = "WS#w1", returns: str = "NONE") -> bool:
+        request = _member_update(stack, *attributes, partition=partition, returns=returns)
+        return alone.allows(request)
+
+    # Then it may set the time, address and user agent of a use in a workspace's partition,
+    # reading nothing back
+    assert allows(*MEMBER_USE)
+    assert allows("last_used_at")
+    # And name no other attribute (what makes a membership, an ownership, a workspace's plan,
+    # state or trail head, or any name at all), nor read the item back, nor write elsewhere
+    others = (
+        *("role", "owner_id", "joined_at", "gsi1pk", "gsi1sk", "status", "plan"),
+        *("active_keys", "require_mfa", "name", "seq", "hash", "zz"),
+    )
+    for attribute in others:
+        assert not allows("last_used_at", attribute), attribute
+        assert not allows(attribute), attribute
+    for returns in ("ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", "ALL_NEW"):
+        assert not allows(*MEMBER_USE, returns=returns), returns
+    for partition in ("USER#u1", "APIKEY#d1", "RATE#w1", "WSX"):
+        assert not allows(*MEMBER_USE, partition=partition), partition
 
 
 # ---------------------------------------------------------------- the evaluator itself

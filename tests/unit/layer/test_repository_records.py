@@ -35,6 +35,18 @@ def test_a_member_of_a_live_workspace_has_its_role_and_settings() -> None:
     assert membership == Membership(WorkspaceRecord("ws_1", "Team", "pro", True, 100), "admin")
 
 
+def test_a_membership_carries_its_last_use_for_the_authorizer_to_judge_due() -> None:
+    # Given a membership last used at 160 (with where from, which the authorizer needs not)
+    found = _found("active", "user")
+    _, member_key = WorkspaceRepository.membership_keys("ws_1", "usr_1")
+    found[member_key] |= {"last_used_at": 160, "last_used_ip": "10.0.0.1"}
+    # When it is read / Then it says when, and nothing else of the use
+    membership = WorkspaceRepository.membership_in(found, "ws_1", "usr_1")
+    assert membership == Membership(
+        WorkspaceRecord("ws_1", "Team", "pro", True, 100), "user", last_used_at=160
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "role"),
     [("deleted", "owner"), (None, "owner"), ("active", None)],

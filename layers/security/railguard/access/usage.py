@@ -1,8 +1,8 @@
-"""The last use of things presented as credentials (API keys, webhook triggers): written at most
-once a minute per item, by whichever instance sees a use first, with a conditional write
-(`railguard.access.usage_repository`). An API key's is written by the function serving the
-request, after its count of the request (`railguard.http.function`), with the request's source
-address and user agent."""
+"""The last use of things presented as credentials (API keys, webhook triggers) and of members'
+places in workspaces: written at most once a minute per item, by whichever instance sees a use
+first, with a conditional write (`railguard.access.usage_repository`). An API key's and a
+membership's are written by the function serving the request, after its count of the request
+(`railguard.http.function`), with the request's source address and user agent."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ def note_last_use(table: Table, key: ItemKey, now: int) -> None:
     mark_used(table, key, now=now, unless_used_since=now - LAST_USED_RESOLUTION_SECONDS)
 
 
-def note_key_use(
+def note_use(
     table: Table, key: ItemKey, now: int, *, source_ip: str | None, user_agent: str | None
 ) -> None:
-    """`note_last_use` of an API key's record, with where the use came from (the user agent
-    cut to `USER_AGENT_MAX_CHARS`)."""
+    """`note_last_use` of an API key's record or a membership, with where the use came from
+    (the user agent cut to `USER_AGENT_MAX_CHARS`)."""
     mark_used(
         table,
         key,

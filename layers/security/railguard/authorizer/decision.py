@@ -13,8 +13,9 @@ API keys: shape and checksum (no I/O: a malformed key costs nothing), then one s
 consistent BatchGetItem for the key record by its digest and the workspace the key names (a
 record of another workspace is refused as unknown), status and expiry against the clock now, the
 workspace alive, the source IP, the Origin, the `X-Workspace-ID` header, and last the route's
-scope. The authorizer writes nothing on a decision: when the key's `last_used_at` is due, the
-principal says so, and the function's count of the request notes it (`railguard.access.ratelimit`).
+scope. The authorizer writes nothing on a decision: when the key's `last_used_at` is due (or a
+member's, in the workspace the route acts in, from the membership it read), the principal says
+so, and the function serving the request notes it after its count (`railguard.http.function`).
 
 Refusals of a key or member of a live workspace are counted in that workspace's usage
 (`railguard.usage.tally`, in memory, written every few seconds by `AuthorizerFunction`): an
@@ -67,11 +68,15 @@ class RefusedByNetwork(Forbidden):
     every other 403 is the route's scope or role, or the workspace)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _State:
+    """What an instance knows of a user's session for at most `STATE_MAX_AGE_SECONDS`.
+    `last_use_checked`: as a key entry's (`_KeyEntry`), for the member's last use."""
+
     session: Item | None
     profile: Item | None  # the session's generation is current; whether the user has MFA on
     membership: Membership | None  # in the workspace the route acts in, when it is live
+    last_use_checked: bool = False
 
 
 # The requests a key entry remembers its decision for (by route, address, Origin and workspace
@@ -161,6 +166,11 @@ class Authorizer:
             except Forbidden:
                 self.usage.count("refused_scope", principal.workspace_id, principal.rate_subject)
                 raise
+            if not state.last_use_checked and state.membership is not None:
+                state.last_use_checked = True
+                member = f"{principal.workspace_id} {principal.id}"  # no key's id has a space
+                if self._last_use_due(member, state.membership.last_used_at, self._clock.now()):
+                    principal = replace(principal, last_use_due=True)
         elif rule.workspace == "none":
             policy.check(principal, rule)
         return principal
@@ -250,7 +260,7 @@ class Authorizer:
                 entry.allowed[request] = principal
         if not entry.last_use_checked:
             entry.last_use_checked = True
-            if self._last_use_due(record, now):
+            if self._last_use_due(record.id, record.last_used_at, now):
                 principal = replace(principal, last_use_due=True)
         return principal
 
@@ -282,16 +292,17 @@ class Authorizer:
         policy.check(principal, rule)
         return principal
 
-    def _last_use_due(self, record: KeyRecord, now: float) -> bool:
-        """Whether this request should note the key's `last_used_at` (at most once a minute per
-        key): the function writes it with its count of the request, and its failure (another
-        instance noted it first) never refuses a request the checks allowed."""
+    def _last_use_due(self, used: str, last_used_at: int | None, now: float) -> bool:
+        """Whether this request should note the last use of `used` (a key's id, or a member's
+        workspace and user id), last noted at `last_used_at` as read: at most once a minute per
+        key or member. The function writes it with its count of the request, and its failure
+        (another instance noted it first) never refuses a request the checks allowed."""
         resolution = KeyLookup.LAST_USED_RESOLUTION_SECONDS
-        if record.last_used_at is not None and now - record.last_used_at < resolution:
+        if last_used_at is not None and now - last_used_at < resolution:
             return False
-        if self._last_used_noted.get(record.id) is not None:
-            return False  # a request of this instance noted it a moment ago; the record is older
-        self._last_used_noted.put(record.id, now)
+        if self._last_used_noted.get(used) is not None:
+            return False  # a request of this instance noted it a moment ago; the read is older
+        self._last_used_noted.put(used, now)
         return True
 
     @staticmethod

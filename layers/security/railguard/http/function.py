@@ -27,7 +27,7 @@ from railguard.access.idempotency import IdempotencyKey
 from railguard.access.plans import ENDPOINT_CLASSES, endpoint_class, plan_terms
 from railguard.access.principal import Principal
 from railguard.access.ratelimit import Counted, LimitName, RateLimiter
-from railguard.access.usage import note_key_use
+from railguard.access.usage import note_use
 from railguard.audit.trail import RequestOrigin, request_origin
 from railguard.authorizer.credentials import extract_credential
 from railguard.core.errors import (
@@ -52,6 +52,7 @@ from railguard.http.responses import (
 from railguard.store import ConditionFailed, ItemKey
 from railguard.store import keys as item_keys
 from railguard.usage.tally import RATE_LIMITED, UsageTally
+from railguard.workspaces.repository import member_key
 
 # The values a 429's `details` may give the `RateLimited` metric's dimensions; any other: "other".
 _LIMITS = ("workspace", "key", "user")
@@ -87,13 +88,16 @@ def _caller(event: dict[str, Any]) -> Principal | None:
     return Principal.from_context(context) if context is not None else None
 
 
-def _key_record(caller: Principal, event: dict[str, Any]) -> ItemKey | None:
-    """The record of the caller's API key when its last use is due: found by the digest of the
-    key the request presents, the one the authorizer admitted."""
-    if caller.kind != "api_key" or not caller.last_use_due:
+def _used_item(caller: Principal, event: dict[str, Any]) -> ItemKey | None:
+    """The item whose last use the request notes, when the authorizer says it is due: the
+    record of the caller's API key, found by the digest of the key the request presents (the
+    one the authorizer admitted), or a member's membership of the workspace it acts in."""
+    if not caller.last_use_due:
         return None
-    credential = extract_credential(event.get("headers") or {})
-    return item_keys.api_key(opaque_tokens.digest(credential.value))
+    if caller.kind == "api_key":
+        credential = extract_credential(event.get("headers") or {})
+        return item_keys.api_key(opaque_tokens.digest(credential.value))
+    return member_key(caller.workspace_id, caller.id) if caller.workspace_id else None
 
 
 class ApiFunction[S: FunctionSettings, D = None, C = None]:
@@ -249,8 +253,8 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         for the route's class (a route no key may use: counted in it, never refused by it) and
         the caller's own limit; outside any workspace, against the user's own limit. Over a
         limit, `RateLimited` (429) naming it. The headers of the limit closest to running out go
-        on every response. Then the caller's key's last use, when the authorizer says it is
-        due."""
+        on every response. Then the caller's last use (its key's, or its membership's), when
+        the authorizer says it is due."""
         if caller.rate_limit is None:
             return
         if self._rate_limiter is None:
@@ -277,17 +281,17 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
             raise quota.refusal("Rate limit exceeded; see Retry-After.", endpoint)
 
     def _note_last_use(self, caller: Principal, event: dict[str, Any]) -> None:
-        """The caller's key's last use (time, address, user agent), when due: bookkeeping, not
-        part of any decision, so its failure (another instance noted it first) refuses
-        nothing."""
-        record = _key_record(caller, event)
-        if record is None:
+        """The caller's last use (time, address, user agent), when due: bookkeeping, not part of
+        any decision, so its failure (another instance noted it first; the member removed
+        meanwhile) refuses nothing."""
+        used = _used_item(caller, event)
+        if used is None:
             return
         http = (event.get("requestContext") or {}).get("http") or {}
         with suppress(ConditionFailed, ServiceUnavailable):
-            note_key_use(
+            note_use(
                 self.runtime.table,
-                record,
+                used,
                 int(self.runtime.clock.now()),
                 source_ip=http.get("sourceIp"),
                 user_agent=http.get("userAgent"),

@@ -2,10 +2,12 @@
 
 A workspace is one item in its own partition (`WS#<id>` / `META`); each member is one more
 (`WS#<id>` / `MEMBER#<user_id>`), which also stands in the member index (gsi1,
-`USER#<user_id>` / `WS#<id>`), where a user's workspaces are listed. Reads return typed records;
-writes are built here for the service to commit with its audit event, each failing as the
-service declares (`fails_as`). `LiveWorkspaces` is the liveness read of the credentials that name
-their workspace (the authorizer's keys, webhook triggers), cached a moment.
+`USER#<user_id>` / `WS#<id>`), where a user's workspaces are listed, and keeps the member's last
+use of the workspace (written by the shared write of `railguard.access.usage_repository`).
+Reads return typed records; writes are built here for the service to commit with its audit
+event, each failing as the service declares (`fails_as`). `LiveWorkspaces` is the liveness read
+of the credentials that name their workspace (the authorizer's keys, webhook triggers), cached a
+moment.
 
 The workspace's item also keeps its plan (absent until the operator sets one: the default plan)
 and its count of active API keys (`active_keys`, absent
@@ -91,16 +93,18 @@ class WorkspaceRecord:
 
 @dataclass(frozen=True)
 class Membership:
-    """A user's place in a live workspace: their role there, and the workspace."""
+    """A user's place in a live workspace: their role there, the workspace, and when they last
+    used it (`railguard.access.usage`; the authorizer asks whether a new use is due)."""
 
     workspace: WorkspaceRecord
     role: Role
+    last_used_at: int | None = None
 
 
 def _membership(workspace: Item | None, member: Item | None) -> Membership | None:
     if member is None or workspace is None or not is_live(workspace):
         return None
-    return Membership(WorkspaceRecord.of(workspace), member["role"])
+    return Membership(WorkspaceRecord.of(workspace), member["role"], member.get("last_used_at"))
 
 
 def _item(key: ItemKey, **attributes: object) -> Item:
@@ -119,8 +123,24 @@ def _member_item(workspace_id: str, user_id: str, role: Role, now: int) -> Item:
 
 @dataclass(frozen=True)
 class MemberRecord:
+    """A member, with their last use of the workspace (`railguard.access.usage`: time, source
+    address, user agent; None until they use it)."""
+
     user_id: str
     role: Role
+    last_used_at: int | None = None
+    last_used_ip: str | None = None
+    last_used_user_agent: str | None = None
+
+    @classmethod
+    def of(cls, item: Item) -> MemberRecord:
+        return cls(
+            item["sk"].removeprefix(_MEMBER_PREFIX),
+            item["role"],
+            item.get("last_used_at"),
+            item.get("last_used_ip"),
+            item.get("last_used_user_agent"),
+        )
 
 
 class WorkspaceRepository(Repository):
@@ -138,10 +158,10 @@ class WorkspaceRepository(Repository):
         item = found.get(item_keys.workspace(workspace_id))
         return WorkspaceRecord.of(item) if item is not None and is_live(item) else None
 
-    def role_of(self, workspace_id: str, user_id: str) -> Role | None:
-        """The user's role in the workspace; None when they are not a member."""
+    def member(self, workspace_id: str, user_id: str) -> MemberRecord | None:
+        """The user as a member of the workspace; None when they are not one."""
         member = self._table.get(member_key(workspace_id, user_id))
-        return member["role"] if member is not None else None
+        return MemberRecord.of(member) if member is not None else None
 
     def members(
         self, workspace_id: str, *, limit: int, cursor: str | None
@@ -153,11 +173,7 @@ class WorkspaceRepository(Repository):
             limit=limit,
             cursor=cursor,
         )
-        members = [
-            MemberRecord(item["sk"].removeprefix(_MEMBER_PREFIX), item["role"])
-            for item in page.items
-        ]
-        return members, page.next_cursor
+        return [MemberRecord.of(item) for item in page.items], page.next_cursor
 
     def memberships(
         self, user_id: str, *, limit: int, cursor: str | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from railguard.access.plans import PLAN_NAMES, is_plan
 from railguard.access.policy import outranks
@@ -14,7 +14,12 @@ from railguard.core.errors import Conflict, Forbidden, MfaRequired, NotFound, Va
 from railguard.kinds import MANAGERS, WORKSPACE
 from railguard.store import Item, Table, TransactItem
 from railguard.store import keys as item_keys
-from railguard.workspaces.repository import Membership, WorkspaceRecord, WorkspaceRepository
+from railguard.workspaces.repository import (
+    MemberRecord,
+    Membership,
+    WorkspaceRecord,
+    WorkspaceRepository,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,9 @@ class MemberView:
     name: str
     role: Role
     mfa_enabled: bool
+    last_used_at: int | None  # their last use of the workspace (`railguard.access.usage`)
+    last_used_ip: str | None
+    last_used_user_agent: str | None
 
 
 @dataclass(frozen=True)
@@ -226,26 +234,34 @@ class Workspaces:
             [item_keys.user_profile(member.user_id) for member in members]
         )
         views = [
-            self._member_view(
-                member.user_id, member.role, profiles.get(item_keys.user_profile(member.user_id))
-            )
+            self._member_view(member, profiles.get(item_keys.user_profile(member.user_id)))
             for member in members
         ]
         return Listing(views, next_cursor)
 
     @staticmethod
-    def _member_view(user_id: str, role: Role, profile: Item | None) -> MemberView:
-        if profile is None:
-            return MemberView(user_id, "", "", role, mfa_enabled=False)
+    def _member_view(member: MemberRecord, profile: Item | None) -> MemberView:
+        email, name, mfa_enabled = (
+            (profile["email"], profile["name"], bool(profile["mfa_enabled"]))
+            if profile is not None
+            else ("", "", False)
+        )
         return MemberView(
-            user_id, profile["email"], profile["name"], role, bool(profile["mfa_enabled"])
+            member.user_id,
+            email,
+            name,
+            member.role,
+            mfa_enabled,
+            member.last_used_at,
+            member.last_used_ip,
+            member.last_used_user_agent,
         )
 
-    def _role_of(self, scope: WorkspaceScope, user_id: str) -> Role:
-        role = self._workspaces.role_of(scope.workspace_id, user_id)
-        if role is None:
+    def _member(self, scope: WorkspaceScope, user_id: str) -> MemberRecord:
+        member = self._workspaces.member(scope.workspace_id, user_id)
+        if member is None:
             raise NotFound("No such member.")
-        return role
+        return member
 
     def add_member(self, scope: WorkspaceScope, email: str, role: Role) -> MemberView:
         """Only roles below the caller's own: an admin adds users, the owner admins or users."""
@@ -265,11 +281,12 @@ class Workspaces:
         )
         self._audit.append(scope.event("member.added", user_id, {"role": role}), [membership])
         profile = self._table.get(item_keys.user_profile(user_id))
-        return self._member_view(user_id, role, profile)
+        return self._member_view(MemberRecord(user_id, role), profile)  # not used yet
 
     def change_role(self, scope: WorkspaceScope, user_id: str, role: Role) -> MemberView:
         """Only a member below the caller, and only to a role below the caller."""
-        previous = self._role_of(scope, user_id)
+        member = self._member(scope, user_id)
+        previous = member.role
         if not (outranks(scope.role, previous) and outranks(scope.role, role)):
             raise Forbidden("You can only change roles below your own.")
         if role == "owner":
@@ -283,11 +300,11 @@ class Workspaces:
             )
             self._audit.append(event, [change])
         profile = self._table.get(item_keys.user_profile(user_id))
-        return self._member_view(user_id, role, profile)
+        return self._member_view(replace(member, role=role), profile)
 
     def remove_member(self, scope: WorkspaceScope, user_id: str) -> None:
         """A member may leave; managers remove members below them; the owner stays."""
-        role = self._role_of(scope, user_id)
+        role = self._member(scope, user_id).role
         if role == "owner":
             raise Forbidden("The owner cannot be removed; transfer ownership first.")
         if user_id != scope.user_id and not outranks(scope.role, role):
@@ -305,7 +322,7 @@ class Workspaces:
         each conditioned on the state it replaces (`WorkspaceRepository.hand_over`)."""
         if user_id == scope.user_id:
             raise ValidationFailed("You already own this workspace.", details={"field": "user_id"})
-        self._role_of(scope, user_id)
+        self._member(scope, user_id)
         writes = WorkspaceRepository.hand_over(
             scope.workspace_id,
             scope.user_id,
