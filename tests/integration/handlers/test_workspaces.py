@@ -347,7 +347,9 @@ def _member_writes(calls: list[Call], workspace_id: str) -> list[Call]:
 
 def _last_use(client: InProcessClient, team: Team, name: str) -> tuple[str | None, ...]:
     """The member's last use as the members list shows it."""
-    members = _call(client, team, "owner", "GET", "/members?limit=100").json()["data"]
+    listed = _call(client, team, "owner", "GET", "/members?limit=100")
+    assert listed.status == 200, listed.body
+    members = listed.json()["data"]
     (member,) = [m for m in members if m["user_id"] == team.ids[name]]
     return member["last_used_at"], member["last_used_ip"], member["last_used_user_agent"]
 
@@ -359,7 +361,9 @@ def test_a_members_last_use_is_noted_once_a_minute_with_address_and_user_agent(
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given an admin of the team who has not used the workspace since being added
+    # Given an admin of the team who has not used the workspace since being added (in a minute
+    # of its own: the team's earlier tests spent the owner's)
+    clock.to_window_start(60)
     assert _last_use(client, team, "admin") == (None, None, None)
     calls = record_whole_aws_calls(monkeypatch)
     # When they read its audit trail (a function that writes nothing else in a workspace's
@@ -395,6 +399,43 @@ def test_a_members_last_use_is_noted_once_a_minute_with_address_and_user_agent(
     clock.advance(60)
     assert _call(client, team, "admin", "GET").status == 200
     assert _last_use(client, team, "admin") == (rfc3339(int(clock.now())), "127.0.0.1", None)
+
+
+def test_where_members_last_came_from_is_shown_to_managers_and_to_each_member_alone(
+    client: InProcessClient, team: Team, clock: FakeClock
+) -> None:
+    # Given the owner's and the user member's uses of the workspace, each from its address
+    clock.to_window_start(60)
+    for name, address in (("owner", "10.1.1.1"), ("user", "10.2.2.2")):
+        reply = client.request(
+            "GET",
+            f"/api/v1/workspaces/{team.workspace}",
+            token=team.tokens[name],
+            source_ip=address,
+        )
+        assert reply.status == 200, reply.body
+    # When the user member lists the members
+    listed = _call(client, team, "user", "GET", "/members?limit=100").json()["data"]
+    seen = {m["user_id"]: (m["last_used_ip"], m["last_used_at"] is not None) for m in listed}
+    # Then they see when the owner last came, not from where; and where they came from
+    assert seen[team.ids["owner"]] == (None, True)
+    assert seen[team.ids["user"]] == ("10.2.2.2", True)
+    # And the owner sees both addresses
+    assert _last_use(client, team, "user")[1] == "10.2.2.2"
+    assert _last_use(client, team, "owner")[1] == "10.1.1.1"
+
+
+def test_a_membership_item_without_a_role_is_no_membership(
+    client: InProcessClient, team: Team, table: Table
+) -> None:
+    # Given an item where a stranger's membership would be, holding a last use alone (what the
+    # narrow last-use grant could write, though the code never makes one)
+    stray = member_key(team.workspace, team.ids["stranger"])
+    table.update(stray, "SET last_used_at = :at", values={":at": 1})
+    # When the stranger calls the workspace
+    reply = _call(client, team, "stranger", "GET")
+    # Then they are no member of it: the answer for any workspace not theirs, never a failure
+    assert reply.status == 404
 
 
 def test_a_user_outside_any_workspace_notes_no_members_use(

@@ -97,7 +97,9 @@ def _used_item(caller: Principal, event: dict[str, Any]) -> ItemKey | None:
     if caller.kind == "api_key":
         credential = extract_credential(event.get("headers") or {})
         return item_keys.api_key(opaque_tokens.digest(credential.value))
-    return member_key(caller.workspace_id, caller.id) if caller.workspace_id else None
+    if caller.kind == "user" and caller.workspace_id is not None:
+        return member_key(caller.workspace_id, caller.id)
+    return None
 
 
 class ApiFunction[S: FunctionSettings, D = None, C = None]:
@@ -234,6 +236,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
                     self._count_request(caller, event, extra_headers)
                     if caller.mfa_required:
                         raise MfaRequired
+                    self._note_last_use(caller, event)  # a use is a request let through
                 result = self.app.resolve(settled_event(event), context)
             except RailguardError as error:
                 logger.info("request refused before routing", extra={"error_code": error.code})
@@ -253,8 +256,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
         for the route's class (a route no key may use: counted in it, never refused by it) and
         the caller's own limit; outside any workspace, against the user's own limit. Over a
         limit, `RateLimited` (429) naming it. The headers of the limit closest to running out go
-        on every response. Then the caller's last use (its key's, or its membership's), when
-        the authorizer says it is due."""
+        on every response."""
         if caller.rate_limit is None:
             return
         if self._rate_limiter is None:
@@ -275,7 +277,6 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
                 # a member's script spends of it never keeps an owner from revoking a key.
                 budgeted=policy.rule_for(route_key).for_keys,
             )
-        self._note_last_use(caller, event)
         headers |= quota.headers()
         if not quota.allowed:
             raise quota.refusal("Rate limit exceeded; see Retry-After.", endpoint)

@@ -102,7 +102,10 @@ class Membership:
 
 
 def _membership(workspace: Item | None, member: Item | None) -> Membership | None:
-    if member is None or workspace is None or not is_live(workspace):
+    # An item with no role is no membership: the roles that note a member's last use may
+    # update `MEMBER#` items naming those attributes alone, and IAM cannot make them require
+    # that the item exists (the code does); such an item must refuse, never fail.
+    if member is None or "role" not in member or workspace is None or not is_live(workspace):
         return None
     return Membership(WorkspaceRecord.of(workspace), member["role"], member.get("last_used_at"))
 

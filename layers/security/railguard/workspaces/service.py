@@ -233,14 +233,22 @@ class Workspaces:
         profiles = self._table.get_many(
             [item_keys.user_profile(member.user_id) for member in members]
         )
+        # Where and with what a member last came from is for the managers (and the member):
+        # a `user` member must not follow the owner's addresses and devices.
         views = [
-            self._member_view(member, profiles.get(item_keys.user_profile(member.user_id)))
+            self._member_view(
+                member,
+                profiles.get(item_keys.user_profile(member.user_id)),
+                where_from=scope.role in MANAGERS or member.user_id == scope.user_id,
+            )
             for member in members
         ]
         return Listing(views, next_cursor)
 
     @staticmethod
-    def _member_view(member: MemberRecord, profile: Item | None) -> MemberView:
+    def _member_view(
+        member: MemberRecord, profile: Item | None, *, where_from: bool = True
+    ) -> MemberView:
         email, name, mfa_enabled = (
             (profile["email"], profile["name"], bool(profile["mfa_enabled"]))
             if profile is not None
@@ -253,8 +261,8 @@ class Workspaces:
             member.role,
             mfa_enabled,
             member.last_used_at,
-            member.last_used_ip,
-            member.last_used_user_agent,
+            member.last_used_ip if where_from else None,
+            member.last_used_user_agent if where_from else None,
         )
 
     def _member(self, scope: WorkspaceScope, user_id: str) -> MemberRecord:
