@@ -345,84 +345,87 @@ def _member_writes(calls: list[Call], workspace_id: str) -> list[Call]:
     ]
 
 
-def _last_use(client: InProcessClient, team: Team, name: str) -> tuple[str | None, ...]:
-    """The member's last use as the members list shows it."""
-    listed = _call(client, team, "owner", "GET", "/members?limit=100")
+def _last_use(client: InProcessClient, owner: a.Account, user_id: str) -> tuple[str | None, ...]:
+    """The member's last use as the owner's members list shows it."""
+    listed = client.request(
+        "GET", f"/api/v1/workspaces/{owner.workspace}/members?limit=100", headers=owner.headers()
+    )
     assert listed.status == 200, listed.body
-    members = listed.json()["data"]
-    (member,) = [m for m in members if m["user_id"] == team.ids[name]]
+    (member,) = [m for m in listed.json()["data"] if m["user_id"] == user_id]
     return member["last_used_at"], member["last_used_ip"], member["last_used_user_agent"]
 
 
 def test_a_members_last_use_is_noted_once_a_minute_with_address_and_user_agent(
     client: InProcessClient,
-    team: Team,
     table: Table,
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given an admin of the team who has not used the workspace since being added (in a minute
-    # of its own: the team's earlier tests spent the owner's)
-    clock.to_window_start(60)
-    assert _last_use(client, team, "admin") == (None, None, None)
+    # Given an admin of a workspace who has not used it since being added
+    owner, admin = a.new_account(), a.new_account()
+    a.add_member(client, owner, admin, "admin")
+    assert _last_use(client, owner, admin.user_id) == (None, None, None)
     calls = record_whole_aws_calls(monkeypatch)
     # When they read its audit trail (a function that writes nothing else in a workspace's
     # partition) from 10.9.8.7 with an overlong user agent
     used_at = int(clock.now())
     agent = "probe/2.0 " + "x" * 400
-    headers = {"X-Workspace-ID": team.workspace, "User-Agent": agent}
     reply = client.request(
         "GET",
         "/api/v1/audit-events",
-        token=team.tokens["admin"],
-        headers=headers,
+        headers=admin.headers(owner.workspace, **{"User-Agent": agent}),
         source_ip="10.9.8.7",
     )
     assert reply.status == 200, reply.body
     # Then their membership notes the use, by one write naming only its three attributes
-    (write,) = _member_writes(calls, team.workspace)
-    assert write.params["Key"]["sk"]["S"] == f"MEMBER#{team.ids['admin']}"
+    (write,) = _member_writes(calls, owner.workspace)
+    assert write.params["Key"]["sk"]["S"] == f"MEMBER#{admin.user_id}"
     assert write.params.get("ReturnValues", "NONE") == "NONE"
     assert "attribute_exists(pk)" in write.params["ConditionExpression"]
     # And the members list shows the time, the TCP peer and the user agent (cut to 256)
-    assert _last_use(client, team, "admin") == (rfc3339(used_at), "10.9.8.7", agent[:256])
+    assert _last_use(client, owner, admin.user_id) == (rfc3339(used_at), "10.9.8.7", agent[:256])
     # When they use it again within the minute, from the cache and after it aged, elsewhere
     calls.clear()
+    workspace = f"/api/v1/workspaces/{owner.workspace}"
     clock.advance(1)
-    assert _call(client, team, "admin", "GET").status == 200
+    in_workspace = admin.headers(owner.workspace)
+    assert client.request("GET", workspace, headers=in_workspace).status == 200
     clock.advance(STATE_MAX_AGE_SECONDS + 0.1)
-    assert _call(client, team, "admin", "GET", "/members").status == 200
+    members = client.request("GET", f"{workspace}/members", headers=in_workspace)
+    assert members.status == 200
     # Then nothing is written to their membership, and the first use stays the last noted
-    assert _member_writes(calls, team.workspace) == []
-    assert _last_use(client, team, "admin") == (rfc3339(used_at), "10.9.8.7", agent[:256])
+    assert _member_writes(calls, owner.workspace) == []
+    assert _last_use(client, owner, admin.user_id) == (rfc3339(used_at), "10.9.8.7", agent[:256])
     # When they use it a minute after the first, without a user agent / Then that use is noted
     clock.advance(60)
-    assert _call(client, team, "admin", "GET").status == 200
-    assert _last_use(client, team, "admin") == (rfc3339(int(clock.now())), "127.0.0.1", None)
+    assert client.request("GET", workspace, headers=in_workspace).status == 200
+    now = rfc3339(int(clock.now()))
+    assert _last_use(client, owner, admin.user_id) == (now, "127.0.0.1", None)
 
 
 def test_where_members_last_came_from_is_shown_to_managers_and_to_each_member_alone(
-    client: InProcessClient, team: Team, clock: FakeClock
+    client: InProcessClient,
 ) -> None:
-    # Given the owner's and the user member's uses of the workspace, each from its address
-    clock.to_window_start(60)
-    for name, address in (("owner", "10.1.1.1"), ("user", "10.2.2.2")):
-        reply = client.request(
-            "GET",
-            f"/api/v1/workspaces/{team.workspace}",
-            token=team.tokens[name],
-            source_ip=address,
-        )
-        assert reply.status == 200, reply.body
+    # Given the owner's use of a workspace (adding a member, from 127.0.0.1) and the user
+    # member's, from 10.2.2.2
+    owner, member = a.new_account(), a.new_account()
+    a.add_member(client, owner, member, "user")
+    workspace = f"/api/v1/workspaces/{owner.workspace}"
+    headers = member.headers(owner.workspace)
+    reply = client.request("GET", workspace, headers=headers, source_ip="10.2.2.2")
+    assert reply.status == 200, reply.body
     # When the user member lists the members
-    listed = _call(client, team, "user", "GET", "/members?limit=100").json()["data"]
-    seen = {m["user_id"]: (m["last_used_ip"], m["last_used_at"] is not None) for m in listed}
+    listed = client.request("GET", f"{workspace}/members", headers=member.headers(owner.workspace))
+    seen = {
+        m["user_id"]: (m["last_used_ip"], m["last_used_at"] is not None)
+        for m in listed.json()["data"]
+    }
     # Then they see when the owner last came, not from where; and where they came from
-    assert seen[team.ids["owner"]] == (None, True)
-    assert seen[team.ids["user"]] == ("10.2.2.2", True)
+    assert seen[owner.user_id] == (None, True)
+    assert seen[member.user_id] == ("10.2.2.2", True)
     # And the owner sees both addresses
-    assert _last_use(client, team, "user")[1] == "10.2.2.2"
-    assert _last_use(client, team, "owner")[1] == "10.1.1.1"
+    assert _last_use(client, owner, member.user_id)[1] == "10.2.2.2"
+    assert _last_use(client, owner, owner.user_id)[1] == "127.0.0.1"
 
 
 def test_a_membership_item_without_a_role_is_no_membership(
@@ -455,6 +458,8 @@ def test_a_user_outside_any_workspace_notes_no_members_use(
         if call.operation in ("UpdateItem", "PutItem")
         and call.params.get("Key", {}).get("sk", {}).get("S", "").startswith("MEMBER#")
     ]
-    assert _last_use(client, team, "user") == (None, None, None)
+    membership = table.get(member_key(team.workspace, team.ids["user"]))
+    assert membership is not None
+    assert "last_used_at" not in membership
     stored = table.get(member_key(team.workspace, team.ids["stranger"]))
     assert stored is None
