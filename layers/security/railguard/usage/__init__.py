@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from railguard.usage.service import Bucket as Bucket
     from railguard.usage.service import Granularity as Granularity
     from railguard.usage.service import Usage as Usage
-    from railguard.usage.service import UsagePage as UsagePage
     from railguard.usage.service import UsageQuery as UsageQuery
 
 

@@ -31,7 +31,7 @@ from railguard.usage.repository import (
     UsageRepository,
     hour_of,
 )
-from railguard.workspaces import WorkspaceScope
+from railguard.workspaces import Listing, WorkspaceScope
 
 Granularity = Literal["hour", "day"]
 BUCKET_SECONDS: dict[Granularity, int] = {"hour": HOUR_SECONDS, "day": 86_400}
@@ -60,12 +60,6 @@ class UsageQuery:
     granularity: Granularity = "hour"
     limit: int = 20
     cursor: str | None = None
-
-
-@dataclass(frozen=True)
-class UsagePage:
-    items: list[Bucket]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -112,7 +106,7 @@ class Usage:
         self._keys = ApiKeyRepository(table)
         self._clock = clock
 
-    def of_key(self, scope: WorkspaceScope, key_id: str, query: UsageQuery) -> UsagePage:
+    def of_key(self, scope: WorkspaceScope, key_id: str, query: UsageQuery) -> Listing[Bucket]:
         """The key's usage; `NotFound` for a key that is not the workspace's."""
         key = self._keys.by_id(scope.workspace_id, key_id)
         if key is None or key.workspace_id != scope.workspace_id:
@@ -120,7 +114,7 @@ class Usage:
         series = Series(scope.workspace_id, rate_subject("api_key", key.id))
         return self._page(series, query)
 
-    def of_workspace(self, scope: WorkspaceScope, query: UsageQuery) -> UsagePage:
+    def of_workspace(self, scope: WorkspaceScope, query: UsageQuery) -> Listing[Bucket]:
         """The whole workspace's usage: every key and member, and keys no longer known."""
         return self._page(Series(scope.workspace_id), query)
 
@@ -138,14 +132,14 @@ class Usage:
             )
         return _Range(start, end, BUCKET_SECONDS[query.granularity])
 
-    def _page(self, series: Series, query: UsageQuery) -> UsagePage:
+    def _page(self, series: Series, query: UsageQuery) -> Listing[Bucket]:
         span = self._range(query)
         newest = span.page_from(query.cursor)
         starts = list(range(newest, span.first - 1, -span.size))[: query.limit]
         older = starts[-1] - span.size
         hours = self._hours(series, starts[-1], newest + span.size - HOUR_SECONDS)
         buckets = [_bucket(b, span.size, hours) for b in starts]
-        return UsagePage(buckets, _encode_cursor(older) if older >= span.first else None)
+        return Listing(buckets, _encode_cursor(older) if older >= span.first else None)
 
     def _hours(self, series: Series, first_hour: int, last_hour: int) -> dict[int, Counter[str]]:
         """Each hour's counts: from its usage item, and for the recent hours the allowed
