@@ -27,7 +27,7 @@ before any route runs, and answers 429 itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from railguard.access.plans import EndpointClass, PlanTerms, RateLimit
 from railguard.access.rate_repository import WORKSPACE_WINDOW_SECONDS, WindowCounters
@@ -41,6 +41,7 @@ _TTL_SLACK_SECONDS = 60
 # The limit a 429 names (contract section 11): the workspace's budget for the class, the API
 # key's own, or the user's.
 LimitName = Literal["workspace", "key", "user"]
+LIMIT_NAMES: tuple[LimitName, ...] = get_args(LimitName)
 
 
 @dataclass(frozen=True)

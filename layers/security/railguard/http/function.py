@@ -26,7 +26,7 @@ from railguard.access import policy
 from railguard.access.idempotency import IdempotencyKey
 from railguard.access.plans import ENDPOINT_CLASSES, endpoint_class, plan_terms
 from railguard.access.principal import Principal
-from railguard.access.ratelimit import Counted, LimitName, RateLimiter
+from railguard.access.ratelimit import LIMIT_NAMES, Counted, LimitName, RateLimiter
 from railguard.access.usage import note_use
 from railguard.audit.trail import RequestOrigin, request_origin
 from railguard.authorizer.credentials import extract_credential
@@ -53,9 +53,6 @@ from railguard.store import ConditionFailed, ItemKey
 from railguard.store import keys as item_keys
 from railguard.usage.tally import RATE_LIMITED, UsageTally
 from railguard.workspaces.repository import member_key
-
-# The values a 429's `details` may give the `RateLimited` metric's dimensions; any other: "other".
-_LIMITS = ("workspace", "key", "user")
 
 # A path parameter as the template writes it (`{workspace_id}`) and as the resolver does.
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -308,7 +305,7 @@ class ApiFunction[S: FunctionSettings, D = None, C = None]:
             self._usage.count("rate_limited", caller.workspace_id, caller.rate_subject)
         limit, endpoint = (error.details.get(name) for name in ("limit", "class"))
         dimensions = {
-            "limit": limit if limit in _LIMITS else "other",
+            "limit": limit if limit in LIMIT_NAMES else "other",
             "class": endpoint if endpoint in ENDPOINT_CLASSES else "other",
         }
         self._usage.metric(RATE_LIMITED, **dimensions)
